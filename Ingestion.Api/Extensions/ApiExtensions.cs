@@ -1,0 +1,37 @@
+using Ingestion.Api.Datasets;
+using Ingestion.Api.Jobs;
+using Ingestion.Api.Security;
+using Ingestion.Api.Uploads;
+using Ingestion.Platform.Jobs;
+using Ingestion.Platform.Messaging;
+
+namespace Ingestion.Api.Extensions;
+
+public static class ApiExtensions
+{
+    /// <summary>API keys, the upload intake, the job store and the bus the outbox relays to.</summary>
+    public static WebApplicationBuilder AddIngestionApi(this WebApplicationBuilder builder)
+    {
+        builder.AddIngestionSecurity();
+        builder.Services.AddOptions<UploadOptions>()
+            .BindConfiguration(UploadOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton<UploadIntake>();
+        builder.Services.AddSingleton<JobStore>();
+        builder.Services.AddOpenApi();
+        builder.AddIngestionBus(_ => { });
+        return builder;
+    }
+
+    public static WebApplication MapIngestionApi(this WebApplication app)
+    {
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapOpenApi().AllowAnonymous();
+        app.MapDatasetsApi();
+        app.MapUploadsApi();
+        app.MapJobsApi();
+        return app;
+    }
+}

@@ -1,0 +1,160 @@
+using System.Globalization;
+using System.Text;
+using Ingestion.Api.Security;
+using Ingestion.Contracts.Jobs;
+using Ingestion.Platform.Datasets;
+using Ingestion.Platform.Jobs;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Ingestion.Api.Jobs;
+
+public static class JobsApi
+{
+    private const int DefaultPageSize = 50;
+    private const int MaxPageSize = 200;
+
+    private static readonly Dictionary<string, string> States = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["uploaded"] = UploadJob.States.Uploaded,
+        ["processing"] = UploadJob.States.Processing,
+        ["completed"] = UploadJob.States.Completed,
+        ["failed"] = UploadJob.States.Failed,
+    };
+
+    public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1/jobs").WithTags("Jobs");
+        api.MapGet("/", ListJobs);
+        api.MapGet("/{jobId:guid}", GetJob);
+        api.MapPost("/{jobId:guid}/retry", RetryJob);
+        return app;
+    }
+
+    public static string StatusUrl(Guid jobId) => $"/v1/jobs/{jobId}";
+
+    public static async Task<Results<Ok<JobView>, ProblemHttpResult>> GetJob(Guid jobId, HttpContext context, JobStore jobs,
+        CancellationToken cancellationToken)
+    {
+        var caller = Caller.From(context.User);
+        var job = await jobs.FindAsync(jobId, cancellationToken);
+        return job is null || !caller.CanAccess(job.TenantId)
+            ? NotFound(jobId)
+            : TypedResults.Ok(JobView.From(job, caller.IsOps));
+    }
+
+    /// <summary>A tenant's jobs, newest first; operators see every tenant's, or one's with <c>tenant=</c>.</summary>
+    public static async Task<Results<Ok<JobPage>, ProblemHttpResult>> ListJobs(
+        HttpContext context,
+        JobStore jobs,
+        string? state,
+        string? dataset,
+        string? kind,
+        string? tenant,
+        string? cursor,
+        int? limit,
+        CancellationToken cancellationToken)
+    {
+        var caller = Caller.From(context.User);
+        string? storedState = null;
+        if (state is not null && !States.TryGetValue(state, out storedState))
+        {
+            return BadQuery($"state must be one of {string.Join(", ", States.Keys)}.");
+        }
+
+        if (dataset is not null && !Identifier.IsValid(dataset))
+        {
+            return BadQuery($"dataset must match {Identifier.Pattern}.");
+        }
+
+        if (limit is < 1 or > MaxPageSize)
+        {
+            return BadQuery($"limit must be between 1 and {MaxPageSize}.");
+        }
+
+        JobCursor? after = null;
+        if (cursor is not null && !TryDecodeCursor(cursor, out after))
+        {
+            return BadQuery("cursor is not one this API returned.");
+        }
+
+        var scope = caller.IsOps ? tenant : caller.TenantId;
+        var size = limit ?? DefaultPageSize;
+        var page = await jobs.ListAsync(new JobQuery(scope, storedState, dataset, kind, after, size + 1), cancellationToken);
+        var items = page.Take(size).Select(job => JobView.From(job, caller.IsOps)).ToList();
+        string? nextCursor = null;
+        string? next = null;
+        if (page.Count > size)
+        {
+            nextCursor = EncodeCursor(new JobCursor(items[^1].CreatedAt, items[^1].JobId));
+            var query = new Dictionary<string, string?>
+            {
+                ["state"] = state,
+                ["dataset"] = dataset,
+                ["kind"] = kind,
+                ["tenant"] = caller.IsOps ? tenant : null,
+                ["limit"] = limit?.ToString(CultureInfo.InvariantCulture),
+                ["cursor"] = nextCursor,
+            };
+            next = QueryString.Create(query.Where(p => p.Value is not null)).ToUriComponent();
+            next = "/v1/jobs" + next;
+        }
+
+        return TypedResults.Ok(new JobPage(items, nextCursor, next));
+    }
+
+    /// <summary>Runs a failed job again from its last checkpoint; the object is still in S3.</summary>
+    public static async Task<Results<Accepted<JobView>, ProblemHttpResult>> RetryJob(Guid jobId, HttpContext context,
+        JobStore jobs, CancellationToken cancellationToken)
+    {
+        var caller = Caller.From(context.User);
+        var job = await jobs.FindAsync(jobId, cancellationToken);
+        if (job is null || !caller.CanAccess(job.TenantId))
+        {
+            return NotFound(jobId);
+        }
+
+        if (job.CurrentState != UploadJob.States.Failed)
+        {
+            return TypedResults.Problem(statusCode: 409, title: "Only failed jobs can be retried",
+                detail: $"Job {jobId} is {JobView.StatusOf(job)}.");
+        }
+
+        await jobs.SendAsync(new RetryJob(jobId, caller.Actor), cancellationToken);
+        return TypedResults.Accepted(StatusUrl(jobId), JobView.From(job, caller.IsOps));
+    }
+
+    private static ProblemHttpResult NotFound(Guid jobId) =>
+        TypedResults.Problem(statusCode: 404, title: "Unknown job", detail: $"There is no job {jobId} for this key.");
+
+    private static ProblemHttpResult BadQuery(string detail) =>
+        TypedResults.Problem(statusCode: 400, title: "Invalid query", detail: detail);
+
+    private static string EncodeCursor(JobCursor cursor) =>
+        Convert.ToBase64String(Encoding.UTF8.GetBytes(
+                $"{cursor.CreatedAt.UtcTicks.ToString(CultureInfo.InvariantCulture)}:{cursor.JobId:N}"))
+            .TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private static bool TryDecodeCursor(string value, out JobCursor? cursor)
+    {
+        cursor = null;
+        try
+        {
+            var padded = value.Replace('-', '+').Replace('_', '/');
+            padded += new string('=', (4 - padded.Length % 4) % 4);
+            var parts = Encoding.UTF8.GetString(Convert.FromBase64String(padded)).Split(':');
+            if (parts.Length == 2
+                && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
+                && ticks is > 0 and < 3155378975999999999
+                && Guid.TryParseExact(parts[1], "N", out var id))
+            {
+                cursor = new JobCursor(new DateTimeOffset(ticks, TimeSpan.Zero), id);
+            }
+        }
+        catch (FormatException)
+        {
+            cursor = null;
+        }
+
+        return cursor is not null;
+    }
+}

@@ -1,0 +1,17 @@
+namespace Ingestion.Contracts.Uploads;
+
+/// <summary>
+/// The job stopped without loading its whole object. Batches committed before the
+/// failure stay committed, and a <see cref="Jobs.RetryJob"/> resumes after them.
+/// </summary>
+/// <param name="Code">A stable, machine-readable cause, e.g. <c>missing_column</c> or <c>reject_limit</c>.</param>
+/// <param name="Message">What went wrong, for a person: names the line and column where there is one.</param>
+public sealed record UploadFailed(
+    Guid JobId,
+    string Code,
+    string Message,
+    long RowsLoaded,
+    long RowsRejected,
+    long BytesRead,
+    string? RejectsKey,
+    DateTimeOffset FailedAt) : IJobMessage;

@@ -1,0 +1,26 @@
+namespace Ingestion.Platform.Datasets;
+
+/// <summary>Datasets every tenant has from the start.</summary>
+public static class BuiltInDatasets
+{
+    /// <summary>Account transactions: what statements are built from.</summary>
+    public static readonly DatasetDefinition Transactions = new(
+        "transactions",
+        [
+            new("transaction_id", ColumnType.Uuid, Required: true),
+            new("account_id", ColumnType.BigInt, Required: true),
+            new("occurred_at", ColumnType.TimestampTz, Required: true),
+            new("amount", ColumnType.Numeric(14, 2), Required: true),
+            new("currency", ColumnType.Char(3), Required: true),
+            new("merchant", ColumnType.Text, Required: false),
+            new("category", ColumnType.Text, Required: false),
+            new("description", ColumnType.Text, Required: false),
+        ],
+        ["transaction_id"]);
+
+    public static IReadOnlyList<DatasetDefinition> All { get; } = [Transactions];
+
+    /// <summary>Indexes a built-in dataset needs for the reads made of it.</summary>
+    public static IReadOnlyList<string> IndexesOf(DatasetDefinition dataset) =>
+        dataset.Name == Transactions.Name ? ["(account_id, occurred_at)"] : [];
+}

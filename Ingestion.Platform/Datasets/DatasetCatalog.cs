@@ -1,0 +1,129 @@
+using System.Text;
+using System.Text.Json;
+using Ingestion.Platform.Tenancy;
+using Npgsql;
+
+namespace Ingestion.Platform.Datasets;
+
+/// <summary>
+/// The datasets of each tenant: their definitions in <c>ingestion.datasets</c> and their
+/// tables in the tenant's schema, created together in one transaction.
+/// </summary>
+public sealed class DatasetCatalog(NpgsqlDataSource dataSource)
+{
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    private const string FindSql = "select definition from ingestion.datasets where tenant_id = @tenant and name = @name";
+    private const string ListSql = "select definition from ingestion.datasets where tenant_id = @tenant order by name";
+    private const string InsertSql = """
+        insert into ingestion.datasets (tenant_id, name, definition) values (@tenant, @name, @definition)
+        on conflict do nothing
+        """;
+
+    public async Task<DatasetDefinition?> FindAsync(string tenantId, string name, CancellationToken cancellationToken)
+    {
+        if (!Identifier.IsValid(name))
+        {
+            return null;
+        }
+
+        await using var command = dataSource.CreateCommand(FindSql);
+        command.Parameters.AddWithValue("tenant", tenantId);
+        command.Parameters.AddWithValue("name", name);
+        var json = (string?)await command.ExecuteScalarAsync(cancellationToken);
+        return json is null ? null : Deserialize(json);
+    }
+
+    public async Task<IReadOnlyList<DatasetDefinition>> ListAsync(string tenantId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(ListSql);
+        command.Parameters.AddWithValue("tenant", tenantId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var datasets = new List<DatasetDefinition>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            datasets.Add(Deserialize(reader.GetString(0)));
+        }
+
+        return datasets;
+    }
+
+    /// <summary>Registers the dataset and creates its table. False when the tenant already has one of that name.</summary>
+    public async Task<bool> CreateAsync(string tenantId, DatasetDefinition dataset, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await EnsureSchemaAsync(connection, tenantId, cancellationToken);
+        if (!await CreateInAsync(connection, tenantId, dataset, cancellationToken))
+        {
+            return false;
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>Creates the tenant's schema and built-in datasets if they are missing.</summary>
+    public static async Task ProvisionTenantAsync(NpgsqlConnection connection, string tenantId, CancellationToken cancellationToken)
+    {
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await EnsureSchemaAsync(connection, tenantId, cancellationToken);
+        foreach (var dataset in BuiltInDatasets.All)
+        {
+            await CreateInAsync(connection, tenantId, dataset, cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>The DDL of a dataset's table: typed columns, NOT NULL for required ones, the key as primary key.</summary>
+    public static string CreateTableSql(string tenantId, DatasetDefinition dataset)
+    {
+        var sql = new StringBuilder($"create table {TenantSchema.QualifiedTable(tenantId, dataset.Name)} (");
+        sql.AppendJoin(", ", dataset.Columns.Select(c =>
+            $"{Identifier.Quote(c.Name)} {c.Type.ToSql()}{(c.Required ? " not null" : "")}"));
+        if (dataset.Key.Count > 0)
+        {
+            sql.Append(", primary key (").AppendJoin(", ", dataset.Key.Select(Identifier.Quote)).Append(')');
+        }
+
+        return sql.Append(')').ToString();
+    }
+
+    private static async Task<bool> CreateInAsync(NpgsqlConnection connection, string tenantId, DatasetDefinition dataset,
+        CancellationToken cancellationToken)
+    {
+        await using (var insert = new NpgsqlCommand(InsertSql, connection))
+        {
+            insert.Parameters.AddWithValue("tenant", tenantId);
+            insert.Parameters.AddWithValue("name", dataset.Name);
+            insert.Parameters.AddWithValue("definition", NpgsqlTypes.NpgsqlDbType.Jsonb, JsonSerializer.Serialize(dataset, Json));
+            if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0)
+            {
+                return false;
+            }
+        }
+
+        await using var create = new NpgsqlCommand(CreateTableSql(tenantId, dataset), connection);
+        await create.ExecuteNonQueryAsync(cancellationToken);
+        foreach (var index in BuiltInDatasets.IndexesOf(dataset))
+        {
+            await using var createIndex = new NpgsqlCommand(
+                $"create index on {TenantSchema.QualifiedTable(tenantId, dataset.Name)} {index}", connection);
+            await createIndex.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return true;
+    }
+
+    private static async Task EnsureSchemaAsync(NpgsqlConnection connection, string tenantId, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            $"create schema if not exists {Identifier.Quote(TenantSchema.NameOf(tenantId))}", connection);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static DatasetDefinition Deserialize(string json) =>
+        JsonSerializer.Deserialize<DatasetDefinition>(json, Json)
+        ?? throw new InvalidOperationException("A dataset definition in ingestion.datasets is empty.");
+}

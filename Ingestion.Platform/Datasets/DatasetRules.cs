@@ -1,0 +1,122 @@
+namespace Ingestion.Platform.Datasets;
+
+/// <summary>What a dataset may be. Every violation is reported at once, keyed by the field it concerns.</summary>
+public static class DatasetRules
+{
+    public const int MaxColumns = 400;
+
+    public sealed record ColumnRequest(string? Name, string? Type, bool? Required);
+
+    public sealed record DatasetRequest(
+        string? Name,
+        IReadOnlyList<ColumnRequest>? Columns,
+        IReadOnlyList<string>? Key,
+        string? OnKeyConflict,
+        bool? IgnoreUnknownColumns,
+        long? MaxRejectedRows,
+        double? MaxRejectedRatio);
+
+    public static (DatasetDefinition? Dataset, Dictionary<string, string[]> Errors) Validate(DatasetRequest request)
+    {
+        var errors = new Dictionary<string, List<string>>();
+        void Error(string field, string message)
+        {
+            if (!errors.TryGetValue(field, out var list))
+            {
+                errors[field] = list = [];
+            }
+
+            list.Add(message);
+        }
+
+        if (!Identifier.IsValid(request.Name))
+        {
+            Error("name", $"must match {Identifier.Pattern} and be at most {Identifier.MaxLength} characters.");
+        }
+
+        var columns = new List<DatasetColumn>();
+        var requested = request.Columns ?? [];
+        if (requested.Count == 0)
+        {
+            Error("columns", "must list at least one column.");
+        }
+        else if (requested.Count > MaxColumns)
+        {
+            Error("columns", $"may list at most {MaxColumns} columns.");
+        }
+
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < requested.Count; i++)
+        {
+            var column = requested[i];
+            var valid = true;
+            if (!Identifier.IsValid(column.Name))
+            {
+                Error($"columns[{i}].name", $"must match {Identifier.Pattern} and be at most {Identifier.MaxLength} characters.");
+                valid = false;
+            }
+            else if (!names.Add(column.Name!))
+            {
+                Error($"columns[{i}].name", $"'{column.Name}' appears more than once.");
+                valid = false;
+            }
+
+            if (!ColumnType.TryParse(column.Type, out var type, out var typeError))
+            {
+                Error($"columns[{i}].type", typeError);
+                valid = false;
+            }
+
+            if (valid)
+            {
+                columns.Add(new DatasetColumn(column.Name!, type, column.Required ?? false));
+            }
+        }
+
+        var key = request.Key ?? [];
+        if (key.Distinct(StringComparer.Ordinal).Count() != key.Count)
+        {
+            Error("key", "names a column more than once.");
+        }
+
+        foreach (var part in key)
+        {
+            if (!names.Contains(part))
+            {
+                Error("key", $"'{part}' is not one of the columns.");
+            }
+        }
+
+        KeyConflictPolicy policy = KeyConflictPolicy.Reject;
+        if (request.OnKeyConflict is not null && !Enum.TryParse(request.OnKeyConflict, ignoreCase: true, out policy))
+        {
+            Error("onKeyConflict", "must be 'reject' or 'upsert'.");
+        }
+
+        if (policy == KeyConflictPolicy.Upsert && key.Count == 0)
+        {
+            Error("onKeyConflict", "'upsert' needs a key.");
+        }
+
+        if (request.MaxRejectedRows is < 0)
+        {
+            Error("maxRejectedRows", "must be zero or more.");
+        }
+
+        if (request.MaxRejectedRatio is < 0 or > 1 || request.MaxRejectedRatio is double.NaN)
+        {
+            Error("maxRejectedRatio", "must be between 0 and 1.");
+        }
+
+        if (errors.Count > 0)
+        {
+            return (null, errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
+        }
+
+        // Key columns cannot be null: they are always required.
+        var keySet = key.ToHashSet(StringComparer.Ordinal);
+        columns = columns.Select(c => keySet.Contains(c.Name) ? c with { Required = true } : c).ToList();
+        return (new DatasetDefinition(request.Name!, columns, key.ToList(), policy,
+            request.IgnoreUnknownColumns ?? false, request.MaxRejectedRows, request.MaxRejectedRatio), []);
+    }
+}

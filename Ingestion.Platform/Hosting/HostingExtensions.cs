@@ -1,0 +1,85 @@
+using System.Text.Json;
+using Ingestion.Platform.Database;
+using Ingestion.Platform.Storage;
+using Ingestion.Platform.Tenancy;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Serilog;
+using Serilog.Formatting.Compact;
+
+namespace Ingestion.Platform.Hosting;
+
+public static class HostingExtensions
+{
+    /// <summary>
+    /// What the API and the workers share: structured logs, problem details, health checks,
+    /// PostgreSQL with its migrations, S3, and the tenants.
+    /// </summary>
+    public static WebApplicationBuilder AddIngestionDefaults(this WebApplicationBuilder builder)
+    {
+        // JSON lines for log shippers, unless asked otherwise or running on a developer's machine.
+        var json = builder.Configuration.GetValue("Logging:Json", !builder.Environment.IsDevelopment());
+        builder.Services.AddSerilog((services, logger) =>
+        {
+            logger.ReadFrom.Configuration(builder.Configuration)
+                .ReadFrom.Services(services)
+                .Enrich.FromLogContext()
+                .Enrich.WithProperty("Service", builder.Environment.ApplicationName);
+            if (json)
+            {
+                logger.WriteTo.Console(new RenderedCompactJsonFormatter());
+            }
+            else
+            {
+                logger.WriteTo.Console(outputTemplate:
+                    "{Timestamp:HH:mm:ss} {Level:u3} [{SourceContext}] {Message:lj} {JobId}{NewLine}{Exception}");
+            }
+        });
+
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<DependencyUnavailableHandler>();
+        builder.Services.AddHealthChecks();
+        builder.AddIngestionDatabase();
+        builder.AddIngestionStorage();
+        builder.AddIngestionTenancy();
+        return builder;
+    }
+
+    /// <summary>Problem responses for every error, request logs, and the two health endpoints.</summary>
+    public static WebApplication UseIngestionDefaults(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseSerilogRequestLogging(options =>
+            options.GetLevel = (context, _, error) =>
+                error is not null || context.Response.StatusCode >= 500 ? Serilog.Events.LogEventLevel.Error
+                : context.Request.Path.StartsWithSegments("/health") ? Serilog.Events.LogEventLevel.Verbose
+                : Serilog.Events.LogEventLevel.Information);
+
+        // Live: the process answers. Ready: PostgreSQL, RabbitMQ and S3 answer too.
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains(HealthTags.Ready),
+            ResponseWriter = WriteHealthAsync,
+        }).AllowAnonymous();
+        return app;
+    }
+
+    private static Task WriteHealthAsync(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json";
+        return JsonSerializer.SerializeAsync(context.Response.Body, new
+        {
+            status = report.Status.ToString(),
+            checks = report.Entries.ToDictionary(
+                e => e.Key,
+                e => new { status = e.Value.Status.ToString(), description = e.Value.Description }),
+        }, cancellationToken: context.RequestAborted);
+    }
+}

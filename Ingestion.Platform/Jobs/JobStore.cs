@@ -1,0 +1,115 @@
+using Ingestion.Contracts;
+using Npgsql;
+
+namespace Ingestion.Platform.Jobs;
+
+public sealed record JobQuery(
+    string? TenantId,
+    string? State = null,
+    string? Dataset = null,
+    string? Kind = null,
+    JobCursor? After = null,
+    int Limit = 50);
+
+/// <summary>Where a page of jobs ends: the next page starts after this job.</summary>
+public sealed record JobCursor(DateTimeOffset CreatedAt, Guid JobId);
+
+/// <summary>
+/// Jobs as the API sees them: created with the command that starts them (one
+/// transaction, through the outbox), found by id or idempotency key, listed newest first.
+/// From creation on, only the job's state machine changes the row.
+/// </summary>
+public sealed class JobStore(NpgsqlDataSource dataSource)
+{
+    private const string FindSql = $"select {JobRows.Columns} from ingestion.jobs where job_id = @id";
+
+    private const string FindByKeySql =
+        $"select {JobRows.Columns} from ingestion.jobs where tenant_id = @tenant and idempotency_key = @key";
+
+    private const string ListSql = $"""
+        select {JobRows.Columns} from ingestion.jobs
+        where (@tenant::text is null or tenant_id = @tenant)
+          and (@state::text is null or current_state = @state)
+          and (@dataset::text is null or dataset = @dataset)
+          and (@kind::text is null or kind = @kind)
+          and (@after_created::timestamptz is null or (created_at, job_id) < (@after_created, @after_id))
+        order by created_at desc, job_id desc
+        limit @limit
+        """;
+
+    /// <summary>
+    /// Inserts the job and records <paramref name="command"/> for the bus in the same
+    /// transaction. False, with nothing written, when the tenant already has a job with
+    /// the same idempotency key.
+    /// </summary>
+    public async Task<bool> CreateAsync<TCommand>(JobState job, TCommand command, CancellationToken cancellationToken)
+        where TCommand : class, IJobMessage
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var insert = new NpgsqlCommand(JobRows.InsertSql, connection, transaction))
+        {
+            JobRows.Bind(insert, job);
+            if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0)
+            {
+                return false;
+            }
+        }
+
+        await Outbox.Outbox.AddAsync(connection, command, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>Records a command about an existing job for the bus.</summary>
+    public async Task SendAsync<TCommand>(TCommand command, CancellationToken cancellationToken)
+        where TCommand : class, IJobMessage
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await Outbox.Outbox.AddAsync(connection, command, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<JobState?> FindAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(FindSql);
+        command.Parameters.AddWithValue("id", jobId);
+        return await ReadOneAsync(command, cancellationToken);
+    }
+
+    public async Task<JobState?> FindByIdempotencyKeyAsync(string tenantId, string key, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(FindByKeySql);
+        command.Parameters.AddWithValue("tenant", tenantId);
+        command.Parameters.AddWithValue("key", key);
+        return await ReadOneAsync(command, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<JobState>> ListAsync(JobQuery query, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(ListSql);
+        var p = command.Parameters;
+        p.AddWithValue("tenant", (object?)query.TenantId ?? DBNull.Value);
+        p.AddWithValue("state", (object?)query.State ?? DBNull.Value);
+        p.AddWithValue("dataset", (object?)query.Dataset ?? DBNull.Value);
+        p.AddWithValue("kind", (object?)query.Kind ?? DBNull.Value);
+        p.AddWithValue("after_created", (object?)query.After?.CreatedAt ?? DBNull.Value);
+        p.AddWithValue("after_id", query.After?.JobId ?? Guid.Empty);
+        p.AddWithValue("limit", query.Limit);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var jobs = new List<JobState>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            jobs.Add(JobRows.Read(reader));
+        }
+
+        return jobs;
+    }
+
+    private static async Task<JobState?> ReadOneAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? JobRows.Read(reader) : null;
+    }
+}

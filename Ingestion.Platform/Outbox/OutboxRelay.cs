@@ -1,0 +1,119 @@
+using System.Text.Json;
+using MassTransit;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Ingestion.Platform.Outbox;
+
+/// <summary>
+/// Publishes what <see cref="Outbox"/> recorded, oldest first, and deletes each batch once
+/// the broker has it. Woken by NOTIFY on commit, and polls as a fallback. Rows are claimed
+/// with SKIP LOCKED, so every host may run a relay. A crash between publish and delete
+/// publishes a batch twice, which consumers tolerate: they are idempotent by job state.
+/// While RabbitMQ is down the rows simply wait.
+/// </summary>
+internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger<OutboxRelay> logger) : BackgroundService
+{
+    private const int BatchSize = 100;
+    private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(15);
+
+    private const string ClaimSql = """
+        select id, message_type, body::text from ingestion.outbox
+        order by id limit @limit for update skip locked
+        """;
+
+    private const string DeleteSql = "delete from ingestion.outbox where id = any(@ids)";
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var backoff = TimeSpan.FromMilliseconds(250);
+        NpgsqlConnection? listener = null;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                listener ??= await ListenAsync(stoppingToken);
+                while (await RelayBatchAsync(stoppingToken) == BatchSize)
+                {
+                }
+
+                backoff = TimeSpan.FromMilliseconds(250);
+                await listener.WaitAsync(PollInterval, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e) when (e is NpgsqlException or RequestTimeoutException or OperationCanceledException or MassTransitException)
+            {
+                logger.LogWarning("Outbox relay paused for {Backoff}: {Reason}", backoff, e.Message);
+                if (listener is not null)
+                {
+                    await listener.DisposeAsync();
+                    listener = null;
+                }
+
+                await Task.Delay(backoff, stoppingToken);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+            }
+        }
+
+        if (listener is not null)
+        {
+            await listener.DisposeAsync();
+        }
+    }
+
+    private async Task<NpgsqlConnection> ListenAsync(CancellationToken cancellationToken)
+    {
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var listen = new NpgsqlCommand($"listen {Outbox.Channel}", connection);
+        await listen.ExecuteNonQueryAsync(cancellationToken);
+        return connection;
+    }
+
+    private async Task<int> RelayBatchAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var claimed = new List<(long Id, object Message, Type Type)>();
+        await using (var claim = new NpgsqlCommand(ClaimSql, connection, transaction))
+        {
+            claim.Parameters.AddWithValue("limit", BatchSize);
+            await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var type = Outbox.ResolveType(reader.GetString(1));
+                var message = JsonSerializer.Deserialize(reader.GetString(2), type, Outbox.Json)!;
+                claimed.Add((reader.GetInt64(0), message, type));
+            }
+        }
+
+        if (claimed.Count == 0)
+        {
+            return 0;
+        }
+
+        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            timeout.CancelAfter(PublishTimeout);
+            foreach (var (_, message, type) in claimed)
+            {
+                await bus.Publish(message, type, timeout.Token);
+            }
+        }
+
+        await using (var delete = new NpgsqlCommand(DeleteSql, connection, transaction))
+        {
+            delete.Parameters.AddWithValue("ids", claimed.Select(c => c.Id).ToArray());
+            await delete.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        logger.LogDebug("Relayed {Count} outbox messages", claimed.Count);
+        return claimed.Count;
+    }
+}

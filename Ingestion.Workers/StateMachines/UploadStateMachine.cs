@@ -1,0 +1,187 @@
+using Ingestion.Contracts.Jobs;
+using Ingestion.Contracts.Uploads;
+using Ingestion.Platform.Jobs;
+using MassTransit;
+
+namespace Ingestion.Workers.StateMachines;
+
+/// <summary>
+/// The life of an upload job:
+/// <code>
+///   SubmitUpload ──► Uploaded ──UploadProcessingStarted──► Processing ──UploadProcessed──► Completed
+///                       │                                     │
+///                       └──────UploadFailed / Fault&lt;ProcessUpload&gt;──┴──► Failed ──RetryJob──► Uploaded
+/// </code>
+/// A job created by the API is already <c>Uploaded</c> when its <see cref="SubmitUpload"/>
+/// arrives (the API wrote both in one transaction); one submitted on the bus is created here.
+/// Either way the saga then asks a worker to <see cref="ProcessUpload"/>.
+/// </summary>
+public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
+{
+    public UploadStateMachine()
+    {
+        Event(() => Submitted, e =>
+        {
+            e.CorrelateById(m => m.Message.JobId);
+            e.SetSagaFactory(context => Create(context.Message));
+        });
+        Event(() => ProcessingStarted, e => e.CorrelateById(m => m.Message.JobId));
+        Event(() => Progressed, e => e.CorrelateById(m => m.Message.JobId));
+        Event(() => Processed, e => e.CorrelateById(m => m.Message.JobId));
+        Event(() => ProcessingFailed, e => e.CorrelateById(m => m.Message.JobId));
+        Event(() => ProcessingFaulted, e => e.CorrelateById(m => m.Message.Message.JobId));
+        Event(() => RetryRequested, e =>
+        {
+            e.CorrelateById(m => m.Message.JobId);
+            e.OnMissingInstance(m => m.Discard());
+        });
+
+        InstanceState(x => x.CurrentState);
+
+        Initially(
+            When(Submitted)
+                .Publish(context => Received(context.Saga))
+                .Publish(context => Process(context.Saga))
+                .TransitionTo(Uploaded));
+
+        During(Uploaded,
+            When(Submitted)
+                .Publish(context => Process(context.Saga)),
+            When(ProcessingStarted)
+                .Then(context => Start(context.Saga, context.Message))
+                .TransitionTo(Processing),
+            When(Progressed)
+                .Then(context => Advance(context.Saga, context.Message))
+                .TransitionTo(Processing));
+
+        During(Processing,
+            Ignore(Submitted),
+            When(ProcessingStarted)
+                .Then(context => Start(context.Saga, context.Message)),
+            When(Progressed)
+                .Then(context => Advance(context.Saga, context.Message)));
+
+        During(Uploaded, Processing,
+            Ignore(RetryRequested),
+            When(Processed)
+                .Then(context => Complete(context.Saga, context.Message))
+                .TransitionTo(Completed),
+            When(ProcessingFailed)
+                .Then(context => Fail(context.Saga, context.Message))
+                .TransitionTo(Failed),
+            When(ProcessingFaulted)
+                .Then(context => Fault(context.Saga, context.Message))
+                .TransitionTo(Failed));
+
+        During(Failed,
+            When(RetryRequested)
+                .Then(context => Reset(context.Saga))
+                .Publish(context => Process(context.Saga))
+                .TransitionTo(Uploaded),
+            Ignore(Submitted),
+            Ignore(ProcessingStarted),
+            Ignore(Progressed),
+            Ignore(Processed),
+            Ignore(ProcessingFailed),
+            Ignore(ProcessingFaulted));
+
+        During(Completed,
+            Ignore(Submitted),
+            Ignore(ProcessingStarted),
+            Ignore(Progressed),
+            Ignore(Processed),
+            Ignore(ProcessingFailed),
+            Ignore(ProcessingFaulted),
+            Ignore(RetryRequested));
+    }
+
+    public State Uploaded { get; private set; } = null!;
+    public State Processing { get; private set; } = null!;
+    public State Completed { get; private set; } = null!;
+    public State Failed { get; private set; } = null!;
+
+    public Event<SubmitUpload> Submitted { get; private set; } = null!;
+    public Event<UploadProcessingStarted> ProcessingStarted { get; private set; } = null!;
+    public Event<UploadProgressed> Progressed { get; private set; } = null!;
+    public Event<UploadProcessed> Processed { get; private set; } = null!;
+    public Event<UploadFailed> ProcessingFailed { get; private set; } = null!;
+    public Event<Fault<ProcessUpload>> ProcessingFaulted { get; private set; } = null!;
+    public Event<RetryJob> RetryRequested { get; private set; } = null!;
+
+    private static UploadJob Create(SubmitUpload message)
+    {
+        var now = DateTimeOffset.UtcNow;
+        return new UploadJob
+        {
+            CorrelationId = message.JobId,
+            TenantId = message.TenantId,
+            DatasetName = message.Dataset,
+            Bucket = message.Bucket,
+            Key = message.Key,
+            CallbackUrl = message.CallbackUrl,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+    }
+
+    private static ProcessUpload Process(UploadJob job) =>
+        new(job.CorrelationId, job.TenantId, job.DatasetName, job.Bucket, job.Key);
+
+    private static UploadReceived Received(UploadJob job) =>
+        new(job.CorrelationId, job.TenantId, job.DatasetName, job.Bucket, job.Key, job.CreatedAt);
+
+    private static void Start(UploadJob job, UploadProcessingStarted started)
+    {
+        job.StartedAt ??= started.StartedAt;
+        job.Bytes = started.BytesTotal;
+    }
+
+    /// <summary>Progress may arrive out of order; counts only ever move forward.</summary>
+    private static void Advance(UploadJob job, UploadProgressed progress)
+    {
+        job.StartedAt ??= progress.At;
+        if (progress.BytesRead >= job.BytesRead)
+        {
+            job.BytesRead = progress.BytesRead;
+            job.RowsLoaded = progress.RowsLoaded;
+            job.RowsRejected = progress.RowsRejected;
+            job.Bytes = progress.BytesTotal;
+        }
+    }
+
+    private static void Complete(UploadJob job, UploadProcessed processed)
+    {
+        job.RowsLoaded = processed.RowsLoaded;
+        job.RowsRejected = processed.RowsRejected;
+        job.BytesRead = processed.BytesRead;
+        job.RejectsKey = processed.RejectsKey;
+        job.StartedAt ??= processed.CompletedAt;
+        job.CompletedAt = processed.CompletedAt;
+    }
+
+    private static void Fail(UploadJob job, UploadFailed failed)
+    {
+        job.RowsLoaded = failed.RowsLoaded;
+        job.RowsRejected = failed.RowsRejected;
+        job.BytesRead = failed.BytesRead;
+        job.RejectsKey = failed.RejectsKey;
+        job.CompletedAt = failed.FailedAt;
+        job.Error = new JobError(failed.Code, failed.Message, failed.FailedAt);
+    }
+
+    private static void Fault(UploadJob job, Fault<ProcessUpload> fault)
+    {
+        var exception = fault.Exceptions.FirstOrDefault();
+        job.CompletedAt = fault.Timestamp;
+        job.Error = new JobError(
+            exception?.ExceptionType ?? "fault",
+            exception?.Message ?? "The worker failed without an exception message.",
+            fault.Timestamp);
+    }
+
+    private static void Reset(UploadJob job)
+    {
+        job.Error = null;
+        job.CompletedAt = null;
+    }
+}

@@ -34,6 +34,7 @@ install_missing() {
     log "installing rabbitmq-server"; apt_install rabbitmq-server
   fi
   command -v node >/dev/null || { log "installing nodejs"; apt_install nodejs npm; }
+  for tool in curl jq; do command -v $tool >/dev/null || { log "installing $tool"; apt_install $tool; }; done
   if [ ! -f "$INGESTION_ROOT/infra/s3/node_modules/s3rver/package.json" ]; then
     log "installing s3rver (pinned by infra/s3/package-lock.json)"
     (cd "$INGESTION_ROOT/infra/s3" && npm ci --no-audit --no-fund --loglevel=error)

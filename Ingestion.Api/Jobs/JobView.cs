@@ -17,12 +17,13 @@ public sealed record JobView(
     DateTimeOffset? CompletedAt,
     JobProgressView? Progress,
     JobErrorView? Error,
+    RejectsView? Rejects,
     IReadOnlyDictionary<string, string> Links)
 {
     /// <summary>The public status: the state machine's state in lower case (<c>uploaded</c>, <c>processing</c>, …).</summary>
     public static string StatusOf(JobState job) => job.CurrentState.ToLowerInvariant();
 
-    public static JobView From(JobState job, bool showTenant)
+    public static JobView From(JobState job, bool showTenant, RejectsView? rejects = null)
     {
         var links = new Dictionary<string, string> { ["self"] = JobsApi.StatusUrl(job.CorrelationId) };
         JobProgressView? progress = null;
@@ -54,6 +55,7 @@ public sealed record JobView(
             job.CompletedAt,
             progress,
             job.Error is null ? null : new JobErrorView(job.Error.Code, job.Error.Message, job.Error.At),
+            rejects,
             links);
     }
 }
@@ -61,5 +63,8 @@ public sealed record JobView(
 public sealed record JobProgressView(long RowsLoaded, long RowsRejected, long BytesRead, long? BytesTotal);
 
 public sealed record JobErrorView(string Code, string Message, DateTimeOffset At);
+
+/// <summary>The rejected rows: how many, and a presigned link to the CSV that lists them.</summary>
+public sealed record RejectsView(long Count, string Url, DateTimeOffset ExpiresAt);
 
 public sealed record JobPage(IReadOnlyList<JobView> Items, string? NextCursor, string? Next);

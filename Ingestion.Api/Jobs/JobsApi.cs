@@ -4,6 +4,7 @@ using Ingestion.Api.Security;
 using Ingestion.Contracts.Jobs;
 using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Jobs;
+using Ingestion.Platform.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Ingestion.Api.Jobs;
@@ -33,13 +34,24 @@ public static class JobsApi
     public static string StatusUrl(Guid jobId) => $"/v1/jobs/{jobId}";
 
     public static async Task<Results<Ok<JobView>, ProblemHttpResult>> GetJob(Guid jobId, HttpContext context, JobStore jobs,
-        CancellationToken cancellationToken)
+        ObjectStore store, CancellationToken cancellationToken)
     {
         var caller = Caller.From(context.User);
         var job = await jobs.FindAsync(jobId, cancellationToken);
-        return job is null || !caller.CanAccess(job.TenantId)
-            ? NotFound(jobId)
-            : TypedResults.Ok(JobView.From(job, caller.IsOps));
+        if (job is null || !caller.CanAccess(job.TenantId))
+        {
+            return NotFound(jobId);
+        }
+
+        RejectsView? rejects = null;
+        if (job is UploadJob { RejectsKey: { } key, RowsRejected: var count })
+        {
+            var expiresAt = DateTimeOffset.UtcNow + store.PresignedUrlLifetime;
+            var url = await store.PresignGetAsync(key, expiresAt, $"rejects-{jobId}.csv");
+            rejects = new RejectsView(count, url, expiresAt);
+        }
+
+        return TypedResults.Ok(JobView.From(job, caller.IsOps, rejects));
     }
 
     /// <summary>A tenant's jobs, newest first; operators see every tenant's, or one's with <c>tenant=</c>.</summary>

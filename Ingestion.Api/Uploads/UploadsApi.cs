@@ -40,6 +40,7 @@ public static class UploadsApi
         JobStore jobs,
         UploadIntake intake,
         ObjectStore store,
+        Serilog.IDiagnosticContext diagnostics,
         CancellationToken cancellationToken)
     {
         var caller = Caller.From(context.User);
@@ -83,6 +84,7 @@ public static class UploadsApi
         context.Features.Get<IHttpMaxRequestBodySizeFeature>()!.MaxRequestBodySize = null;
 
         var jobId = NewId.NextGuid();
+        diagnostics.Set("JobId", jobId);
         var key = $"uploads/{tenant}/{jobId:N}.csv";
         StoredObject stored;
         string? callbackUrl;

@@ -5,6 +5,7 @@ using Ingestion.Platform.Tenancy;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -56,10 +57,21 @@ public static class HostingExtensions
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseSerilogRequestLogging(options =>
+        {
             options.GetLevel = (context, _, error) =>
                 error is not null || context.Response.StatusCode >= 500 ? Serilog.Events.LogEventLevel.Error
                 : context.Request.Path.StartsWithSegments("/health") ? Serilog.Events.LogEventLevel.Verbose
-                : Serilog.Events.LogEventLevel.Information);
+                : Serilog.Events.LogEventLevel.Information;
+
+            // A request about a job carries its id like every other line about it.
+            options.EnrichDiagnosticContext = (diagnostics, context) =>
+            {
+                if (context.GetRouteValue("jobId") is string jobId)
+                {
+                    diagnostics.Set("JobId", jobId);
+                }
+            };
+        });
 
         // Live: the process answers. Ready: PostgreSQL, RabbitMQ and S3 answer too.
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();

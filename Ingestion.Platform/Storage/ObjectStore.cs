@@ -5,23 +5,40 @@ using Microsoft.Extensions.Options;
 
 namespace Ingestion.Platform.Storage;
 
+public sealed record ObjectInfo(long Size, string? ETag);
+
 /// <summary>The service's bucket: streamed writes and ranged reads, presigned links, deletes.</summary>
 public sealed class ObjectStore(IAmazonS3 s3, IOptions<S3Options> options)
 {
     private readonly S3Options _options = options.Value;
+
+    // Presigning is computed locally; a client for the public address only signs links.
+    private readonly IAmazonS3 _signer = string.IsNullOrEmpty(options.Value.PublicUrl)
+        ? s3
+        : StorageExtensions.CreateClient(new S3Options
+        {
+            ServiceUrl = options.Value.PublicUrl,
+            Region = options.Value.Region,
+            AccessKey = options.Value.AccessKey,
+            SecretKey = options.Value.SecretKey,
+            ForcePathStyle = options.Value.ForcePathStyle,
+        });
+
+    public TimeSpan PresignedUrlLifetime => _options.PresignedUrlLifetime;
 
     public string Bucket => _options.Bucket;
 
     public S3UploadStream OpenWrite(string key, string contentType) =>
         new(s3, _options.Bucket, key, contentType, _options.PartSizeBytes, _options.PartsInFlight);
 
-    /// <summary>Streams an object from <paramref name="offset"/> to its end (a ranged GET when offset &gt; 0).</summary>
-    public Task<Stream> OpenReadAsync(string key, long offset, CancellationToken cancellationToken) =>
-        OpenReadAsync(_options.Bucket, key, offset, cancellationToken);
-
-    public async Task<Stream> OpenReadAsync(string bucket, string key, long offset, CancellationToken cancellationToken)
+    /// <summary>
+    /// Streams an object from <paramref name="offset"/> to its end (a ranged GET when offset &gt; 0).
+    /// With <paramref name="etag"/>, only that version of the object is read: a replaced
+    /// object fails with 412 Precondition Failed instead of mixing two files.
+    /// </summary>
+    public async Task<Stream> OpenReadAsync(string bucket, string key, long offset, string? etag, CancellationToken cancellationToken)
     {
-        var request = new GetObjectRequest { BucketName = bucket, Key = key };
+        var request = new GetObjectRequest { BucketName = bucket, Key = key, EtagToMatch = etag };
         if (offset > 0)
         {
             request.ByteRange = new ByteRange($"bytes={offset}-");
@@ -31,13 +48,29 @@ public sealed class ObjectStore(IAmazonS3 s3, IOptions<S3Options> options)
         return response.ResponseStream;
     }
 
-    /// <summary>The object's size, or null when it does not exist.</summary>
-    public async Task<long?> SizeAsync(string bucket, string key, CancellationToken cancellationToken)
+    /// <summary>Up to <paramref name="length"/> bytes from the start of an object.</summary>
+    public async Task<byte[]> ReadHeadAsync(string bucket, string key, int length, string? etag, CancellationToken cancellationToken)
+    {
+        var response = await s3.GetObjectAsync(new GetObjectRequest
+        {
+            BucketName = bucket,
+            Key = key,
+            EtagToMatch = etag,
+            ByteRange = new ByteRange(0, length - 1),
+        }, cancellationToken);
+        await using var body = response.ResponseStream;
+        using var head = new MemoryStream(length);
+        await body.CopyToAsync(head, cancellationToken);
+        return head.ToArray();
+    }
+
+    /// <summary>The object's size and version, or null when it does not exist.</summary>
+    public async Task<ObjectInfo?> HeadAsync(string bucket, string key, CancellationToken cancellationToken)
     {
         try
         {
             var metadata = await s3.GetObjectMetadataAsync(bucket, key, cancellationToken);
-            return metadata.ContentLength;
+            return new ObjectInfo(metadata.ContentLength, metadata.ETag);
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
         {
@@ -60,7 +93,7 @@ public sealed class ObjectStore(IAmazonS3 s3, IOptions<S3Options> options)
             Key = key,
             Verb = HttpVerb.GET,
             Expires = expiresAt.UtcDateTime,
-            Protocol = _options.ServiceUrl?.StartsWith("http://", StringComparison.OrdinalIgnoreCase) == true
+            Protocol = (_options.PublicUrl ?? _options.ServiceUrl)?.StartsWith("http://", StringComparison.OrdinalIgnoreCase) == true
                 ? Protocol.HTTP
                 : Protocol.HTTPS,
         };
@@ -69,6 +102,6 @@ public sealed class ObjectStore(IAmazonS3 s3, IOptions<S3Options> options)
             request.ResponseHeaderOverrides.ContentDisposition = $"attachment; filename=\"{downloadName}\"";
         }
 
-        return await s3.GetPreSignedURLAsync(request);
+        return await _signer.GetPreSignedURLAsync(request);
     }
 }

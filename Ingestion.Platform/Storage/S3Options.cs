@@ -21,6 +21,16 @@ public sealed class S3Options
     [Required, RegularExpression("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", ErrorMessage = "S3:Bucket must be a valid bucket name.")]
     public string Bucket { get; set; } = "";
 
+    /// <summary>
+    /// The endpoint that presigned links point at, when clients reach S3 by another address
+    /// than this service does (e.g. http://localhost:9000 for a MinIO container named minio).
+    /// Defaults to <see cref="ServiceUrl"/>.
+    /// </summary>
+    public string? PublicUrl { get; set; }
+
+    /// <summary>How long a presigned download link stays valid, unless a caller asks for less.</summary>
+    public TimeSpan PresignedUrlLifetime { get; set; } = TimeSpan.FromMinutes(15);
+
     /// <summary>Path-style addressing (bucket in the path), which MinIO and s3rver need.</summary>
     public bool ForcePathStyle { get; set; } = true;
 

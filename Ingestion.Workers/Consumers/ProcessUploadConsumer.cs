@@ -1,23 +1,19 @@
 using Ingestion.Contracts.Uploads;
-using Ingestion.Platform.Storage;
+using Ingestion.Workers.Uploads;
 using MassTransit;
 
 namespace Ingestion.Workers.Consumers;
 
-/// <summary>Picks up an upload job: reports that processing started and how big the object is.</summary>
-public sealed class ProcessUploadConsumer(ObjectStore store) : IConsumer<ProcessUpload>
+/// <summary>Loads an upload job's object into its dataset, one slice per message.</summary>
+public sealed class ProcessUploadConsumer(UploadProcessor processor) : IConsumer<ProcessUpload>
 {
     public async Task Consume(ConsumeContext<ProcessUpload> context)
     {
-        var job = context.Message;
-        var size = await store.SizeAsync(job.Bucket, job.Key, context.CancellationToken);
-        if (size is null)
+        var outcome = await processor.ProcessAsync(context.Message, context, context.CancellationToken);
+        if (outcome == UploadOutcome.Continue)
         {
-            await context.Publish(new UploadFailed(job.JobId, "object_missing",
-                $"The object s3://{job.Bucket}/{job.Key} does not exist.", 0, 0, 0, null, DateTimeOffset.UtcNow));
-            return;
+            // The checkpoint is committed and the job's lock released: the next slice may start anywhere.
+            await context.Publish(context.Message, context.CancellationToken);
         }
-
-        await context.Publish(new UploadProcessingStarted(job.JobId, size.Value, DateTimeOffset.UtcNow));
     }
 }

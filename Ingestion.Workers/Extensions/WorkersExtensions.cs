@@ -3,6 +3,7 @@ using Ingestion.Platform.Messaging;
 using Ingestion.Workers.Consumers;
 using Ingestion.Workers.Sagas;
 using Ingestion.Workers.StateMachines;
+using Ingestion.Workers.Uploads;
 
 namespace Ingestion.Workers.Extensions;
 
@@ -11,10 +12,17 @@ public static class WorkersExtensions
     /// <summary>The job state machines, persisted in PostgreSQL, and the consumers that do the work.</summary>
     public static WebApplicationBuilder AddIngestionWorkers(this WebApplicationBuilder builder)
     {
+        builder.Services.AddOptions<UploadProcessingOptions>()
+            .BindConfiguration(UploadProcessingOptions.Section)
+            .ValidateDataAnnotations()
+            .Validate(o => o.SliceDuration > TimeSpan.Zero && o.SliceDuration < TimeSpan.FromMinutes(25),
+                "Processing:SliceDuration must be positive and well below RabbitMQ's 30-minute consumer timeout.")
+            .ValidateOnStart();
+        builder.Services.AddSingleton<UploadProcessor>();
         builder.AddIngestionBus(bus =>
         {
             bus.AddSagaStateMachine<UploadStateMachine, UploadJob>(typeof(UploadStateMachineDefinition)).JobRepository();
-            bus.AddConsumer<ProcessUploadConsumer>();
+            bus.AddConsumer<ProcessUploadConsumer>(typeof(ProcessUploadConsumerDefinition));
         });
         return builder;
     }

@@ -11,6 +11,7 @@ namespace Ingestion.Workers.StateMachines;
 ///   SubmitUpload ──► Uploaded ──UploadProcessingStarted──► Processing ──UploadProcessed──► Completed
 ///                       │                                     │
 ///                       └──────UploadFailed / Fault&lt;ProcessUpload&gt;──┴──► Failed ──RetryJob──► Uploaded
+///                                                                             └──UploadProcessed──► Completed
 /// </code>
 /// A job created by the API is already <c>Uploaded</c> when its <see cref="SubmitUpload"/>
 /// arrives (the API wrote both in one transaction); one submitted on the bus is created here.
@@ -47,25 +48,15 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
         During(Uploaded,
             When(Submitted)
                 .Publish(context => Process(context.Saga)),
+            Ignore(RetryRequested));
+
+        During(Uploaded, Processing,
             When(ProcessingStarted)
                 .Then(context => Start(context.Saga, context.Message))
                 .TransitionTo(Processing),
             When(Progressed)
                 .Then(context => Advance(context.Saga, context.Message))
-                .TransitionTo(Processing));
-
-        During(Processing,
-            Ignore(Submitted),
-            When(ProcessingStarted)
-                .Then(context => Start(context.Saga, context.Message)),
-            When(Progressed)
-                .Then(context => Advance(context.Saga, context.Message)));
-
-        During(Uploaded, Processing,
-            Ignore(RetryRequested),
-            When(Processed)
-                .Then(context => Complete(context.Saga, context.Message))
-                .TransitionTo(Completed),
+                .TransitionTo(Processing),
             When(ProcessingFailed)
                 .Then(context => Fail(context.Saga, context.Message))
                 .TransitionTo(Failed),
@@ -73,6 +64,19 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
                 .Then(context => Fault(context.Saga, context.Message))
                 .TransitionTo(Failed));
 
+        // Work that finishes is the truth, even after a failure was recorded (a message
+        // redelivered from the error queue, say).
+        During(Uploaded, Processing, Failed,
+            When(Processed)
+                .Then(context => Complete(context.Saga, context.Message))
+                .TransitionTo(Completed));
+
+        During(Processing,
+            Ignore(Submitted),
+            Ignore(RetryRequested));
+
+        // Only a retry revives a failed job: a late Started or Progressed from the attempt
+        // that failed must not make it look alive.
         During(Failed,
             When(RetryRequested)
                 .Then(context => Reset(context.Saga))
@@ -81,7 +85,6 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
             Ignore(Submitted),
             Ignore(ProcessingStarted),
             Ignore(Progressed),
-            Ignore(Processed),
             Ignore(ProcessingFailed),
             Ignore(ProcessingFaulted));
 

@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using Ingestion.Platform.Datasets;
+using Ingestion.Workers.Csv;
+using Ingestion.Workers.Uploads;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Ingestion.Workers.Copy;
+
+/// <summary>What one batch did, and where the next one starts.</summary>
+internal sealed record BatchResult(long Loaded, long Rejected, long EndOffset, long EndLine, bool EndOfFile);
+
+/// <summary>
+/// Streams one batch of records into PostgreSQL with binary COPY, inside the caller's
+/// transaction: rows as they are read (reading waits while PostgreSQL takes them), rejects
+/// with their line and reason. Two modes:
+/// <list type="bullet">
+/// <item><b>direct</b>: COPY into the table itself. A key collision makes PostgreSQL refuse
+/// the whole COPY (unique violation); the caller then rolls back and redoes the batch staged.</item>
+/// <item><b>staged</b>: COPY into a temporary table, turn rows whose key repeats within the
+/// batch or already exists into rejects (or upsert them), and insert the rest.</item>
+/// </list>
+/// </summary>
+internal sealed class BatchCopier(CopyTarget target, RowConverter converter, UploadProcessingOptions options)
+{
+    private const string CopyRejectsSql =
+        "copy ingestion.upload_rejects (job_id, line, column_name, reason, raw) from stdin (format binary)";
+
+    private readonly List<(long Line, string? Column, string Reason, byte[] Raw)> _rejects = [];
+    private byte[] _raw = new byte[4096];
+
+    public async Task<BatchResult> CopyAsync(NpgsqlConnection connection, CsvRecords records, Checkpoint from, bool staged,
+        CancellationToken cancellationToken)
+    {
+        _rejects.Clear();
+        long rows = 0;
+        var endOffset = from.ByteOffset;
+        var endLine = from.Line;
+        var endOfFile = false;
+        if (staged)
+        {
+            await ExecuteAsync(connection, target.CreateStageSql, cancellationToken);
+        }
+
+        await using (var importer = await connection.BeginBinaryImportAsync(staged ? target.StageCopySql : target.CopySql,
+                         cancellationToken))
+        {
+            var started = Stopwatch.GetTimestamp();
+            var read = 0;
+            while (true)
+            {
+                if (!records.Read())
+                {
+                    endOfFile = true;
+                    break;
+                }
+
+                read++;
+                if (converter.Check(records) is { } problem)
+                {
+                    _rejects.Add((records.StartLine, problem.Column, problem.Reason, records.Reader.RawRecord.ToArray()));
+                }
+                else
+                {
+                    importer.StartRow();
+                    converter.Write(importer, records.Reader);
+                    if (staged)
+                    {
+                        importer.Write(records.StartLine, NpgsqlDbType.Bigint);
+                        importer.Write(RawRecord(records), NpgsqlDbType.Bytea);
+                    }
+
+                    rows++;
+                }
+
+                endOffset = records.EndOffset;
+                endLine = records.EndLine;
+                if (read >= options.BatchRows || _rejects.Count >= options.MaxRejectsPerBatch)
+                {
+                    break;
+                }
+
+                if ((read & 1023) == 0)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    if (Stopwatch.GetElapsedTime(started) >= options.BatchInterval)
+                    {
+                        break;
+                    }
+                }
+            }
+
+            await importer.CompleteAsync(cancellationToken);
+        }
+
+        var rejected = await WriteRejectsAsync(connection, from.JobId, cancellationToken);
+        var loaded = rows;
+        if (staged)
+        {
+            await ExecuteAsync(connection, $"analyze {CopyTarget.Stage}", cancellationToken);
+            if (target.Dataset.OnKeyConflict == KeyConflictPolicy.Upsert)
+            {
+                await ExecuteAsync(connection, target.UpsertFromStageSql, cancellationToken);
+            }
+            else
+            {
+                rejected += await RejectAsync(connection, target.RejectDuplicatesInFileSql, from.JobId, cancellationToken);
+                rejected += await RejectAsync(connection, target.RejectExistingKeysSql, from.JobId, cancellationToken);
+                loaded = await ExecuteAsync(connection, target.InsertFromStageSql, cancellationToken);
+            }
+        }
+
+        return new BatchResult(loaded, rejected, endOffset, endLine, endOfFile);
+    }
+
+    private ArraySegment<byte> RawRecord(CsvRecords records)
+    {
+        var raw = records.Reader.RawRecord;
+        if (_raw.Length < raw.Length)
+        {
+            _raw = new byte[Math.Max(raw.Length, _raw.Length * 2)];
+        }
+
+        raw.CopyTo(_raw);
+        return new ArraySegment<byte>(_raw, 0, raw.Length);
+    }
+
+    private async Task<long> WriteRejectsAsync(NpgsqlConnection connection, Guid jobId, CancellationToken cancellationToken)
+    {
+        if (_rejects.Count == 0)
+        {
+            return 0;
+        }
+
+        await using var importer = await connection.BeginBinaryImportAsync(CopyRejectsSql, cancellationToken);
+        foreach (var (line, column, reason, raw) in _rejects)
+        {
+            await importer.StartRowAsync(cancellationToken);
+            await importer.WriteAsync(jobId, NpgsqlDbType.Uuid, cancellationToken);
+            await importer.WriteAsync(line, NpgsqlDbType.Bigint, cancellationToken);
+            if (column is null)
+            {
+                await importer.WriteNullAsync(cancellationToken);
+            }
+            else
+            {
+                await importer.WriteAsync(column, NpgsqlDbType.Text, cancellationToken);
+            }
+
+            await importer.WriteAsync(reason, NpgsqlDbType.Text, cancellationToken);
+            await importer.WriteAsync(raw, NpgsqlDbType.Bytea, cancellationToken);
+        }
+
+        return (long)await importer.CompleteAsync(cancellationToken);
+    }
+
+    private static async Task<long> ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Runs one of the target's statements that turn staged rows into rejects; returns how many.</summary>
+    private async Task<long> RejectAsync(NpgsqlConnection connection, string sql, Guid jobId, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        command.Parameters.AddWithValue("job", jobId);
+        command.Parameters.AddWithValue("key_columns", target.KeyColumns);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

@@ -1,0 +1,223 @@
+using Ingestion.Platform.Datasets;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Ingestion.Workers.Csv;
+
+/// <summary>Typed values of one row, parsed before any of it is written.</summary>
+internal sealed class RowValues(int columns)
+{
+    public readonly long[] Integers = new long[columns];
+    public readonly decimal[] Decimals = new decimal[columns];
+    public readonly Guid[] Guids = new Guid[columns];
+    public readonly DateTime[] Timestamps = new DateTime[columns];
+    public readonly DateOnly[] Dates = new DateOnly[columns];
+    public readonly bool[] Nulls = new bool[columns];
+}
+
+/// <summary>
+/// Parses one column's field from UTF-8 and writes it in PostgreSQL's binary COPY
+/// format. A row is parsed whole first, so a bad field never leaves half a row in the COPY.
+/// </summary>
+internal abstract class ColumnCodec(ColumnType type)
+{
+    protected ColumnType Type { get; } = type;
+
+    /// <summary>Null when the field is a valid value of the column, or why it is not.</summary>
+    public abstract string? Parse(ReadOnlySpan<byte> field, RowValues values, int slot);
+
+    public abstract void Write(NpgsqlBinaryImporter importer, ReadOnlySpan<byte> field, RowValues values, int slot);
+
+    public static ColumnCodec For(ColumnType type) => type.Kind switch
+    {
+        ColumnKind.Text or ColumnKind.Char or ColumnKind.Varchar => new TextCodec(type),
+        ColumnKind.Integer => new IntegerCodec(type, int.MinValue, int.MaxValue),
+        ColumnKind.BigInt => new IntegerCodec(type, long.MinValue, long.MaxValue),
+        ColumnKind.Numeric => new NumericCodec(type),
+        ColumnKind.Boolean => new BooleanCodec(type),
+        ColumnKind.Date => new DateCodec(type),
+        ColumnKind.TimestampTz => new TimestampCodec(type),
+        ColumnKind.Uuid => new UuidCodec(type),
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type.Kind, "No codec for this column type."),
+    };
+}
+
+/// <summary>
+/// Text goes to PostgreSQL as the bytes it arrived in. The binary COPY format of text is
+/// its UTF-8 bytes, which is also how bytea is framed, so no string is ever allocated.
+/// The record's UTF-8 was validated before any field is parsed.
+/// </summary>
+internal sealed class TextCodec(ColumnType type) : ColumnCodec(type)
+{
+    private byte[] _scratch = new byte[4096];
+
+    public override string? Parse(ReadOnlySpan<byte> field, RowValues values, int slot)
+    {
+        if (Type.MaxChars is { } max && field.Length > max)
+        {
+            var length = Utf8Fields.CountCharacters(field);
+            if (length > max)
+            {
+                return $"is {length} characters long; {Type.ToSql()} holds at most {max}";
+            }
+        }
+
+        return null;
+    }
+
+    public override void Write(NpgsqlBinaryImporter importer, ReadOnlySpan<byte> field, RowValues values, int slot)
+    {
+        if (_scratch.Length < field.Length)
+        {
+            _scratch = new byte[Math.Max(field.Length, _scratch.Length * 2)];
+        }
+
+        field.CopyTo(_scratch);
+        importer.Write(new ArraySegment<byte>(_scratch, 0, field.Length), NpgsqlDbType.Bytea);
+    }
+}
+
+internal sealed class IntegerCodec(ColumnType type, long min, long max) : ColumnCodec(type)
+{
+    public override string? Parse(ReadOnlySpan<byte> field, RowValues values, int slot)
+    {
+        if (!Utf8Fields.TryParseInt64(field, out var value))
+        {
+            return $"is not an integer: {Utf8Fields.Quote(field)}";
+        }
+
+        if (value < min || value > max)
+        {
+            return $"is out of range for {Type.ToSql()}: {Utf8Fields.Quote(field)}";
+        }
+
+        values.Integers[slot] = value;
+        return null;
+    }
+
+    public override void Write(NpgsqlBinaryImporter importer, ReadOnlySpan<byte> field, RowValues values, int slot)
+    {
+        if (Type.Kind == ColumnKind.Integer)
+        {
+            importer.Write((int)values.Integers[slot], NpgsqlDbType.Integer);
+        }
+        else
+        {
+            importer.Write(values.Integers[slot], NpgsqlDbType.Bigint);
+        }
+    }
+}
+
+/// <summary>
+/// numeric(p,s): a value with more decimals than s is refused rather than rounded, since
+/// silently rounding amounts is worse than asking for a corrected file.
+/// </summary>
+internal sealed class NumericCodec(ColumnType type) : ColumnCodec(type)
+{
+    private readonly decimal? _limit = type.Precision is { } p && p - (type.Scale ?? 0) <= 28
+        ? Pow10(p - (type.Scale ?? 0))
+        : null;
+
+    public override string? Parse(ReadOnlySpan<byte> field, RowValues values, int slot)
+    {
+        if (!Utf8Fields.TryParseDecimal(field, out var value))
+        {
+            return $"is not a number: {Utf8Fields.Quote(field)}";
+        }
+
+        if (Type.Scale is { } scale && decimal.Round(value, scale) != value)
+        {
+            return $"has more than {scale} decimal place{(scale == 1 ? "" : "s")}: {Utf8Fields.Quote(field)}";
+        }
+
+        if (_limit is { } limit && Math.Abs(value) >= limit)
+        {
+            return $"is too large for {Type.ToSql()}: {Utf8Fields.Quote(field)}";
+        }
+
+        values.Decimals[slot] = value;
+        return null;
+    }
+
+    public override void Write(NpgsqlBinaryImporter importer, ReadOnlySpan<byte> field, RowValues values, int slot) =>
+        importer.Write(values.Decimals[slot], NpgsqlDbType.Numeric);
+
+    private static decimal Pow10(int exponent)
+    {
+        var result = 1m;
+        for (var i = 0; i < exponent; i++)
+        {
+            result *= 10;
+        }
+
+        return result;
+    }
+}
+
+internal sealed class BooleanCodec(ColumnType type) : ColumnCodec(type)
+{
+    public override string? Parse(ReadOnlySpan<byte> field, RowValues values, int slot)
+    {
+        if (!Utf8Fields.TryParseBoolean(field, out var value))
+        {
+            return $"is not a boolean (true/false, t/f, yes/no, 1/0): {Utf8Fields.Quote(field)}";
+        }
+
+        values.Integers[slot] = value ? 1 : 0;
+        return null;
+    }
+
+    public override void Write(NpgsqlBinaryImporter importer, ReadOnlySpan<byte> field, RowValues values, int slot) =>
+        importer.Write(values.Integers[slot] == 1, NpgsqlDbType.Boolean);
+}
+
+internal sealed class DateCodec(ColumnType type) : ColumnCodec(type)
+{
+    public override string? Parse(ReadOnlySpan<byte> field, RowValues values, int slot)
+    {
+        if (!Utf8Fields.TryParseDate(field, out var value))
+        {
+            return $"is not a date (YYYY-MM-DD): {Utf8Fields.Quote(field)}";
+        }
+
+        values.Dates[slot] = value;
+        return null;
+    }
+
+    public override void Write(NpgsqlBinaryImporter importer, ReadOnlySpan<byte> field, RowValues values, int slot) =>
+        importer.Write(values.Dates[slot], NpgsqlDbType.Date);
+}
+
+internal sealed class TimestampCodec(ColumnType type) : ColumnCodec(type)
+{
+    public override string? Parse(ReadOnlySpan<byte> field, RowValues values, int slot)
+    {
+        if (!Utf8Fields.TryParseTimestamp(field, out var value))
+        {
+            return $"is not a timestamp (ISO 8601, e.g. 2026-05-01T13:45:00Z): {Utf8Fields.Quote(field)}";
+        }
+
+        values.Timestamps[slot] = value;
+        return null;
+    }
+
+    public override void Write(NpgsqlBinaryImporter importer, ReadOnlySpan<byte> field, RowValues values, int slot) =>
+        importer.Write(values.Timestamps[slot], NpgsqlDbType.TimestampTz);
+}
+
+internal sealed class UuidCodec(ColumnType type) : ColumnCodec(type)
+{
+    public override string? Parse(ReadOnlySpan<byte> field, RowValues values, int slot)
+    {
+        if (!Utf8Fields.TryParseGuid(field, out var value))
+        {
+            return $"is not a UUID: {Utf8Fields.Quote(field)}";
+        }
+
+        values.Guids[slot] = value;
+        return null;
+    }
+
+    public override void Write(NpgsqlBinaryImporter importer, ReadOnlySpan<byte> field, RowValues values, int slot) =>
+        importer.Write(values.Guids[slot], NpgsqlDbType.Uuid);
+}

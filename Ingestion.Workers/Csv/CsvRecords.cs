@@ -1,0 +1,83 @@
+using CsvHelper;
+
+namespace Ingestion.Workers.Csv;
+
+/// <summary>
+/// The records of an S3 object read from some byte offset, with their absolute offsets
+/// and line numbers in the object. CsvHelper works on the raw UTF-8 bytes: offsets are
+/// exact (a BOM counts), and nothing is decoded that is not needed.
+/// </summary>
+internal sealed class CsvRecords : IDisposable
+{
+    private readonly CsvReader _reader;
+    private readonly long _baseOffset;
+    private readonly long _baseLine;
+    private CsvMalformedReason? _pending;
+
+    /// <param name="source">The object's bytes from <paramref name="offset"/> on.</param>
+    /// <param name="offset">Where <paramref name="source"/> starts in the object.</param>
+    /// <param name="line">
+    /// The line <paramref name="source"/> starts on. A resumed read starts just before the
+    /// line break that ended the last committed record, so its first (empty) line is that one.
+    /// </param>
+    public CsvRecords(Stream source, long offset, long line, int maxRecordBytes)
+    {
+        _baseOffset = offset;
+        _baseLine = line;
+        _reader = CsvReader.Create(source, new CsvReaderOptions
+        {
+            Separator = ',',
+            HasHeader = false,
+            Mode = CsvMode.Rfc4180,
+            BufferSize = 1 << 20,
+            MaxRecordSize = maxRecordBytes,
+            TrackLineNumbers = true,
+            MalformedData = CsvMalformedDataHandling.Recover,
+            FieldCountMismatch = CsvFieldCountHandling.Allow,
+            SkipEmptyLines = true,
+            OnMalformedRecord = malformed => _pending = malformed.Reason,
+        }, leaveOpen: false);
+    }
+
+    public CsvReader Reader => _reader;
+
+    /// <summary>Why CsvHelper found the current record's quoting broken, if it did.</summary>
+    public CsvMalformedReason? Malformed { get; private set; }
+
+    public long StartOffset => _baseOffset + _reader.ByteOffset;
+
+    /// <summary>Where the current record ends, before its line break: the resume point after it.</summary>
+    public long EndOffset => StartOffset + _reader.RawRecord.Length;
+
+    public long StartLine => AbsoluteLine(_reader.LineNumber);
+
+    public long EndLine => StartLine + LineBreaks(_reader.RawRecord);
+
+    /// <summary>A line number as CsvHelper counts it from where this read started, made absolute.</summary>
+    public long AbsoluteLine(long readerLine) => _baseLine + readerLine - 1;
+
+    public bool Read()
+    {
+        var read = _reader.Read();
+        Malformed = _pending;
+        _pending = null;
+        return read;
+    }
+
+    public void Dispose() => _reader.Dispose();
+
+    /// <summary>CR, LF and CRLF each end one line.</summary>
+    private static int LineBreaks(ReadOnlySpan<byte> raw)
+    {
+        var count = 0;
+        for (var i = raw.IndexOfAny((byte)'\r', (byte)'\n'); i >= 0 && i < raw.Length;)
+        {
+            count++;
+            i += raw[i] == (byte)'\r' && i + 1 < raw.Length && raw[i + 1] == (byte)'\n' ? 2 : 1;
+            var next = raw[i..].IndexOfAny((byte)'\r', (byte)'\n');
+            i = next < 0 ? -1 : i + next;
+        }
+
+        return count;
+    }
+}

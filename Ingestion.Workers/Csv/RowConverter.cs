@@ -1,0 +1,121 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Unicode;
+using CsvHelper;
+using Npgsql;
+
+namespace Ingestion.Workers.Csv;
+
+/// <summary>Why a row is not loaded: the column at fault (null for the whole record) and the reason.</summary>
+internal readonly record struct RowProblem(string? Column, string Reason);
+
+/// <summary>
+/// Checks one record against the dataset and writes it to a binary COPY. Checks go from
+/// the record (quoting, field count, UTF-8) to its fields (required, type, length), and
+/// stop at the first problem, which is what the rejects file reports.
+/// </summary>
+internal sealed class RowConverter
+{
+    private readonly HeaderMap _map;
+    private readonly ColumnCodec[] _codecs;
+    private readonly RowValues _values;
+
+    public RowConverter(HeaderMap map)
+    {
+        _map = map;
+        _codecs = map.Columns.Select(c => ColumnCodec.For(c.Column.Type)).ToArray();
+        _values = new RowValues(map.Columns.Count);
+    }
+
+    public RowProblem? Check(CsvRecords records)
+    {
+        var reader = records.Reader;
+        var raw = reader.RawRecord;
+        if (records.Malformed is { } malformed)
+        {
+            return new RowProblem(null, Describe(malformed, records));
+        }
+
+        if (reader.FieldCount != _map.Header.Count)
+        {
+            var spans = records.EndLine > records.StartLine
+                ? $"; it spans lines {records.StartLine}-{records.EndLine}, so a quote may be open too long"
+                : "";
+            return new RowProblem(null, $"has {reader.FieldCount} field{(reader.FieldCount == 1 ? "" : "s")}; the header has {_map.Header.Count}{spans}");
+        }
+
+        if (!Utf8.IsValid(raw))
+        {
+            return new RowProblem(null, $"is not valid UTF-8 (byte 0x{raw[InvalidUtf8At(raw)]:X2} at position {InvalidUtf8At(raw) + 1} of the record)");
+        }
+
+        if (raw.IndexOf((byte)0) is var nul and >= 0)
+        {
+            return new RowProblem(null, $"contains a NUL byte (position {nul + 1} of the record), which PostgreSQL text cannot hold");
+        }
+
+        for (var i = 0; i < _codecs.Length; i++)
+        {
+            var column = _map.Columns[i];
+            var field = reader.GetSpan(column.Field);
+            if (field.IsEmpty)
+            {
+                if (column.Column.Required)
+                {
+                    return new RowProblem(column.Column.Name, "is required but empty");
+                }
+
+                _values.Nulls[i] = true;
+                continue;
+            }
+
+            _values.Nulls[i] = false;
+            if (_codecs[i].Parse(field, _values, i) is { } problem)
+            {
+                return new RowProblem(column.Column.Name, problem);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Writes the row that <see cref="Check"/> accepted last.</summary>
+    public void Write(NpgsqlBinaryImporter importer, CsvReader reader)
+    {
+        for (var i = 0; i < _codecs.Length; i++)
+        {
+            if (_values.Nulls[i])
+            {
+                importer.WriteNull();
+            }
+            else
+            {
+                _codecs[i].Write(importer, reader.GetSpan(_map.Columns[i].Field), _values, i);
+            }
+        }
+    }
+
+    private static string Describe(CsvMalformedReason reason, CsvRecords records) => reason switch
+    {
+        CsvMalformedReason.UnterminatedQuote =>
+            $"opens a quoted field that is never closed: the record runs from line {records.StartLine} to the end of the file",
+        CsvMalformedReason.StrayQuote => "has a quote inside an unquoted field; quote the whole field and double the quote",
+        CsvMalformedReason.TextAfterClosingQuote => "has text after the closing quote of a field",
+        CsvMalformedReason.LineBreakInQuotes => "has a line break inside a quoted field",
+        _ => $"is malformed ({reason})",
+    };
+
+    private static int InvalidUtf8At(ReadOnlySpan<byte> raw)
+    {
+        var chars = ArrayPool<char>.Shared.Rent(raw.Length);
+        try
+        {
+            Utf8.ToUtf16(raw, chars, out var read, out _, replaceInvalidSequences: false);
+            return read;
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(chars);
+        }
+    }
+}

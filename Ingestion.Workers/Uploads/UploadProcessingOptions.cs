@@ -1,0 +1,45 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Ingestion.Workers.Uploads;
+
+/// <summary>How upload jobs are processed. Bound from the <c>Processing</c> configuration section.</summary>
+public sealed class UploadProcessingOptions
+{
+    public const string Section = "Processing";
+
+    /// <summary>Upload jobs one worker process runs at the same time.</summary>
+    [Range(1, 64)]
+    public int ConcurrentJobs { get; set; } = 2;
+
+    /// <summary>Records in one batch, the unit that commits together with its checkpoint.</summary>
+    [Range(1, 10_000_000)]
+    public int BatchRows { get; set; } = 100_000;
+
+    /// <summary>
+    /// A batch also ends after this long, so progress moves at least this often however
+    /// slow the rows come.
+    /// </summary>
+    public TimeSpan BatchInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A batch also ends once this many of its rows are rejected (their raw records are held until commit).</summary>
+    [Range(1, 1_000_000)]
+    public int MaxRejectsPerBatch { get; set; } = 10_000;
+
+    /// <summary>
+    /// One message works on a job for at most this long, then hands the rest to a new
+    /// message. RabbitMQ closes the channel of a message left unacknowledged longer than its
+    /// consumer_timeout (30 minutes by default), so this must stay well below it.
+    /// </summary>
+    public TimeSpan SliceDuration { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Largest record accepted; a longer one (an unclosed quote, usually) fails the job.</summary>
+    [Range(1024, 1 << 30)]
+    public int MaxRecordBytes { get; set; } = 16 << 20;
+
+    /// <summary>Progress is published at most this often.</summary>
+    public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>A reject ratio limit is judged only once this many rows have been read, or at the end of the file.</summary>
+    [Range(1, int.MaxValue)]
+    public int RatioMinimumRows { get; set; } = 1000;
+}

@@ -1,0 +1,369 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Unicode;
+using Amazon.S3;
+using CsvHelper;
+using Ingestion.Contracts.Uploads;
+using Ingestion.Platform.Datasets;
+using Ingestion.Platform.Storage;
+using Ingestion.Workers.Copy;
+using Ingestion.Workers.Csv;
+using MassTransit;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Ingestion.Workers.Uploads;
+
+public enum UploadOutcome
+{
+    /// <summary>Every row is in the table or the rejects file.</summary>
+    Completed,
+
+    /// <summary>The job failed on purpose, with a reason (UploadFailed was published).</summary>
+    Failed,
+
+    /// <summary>The slice's time is up; a new message must carry the job on.</summary>
+    Continue,
+
+    /// <summary>Another worker holds the job; this delivery is a duplicate.</summary>
+    Busy,
+}
+
+/// <summary>
+/// Loads an upload job's S3 object into its dataset, exactly once across crashes and
+/// redeliveries:
+/// <list type="number">
+/// <item>A PostgreSQL advisory lock, held by the connection that does the work, keeps any
+/// other worker off the job; if the worker dies, its connection and the lock go with it.</item>
+/// <item>Records stream from S3 through CsvHelper into binary COPY in batches. Each batch
+/// commits together with the job's checkpoint (byte offset and line of the next record,
+/// counts), and with its rejects.</item>
+/// <item>Any attempt starts at the checkpoint with a ranged GET, pinned to the object's ETag.</item>
+/// <item>A message works for at most one slice, so it is acknowledged long before
+/// RabbitMQ's consumer timeout; the caller publishes the continuation.</item>
+/// </list>
+/// </summary>
+public sealed partial class UploadProcessor(
+    NpgsqlDataSource dataSource,
+    ObjectStore store,
+    DatasetCatalog catalog,
+    IOptions<UploadProcessingOptions> options,
+    ILogger<UploadProcessor> logger)
+{
+    private readonly UploadProcessingOptions _options = options.Value;
+
+    public async Task<UploadOutcome> ProcessAsync(ProcessUpload job, IPublishEndpoint events, CancellationToken cancellationToken)
+    {
+        var dataset = await catalog.FindAsync(job.TenantId, job.Dataset, cancellationToken);
+        if (dataset is null)
+        {
+            return await FailAsync(null, job, null, events, new FileProblem("unknown_dataset",
+                $"Tenant '{job.TenantId}' has no dataset '{job.Dataset}'."), cancellationToken);
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        if (!await TryLockAsync(connection, job.JobId, cancellationToken))
+        {
+            logger.LogInformation("Another worker is processing job {JobId}; this delivery steps aside", job.JobId);
+            return UploadOutcome.Busy;
+        }
+
+        try
+        {
+            return await ProcessLockedAsync(connection, job, dataset, events, cancellationToken);
+        }
+        finally
+        {
+            await UnlockAsync(connection, job.JobId);
+        }
+    }
+
+    private async Task<UploadOutcome> ProcessLockedAsync(NpgsqlConnection connection, ProcessUpload job, DatasetDefinition dataset,
+        IPublishEndpoint events, CancellationToken cancellationToken)
+    {
+        var checkpoint = await Checkpoint.FindAsync(connection, job.JobId, cancellationToken);
+        if (checkpoint?.FinishedAt is not null)
+        {
+            // Finished before, but the news may not have left: say it again.
+            await events.Publish(Processed(checkpoint), cancellationToken);
+            await DeleteSourceAsync(job);
+            return UploadOutcome.Completed;
+        }
+
+        var source = await store.HeadAsync(job.Bucket, job.Key, cancellationToken);
+        if (source is null)
+        {
+            return await FailAsync(connection, job, checkpoint, events, new FileProblem("object_missing",
+                $"The object s3://{job.Bucket}/{job.Key} does not exist."), cancellationToken);
+        }
+
+        if (checkpoint?.ETag is { } etag && etag != source.ETag)
+        {
+            return await FailAsync(connection, job, checkpoint, events, ObjectChanged(job), cancellationToken);
+        }
+
+        await events.Publish(new UploadProcessingStarted(job.JobId, source.Size, DateTimeOffset.UtcNow), cancellationToken);
+        CsvRecords? records = null;
+        try
+        {
+            HeaderMap? map;
+            FileProblem? problem;
+            if (checkpoint is null)
+            {
+                (records, checkpoint, map, problem) = await StartAsync(connection, job, dataset, source, cancellationToken);
+            }
+            else
+            {
+                (map, problem) = HeaderMap.Build(dataset, checkpoint.Header);
+            }
+
+            if (problem is not null)
+            {
+                return await FailAsync(connection, job, checkpoint, events, problem, cancellationToken);
+            }
+
+            return await LoadAsync(connection, job, map!, checkpoint!, records, events, cancellationToken);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.PreconditionFailed)
+        {
+            return await FailAsync(connection, job, checkpoint, events, ObjectChanged(job), cancellationToken);
+        }
+        finally
+        {
+            records?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// A job's first attempt: file-level checks, then the header. Nothing is committed before
+    /// the file is known to be loadable text with a header that fits the dataset.
+    /// </summary>
+    private async Task<(CsvRecords?, Checkpoint?, HeaderMap?, FileProblem?)> StartAsync(NpgsqlConnection connection,
+        ProcessUpload job, DatasetDefinition dataset, ObjectInfo source, CancellationToken cancellationToken)
+    {
+        var head = source.Size == 0
+            ? []
+            : await store.ReadHeadAsync(job.Bucket, job.Key, FileSniffer.SampleSize, source.ETag, cancellationToken);
+        if (FileSniffer.Check(head) is { } notText)
+        {
+            return (null, null, null, notText);
+        }
+
+        var records = new CsvRecords(await store.OpenReadAsync(job.Bucket, job.Key, 0, source.ETag, cancellationToken), 0, 1,
+            _options.MaxRecordBytes);
+        if (!records.Read())
+        {
+            return (records, null, null, new FileProblem("no_header", "The file has no header line: it holds only empty lines."));
+        }
+
+        if (records.Malformed is not null || !Utf8.IsValid(records.Reader.RawRecord))
+        {
+            return (records, null, null, new FileProblem("no_header",
+                "The first line is not a header: it is not valid UTF-8, or its quoting is broken."));
+        }
+
+        var header = Enumerable.Range(0, records.Reader.FieldCount).Select(records.Reader.GetString).ToList();
+        var (map, problem) = HeaderMap.Build(dataset, header);
+        if (problem is not null)
+        {
+            return (records, null, null, problem);
+        }
+
+        var checkpoint = await Checkpoint.CreateAsync(connection, job.JobId, source.ETag, map!.Header, source.Size,
+            records.EndOffset, records.EndLine, cancellationToken);
+        return (records, checkpoint, map, null);
+    }
+
+    private async Task<UploadOutcome> LoadAsync(NpgsqlConnection connection, ProcessUpload job, HeaderMap map,
+        Checkpoint checkpoint, CsvRecords? records, IPublishEndpoint events, CancellationToken cancellationToken)
+    {
+        var dataset = await catalog.FindAsync(job.TenantId, job.Dataset, cancellationToken)
+            ?? throw new InvalidOperationException($"Dataset {job.Dataset} disappeared while job {job.JobId} ran.");
+        var target = new CopyTarget(job.TenantId, dataset, map);
+        var copier = new BatchCopier(target, new RowConverter(map), _options);
+        var staged = dataset.OnKeyConflict == KeyConflictPolicy.Upsert;
+        var slice = Stopwatch.StartNew();
+        var sinceProgress = Stopwatch.StartNew();
+        try
+        {
+            while (true)
+            {
+                records ??= await OpenAtAsync(job, checkpoint, cancellationToken);
+                BatchResult batch;
+                await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+                {
+                    try
+                    {
+                        batch = await copier.CopyAsync(connection, records, checkpoint, staged, cancellationToken);
+                    }
+                    catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && !staged)
+                    {
+                        // A key collides: redo this batch (and the rest of the slice) through a staging table.
+                        await transaction.RollbackAsync(cancellationToken);
+                        LogStaging(job.JobId, checkpoint.Line);
+                        staged = true;
+                        records.Dispose();
+                        records = null;
+                        continue;
+                    }
+
+                    checkpoint = await checkpoint.AdvanceAsync(connection, batch.EndOffset, batch.EndLine, batch.Loaded,
+                        batch.Rejected, cancellationToken);
+                    await transaction.CommitAsync(cancellationToken);
+                }
+
+                if (RejectLimit(dataset, checkpoint, batch.EndOfFile) is { } overLimit)
+                {
+                    return await FailAsync(connection, job, checkpoint, events, overLimit, cancellationToken);
+                }
+
+                if (batch.EndOfFile)
+                {
+                    return await CompleteAsync(connection, job, checkpoint, events, cancellationToken);
+                }
+
+                if (sinceProgress.Elapsed >= _options.ProgressInterval)
+                {
+                    await events.Publish(new UploadProgressed(job.JobId, checkpoint.RowsLoaded, checkpoint.RowsRejected,
+                        checkpoint.ByteOffset, checkpoint.BytesTotal, DateTimeOffset.UtcNow), cancellationToken);
+                    sinceProgress.Restart();
+                }
+
+                if (slice.Elapsed >= _options.SliceDuration)
+                {
+                    LogSliceEnd(job.JobId, checkpoint.Line, checkpoint.RowsLoaded);
+                    return UploadOutcome.Continue;
+                }
+            }
+        }
+        catch (CsvFormatException e)
+        {
+            return await FailAsync(connection, job, checkpoint, events, new FileProblem("record_too_long",
+                $"The record starting on line {records?.AbsoluteLine(e.LineNumber) ?? checkpoint.Line + 1:N0} is longer than {_options.MaxRecordBytes:N0} bytes, most likely because a quote is never closed. Rows before it are loaded."),
+                cancellationToken);
+        }
+        finally
+        {
+            records?.Dispose();
+        }
+    }
+
+    private async Task<CsvRecords> OpenAtAsync(ProcessUpload job, Checkpoint checkpoint, CancellationToken cancellationToken) =>
+        new(await store.OpenReadAsync(job.Bucket, job.Key, checkpoint.ByteOffset, checkpoint.ETag, cancellationToken),
+            checkpoint.ByteOffset, checkpoint.Line, _options.MaxRecordBytes);
+
+    private FileProblem? RejectLimit(DatasetDefinition dataset, Checkpoint checkpoint, bool endOfFile)
+    {
+        var rejected = checkpoint.RowsRejected;
+        var seen = checkpoint.RowsLoaded + rejected;
+        if (dataset.MaxRejectedRows is { } maxRows && rejected > maxRows)
+        {
+            return new FileProblem("reject_limit",
+                $"{rejected:N0} rows were rejected, more than the dataset's limit of {maxRows:N0}. The job stopped after line {checkpoint.Line:N0}: rows up to there are loaded, the rest are not.");
+        }
+
+        if (dataset.MaxRejectedRatio is { } maxRatio && seen > 0 && (endOfFile || seen >= _options.RatioMinimumRows)
+            && (double)rejected / seen > maxRatio)
+        {
+            return new FileProblem("reject_limit",
+                $"{rejected:N0} of {seen:N0} rows were rejected ({(double)rejected / seen:P1}), more than the dataset's limit of {maxRatio:P1}. The job stopped after line {checkpoint.Line:N0}: rows up to there are loaded, the rest are not.");
+        }
+
+        return null;
+    }
+
+    private async Task<UploadOutcome> CompleteAsync(NpgsqlConnection connection, ProcessUpload job, Checkpoint checkpoint,
+        IPublishEndpoint events, CancellationToken cancellationToken)
+    {
+        var rejectsKey = checkpoint.RowsRejected > 0
+            ? await RejectsFile.WriteAsync(connection, store, job.TenantId, job.JobId, cancellationToken)
+            : null;
+        checkpoint = await checkpoint.FinishAsync(connection, rejectsKey, cancellationToken);
+        await events.Publish(Processed(checkpoint), cancellationToken);
+        LogCompleted(job.JobId, checkpoint.RowsLoaded, checkpoint.RowsRejected);
+        await DeleteSourceAsync(job);
+        return UploadOutcome.Completed;
+    }
+
+    private async Task<UploadOutcome> FailAsync(NpgsqlConnection? connection, ProcessUpload job, Checkpoint? checkpoint,
+        IPublishEndpoint events, FileProblem problem, CancellationToken cancellationToken)
+    {
+        var rejectsKey = connection is not null && checkpoint is { RowsRejected: > 0 }
+            ? await RejectsFile.WriteAsync(connection, store, job.TenantId, job.JobId, cancellationToken)
+            : null;
+        LogFailed(job.JobId, problem.Code, problem.Message);
+        await events.Publish(new UploadFailed(job.JobId, problem.Code, problem.Message, checkpoint?.RowsLoaded ?? 0,
+            checkpoint?.RowsRejected ?? 0, checkpoint?.ByteOffset ?? 0, rejectsKey, DateTimeOffset.UtcNow), cancellationToken);
+        return UploadOutcome.Failed;
+    }
+
+    private static UploadProcessed Processed(Checkpoint checkpoint) => new(checkpoint.JobId, checkpoint.RowsLoaded,
+        checkpoint.RowsRejected, checkpoint.BytesTotal, checkpoint.RejectsKey, checkpoint.FinishedAt!.Value);
+
+    private static FileProblem ObjectChanged(ProcessUpload job) => new("object_changed",
+        $"The object s3://{job.Bucket}/{job.Key} was replaced after the job started; upload it as a new job.");
+
+    /// <summary>The upload has served its purpose once the job completes; a failed job keeps it for a retry.</summary>
+    private async Task DeleteSourceAsync(ProcessUpload job)
+    {
+        try
+        {
+            await store.DeleteAsync(job.Bucket, job.Key, CancellationToken.None);
+        }
+        catch (AmazonS3Exception e)
+        {
+            // The job is complete either way; retention removes what is left.
+            logger.LogWarning(e, "Could not delete s3://{Bucket}/{Key} of completed job {JobId}", job.Bucket, job.Key, job.JobId);
+        }
+    }
+
+    private static async Task<bool> TryLockAsync(NpgsqlConnection connection, Guid jobId, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("select pg_try_advisory_lock(@key)", connection);
+        command.Parameters.AddWithValue("key", LockKey(jobId));
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>
+    /// Released before the continuation is published, so the next message finds the job free.
+    /// A connection that broke has lost the lock with its session already.
+    /// </summary>
+    private async Task UnlockAsync(NpgsqlConnection connection, Guid jobId)
+    {
+        if (connection.FullState != System.Data.ConnectionState.Open)
+        {
+            return;
+        }
+
+        try
+        {
+            await using var command = new NpgsqlCommand("select pg_advisory_unlock(@key)", connection);
+            command.Parameters.AddWithValue("key", LockKey(jobId));
+            await command.ExecuteScalarAsync(CancellationToken.None);
+        }
+        catch (NpgsqlException e)
+        {
+            logger.LogWarning(e, "Could not release the lock of job {JobId}; it ends with the connection", jobId);
+            await connection.CloseAsync();
+        }
+    }
+
+    private static long LockKey(Guid jobId)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        jobId.TryWriteBytes(bytes);
+        return BitConverter.ToInt64(bytes[..8]) ^ BitConverter.ToInt64(bytes[8..]);
+    }
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId}: keys collide with rows already loaded; batches after line {Line} go through a staging table")]
+    private partial void LogStaging(Guid jobId, long line);
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId}: slice ends after line {Line} ({Rows} rows loaded); a new message carries on")]
+    private partial void LogSliceEnd(Guid jobId, long line, long rows);
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId} completed: {Loaded} rows loaded, {Rejected} rejected")]
+    private partial void LogCompleted(Guid jobId, long loaded, long rejected);
+
+    [LoggerMessage(LogLevel.Warning, "Job {JobId} failed ({Code}): {Message}")]
+    private partial void LogFailed(Guid jobId, string code, string message);
+}

@@ -1,0 +1,53 @@
+# The two commands: `make run` and `make test`. Everything they need is installed and
+# started by infra/ (PostgreSQL, RabbitMQ, an S3 server) on loopback, data under .data/.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+CONFIGURATION ?= Release
+ENV := source infra/env.sh &&
+ROWS ?= 5000000
+LINES ?= 100000
+
+.PHONY: help
+help:
+	@echo "make run          start everything and load a sample CSV end to end"
+	@echo "make test         run all tests against real PostgreSQL, RabbitMQ and S3"
+	@echo "make stop         stop the API and workers started by make run"
+	@echo "make infra-up     start PostgreSQL, RabbitMQ and the S3 server"
+	@echo "make infra-down   stop them (data is kept in .data/)"
+	@echo "make bench-upload          stream a 2 GB file through the API"
+	@echo "make bench-ingest ROWS=N   load an N-row CSV from S3, compared with psql \\copy"
+
+.PHONY: infra-up infra-down
+infra-up:
+	@bash infra/up.sh
+
+infra-down:
+	@bash infra/down.sh
+
+.PHONY: build
+build:
+	dotnet build Ingestion.sln -c $(CONFIGURATION) -nologo -clp:ErrorsOnly
+
+.PHONY: run
+run: infra-up build
+	@$(ENV) bash infra/run.sh $(CONFIGURATION)
+
+.PHONY: stop
+stop:
+	@$(ENV) bash infra/run.sh $(CONFIGURATION) --stop
+
+.PHONY: test
+test: infra-up build
+	@$(ENV) dotnet test Ingestion.sln -c $(CONFIGURATION) --no-build -nologo \
+		--logger "console;verbosity=normal" --results-directory .data/test-results
+
+.PHONY: bench-upload bench-ingest
+bench-upload: infra-up build
+	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll upload --bytes 2147483648
+
+bench-ingest: infra-up build
+	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll ingest --rows $(ROWS)
+
+.PHONY: clean
+clean:
+	dotnet clean Ingestion.sln -nologo -v q

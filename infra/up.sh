@@ -78,24 +78,7 @@ EOF
   fi
 }
 
-rabbit_env() {
-  local dir=$INGESTION_DATA/rabbitmq
-  export HOME=$dir
-  export RABBITMQ_NODENAME=rabbit@localhost
-  export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
-  export RABBITMQ_NODE_PORT=$INGESTION_AMQP_PORT
-  export RABBITMQ_DIST_PORT=$INGESTION_RABBIT_DIST_PORT
-  export ERL_EPMD_PORT=$INGESTION_EPMD_PORT
-  export ERL_EPMD_ADDRESS=127.0.0.1
-  export RABBITMQ_MNESIA_BASE=$dir/mnesia
-  export RABBITMQ_LOG_BASE=$INGESTION_LOG_DIR/rabbitmq
-  export RABBITMQ_PID_FILE=$INGESTION_PID_DIR/rabbitmq.pid
-  export RABBITMQ_CONFIG_FILE=$dir/rabbitmq
-  export RABBITMQ_ENABLED_PLUGINS_FILE=$INGESTION_ROOT/infra/rabbitmq/enabled_plugins
-  export RABBITMQ_CONF_ENV_FILE=$dir/rabbitmq-env.conf
-}
-
-rabbitmqctl() { /usr/lib/rabbitmq/bin/rabbitmqctl -n rabbit@localhost "$@"; }
+source "$INGESTION_ROOT/infra/rabbitmq/env.sh"
 
 start_rabbitmq() {
   rabbit_env
@@ -137,9 +120,9 @@ start_s3() {
   fi
   log "starting S3 server (s3rver) on 127.0.0.1:$INGESTION_S3_PORT, bucket $INGESTION_S3_BUCKET"
   mkdir -p "$INGESTION_DATA/s3"
-  nohup node "$INGESTION_ROOT/infra/s3/node_modules/s3rver/bin/s3rver.js" \
-    -d "$INGESTION_DATA/s3" -a 127.0.0.1 -p "$INGESTION_S3_PORT" -s \
-    --configure-bucket "$INGESTION_S3_BUCKET" >>"$INGESTION_LOG_DIR/s3.log" 2>&1 &
+  # s3rver encrypts listing continuation tokens with DES, which OpenSSL 3 keeps in its legacy provider.
+  nohup node --openssl-legacy-provider "$INGESTION_ROOT/infra/s3/server.js" \
+    "$INGESTION_DATA/s3" 127.0.0.1 "$INGESTION_S3_PORT" "$INGESTION_S3_BUCKET" >>"$INGESTION_LOG_DIR/s3.log" 2>&1 &
   echo $! >"$pidfile"
   wait_port "$INGESTION_S3_PORT" "S3 server" 30
 }

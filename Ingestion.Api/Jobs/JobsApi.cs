@@ -4,6 +4,7 @@ using Ingestion.Api.Security;
 using Ingestion.Contracts.Jobs;
 using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Jobs;
+using Ingestion.Platform.Messaging;
 using Ingestion.Platform.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -131,7 +132,7 @@ public static class JobsApi
                 detail: $"Job {jobId} is {JobView.StatusOf(job)}.");
         }
 
-        await jobs.SendAsync(new RetryJob(jobId, caller.Actor), cancellationToken);
+        await jobs.SendAsync(new RetryJob(jobId, caller.Actor), Queues.Address(Queues.UploadJobs), cancellationToken);
         return TypedResults.Accepted(StatusUrl(jobId), JobView.From(job, caller.IsOps));
     }
 

@@ -4,6 +4,7 @@ using Ingestion.Api.Security;
 using Ingestion.Contracts.Uploads;
 using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Jobs;
+using Ingestion.Platform.Messaging;
 using Ingestion.Platform.Storage;
 using MassTransit;
 using Microsoft.AspNetCore.Http.Features;
@@ -126,7 +127,7 @@ public static class UploadsApi
         var submit = new SubmitUpload(jobId, tenant, dataset.Name, store.Bucket, key, callbackUrl);
         try
         {
-            if (!await jobs.CreateAsync(job, submit, cancellationToken))
+            if (!await jobs.CreateAsync(job, submit, Queues.Address(Queues.UploadJobs), cancellationToken))
             {
                 // A concurrent request with the same key won the race: it is the job.
                 await store.DeleteAsync(key, CancellationToken.None);

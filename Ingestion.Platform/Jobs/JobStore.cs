@@ -42,7 +42,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
     /// transaction. False, with nothing written, when the tenant already has a job with
     /// the same idempotency key.
     /// </summary>
-    public async Task<bool> CreateAsync<TCommand>(JobState job, TCommand command, CancellationToken cancellationToken)
+    public async Task<bool> CreateAsync<TCommand>(JobState job, TCommand command, Uri destination, CancellationToken cancellationToken)
         where TCommand : class, IJobMessage
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -56,18 +56,18 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
             }
         }
 
-        await Outbox.Outbox.AddAsync(connection, command, cancellationToken);
+        await Outbox.Outbox.AddAsync(connection, command, destination, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return true;
     }
 
-    /// <summary>Records a command about an existing job for the bus.</summary>
-    public async Task SendAsync<TCommand>(TCommand command, CancellationToken cancellationToken)
+    /// <summary>Records a command about an existing job, to be sent to <paramref name="destination"/>.</summary>
+    public async Task SendAsync<TCommand>(TCommand command, Uri destination, CancellationToken cancellationToken)
         where TCommand : class, IJobMessage
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await Outbox.Outbox.AddAsync(connection, command, cancellationToken);
+        await Outbox.Outbox.AddAsync(connection, command, destination, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 

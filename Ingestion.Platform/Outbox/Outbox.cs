@@ -16,13 +16,16 @@ public static class Outbox
 
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    private const string InsertSql = "insert into ingestion.outbox (message_type, body) values (@type, @body)";
+    private const string InsertSql =
+        "insert into ingestion.outbox (message_type, body, destination) values (@type, @body, @destination)";
 
-    public static async Task AddAsync<T>(NpgsqlConnection connection, T message, CancellationToken cancellationToken)
+    /// <param name="destination">The queue a command is sent to; null publishes an event.</param>
+    public static async Task AddAsync<T>(NpgsqlConnection connection, T message, Uri? destination, CancellationToken cancellationToken)
         where T : class
     {
         await using var insert = new NpgsqlCommand(InsertSql, connection);
         insert.Parameters.AddWithValue("type", typeof(T).FullName!);
+        insert.Parameters.AddWithValue("destination", (object?)destination?.ToString() ?? DBNull.Value);
         insert.Parameters.AddWithValue("body", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(message, Json));
         await insert.ExecuteNonQueryAsync(cancellationToken);
 

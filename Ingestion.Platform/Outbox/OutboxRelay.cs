@@ -7,7 +7,7 @@ using Npgsql;
 namespace Ingestion.Platform.Outbox;
 
 /// <summary>
-/// Publishes what <see cref="Outbox"/> recorded, oldest first, and deletes each batch once
+/// Sends or publishes what <see cref="Outbox"/> recorded, oldest first, and deletes each batch once
 /// the broker has it. Woken by NOTIFY on commit, and polls as a fallback. Rows are claimed
 /// with SKIP LOCKED, so every host may run a relay. A crash between publish and delete
 /// publishes a batch twice, which consumers tolerate: they are idempotent by job state.
@@ -21,7 +21,7 @@ internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(15);
 
     private const string ClaimSql = """
-        select id, message_type, body::text from ingestion.outbox
+        select id, message_type, body::text, destination from ingestion.outbox
         order by id limit @limit for update skip locked
         """;
 
@@ -79,7 +79,7 @@ internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var claimed = new List<(long Id, object Message, Type Type)>();
+        var claimed = new List<(long Id, object Message, Type Type, string? Destination)>();
         await using (var claim = new NpgsqlCommand(ClaimSql, connection, transaction))
         {
             claim.Parameters.AddWithValue("limit", BatchSize);
@@ -88,7 +88,7 @@ internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger
             {
                 var type = Outbox.ResolveType(reader.GetString(1));
                 var message = JsonSerializer.Deserialize(reader.GetString(2), type, Outbox.Json)!;
-                claimed.Add((reader.GetInt64(0), message, type));
+                claimed.Add((reader.GetInt64(0), message, type, reader.IsDBNull(3) ? null : reader.GetString(3)));
             }
         }
 
@@ -100,9 +100,17 @@ internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger
         using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
             timeout.CancelAfter(PublishTimeout);
-            foreach (var (_, message, type) in claimed)
+            foreach (var (_, message, type, destination) in claimed)
             {
-                await bus.Publish(message, type, timeout.Token);
+                if (destination is null)
+                {
+                    await bus.Publish(message, type, timeout.Token);
+                }
+                else
+                {
+                    var endpoint = await bus.GetSendEndpoint(new Uri(destination));
+                    await endpoint.Send(message, type, timeout.Token);
+                }
             }
         }
 

@@ -13,7 +13,8 @@ public sealed class ProcessUploadConsumer(UploadProcessor processor) : IConsumer
         if (outcome == UploadOutcome.Continue)
         {
             // The checkpoint is committed and the job's lock released: the next slice may start anywhere.
-            await context.Publish(context.Message, context.CancellationToken);
+            var queue = await context.GetSendEndpoint(context.ReceiveContext.InputAddress);
+            await queue.Send(context.Message, context.CancellationToken);
         }
     }
 }

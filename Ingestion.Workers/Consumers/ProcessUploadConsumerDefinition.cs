@@ -2,6 +2,7 @@ using Amazon.S3;
 using Ingestion.Workers.Uploads;
 using MassTransit;
 using Microsoft.Extensions.Options;
+using Ingestion.Platform.Messaging;
 using Npgsql;
 
 namespace Ingestion.Workers.Consumers;
@@ -13,7 +14,7 @@ public sealed class ProcessUploadConsumerDefinition : ConsumerDefinition<Process
     public ProcessUploadConsumerDefinition(IOptions<UploadProcessingOptions> options)
     {
         _concurrentJobs = options.Value.ConcurrentJobs;
-        EndpointName = "process-upload";
+        EndpointName = Queues.ProcessUpload;
         ConcurrentMessageLimit = _concurrentJobs;
     }
 

@@ -1,6 +1,7 @@
 using Ingestion.Contracts.Jobs;
 using Ingestion.Contracts.Uploads;
 using Ingestion.Platform.Jobs;
+using Ingestion.Platform.Messaging;
 using MassTransit;
 
 namespace Ingestion.Workers.StateMachines;
@@ -15,7 +16,7 @@ namespace Ingestion.Workers.StateMachines;
 /// </code>
 /// A job created by the API is already <c>Uploaded</c> when its <see cref="SubmitUpload"/>
 /// arrives (the API wrote both in one transaction); one submitted on the bus is created here.
-/// Either way the saga then asks a worker to <see cref="ProcessUpload"/>.
+/// Either way the saga then sends a worker <see cref="ProcessUpload"/>.
 /// </summary>
 public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
 {
@@ -42,12 +43,12 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
         Initially(
             When(Submitted)
                 .Publish(context => Received(context.Saga))
-                .Publish(context => Process(context.Saga))
+                .Send(ProcessQueue, context => Process(context.Saga))
                 .TransitionTo(Uploaded));
 
         During(Uploaded,
             When(Submitted)
-                .Publish(context => Process(context.Saga)),
+                .Send(ProcessQueue, context => Process(context.Saga)),
             Ignore(RetryRequested));
 
         During(Uploaded, Processing,
@@ -80,7 +81,7 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
         During(Failed,
             When(RetryRequested)
                 .Then(context => Reset(context.Saga))
-                .Publish(context => Process(context.Saga))
+                .Send(ProcessQueue, context => Process(context.Saga))
                 .TransitionTo(Uploaded),
             Ignore(Submitted),
             Ignore(ProcessingStarted),
@@ -97,6 +98,8 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
             Ignore(ProcessingFaulted),
             Ignore(RetryRequested));
     }
+
+    private static readonly Uri ProcessQueue = Queues.Address(Queues.ProcessUpload);
 
     public State Uploaded { get; private set; } = null!;
     public State Processing { get; private set; } = null!;

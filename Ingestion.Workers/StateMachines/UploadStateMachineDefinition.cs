@@ -1,5 +1,6 @@
 using Ingestion.Platform.Jobs;
 using MassTransit;
+using Ingestion.Platform.Messaging;
 using Npgsql;
 
 namespace Ingestion.Workers.StateMachines;
@@ -8,7 +9,7 @@ public sealed class UploadStateMachineDefinition : SagaDefinition<UploadJob>
 {
     public UploadStateMachineDefinition()
     {
-        Endpoint(e => e.Name = "upload-jobs");
+        Endpoint(e => e.Name = Queues.UploadJobs);
     }
 
     protected override void ConfigureSaga(IReceiveEndpointConfigurator endpointConfigurator,

@@ -1,0 +1,74 @@
+using System.Net.Http.Headers;
+
+namespace Ingestion.Tests.Infrastructure;
+
+/// <summary>
+/// The whole service on real servers: an API process and worker processes, configured
+/// for one <see cref="Sandbox"/>.
+/// </summary>
+public sealed class Deployment : IAsyncDisposable
+{
+    private readonly Dictionary<string, string> _settings;
+    private readonly List<HostProcess> _workers = [];
+
+    private Deployment(Sandbox ns, Dictionary<string, string> settings)
+    {
+        Sandbox = ns;
+        _settings = settings;
+    }
+
+    public Sandbox Sandbox { get; }
+
+    public HostProcess Api { get; private set; } = null!;
+
+    public IReadOnlyList<HostProcess> Workers => _workers;
+
+    public IReadOnlyDictionary<string, string> Settings => _settings;
+
+    /// <param name="settings">Configuration on top of the namespace's, as environment variables (<c>Section__Key</c>).</param>
+    public static async Task<Deployment> StartAsync(Servers servers, string name, IReadOnlyDictionary<string, string>? settings = null,
+        int workers = 1)
+    {
+        var ns = await Sandbox.CreateAsync(servers, name + "_" + Guid.NewGuid().ToString("N")[..8]);
+        var all = new Dictionary<string, string>(ns.Settings);
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            all[key] = value;
+        }
+
+        var stack = new Deployment(ns, all);
+        var starting = new List<Task<HostProcess>> { HostProcess.StartAsync("Ingestion.Api", $"{name}-api", all) };
+        starting.AddRange(Enumerable.Range(0, workers).Select(i => HostProcess.StartAsync("Ingestion.Workers", $"{name}-worker{i}", all)));
+        var started = await Task.WhenAll(starting);
+        stack.Api = started[0];
+        stack._workers.AddRange(started.Skip(1));
+        return stack;
+    }
+
+    public HttpClient Client(string apiKey)
+    {
+        var client = new HttpClient { BaseAddress = Api.Url, Timeout = TimeSpan.FromMinutes(5) };
+        client.DefaultRequestHeaders.Add("X-Api-Key", apiKey);
+        client.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        return client;
+    }
+
+    public async Task<HostProcess> StartWorkerAsync(IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var all = new Dictionary<string, string>(_settings);
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            all[key] = value;
+        }
+
+        var worker = await HostProcess.StartAsync("Ingestion.Workers", $"{Sandbox.Name}-worker{_workers.Count}", all);
+        _workers.Add(worker);
+        return worker;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Task.WhenAll(_workers.Append(Api).Where(h => h is not null).Select(h => h.DisposeAsync().AsTask()));
+        await Sandbox.DisposeAsync();
+    }
+}

@@ -25,12 +25,22 @@ public sealed class Deployment : IAsyncDisposable
 
     public IReadOnlyDictionary<string, string> Settings => _settings;
 
-    /// <param name="settings">Configuration on top of the namespace's, as environment variables (<c>Section__Key</c>).</param>
+    /// <param name="settings">Configuration on top of the sandbox's, as environment variables (<c>Section__Key</c>).</param>
+    /// <param name="postgresPort">Where the hosts reach PostgreSQL instead of its own port: a relay the test can cut.</param>
     public static async Task<Deployment> StartAsync(Servers servers, string name, IReadOnlyDictionary<string, string>? settings = null,
-        int workers = 1)
+        int workers = 1, int? postgresPort = null)
     {
         var ns = await Sandbox.CreateAsync(servers, name + "_" + Guid.NewGuid().ToString("N")[..8]);
         var all = new Dictionary<string, string>(ns.Settings);
+        if (postgresPort is { } port)
+        {
+            all["ConnectionStrings__Postgres"] = new Npgsql.NpgsqlConnectionStringBuilder(ns.ConnectionString)
+            {
+                Host = "127.0.0.1",
+                Port = port,
+            }.ConnectionString;
+        }
+
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             all[key] = value;

@@ -49,6 +49,11 @@ public sealed class TcpProxy : IAsyncDisposable
 
     public void Restore()
     {
+        if (_listener is not null)
+        {
+            return;
+        }
+
         _cut = new CancellationTokenSource();
         _listener = new TcpListener(IPAddress.Loopback, Port);
         _listener.Start();

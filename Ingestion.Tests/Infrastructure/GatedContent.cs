@@ -1,0 +1,33 @@
+using System.Net;
+
+namespace Ingestion.Tests.Infrastructure;
+
+/// <summary>
+/// A chunked request body sent in two halves, with something the test does in between:
+/// cut a server, or throw to make the client vanish mid-upload.
+/// </summary>
+public sealed class GatedContent(byte[] first, byte[] rest, Func<Task> between, string contentType = "text/csv") : HttpContent
+{
+    private readonly string _contentType = contentType;
+
+    protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+    {
+        Headers.ContentType ??= new System.Net.Http.Headers.MediaTypeHeaderValue(_contentType);
+        await stream.WriteAsync(first);
+        await stream.FlushAsync();
+        await between();
+        await stream.WriteAsync(rest);
+    }
+
+    protected override bool TryComputeLength(out long length)
+    {
+        length = -1;
+        return false;
+    }
+
+    public static HttpRequestMessage Upload(string dataset, GatedContent content)
+    {
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(content._contentType);
+        return new HttpRequestMessage(HttpMethod.Post, $"/v1/datasets/{dataset}/uploads") { Content = content, Version = HttpVersion.Version11 };
+    }
+}

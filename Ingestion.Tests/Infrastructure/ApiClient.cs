@@ -39,25 +39,37 @@ public static class ApiClient
         return JsonNode.Parse(body)!;
     }
 
-    /// <summary>Polls the job until its status is one of <paramref name="statuses"/>.</summary>
+    /// <summary>
+    /// Polls the job until its status is one of <paramref name="statuses"/>. A job started on
+    /// the bus may not exist yet at first: 404 is polled through too.
+    /// </summary>
     public static async Task<JsonNode> WaitForJobAsync(this HttpClient client, Guid jobId, TimeSpan timeout, params string[] statuses)
     {
         var deadline = DateTime.UtcNow + timeout;
-        JsonNode job;
+        var last = "never found";
         do
         {
-            job = await client.GetJsonAsync($"/v1/jobs/{jobId}");
-            if (statuses.Contains(job["status"]!.GetValue<string>()))
+            using var response = await client.GetAsync($"/v1/jobs/{jobId}");
+            last = await response.Content.ReadAsStringAsync();
+            if (response.IsSuccessStatusCode)
             {
-                return job;
+                var job = JsonNode.Parse(last)!;
+                if (statuses.Contains(job["status"]!.GetValue<string>()))
+                {
+                    return job;
+                }
+            }
+            else if (response.StatusCode != System.Net.HttpStatusCode.NotFound)
+            {
+                Assert.Fail($"GET /v1/jobs/{jobId}: {(int)response.StatusCode} {last}");
             }
 
             await Task.Delay(100);
         }
         while (DateTime.UtcNow < deadline);
 
-        Assert.Fail($"Job {jobId} did not reach {string.Join("/", statuses)} within {timeout}: {job.ToJsonString()}");
-        return job;
+        Assert.Fail($"Job {jobId} did not reach {string.Join("/", statuses)} within {timeout}: {last}");
+        return null!;
     }
 
     public static Task<JsonNode> WaitForJobEndAsync(this HttpClient client, Guid jobId, int seconds = 60) =>

@@ -83,7 +83,9 @@ internal sealed class IntegerCodec(ColumnType type, long min, long max) : Column
     {
         if (!Utf8Fields.TryParseInt64(field, out var value))
         {
-            return $"is not an integer: {Utf8Fields.Quote(field)}";
+            return Utf8Fields.IsWholeNumber(field)
+                ? $"is out of range for {Type.ToSql()}: {Utf8Fields.Quote(field)}"
+                : $"is not an integer: {Utf8Fields.Quote(field)}";
         }
 
         if (value < min || value > max)

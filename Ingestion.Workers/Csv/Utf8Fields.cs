@@ -25,6 +25,17 @@ internal static class Utf8Fields
         return Utf8Parser.TryParse(field, out value, out var consumed) && consumed == field.Length && field.Length > 0;
     }
 
+    /// <summary>Digits with an optional sign, however many: an integer, if perhaps too large for its type.</summary>
+    public static bool IsWholeNumber(ReadOnlySpan<byte> field)
+    {
+        if (field.Length > 0 && field[0] is (byte)'+' or (byte)'-')
+        {
+            field = field[1..];
+        }
+
+        return field.Length > 0 && !field.ContainsAnyExceptInRange((byte)'0', (byte)'9');
+    }
+
     public static bool TryParseDecimal(ReadOnlySpan<byte> field, out decimal value)
     {
         if (field.Length > 0 && field[0] == (byte)'+')

@@ -39,7 +39,16 @@ public sealed class TcpProxy : IAsyncDisposable
         {
             foreach (var client in _open)
             {
-                client.Client.LingerState = new LingerOption(true, 0);
+                try
+                {
+                    // Linger 0: the peer sees a reset, as when a network path dies.
+                    client.Client?.LingerState = new LingerOption(true, 0);
+                }
+                catch (Exception e) when (e is ObjectDisposedException or SocketException)
+                {
+                    // Already closing.
+                }
+
                 client.Dispose();
             }
 

@@ -32,17 +32,21 @@ public sealed class ObjectStore(IAmazonS3 s3, IOptions<S3Options> options)
         new(s3, _options.Bucket, key, contentType, _options.PartSizeBytes, _options.PartsInFlight);
 
     /// <summary>
-    /// Streams an object from <paramref name="offset"/> to its end (a ranged GET when offset &gt; 0).
+    /// Streams an object from <paramref name="offset"/> to its end.
     /// With <paramref name="etag"/>, only that version of the object is read: a replaced
     /// object fails with 412 Precondition Failed instead of mixing two files.
     /// </summary>
     public async Task<Stream> OpenReadAsync(string bucket, string key, long offset, string? etag, CancellationToken cancellationToken)
     {
-        var request = new GetObjectRequest { BucketName = bucket, Key = key, EtagToMatch = etag };
-        if (offset > 0)
+        // Always a ranged GET, from 0 too: on a whole-object GET the SDK hashes every byte with
+        // a managed MD5 to check the ETag, which costs more CPU than parsing the CSV does.
+        var request = new GetObjectRequest
         {
-            request.ByteRange = new ByteRange($"bytes={offset}-");
-        }
+            BucketName = bucket,
+            Key = key,
+            EtagToMatch = etag,
+            ByteRange = new ByteRange($"bytes={offset}-"),
+        };
 
         var response = await s3.GetObjectAsync(request, cancellationToken);
         return response.ResponseStream;

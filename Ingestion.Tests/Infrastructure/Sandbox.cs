@@ -165,7 +165,7 @@ public sealed class Sandbox : IAsyncDisposable
         catch (AmazonS3Exception e)
         {
             // Leftovers (an aborted multipart upload) only cost disk under .data/.
-            await TestContext.Progress.WriteLineAsync($"bucket {Bucket} not deleted: {e.Message}");
+            await Console.Error.WriteLineAsync($"bucket {Bucket} not deleted: {e.Message}");
         }
 
         S3.Dispose();

@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using Ingestion.Contracts.Uploads;
+using Ingestion.Platform.Datasets;
+using Ingestion.Tests.Infrastructure;
+using MassTransit;
+
+namespace Ingestion.Bench;
+
+/// <summary>
+/// A transactions CSV already in S3, loaded by a fresh worker through the whole pipeline
+/// (ProcessUpload → S3 → CsvHelper → validation → binary COPY, batches and checkpoints),
+/// against <c>psql \copy</c> of the same file into an identical table. Prints one line.
+/// </summary>
+internal static class IngestBench
+{
+    public static async Task RunAsync(long rows)
+    {
+        var servers = await NativeServers.StartAsync();
+        var path = CsvGenerator.Transactions(rows);
+        await using var sandbox = await Sandbox.CreateAsync(servers, "bench_ingest_" + Guid.NewGuid().ToString("N")[..6]);
+        await using var worker = await HostProcess.StartAsync("Ingestion.Workers", "bench-worker", sandbox.Settings);
+        var key = "bench/transactions.csv";
+        Bench.Log($"putting {new FileInfo(path).Length:N0} bytes into S3 (not timed)");
+        await Bench.PutFileAsync(sandbox, key, path);
+
+        await using var bus = await BusClient.ConnectAsync(sandbox);
+        var jobId = NewId.NextGuid();
+        await sandbox.ExecuteAsync("checkpoint");
+        Bench.Log("loading through the pipeline");
+        var cpuBefore = Bench.CpuSeconds(worker.Pid);
+        Bench.Log($"worker idle after start: {Bench.F(cpuBefore)} CPU seconds, {Bench.F(Bench.PeakRssMb(worker.Pid), 1)} MB peak RSS");
+        var clock = Stopwatch.StartNew();
+        await bus.Bus.Publish(new SubmitUpload(jobId, "acme", "transactions", sandbox.Bucket, key));
+        string? state;
+        do
+        {
+            await Task.Delay(50);
+            state = await sandbox.ScalarAsync<string>("select current_state from ingestion.jobs where job_id = @id", ("id", jobId));
+        }
+        while (state is not ("Completed" or "Failed"));
+
+        var ours = clock.Elapsed.TotalSeconds;
+        Bench.Log($"worker used {Bench.F(Bench.CpuSeconds(worker.Pid))} CPU seconds");
+        var processing = await sandbox.ScalarAsync<double>(
+            "select extract(epoch from (data->>'completedAt')::timestamptz - (data->>'startedAt')::timestamptz)::float8 from ingestion.jobs where job_id = @id",
+            ("id", jobId));
+        Bench.Log($"publish to completed {Bench.F(ours)} s, of which the worker's processing (started to completed) {Bench.F(processing)} s");
+        var rss = Bench.PeakRssMb(worker.Pid);
+        if (state == "Failed")
+        {
+            throw new InvalidOperationException("the job failed: " + await sandbox.ScalarAsync<string>(
+                "select data->>'error' from ingestion.jobs where job_id = @id", ("id", jobId)));
+        }
+
+        // Identical: same columns, same primary key, same index on (account_id, occurred_at).
+        await sandbox.ExecuteAsync("create table tenant_acme.transactions_ref (like tenant_acme.transactions including all)");
+        await sandbox.ExecuteAsync("checkpoint");
+        Bench.Log("loading the same file with psql \\copy");
+        var columns = string.Join(", ", BuiltInDatasets.Transactions.Columns.Select(c => c.Name));
+        var psql = await Bench.TimeAsync(() => PsqlCopyAsync(sandbox, $"\\copy tenant_acme.transactions_ref ({columns}) from '{path}' with (format csv, header true)"));
+
+        var loaded = await sandbox.ScalarAsync<long>("select count(*) from tenant_acme.transactions");
+        var copied = await sandbox.ScalarAsync<long>("select count(*) from tenant_acme.transactions_ref");
+        if (loaded != rows || copied != rows)
+        {
+            throw new InvalidOperationException($"expected {rows} rows, the pipeline loaded {loaded} and psql {copied}");
+        }
+
+        Console.WriteLine($"ingest rows={rows} seconds={Bench.F(ours)} rows_per_s={Bench.F(rows / ours, 0)} ratio_vs_psql_copy={Bench.F(psql / ours)} worker_peak_rss_mb={Bench.F(rss, 1)}");
+        Bench.Log($"reference: psql \\copy {Bench.F(psql)} s ({Bench.F(rows / psql, 0)} rows/s)");
+    }
+
+    private static async Task PsqlCopyAsync(Sandbox sandbox, string command)
+    {
+        var servers = sandbox.Servers;
+        var start = new ProcessStartInfo("psql") { RedirectStandardError = true };
+        foreach (var argument in new[] { "-h", servers.PostgresHost, "-p", servers.PostgresPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                     "-U", servers.PostgresUser, "-d", sandbox.Database, "-v", "ON_ERROR_STOP=1", "-c", command })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["PGPASSWORD"] = servers.PostgresPassword;
+        using var process = Process.Start(start)!;
+        var errors = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"psql failed: {errors}");
+        }
+    }
+}

@@ -11,13 +11,13 @@ namespace Ingestion.Tests.EndToEnd.Processing;
 /// </summary>
 public sealed class When_a_worker_dies_mid_file
 {
-    private const int Rows = 240_000;
+    private const int Rows = 300_000;
     private Deployment _deployment = null!;
 
     [OneTimeSetUp]
     public async Task StartAsync() => _deployment = await Deployment.StartAsync(TestRun.Servers, "killed", new Dictionary<string, string>
     {
-        ["Processing__BatchRows"] = "3000",
+        ["Processing__BatchRows"] = "1000",
         ["Processing__SliceDuration"] = "00:00:00.400",
     });
 

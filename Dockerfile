@@ -1,0 +1,23 @@
+# One image recipe for both hosts: docker build --build-arg PROJECT=Ingestion.Api (or Ingestion.Workers).
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+ARG PROJECT
+WORKDIR /src
+COPY Directory.Build.props Directory.Packages.props .editorconfig ./
+COPY Ingestion.Contracts/ Ingestion.Contracts/
+COPY Ingestion.Platform/ Ingestion.Platform/
+COPY Ingestion.Api/ Ingestion.Api/
+COPY Ingestion.Workers/ Ingestion.Workers/
+RUN dotnet publish "$PROJECT/$PROJECT.csproj" -c Release -o /app
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0
+ARG PROJECT
+# TrueType fonts for the statement PDFs the workers render.
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core curl && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /app .
+ENV PROJECT=${PROJECT} \
+    ASPNETCORE_URLS=http://+:8080 \
+    Logging__Json=true
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --retries=5 CMD curl -fs http://localhost:8080/health/ready || exit 1
+ENTRYPOINT ["sh", "-c", "exec dotnet \"$PROJECT.dll\""]

@@ -1,4 +1,6 @@
 using Ingestion.Api.Datasets;
+using Ingestion.Api.Hosting;
+using Microsoft.AspNetCore.Connections;
 using Ingestion.Api.Jobs;
 using Ingestion.Api.Security;
 using Ingestion.Api.Uploads;
@@ -13,6 +15,7 @@ public static class ApiExtensions
     public static WebApplicationBuilder AddIngestionApi(this WebApplicationBuilder builder)
     {
         builder.AddIngestionSecurity();
+        builder.Services.AddSingleton<IMemoryPoolFactory<byte>, LargeReadBuffersFactory>();
         builder.Services.AddOptions<UploadOptions>()
             .BindConfiguration(UploadOptions.Section)
             .ValidateDataAnnotations()

@@ -16,9 +16,11 @@ public sealed class UploadTooLargeException(long limit)
 public sealed class EmptyUploadException() : Exception("The upload is empty.");
 
 /// <summary>
-/// Streams a request body into S3 while counting and hashing it. Memory is one read
-/// buffer plus the S3 writer's few parts, whatever the size. If anything goes wrong,
-/// including the client going away, the S3 upload is aborted and nothing is kept.
+/// Streams a request body into S3 while counting and hashing it. A body of declared length
+/// (up to S3's 5 GiB single-PUT limit) goes through as one streamed PUT, read as it is sent;
+/// any other (chunked, or larger) fills multipart parts, a few at a time. Either way memory
+/// stays small whatever the size, and if anything goes wrong, including the client going
+/// away, nothing is kept in S3.
 /// </summary>
 public sealed class UploadIntake(ObjectStore store, IOptions<UploadOptions> options, ILogger<UploadIntake> logger)
 {
@@ -26,7 +28,43 @@ public sealed class UploadIntake(ObjectStore store, IOptions<UploadOptions> opti
 
     public long MaxBytes => options.Value.MaxBytes;
 
-    public async Task<StoredObject> StoreAsync(Stream body, string key, CancellationToken cancellationToken)
+    /// <param name="declaredLength">The body's Content-Length, when the client sent one.</param>
+    public async Task<StoredObject> StoreAsync(Stream body, long? declaredLength, string key, CancellationToken cancellationToken)
+    {
+        if (declaredLength is > 0 and <= ObjectStore.MaxSinglePutBytes && declaredLength <= MaxBytes)
+        {
+            return await PutAsync(body, declaredLength.Value, key, cancellationToken);
+        }
+
+        return await StoreInPartsAsync(body, key, cancellationToken);
+    }
+
+    private async Task<StoredObject> PutAsync(Stream body, long length, string key, CancellationToken cancellationToken)
+    {
+        using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        await using var hashing = new HashingStream(body, length, sha256);
+        try
+        {
+            await store.PutAsync(key, hashing, length, "text/csv", cancellationToken);
+        }
+        catch (Exception failure)
+        {
+            // S3 keeps nothing from a PUT that did not complete; a lenient S3-compatible
+            // server might, so the key (unique to this job) is removed either way.
+            await DeleteAsync(key, failure);
+            throw;
+        }
+
+        if (hashing.BytesRead != length)
+        {
+            await DeleteAsync(key, null);
+            throw new IOException($"The body had {hashing.BytesRead:N0} bytes where Content-Length announced {length:N0}.");
+        }
+
+        return new StoredObject(key, length, Convert.ToHexStringLower(sha256.GetHashAndReset()));
+    }
+
+    private async Task<StoredObject> StoreInPartsAsync(Stream body, string key, CancellationToken cancellationToken)
     {
         using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
@@ -66,6 +104,18 @@ public sealed class UploadIntake(ObjectStore store, IOptions<UploadOptions> opti
         }
     }
 
+    private async Task DeleteAsync(string key, Exception? failure)
+    {
+        try
+        {
+            await store.DeleteAsync(key, CancellationToken.None);
+        }
+        catch (Exception deleteFailure)
+        {
+            logger.LogWarning(deleteFailure, "Could not delete {Key} after a failed upload: {Failure}", key, failure?.Message);
+        }
+    }
+
     private async Task AbortAsync(S3UploadStream target, string key, Exception failure)
     {
         try
@@ -79,4 +129,63 @@ public sealed class UploadIntake(ObjectStore store, IOptions<UploadOptions> opti
             logger.LogWarning(abortFailure, "Could not abort the S3 upload of {Key} after: {Failure}", key, failure.Message);
         }
     }
+}
+
+/// <summary>Reads through to another stream of a declared length, hashing and counting what passes.</summary>
+internal sealed class HashingStream(Stream inner, long length, IncrementalHash hash) : Stream
+{
+    private long _read;
+
+    /// <summary>Bytes read so far.</summary>
+    public long BytesRead => _read;
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+
+    /// <summary>The declared length: what the S3 client frames the body with.</summary>
+    public override long Length => length;
+
+    public override long Position { get => _read; set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) =>
+        ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    /// <summary>
+    /// Fills the buffer as far as the body allows. A request body arrives in small pieces;
+    /// passing them on one by one would make as many small writes to S3, which costs the S3
+    /// server far more per byte than a few large ones.
+    /// </summary>
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var filled = 0;
+        while (filled < buffer.Length)
+        {
+            var read = await inner.ReadAsync(buffer[filled..], cancellationToken);
+            if (read == 0)
+            {
+                break;
+            }
+
+            filled += read;
+        }
+
+        hash.AppendData(buffer.Span[..filled]);
+        _read += filled;
+        return filled;
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
 }

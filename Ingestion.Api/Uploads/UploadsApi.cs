@@ -92,7 +92,7 @@ public static class UploadsApi
         try
         {
             (stored, callbackUrl) = kind == Body.Csv
-                ? (await intake.StoreAsync(request.Body, key, cancellationToken), null)
+                ? (await intake.StoreAsync(request.Body, request.ContentLength, key, cancellationToken), null)
                 : await StoreMultipartAsync(request, intake, store, key, cancellationToken);
         }
         catch (UploadTooLargeException e)
@@ -188,7 +188,7 @@ public static class UploadsApi
                             throw new UploadFormException("The form has more than one 'file' part; send one CSV per upload.");
                         }
 
-                        stored = await intake.StoreAsync(section.Body, key, cancellationToken);
+                        stored = await intake.StoreAsync(section.Body, null, key, cancellationToken);
                         break;
                     case "callbackUrl":
                         callbackUrl = await ReadFieldAsync(section, cancellationToken);

@@ -24,12 +24,50 @@ public sealed class ObjectStore(IAmazonS3 s3, IOptions<S3Options> options)
             ForcePathStyle = options.Value.ForcePathStyle,
         });
 
+    // Uploads may take as long as their bodies take to arrive: bounded by cancellation, not a timeout.
+    private static readonly HttpClient Http = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+    {
+        Timeout = Timeout.InfiniteTimeSpan,
+    };
+
     public TimeSpan PresignedUrlLifetime => _options.PresignedUrlLifetime;
 
     public string Bucket => _options.Bucket;
 
     public S3UploadStream OpenWrite(string key, string contentType) =>
         new(s3, _options.Bucket, key, contentType, _options.PartSizeBytes, _options.PartsInFlight);
+
+    /// <summary>
+    /// Stores a stream of known length with one PUT, read as it is sent: no buffering, no
+    /// parts to assemble. It goes to a presigned URL, whose payload is unsigned, because
+    /// signing an unseekable stream would otherwise take aws-chunked framing, which not
+    /// every S3-compatible server decodes. Up to 5 GiB, S3's limit for a single PUT.
+    /// </summary>
+    public async Task PutAsync(string key, Stream body, long length, string contentType, CancellationToken cancellationToken)
+    {
+        var url = await s3.GetPreSignedURLAsync(new GetPreSignedUrlRequest
+        {
+            BucketName = _options.Bucket,
+            Key = key,
+            Verb = HttpVerb.PUT,
+            ContentType = contentType,
+            Expires = DateTime.UtcNow.AddHours(6),
+            Protocol = Scheme(_options.ServiceUrl),
+        });
+        using var content = new StreamContent(body, 1024 * 1024);
+        content.Headers.ContentLength = length;
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(contentType);
+        using var response = await Http.PutAsync(url, content, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            var detail = await response.Content.ReadAsStringAsync(cancellationToken);
+            throw new HttpRequestException(
+                $"S3 refused the PUT of {key}: {(int)response.StatusCode} {detail[..Math.Min(detail.Length, 300)]}",
+                null, response.StatusCode);
+        }
+    }
+
+    public const long MaxSinglePutBytes = 5L * 1024 * 1024 * 1024;
 
     /// <summary>
     /// Streams an object from <paramref name="offset"/> to its end.
@@ -97,9 +135,7 @@ public sealed class ObjectStore(IAmazonS3 s3, IOptions<S3Options> options)
             Key = key,
             Verb = HttpVerb.GET,
             Expires = expiresAt.UtcDateTime,
-            Protocol = (_options.PublicUrl ?? _options.ServiceUrl)?.StartsWith("http://", StringComparison.OrdinalIgnoreCase) == true
-                ? Protocol.HTTP
-                : Protocol.HTTPS,
+            Protocol = Scheme(_options.PublicUrl ?? _options.ServiceUrl),
         };
         if (downloadName is not null)
         {
@@ -108,4 +144,7 @@ public sealed class ObjectStore(IAmazonS3 s3, IOptions<S3Options> options)
 
         return await _signer.GetPreSignedURLAsync(request);
     }
+
+    private static Protocol Scheme(string? serviceUrl) =>
+        serviceUrl?.StartsWith("http://", StringComparison.OrdinalIgnoreCase) == true ? Protocol.HTTP : Protocol.HTTPS;
 }

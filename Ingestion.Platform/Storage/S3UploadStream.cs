@@ -13,6 +13,10 @@ namespace Ingestion.Platform.Storage;
 /// </summary>
 public sealed class S3UploadStream : Stream
 {
+    // Parts come from a pool of their own: the shared pool keeps a buffer per thread, and
+    // part uploads finish on many threads, which kept hundreds of MB of 8 MiB parts alive.
+    private static readonly ArrayPool<byte> Parts = ArrayPool<byte>.Create(maxArrayLength: 64 << 20, maxArraysPerBucket: 8);
+
     private readonly IAmazonS3 _s3;
     private readonly string _bucket;
     private readonly string _contentType;
@@ -35,7 +39,7 @@ public sealed class S3UploadStream : Stream
         _contentType = contentType;
         _partSize = partSize;
         _partsInFlight = partsInFlight;
-        _buffer = ArrayPool<byte>.Shared.Rent(partSize);
+        _buffer = Parts.Rent(partSize);
     }
 
     public string Key { get; }
@@ -197,7 +201,7 @@ public sealed class S3UploadStream : Stream
         var buffer = _buffer;
         var length = _filled;
         _uploading.Enqueue(UploadPartAsync(buffer, length, partNumber));
-        _buffer = ArrayPool<byte>.Shared.Rent(_partSize);
+        _buffer = Parts.Rent(_partSize);
         _filled = 0;
     }
 
@@ -220,14 +224,14 @@ public sealed class S3UploadStream : Stream
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            Parts.Return(buffer);
         }
     }
 
     private void Release()
     {
         _finished = true;
-        ArrayPool<byte>.Shared.Return(_buffer);
+        Parts.Return(_buffer);
         _buffer = [];
         _abort.Dispose();
     }

@@ -6,7 +6,9 @@ namespace Ingestion.Tests.Infrastructure;
 /// A chunked request body sent in two halves, with something the test does in between:
 /// cut a server, or throw to make the client vanish mid-upload.
 /// </summary>
-public sealed class GatedContent(byte[] first, byte[] rest, Func<Task> between, string contentType = "text/csv") : HttpContent
+/// <param name="declareLength">Send a Content-Length (the whole body's) instead of chunking.</param>
+public sealed class GatedContent(byte[] first, byte[] rest, Func<Task> between, string contentType = "text/csv", bool declareLength = false)
+    : HttpContent
 {
     private readonly string _contentType = contentType;
 
@@ -21,8 +23,8 @@ public sealed class GatedContent(byte[] first, byte[] rest, Func<Task> between, 
 
     protected override bool TryComputeLength(out long length)
     {
-        length = -1;
-        return false;
+        length = declareLength ? first.Length + rest.Length : -1;
+        return declareLength;
     }
 
     public static HttpRequestMessage Upload(string dataset, GatedContent content)

@@ -18,9 +18,13 @@ internal static class UploadBench
         var settings = new Dictionary<string, string>(sandbox.Settings) { ["Uploads__MaxBytes"] = (size * 2).ToString(System.Globalization.CultureInfo.InvariantCulture) };
         await using var api = await HostProcess.StartAsync("Ingestion.Api", "bench-api", settings);
 
+        var s3Pid = int.Parse(File.ReadAllText(Path.Combine(Repository.Root, ".data", "run", "s3.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
         Bench.Log($"raw PUT of {size:N0} bytes");
+        var s3Cpu = Bench.CpuSeconds(s3Pid);
         var raw = await Bench.TimeAsync(() => Bench.RawPutAsync(sandbox.S3, sandbox.Bucket, "reference/raw.csv", path));
-        Bench.Log($"raw PUT: {Bench.F(raw)} s; now through the API");
+        Bench.Log($"raw PUT: {Bench.F(raw)} s, S3 server used {Bench.F(Bench.CpuSeconds(s3Pid) - s3Cpu)} CPU s; now through the API");
+        s3Cpu = Bench.CpuSeconds(s3Pid);
+        var apiCpu = Bench.CpuSeconds(api.Pid);
         var ours = await Bench.TimeAsync(async () =>
         {
             using var http = new HttpClient { BaseAddress = api.Url, Timeout = TimeSpan.FromHours(1) };
@@ -35,6 +39,7 @@ internal static class UploadBench
             }
         });
         var rss = Bench.PeakRssMb(api.Pid);
+        Bench.Log($"through the API: S3 server used {Bench.F(Bench.CpuSeconds(s3Pid) - s3Cpu)} CPU s, the API {Bench.F(Bench.CpuSeconds(api.Pid) - apiCpu)} CPU s");
 
         var mib = size / 1048576.0;
         Console.WriteLine($"upload bytes={size} seconds={Bench.F(ours)} mb_per_s={Bench.F(mib / ours, 1)} api_peak_rss_mb={Bench.F(rss, 1)} ratio_vs_raw_put={Bench.F(raw / ours)}");

@@ -137,16 +137,17 @@ public sealed class When_an_upload_is_refused
         await AssertNothingLeftAsync();
     }
 
-    [Test]
-    public async Task Should_abort_the_s3_upload_and_create_no_job_when_the_client_goes_away()
+    [TestCase(false, TestName = "Should_abort_the_s3_multipart_upload_and_create_no_job_when_a_chunked_client_goes_away")]
+    [TestCase(true, TestName = "Should_keep_no_object_and_create_no_job_when_a_client_with_a_content_length_goes_away")]
+    public async Task Should_keep_nothing_when_the_client_goes_away(bool declareLength)
     {
         var first = _csv.Transactions(100_000);
         Assert.That(first.Length, Is.GreaterThan(8 * 1024 * 1024), "a multipart upload is under way when the client leaves");
-        using var request = GatedContent.Upload("transactions", new GatedContent(first, [], async () =>
+        using var request = GatedContent.Upload("transactions", new GatedContent(first, new byte[1024], async () =>
         {
             await Task.Delay(500);
             throw new IOException("the client vanished");
-        }));
+        }, declareLength: declareLength));
 
         Assert.That(async () => await _acme.SendAsync(request), Throws.InstanceOf<HttpRequestException>());
         await AssertNothingLeftAsync();

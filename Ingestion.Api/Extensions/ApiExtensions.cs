@@ -1,4 +1,7 @@
+using Ingestion.Api.Accounts;
 using Ingestion.Api.Datasets;
+using Ingestion.Api.Statements;
+using Ingestion.Platform.Statements;
 using Ingestion.Api.Hosting;
 using Microsoft.AspNetCore.Connections;
 using Ingestion.Api.Jobs;
@@ -22,6 +25,7 @@ public static class ApiExtensions
             .ValidateOnStart();
         builder.Services.AddSingleton<UploadIntake>();
         builder.Services.AddSingleton<JobStore>();
+        builder.Services.AddSingleton<AccountDocuments>();
         builder.Services.AddOpenApi();
         builder.AddIngestionBus(_ => { });
         return builder;
@@ -35,6 +39,8 @@ public static class ApiExtensions
         app.MapDatasetsApi();
         app.MapUploadsApi();
         app.MapJobsApi();
+        app.MapStatementsApi();
+        app.MapAccountDocumentsApi();
         return app;
     }
 }

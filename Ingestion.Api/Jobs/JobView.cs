@@ -2,7 +2,10 @@ using Ingestion.Platform.Jobs;
 
 namespace Ingestion.Api.Jobs;
 
-/// <summary>A job as clients see it: status, what it works on, its progress, and what went wrong.</summary>
+/// <summary>
+/// A job as clients see it: status, what it works on, its progress, what went wrong, and
+/// what it produced. <c>progress</c> has the shape of the job's kind.
+/// </summary>
 public sealed record JobView(
     Guid JobId,
     string Kind,
@@ -15,52 +18,89 @@ public sealed record JobView(
     DateTimeOffset UpdatedAt,
     DateTimeOffset? StartedAt,
     DateTimeOffset? CompletedAt,
-    JobProgressView? Progress,
+    object? Progress,
     JobErrorView? Error,
     RejectsView? Rejects,
+    StatementView? Statement,
+    DocumentView? Document,
     IReadOnlyDictionary<string, string> Links)
 {
-    /// <summary>The public status: the state machine's state in lower case (<c>uploaded</c>, <c>processing</c>, …).</summary>
+    /// <summary>The public status: the state machine's state in lower case (<c>uploaded</c>, <c>rendering</c>, …).</summary>
     public static string StatusOf(JobState job) => job.CurrentState.ToLowerInvariant();
 
     public static JobView From(JobState job, bool showTenant, RejectsView? rejects = null)
     {
-        var links = new Dictionary<string, string> { ["self"] = JobsApi.StatusUrl(job.CorrelationId) };
-        JobProgressView? progress = null;
-        long? bytes = null;
-        string? sha256 = null;
-        if (job is UploadJob upload)
-        {
-            bytes = upload.Bytes;
-            sha256 = upload.Sha256;
-            progress = new JobProgressView(upload.RowsLoaded, upload.RowsRejected, upload.BytesRead, upload.Bytes);
-        }
-
+        var self = JobsApi.StatusUrl(job.CorrelationId);
+        var links = new Dictionary<string, string> { ["self"] = self };
         if (job.CurrentState == UploadJob.States.Failed)
         {
-            links["retry"] = $"{JobsApi.StatusUrl(job.CorrelationId)}/retry";
+            links["retry"] = $"{self}/retry";
         }
 
-        return new JobView(
-            job.CorrelationId,
-            job.Kind,
-            StatusOf(job),
-            showTenant ? job.TenantId : null,
-            job.Dataset,
-            bytes,
-            sha256,
-            job.CreatedAt,
-            job.UpdatedAt,
-            job.StartedAt,
-            job.CompletedAt,
-            progress,
-            job.Error is null ? null : new JobErrorView(job.Error.Code, job.Error.Message, job.Error.At),
-            rejects,
-            links);
+        return job switch
+        {
+            UploadJob upload => Common(job, showTenant, links) with
+            {
+                Bytes = upload.Bytes,
+                Sha256 = upload.Sha256,
+                Progress = new UploadProgressView(upload.RowsLoaded, upload.RowsRejected, upload.BytesRead, upload.Bytes),
+                Rejects = rejects,
+            },
+            StatementJob statement => Common(job, showTenant, links) with
+            {
+                Progress = new StatementProgressView(statement.LinesRendered, statement.LinesTotal, statement.PagesRendered,
+                    statement.PagesTotal, statement.Volumes),
+                Statement = new StatementView(statement.AccountId, statement.From, statement.To),
+                Document = DocumentOf(statement, links),
+            },
+            _ => Common(job, showTenant, links),
+        };
     }
+
+    private static DocumentView? DocumentOf(StatementJob job, Dictionary<string, string> links)
+    {
+        if (job.CurrentState != StatementJob.States.Ready || job.DocumentKey is null)
+        {
+            return null;
+        }
+
+        var expired = job.ExpiresAt <= DateTimeOffset.UtcNow;
+        if (!expired)
+        {
+            links["download"] = $"{JobsApi.StatusUrl(job.CorrelationId)}/download";
+        }
+
+        return new DocumentView(job.ContentType ?? "application/pdf", job.DocumentBytes ?? 0, job.ExpiresAt, expired);
+    }
+
+    private static JobView Common(JobState job, bool showTenant, IReadOnlyDictionary<string, string> links) => new(
+        job.CorrelationId,
+        job.Kind,
+        StatusOf(job),
+        showTenant ? job.TenantId : null,
+        job.Dataset,
+        null,
+        null,
+        job.CreatedAt,
+        job.UpdatedAt,
+        job.StartedAt,
+        job.CompletedAt,
+        null,
+        job.Error is null ? null : new JobErrorView(job.Error.Code, job.Error.Message, job.Error.At),
+        null,
+        null,
+        null,
+        links);
 }
 
-public sealed record JobProgressView(long RowsLoaded, long RowsRejected, long BytesRead, long? BytesTotal);
+public sealed record UploadProgressView(long RowsLoaded, long RowsRejected, long BytesRead, long? BytesTotal);
+
+public sealed record StatementProgressView(long LinesRendered, long LinesTotal, int PagesRendered, int PagesTotal, int Volumes);
+
+public sealed record StatementView(long AccountId, DateOnly From, DateOnly To);
+
+/// <summary>The rendered document; once <paramref name="Expired"/>, it has been (or is being) removed from S3.</summary>
+public sealed record DocumentView(string ContentType, long Bytes, DateTimeOffset? ExpiresAt, bool Expired);
 
 public sealed record JobErrorView(string Code, string Message, DateTimeOffset At);
 

@@ -5,7 +5,9 @@ using Ingestion.Contracts.Jobs;
 using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Messaging;
+using Ingestion.Platform.Statements;
 using Ingestion.Platform.Storage;
+using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Ingestion.Api.Jobs;
@@ -20,6 +22,9 @@ public static class JobsApi
         ["uploaded"] = UploadJob.States.Uploaded,
         ["processing"] = UploadJob.States.Processing,
         ["completed"] = UploadJob.States.Completed,
+        ["requested"] = StatementJob.States.Requested,
+        ["rendering"] = StatementJob.States.Rendering,
+        ["ready"] = StatementJob.States.Ready,
         ["failed"] = UploadJob.States.Failed,
     };
 
@@ -29,6 +34,7 @@ public static class JobsApi
         api.MapGet("/", ListJobs);
         api.MapGet("/{jobId:guid}", GetJob);
         api.MapPost("/{jobId:guid}/retry", RetryJob);
+        api.MapGet("/{jobId:guid}/download", Download);
         return app;
     }
 
@@ -72,6 +78,11 @@ public static class JobsApi
         if (state is not null && !States.TryGetValue(state, out storedState))
         {
             return BadQuery($"state must be one of {string.Join(", ", States.Keys)}.");
+        }
+
+        if (kind is not null && !JobSerializer.IsKind(kind))
+        {
+            return BadQuery("kind must be upload or statement.");
         }
 
         if (dataset is not null && !Identifier.IsValid(dataset))
@@ -132,8 +143,62 @@ public static class JobsApi
                 detail: $"Job {jobId} is {JobView.StatusOf(job)}.");
         }
 
-        await jobs.SendAsync(new RetryJob(jobId, caller.Actor), Queues.Address(Queues.UploadJobs), cancellationToken);
+        await jobs.SendAsync(new RetryJob(jobId, caller.Actor), Queues.Address(Queues.JobsOf(job.Kind)), cancellationToken);
         return TypedResults.Accepted(StatusUrl(jobId), JobView.From(job, caller.IsOps));
+    }
+
+    public sealed record DownloadLink(string Url, DateTimeOffset ExpiresAt, string ContentType, long Bytes, string FileName);
+
+    /// <summary>
+    /// A presigned link to a ready statement: as JSON, or with <c>?redirect=true</c> as a 303 to
+    /// it. <c>expiresIn</c> (seconds) asks for a shorter or longer link, within the configured cap.
+    /// </summary>
+    public static async Task<Results<Ok<DownloadLink>, SeeOther, ProblemHttpResult>> Download(Guid jobId, HttpContext context,
+        JobStore jobs, ObjectStore store, IOptions<StatementOptions> options, bool? redirect, int? expiresIn,
+        CancellationToken cancellationToken)
+    {
+        var caller = Caller.From(context.User);
+        var job = await jobs.FindAsync(jobId, cancellationToken);
+        if (job is null || !caller.CanAccess(job.TenantId))
+        {
+            return NotFound(jobId);
+        }
+
+        if (job is not StatementJob statement)
+        {
+            return TypedResults.Problem(statusCode: 409, title: "This job has no document",
+                detail: $"Job {jobId} is an {job.Kind} job; its rejected rows, if any, are linked from {StatusUrl(jobId)}.");
+        }
+
+        if (statement.CurrentState != StatementJob.States.Ready || statement.DocumentKey is null)
+        {
+            context.Response.Headers.RetryAfter = "2";
+            return TypedResults.Problem(statusCode: 409, title: "The statement is not ready",
+                detail: $"Job {jobId} is {JobView.StatusOf(job)}; poll {StatusUrl(jobId)} until it is ready.");
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        if (statement.ExpiresAt <= now)
+        {
+            return TypedResults.Problem(statusCode: 410, title: "The statement has expired",
+                detail: $"It was kept until {statement.ExpiresAt:u}; request a new statement.");
+        }
+
+        if (expiresIn is < 1)
+        {
+            return BadQuery("expiresIn must be a positive number of seconds.");
+        }
+
+        var settings = options.Value;
+        var lifetime = expiresIn is { } seconds
+            ? TimeSpan.FromSeconds(Math.Min(seconds, settings.MaxDownloadLinkLifetime.TotalSeconds))
+            : settings.DownloadLinkLifetime;
+        var expiresAt = now + lifetime < statement.ExpiresAt ? now + lifetime : statement.ExpiresAt!.Value;
+        var fileName = Path.GetFileName(statement.DocumentKey);
+        var url = await store.PresignGetAsync(statement.DocumentKey, expiresAt, fileName);
+        return redirect == true
+            ? new SeeOther(url)
+            : TypedResults.Ok(new DownloadLink(url, expiresAt, statement.ContentType ?? "application/pdf", statement.DocumentBytes ?? 0, fileName));
     }
 
     private static ProblemHttpResult NotFound(Guid jobId) =>
@@ -169,5 +234,18 @@ public static class JobsApi
         }
 
         return cursor is not null;
+    }
+}
+
+/// <summary>303 See Other: the document is at the presigned URL; fetch it with GET.</summary>
+public sealed class SeeOther(string location) : IResult, IStatusCodeHttpResult
+{
+    public int? StatusCode => StatusCodes.Status303SeeOther;
+
+    public Task ExecuteAsync(HttpContext httpContext)
+    {
+        httpContext.Response.StatusCode = StatusCodes.Status303SeeOther;
+        httpContext.Response.Headers.Location = location;
+        return Task.CompletedTask;
     }
 }

@@ -26,26 +26,35 @@ public sealed class UploadIntake(ObjectStore store, IOptions<UploadOptions> opti
 {
     private const int ReadBufferSize = 128 * 1024;
 
+    /// <summary>The largest CSV upload.</summary>
     public long MaxBytes => options.Value.MaxBytes;
 
     /// <param name="declaredLength">The body's Content-Length, when the client sent one.</param>
-    public async Task<StoredObject> StoreAsync(Stream body, long? declaredLength, string key, CancellationToken cancellationToken)
+    /// <param name="maxBytes">Larger bodies fail with <see cref="UploadTooLargeException"/>, nothing kept.</param>
+    public async Task<StoredObject> StoreAsync(Stream body, long? declaredLength, string key, string contentType, long maxBytes,
+        CancellationToken cancellationToken)
     {
-        if (declaredLength is > 0 and <= ObjectStore.MaxSinglePutBytes && declaredLength <= MaxBytes)
+        if (declaredLength > maxBytes)
         {
-            return await PutAsync(body, declaredLength.Value, key, cancellationToken);
+            throw new UploadTooLargeException(maxBytes);
         }
 
-        return await StoreInPartsAsync(body, key, cancellationToken);
+        if (declaredLength is > 0 and <= ObjectStore.MaxSinglePutBytes)
+        {
+            return await PutAsync(body, declaredLength.Value, key, contentType, cancellationToken);
+        }
+
+        return await StoreInPartsAsync(body, key, contentType, maxBytes, cancellationToken);
     }
 
-    private async Task<StoredObject> PutAsync(Stream body, long length, string key, CancellationToken cancellationToken)
+    private async Task<StoredObject> PutAsync(Stream body, long length, string key, string contentType,
+        CancellationToken cancellationToken)
     {
         using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         await using var hashing = new HashingStream(body, length, sha256);
         try
         {
-            await store.PutAsync(key, hashing, length, "text/csv", cancellationToken);
+            await store.PutAsync(key, hashing, length, contentType, cancellationToken);
         }
         catch (Exception failure)
         {
@@ -64,11 +73,12 @@ public sealed class UploadIntake(ObjectStore store, IOptions<UploadOptions> opti
         return new StoredObject(key, length, Convert.ToHexStringLower(sha256.GetHashAndReset()));
     }
 
-    private async Task<StoredObject> StoreInPartsAsync(Stream body, string key, CancellationToken cancellationToken)
+    private async Task<StoredObject> StoreInPartsAsync(Stream body, string key, string contentType, long maxBytes,
+        CancellationToken cancellationToken)
     {
         using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
-        var target = store.OpenWrite(key, "text/csv");
+        var target = store.OpenWrite(key, contentType);
         try
         {
             long total = 0;
@@ -76,9 +86,9 @@ public sealed class UploadIntake(ObjectStore store, IOptions<UploadOptions> opti
             while ((read = await body.ReadAsync(buffer.AsMemory(0, ReadBufferSize), cancellationToken)) > 0)
             {
                 total += read;
-                if (total > MaxBytes)
+                if (total > maxBytes)
                 {
-                    throw new UploadTooLargeException(MaxBytes);
+                    throw new UploadTooLargeException(maxBytes);
                 }
 
                 sha256.AppendData(buffer, 0, read);

@@ -9,15 +9,16 @@ using Ingestion.Platform.Storage;
 using MassTransit;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
 
 namespace Ingestion.Api.Uploads;
 
 public static class UploadsApi
 {
-    public const string IdempotencyKeyHeader = "Idempotency-Key";
-    private const int MaxFormFieldBytes = 4096;
+    private static readonly Dictionary<string, Func<string, string?>> FormFields = new()
+    {
+        ["callbackUrl"] = url => CallbackUrl.TryValidate(url, out var problem) ? null : problem,
+    };
 
     public static IEndpointRouteBuilder MapUploadsApi(this IEndpointRouteBuilder app)
     {
@@ -28,13 +29,11 @@ public static class UploadsApi
         return app;
     }
 
-    public sealed record UploadAccepted(Guid JobId, string Status, string StatusUrl);
-
     /// <summary>
     /// Streams a CSV (raw <c>text/csv</c> body, or the <c>file</c> part of a multipart form)
     /// into S3 and creates its job. 202 once the object is complete and the job recorded.
     /// </summary>
-    public static async Task<Results<Accepted<UploadAccepted>, ProblemHttpResult>> Upload(
+    public static async Task<Results<Accepted<JobAccepted>, ProblemHttpResult>> Upload(
         string name,
         HttpContext context,
         DatasetCatalog datasets,
@@ -54,14 +53,13 @@ public static class UploadsApi
             return DatasetsApi.UnknownDataset(name);
         }
 
-        var idempotencyKey = request.Headers[IdempotencyKeyHeader].FirstOrDefault();
+        if (Idempotency.Read(request, out var idempotencyKey) is { } invalidKey)
+        {
+            return invalidKey;
+        }
+
         if (idempotencyKey is not null)
         {
-            if (idempotencyKey.Length is 0 or > 255 || idempotencyKey.Any(c => c is < '!' or > '~'))
-            {
-                return Problem(400, "Invalid Idempotency-Key", "Use 1 to 255 visible ASCII characters, e.g. a UUID.");
-            }
-
             var earlier = await jobs.FindByIdempotencyKeyAsync(tenant, idempotencyKey, cancellationToken);
             if (earlier is not null)
             {
@@ -91,9 +89,18 @@ public static class UploadsApi
         string? callbackUrl;
         try
         {
-            (stored, callbackUrl) = kind == Body.Csv
-                ? (await intake.StoreAsync(request.Body, request.ContentLength, key, cancellationToken), null)
-                : await StoreMultipartAsync(request, intake, store, key, cancellationToken);
+            if (kind == Body.Csv)
+            {
+                stored = await intake.StoreAsync(request.Body, request.ContentLength, key, "text/csv", intake.MaxBytes, cancellationToken);
+                callbackUrl = null;
+            }
+            else
+            {
+                var form = await MultipartUpload.StoreAsync(request, intake, store, key, "text/csv", intake.MaxBytes, FormFields,
+                    cancellationToken);
+                stored = form.Stored;
+                callbackUrl = form.Fields.GetValueOrDefault("callbackUrl");
+            }
         }
         catch (UploadTooLargeException e)
         {
@@ -142,95 +149,12 @@ public static class UploadsApi
             throw;
         }
 
-        return Accepted(job);
+        return Idempotency.Accepted(job);
     }
 
-    private static Results<Accepted<UploadAccepted>, ProblemHttpResult> Replay(HttpContext context, JobState earlier, string dataset)
-    {
-        if (earlier.Dataset != dataset)
-        {
-            return Problem(422, "Idempotency-Key reused",
-                $"This key already named an upload to dataset '{earlier.Dataset}'; use a new key for a different request.");
-        }
-
-        context.Response.Headers["Idempotent-Replayed"] = "true";
-        return Accepted(earlier);
-    }
-
-    private static Accepted<UploadAccepted> Accepted(JobState job)
-    {
-        var statusUrl = JobsApi.StatusUrl(job.CorrelationId);
-        return TypedResults.Accepted(statusUrl, new UploadAccepted(job.CorrelationId, JobView.StatusOf(job), statusUrl));
-    }
-
-    private static async Task<(StoredObject Stored, string? CallbackUrl)> StoreMultipartAsync(
-        HttpRequest request, UploadIntake intake, ObjectStore store, string key, CancellationToken cancellationToken)
-    {
-        var boundary = HeaderUtilities.RemoveQuotes(MediaTypeHeaderValue.Parse(request.ContentType).Boundary).Value;
-        if (string.IsNullOrEmpty(boundary))
-        {
-            throw new UploadFormException("The multipart/form-data content type has no boundary.");
-        }
-
-        var reader = new MultipartReader(boundary, request.Body) { BodyLengthLimit = null };
-        StoredObject? stored = null;
-        string? callbackUrl = null;
-        try
-        {
-            while (await reader.ReadNextSectionAsync(cancellationToken) is { } section)
-            {
-                var disposition = section.GetContentDispositionHeader();
-                switch (disposition?.Name.Value)
-                {
-                    case "file" when disposition.IsFileDisposition() || disposition.FileName.HasValue:
-                        if (stored is not null)
-                        {
-                            throw new UploadFormException("The form has more than one 'file' part; send one CSV per upload.");
-                        }
-
-                        stored = await intake.StoreAsync(section.Body, null, key, cancellationToken);
-                        break;
-                    case "callbackUrl":
-                        callbackUrl = await ReadFieldAsync(section, cancellationToken);
-                        if (!CallbackUrl.TryValidate(callbackUrl, out var problem))
-                        {
-                            throw new UploadFormException($"callbackUrl {problem}");
-                        }
-
-                        break;
-                    default:
-                        throw new UploadFormException(
-                            $"Unexpected form part '{disposition?.Name.Value}'; send a 'file' part and, optionally, 'callbackUrl'.");
-                }
-            }
-        }
-        catch (Exception) when (stored is not null)
-        {
-            await store.DeleteAsync(key, CancellationToken.None);
-            throw;
-        }
-
-        return stored is null
-            ? throw new UploadFormException("The form has no 'file' part with the CSV.")
-            : (stored, callbackUrl);
-    }
-
-    private static async Task<string> ReadFieldAsync(MultipartSection section, CancellationToken cancellationToken)
-    {
-        var buffer = new byte[MaxFormFieldBytes + 1];
-        var length = 0;
-        int read;
-        while ((read = await section.Body.ReadAsync(buffer.AsMemory(length), cancellationToken)) > 0)
-        {
-            length += read;
-            if (length > MaxFormFieldBytes)
-            {
-                throw new UploadFormException($"The form field '{section.GetContentDispositionHeader()?.Name}' is longer than {MaxFormFieldBytes} bytes.");
-            }
-        }
-
-        return System.Text.Encoding.UTF8.GetString(buffer, 0, length).Trim();
-    }
+    private static Results<Accepted<JobAccepted>, ProblemHttpResult> Replay(HttpContext context, JobState earlier, string dataset) =>
+        Idempotency.Replay(context, earlier, earlier is UploadJob && earlier.Dataset == dataset,
+            earlier is UploadJob ? $"an upload to dataset '{earlier.Dataset}'" : $"a {earlier.Kind} job");
 
     private enum Body
     {
@@ -261,4 +185,3 @@ public static class UploadsApi
         TypedResults.Problem(statusCode: status, title: title, detail: detail);
 }
 
-public sealed class UploadFormException(string message) : Exception(message);

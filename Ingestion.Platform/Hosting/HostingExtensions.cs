@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Ingestion.Platform.Database;
+using Ingestion.Platform.Statements;
 using Ingestion.Platform.Storage;
 using Ingestion.Platform.Tenancy;
 using Microsoft.AspNetCore.Builder;
@@ -48,6 +49,7 @@ public static class HostingExtensions
         builder.AddIngestionDatabase();
         builder.AddIngestionStorage();
         builder.AddIngestionTenancy();
+        builder.AddIngestionStatements();
         return builder;
     }
 

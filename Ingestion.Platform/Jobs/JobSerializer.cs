@@ -10,7 +10,10 @@ public static class JobSerializer
     private static readonly Dictionary<string, Type> Kinds = new(StringComparer.Ordinal)
     {
         [UploadJob.KindName] = typeof(UploadJob),
+        [StatementJob.KindName] = typeof(StatementJob),
     };
+
+    public static bool IsKind(string kind) => Kinds.ContainsKey(kind);
 
     public static string KindOf(Type type) =>
         Kinds.FirstOrDefault(k => k.Value == type).Key

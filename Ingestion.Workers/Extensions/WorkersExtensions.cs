@@ -1,6 +1,7 @@
 using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Messaging;
 using Ingestion.Workers.Consumers;
+using Ingestion.Workers.Documents;
 using Ingestion.Workers.Sagas;
 using Ingestion.Workers.StateMachines;
 using Ingestion.Workers.Uploads;
@@ -19,10 +20,14 @@ public static class WorkersExtensions
                 "Processing:SliceDuration must be positive and well below RabbitMQ's 30-minute consumer timeout.")
             .ValidateOnStart();
         builder.Services.AddSingleton<UploadProcessor>();
+        builder.Services.AddHostedService<SystemFontResolver.Installer>();
+        builder.Services.AddSingleton<StatementBuilder>();
         builder.AddIngestionBus(bus =>
         {
             bus.AddSagaStateMachine<UploadStateMachine, UploadJob>(typeof(UploadStateMachineDefinition)).JobRepository();
             bus.AddConsumer<ProcessUploadConsumer>(typeof(ProcessUploadConsumerDefinition));
+            bus.AddSagaStateMachine<StatementStateMachine, StatementJob>(typeof(StatementStateMachineDefinition)).JobRepository();
+            bus.AddConsumer<RenderStatementConsumer>(typeof(RenderStatementConsumerDefinition));
         });
         return builder;
     }

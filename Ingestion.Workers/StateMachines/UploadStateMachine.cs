@@ -177,12 +177,8 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
 
     private static void Fault(UploadJob job, Fault<ProcessUpload> fault)
     {
-        var exception = fault.Exceptions.FirstOrDefault();
         job.CompletedAt = fault.Timestamp;
-        job.Error = new JobError(
-            exception?.ExceptionType ?? "fault",
-            exception?.Message ?? "The worker failed without an exception message.",
-            fault.Timestamp);
+        job.Error = JobErrors.From(fault);
     }
 
     private static void Reset(UploadJob job)

@@ -13,18 +13,25 @@ public sealed class UploadStateMachineDefinition : SagaDefinition<UploadJob>
     }
 
     protected override void ConfigureSaga(IReceiveEndpointConfigurator endpointConfigurator,
-        ISagaConfigurator<UploadJob> sagaConfigurator, IRegistrationContext context)
+        ISagaConfigurator<UploadJob> sagaConfigurator, IRegistrationContext context) =>
+        JobSagaEndpoint.Configure(endpointConfigurator, context);
+}
+
+/// <summary>How every job saga's endpoint runs.</summary>
+internal static class JobSagaEndpoint
+{
+    public static void Configure(IReceiveEndpointConfigurator endpoint, IRegistrationContext context)
     {
         // A concurrent message that created or changed the job first, or PostgreSQL
         // blinking, is retried here while the message is held; then it goes to the error queue.
-        endpointConfigurator.UseMessageRetry(retry =>
+        endpoint.UseMessageRetry(retry =>
         {
             retry.Handle<ConcurrencyException>();
             retry.Handle<NpgsqlException>(e => e.IsTransient);
             retry.Exponential(10, TimeSpan.FromMilliseconds(20), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
         });
 
-        // What the state machine publishes leaves only after the job's row is committed.
-        endpointConfigurator.UseInMemoryOutbox(context);
+        // What the state machine sends leaves only after the job's row is committed.
+        endpoint.UseInMemoryOutbox(context);
     }
 }

@@ -8,6 +8,7 @@ using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Storage;
 using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
+using Ingestion.Workers.Sagas;
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -62,7 +63,7 @@ public sealed partial class UploadProcessor(
         }
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        if (!await TryLockAsync(connection, job.JobId, cancellationToken))
+        if (!await JobLock.TryTakeAsync(connection, job.JobId, cancellationToken))
         {
             logger.LogInformation("Another worker is processing job {JobId}; this delivery steps aside", job.JobId);
             return UploadOutcome.Busy;
@@ -74,7 +75,8 @@ public sealed partial class UploadProcessor(
         }
         finally
         {
-            await UnlockAsync(connection, job.JobId);
+            // Released before the continuation is published, so the next message finds the job free.
+            await JobLock.ReleaseAsync(connection, job.JobId, logger);
         }
     }
 
@@ -315,44 +317,6 @@ public sealed partial class UploadProcessor(
             // The job is complete either way; retention removes what is left.
             logger.LogWarning(e, "Could not delete s3://{Bucket}/{Key} of completed job {JobId}", job.Bucket, job.Key, job.JobId);
         }
-    }
-
-    private static async Task<bool> TryLockAsync(NpgsqlConnection connection, Guid jobId, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand("select pg_try_advisory_lock(@key)", connection);
-        command.Parameters.AddWithValue("key", LockKey(jobId));
-        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
-    }
-
-    /// <summary>
-    /// Released before the continuation is published, so the next message finds the job free.
-    /// A connection that broke has lost the lock with its session already.
-    /// </summary>
-    private async Task UnlockAsync(NpgsqlConnection connection, Guid jobId)
-    {
-        if (connection.FullState != System.Data.ConnectionState.Open)
-        {
-            return;
-        }
-
-        try
-        {
-            await using var command = new NpgsqlCommand("select pg_advisory_unlock(@key)", connection);
-            command.Parameters.AddWithValue("key", LockKey(jobId));
-            await command.ExecuteScalarAsync(CancellationToken.None);
-        }
-        catch (NpgsqlException e)
-        {
-            logger.LogWarning(e, "Could not release the lock of job {JobId}; it ends with the connection", jobId);
-            await connection.CloseAsync();
-        }
-    }
-
-    private static long LockKey(Guid jobId)
-    {
-        Span<byte> bytes = stackalloc byte[16];
-        jobId.TryWriteBytes(bytes);
-        return BitConverter.ToInt64(bytes[..8]) ^ BitConverter.ToInt64(bytes[8..]);
     }
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: keys collide with rows already loaded; batches after line {Line} go through a staging table")]

@@ -1,0 +1,9 @@
+namespace Ingestion.Contracts.Statements;
+
+/// <summary>A worker planned the statement: how many lines and pages, in how many volumes.</summary>
+public sealed record StatementRenderingStarted(
+    Guid JobId,
+    long LinesTotal,
+    int PagesTotal,
+    int Volumes,
+    DateTimeOffset StartedAt) : IJobMessage;

@@ -1,0 +1,124 @@
+using Ingestion.Platform.Tenancy;
+using Npgsql;
+
+namespace Ingestion.Workers.Documents;
+
+/// <summary>Totals of one currency over the statement's period.</summary>
+internal sealed record CurrencySummary(string Currency, decimal Opening, decimal MoneyIn, decimal MoneyOut, long Lines)
+{
+    public decimal Closing => Opening + MoneyIn + MoneyOut;
+}
+
+/// <summary>A row of an analytics table: a category, a month or a merchant, in one currency.</summary>
+internal sealed record Breakdown(string Label, string Currency, decimal MoneyIn, decimal MoneyOut, long Count)
+{
+    public decimal Net => MoneyIn + MoneyOut;
+}
+
+internal sealed record Attachment(Guid DocumentId, string FileName, string Key, long Bytes, int Pages);
+
+internal sealed record StatementLine(DateTime OccurredAt, string? Description, string? Merchant, string? Category, decimal Amount, string Currency);
+
+/// <summary>
+/// What a statement is made of, read from the tenant's <c>transactions</c>: small aggregates
+/// first, then the lines as one streamed, ordered query that is read as pages are drawn.
+/// The period is [from, to + 1 day) in UTC.
+/// </summary>
+internal sealed class StatementData(NpgsqlConnection connection, string tenantId, long accountId, DateOnly from, DateOnly to)
+{
+    public const int TopCategories = 25;
+    public const int TopMerchants = 15;
+
+    private readonly string _table = TenantSchema.QualifiedTable(tenantId, "transactions");
+    private readonly DateTime _from = from.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
+    private readonly DateTime _to = to.AddDays(1).ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
+
+    private const string Period = "account_id = @account and occurred_at >= @from and occurred_at < @to";
+
+    public Task<List<CurrencySummary>> SummaryAsync(CancellationToken cancellationToken) => ReadAsync($"""
+        select currency,
+               coalesce(sum(amount) filter (where occurred_at < @from), 0),
+               coalesce(sum(amount) filter (where occurred_at >= @from and amount > 0), 0),
+               coalesce(sum(amount) filter (where occurred_at >= @from and amount < 0), 0),
+               count(*) filter (where occurred_at >= @from)
+        from {_table} where account_id = @account and occurred_at < @to
+        group by currency order by count(*) filter (where occurred_at >= @from) desc, currency
+        """, r => new CurrencySummary(r.GetString(0).Trim(), r.GetDecimal(1), r.GetDecimal(2), r.GetDecimal(3), r.GetInt64(4)),
+        cancellationToken);
+
+    public Task<List<Breakdown>> CategoriesAsync(CancellationToken cancellationToken) => BreakdownAsync(
+        "coalesce(category, '(none)')", $"sum(abs(amount)) desc limit {TopCategories}", cancellationToken);
+
+    public Task<List<Breakdown>> MerchantsAsync(CancellationToken cancellationToken) => BreakdownAsync(
+        "coalesce(merchant, '(none)')", $"count(*) desc, sum(abs(amount)) desc limit {TopMerchants}", cancellationToken);
+
+    public Task<List<Breakdown>> MonthsAsync(CancellationToken cancellationToken) => BreakdownAsync(
+        "to_char(occurred_at at time zone 'UTC', 'YYYY-MM')", "1, 2", cancellationToken);
+
+    public Task<List<Attachment>> AttachmentsAsync(CancellationToken cancellationToken)
+    {
+        const string sql = """
+            select document_id, file_name, object_key, bytes, pages from ingestion.account_documents
+            where tenant_id = @tenant and account_id = @account order by created_at, document_id
+            """;
+        return ReadAsync(sql, r => new Attachment(r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetInt64(3), r.GetInt32(4)),
+            cancellationToken, withPeriod: false);
+    }
+
+    /// <summary>The lines in order, streamed: rows arrive as they are read, never all at once.</summary>
+    public async Task<NpgsqlDataReader> OpenLinesAsync(CancellationToken cancellationToken)
+    {
+        var command = Command($"""
+            select occurred_at, description, merchant, category, amount, currency from {_table}
+            where {Period} order by occurred_at, transaction_id
+            """);
+        return await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken);
+    }
+
+    public static StatementLine Line(NpgsqlDataReader reader) => new(
+        reader.GetDateTime(0),
+        reader.IsDBNull(1) ? null : reader.GetString(1),
+        reader.IsDBNull(2) ? null : reader.GetString(2),
+        reader.IsDBNull(3) ? null : reader.GetString(3),
+        reader.GetDecimal(4),
+        reader.GetString(5).Trim());
+
+    private Task<List<Breakdown>> BreakdownAsync(string label, string orderBy, CancellationToken cancellationToken) => ReadAsync($"""
+        select {label}, currency,
+               coalesce(sum(amount) filter (where amount > 0), 0),
+               coalesce(sum(amount) filter (where amount < 0), 0),
+               count(*)
+        from {_table} where {Period}
+        group by 1, 2 order by {orderBy}
+        """, r => new Breakdown(r.GetString(0), r.GetString(1).Trim(), r.GetDecimal(2), r.GetDecimal(3), r.GetInt64(4)),
+        cancellationToken);
+
+    private async Task<List<T>> ReadAsync<T>(string sql, Func<NpgsqlDataReader, T> map, CancellationToken cancellationToken,
+        bool withPeriod = true)
+    {
+        await using var command = withPeriod ? Command(sql) : new NpgsqlCommand(sql, connection);
+        if (!withPeriod)
+        {
+            command.Parameters.AddWithValue("tenant", tenantId);
+            command.Parameters.AddWithValue("account", accountId);
+        }
+
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<T>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(map(reader));
+        }
+
+        return rows;
+    }
+
+    private NpgsqlCommand Command(string sql)
+    {
+        var command = new NpgsqlCommand(sql, connection);
+        command.Parameters.AddWithValue("account", accountId);
+        command.Parameters.AddWithValue("from", _from);
+        command.Parameters.AddWithValue("to", _to);
+        return command;
+    }
+}

@@ -1,0 +1,180 @@
+using Ingestion.Contracts.Jobs;
+using Ingestion.Contracts.Statements;
+using Ingestion.Platform.Jobs;
+using Ingestion.Platform.Messaging;
+using MassTransit;
+
+namespace Ingestion.Workers.StateMachines;
+
+/// <summary>
+/// The life of a statement job:
+/// <code>
+///   BuildStatement ──► Requested ──StatementRenderingStarted──► Rendering ──StatementReady──► Ready
+///                          │                                     │
+///                          └──StatementFailed / Fault&lt;RenderStatement&gt;──┴──► Failed ──RetryJob──► Requested
+/// </code>
+/// Like uploads, a job requested over HTTP is created by the API (in Requested, with its
+/// BuildStatement in the outbox); one requested on the bus is created here.
+/// </summary>
+public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob>
+{
+    private static readonly Uri RenderQueue = Queues.Address(Queues.RenderStatement);
+
+    public StatementStateMachine()
+    {
+        Event(() => BuildRequested, e =>
+        {
+            e.CorrelateById(m => m.Message.JobId);
+            e.SetSagaFactory(context => Create(context.Message));
+        });
+        Event(() => RenderingStarted, e => e.CorrelateById(m => m.Message.JobId));
+        Event(() => Progressed, e => e.CorrelateById(m => m.Message.JobId));
+        Event(() => Rendered, e => e.CorrelateById(m => m.Message.JobId));
+        Event(() => RenderingFailed, e => e.CorrelateById(m => m.Message.JobId));
+        Event(() => RenderingFaulted, e => e.CorrelateById(m => m.Message.Message.JobId));
+        Event(() => RetryRequested, e =>
+        {
+            e.CorrelateById(m => m.Message.JobId);
+            e.OnMissingInstance(m => m.Discard());
+        });
+
+        InstanceState(x => x.CurrentState);
+
+        Initially(
+            When(BuildRequested)
+                .Send(RenderQueue, context => Render(context.Saga))
+                .TransitionTo(Requested));
+
+        During(Requested,
+            When(BuildRequested)
+                .Send(RenderQueue, context => Render(context.Saga)),
+            Ignore(RetryRequested));
+
+        During(Requested, Rendering,
+            When(RenderingStarted)
+                .Then(context => Start(context.Saga, context.Message))
+                .TransitionTo(Rendering),
+            When(Progressed)
+                .Then(context => Advance(context.Saga, context.Message))
+                .TransitionTo(Rendering),
+            When(RenderingFailed)
+                .Then(context => Fail(context.Saga, context.Message))
+                .TransitionTo(Failed),
+            When(RenderingFaulted)
+                .Then(context => Fault(context.Saga, context.Message))
+                .TransitionTo(Failed));
+
+        During(Requested, Rendering, Failed,
+            When(Rendered)
+                .Then(context => Complete(context.Saga, context.Message))
+                .TransitionTo(Ready));
+
+        During(Rendering,
+            Ignore(BuildRequested),
+            Ignore(RetryRequested));
+
+        During(Failed,
+            When(RetryRequested)
+                .Then(context => Reset(context.Saga))
+                .Send(RenderQueue, context => Render(context.Saga))
+                .TransitionTo(Requested),
+            Ignore(BuildRequested),
+            Ignore(RenderingStarted),
+            Ignore(Progressed),
+            Ignore(RenderingFailed),
+            Ignore(RenderingFaulted));
+
+        During(Ready,
+            Ignore(BuildRequested),
+            Ignore(RenderingStarted),
+            Ignore(Progressed),
+            Ignore(Rendered),
+            Ignore(RenderingFailed),
+            Ignore(RenderingFaulted),
+            Ignore(RetryRequested));
+    }
+
+    public State Requested { get; private set; } = null!;
+    public State Rendering { get; private set; } = null!;
+    public State Ready { get; private set; } = null!;
+    public State Failed { get; private set; } = null!;
+
+    public Event<BuildStatement> BuildRequested { get; private set; } = null!;
+    public Event<StatementRenderingStarted> RenderingStarted { get; private set; } = null!;
+    public Event<StatementProgressed> Progressed { get; private set; } = null!;
+    public Event<StatementReady> Rendered { get; private set; } = null!;
+    public Event<StatementFailed> RenderingFailed { get; private set; } = null!;
+    public Event<Fault<RenderStatement>> RenderingFaulted { get; private set; } = null!;
+    public Event<RetryJob> RetryRequested { get; private set; } = null!;
+
+    private static StatementJob Create(BuildStatement message)
+    {
+        var now = DateTimeOffset.UtcNow;
+        return new StatementJob
+        {
+            CorrelationId = message.JobId,
+            TenantId = message.TenantId,
+            AccountId = message.AccountId,
+            From = message.From,
+            To = message.To,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+    }
+
+    private static RenderStatement Render(StatementJob job) =>
+        new(job.CorrelationId, job.TenantId, job.AccountId, job.From, job.To);
+
+    private static void Start(StatementJob job, StatementRenderingStarted started)
+    {
+        job.StartedAt ??= started.StartedAt;
+        job.LinesTotal = started.LinesTotal;
+        job.PagesTotal = started.PagesTotal;
+        job.Volumes = started.Volumes;
+    }
+
+    /// <summary>Progress may arrive out of order; it only ever moves forward.</summary>
+    private static void Advance(StatementJob job, StatementProgressed progress)
+    {
+        job.StartedAt ??= progress.At;
+        if (progress.PagesRendered >= job.PagesRendered)
+        {
+            job.LinesRendered = progress.LinesRendered;
+            job.PagesRendered = progress.PagesRendered;
+        }
+    }
+
+    private static void Complete(StatementJob job, StatementReady ready)
+    {
+        job.DocumentKey = ready.Key;
+        job.ContentType = ready.ContentType;
+        job.DocumentBytes = ready.Bytes;
+        job.LinesTotal = job.LinesRendered = ready.Lines;
+        job.PagesTotal = job.PagesRendered = ready.Pages;
+        job.Volumes = ready.Volumes;
+        job.StartedAt ??= ready.CompletedAt;
+        job.CompletedAt = ready.CompletedAt;
+        job.ExpiresAt = ready.ExpiresAt;
+        job.Error = null;
+    }
+
+    private static void Fail(StatementJob job, StatementFailed failed)
+    {
+        job.CompletedAt = failed.FailedAt;
+        job.Error = new JobError(failed.Code, failed.Message, failed.FailedAt);
+    }
+
+    private static void Fault(StatementJob job, Fault<RenderStatement> fault)
+    {
+        job.CompletedAt = fault.Timestamp;
+        job.Error = JobErrors.From(fault);
+    }
+
+    private static void Reset(StatementJob job)
+    {
+        job.Error = null;
+        job.CompletedAt = null;
+        job.LinesRendered = 0;
+        job.PagesRendered = 0;
+    }
+}

@@ -16,6 +16,7 @@ help:
 	@echo "make infra-down   stop them (data is kept in .data/)"
 	@echo "make bench-upload          stream a 2 GB file through the API"
 	@echo "make bench-ingest ROWS=N   load an N-row CSV from S3, compared with psql \\copy"
+	@echo "make bench-statement LINES=N  render an N-line statement"
 
 .PHONY: infra-up infra-down
 infra-up:
@@ -41,12 +42,15 @@ test: infra-up build
 	@$(ENV) dotnet test Ingestion.sln -c $(CONFIGURATION) --no-build -nologo \
 		--logger "console;verbosity=normal" --results-directory .data/test-results
 
-.PHONY: bench-upload bench-ingest
+.PHONY: bench-upload bench-ingest bench-statement
 bench-upload: infra-up build
 	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll upload --bytes 2147483648
 
 bench-ingest: infra-up build
 	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll ingest --rows $(ROWS)
+
+bench-statement: infra-up build
+	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll statement --lines $(LINES)
 
 .PHONY: clean
 clean:

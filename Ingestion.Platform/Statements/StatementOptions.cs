@@ -37,7 +37,7 @@ public sealed class StatementOptions
 
     /// <summary>What a page of statement lines costs in memory until its volume is saved (measured: see ARCHITECTURE.md).</summary>
     [Range(1024, 1024 * 1024)]
-    public int LinePageBytes { get; set; } = 24 * 1024;
+    public int LinePageBytes { get; set; } = 48 * 1024;
 
     /// <summary>Compress content streams (Flate). Off only to measure what compression saves.</summary>
     public bool CompressContent { get; set; } = true;

@@ -71,10 +71,25 @@ internal sealed class SystemFontResolver : IFontResolver
         {
             var resolver = Find(options.Value.FontDirectories);
             GlobalFontSettings.FontResolver ??= resolver;
+            WarmUp();
             logger.LogInformation("Statements are set in {Font}", resolver.RegularPath);
             return Task.CompletedTask;
         }
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        /// <summary>
+        /// Draws and saves a throwaway page, so that parsing the fonts and compiling PDFsharp's
+        /// drawing code happen at start-up rather than in the first customer's statement.
+        /// </summary>
+        private static void WarmUp()
+        {
+            using var document = new PdfSharp.Pdf.PdfDocument();
+            var layout = new StatementLayout(new StatementHeading(0, default, default, DateTimeOffset.UtcNow, 1));
+            new StatementPages(layout).Lines(document, 1, 1, 1,
+                [new StatementLine(DateTime.UtcNow, "Zürich Łódź Αθήνα", "warm-up", "warm-up", 1.5m, "CHF")],
+                new Dictionary<string, decimal>());
+            document.Save(Stream.Null, false);
+        }
     }
 }

@@ -9,20 +9,22 @@ internal static class CsvGenerator
     private static readonly string[] Merchants = ["Migros", "Coop", "SBB CFF FFS", "Zürich Bäckerei", "Łódź Café", "Αθήνα Books", "Digitec", "Swisscom"];
     private static readonly string[] Categories = ["groceries", "travel", "rent", "salary", "restaurants", "utilities", "electronics"];
 
-    public static string Transactions(long rows) => Generate($"transactions-{rows}.csv", writer =>
-    {
-        for (long i = 1; i <= rows; i++)
+    /// <param name="account">Every row for this account, or spread over 5,000 accounts when null.</param>
+    public static string Transactions(long rows, long? account = null) =>
+        Generate(account is null ? $"transactions-{rows}.csv" : $"transactions-{rows}-account-{account}.csv", writer =>
         {
-            WriteRow(writer, i);
-        }
-    });
+            for (long i = 1; i <= rows; i++)
+            {
+                WriteRow(writer, i, account);
+            }
+        });
 
     /// <summary>Transactions until the file holds at least <paramref name="bytes"/> bytes.</summary>
     public static string OfSize(long bytes) => Generate($"upload-{bytes}.csv", writer =>
     {
         for (long i = 1; writer.BaseStream.Length < bytes; i++)
         {
-            WriteRow(writer, i);
+            WriteRow(writer, i, null);
         }
     });
 
@@ -46,13 +48,16 @@ internal static class CsvGenerator
         return path;
     }
 
-    private static void WriteRow(StreamWriter writer, long i)
+    /// <summary>The first of the two years the rows' timestamps span.</summary>
+    public static readonly DateOnly FirstDay = new(2024, 1, 1);
+
+    private static void WriteRow(StreamWriter writer, long i, long? account)
     {
         var inv = CultureInfo.InvariantCulture;
         writer.Write("00000000-0000-4000-8000-");
         writer.Write(i.ToString("x12", inv));
         writer.Write(',');
-        writer.Write((100_000 + i % 5000).ToString(inv));
+        writer.Write((account ?? 100_000 + i % 5000).ToString(inv));
         writer.Write(',');
         writer.Write(new DateTime(2024, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddSeconds(i * 17 % 63_072_000).ToString("yyyy-MM-ddTHH:mm:ssZ", inv));
         writer.Write(',');

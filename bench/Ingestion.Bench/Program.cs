@@ -8,6 +8,7 @@ using Ingestion.Tests.Infrastructure;
 
 // make bench-upload: Ingestion.Bench upload --bytes N
 // make bench-ingest: Ingestion.Bench ingest --rows N
+// make bench-statement: Ingestion.Bench statement --lines N
 var command = args.FirstOrDefault();
 var options = Arguments.Parse(args.Skip(1));
 switch (command)
@@ -18,8 +19,11 @@ switch (command)
     case "ingest":
         await IngestBench.RunAsync(options.Long("rows", 5_000_000));
         break;
+    case "statement":
+        await StatementBench.RunAsync(options.Long("lines", 100_000));
+        break;
     default:
-        Console.Error.WriteLine("usage: Ingestion.Bench upload --bytes N | ingest --rows N");
+        Console.Error.WriteLine("usage: Ingestion.Bench upload --bytes N | ingest --rows N | statement --lines N");
         return 2;
 }
 

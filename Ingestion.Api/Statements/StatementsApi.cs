@@ -78,7 +78,7 @@ public static class StatementsApi
             To = to,
         };
         var command = new BuildStatement(job.CorrelationId, job.TenantId, account, from, to);
-        if (!await jobs.CreateAsync(job, command, Queues.Address(Queues.StatementJobs), cancellationToken))
+        if (!await jobs.CreateAsync(job, command, Queues.Address(Queues.StatementJobs), caller.Actor, cancellationToken))
         {
             var winner = await jobs.FindByIdempotencyKeyAsync(caller.TenantId!, idempotencyKey!, cancellationToken);
             return Replay(context, winner!, account, from, to);

@@ -134,7 +134,7 @@ public static class UploadsApi
         var submit = new SubmitUpload(jobId, tenant, dataset.Name, store.Bucket, key, callbackUrl);
         try
         {
-            if (!await jobs.CreateAsync(job, submit, Queues.Address(Queues.UploadJobs), cancellationToken))
+            if (!await jobs.CreateAsync(job, submit, Queues.Address(Queues.UploadJobs), caller.Actor, cancellationToken))
             {
                 // A concurrent request with the same key won the race: it is the job.
                 await store.DeleteAsync(key, CancellationToken.None);

@@ -4,4 +4,4 @@ namespace Ingestion.Contracts.Jobs;
 /// Run a failed job again from its last checkpoint, without a new upload.
 /// </summary>
 /// <param name="RequestedBy">Who asked: a tenant key, an ops key, or "system".</param>
-public sealed record RetryJob(Guid JobId, string RequestedBy) : IJobMessage;
+public sealed record RetryJob(Guid JobId, string RequestedBy) : IJobMessage, IRequested;

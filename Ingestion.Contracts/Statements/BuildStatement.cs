@@ -5,9 +5,11 @@ namespace Ingestion.Contracts.Statements;
 /// <c>transactions</c> dataset, as <c>POST /v1/statements</c> does. Publish it to request a
 /// statement without the HTTP API; publishing it twice with the same JobId makes one job.
 /// </summary>
+/// <param name="CallbackUrl">Optional http(s) URL notified when the statement is ready or failed.</param>
 public sealed record BuildStatement(
     Guid JobId,
     string TenantId,
     long AccountId,
     DateOnly From,
-    DateOnly To) : IJobMessage;
+    DateOnly To,
+    string? CallbackUrl = null) : IJobMessage;

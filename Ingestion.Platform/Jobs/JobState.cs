@@ -33,8 +33,15 @@ public abstract class JobState : SagaStateMachineInstance, ISagaVersion
 
     public JobError? Error { get; set; }
 
+    /// <summary>Who cancelled the job, when it was.</summary>
+    public string? CancelledBy { get; set; }
+
     [JsonIgnore]
     public abstract string Kind { get; }
+
+    /// <summary>Whether the job has ended: nothing more will happen to it unless someone retries it.</summary>
+    [JsonIgnore]
+    public bool IsFinished => CurrentState is "Completed" or "Ready" or "Failed" or "Cancelled";
 
     /// <summary>The dataset a job loads into or reads from, where it has one.</summary>
     [JsonIgnore]

@@ -42,7 +42,9 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
     /// transaction. False, with nothing written, when the tenant already has a job with
     /// the same idempotency key.
     /// </summary>
-    public async Task<bool> CreateAsync<TCommand>(JobState job, TCommand command, Uri destination, CancellationToken cancellationToken)
+    /// <param name="actor">Who asked for the job, for its audit trail.</param>
+    public async Task<bool> CreateAsync<TCommand>(JobState job, TCommand command, Uri destination, string actor,
+        CancellationToken cancellationToken)
         where TCommand : class, IJobMessage
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -57,17 +59,22 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
         }
 
         await Outbox.Outbox.AddAsync(connection, command, destination, cancellationToken);
+        await JobHistory.CreatedAsync(connection, job, typeof(TCommand).Name, actor, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return true;
     }
 
-    /// <summary>Records a command about an existing job, to be sent to <paramref name="destination"/>.</summary>
+    /// <summary>
+    /// Records an operator's command about an existing job, to be sent to <paramref name="destination"/>,
+    /// and the request in the job's audit trail.
+    /// </summary>
     public async Task SendAsync<TCommand>(TCommand command, Uri destination, CancellationToken cancellationToken)
-        where TCommand : class, IJobMessage
+        where TCommand : class, IJobMessage, Contracts.Jobs.IRequested
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await Outbox.Outbox.AddAsync(connection, command, destination, cancellationToken);
+        await JobHistory.ActionAsync(connection, command.JobId, typeof(TCommand).Name, command.RequestedBy, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 

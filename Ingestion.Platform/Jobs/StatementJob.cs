@@ -12,6 +12,7 @@ public sealed class StatementJob : JobState
         public const string Rendering = nameof(Rendering);
         public const string Ready = nameof(Ready);
         public const string Failed = nameof(Failed);
+        public const string Cancelled = nameof(Cancelled);
     }
 
     public override string Kind => KindName;

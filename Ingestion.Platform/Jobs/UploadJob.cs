@@ -12,6 +12,7 @@ public sealed class UploadJob : JobState
         public const string Processing = nameof(Processing);
         public const string Completed = nameof(Completed);
         public const string Failed = nameof(Failed);
+        public const string Cancelled = nameof(Cancelled);
     }
 
     public override string Kind => KindName;
@@ -37,4 +38,7 @@ public sealed class UploadJob : JobState
     public long RowsRejected { get; set; }
 
     public string? RejectsKey { get; set; }
+
+    /// <summary>For a cancelled job: the last line loaded or rejected before it stopped.</summary>
+    public long? StoppedAfterLine { get; set; }
 }

@@ -116,9 +116,17 @@ public sealed class JobSagaRepositoryContext<TJob, TMessage> : ConsumeContextSco
             throw new ConcurrencyException($"Job {context.Saga.CorrelationId} was created by a concurrent message.",
                 typeof(TJob), context.Saga.CorrelationId);
         }
+
+        await JobChangeRecorder.RecordAsync(transaction.Connection, "Initial", context.Saga, consumeContext.Message, this,
+            CancellationToken);
     }
 
-    public Task Update(SagaConsumeContext<TJob> context) => transaction.UpdateAsync(context.Saga, CancellationToken);
+    public async Task Update(SagaConsumeContext<TJob> context)
+    {
+        await transaction.UpdateAsync(context.Saga, CancellationToken);
+        await JobChangeRecorder.RecordAsync(transaction.Connection, transaction.StateBefore(context.Saga.CorrelationId), context.Saga,
+            consumeContext.Message, this, CancellationToken);
+    }
 
     public Task Delete(SagaConsumeContext<TJob> context) => transaction.DeleteAsync(context.Saga, CancellationToken);
 

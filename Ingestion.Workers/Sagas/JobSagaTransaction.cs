@@ -20,6 +20,8 @@ public sealed class JobSagaTransaction<TJob> : IAsyncDisposable
     private readonly NpgsqlTransaction _transaction;
     private readonly string _kind;
 
+    private readonly Dictionary<Guid, string> _loadedStates = [];
+
     internal JobSagaTransaction(NpgsqlConnection connection, NpgsqlTransaction transaction, string kind)
     {
         _connection = connection;
@@ -27,9 +29,22 @@ public sealed class JobSagaTransaction<TJob> : IAsyncDisposable
         _kind = kind;
     }
 
+    public NpgsqlConnection Connection => _connection;
+
     /// <summary>The job, locked until this transaction ends; null when there is none.</summary>
-    public Task<TJob?> LoadForUpdateAsync(Guid jobId, CancellationToken cancellationToken) =>
-        LoadAsync(LoadForUpdateSql, jobId, cancellationToken);
+    public async Task<TJob?> LoadForUpdateAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        var job = await LoadAsync(LoadForUpdateSql, jobId, cancellationToken);
+        if (job is not null)
+        {
+            _loadedStates[jobId] = job.CurrentState;
+        }
+
+        return job;
+    }
+
+    /// <summary>The state a job had when this transaction loaded it; "Initial" for a job it creates.</summary>
+    public string StateBefore(Guid jobId) => _loadedStates.GetValueOrDefault(jobId, "Initial");
 
     public Task<TJob?> LoadAsync(Guid jobId, CancellationToken cancellationToken) =>
         LoadAsync(LoadSql, jobId, cancellationToken);

@@ -12,6 +12,7 @@ namespace Ingestion.Workers.StateMachines;
 ///   BuildStatement ──► Requested ──StatementRenderingStarted──► Rendering ──StatementReady──► Ready
 ///                          │                                     │
 ///                          └──StatementFailed / Fault&lt;RenderStatement&gt;──┴──► Failed ──RetryJob──► Requested
+///                          └──────────────CancelJob──────────────────┴──► Cancelled ──RetryJob──► Requested
 /// </code>
 /// Like uploads, a job requested over HTTP is created by the API (in Requested, with its
 /// BuildStatement in the outbox); one requested on the bus is created here.
@@ -33,6 +34,11 @@ public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob
         Event(() => RenderingFailed, e => e.CorrelateById(m => m.Message.JobId));
         Event(() => RenderingFaulted, e => e.CorrelateById(m => m.Message.Message.JobId));
         Event(() => RetryRequested, e =>
+        {
+            e.CorrelateById(m => m.Message.JobId);
+            e.OnMissingInstance(m => m.Discard());
+        });
+        Event(() => CancelRequested, e =>
         {
             e.CorrelateById(m => m.Message.JobId);
             e.OnMissingInstance(m => m.Discard());
@@ -64,7 +70,16 @@ public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob
                 .Then(context => Fault(context.Saga, context.Message))
                 .TransitionTo(Failed));
 
-        During(Requested, Rendering, Failed,
+        During(Requested, Rendering,
+            When(CancelRequested)
+                .Then(context =>
+                {
+                    context.Saga.CancelledBy = context.Message.RequestedBy;
+                    context.Saga.CompletedAt = DateTimeOffset.UtcNow;
+                })
+                .TransitionTo(Cancelled));
+
+        During(Requested, Rendering, Failed, Cancelled,
             When(Rendered)
                 .Then(context => Complete(context.Saga, context.Message))
                 .TransitionTo(Ready));
@@ -73,7 +88,7 @@ public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob
             Ignore(BuildRequested),
             Ignore(RetryRequested));
 
-        During(Failed,
+        During(Failed, Cancelled,
             When(RetryRequested)
                 .Then(context => Reset(context.Saga))
                 .Send(RenderQueue, context => Render(context.Saga))
@@ -82,7 +97,8 @@ public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob
             Ignore(RenderingStarted),
             Ignore(Progressed),
             Ignore(RenderingFailed),
-            Ignore(RenderingFaulted));
+            Ignore(RenderingFaulted),
+            Ignore(CancelRequested));
 
         During(Ready,
             Ignore(BuildRequested),
@@ -91,13 +107,15 @@ public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob
             Ignore(Rendered),
             Ignore(RenderingFailed),
             Ignore(RenderingFaulted),
-            Ignore(RetryRequested));
+            Ignore(RetryRequested),
+            Ignore(CancelRequested));
     }
 
     public State Requested { get; private set; } = null!;
     public State Rendering { get; private set; } = null!;
     public State Ready { get; private set; } = null!;
     public State Failed { get; private set; } = null!;
+    public State Cancelled { get; private set; } = null!;
 
     public Event<BuildStatement> BuildRequested { get; private set; } = null!;
     public Event<StatementRenderingStarted> RenderingStarted { get; private set; } = null!;
@@ -106,6 +124,7 @@ public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob
     public Event<StatementFailed> RenderingFailed { get; private set; } = null!;
     public Event<Fault<RenderStatement>> RenderingFaulted { get; private set; } = null!;
     public Event<RetryJob> RetryRequested { get; private set; } = null!;
+    public Event<CancelJob> CancelRequested { get; private set; } = null!;
 
     private static StatementJob Create(BuildStatement message)
     {
@@ -174,6 +193,7 @@ public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob
     {
         job.Error = null;
         job.CompletedAt = null;
+        job.CancelledBy = null;
         job.LinesRendered = 0;
         job.PagesRendered = 0;
     }

@@ -12,7 +12,10 @@ namespace Ingestion.Workers.StateMachines;
 ///   SubmitUpload ──► Uploaded ──UploadProcessingStarted──► Processing ──UploadProcessed──► Completed
 ///                       │                                     │
 ///                       └──────UploadFailed / Fault&lt;ProcessUpload&gt;──┴──► Failed ──RetryJob──► Uploaded
-///                                                                             └──UploadProcessed──► Completed
+///                       └──────────────CancelJob─────────────────────┴──► Cancelled ──RetryJob──► Uploaded
+/// </code>
+/// From Failed or Cancelled, UploadProcessed still completes the job: the work was done.
+/// <code>
 /// </code>
 /// A job created by the API is already <c>Uploaded</c> when its <see cref="SubmitUpload"/>
 /// arrives (the API wrote both in one transaction); one submitted on the bus is created here.
@@ -37,6 +40,12 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
             e.CorrelateById(m => m.Message.JobId);
             e.OnMissingInstance(m => m.Discard());
         });
+        Event(() => CancelRequested, e =>
+        {
+            e.CorrelateById(m => m.Message.JobId);
+            e.OnMissingInstance(m => m.Discard());
+        });
+        Event(() => Stopped, e => e.CorrelateById(m => m.Message.JobId));
 
         InstanceState(x => x.CurrentState);
 
@@ -65,16 +74,40 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
                 .Then(context => Fault(context.Saga, context.Message))
                 .TransitionTo(Failed));
 
-        // Work that finishes is the truth, even after a failure was recorded (a message
-        // redelivered from the error queue, say).
-        During(Uploaded, Processing, Failed,
+        // A queued job is stopped before a worker picks it; a running one by its worker at the
+        // next batch boundary (which then reports where it stopped).
+        During(Uploaded, Processing,
+            When(CancelRequested)
+                .Then(context => Cancel(context.Saga, context.Message))
+                .TransitionTo(Cancelled));
+
+        // Work that finishes is the truth, even after a failure or a cancel was recorded (a
+        // message redelivered from the error queue, a file that ended as the cancel arrived).
+        During(Uploaded, Processing, Failed, Cancelled,
             When(Processed)
                 .Then(context => Complete(context.Saga, context.Message))
                 .TransitionTo(Completed));
 
+        During(Cancelled,
+            When(Stopped)
+                .Then(context => StopAt(context.Saga, context.Message)),
+            When(RetryRequested)
+                .Then(context => Reset(context.Saga))
+                .Send(ProcessQueue, context => Process(context.Saga))
+                .TransitionTo(Uploaded),
+            Ignore(Submitted),
+            Ignore(ProcessingStarted),
+            Ignore(Progressed),
+            Ignore(ProcessingFailed),
+            Ignore(ProcessingFaulted),
+            Ignore(CancelRequested));
+
         During(Processing,
             Ignore(Submitted),
             Ignore(RetryRequested));
+
+        During(Uploaded, Processing, Failed, Completed,
+            Ignore(Stopped));
 
         // Only a retry revives a failed job: a late Started or Progressed from the attempt
         // that failed must not make it look alive.
@@ -87,7 +120,8 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
             Ignore(ProcessingStarted),
             Ignore(Progressed),
             Ignore(ProcessingFailed),
-            Ignore(ProcessingFaulted));
+            Ignore(ProcessingFaulted),
+            Ignore(CancelRequested));
 
         During(Completed,
             Ignore(Submitted),
@@ -96,7 +130,8 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
             Ignore(Processed),
             Ignore(ProcessingFailed),
             Ignore(ProcessingFaulted),
-            Ignore(RetryRequested));
+            Ignore(RetryRequested),
+            Ignore(CancelRequested));
     }
 
     private static readonly Uri ProcessQueue = Queues.Address(Queues.ProcessUpload);
@@ -105,6 +140,7 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
     public State Processing { get; private set; } = null!;
     public State Completed { get; private set; } = null!;
     public State Failed { get; private set; } = null!;
+    public State Cancelled { get; private set; } = null!;
 
     public Event<SubmitUpload> Submitted { get; private set; } = null!;
     public Event<UploadProcessingStarted> ProcessingStarted { get; private set; } = null!;
@@ -113,6 +149,8 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
     public Event<UploadFailed> ProcessingFailed { get; private set; } = null!;
     public Event<Fault<ProcessUpload>> ProcessingFaulted { get; private set; } = null!;
     public Event<RetryJob> RetryRequested { get; private set; } = null!;
+    public Event<CancelJob> CancelRequested { get; private set; } = null!;
+    public Event<UploadCancelled> Stopped { get; private set; } = null!;
 
     private static UploadJob Create(SubmitUpload message)
     {
@@ -181,9 +219,25 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
         job.Error = JobErrors.From(fault);
     }
 
+    private static void Cancel(UploadJob job, CancelJob cancel)
+    {
+        job.CancelledBy = cancel.RequestedBy;
+        job.CompletedAt = DateTimeOffset.UtcNow;
+    }
+
+    private static void StopAt(UploadJob job, UploadCancelled stopped)
+    {
+        job.RowsLoaded = stopped.RowsLoaded;
+        job.RowsRejected = stopped.RowsRejected;
+        job.BytesRead = stopped.BytesRead;
+        job.StoppedAfterLine = stopped.Line;
+    }
+
     private static void Reset(UploadJob job)
     {
         job.Error = null;
         job.CompletedAt = null;
+        job.CancelledBy = null;
+        job.StoppedAfterLine = null;
     }
 }

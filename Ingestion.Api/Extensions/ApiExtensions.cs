@@ -5,6 +5,7 @@ using Ingestion.Platform.Statements;
 using Ingestion.Api.Hosting;
 using Microsoft.AspNetCore.Connections;
 using Ingestion.Api.Jobs;
+using Ingestion.Api.Progress;
 using Ingestion.Api.Security;
 using Ingestion.Api.Uploads;
 using Ingestion.Platform.Jobs;
@@ -25,9 +26,22 @@ public static class ApiExtensions
             .ValidateOnStart();
         builder.Services.AddSingleton<UploadIntake>();
         builder.Services.AddSingleton<JobStore>();
+        builder.Services.AddSingleton<JobHistory>();
+        builder.Services.AddSingleton<JobFeed>();
+        builder.Services.AddOptions<ProgressOptions>()
+            .BindConfiguration(ProgressOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
         builder.Services.AddSingleton<AccountDocuments>();
         builder.Services.AddOpenApi();
-        builder.AddIngestionBus(_ => { });
+        builder.AddIngestionBus(bus =>
+            // Every instance hears every job change on a queue of its own that goes with it.
+            bus.AddConsumer<JobChangedConsumer>().Endpoint(endpoint =>
+            {
+                endpoint.Temporary = true;
+                endpoint.InstanceId = Guid.NewGuid().ToString("N");
+                endpoint.PrefetchCount = 512;
+            }));
         return builder;
     }
 
@@ -39,6 +53,7 @@ public static class ApiExtensions
         app.MapDatasetsApi();
         app.MapUploadsApi();
         app.MapJobsApi();
+        app.MapJobStream();
         app.MapStatementsApi();
         app.MapAccountDocumentsApi();
         return app;

@@ -23,18 +23,32 @@ public sealed record JobView(
     RejectsView? Rejects,
     StatementView? Statement,
     DocumentView? Document,
+    CancellationView? Cancellation,
     IReadOnlyDictionary<string, string> Links)
 {
     /// <summary>The public status: the state machine's state in lower case (<c>uploaded</c>, <c>rendering</c>, …).</summary>
     public static string StatusOf(JobState job) => job.CurrentState.ToLowerInvariant();
 
+    /// <summary>Failed and cancelled jobs can run again, from their checkpoint.</summary>
+    public static bool CanRetry(JobState job) => job.CurrentState is UploadJob.States.Failed or UploadJob.States.Cancelled;
+
     public static JobView From(JobState job, bool showTenant, RejectsView? rejects = null)
     {
         var self = JobsApi.StatusUrl(job.CorrelationId);
-        var links = new Dictionary<string, string> { ["self"] = self };
-        if (job.CurrentState == UploadJob.States.Failed)
+        var links = new Dictionary<string, string>
+        {
+            ["self"] = self,
+            ["stream"] = $"{self}/stream",
+            ["history"] = $"{self}/history",
+        };
+        if (CanRetry(job))
         {
             links["retry"] = $"{self}/retry";
+        }
+
+        if (!job.IsFinished)
+        {
+            links["cancel"] = $"{self}/cancel";
         }
 
         return job switch
@@ -45,6 +59,9 @@ public sealed record JobView(
                 Sha256 = upload.Sha256,
                 Progress = new UploadProgressView(upload.RowsLoaded, upload.RowsRejected, upload.BytesRead, upload.Bytes),
                 Rejects = rejects,
+                Cancellation = upload.CancelledBy is null
+                    ? null
+                    : new CancellationView(upload.CancelledBy, upload.CompletedAt, upload.StoppedAfterLine),
             },
             StatementJob statement => Common(job, showTenant, links) with
             {
@@ -90,6 +107,7 @@ public sealed record JobView(
         null,
         null,
         null,
+        job.CancelledBy is null ? null : new CancellationView(job.CancelledBy, job.CompletedAt, null),
         links);
 }
 
@@ -101,6 +119,13 @@ public sealed record StatementView(long AccountId, DateOnly From, DateOnly To);
 
 /// <summary>The rendered document; once <paramref name="Expired"/>, it has been (or is being) removed from S3.</summary>
 public sealed record DocumentView(string ContentType, long Bytes, DateTimeOffset? ExpiresAt, bool Expired);
+
+/// <summary>
+/// Who cancelled the job and when. For an upload, <paramref name="StoppedAfterLine"/> is the last line
+/// loaded or rejected before it stopped (null until its worker has stopped): the batches up to
+/// there stay committed, and a retry carries on from the next line.
+/// </summary>
+public sealed record CancellationView(string By, DateTimeOffset? At, long? StoppedAfterLine);
 
 public sealed record JobErrorView(string Code, string Message, DateTimeOffset At);
 

@@ -9,6 +9,7 @@ using Ingestion.Platform.Statements;
 using Ingestion.Platform.Storage;
 using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Net.Http.Headers;
 
 namespace Ingestion.Api.Jobs;
 
@@ -26,6 +27,7 @@ public static class JobsApi
         ["rendering"] = StatementJob.States.Rendering,
         ["ready"] = StatementJob.States.Ready,
         ["failed"] = UploadJob.States.Failed,
+        ["cancelled"] = UploadJob.States.Cancelled,
     };
 
     public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
@@ -34,20 +36,41 @@ public static class JobsApi
         api.MapGet("/", ListJobs);
         api.MapGet("/{jobId:guid}", GetJob);
         api.MapPost("/{jobId:guid}/retry", RetryJob);
+        api.MapPost("/{jobId:guid}/cancel", CancelJob);
+        api.MapGet("/{jobId:guid}/history", History);
         api.MapGet("/{jobId:guid}/download", Download);
         return app;
     }
 
     public static string StatusUrl(Guid jobId) => $"/v1/jobs/{jobId}";
 
-    public static async Task<Results<Ok<JobView>, ProblemHttpResult>> GetJob(Guid jobId, HttpContext context, JobStore jobs,
-        ObjectStore store, CancellationToken cancellationToken)
+    /// <summary>
+    /// The job. Every change bumps its version, which is its <c>ETag</c>: a poller that sends
+    /// <c>If-None-Match</c> gets a bodiless 304 until something moved, and while the job runs
+    /// <c>Retry-After</c> suggests when to ask again (or use <c>/stream</c>).
+    /// </summary>
+    public static async Task<Results<Ok<JobView>, StatusCodeHttpResult, ProblemHttpResult>> GetJob(Guid jobId, HttpContext context,
+        JobStore jobs, ObjectStore store, CancellationToken cancellationToken)
     {
         var caller = Caller.From(context.User);
         var job = await jobs.FindAsync(jobId, cancellationToken);
         if (job is null || !caller.CanAccess(job.TenantId))
         {
             return NotFound(jobId);
+        }
+
+        var etag = new EntityTagHeaderValue($"\"{job.Version}\"", isWeak: true);
+        var headers = context.Response.GetTypedHeaders();
+        headers.ETag = etag;
+        headers.CacheControl = new CacheControlHeaderValue { Private = true, NoCache = true };
+        if (!job.IsFinished)
+        {
+            context.Response.Headers.RetryAfter = job.StartedAt is null ? "2" : "1";
+        }
+
+        if (context.Request.GetTypedHeaders().IfNoneMatch.Any(tag => tag.Equals(EntityTagHeaderValue.Any) || tag.Compare(etag, useStrongComparison: false)))
+        {
+            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         }
 
         RejectsView? rejects = null;
@@ -126,7 +149,7 @@ public static class JobsApi
         return TypedResults.Ok(new JobPage(items, nextCursor, next));
     }
 
-    /// <summary>Runs a failed job again from its last checkpoint; the object is still in S3.</summary>
+    /// <summary>Runs a failed or cancelled job again from its last checkpoint; the object is still in S3.</summary>
     public static async Task<Results<Accepted<JobView>, ProblemHttpResult>> RetryJob(Guid jobId, HttpContext context,
         JobStore jobs, CancellationToken cancellationToken)
     {
@@ -137,14 +160,55 @@ public static class JobsApi
             return NotFound(jobId);
         }
 
-        if (job.CurrentState != UploadJob.States.Failed)
+        if (!JobView.CanRetry(job))
         {
-            return TypedResults.Problem(statusCode: 409, title: "Only failed jobs can be retried",
+            return TypedResults.Problem(statusCode: 409, title: "Only failed or cancelled jobs can be retried",
                 detail: $"Job {jobId} is {JobView.StatusOf(job)}.");
         }
 
         await jobs.SendAsync(new RetryJob(jobId, caller.Actor), Queues.Address(Queues.JobsOf(job.Kind)), cancellationToken);
         return TypedResults.Accepted(StatusUrl(jobId), JobView.From(job, caller.IsOps));
+    }
+
+    /// <summary>
+    /// Stops a queued or running job. An upload stops at its next batch boundary: the batches
+    /// committed until then stay, and the job says after which line it stopped. The answer is
+    /// 202 because the stop happens on the worker; the job's status, stream or webhook tell when.
+    /// </summary>
+    public static async Task<Results<Accepted<JobView>, ProblemHttpResult>> CancelJob(Guid jobId, HttpContext context,
+        JobStore jobs, CancellationToken cancellationToken)
+    {
+        var caller = Caller.From(context.User);
+        var job = await jobs.FindAsync(jobId, cancellationToken);
+        if (job is null || !caller.CanAccess(job.TenantId))
+        {
+            return NotFound(jobId);
+        }
+
+        if (job.IsFinished)
+        {
+            return TypedResults.Problem(statusCode: 409, title: "The job has already ended",
+                detail: $"Job {jobId} is {JobView.StatusOf(job)}; only queued or running jobs can be cancelled.");
+        }
+
+        await jobs.SendAsync(new CancelJob(jobId, caller.Actor), Queues.Address(Queues.JobsOf(job.Kind)), cancellationToken);
+        return TypedResults.Accepted(StatusUrl(jobId), JobView.From(job, caller.IsOps));
+    }
+
+    public sealed record JobHistoryView(Guid JobId, IReadOnlyList<JobEvent> Events);
+
+    /// <summary>The job's audit trail: every transition and every operator action, with who and when, oldest first.</summary>
+    public static async Task<Results<Ok<JobHistoryView>, ProblemHttpResult>> History(Guid jobId, HttpContext context,
+        JobStore jobs, JobHistory history, CancellationToken cancellationToken)
+    {
+        var caller = Caller.From(context.User);
+        var job = await jobs.FindAsync(jobId, cancellationToken);
+        if (job is null || !caller.CanAccess(job.TenantId))
+        {
+            return NotFound(jobId);
+        }
+
+        return TypedResults.Ok(new JobHistoryView(jobId, await history.ListAsync(jobId, cancellationToken)));
     }
 
     public sealed record DownloadLink(string Url, DateTimeOffset ExpiresAt, string ContentType, long Bytes, string FileName);
@@ -201,7 +265,7 @@ public static class JobsApi
             : TypedResults.Ok(new DownloadLink(url, expiresAt, statement.ContentType ?? "application/pdf", statement.DocumentBytes ?? 0, fileName));
     }
 
-    private static ProblemHttpResult NotFound(Guid jobId) =>
+    internal static ProblemHttpResult NotFound(Guid jobId) =>
         TypedResults.Problem(statusCode: 404, title: "Unknown job", detail: $"There is no job {jobId} for this key.");
 
     private static ProblemHttpResult BadQuery(string detail) =>

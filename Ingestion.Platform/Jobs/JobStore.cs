@@ -51,6 +51,8 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using (var insert = new NpgsqlCommand(JobRows.InsertSql, connection, transaction))
         {
+            // Versions start at 1, as for jobs the state machines create: 0 is "before anything" to a live client.
+            job.Version = Math.Max(job.Version, 1);
             JobRows.Bind(insert, job);
             if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0)
             {

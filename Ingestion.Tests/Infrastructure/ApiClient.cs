@@ -73,7 +73,7 @@ public static class ApiClient
     }
 
     public static Task<JsonNode> WaitForJobEndAsync(this HttpClient client, Guid jobId, int seconds = 60) =>
-        client.WaitForJobAsync(jobId, TimeSpan.FromSeconds(seconds), "completed", "ready", "failed");
+        client.WaitForJobAsync(jobId, TimeSpan.FromSeconds(seconds), "completed", "ready", "failed", "cancelled");
 
     public static async Task<JsonNode> ProblemAsync(this HttpResponseMessage response)
     {

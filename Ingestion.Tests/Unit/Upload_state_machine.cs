@@ -138,6 +138,40 @@ public sealed class Upload_state_machine
             Is.EqualTo(new[] { UploadJob.States.Uploaded, UploadJob.States.Processing, UploadJob.States.Completed, UploadJob.States.Failed }));
     }
 
+    [Test]
+    public async Task Should_cancel_a_running_job_record_where_it_stopped_and_run_it_again_on_retry()
+    {
+        var job = await SubmitAsync();
+        await _harness.Bus.Publish(new UploadProcessingStarted(job, 1000, DateTimeOffset.UtcNow));
+        await StateAsync(job, _saga.StateMachine.Processing);
+        await _harness.Bus.Publish(new CancelJob(job, "tenant:acme/key:1"));
+        await StateAsync(job, _saga.StateMachine.Cancelled);
+        Assert.That(Instance(job).CancelledBy, Is.EqualTo("tenant:acme/key:1"));
+
+        // The worker's progress from before the stop does not revive it; its report of the stop is kept.
+        await _harness.Bus.Publish(new UploadProgressed(job, 400, 0, 500, 1000, DateTimeOffset.UtcNow));
+        await _harness.Bus.Publish(new UploadCancelled(job, 500, 0, 600, 501, DateTimeOffset.UtcNow));
+        Assert.That(await _harness.Consumed.Any<UploadCancelled>(m => m.Context.Message.JobId == job), Is.True);
+        await StateAsync(job, _saga.StateMachine.Cancelled);
+        Assert.That((Instance(job).RowsLoaded, Instance(job).StoppedAfterLine), Is.EqualTo((500L, (long?)501)));
+
+        await _harness.Bus.Publish(new RetryJob(job, "ops/key:1234"));
+        await StateAsync(job, _saga.StateMachine.Uploaded);
+        Assert.That(await _harness.Sent.SelectAsync<ProcessUpload>(m => m.Context.Message.JobId == job).Count(), Is.EqualTo(2));
+        Assert.That((Instance(job).CancelledBy, Instance(job).StoppedAfterLine), Is.EqualTo(((string?)null, (long?)null)));
+    }
+
+    [Test]
+    public async Task Should_complete_a_cancelled_job_whose_worker_finished_the_file_first()
+    {
+        var job = await SubmitAsync();
+        await _harness.Bus.Publish(new CancelJob(job, "ops/key:1234"));
+        await StateAsync(job, _saga.StateMachine.Cancelled);
+        await _harness.Bus.Publish(new UploadProcessed(job, 90, 0, 1000, null, DateTimeOffset.UtcNow));
+        await StateAsync(job, _saga.StateMachine.Completed);
+        Assert.That((Instance(job).RowsLoaded, Instance(job).CancelledBy), Is.EqualTo((90L, (string?)null)));
+    }
+
     private async Task<Guid> SubmitAsync()
     {
         var job = NewId.NextGuid();

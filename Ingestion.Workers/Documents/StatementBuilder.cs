@@ -21,6 +21,7 @@ namespace Ingestion.Workers.Documents;
 public sealed partial class StatementBuilder(
     NpgsqlDataSource dataSource,
     ObjectStore store,
+    JobCancellation cancellation,
     IOptions<StatementOptions> options,
     ILogger<StatementBuilder> logger)
 {
@@ -36,9 +37,18 @@ public sealed partial class StatementBuilder(
             return;
         }
 
+        // A cancel seen at a progress tick stops the rendering; the unfinished upload to S3 is aborted.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
-            await BuildLockedAsync(connection, job, events, cancellationToken);
+            if (!await cancellation.IsCancelledAsync(job.JobId, cancellationToken))
+            {
+                await BuildLockedAsync(connection, job, events, new Progress(job.JobId, events, cancellation, stop), stop.Token);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            LogCancelled(job.JobId);
         }
         finally
         {
@@ -51,7 +61,7 @@ public sealed partial class StatementBuilder(
         $"documents/{job.TenantId}/{job.JobId:N}/statement-{job.AccountId}-{job.From:yyyyMMdd}-{job.To:yyyyMMdd}.{(volumes ? "zip" : "pdf")}";
 
     private async Task BuildLockedAsync(NpgsqlConnection connection, RenderStatement job, IPublishEndpoint events,
-        CancellationToken cancellationToken)
+        Progress progress, CancellationToken cancellationToken)
     {
         if (!await HasTransactionsAsync(connection, job.TenantId, cancellationToken))
         {
@@ -73,7 +83,6 @@ public sealed partial class StatementBuilder(
         var pages = new StatementPages(layout);
         var multiple = plan.Volumes.Count > 1;
         var key = KeyFor(job, multiple);
-        var progress = new Progress(job.JobId, events);
         var balances = summary.ToDictionary(s => s.Currency, s => s.Opening);
 
         await using var target = store.OpenWrite(key, multiple ? "application/zip" : "application/pdf");
@@ -195,8 +204,8 @@ public sealed partial class StatementBuilder(
         await events.Publish(new StatementFailed(job.JobId, code, message, DateTimeOffset.UtcNow), cancellationToken);
     }
 
-    /// <summary>Counts what is drawn and says so a few times a second.</summary>
-    private sealed class Progress(Guid jobId, IPublishEndpoint events)
+    /// <summary>Counts what is drawn and says so a few times a second; then also asks whether the job was cancelled.</summary>
+    private sealed class Progress(Guid jobId, IPublishEndpoint events, JobCancellation cancellation, CancellationTokenSource stop)
     {
         private readonly Stopwatch _since = Stopwatch.StartNew();
         private long _lines;
@@ -208,6 +217,12 @@ public sealed partial class StatementBuilder(
             _pages += pages;
             if (_since.Elapsed >= ProgressInterval)
             {
+                if (await cancellation.IsCancelledAsync(jobId, cancellationToken))
+                {
+                    await stop.CancelAsync();
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+
                 await events.Publish(new StatementProgressed(jobId, _lines, _pages, DateTimeOffset.UtcNow), cancellationToken);
                 _since.Restart();
             }
@@ -219,6 +234,9 @@ public sealed partial class StatementBuilder(
 
     [LoggerMessage(LogLevel.Information, "Statement {JobId} ready: {Lines} lines, {Pages} pages in {Volumes} volume(s), {Bytes} bytes")]
     private partial void LogReady(Guid jobId, long lines, int pages, int volumes, long bytes);
+
+    [LoggerMessage(LogLevel.Information, "Statement {JobId} cancelled: rendering stopped and its partial upload was aborted")]
+    private partial void LogCancelled(Guid jobId);
 
     [LoggerMessage(LogLevel.Warning, "Statement {JobId} failed ({Code}): {Message}")]
     private partial void LogFailed(Guid jobId, string code, string message);

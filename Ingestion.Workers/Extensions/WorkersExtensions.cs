@@ -20,6 +20,7 @@ public static class WorkersExtensions
                 "Processing:SliceDuration must be positive and well below RabbitMQ's 30-minute consumer timeout.")
             .ValidateOnStart();
         builder.Services.AddSingleton<UploadProcessor>();
+        builder.Services.AddSingleton<JobCancellation>();
         builder.Services.AddHostedService<SystemFontResolver.Installer>();
         builder.Services.AddSingleton<StatementBuilder>();
         builder.AddIngestionBus(bus =>

@@ -175,6 +175,7 @@ public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob
         job.CompletedAt = ready.CompletedAt;
         job.ExpiresAt = ready.ExpiresAt;
         job.Error = null;
+        job.CancelledBy = null;
     }
 
     private static void Fail(StatementJob job, StatementFailed failed)

@@ -201,6 +201,10 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
         job.RejectsKey = processed.RejectsKey;
         job.StartedAt ??= processed.CompletedAt;
         job.CompletedAt = processed.CompletedAt;
+
+        // A cancel that came too late to stop the work is in the audit trail, not on the job.
+        job.CancelledBy = null;
+        job.StoppedAfterLine = null;
     }
 
     private static void Fail(UploadJob job, UploadFailed failed)

@@ -28,6 +28,9 @@ public enum UploadOutcome
 
     /// <summary>Another worker holds the job; this delivery is a duplicate.</summary>
     Busy,
+
+    /// <summary>The job was cancelled: it stopped at a batch boundary (UploadCancelled was published).</summary>
+    Cancelled,
 }
 
 /// <summary>
@@ -48,6 +51,7 @@ public sealed partial class UploadProcessor(
     NpgsqlDataSource dataSource,
     ObjectStore store,
     DatasetCatalog catalog,
+    JobCancellation cancellation,
     IOptions<UploadProcessingOptions> options,
     ILogger<UploadProcessor> logger)
 {
@@ -90,6 +94,12 @@ public sealed partial class UploadProcessor(
             await events.Publish(Processed(checkpoint), cancellationToken);
             await DeleteSourceAsync(job);
             return UploadOutcome.Completed;
+        }
+
+        if (await cancellation.IsCancelledAsync(job.JobId, cancellationToken))
+        {
+            // Cancelled while queued, or between two slices.
+            return await StopAsync(job, checkpoint, events, cancellationToken);
         }
 
         var source = await store.HeadAsync(job.Bucket, job.Key, cancellationToken);
@@ -224,6 +234,11 @@ public sealed partial class UploadProcessor(
                     return await CompleteAsync(connection, job, checkpoint, events, cancellationToken);
                 }
 
+                if (await cancellation.IsCancelledAsync(job.JobId, cancellationToken))
+                {
+                    return await StopAsync(job, checkpoint, events, cancellationToken);
+                }
+
                 if (sinceProgress.Elapsed >= _options.ProgressInterval)
                 {
                     await events.Publish(new UploadProgressed(job.JobId, checkpoint.RowsLoaded, checkpoint.RowsRejected,
@@ -299,6 +314,20 @@ public sealed partial class UploadProcessor(
         return UploadOutcome.Failed;
     }
 
+    /// <summary>
+    /// Stops a cancelled job at a batch boundary. The batches committed so far stay, with the
+    /// checkpoint, so a retry carries on from the next line; the object stays in S3 for it.
+    /// </summary>
+    private async Task<UploadOutcome> StopAsync(ProcessUpload job, Checkpoint? checkpoint, IPublishEndpoint events,
+        CancellationToken cancellationToken)
+    {
+        var line = checkpoint?.Line ?? 0;
+        LogCancelled(job.JobId, line, checkpoint?.RowsLoaded ?? 0);
+        await events.Publish(new UploadCancelled(job.JobId, checkpoint?.RowsLoaded ?? 0, checkpoint?.RowsRejected ?? 0,
+            checkpoint?.ByteOffset ?? 0, line, DateTimeOffset.UtcNow), cancellationToken);
+        return UploadOutcome.Cancelled;
+    }
+
     private static UploadProcessed Processed(Checkpoint checkpoint) => new(checkpoint.JobId, checkpoint.RowsLoaded,
         checkpoint.RowsRejected, checkpoint.BytesTotal, checkpoint.RejectsKey, checkpoint.FinishedAt!.Value);
 
@@ -327,6 +356,9 @@ public sealed partial class UploadProcessor(
 
     [LoggerMessage(LogLevel.Information, "Job {JobId} completed: {Loaded} rows loaded, {Rejected} rejected")]
     private partial void LogCompleted(Guid jobId, long loaded, long rejected);
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId} cancelled: stopped after line {Line} with {Rows} rows loaded")]
+    private partial void LogCancelled(Guid jobId, long line, long rows);
 
     [LoggerMessage(LogLevel.Warning, "Job {JobId} failed ({Code}): {Message}")]
     private partial void LogFailed(Guid jobId, string code, string message);

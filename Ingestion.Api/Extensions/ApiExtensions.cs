@@ -34,6 +34,8 @@ public static class ApiExtensions
             .ValidateOnStart();
         builder.Services.AddSingleton<AccountDocuments>();
         builder.Services.AddOpenApi();
+        builder.Services.AddHttpClient(ServiceGauges.ManagementClient);
+        builder.Services.AddHostedService<ServiceGauges>();
         builder.AddIngestionBus(bus =>
             // Every instance hears every job change on a queue of its own that goes with it.
             bus.AddConsumer<JobChangedConsumer>().Endpoint(endpoint =>

@@ -11,6 +11,11 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Npgsql;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using Prometheus;
 using Serilog;
 using Serilog.Formatting.Compact;
 
@@ -50,7 +55,41 @@ public static class HostingExtensions
         builder.AddIngestionStorage();
         builder.AddIngestionTenancy();
         builder.AddIngestionStatements();
+        builder.AddIngestionTracing();
         return builder;
+    }
+
+    /// <summary>
+    /// Traces of requests, messages (MassTransit's activities carry the trace through RabbitMQ),
+    /// SQL and outgoing HTTP, exported over OTLP (HTTP/protobuf) when <c>OpenTelemetry:Endpoint</c>
+    /// names a collector; nothing is collected otherwise.
+    /// </summary>
+    private static void AddIngestionTracing(this WebApplicationBuilder builder)
+    {
+        var endpoint = builder.Configuration["OpenTelemetry:Endpoint"];
+        if (string.IsNullOrWhiteSpace(endpoint))
+        {
+            return;
+        }
+
+        if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var collector) || collector.Scheme is not ("http" or "https"))
+        {
+            throw new InvalidOperationException($"OpenTelemetry:Endpoint '{endpoint}' is not an http(s) URL of an OTLP collector.");
+        }
+
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(builder.Environment.ApplicationName))
+            .WithTracing(tracing => tracing
+                .AddSource(Telemetry.Name, "MassTransit")
+                .AddAspNetCoreInstrumentation(options => options.Filter = context =>
+                    !context.Request.Path.StartsWithSegments("/health") && !context.Request.Path.StartsWithSegments("/metrics"))
+                .AddHttpClientInstrumentation()
+                .AddNpgsql()
+                .AddOtlpExporter(otlp =>
+                {
+                    otlp.Protocol = OtlpExportProtocol.HttpProtobuf;
+                    otlp.Endpoint = new Uri(collector, "v1/traces");
+                }));
     }
 
     /// <summary>Problem responses for every error, request logs, and the two health endpoints.</summary>
@@ -82,6 +121,9 @@ public static class HostingExtensions
             Predicate = check => check.Tags.Contains(HealthTags.Ready),
             ResponseWriter = WriteHealthAsync,
         }).AllowAnonymous();
+
+        // Prometheus scrapes from inside the network, like the health checks.
+        app.MapMetrics("/metrics").AllowAnonymous();
         return app;
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Ingestion.Contracts;
 using Npgsql;
@@ -16,8 +17,9 @@ public static class Outbox
 
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    private const string InsertSql =
-        "insert into ingestion.outbox (message_type, body, destination) values (@type, @body, @destination)";
+    private const string InsertSql = """
+        insert into ingestion.outbox (message_type, body, destination, trace_parent) values (@type, @body, @destination, @trace)
+        """;
 
     /// <param name="destination">The queue a command is sent to; null publishes an event.</param>
     public static async Task AddAsync<T>(NpgsqlConnection connection, T message, Uri? destination, CancellationToken cancellationToken)
@@ -27,6 +29,9 @@ public static class Outbox
         insert.Parameters.AddWithValue("type", typeof(T).FullName!);
         insert.Parameters.AddWithValue("destination", (object?)destination?.ToString() ?? DBNull.Value);
         insert.Parameters.AddWithValue("body", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(message, Json));
+
+        // The request's trace, so the relay sends the message as part of it, however much later.
+        insert.Parameters.AddWithValue("trace", (object?)Activity.Current?.Id ?? DBNull.Value);
         await insert.ExecuteNonQueryAsync(cancellationToken);
 
         // Delivered at commit, so the relay wakes up exactly when there is something to send.

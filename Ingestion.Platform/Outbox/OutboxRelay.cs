@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Text.Json;
+using Ingestion.Platform.Hosting;
 using MassTransit;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -21,7 +23,7 @@ internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(15);
 
     private const string ClaimSql = """
-        select id, message_type, body::text, destination from ingestion.outbox
+        select id, message_type, body::text, destination, trace_parent from ingestion.outbox
         order by id limit @limit for update skip locked
         """;
 
@@ -79,7 +81,7 @@ internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var claimed = new List<(long Id, object Message, Type Type, string? Destination)>();
+        var claimed = new List<(long Id, object Message, Type Type, string? Destination, string? TraceParent)>();
         await using (var claim = new NpgsqlCommand(ClaimSql, connection, transaction))
         {
             claim.Parameters.AddWithValue("limit", BatchSize);
@@ -88,7 +90,8 @@ internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger
             {
                 var type = Outbox.ResolveType(reader.GetString(1));
                 var message = JsonSerializer.Deserialize(reader.GetString(2), type, Outbox.Json)!;
-                claimed.Add((reader.GetInt64(0), message, type, reader.IsDBNull(3) ? null : reader.GetString(3)));
+                claimed.Add((reader.GetInt64(0), message, type, reader.IsDBNull(3) ? null : reader.GetString(3),
+                    reader.IsDBNull(4) ? null : reader.GetString(4)));
             }
         }
 
@@ -100,8 +103,12 @@ internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger
         using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
             timeout.CancelAfter(PublishTimeout);
-            foreach (var (_, message, type, destination) in claimed)
+            foreach (var (_, message, type, destination, traceParent) in claimed)
             {
+                // MassTransit's send activity becomes a child of the request that wrote the message.
+                using var activity = ActivityContext.TryParse(traceParent, null, out var parent)
+                    ? Telemetry.Source.StartActivity("outbox relay", ActivityKind.Internal, parent)
+                    : null;
                 if (destination is null)
                 {
                     await bus.Publish(message, type, timeout.Token);

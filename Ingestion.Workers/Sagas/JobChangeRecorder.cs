@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Ingestion.Contracts.Jobs;
+using Ingestion.Platform.Hosting;
 using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Webhooks;
 using MassTransit;
@@ -46,6 +47,22 @@ internal static class JobChangeRecorder
 
         await events.Publish(new JobChanged(job.CorrelationId, job.TenantId, job.Kind, job.Version, job.CurrentState, stored,
             job.UpdatedAt), cancellationToken);
+    }
+
+    /// <summary>Counts a committed transition, and how long a job took when it ended.</summary>
+    public static void Observe(string fromState, JobState job, string state)
+    {
+        if (fromState == state)
+        {
+            return;
+        }
+
+        Telemetry.Transitions.WithLabels(job.Kind, state).Inc();
+        if (job.IsFinished)
+        {
+            var end = job.CompletedAt ?? job.UpdatedAt;
+            Telemetry.JobDuration.WithLabels(job.Kind, state).Observe(Math.Max(0, (end - job.CreatedAt).TotalSeconds));
+        }
     }
 
     /// <summary>The message type behind the change, as readers of the trail know it (Fault&lt;ProcessUpload&gt; included).</summary>

@@ -119,13 +119,19 @@ public sealed class JobSagaRepositoryContext<TJob, TMessage> : ConsumeContextSco
 
         await JobChangeRecorder.RecordAsync(transaction.Connection, "Initial", context.Saga, consumeContext.Message, this,
             CancellationToken);
+        var job = context.Saga;
+        var state = job.CurrentState;
+        transaction.AfterCommit(() => JobChangeRecorder.Observe("Initial", job, state));
     }
 
     public async Task Update(SagaConsumeContext<TJob> context)
     {
+        var from = transaction.StateBefore(context.Saga.CorrelationId);
         await transaction.UpdateAsync(context.Saga, CancellationToken);
-        await JobChangeRecorder.RecordAsync(transaction.Connection, transaction.StateBefore(context.Saga.CorrelationId), context.Saga,
-            consumeContext.Message, this, CancellationToken);
+        await JobChangeRecorder.RecordAsync(transaction.Connection, from, context.Saga, consumeContext.Message, this, CancellationToken);
+        var job = context.Saga;
+        var state = job.CurrentState;
+        transaction.AfterCommit(() => JobChangeRecorder.Observe(from, job, state));
     }
 
     public Task Delete(SagaConsumeContext<TJob> context) => transaction.DeleteAsync(context.Saga, CancellationToken);

@@ -21,6 +21,7 @@ public sealed class JobSagaTransaction<TJob> : IAsyncDisposable
     private readonly string _kind;
 
     private readonly Dictionary<Guid, string> _loadedStates = [];
+    private readonly List<Action> _afterCommit = [];
 
     internal JobSagaTransaction(NpgsqlConnection connection, NpgsqlTransaction transaction, string kind)
     {
@@ -92,7 +93,17 @@ public sealed class JobSagaTransaction<TJob> : IAsyncDisposable
         }
     }
 
-    public Task CommitAsync(CancellationToken cancellationToken) => _transaction.CommitAsync(cancellationToken);
+    /// <summary>Something to do only once the changes are committed (metrics, which must not count a rollback).</summary>
+    public void AfterCommit(Action action) => _afterCommit.Add(action);
+
+    public async Task CommitAsync(CancellationToken cancellationToken)
+    {
+        await _transaction.CommitAsync(cancellationToken);
+        foreach (var action in _afterCommit)
+        {
+            action();
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -5,6 +5,7 @@ using Amazon.S3;
 using CsvHelper;
 using Ingestion.Contracts.Uploads;
 using Ingestion.Platform.Datasets;
+using Ingestion.Platform.Hosting;
 using Ingestion.Platform.Storage;
 using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
@@ -223,6 +224,9 @@ public sealed partial class UploadProcessor(
                         batch.Rejected, cancellationToken);
                     await transaction.CommitAsync(cancellationToken);
                 }
+
+                Telemetry.RowsLoaded.WithLabels(job.TenantId).Inc(batch.Loaded);
+                Telemetry.RowsRejected.WithLabels(job.TenantId).Inc(batch.Rejected);
 
                 if (RejectLimit(dataset, checkpoint, batch.EndOfFile) is { } overLimit)
                 {

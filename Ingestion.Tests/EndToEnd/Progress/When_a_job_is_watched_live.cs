@@ -60,6 +60,26 @@ public sealed class When_a_job_is_watched_live
     }
 
     [Test]
+    public async Task Should_stream_live_from_any_api_instance()
+    {
+        // A second API instance of the same deployment: it never saw the upload, only the bus.
+        await using var other = await HostProcess.StartAsync("Ingestion.Api", "shared-api2", TestRun.Shared.Settings);
+        using var otherClient = new HttpClient { BaseAddress = other.Url };
+        otherClient.DefaultRequestHeaders.Add("X-Api-Key", Keys.Acme);
+
+        var jobId = await _acme.StartUploadAsync(_dataset, NextRows(Rows));
+        await using var here = await EventSourceClient.OpenAsync(_acme, $"/v1/jobs/{jobId}/stream");
+        await using var there = await EventSourceClient.OpenAsync(otherClient, $"/v1/jobs/{jobId}/stream");
+        var streams = await Task.WhenAll(here.ToEndAsync(TimeSpan.FromSeconds(60)), there.ToEndAsync(TimeSpan.FromSeconds(60)));
+
+        foreach (var events in streams)
+        {
+            Assert.That(events[^1].Status, Is.EqualTo("completed"), Describe(events));
+            Assert.That(events.Count(e => e.Name == "progress"), Is.GreaterThanOrEqualTo(3), "live progress, not only the end");
+        }
+    }
+
+    [Test]
     public async Task Should_resume_after_a_reconnect_with_last_event_id_and_miss_nothing()
     {
         var jobId = await _acme.StartUploadAsync(_dataset, NextRows(Rows));

@@ -1,0 +1,109 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using Ingestion.Api.Progress;
+using Ingestion.Platform.Messaging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Prometheus;
+
+namespace Ingestion.Api.Hosting;
+
+/// <summary>
+/// Gauges read at each Prometheus scrape, from where the truth is: jobs by kind and state and
+/// the outbox backlog from PostgreSQL, queue depths from RabbitMQ's management API, open
+/// progress streams from this instance. Every API instance reports the same shared figures;
+/// aggregate them with <c>max</c>, not <c>sum</c>.
+/// </summary>
+public sealed partial class ServiceGauges(
+    NpgsqlDataSource dataSource,
+    JobFeed feed,
+    IOptions<RabbitMqOptions> rabbit,
+    IHttpClientFactory clients,
+    ILogger<ServiceGauges> logger) : IHostedService
+{
+    public const string ManagementClient = "rabbitmq-management";
+
+    private static readonly Gauge Jobs = Metrics.CreateGauge("ingestion_jobs", "Jobs kept, by kind and state.", "kind", "state");
+
+    private static readonly Gauge Outbox = Metrics.CreateGauge("ingestion_outbox_pending", "Messages written but not yet relayed to RabbitMQ.");
+
+    private static readonly Gauge Queues = Metrics.CreateGauge("ingestion_queue_messages",
+        "Messages in the service's RabbitMQ queues (ready and unacknowledged).", "queue");
+
+    private static readonly Gauge Streams = Metrics.CreateGauge("ingestion_live_streams", "Progress streams open on this API instance.");
+
+    private const string JobsSql = "select kind, current_state, count(*) from ingestion.jobs group by kind, current_state";
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        Metrics.DefaultRegistry.AddBeforeCollectCallback(CollectAsync);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private async Task CollectAsync(CancellationToken cancellationToken)
+    {
+        Streams.Set(feed.Watchers);
+        try
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+            var seen = new HashSet<(string, string)>();
+            await using (var command = new NpgsqlCommand(JobsSql, connection))
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    var (kind, state) = (reader.GetString(0), reader.GetString(1));
+                    seen.Add((kind, state));
+                    Jobs.WithLabels(kind, state).Set(reader.GetInt64(2));
+                }
+            }
+
+            foreach (var labels in Jobs.GetAllLabelValues().Where(l => !seen.Contains((l[0], l[1]))))
+            {
+                Jobs.WithLabels(labels).Set(0);
+            }
+
+            await using var outbox = new NpgsqlCommand("select count(*) from ingestion.outbox", connection);
+            Outbox.Set((long)(await outbox.ExecuteScalarAsync(cancellationToken))!);
+        }
+        catch (NpgsqlException e)
+        {
+            LogUnavailable(e, "PostgreSQL");
+        }
+
+        await CollectQueuesAsync(cancellationToken);
+    }
+
+    private async Task CollectQueuesAsync(CancellationToken cancellationToken)
+    {
+        var options = rabbit.Value;
+        using var client = clients.CreateClient(ManagementClient);
+        using var request = new HttpRequestMessage(HttpMethod.Get,
+            new Uri($"http://{options.Host}:{options.ManagementPort}/api/queues/{Uri.EscapeDataString(options.VirtualHost)}?columns=name,messages"));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String(Encoding.UTF8.GetBytes($"{options.Username}:{options.Password}")));
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(2));
+            using var response = await client.SendAsync(request, timeout.Token);
+            response.EnsureSuccessStatusCode();
+            foreach (var queue in await response.Content.ReadFromJsonAsync<List<QueueDepth>>(timeout.Token) ?? [])
+            {
+                Queues.WithLabels(queue.Name).Set(queue.Messages ?? 0);
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException)
+        {
+            LogUnavailable(e, "RabbitMQ's management API");
+        }
+    }
+
+    private sealed record QueueDepth(string Name, long? Messages);
+
+    [LoggerMessage(LogLevel.Debug, "Metrics: {Source} did not answer; its gauges keep their last values")]
+    private partial void LogUnavailable(Exception exception, string source);
+}

@@ -5,6 +5,7 @@ using Ingestion.Platform.Statements;
 using Ingestion.Api.Hosting;
 using Microsoft.AspNetCore.Connections;
 using Ingestion.Api.Jobs;
+using Ingestion.Api.Ops;
 using Ingestion.Api.Security;
 using Ingestion.Api.Uploads;
 using Ingestion.Platform.Jobs;
@@ -28,6 +29,7 @@ public static class ApiExtensions
         builder.Services.AddSingleton<AccountDocuments>();
         builder.Services.AddOpenApi();
         builder.AddIngestionBus(_ => { });
+        builder.AddIngestionOps();
         return builder;
     }
 
@@ -41,6 +43,7 @@ public static class ApiExtensions
         app.MapJobsApi();
         app.MapStatementsApi();
         app.MapAccountDocumentsApi();
+        app.MapOpsApi();
         return app;
     }
 }

@@ -5,6 +5,7 @@ using Ingestion.Platform.Statements;
 using Ingestion.Api.Hosting;
 using Microsoft.AspNetCore.Connections;
 using Ingestion.Api.Jobs;
+using Ingestion.Api.Ops;
 using Ingestion.Api.Progress;
 using Ingestion.Api.Security;
 using Ingestion.Api.Uploads;
@@ -34,7 +35,6 @@ public static class ApiExtensions
             .ValidateOnStart();
         builder.Services.AddSingleton<AccountDocuments>();
         builder.Services.AddOpenApi();
-        builder.Services.AddHttpClient(ServiceGauges.ManagementClient);
         builder.Services.AddHostedService<ServiceGauges>();
         builder.AddIngestionBus(bus =>
             // Every instance hears every job change on a queue of its own that goes with it.
@@ -44,6 +44,7 @@ public static class ApiExtensions
                 endpoint.InstanceId = Guid.NewGuid().ToString("N");
                 endpoint.PrefetchCount = 512;
             }));
+        builder.AddIngestionOps();
         return builder;
     }
 
@@ -58,6 +59,7 @@ public static class ApiExtensions
         app.MapJobStream();
         app.MapStatementsApi();
         app.MapAccountDocumentsApi();
+        app.MapOpsApi();
         return app;
     }
 }

@@ -1,6 +1,5 @@
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Text;
+using Ingestion.Api.Ops;
 using Ingestion.Api.Progress;
 using Ingestion.Platform.Messaging;
 using Microsoft.Extensions.Options;
@@ -22,8 +21,6 @@ public sealed partial class ServiceGauges(
     IHttpClientFactory clients,
     ILogger<ServiceGauges> logger) : IHostedService
 {
-    public const string ManagementClient = "rabbitmq-management";
-
     private static readonly Gauge Jobs = Metrics.CreateGauge("ingestion_jobs", "Jobs kept, by kind and state.", "kind", "state");
 
     private static readonly Gauge Outbox = Metrics.CreateGauge("ingestion_outbox_pending", "Messages written but not yet relayed to RabbitMQ.");
@@ -79,12 +76,9 @@ public sealed partial class ServiceGauges(
 
     private async Task CollectQueuesAsync(CancellationToken cancellationToken)
     {
-        var options = rabbit.Value;
-        using var client = clients.CreateClient(ManagementClient);
+        using var client = clients.CreateClient(DeadLetterQueues.ManagementClient);
         using var request = new HttpRequestMessage(HttpMethod.Get,
-            new Uri($"http://{options.Host}:{options.ManagementPort}/api/queues/{Uri.EscapeDataString(options.VirtualHost)}?columns=name,messages"));
-        request.Headers.Authorization = new AuthenticationHeaderValue("Basic",
-            Convert.ToBase64String(Encoding.UTF8.GetBytes($"{options.Username}:{options.Password}")));
+            new Uri($"queues/{Uri.EscapeDataString(rabbit.Value.VirtualHost)}?columns=name,messages", UriKind.Relative));
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

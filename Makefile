@@ -17,6 +17,7 @@ help:
 	@echo "make bench-upload          stream a 2 GB file through the API"
 	@echo "make bench-ingest ROWS=N   load an N-row CSV from S3, compared with psql \\copy"
 	@echo "make bench-statement LINES=N  render an N-line statement"
+	@echo "make bench-progress        50 jobs watched by 200 SSE clients: delivery delay percentiles"
 
 .PHONY: infra-up infra-down
 infra-up:
@@ -42,7 +43,7 @@ test: infra-up build
 	@$(ENV) dotnet test Ingestion.sln -c $(CONFIGURATION) --no-build -nologo \
 		--logger "console;verbosity=normal" --results-directory .data/test-results
 
-.PHONY: bench-upload bench-ingest bench-statement
+.PHONY: bench-upload bench-ingest bench-statement bench-progress
 bench-upload: infra-up build
 	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll upload --bytes 2147483648
 
@@ -51,6 +52,9 @@ bench-ingest: infra-up build
 
 bench-statement: infra-up build
 	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll statement --lines $(LINES)
+
+bench-progress: infra-up build
+	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll progress --jobs 50 --clients 200
 
 .PHONY: clean
 clean:

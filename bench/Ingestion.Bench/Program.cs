@@ -9,6 +9,7 @@ using Ingestion.Tests.Infrastructure;
 // make bench-upload: Ingestion.Bench upload --bytes N
 // make bench-ingest: Ingestion.Bench ingest --rows N
 // make bench-statement: Ingestion.Bench statement --lines N
+// make bench-progress: Ingestion.Bench progress --jobs 50 --clients 200
 var command = args.FirstOrDefault();
 var options = Arguments.Parse(args.Skip(1));
 switch (command)
@@ -22,8 +23,11 @@ switch (command)
     case "statement":
         await StatementBench.RunAsync(options.Long("lines", 100_000));
         break;
+    case "progress":
+        await ProgressBench.RunAsync((int)options.Long("jobs", 50), (int)options.Long("clients", 200), (int)options.Long("rows", 50_000));
+        break;
     default:
-        Console.Error.WriteLine("usage: Ingestion.Bench upload --bytes N | ingest --rows N | statement --lines N");
+        Console.Error.WriteLine("usage: Ingestion.Bench upload --bytes N | ingest --rows N | statement --lines N | progress --jobs N --clients M");
         return 2;
 }
 

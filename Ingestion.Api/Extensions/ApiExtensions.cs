@@ -7,14 +7,16 @@ using Microsoft.AspNetCore.Connections;
 using Ingestion.Api.Jobs;
 using Ingestion.Api.Security;
 using Ingestion.Api.Uploads;
+using Ingestion.Api.Webhooks;
 using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Messaging;
+using Ingestion.Platform.Webhooks;
 
 namespace Ingestion.Api.Extensions;
 
 public static class ApiExtensions
 {
-    /// <summary>API keys, the upload intake, the job store and the bus the outbox relays to.</summary>
+    /// <summary>API keys, the upload intake, the job store, the callback URL guard and the bus the outbox relays to.</summary>
     public static WebApplicationBuilder AddIngestionApi(this WebApplicationBuilder builder)
     {
         builder.AddIngestionSecurity();
@@ -26,6 +28,7 @@ public static class ApiExtensions
         builder.Services.AddSingleton<UploadIntake>();
         builder.Services.AddSingleton<JobStore>();
         builder.Services.AddSingleton<AccountDocuments>();
+        builder.AddIngestionWebhooks();
         builder.Services.AddOpenApi();
         builder.AddIngestionBus(_ => { });
         return builder;
@@ -41,6 +44,7 @@ public static class ApiExtensions
         app.MapJobsApi();
         app.MapStatementsApi();
         app.MapAccountDocumentsApi();
+        app.MapWebhooksApi();
         return app;
     }
 }

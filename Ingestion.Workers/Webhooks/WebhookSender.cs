@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Ingestion.Platform.Database;
 using Ingestion.Platform.Webhooks;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -19,62 +20,23 @@ internal sealed class WebhookSender(
     WebhookClient client,
     CallbackGuard guard,
     IOptions<WebhookOptions> options,
-    ILogger<WebhookSender> logger) : BackgroundService
+    ILogger<WebhookSender> logger) : NotifiedLoop(dataSource, WebhookDeliveries.Channel, logger)
 {
     private static readonly TimeSpan MinimumWait = TimeSpan.FromMilliseconds(50);
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(15);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task<TimeSpan> RunAsync(CancellationToken cancellationToken)
     {
         var settings = options.Value;
-        var backoff = TimeSpan.FromMilliseconds(250);
-        NpgsqlConnection? listener = null;
-        while (!stoppingToken.IsCancellationRequested)
+        while (await SendDueAsync(cancellationToken) == settings.ConcurrentDeliveries)
         {
-            try
-            {
-                listener ??= await ListenAsync(stoppingToken);
-                while (await SendDueAsync(stoppingToken) == settings.ConcurrentDeliveries)
-                {
-                }
-
-                backoff = TimeSpan.FromMilliseconds(250);
-                var next = await deliveries.NextDueAsync(stoppingToken) ?? settings.PollInterval;
-                var wait = next < MinimumWait ? MinimumWait : next > settings.PollInterval ? settings.PollInterval : next;
-                await listener.WaitAsync(wait, stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
-            {
-                // Whatever goes wrong with webhooks must not stop the worker, which has jobs to run.
-                logger.LogWarning(e, "Webhook sender paused for {Backoff}: {Reason}", backoff, e.Message);
-                if (listener is not null)
-                {
-                    await listener.DisposeAsync();
-                    listener = null;
-                }
-
-                await Task.Delay(backoff, stoppingToken);
-                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
-            }
         }
 
-        if (listener is not null)
-        {
-            await listener.DisposeAsync();
-        }
+        var next = await deliveries.NextDueAsync(cancellationToken) ?? settings.PollInterval;
+        return next < MinimumWait ? MinimumWait : next > settings.PollInterval ? settings.PollInterval : next;
     }
 
-    private async Task<NpgsqlConnection> ListenAsync(CancellationToken cancellationToken)
-    {
-        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var listen = new NpgsqlCommand($"listen {WebhookDeliveries.Channel}", connection);
-        await listen.ExecuteNonQueryAsync(cancellationToken);
-        return connection;
-    }
+    /// <summary>Whatever goes wrong with webhooks must not stop the worker, which has jobs to run.</summary>
+    protected override bool IsTransient(Exception failure) => true;
 
     private async Task<int> SendDueAsync(CancellationToken cancellationToken)
     {

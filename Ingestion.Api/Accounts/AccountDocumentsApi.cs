@@ -54,7 +54,7 @@ public static partial class AccountDocumentsApi
             if (isForm)
             {
                 var form = await MultipartUpload.StoreAsync(request, intake, store, key, "application/pdf", limit,
-                    new Dictionary<string, Func<string, string?>>(), cancellationToken);
+                    new Dictionary<string, Func<string, CancellationToken, Task<string?>>>(), cancellationToken);
                 (stored, fileName) = (form.Stored, form.FileName);
             }
             else

@@ -9,14 +9,16 @@ using Ingestion.Api.Ops;
 using Ingestion.Api.Progress;
 using Ingestion.Api.Security;
 using Ingestion.Api.Uploads;
+using Ingestion.Api.Webhooks;
 using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Messaging;
+using Ingestion.Platform.Webhooks;
 
 namespace Ingestion.Api.Extensions;
 
 public static class ApiExtensions
 {
-    /// <summary>API keys, the upload intake, the job store and the bus the outbox relays to.</summary>
+    /// <summary>API keys, the upload intake, the job store, the callback URL guard and the bus the outbox relays to.</summary>
     public static WebApplicationBuilder AddIngestionApi(this WebApplicationBuilder builder)
     {
         builder.AddIngestionSecurity();
@@ -34,6 +36,7 @@ public static class ApiExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddSingleton<AccountDocuments>();
+        builder.AddIngestionWebhooks();
         builder.Services.AddOpenApi();
         builder.Services.AddHostedService<ServiceGauges>();
         builder.AddIngestionBus(bus =>
@@ -59,6 +62,7 @@ public static class ApiExtensions
         app.MapJobStream();
         app.MapStatementsApi();
         app.MapAccountDocumentsApi();
+        app.MapWebhooksApi();
         app.MapOpsApi();
         return app;
     }

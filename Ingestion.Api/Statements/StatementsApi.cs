@@ -6,6 +6,7 @@ using Ingestion.Contracts.Statements;
 using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Messaging;
 using Ingestion.Platform.Statements;
+using Ingestion.Platform.Webhooks;
 using MassTransit;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -25,11 +26,12 @@ public static class StatementsApi
 
     /// <param name="From">First day, <c>YYYY-MM-DD</c> (UTC).</param>
     /// <param name="To">Last day, inclusive; today when left out.</param>
-    public sealed record StatementRequest(long? AccountId, string? From, string? To);
+    /// <param name="CallbackUrl">Optional http(s) URL that receives a signed webhook when the statement is ready or failed.</param>
+    public sealed record StatementRequest(long? AccountId, string? From, string? To, string? CallbackUrl = null);
 
     /// <summary>Requests an account's statement for a period; 202 with the job, whose download link appears when it is ready.</summary>
     public static async Task<Results<Accepted<JobAccepted>, ValidationProblem, ProblemHttpResult>> RequestStatement(
-        HttpContext context, JobStore jobs, IOptions<StatementOptions> options, CancellationToken cancellationToken)
+        HttpContext context, JobStore jobs, CallbackGuard callbacks, IOptions<StatementOptions> options, CancellationToken cancellationToken)
     {
         var caller = Caller.From(context.User);
         var request = context.Request;
@@ -53,7 +55,12 @@ public static class StatementsApi
         }
 
         var (period, errors) = Validate(body, options.Value.MaxPeriodDays);
-        if (period is null)
+        if (body?.CallbackUrl is { } url && await callbacks.RefusalAsync(url, caller.TenantId!, cancellationToken) is { } refusal)
+        {
+            errors["callbackUrl"] = [refusal];
+        }
+
+        if (period is null || errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors, title: "The statement request is not valid");
         }
@@ -76,8 +83,9 @@ public static class StatementsApi
             AccountId = account,
             From = from,
             To = to,
+            CallbackUrl = body!.CallbackUrl,
         };
-        var command = new BuildStatement(job.CorrelationId, job.TenantId, account, from, to);
+        var command = new BuildStatement(job.CorrelationId, job.TenantId, account, from, to, job.CallbackUrl);
         if (!await jobs.CreateAsync(job, command, Queues.Address(Queues.StatementJobs), caller.Actor, cancellationToken))
         {
             var winner = await jobs.FindByIdempotencyKeyAsync(caller.TenantId!, idempotencyKey!, cancellationToken);

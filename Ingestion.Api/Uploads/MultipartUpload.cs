@@ -22,7 +22,8 @@ public static class MultipartUpload
 
     /// <param name="fields">The text fields the form may carry, each with its check (null when valid, else what is wrong).</param>
     public static async Task<UploadForm> StoreAsync(HttpRequest request, UploadIntake intake, ObjectStore store, string key,
-        string contentType, long maxBytes, IReadOnlyDictionary<string, Func<string, string?>> fields, CancellationToken cancellationToken)
+        string contentType, long maxBytes, IReadOnlyDictionary<string, Func<string, CancellationToken, Task<string?>>> fields,
+        CancellationToken cancellationToken)
     {
         var boundary = HeaderUtilities.RemoveQuotes(MediaTypeHeaderValue.Parse(request.ContentType).Boundary).Value;
         if (string.IsNullOrEmpty(boundary))
@@ -53,7 +54,7 @@ public static class MultipartUpload
                 else if (name is not null && fields.TryGetValue(name, out var check))
                 {
                     var value = await ReadFieldAsync(section, name, cancellationToken);
-                    if (check(value) is { } problem)
+                    if (await check(value, cancellationToken) is { } problem)
                     {
                         throw new UploadFormException($"{name} {problem}");
                     }

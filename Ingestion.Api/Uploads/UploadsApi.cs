@@ -6,6 +6,7 @@ using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Messaging;
 using Ingestion.Platform.Storage;
+using Ingestion.Platform.Webhooks;
 using MassTransit;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -15,11 +16,6 @@ namespace Ingestion.Api.Uploads;
 
 public static class UploadsApi
 {
-    private static readonly Dictionary<string, Func<string, string?>> FormFields = new()
-    {
-        ["callbackUrl"] = url => CallbackUrl.TryValidate(url, out var problem) ? null : problem,
-    };
-
     public static IEndpointRouteBuilder MapUploadsApi(this IEndpointRouteBuilder app)
     {
         app.MapGroup("/v1/datasets/{name}/uploads")
@@ -40,6 +36,7 @@ public static class UploadsApi
         JobStore jobs,
         UploadIntake intake,
         ObjectStore store,
+        CallbackGuard callbacks,
         Serilog.IDiagnosticContext diagnostics,
         CancellationToken cancellationToken)
     {
@@ -96,8 +93,8 @@ public static class UploadsApi
             }
             else
             {
-                var form = await MultipartUpload.StoreAsync(request, intake, store, key, "text/csv", intake.MaxBytes, FormFields,
-                    cancellationToken);
+                var form = await MultipartUpload.StoreAsync(request, intake, store, key, "text/csv", intake.MaxBytes,
+                    FormFields(callbacks, tenant), cancellationToken);
                 stored = form.Stored;
                 callbackUrl = form.Fields.GetValueOrDefault("callbackUrl");
             }
@@ -151,6 +148,12 @@ public static class UploadsApi
 
         return Idempotency.Accepted(job);
     }
+
+    /// <summary>The text fields an upload form may carry, with their checks (a callback URL is resolved and its addresses checked).</summary>
+    private static Dictionary<string, Func<string, CancellationToken, Task<string?>>> FormFields(CallbackGuard callbacks, string tenant) => new()
+    {
+        ["callbackUrl"] = (url, cancellationToken) => callbacks.RefusalAsync(url, tenant, cancellationToken),
+    };
 
     private static Results<Accepted<JobAccepted>, ProblemHttpResult> Replay(HttpContext context, JobState earlier, string dataset) =>
         Idempotency.Replay(context, earlier, earlier is UploadJob && earlier.Dataset == dataset,

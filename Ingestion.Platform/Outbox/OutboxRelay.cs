@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Ingestion.Platform.Hosting;
 using MassTransit;
-using Microsoft.Extensions.Hosting;
+using Ingestion.Platform.Database;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -15,12 +15,12 @@ namespace Ingestion.Platform.Outbox;
 /// publishes a batch twice, which consumers tolerate: they are idempotent by job state.
 /// While RabbitMQ is down the rows simply wait.
 /// </summary>
-internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger<OutboxRelay> logger) : BackgroundService
+internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger<OutboxRelay> logger)
+    : NotifiedLoop(dataSource, Outbox.Channel, logger)
 {
     private const int BatchSize = 100;
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(10);
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(15);
 
     private const string ClaimSql = """
         select id, message_type, body::text, destination, trace_parent from ingestion.outbox
@@ -29,57 +29,21 @@ internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger
 
     private const string DeleteSql = "delete from ingestion.outbox where id = any(@ids)";
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task<TimeSpan> RunAsync(CancellationToken cancellationToken)
     {
-        var backoff = TimeSpan.FromMilliseconds(250);
-        NpgsqlConnection? listener = null;
-        while (!stoppingToken.IsCancellationRequested)
+        while (await RelayBatchAsync(cancellationToken) == BatchSize)
         {
-            try
-            {
-                listener ??= await ListenAsync(stoppingToken);
-                while (await RelayBatchAsync(stoppingToken) == BatchSize)
-                {
-                }
-
-                backoff = TimeSpan.FromMilliseconds(250);
-                await listener.WaitAsync(PollInterval, stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception e) when (e is NpgsqlException or RequestTimeoutException or OperationCanceledException or MassTransitException)
-            {
-                logger.LogWarning("Outbox relay paused for {Backoff}: {Reason}", backoff, e.Message);
-                if (listener is not null)
-                {
-                    await listener.DisposeAsync();
-                    listener = null;
-                }
-
-                await Task.Delay(backoff, stoppingToken);
-                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
-            }
         }
 
-        if (listener is not null)
-        {
-            await listener.DisposeAsync();
-        }
+        return PollInterval;
     }
 
-    private async Task<NpgsqlConnection> ListenAsync(CancellationToken cancellationToken)
-    {
-        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var listen = new NpgsqlCommand($"listen {Outbox.Channel}", connection);
-        await listen.ExecuteNonQueryAsync(cancellationToken);
-        return connection;
-    }
+    protected override bool IsTransient(Exception failure) =>
+        failure is NpgsqlException or RequestTimeoutException or OperationCanceledException or MassTransitException;
 
     private async Task<int> RelayBatchAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var connection = await DataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var claimed = new List<(long Id, object Message, Type Type, string? Destination, string? TraceParent)>();
         await using (var claim = new NpgsqlCommand(ClaimSql, connection, transaction))

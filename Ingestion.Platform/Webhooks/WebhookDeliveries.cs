@@ -11,6 +11,22 @@ public sealed record WebhookAttempt(int Attempt, DateTimeOffset At, int? StatusC
 public sealed record WebhookDelivery(Guid Id, string Url, string Status, int Attempts, DateTimeOffset NextAttemptAt,
     JsonElement Payload, IReadOnlyList<WebhookAttempt> History);
 
+/// <summary>A delivery a worker has claimed for its attempt number <see cref="Attempt"/>.</summary>
+public sealed record DueWebhook(Guid Id, Guid JobId, string TenantId, string Url, string Payload, int Attempt);
+
+/// <summary>How one attempt ended: an HTTP status, or an error before there was one.</summary>
+public sealed record WebhookOutcome(DateTimeOffset At, int? StatusCode, string? Error, int DurationMs)
+{
+    public bool Delivered => StatusCode is >= 200 and < 300;
+}
+
+public static class WebhookStatus
+{
+    public const string Pending = "pending";
+    public const string Delivered = "delivered";
+    public const string GaveUp = "gave_up";
+}
+
 /// <summary>
 /// The webhooks a job owes, in PostgreSQL: scheduled in the transaction that ends the job,
 /// sent when due by any worker, every attempt recorded. Nothing about them is in memory, so
@@ -30,6 +46,37 @@ public sealed class WebhookDeliveries(NpgsqlDataSource dataSource)
                    'error', a.error, 'durationMs', a.duration_ms) order by a.attempt) filter (where a.attempt is not null), '[]')::text
         from ingestion.webhook_deliveries d left join ingestion.webhook_attempts a on a.delivery_id = d.id
         where d.job_id = @job group by d.id order by d.created_at
+        """;
+
+    // One statement, committed at once: the claimed rows move out of reach for the lease, so
+    // no other worker sends them meanwhile, and a worker that dies leaves them to be claimed again.
+    private const string ClaimSql = """
+        update ingestion.webhook_deliveries d
+        set attempts = d.attempts + 1, next_attempt_at = now() + @lease, updated_at = now()
+        where d.id in (select id from ingestion.webhook_deliveries
+                       where status = 'pending' and next_attempt_at <= now()
+                       order by next_attempt_at limit @limit for update skip locked)
+        returning d.id, d.job_id, d.tenant_id, d.url, d.payload::text, d.attempts
+        """;
+
+    private const string AttemptSql = """
+        insert into ingestion.webhook_attempts (delivery_id, attempt, at, status_code, error, duration_ms)
+        values (@id, @attempt, @at, @code, @error, @duration) on conflict do nothing
+        """;
+
+    // Fenced on the attempt: if the lease ran out and another worker claimed the row, its attempt decides.
+    private const string SettleSql = """
+        update ingestion.webhook_deliveries set status = @status, next_attempt_at = now() + @delay, updated_at = now()
+        where id = @id and attempts = @attempt and status = 'pending'
+        """;
+
+    private const string NextDueSql = """
+        select extract(epoch from min(next_attempt_at) - now()) from ingestion.webhook_deliveries where status = 'pending'
+        """;
+
+    private const string RedeliverSql = """
+        update ingestion.webhook_deliveries set status = 'pending', next_attempt_at = now(), updated_at = now()
+        where id = @id and job_id = @job and status = 'gave_up'
         """;
 
     /// <summary>Inside the caller's transaction: the webhook exists exactly when the job's end does.</summary>
@@ -60,5 +107,86 @@ public sealed class WebhookDeliveries(NpgsqlDataSource dataSource)
         }
 
         return deliveries;
+    }
+
+    /// <summary>Claims up to <paramref name="limit"/> due deliveries for one attempt each, held for <paramref name="lease"/>.</summary>
+    public async Task<IReadOnlyList<DueWebhook>> ClaimDueAsync(int limit, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(ClaimSql);
+        command.Parameters.AddWithValue("limit", limit);
+        command.Parameters.AddWithValue("lease", lease);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var due = new List<DueWebhook>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            due.Add(new DueWebhook(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
+                reader.GetInt32(5)));
+        }
+
+        return due;
+    }
+
+    /// <summary>
+    /// Records the attempt and what follows from it, together: delivered, given up, or due
+    /// again after <paramref name="retryAfter"/> (null gives up).
+    /// </summary>
+    public async Task RecordAsync(DueWebhook delivery, WebhookOutcome outcome, TimeSpan? retryAfter, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var attempt = new NpgsqlCommand(AttemptSql, connection, transaction))
+        {
+            attempt.Parameters.AddWithValue("id", delivery.Id);
+            attempt.Parameters.AddWithValue("attempt", delivery.Attempt);
+            attempt.Parameters.AddWithValue("at", outcome.At);
+            attempt.Parameters.AddWithValue("code", (object?)outcome.StatusCode ?? DBNull.Value);
+            attempt.Parameters.AddWithValue("error", (object?)outcome.Error ?? DBNull.Value);
+            attempt.Parameters.AddWithValue("duration", outcome.DurationMs);
+            await attempt.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using (var settle = new NpgsqlCommand(SettleSql, connection, transaction))
+        {
+            settle.Parameters.AddWithValue("id", delivery.Id);
+            settle.Parameters.AddWithValue("attempt", delivery.Attempt);
+            settle.Parameters.AddWithValue("status",
+                outcome.Delivered ? WebhookStatus.Delivered : retryAfter is null ? WebhookStatus.GaveUp : WebhookStatus.Pending);
+            settle.Parameters.AddWithValue("delay", retryAfter ?? TimeSpan.Zero);
+            await settle.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>How long until the next pending delivery is due (zero or less: now), or null when none is pending.</summary>
+    public async Task<TimeSpan?> NextDueAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(NextDueSql);
+        return await command.ExecuteScalarAsync(cancellationToken) is decimal seconds
+            ? TimeSpan.FromSeconds((double)seconds)
+            : null;
+    }
+
+    /// <summary>
+    /// Makes a delivery that gave up due again, for one more attempt, and records who asked in
+    /// the job's audit trail; false when there is no such delivery or it had not given up.
+    /// </summary>
+    public async Task<bool> RedeliverAsync(Guid jobId, Guid deliveryId, string actor, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var update = new NpgsqlCommand(RedeliverSql, connection, transaction);
+        update.Parameters.AddWithValue("id", deliveryId);
+        update.Parameters.AddWithValue("job", jobId);
+        if (await update.ExecuteNonQueryAsync(cancellationToken) == 0)
+        {
+            return false;
+        }
+
+        await JobHistory.ActionAsync(connection, jobId, $"RedeliverWebhook {deliveryId}", actor, cancellationToken);
+        await using var notify = new NpgsqlCommand($"notify {Channel}", connection, transaction);
+        await notify.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return true;
     }
 }

@@ -1,16 +1,18 @@
 using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Messaging;
+using Ingestion.Platform.Webhooks;
 using Ingestion.Workers.Consumers;
 using Ingestion.Workers.Documents;
 using Ingestion.Workers.Sagas;
 using Ingestion.Workers.StateMachines;
 using Ingestion.Workers.Uploads;
+using Ingestion.Workers.Webhooks;
 
 namespace Ingestion.Workers.Extensions;
 
 public static class WorkersExtensions
 {
-    /// <summary>The job state machines, persisted in PostgreSQL, and the consumers that do the work.</summary>
+    /// <summary>The job state machines, persisted in PostgreSQL, the consumers that do the work, and the webhook sender.</summary>
     public static WebApplicationBuilder AddIngestionWorkers(this WebApplicationBuilder builder)
     {
         builder.Services.AddOptions<UploadProcessingOptions>()
@@ -23,6 +25,9 @@ public static class WorkersExtensions
         builder.Services.AddSingleton<JobCancellation>();
         builder.Services.AddHostedService<SystemFontResolver.Installer>();
         builder.Services.AddSingleton<StatementBuilder>();
+        builder.AddIngestionWebhooks();
+        builder.Services.AddSingleton<WebhookClient>();
+        builder.Services.AddHostedService<WebhookSender>();
         builder.AddIngestionBus(bus =>
         {
             bus.AddSagaStateMachine<UploadStateMachine, UploadJob>(typeof(UploadStateMachineDefinition)).JobRepository();

@@ -136,6 +136,7 @@ public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob
             AccountId = message.AccountId,
             From = message.From,
             To = message.To,
+            CallbackUrl = message.CallbackUrl,
             CreatedAt = now,
             UpdatedAt = now,
         };

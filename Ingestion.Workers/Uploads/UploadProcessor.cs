@@ -8,6 +8,7 @@ using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Storage;
 using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
+using Ingestion.Workers.Limits;
 using Ingestion.Workers.Sagas;
 using MassTransit;
 using Microsoft.Extensions.Options;
@@ -28,6 +29,9 @@ public enum UploadOutcome
 
     /// <summary>Another worker holds the job; this delivery is a duplicate.</summary>
     Busy,
+
+    /// <summary>Every slot of the job's tenant is taken; the job must wait its turn in the queue.</summary>
+    Waiting,
 }
 
 /// <summary>
@@ -48,6 +52,7 @@ public sealed partial class UploadProcessor(
     NpgsqlDataSource dataSource,
     ObjectStore store,
     DatasetCatalog catalog,
+    TenantSlots slots,
     IOptions<UploadProcessingOptions> options,
     ILogger<UploadProcessor> logger)
 {
@@ -71,6 +76,14 @@ public sealed partial class UploadProcessor(
 
         try
         {
+            // Taken after the job's lock, so a duplicate delivery never holds one of the tenant's slots.
+            await using var slot = await slots.TryTakeAsync(connection, job.TenantId, cancellationToken);
+            if (slot is null)
+            {
+                LogWaiting(job.JobId, job.TenantId);
+                return UploadOutcome.Waiting;
+            }
+
             return await ProcessLockedAsync(connection, job, dataset, events, cancellationToken);
         }
         finally
@@ -318,6 +331,9 @@ public sealed partial class UploadProcessor(
             logger.LogWarning(e, "Could not delete s3://{Bucket}/{Key} of completed job {JobId}", job.Bucket, job.Key, job.JobId);
         }
     }
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId} waits: every slot of tenant {TenantId} is taken")]
+    private partial void LogWaiting(Guid jobId, string tenantId);
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: keys collide with rows already loaded; batches after line {Line} go through a staging table")]
     private partial void LogStaging(Guid jobId, long line);

@@ -32,7 +32,7 @@ public sealed class When_one_tenant_submits_many_jobs
         var acmeJobs = new List<Guid>();
         for (var i = 0; i < AcmeJobs; i++)
         {
-            acmeJobs.Add(await acme.StartUploadAsync("transactions", new TestCsv().Transactions(6000)));
+            acmeJobs.Add(await acme.StartUploadAsync("transactions", new TestCsv().Transactions(3000)));
         }
 
         var globexJob = await globex.StartUploadAsync("transactions", csv.Transactions(600));

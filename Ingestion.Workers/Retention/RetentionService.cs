@@ -14,7 +14,7 @@ public sealed partial class RetentionService(
     IOptions<RetentionOptions> options,
     ILogger<RetentionService> logger) : BackgroundService
 {
-    private const string Task = "retention";
+    private const string TaskName = "retention";
 
     /// <summary>
     /// Claims the run: inserts the row the first time, otherwise moves it only if a period has
@@ -43,7 +43,7 @@ public sealed partial class RetentionService(
                     await purge.RunAsync(stoppingToken);
                 }
 
-                await System.Threading.Tasks.Task.Delay(await NextAsync(period, stoppingToken), stoppingToken);
+                await Task.Delay(await NextAsync(period, stoppingToken), stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -53,7 +53,7 @@ public sealed partial class RetentionService(
             {
                 // What was purged stays purged; the rest waits for the next period.
                 logger.LogWarning(e, "The retention run stopped; the next period carries on");
-                await System.Threading.Tasks.Task.Delay(period, stoppingToken);
+                await Task.Delay(period, stoppingToken);
             }
         }
     }
@@ -61,7 +61,7 @@ public sealed partial class RetentionService(
     private async Task<DateTimeOffset?> ClaimAsync(TimeSpan period, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(ClaimSql);
-        command.Parameters.AddWithValue("task", Task);
+        command.Parameters.AddWithValue("task", TaskName);
         command.Parameters.AddWithValue("period", period);
         return await command.ExecuteScalarAsync(cancellationToken) is DateTime at ? new DateTimeOffset(at, TimeSpan.Zero) : null;
     }
@@ -70,7 +70,7 @@ public sealed partial class RetentionService(
     private async Task<TimeSpan> NextAsync(TimeSpan period, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(NextSql);
-        command.Parameters.AddWithValue("task", Task);
+        command.Parameters.AddWithValue("task", TaskName);
         command.Parameters.AddWithValue("period", period);
         var wait = await command.ExecuteScalarAsync(cancellationToken) as TimeSpan? ?? period;
         return wait < MinimumWait ? MinimumWait : wait > period ? period : wait;

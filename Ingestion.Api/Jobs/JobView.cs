@@ -81,13 +81,14 @@ public sealed record JobView(
             return null;
         }
 
-        var expired = job.ExpiresAt <= DateTimeOffset.UtcNow;
+        var expired = job.ExpiresAt <= DateTimeOffset.UtcNow || job.DocumentDeletedAt is not null;
         if (!expired)
         {
             links["download"] = $"{JobsApi.StatusUrl(job.CorrelationId)}/download";
         }
 
-        return new DocumentView(job.ContentType ?? "application/pdf", job.DocumentBytes ?? 0, job.ExpiresAt, expired);
+        return new DocumentView(job.ContentType ?? "application/pdf", job.DocumentBytes ?? 0, job.ExpiresAt, expired,
+            job.DocumentDeletedAt);
     }
 
     private static JobView Common(JobState job, bool showTenant, IReadOnlyDictionary<string, string> links) => new(
@@ -117,8 +118,11 @@ public sealed record StatementProgressView(long LinesRendered, long LinesTotal, 
 
 public sealed record StatementView(long AccountId, DateOnly From, DateOnly To);
 
-/// <summary>The rendered document; once <paramref name="Expired"/>, it has been (or is being) removed from S3.</summary>
-public sealed record DocumentView(string ContentType, long Bytes, DateTimeOffset? ExpiresAt, bool Expired);
+/// <summary>
+/// The rendered document; once <paramref name="Expired"/>, it cannot be downloaded, and the next retention run
+/// removes it from S3 (<paramref name="DeletedAt"/> says when it did).
+/// </summary>
+public sealed record DocumentView(string ContentType, long Bytes, DateTimeOffset? ExpiresAt, bool Expired, DateTimeOffset? DeletedAt);
 
 /// <summary>
 /// Who cancelled the job and when. For an upload, <paramref name="StoppedAfterLine"/> is the last line

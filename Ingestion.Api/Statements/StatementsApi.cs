@@ -4,6 +4,7 @@ using Ingestion.Api.Jobs;
 using Ingestion.Api.Security;
 using Ingestion.Contracts.Statements;
 using Ingestion.Platform.Jobs;
+using Ingestion.Platform.Limits;
 using Ingestion.Platform.Messaging;
 using Ingestion.Platform.Statements;
 using Ingestion.Platform.Webhooks;
@@ -31,7 +32,8 @@ public static class StatementsApi
 
     /// <summary>Requests an account's statement for a period; 202 with the job, whose download link appears when it is ready.</summary>
     public static async Task<Results<Accepted<JobAccepted>, ValidationProblem, ProblemHttpResult>> RequestStatement(
-        HttpContext context, JobStore jobs, CallbackGuard callbacks, IOptions<StatementOptions> options, CancellationToken cancellationToken)
+        HttpContext context, JobStore jobs, CallbackGuard callbacks, JobRateLimit rateLimit, IOptions<StatementOptions> options,
+        CancellationToken cancellationToken)
     {
         var caller = Caller.From(context.User);
         var request = context.Request;
@@ -71,6 +73,11 @@ public static class StatementsApi
             return Replay(context, earlier, account, from, to);
         }
 
+        if (await JobLimits.CheckAsync(context, caller, rateLimit, cancellationToken) is { } tooMany)
+        {
+            return tooMany;
+        }
+
         var now = DateTimeOffset.UtcNow;
         var job = new StatementJob
         {
@@ -86,10 +93,14 @@ public static class StatementsApi
             CallbackUrl = body!.CallbackUrl,
         };
         var command = new BuildStatement(job.CorrelationId, job.TenantId, account, from, to, job.CallbackUrl);
-        if (!await jobs.CreateAsync(job, command, Queues.Address(Queues.StatementJobs), caller.Actor, cancellationToken))
+        switch (await jobs.CreateAsync(job, command, Queues.Address(Queues.StatementJobs), caller.Actor,
+                    JobLimits.For(caller, rateLimit), cancellationToken))
         {
-            var winner = await jobs.FindByIdempotencyKeyAsync(caller.TenantId!, idempotencyKey!, cancellationToken);
-            return Replay(context, winner!, account, from, to);
+            case JobCreation.Duplicate:
+                var winner = await jobs.FindByIdempotencyKeyAsync(caller.TenantId!, idempotencyKey!, cancellationToken);
+                return Replay(context, winner!, account, from, to);
+            case JobCreation.OverLimit:
+                return await JobLimits.RefusedAsync(context, caller, rateLimit);
         }
 
         return Idempotency.Accepted(job);

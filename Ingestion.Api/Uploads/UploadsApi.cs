@@ -4,6 +4,7 @@ using Ingestion.Api.Security;
 using Ingestion.Contracts.Uploads;
 using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Jobs;
+using Ingestion.Platform.Limits;
 using Ingestion.Platform.Messaging;
 using Ingestion.Platform.Storage;
 using Ingestion.Platform.Webhooks;
@@ -37,6 +38,7 @@ public static class UploadsApi
         UploadIntake intake,
         ObjectStore store,
         CallbackGuard callbacks,
+        JobRateLimit rateLimit,
         Serilog.IDiagnosticContext diagnostics,
         CancellationToken cancellationToken)
     {
@@ -62,6 +64,11 @@ public static class UploadsApi
             {
                 return Replay(context, earlier, dataset.Name);
             }
+        }
+
+        if (await JobLimits.CheckAsync(context, caller, rateLimit, cancellationToken) is { } tooMany)
+        {
+            return tooMany;
         }
 
         var kind = BodyKind(request.ContentType);
@@ -129,21 +136,33 @@ public static class UploadsApi
             Sha256 = stored.Sha256,
         };
         var submit = new SubmitUpload(jobId, tenant, dataset.Name, store.Bucket, key, callbackUrl);
+        JobCreation created;
         try
         {
-            if (!await jobs.CreateAsync(job, submit, Queues.Address(Queues.UploadJobs), caller.Actor, cancellationToken))
-            {
-                // A concurrent request with the same key won the race: it is the job.
-                await store.DeleteAsync(key, CancellationToken.None);
-                var winner = await jobs.FindByIdempotencyKeyAsync(tenant, idempotencyKey!, cancellationToken);
-                return Replay(context, winner!, dataset.Name);
-            }
+            created = await jobs.CreateAsync(job, submit, Queues.Address(Queues.UploadJobs), caller.Actor,
+                JobLimits.For(caller, rateLimit), cancellationToken);
         }
         catch (Exception)
         {
             // No job, so no object either: the client retries the whole upload.
             await store.DeleteAsync(key, CancellationToken.None);
             throw;
+        }
+
+        if (created != JobCreation.Created)
+        {
+            await store.DeleteAsync(key, CancellationToken.None);
+        }
+
+        switch (created)
+        {
+            case JobCreation.Duplicate:
+                // A concurrent request with the same key won the race: it is the job.
+                var winner = await jobs.FindByIdempotencyKeyAsync(tenant, idempotencyKey!, cancellationToken);
+                return Replay(context, winner!, dataset.Name);
+            case JobCreation.OverLimit:
+                // Another request took the last place in the window while this body streamed.
+                return await JobLimits.RefusedAsync(context, caller, rateLimit);
         }
 
         return Idempotency.Accepted(job);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Ingestion.Platform.Database;
+using Ingestion.Platform.Limits;
 using Ingestion.Platform.Statements;
 using Ingestion.Platform.Storage;
 using Ingestion.Platform.Tenancy;
@@ -25,7 +26,7 @@ public static class HostingExtensions
 {
     /// <summary>
     /// What the API and the workers share: structured logs, problem details, health checks,
-    /// PostgreSQL with its migrations, S3, and the tenants.
+    /// PostgreSQL with its migrations, S3, the tenants and their limits.
     /// </summary>
     public static WebApplicationBuilder AddIngestionDefaults(this WebApplicationBuilder builder)
     {
@@ -56,6 +57,7 @@ public static class HostingExtensions
         builder.AddIngestionTenancy();
         builder.AddIngestionStatements();
         builder.AddIngestionTracing();
+        builder.AddIngestionLimits();
         return builder;
     }
 

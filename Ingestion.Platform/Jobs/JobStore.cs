@@ -1,4 +1,5 @@
 using Ingestion.Contracts;
+using Ingestion.Platform.Limits;
 using Npgsql;
 
 namespace Ingestion.Platform.Jobs;
@@ -10,6 +11,18 @@ public sealed record JobQuery(
     string? Kind = null,
     JobCursor? After = null,
     int Limit = 50);
+
+/// <summary>What became of a request to create a job.</summary>
+public enum JobCreation
+{
+    Created,
+
+    /// <summary>The tenant already has a job with the same idempotency key; nothing was written.</summary>
+    Duplicate,
+
+    /// <summary>The tenant is at its <c>Limits:JobsPerHour</c>; nothing was written.</summary>
+    OverLimit,
+}
 
 /// <summary>Where a page of jobs ends: the next page starts after this job.</summary>
 public sealed record JobCursor(DateTimeOffset CreatedAt, Guid JobId);
@@ -39,16 +52,23 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
 
     /// <summary>
     /// Inserts the job and records <paramref name="command"/> for the bus in the same
-    /// transaction. False, with nothing written, when the tenant already has a job with
-    /// the same idempotency key.
+    /// transaction. Nothing is written when the tenant already has a job with the same
+    /// idempotency key, or would go over <paramref name="jobsPerHour"/>.
     /// </summary>
     /// <param name="actor">Who asked for the job, for its audit trail.</param>
-    public async Task<bool> CreateAsync<TCommand>(JobState job, TCommand command, Uri destination, string actor,
-        CancellationToken cancellationToken)
+    /// <param name="jobsPerHour">The tenant's limit; null for a caller that is not limited.</param>
+    public async Task<JobCreation> CreateAsync<TCommand>(JobState job, TCommand command, Uri destination, string actor,
+        int? jobsPerHour, CancellationToken cancellationToken)
         where TCommand : class, IJobMessage
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (jobsPerHour is not null)
+        {
+            await JobRateLimit.LockAsync(connection, job.TenantId, cancellationToken);
+        }
+
+        // Inserted before it is counted, so that a replay racing its original is a duplicate, not over the limit.
         await using (var insert = new NpgsqlCommand(JobRows.InsertSql, connection, transaction))
         {
             // Versions start at 1, as for jobs the state machines create: 0 is "before anything" to a live client.
@@ -56,14 +76,20 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
             JobRows.Bind(insert, job);
             if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0)
             {
-                return false;
+                return JobCreation.Duplicate;
             }
+        }
+
+        if (jobsPerHour is { } limit && await JobRateLimit.IsOverAsync(connection, job.TenantId, limit, cancellationToken))
+        {
+            await transaction.RollbackAsync(cancellationToken);
+            return JobCreation.OverLimit;
         }
 
         await Outbox.Outbox.AddAsync(connection, command, destination, cancellationToken);
         await JobHistory.CreatedAsync(connection, job, typeof(TCommand).Name, actor, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return true;
+        return JobCreation.Created;
     }
 
     /// <summary>

@@ -43,4 +43,7 @@ public sealed class StatementJob : JobState
 
     /// <summary>When the document is removed from S3 (retention); the job outlives it.</summary>
     public DateTimeOffset? ExpiresAt { get; set; }
+
+    /// <summary>When retention deleted the document from S3, after <see cref="ExpiresAt"/>.</summary>
+    public DateTimeOffset? DocumentDeletedAt { get; set; }
 }

@@ -66,6 +66,9 @@ public sealed class Sandbox : IAsyncDisposable
         ["S3__SecretKey"] = _servers.S3SecretKey,
         ["S3__Bucket"] = Bucket,
         ["Logging__Json"] = "false",
+
+        // Tests and benches create jobs far faster than a tenant in production may.
+        ["Limits__JobsPerHour"] = "1000000",
     };
 
     public static async Task<Sandbox> CreateAsync(Servers servers, string name)

@@ -4,6 +4,7 @@ using Ingestion.Contracts.Statements;
 using Ingestion.Platform.Statements;
 using Ingestion.Platform.Storage;
 using Ingestion.Platform.Tenancy;
+using Ingestion.Workers.Limits;
 using Ingestion.Workers.Sagas;
 using MassTransit;
 using Microsoft.Extensions.Options;
@@ -22,33 +23,46 @@ public sealed partial class StatementBuilder(
     NpgsqlDataSource dataSource,
     ObjectStore store,
     JobCancellation cancellation,
+    TenantSlots slots,
     IOptions<StatementOptions> options,
     ILogger<StatementBuilder> logger)
 {
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(250);
     private readonly StatementOptions _options = options.Value;
 
-    public async Task BuildAsync(RenderStatement job, IPublishEndpoint events, CancellationToken cancellationToken)
+    /// <returns>False when every slot of the job's tenant is taken: the job must wait its turn in the queue.</returns>
+    public async Task<bool> BuildAsync(RenderStatement job, IPublishEndpoint events, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         if (!await JobLock.TryTakeAsync(connection, job.JobId, cancellationToken))
         {
             LogBusy(job.JobId);
-            return;
+            return true;
         }
 
         // A cancel seen at a progress tick stops the rendering; the unfinished upload to S3 is aborted.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
-            if (!await cancellation.IsCancelledAsync(job.JobId, cancellationToken))
+            if (await cancellation.IsCancelledAsync(job.JobId, cancellationToken))
             {
-                await BuildLockedAsync(connection, job, events, new Progress(job.JobId, events, cancellation, stop), stop.Token);
+                return true;
             }
+
+            await using var slot = await slots.TryTakeAsync(connection, job.TenantId, cancellationToken);
+            if (slot is null)
+            {
+                LogWaiting(job.JobId, job.TenantId);
+                return false;
+            }
+
+            await BuildLockedAsync(connection, job, events, new Progress(job.JobId, events, cancellation, stop), stop.Token);
+            return true;
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             LogCancelled(job.JobId);
+            return true;
         }
         finally
         {
@@ -231,6 +245,9 @@ public sealed partial class StatementBuilder(
 
     [LoggerMessage(LogLevel.Information, "Another worker is rendering statement {JobId}; this delivery steps aside")]
     private partial void LogBusy(Guid jobId);
+
+    [LoggerMessage(LogLevel.Information, "Statement {JobId} waits: every slot of tenant {TenantId} is taken")]
+    private partial void LogWaiting(Guid jobId, string tenantId);
 
     [LoggerMessage(LogLevel.Information, "Statement {JobId} ready: {Lines} lines, {Pages} pages in {Volumes} volume(s), {Bytes} bytes")]
     private partial void LogReady(Guid jobId, long lines, int pages, int volumes, long bytes);

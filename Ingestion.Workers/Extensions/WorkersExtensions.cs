@@ -3,6 +3,8 @@ using Ingestion.Platform.Messaging;
 using Ingestion.Platform.Webhooks;
 using Ingestion.Workers.Consumers;
 using Ingestion.Workers.Documents;
+using Ingestion.Workers.Limits;
+using Ingestion.Workers.Retention;
 using Ingestion.Workers.Sagas;
 using Ingestion.Workers.StateMachines;
 using Ingestion.Workers.Uploads;
@@ -23,6 +25,7 @@ public static class WorkersExtensions
             .ValidateOnStart();
         builder.Services.AddSingleton<UploadProcessor>();
         builder.Services.AddSingleton<JobCancellation>();
+        builder.Services.AddSingleton<TenantSlots>();
         builder.Services.AddHostedService<SystemFontResolver.Installer>();
         builder.Services.AddSingleton<StatementBuilder>();
         builder.AddIngestionWebhooks();
@@ -35,6 +38,21 @@ public static class WorkersExtensions
             bus.AddSagaStateMachine<StatementStateMachine, StatementJob>(typeof(StatementStateMachineDefinition)).JobRepository();
             bus.AddConsumer<RenderStatementConsumer>(typeof(RenderStatementConsumerDefinition));
         });
+        builder.AddIngestionRetention();
+        return builder;
+    }
+
+    /// <summary>The recurring purge of old jobs, their files and their history.</summary>
+    public static WebApplicationBuilder AddIngestionRetention(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<RetentionOptions>()
+            .BindConfiguration(RetentionOptions.Section)
+            .ValidateDataAnnotations()
+            .Validate(o => o.Period > TimeSpan.Zero, "Retention:Period must be positive.")
+            .Validate(o => o.Jobs > TimeSpan.Zero, "Retention:Jobs must be positive.")
+            .ValidateOnStart();
+        builder.Services.AddSingleton<JobPurge>();
+        builder.Services.AddHostedService<RetentionService>();
         return builder;
     }
 }

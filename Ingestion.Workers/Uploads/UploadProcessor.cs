@@ -9,6 +9,7 @@ using Ingestion.Platform.Hosting;
 using Ingestion.Platform.Storage;
 using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
+using Ingestion.Workers.Limits;
 using Ingestion.Workers.Sagas;
 using MassTransit;
 using Microsoft.Extensions.Options;
@@ -32,6 +33,9 @@ public enum UploadOutcome
 
     /// <summary>The job was cancelled: it stopped at a batch boundary (UploadCancelled was published).</summary>
     Cancelled,
+
+    /// <summary>Every slot of the job's tenant is taken; the job must wait its turn in the queue.</summary>
+    Waiting,
 }
 
 /// <summary>
@@ -53,6 +57,7 @@ public sealed partial class UploadProcessor(
     ObjectStore store,
     DatasetCatalog catalog,
     JobCancellation cancellation,
+    TenantSlots slots,
     IOptions<UploadProcessingOptions> options,
     ILogger<UploadProcessor> logger)
 {
@@ -76,6 +81,20 @@ public sealed partial class UploadProcessor(
 
         try
         {
+            // A cancelled job stops without waiting for one of its tenant's slots: it does no work.
+            if (await cancellation.IsCancelledAsync(job.JobId, cancellationToken))
+            {
+                return await ProcessLockedAsync(connection, job, dataset, events, cancellationToken);
+            }
+
+            // Taken after the job's lock, so a duplicate delivery never holds one of the tenant's slots.
+            await using var slot = await slots.TryTakeAsync(connection, job.TenantId, cancellationToken);
+            if (slot is null)
+            {
+                LogWaiting(job.JobId, job.TenantId);
+                return UploadOutcome.Waiting;
+            }
+
             return await ProcessLockedAsync(connection, job, dataset, events, cancellationToken);
         }
         finally
@@ -351,6 +370,9 @@ public sealed partial class UploadProcessor(
             logger.LogWarning(e, "Could not delete s3://{Bucket}/{Key} of completed job {JobId}", job.Bucket, job.Key, job.JobId);
         }
     }
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId} waits: every slot of tenant {TenantId} is taken")]
+    private partial void LogWaiting(Guid jobId, string tenantId);
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: keys collide with rows already loaded; batches after line {Line} go through a staging table")]
     private partial void LogStaging(Guid jobId, long line);

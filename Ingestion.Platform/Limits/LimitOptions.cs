@@ -1,0 +1,26 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Ingestion.Platform.Limits;
+
+/// <summary>What one tenant may ask of the shared service. Bound from the <c>Limits</c> configuration section.</summary>
+public sealed class LimitOptions
+{
+    public const string Section = "Limits";
+
+    /// <summary>
+    /// Jobs (uploads and statements together) a tenant may create in any 60 minutes; the next
+    /// one is answered 429 with <c>Retry-After</c>. Operator keys are not limited.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int JobsPerHour { get; set; } = 10;
+
+    /// <summary>Jobs of one tenant that process at the same time, across every worker.</summary>
+    [Range(1, 1024)]
+    public int ConcurrentJobsPerTenant { get; set; } = 4;
+
+    /// <summary>
+    /// How long a worker pauses before handing back a job whose tenant has every slot taken;
+    /// the job then waits at the back of its queue, not in a consumer.
+    /// </summary>
+    public TimeSpan SlotWait { get; set; } = TimeSpan.FromSeconds(1);
+}

@@ -1,0 +1,20 @@
+using MassTransit;
+
+namespace Ingestion.Workers.Limits;
+
+/// <summary>Hands a job's command back to the queue it came from, at the back, for any worker to take.</summary>
+internal static class Requeue
+{
+    /// <param name="pause">Held before sending, so a job whose tenant is at its limit does not spin through the queue.</param>
+    public static async Task SendAsync<T>(ConsumeContext<T> context, TimeSpan pause)
+        where T : class
+    {
+        if (pause > TimeSpan.Zero)
+        {
+            await Task.Delay(pause, context.CancellationToken);
+        }
+
+        var queue = await context.GetSendEndpoint(context.ReceiveContext.InputAddress);
+        await queue.Send(context.Message, context.CancellationToken);
+    }
+}

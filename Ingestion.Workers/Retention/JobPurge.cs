@@ -1,0 +1,201 @@
+using System.Diagnostics;
+using System.Net;
+using Amazon.S3;
+using Ingestion.Platform.Jobs;
+using Ingestion.Platform.Storage;
+using Ingestion.Workers.Copy;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Ingestion.Workers.Retention;
+
+/// <summary>
+/// One retention run, in batches of <c>Retention:BatchSize</c>, each in its own transaction:
+/// <list type="number">
+/// <item>Statement documents past their <c>ExpiresAt</c>: the object is deleted and the job
+/// marked (<see cref="StatementJob.DocumentDeletedAt"/>); the job itself stays.</item>
+/// <item>Finished jobs older than <c>Retention:Jobs</c>: their objects (the upload, the
+/// rejects file, the statement's documents), then their rows: checkpoint, rejected rows,
+/// audit trail, webhook deliveries and attempts, the job.</item>
+/// </list>
+/// The rows are locked (<c>FOR UPDATE SKIP LOCKED</c>) while their objects are deleted and
+/// change only after every delete succeeded: a crash leaves a row to retry, never an object
+/// nothing names. Account attachments are the customer's documents, not a job's output, and
+/// the rows loaded into datasets are the customer's data: retention touches neither.
+/// </summary>
+public sealed partial class JobPurge(
+    NpgsqlDataSource dataSource,
+    ObjectStore store,
+    IOptions<RetentionOptions> options,
+    ILogger<JobPurge> logger)
+{
+    private const int ParallelDeletes = 8;
+
+    private const string ExpiredDocumentsSql = $"""
+        select {JobRows.Columns} from ingestion.jobs
+        where kind = 'statement' and current_state = 'Ready'
+          and (data->>'expiresAt')::timestamptz <= now() and data->>'documentDeletedAt' is null
+        order by job_id limit @batch
+        for update skip locked
+        """;
+
+    private const string MarkDeletedSql = """
+        update ingestion.jobs set data = jsonb_set(data, '{documentDeletedAt}', to_jsonb(now())), version = version + 1
+        where job_id = any(@ids)
+        """;
+
+    private const string OldJobsSql = $"""
+        select {JobRows.Columns} from ingestion.jobs
+        where current_state = any(@finished) and updated_at < now() - @age
+        order by updated_at limit @batch
+        for update skip locked
+        """;
+
+    /// <summary>Every row that belongs to a job. A new per-job table belongs here too.</summary>
+    private const string DeleteJobsSql = """
+        with deliveries as (delete from ingestion.webhook_deliveries where job_id = any(@ids) returning id),
+             attempts as (delete from ingestion.webhook_attempts where delivery_id in (select id from deliveries)),
+             events as (delete from ingestion.job_events where job_id = any(@ids)),
+             checkpoints as (delete from ingestion.upload_checkpoints where job_id = any(@ids)),
+             rejects as (delete from ingestion.upload_rejects where job_id = any(@ids)),
+             archived as (delete from ingestion.archived_failures where job_id = any(@ids))
+        delete from ingestion.jobs where job_id = any(@ids)
+        """;
+
+    private static readonly string[] Finished =
+    [
+        UploadJob.States.Completed, StatementJob.States.Ready, UploadJob.States.Failed, UploadJob.States.Cancelled,
+    ];
+
+    private readonly RetentionOptions _options = options.Value;
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var documents = await PurgeAsync("document deleted", ExpiredDocumentsSql, null, DocumentObjects, MarkDeletedSql,
+            cancellationToken);
+        var jobs = await PurgeAsync("purged", OldJobsSql, _options.Jobs, AllObjectsAsync, DeleteJobsSql, cancellationToken);
+        LogPurged(jobs.Rows, documents.Rows, jobs.Objects + documents.Objects, clock.ElapsedMilliseconds);
+    }
+
+    /// <summary>Batch after batch until one comes back short: select and lock, delete the objects, change the rows.</summary>
+    private async Task<(int Rows, int Objects)> PurgeAsync(string what, string selectSql, TimeSpan? age,
+        Func<JobState, CancellationToken, ValueTask<IEnumerable<(string Bucket, string Key)>>> objectsOf, string changeSql,
+        CancellationToken cancellationToken)
+    {
+        int rows = 0, objects = 0, batch;
+        do
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            var jobs = await SelectAsync(connection, selectSql, age, cancellationToken);
+            batch = jobs.Count;
+            if (batch == 0)
+            {
+                break;
+            }
+
+            var keys = new List<(string Bucket, string Key)>();
+            foreach (var job in jobs)
+            {
+                keys.AddRange(await objectsOf(job, cancellationToken));
+            }
+
+            await Parallel.ForEachAsync(keys, new ParallelOptions { MaxDegreeOfParallelism = ParallelDeletes, CancellationToken = cancellationToken },
+                async (key, token) => await DeleteAsync(key.Bucket, key.Key, token));
+            await using (var change = new NpgsqlCommand(changeSql, connection, transaction))
+            {
+                change.Parameters.AddWithValue("ids", jobs.Select(j => j.CorrelationId).ToArray());
+                await change.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+            foreach (var job in jobs)
+            {
+                LogJob(job.CorrelationId, job.TenantId, job.Kind, job.CurrentState, what);
+            }
+
+            rows += batch;
+            objects += keys.Count;
+        }
+        while (batch == _options.BatchSize);
+
+        return (rows, objects);
+    }
+
+    private async Task<List<JobState>> SelectAsync(NpgsqlConnection connection, string sql, TimeSpan? age,
+        CancellationToken cancellationToken)
+    {
+        await using var select = new NpgsqlCommand(sql, connection);
+        select.Parameters.AddWithValue("batch", _options.BatchSize);
+        if (age is { } jobs)
+        {
+            select.Parameters.AddWithValue("finished", Finished);
+            select.Parameters.AddWithValue("age", jobs);
+        }
+
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+        var found = new List<JobState>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            found.Add(JobRows.Read(reader));
+        }
+
+        return found;
+    }
+
+    private ValueTask<IEnumerable<(string Bucket, string Key)>> DocumentObjects(JobState job, CancellationToken cancellationToken) =>
+        ValueTask.FromResult<IEnumerable<(string, string)>>(job is StatementJob { DocumentKey: { } key } ? [(store.Bucket, key)] : []);
+
+    /// <summary>
+    /// Everything a job may have left in S3. The rejects file and the statement's folder are
+    /// also looked for where the job does not name them: a worker may have written them and
+    /// died before the job recorded it.
+    /// </summary>
+    private async ValueTask<IEnumerable<(string Bucket, string Key)>> AllObjectsAsync(JobState job, CancellationToken cancellationToken)
+    {
+        switch (job)
+        {
+            case UploadJob upload:
+                var keys = new HashSet<(string, string)> { (store.Bucket, RejectsFile.KeyFor(upload.TenantId, upload.CorrelationId)) };
+                if (upload.Key.Length > 0)
+                {
+                    keys.Add((upload.Bucket.Length > 0 ? upload.Bucket : store.Bucket, upload.Key));
+                }
+
+                if (upload.RejectsKey is { } rejects)
+                {
+                    keys.Add((store.Bucket, rejects));
+                }
+
+                return keys;
+            case StatementJob statement:
+                var folder = await store.ListAsync($"documents/{statement.TenantId}/{statement.CorrelationId:N}/", cancellationToken);
+                return folder.Select(key => (store.Bucket, key));
+            default:
+                return [];
+        }
+    }
+
+    /// <summary>Deleting what is already gone succeeds in S3; a bucket that is gone has nothing left to delete either.</summary>
+    private async Task DeleteAsync(string bucket, string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await store.DeleteAsync(bucket, key, cancellationToken);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            LogGone(bucket, key, e.Message);
+        }
+    }
+
+    [LoggerMessage(LogLevel.Information, "Retention: job {JobId} of tenant {TenantId} ({Kind}, {State}) {What}")]
+    private partial void LogJob(Guid jobId, string tenantId, string kind, string state, string what);
+
+    [LoggerMessage(LogLevel.Information, "Retention purged {Jobs} jobs and {Documents} expired documents ({Objects} objects) in {Milliseconds} ms")]
+    private partial void LogPurged(int jobs, int documents, int objects, long milliseconds);
+
+    [LoggerMessage(LogLevel.Information, "Retention: s3://{Bucket}/{Key} was already gone ({Reason})")]
+    private partial void LogGone(string bucket, string key, string reason);
+}

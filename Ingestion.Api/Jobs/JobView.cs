@@ -51,6 +51,11 @@ public sealed record JobView(
             links["cancel"] = $"{self}/cancel";
         }
 
+        if (job.CallbackUrl is not null)
+        {
+            links["webhooks"] = $"{self}/webhooks";
+        }
+
         return job switch
         {
             UploadJob upload => Common(job, showTenant, links) with

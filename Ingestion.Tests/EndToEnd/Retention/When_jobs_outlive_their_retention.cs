@@ -29,6 +29,9 @@ public sealed partial class When_jobs_outlive_their_retention
         _stack = await Deployment.StartAsync(TestRun.Servers, "retention", new Dictionary<string, string>
         {
             ["Retention__Period"] = "00:00:02",
+
+            // The callback host never resolves; allow-listed so the job is accepted and owes a webhook.
+            ["Webhooks__AllowedHosts__0"] = "hooks.example.com",
         }, workers: 2);
         _acme = _stack.Client(Keys.Acme);
 
@@ -48,11 +51,16 @@ public sealed partial class When_jobs_outlive_their_retention
             Assert.That(ended["status"]!.GetValue<string>(), Is.EqualTo(status), ended.ToJsonString());
         }
 
-        // What the webhook sender records once it has called back.
-        await _stack.Sandbox.ExecuteAsync("""
-            insert into ingestion.webhook_attempts (delivery_id, attempt, at, status_code, duration_ms)
-            select id, 1, now(), 200, 12 from ingestion.webhook_deliveries
-            """);
+        // The webhook sender's first attempt (the host does not resolve, so it is recorded as an error).
+        var attempted = DateTime.UtcNow.AddSeconds(30);
+        while (await _stack.Sandbox.ScalarAsync<long>("""
+                   select count(*) from ingestion.webhook_attempts a join ingestion.webhook_deliveries d on d.id = a.delivery_id
+                   where d.job_id = @job
+                   """, ("job", _oldCompleted)) == 0 && DateTime.UtcNow < attempted)
+        {
+            await Task.Delay(100);
+        }
+
         Assert.That(await RowsAsync(_oldCompleted), Is.EqualTo(new Rows(true, true, true, true)), "the old job had rows of every kind");
         Assert.That(await ObjectsAsync(_oldFailed, _oldCompleted, _oldStatement), Is.EqualTo(3), "the old jobs had their objects");
 

@@ -43,7 +43,7 @@ internal static class ProgressBench
         var body = Encoding.UTF8.GetBytes(csv.ToString());
         Bench.Log($"{jobs} jobs of {rows:N0} rows, {clients / jobs} stream(s) each, {clients} in all");
 
-        var watching = new List<Task<List<double>>>();
+        var watching = new List<Task<List<(string Name, double Ms)>>>();
         for (var j = 0; j < jobs; j++)
         {
             using var content = new ByteArrayContent(body);
@@ -57,15 +57,23 @@ internal static class ProgressBench
             }
         }
 
-        var delays = (await Task.WhenAll(watching)).SelectMany(d => d).Order().ToList();
+        var received = (await Task.WhenAll(watching)).SelectMany(d => d).ToList();
+        foreach (var kind in received.GroupBy(r => r.Name))
+        {
+            var sorted = kind.Select(r => r.Ms).Order().ToList();
+            Bench.Log(string.Create(CultureInfo.InvariantCulture,
+                $"{kind.Key}: {sorted.Count} events, p50 {Percentile(sorted, 0.50):F1} ms, p95 {Percentile(sorted, 0.95):F1} ms, p99 {Percentile(sorted, 0.99):F1} ms, max {sorted[^1]:F1} ms"));
+        }
+
+        var delays = received.Select(r => r.Ms).Order().ToList();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"progress events={delays.Count} p50_ms={Percentile(delays, 0.50):F1} p95_ms={Percentile(delays, 0.95):F1} p99_ms={Percentile(delays, 0.99):F1}"));
     }
 
-    private static async Task<List<double>> WatchAsync(HttpClient http, string path)
+    private static async Task<List<(string Name, double Ms)>> WatchAsync(HttpClient http, string path)
     {
         await using var stream = await EventSourceClient.OpenAsync(http, path);
-        var delays = new List<double>();
+        var delays = new List<(string, double)>();
         var first = true;
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
         while (await stream.NextAsync(timeout.Token) is { } received)
@@ -73,7 +81,7 @@ internal static class ProgressBench
             if (!first)
             {
                 var changedAt = received.Data["updatedAt"]!.GetValue<DateTimeOffset>();
-                delays.Add((received.ReceivedAt - changedAt).TotalMilliseconds);
+                delays.Add((received.Name, (received.ReceivedAt - changedAt).TotalMilliseconds));
             }
 
             first = false;

@@ -151,8 +151,21 @@ public sealed class Sandbox : IAsyncDisposable
         _management.Dispose();
         await using (var admin = NpgsqlDataSource.Create(_servers.PostgresConnectionString("postgres")))
         {
-            await using var drop = admin.CreateCommand($"drop database if exists \"{Database}\" with (force)");
-            await drop.ExecuteNonQueryAsync();
+            // A background process of the server (autovacuum after a large load, say) may still be in
+            // the database, and our role may not end it: it goes by itself within seconds.
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await using var drop = admin.CreateCommand($"drop database if exists \"{Database}\" with (force)");
+                    await drop.ExecuteNonQueryAsync();
+                    break;
+                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege && attempt < 30)
+                {
+                    await Task.Delay(1000);
+                }
+            }
         }
 
         var keys = await S3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = Bucket });

@@ -85,9 +85,17 @@ public sealed partial class ServiceGauges(
             timeout.CancelAfter(TimeSpan.FromSeconds(2));
             using var response = await client.SendAsync(request, timeout.Token);
             response.EnsureSuccessStatusCode();
-            foreach (var queue in await response.Content.ReadFromJsonAsync<List<QueueDepth>>(timeout.Token) ?? [])
+            var queues = await response.Content.ReadFromJsonAsync<List<QueueDepth>>(timeout.Token) ?? [];
+            foreach (var queue in queues)
             {
                 Queues.WithLabels(queue.Name).Set(queue.Messages ?? 0);
+            }
+
+            // Queues that are gone (an API instance's own queue goes with it) leave the metric.
+            var names = queues.Select(q => q.Name).ToHashSet(StringComparer.Ordinal);
+            foreach (var gone in Queues.GetAllLabelValues().Where(l => !names.Contains(l[0])).ToList())
+            {
+                Queues.RemoveLabelled(gone);
             }
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException)

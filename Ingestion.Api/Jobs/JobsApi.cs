@@ -59,7 +59,7 @@ public static class JobsApi
             return NotFound(jobId);
         }
 
-        var etag = new EntityTagHeaderValue($"\"{job.Version}\"", isWeak: true);
+        var etag = new EntityTagHeaderValue($"\"{Tag(job, store.PresignedUrlLifetime)}\"", isWeak: true);
         var headers = context.Response.GetTypedHeaders();
         headers.ETag = etag;
         headers.CacheControl = new CacheControlHeaderValue { Private = true, NoCache = true };
@@ -209,6 +209,27 @@ public static class JobsApi
         }
 
         return TypedResults.Ok(new JobHistoryView(jobId, await history.ListAsync(jobId, cancellationToken)));
+    }
+
+    /// <summary>
+    /// The job's version, and what the answer holds that changes with time alone: a document that
+    /// expired, and the presigned rejects link, renewed every half lifetime so a poller's copy
+    /// never holds a dead link.
+    /// </summary>
+    private static string Tag(JobState job, TimeSpan linkLifetime)
+    {
+        var tag = job.Version.ToString(CultureInfo.InvariantCulture);
+        if (job is StatementJob { ExpiresAt: { } expiresAt } && expiresAt <= DateTimeOffset.UtcNow)
+        {
+            tag += "-expired";
+        }
+
+        if (job is UploadJob { RejectsKey: not null })
+        {
+            tag += "-" + (DateTimeOffset.UtcNow.UtcTicks / Math.Max(1, linkLifetime.Ticks / 2)).ToString(CultureInfo.InvariantCulture);
+        }
+
+        return tag;
     }
 
     public sealed record DownloadLink(string Url, DateTimeOffset ExpiresAt, string ContentType, long Bytes, string FileName);

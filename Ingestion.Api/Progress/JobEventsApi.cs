@@ -48,7 +48,17 @@ public static class JobEventsApi
 
         // Watch first, read second: a change committed in between arrives as an event.
         var watch = feed.Watch(jobId);
-        var job = await jobs.FindAsync(jobId, cancellationToken);
+        JobState? job;
+        try
+        {
+            job = await jobs.FindAsync(jobId, cancellationToken);
+        }
+        catch
+        {
+            watch.Dispose();
+            throw;
+        }
+
         if (job is null || !caller.CanAccess(job.TenantId))
         {
             watch.Dispose();

@@ -5,6 +5,9 @@ public static class CallbackUrl
 {
     public const int MaxLength = 2048;
 
+    /// <summary>The longest name DNS can carry.</summary>
+    public const int MaxHostLength = 253;
+
     public static bool TryValidate(string? url, out string problem)
     {
         problem = "";
@@ -27,6 +30,11 @@ public static class CallbackUrl
         else if (!string.IsNullOrEmpty(uri.UserInfo))
         {
             problem = "must not carry credentials in the URL.";
+        }
+        else if (uri.IdnHost.Length > MaxHostLength)
+        {
+            // Uri accepts longer names; DNS does not, and the resolver would throw rather than answer.
+            problem = $"names a host longer than {MaxHostLength} characters.";
         }
 
         return problem.Length == 0;

@@ -72,6 +72,10 @@ public sealed class CallbackGuard(IOptions<WebhookOptions> options, IOptions<Ten
             {
                 return new CallbackCheck(null, $"names host '{host}', which does not resolve ({e.SocketErrorCode}).");
             }
+            catch (ArgumentException)
+            {
+                return new CallbackCheck(null, $"names host '{host}', which is not a name DNS can look up.");
+            }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
                 return new CallbackCheck(null, $"names host '{host}', which did not resolve within {options.Value.Timeout.TotalSeconds:0.#} s.");

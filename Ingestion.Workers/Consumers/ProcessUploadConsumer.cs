@@ -1,12 +1,15 @@
 using Ingestion.Contracts.Uploads;
+using Ingestion.Platform.Jobs;
 using Ingestion.Workers.Limits;
+using Ingestion.Workers.Sagas;
 using Ingestion.Workers.Uploads;
 using MassTransit;
 
 namespace Ingestion.Workers.Consumers;
 
 /// <summary>Loads an upload job's object into its dataset, one slice per message.</summary>
-public sealed class ProcessUploadConsumer(UploadProcessor processor, TenantSlots slots) : IConsumer<ProcessUpload>
+public sealed class ProcessUploadConsumer(UploadProcessor processor, TenantSlots slots, JobCancellation states)
+    : IConsumer<ProcessUpload>
 {
     public async Task Consume(ConsumeContext<ProcessUpload> context)
     {
@@ -19,6 +22,12 @@ public sealed class ProcessUploadConsumer(UploadProcessor processor, TenantSlots
             case UploadOutcome.Waiting:
                 // The tenant is at its limit: its job waits in the queue, and other tenants' jobs go ahead.
                 await Requeue.SendAsync(context, slots.Wait);
+                break;
+            case UploadOutcome.Cancelled
+                when await states.StateAsync(context.Message.JobId, context.CancellationToken) == UploadJob.States.Uploaded:
+                // Retried while this worker was still stopping: the retry's message found the job
+                // locked and stepped aside as a duplicate, so this one carries the job on.
+                await Requeue.SendAsync(context, TimeSpan.Zero);
                 break;
         }
     }

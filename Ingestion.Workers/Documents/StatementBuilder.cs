@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.IO.Compression;
 using Ingestion.Contracts.Statements;
+using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Statements;
 using Ingestion.Platform.Storage;
 using Ingestion.Platform.Tenancy;
@@ -12,6 +13,18 @@ using Npgsql;
 using PdfSharp.Pdf;
 
 namespace Ingestion.Workers.Documents;
+
+public enum StatementOutcome
+{
+    /// <summary>Rendered, failed with a reason, or nothing to do (a duplicate, a job no longer waiting).</summary>
+    Done,
+
+    /// <summary>Every slot of the job's tenant is taken; the job must wait its turn in the queue.</summary>
+    Waiting,
+
+    /// <summary>Stopped by a cancel; its lock is released.</summary>
+    Cancelled,
+}
 
 /// <summary>
 /// Renders a statement into S3. The lines are read by one streamed query while pages are
@@ -30,39 +43,42 @@ public sealed partial class StatementBuilder(
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(250);
     private readonly StatementOptions _options = options.Value;
 
-    /// <returns>False when every slot of the job's tenant is taken: the job must wait its turn in the queue.</returns>
-    public async Task<bool> BuildAsync(RenderStatement job, IPublishEndpoint events, CancellationToken cancellationToken)
+    public async Task<StatementOutcome> BuildAsync(RenderStatement job, IPublishEndpoint events, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         if (!await JobLock.TryTakeAsync(connection, job.JobId, cancellationToken))
         {
             LogBusy(job.JobId);
-            return true;
+            return StatementOutcome.Done;
         }
 
         // A cancel seen at a progress tick stops the rendering; the unfinished upload to S3 is aborted.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
-            if (await cancellation.IsCancelledAsync(job.JobId, cancellationToken))
+            // Only a job waiting for its document is rendered: not a cancelled one, and not again
+            // when a duplicate message arrives after it is ready (or failed, until it is retried).
+            var state = await cancellation.StateAsync(job.JobId, cancellationToken);
+            if (state is not (StatementJob.States.Requested or StatementJob.States.Rendering))
             {
-                return true;
+                LogNotRendering(job.JobId, state ?? "missing");
+                return StatementOutcome.Done;
             }
 
             await using var slot = await slots.TryTakeAsync(connection, job.TenantId, cancellationToken);
             if (slot is null)
             {
                 LogWaiting(job.JobId, job.TenantId);
-                return false;
+                return StatementOutcome.Waiting;
             }
 
             await BuildLockedAsync(connection, job, events, new Progress(job.JobId, events, cancellation, stop), stop.Token);
-            return true;
+            return StatementOutcome.Done;
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             LogCancelled(job.JobId);
-            return true;
+            return StatementOutcome.Cancelled;
         }
         finally
         {
@@ -251,6 +267,9 @@ public sealed partial class StatementBuilder(
 
     [LoggerMessage(LogLevel.Information, "Statement {JobId} ready: {Lines} lines, {Pages} pages in {Volumes} volume(s), {Bytes} bytes")]
     private partial void LogReady(Guid jobId, long lines, int pages, int volumes, long bytes);
+
+    [LoggerMessage(LogLevel.Information, "Statement {JobId} is {State}: this message renders nothing")]
+    private partial void LogNotRendering(Guid jobId, string state);
 
     [LoggerMessage(LogLevel.Information, "Statement {JobId} cancelled: rendering stopped and its partial upload was aborted")]
     private partial void LogCancelled(Guid jobId);

@@ -51,6 +51,9 @@ public sealed class TenantSlots(IOptions<LimitOptions> options, ILogger<TenantSl
         catch (NpgsqlException e)
         {
             logger.LogWarning(e, "Could not release slot {Slot} of tenant {TenantId}; it ends with the connection", slot, tenantId);
+            // Closing alone would park the session, lock and all, in the pool: clearing the pool
+            // makes this physical connection close when it goes back, and PostgreSQL release the lock.
+            NpgsqlConnection.ClearPool(connection);
             await connection.CloseAsync();
         }
     }

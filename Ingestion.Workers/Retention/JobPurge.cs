@@ -47,6 +47,9 @@ public sealed partial class JobPurge(
     private const string OldJobsSql = $"""
         select {JobRows.Columns} from ingestion.jobs
         where current_state = any(@finished) and updated_at < now() - @age
+          -- never before a document's promised expiry, nor while a webhook is still owed
+          and coalesce((data->>'expiresAt')::timestamptz, '-infinity') <= now()
+          and not exists (select 1 from ingestion.webhook_deliveries d where d.job_id = jobs.job_id and d.status = 'pending')
         order by updated_at limit @batch
         for update skip locked
         """;

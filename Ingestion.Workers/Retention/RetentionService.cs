@@ -49,7 +49,9 @@ public sealed partial class RetentionService(
             {
                 return;
             }
-            catch (Exception e) when (e is NpgsqlException or Amazon.S3.AmazonS3Exception or HttpRequestException or IOException)
+#pragma warning disable CA1031 // Whatever stops one run must not stop the worker's consumers with the host.
+            catch (Exception e)
+#pragma warning restore CA1031
             {
                 // What was purged stays purged; the rest waits for the next period.
                 logger.LogWarning(e, "The retention run stopped; the next period carries on");

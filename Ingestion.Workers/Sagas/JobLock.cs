@@ -35,6 +35,9 @@ internal static class JobLock
         catch (NpgsqlException e)
         {
             logger.LogWarning(e, "Could not release the lock of job {JobId}; it ends with the connection", jobId);
+            // Closing alone would park the session, lock and all, in the pool: clearing the pool
+            // makes this physical connection close when it goes back, and PostgreSQL release the lock.
+            NpgsqlConnection.ClearPool(connection);
             await connection.CloseAsync();
         }
     }

@@ -85,6 +85,12 @@ internal sealed class WebhookClient : IDisposable
             var detail = e.InnerException is { } inner ? $"{e.Message} ({inner.Message})" : e.Message;
             return new WebhookOutcome(at, null, detail, (int)clock.ElapsedMilliseconds);
         }
+#pragma warning disable CA1031 // An attempt that throws anything else is a failed attempt, recorded, never a stuck delivery.
+        catch (Exception e) when (e is not OperationCanceledException)
+#pragma warning restore CA1031
+        {
+            return new WebhookOutcome(at, null, $"{e.GetType().Name}: {e.Message}", (int)clock.ElapsedMilliseconds);
+        }
     }
 
     private static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Ingestion.Platform.Database;
 using Ingestion.Platform.Hosting;
+using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Webhooks;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -59,10 +60,10 @@ internal sealed class WebhookSender(
                 $"not sent: tenant '{delivery.TenantId}' has no webhook secret to sign it with", 0);
             retryAfter = null;
         }
-        else if (!Uri.TryCreate(delivery.Url, UriKind.Absolute, out var url))
+        else if (!CallbackUrl.TryValidate(delivery.Url, out var problem) || !Uri.TryCreate(delivery.Url, UriKind.Absolute, out var url))
         {
-            // Only a job submitted on the bus, whose URL no API checked, can get here.
-            outcome = new WebhookOutcome(DateTimeOffset.UtcNow, null, $"not sent: '{delivery.Url}' is not an absolute URL", 0);
+            // Only a job submitted on the bus, whose URL no API checked, can get here. Retrying cannot help.
+            outcome = new WebhookOutcome(DateTimeOffset.UtcNow, null, $"not sent: the callback URL {problem}", 0);
             retryAfter = null;
         }
         else

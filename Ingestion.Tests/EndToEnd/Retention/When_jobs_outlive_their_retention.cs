@@ -21,7 +21,7 @@ public sealed partial class When_jobs_outlive_their_retention
     private static readonly TimeSpan Period = TimeSpan.FromSeconds(2);
     private Deployment _stack = null!;
     private HttpClient _acme = null!;
-    private Guid _oldCompleted, _oldFailed, _oldStatement, _youngCompleted, _youngFailed, _expiredDocument;
+    private Guid _oldCompleted, _oldFailed, _oldStatement, _youngCompleted, _youngFailed, _expiredDocument, _oldOwing;
 
     [OneTimeSetUp]
     public async Task StartAsync()
@@ -30,20 +30,24 @@ public sealed partial class When_jobs_outlive_their_retention
         {
             ["Retention__Period"] = "00:00:02",
 
-            // The callback host never resolves; allow-listed so the job is accepted and owes a webhook.
+            // The callback host never resolves; allow-listed so the job is accepted and owes a webhook,
+            // which gives up after one quick retry (retention waits for owed webhooks).
             ["Webhooks__AllowedHosts__0"] = "hooks.example.com",
+            ["Webhooks__Backoff__0"] = "00:00:00.200",
         }, workers: 2);
         _acme = _stack.Client(Keys.Acme);
 
         _oldCompleted = await UploadWithCallbackAsync(WithBadRow());
         _youngCompleted = await UploadWithCallbackAsync(WithBadRow());
         _oldFailed = await _acme.StartUploadAsync("transactions", Encoding.UTF8.GetBytes("transaction_id,amount\nx,1\n"));
+        _oldOwing = await _acme.StartUploadAsync("transactions", Encoding.UTF8.GetBytes("transaction_id,amount\nx,1\n"));
         _youngFailed = await _acme.StartUploadAsync("transactions", Encoding.UTF8.GetBytes("transaction_id,amount\nx,1\n"));
         _oldStatement = await StatementAsync();
         _expiredDocument = await StatementAsync();
         foreach (var (job, status) in new[]
                  {
                      (_oldCompleted, "completed"), (_youngCompleted, "completed"), (_oldFailed, "failed"), (_youngFailed, "failed"),
+                     (_oldOwing, "failed"),
                      (_oldStatement, "ready"), (_expiredDocument, "ready"),
                  })
         {
@@ -51,11 +55,10 @@ public sealed partial class When_jobs_outlive_their_retention
             Assert.That(ended["status"]!.GetValue<string>(), Is.EqualTo(status), ended.ToJsonString());
         }
 
-        // The webhook sender's first attempt (the host does not resolve, so it is recorded as an error).
+        // The webhook sender's attempts (the host does not resolve, so they are recorded as errors), then its giving up.
         var attempted = DateTime.UtcNow.AddSeconds(30);
         while (await _stack.Sandbox.ScalarAsync<long>("""
-                   select count(*) from ingestion.webhook_attempts a join ingestion.webhook_deliveries d on d.id = a.delivery_id
-                   where d.job_id = @job
+                   select count(*) from ingestion.webhook_deliveries where job_id = @job and status = 'gave_up'
                    """, ("job", _oldCompleted)) == 0 && DateTime.UtcNow < attempted)
         {
             await Task.Delay(100);
@@ -67,7 +70,16 @@ public sealed partial class When_jobs_outlive_their_retention
         await _stack.Sandbox.ExecuteAsync("""
             update ingestion.jobs set created_at = created_at - interval '8 days', updated_at = updated_at - interval '8 days'
             where job_id = any(@old)
-            """, ("old", new[] { _oldCompleted, _oldFailed, _oldStatement }));
+            """, ("old", new[] { _oldCompleted, _oldFailed, _oldStatement, _oldOwing }));
+
+        // An old job whose receiver is still owed its webhook (the next attempt is hours away).
+        await _stack.Sandbox.ExecuteAsync("""
+            insert into ingestion.webhook_deliveries (id, job_id, tenant_id, url, payload, next_attempt_at)
+            values (gen_random_uuid(), @job, 'acme', 'https://hooks.example.com/owed', '{}', now() + interval '6 hours')
+            """, ("job", _oldOwing));
+        await _stack.Sandbox.ExecuteAsync("""
+            update ingestion.jobs set data = jsonb_set(data, '{expiresAt}', to_jsonb(now() - interval '1 day')) where job_id = @job
+            """, ("job", _oldStatement));
         await _stack.Sandbox.ExecuteAsync("""
             update ingestion.jobs set data = jsonb_set(data, '{expiresAt}', to_jsonb(now() - interval '1 minute')) where job_id = @job
             """, ("job", _expiredDocument));
@@ -111,6 +123,13 @@ public sealed partial class When_jobs_outlive_their_retention
         {
             Assert.That(await RowsAsync(job), Is.EqualTo(new Rows(false, false, false, false)), $"job {job}");
         }
+    }
+
+    [Test]
+    public async Task Should_keep_an_old_job_until_the_webhook_it_owes_is_settled()
+    {
+        using var response = await _acme.GetAsync($"/v1/jobs/{_oldOwing}");
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), "purged while its receiver was still owed a callback");
     }
 
     [Test]

@@ -10,6 +10,7 @@ using Ingestion.Api.Progress;
 using Ingestion.Api.Security;
 using Ingestion.Api.Uploads;
 using Ingestion.Api.Webhooks;
+using Ingestion.Platform.Hosting;
 using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Messaging;
 using Ingestion.Platform.Webhooks;
@@ -23,18 +24,12 @@ public static class ApiExtensions
     {
         builder.AddIngestionSecurity();
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, LargeReadBuffersFactory>();
-        builder.Services.AddOptions<UploadOptions>()
-            .BindConfiguration(UploadOptions.Section)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.Services.AddValidatedOptions<UploadOptions>(UploadOptions.Section);
         builder.Services.AddSingleton<UploadIntake>();
         builder.Services.AddSingleton<JobStore>();
         builder.Services.AddSingleton<JobHistory>();
         builder.Services.AddSingleton<JobFeed>();
-        builder.Services.AddOptions<ProgressOptions>()
-            .BindConfiguration(ProgressOptions.Section)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.Services.AddValidatedOptions<ProgressOptions>(ProgressOptions.Section);
         builder.Services.AddSingleton<AccountDocuments>();
         builder.AddIngestionWebhooks();
         builder.Services.AddOpenApi();

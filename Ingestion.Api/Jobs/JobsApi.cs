@@ -53,8 +53,7 @@ public static class JobsApi
         JobStore jobs, ObjectStore store, CancellationToken cancellationToken)
     {
         var caller = Caller.From(context.User);
-        var job = await jobs.FindAsync(jobId, cancellationToken);
-        if (job is null || !caller.CanAccess(job.TenantId))
+        if (await jobs.FindForAsync(caller, jobId, cancellationToken) is not { } job)
         {
             return NotFound(jobId);
         }
@@ -154,8 +153,7 @@ public static class JobsApi
         JobStore jobs, CancellationToken cancellationToken)
     {
         var caller = Caller.From(context.User);
-        var job = await jobs.FindAsync(jobId, cancellationToken);
-        if (job is null || !caller.CanAccess(job.TenantId))
+        if (await jobs.FindForAsync(caller, jobId, cancellationToken) is not { } job)
         {
             return NotFound(jobId);
         }
@@ -179,8 +177,7 @@ public static class JobsApi
         JobStore jobs, CancellationToken cancellationToken)
     {
         var caller = Caller.From(context.User);
-        var job = await jobs.FindAsync(jobId, cancellationToken);
-        if (job is null || !caller.CanAccess(job.TenantId))
+        if (await jobs.FindForAsync(caller, jobId, cancellationToken) is not { } job)
         {
             return NotFound(jobId);
         }
@@ -202,8 +199,7 @@ public static class JobsApi
         JobStore jobs, JobHistory history, CancellationToken cancellationToken)
     {
         var caller = Caller.From(context.User);
-        var job = await jobs.FindAsync(jobId, cancellationToken);
-        if (job is null || !caller.CanAccess(job.TenantId))
+        if (await jobs.FindForAsync(caller, jobId, cancellationToken) is not { } job)
         {
             return NotFound(jobId);
         }
@@ -243,8 +239,7 @@ public static class JobsApi
         CancellationToken cancellationToken)
     {
         var caller = Caller.From(context.User);
-        var job = await jobs.FindAsync(jobId, cancellationToken);
-        if (job is null || !caller.CanAccess(job.TenantId))
+        if (await jobs.FindForAsync(caller, jobId, cancellationToken) is not { } job)
         {
             return NotFound(jobId);
         }
@@ -285,6 +280,10 @@ public static class JobsApi
             ? new SeeOther(url)
             : TypedResults.Ok(new DownloadLink(url, expiresAt, statement.ContentType ?? "application/pdf", statement.DocumentBytes ?? 0, fileName));
     }
+
+    /// <summary>The job, if this caller may see it: another tenant's job is as unknown as one that does not exist.</summary>
+    internal static async Task<JobState?> FindForAsync(this JobStore jobs, Caller caller, Guid jobId, CancellationToken cancellationToken) =>
+        await jobs.FindAsync(jobId, cancellationToken) is { } job && caller.CanAccess(job.TenantId) ? job : null;
 
     internal static ProblemHttpResult NotFound(Guid jobId) =>
         TypedResults.Problem(statusCode: 404, title: "Unknown job", detail: $"There is no job {jobId} for this key.");

@@ -51,7 +51,7 @@ public static class JobEventsApi
         JobState? job;
         try
         {
-            job = await jobs.FindAsync(jobId, cancellationToken);
+            job = await jobs.FindForAsync(caller, jobId, cancellationToken);
         }
         catch
         {
@@ -59,7 +59,7 @@ public static class JobEventsApi
             throw;
         }
 
-        if (job is null || !caller.CanAccess(job.TenantId))
+        if (job is null)
         {
             watch.Dispose();
             return JobsApi.NotFound(jobId);

@@ -60,9 +60,6 @@ public static class WebhooksApi
 
     private static async Task<ProblemHttpResult?> FindAsync(Guid jobId, HttpContext context, JobStore jobs, CancellationToken cancellationToken)
     {
-        var job = await jobs.FindAsync(jobId, cancellationToken);
-        return job is null || !Caller.From(context.User).CanAccess(job.TenantId)
-            ? TypedResults.Problem(statusCode: 404, title: "Unknown job", detail: $"There is no job {jobId} for this key.")
-            : null;
+        return await jobs.FindForAsync(Caller.From(context.User), jobId, cancellationToken) is null ? JobsApi.NotFound(jobId) : null;
     }
 }

@@ -30,9 +30,11 @@ public sealed class JobHistory(NpgsqlDataSource dataSource)
         """;
 
     /// <summary>The creation of a job, as its first transition, inside the caller's transaction.</summary>
-    public static Task CreatedAsync(NpgsqlConnection connection, JobState job, string what, string actor, CancellationToken cancellationToken) =>
-        InsertAsync(connection, job.CorrelationId, job.Version, "transition", "Initial", job.CurrentState, what, actor,
-            JobSerializer.Serialize(job), cancellationToken);
+    /// <param name="stored">The job as its row stores it (<see cref="JobRows.Bind"/>).</param>
+    public static Task CreatedAsync(NpgsqlConnection connection, JobState job, string stored, string what, string actor,
+        CancellationToken cancellationToken) =>
+        InsertAsync(connection, job.CorrelationId, job.Version, "transition", "Initial", job.CurrentState, what, actor, stored,
+            cancellationToken);
 
     /// <summary>An operator action (a retry or cancel asked for), inside the caller's transaction.</summary>
     public static Task ActionAsync(NpgsqlConnection connection, Guid jobId, string what, string actor, CancellationToken cancellationToken) =>

@@ -27,7 +27,8 @@ public static class JobRows
         where job_id = @job_id and version = @version - 1
         """;
 
-    public static void Bind(NpgsqlCommand command, JobState job)
+    /// <returns>The job as stored in <c>data</c>, for whatever else the same transaction records of it.</returns>
+    public static string Bind(NpgsqlCommand command, JobState job)
     {
         var p = command.Parameters;
         p.AddWithValue("job_id", job.CorrelationId);
@@ -39,7 +40,9 @@ public static class JobRows
         p.AddWithValue("idempotency_key", (object?)job.IdempotencyKey ?? DBNull.Value);
         p.AddWithValue("created_at", job.CreatedAt);
         p.AddWithValue("updated_at", job.UpdatedAt);
-        p.AddWithValue("data", NpgsqlDbType.Jsonb, JobSerializer.Serialize(job));
+        var data = JobSerializer.Serialize(job);
+        p.AddWithValue("data", NpgsqlDbType.Jsonb, data);
+        return data;
     }
 
     /// <summary>Reads a row selected with <see cref="Columns"/>.</summary>

@@ -69,11 +69,12 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
         }
 
         // Inserted before it is counted, so that a replay racing its original is a duplicate, not over the limit.
+        string stored;
         await using (var insert = new NpgsqlCommand(JobRows.InsertSql, connection, transaction))
         {
             // Versions start at 1, as for jobs the state machines create: 0 is "before anything" to a live client.
             job.Version = Math.Max(job.Version, 1);
-            JobRows.Bind(insert, job);
+            stored = JobRows.Bind(insert, job);
             if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0)
             {
                 return JobCreation.Duplicate;
@@ -87,7 +88,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
         }
 
         await Outbox.Outbox.AddAsync(connection, command, destination, cancellationToken);
-        await JobHistory.CreatedAsync(connection, job, typeof(TCommand).Name, actor, cancellationToken);
+        await JobHistory.CreatedAsync(connection, job, stored, typeof(TCommand).Name, actor, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return JobCreation.Created;
     }

@@ -1,3 +1,4 @@
+using Ingestion.Platform.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -8,12 +9,9 @@ public static class LimitsExtensions
     /// <summary>The per-tenant limits: the API enforces the job rate, the workers the concurrency.</summary>
     public static IHostApplicationBuilder AddIngestionLimits(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<LimitOptions>()
-            .BindConfiguration(LimitOptions.Section)
-            .ValidateDataAnnotations()
+        builder.Services.AddValidatedOptions<LimitOptions>(LimitOptions.Section)
             .Validate(o => o.SlotWait >= TimeSpan.Zero && o.SlotWait <= TimeSpan.FromMinutes(1),
-                "Limits:SlotWait must be between 0 and 1 minute: a worker holds the message while it pauses.")
-            .ValidateOnStart();
+                "Limits:SlotWait must be between 0 and 1 minute: a worker holds the message while it pauses.");
         builder.Services.AddSingleton<JobRateLimit>();
         return builder;
     }

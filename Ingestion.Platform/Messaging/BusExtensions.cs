@@ -1,3 +1,4 @@
+using Ingestion.Platform.Hosting;
 using Ingestion.Platform.Outbox;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
@@ -18,10 +19,7 @@ public static class BusExtensions
         Action<IBusRegistrationConfigurator> configure,
         Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator>? configureBus = null)
     {
-        builder.Services.AddOptions<RabbitMqOptions>()
-            .BindConfiguration(RabbitMqOptions.Section)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.Services.AddValidatedOptions<RabbitMqOptions>(RabbitMqOptions.Section);
 
         builder.Services.AddMassTransit(bus =>
         {

@@ -1,3 +1,4 @@
+using Ingestion.Platform.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -10,15 +11,12 @@ public static class StatementsExtensions
     /// <summary>The statement options, and PDFsharp's licence loaded before anything uses it.</summary>
     public static IHostApplicationBuilder AddIngestionStatements(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<StatementOptions>()
-            .BindConfiguration(StatementOptions.Section)
-            .ValidateDataAnnotations()
+        builder.Services.AddValidatedOptions<StatementOptions>(StatementOptions.Section)
             .Validate(o => o.DownloadLinkLifetime > TimeSpan.Zero && o.DownloadLinkLifetime <= o.MaxDownloadLinkLifetime,
                 "Statements:DownloadLinkLifetime must be positive and at most Statements:MaxDownloadLinkLifetime.")
             .Validate(o => o.MaxDownloadLinkLifetime <= TimeSpan.FromDays(7),
                 "Statements:MaxDownloadLinkLifetime may be at most 7 days, S3's limit for presigned links.")
-            .Validate(o => o.DocumentRetention > TimeSpan.Zero, "Statements:DocumentRetention must be positive.")
-            .ValidateOnStart();
+            .Validate(o => o.DocumentRetention > TimeSpan.Zero, "Statements:DocumentRetention must be positive.");
         builder.Services.AddHostedService<PdfSharpLicensing>();
         return builder;
     }

@@ -13,14 +13,11 @@ public static class StorageExtensions
     /// <summary>One S3 client for the process, configured from <see cref="S3Options"/>.</summary>
     public static IHostApplicationBuilder AddIngestionStorage(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<S3Options>()
-            .BindConfiguration(S3Options.Section)
-            .ValidateDataAnnotations()
+        builder.Services.AddValidatedOptions<S3Options>(S3Options.Section)
             .Validate(o => string.IsNullOrEmpty(o.AccessKey) == string.IsNullOrEmpty(o.SecretKey),
                 "S3:AccessKey and S3:SecretKey must be set together.")
             .Validate(o => string.IsNullOrEmpty(o.ServiceUrl) || Uri.TryCreate(o.ServiceUrl, UriKind.Absolute, out _),
-                "S3:ServiceUrl must be an absolute URL.")
-            .ValidateOnStart();
+                "S3:ServiceUrl must be an absolute URL.");
 
         builder.Services.AddSingleton<IAmazonS3>(sp => CreateClient(sp.GetRequiredService<IOptions<S3Options>>().Value));
         builder.Services.AddSingleton<ObjectStore>();

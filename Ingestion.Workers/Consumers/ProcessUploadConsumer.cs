@@ -23,11 +23,8 @@ public sealed class ProcessUploadConsumer(UploadProcessor processor, TenantSlots
                 // The tenant is at its limit: its job waits in the queue, and other tenants' jobs go ahead.
                 await Requeue.SendAsync(context, slots.Wait);
                 break;
-            case UploadOutcome.Cancelled
-                when await states.StateAsync(context.Message.JobId, context.CancellationToken) == UploadJob.States.Uploaded:
-                // Retried while this worker was still stopping: the retry's message found the job
-                // locked and stepped aside as a duplicate, so this one carries the job on.
-                await Requeue.SendAsync(context, TimeSpan.Zero);
+            case UploadOutcome.Cancelled:
+                await Requeue.IfRetriedAsync(context, states, UploadJob.States.Uploaded);
                 break;
         }
     }

@@ -19,11 +19,8 @@ public sealed class RenderStatementConsumer(StatementBuilder builder, TenantSlot
                 // The tenant is at its limit: its job waits in the queue, and other tenants' jobs go ahead.
                 await Requeue.SendAsync(context, slots.Wait);
                 break;
-            case StatementOutcome.Cancelled
-                when await states.StateAsync(context.Message.JobId, context.CancellationToken) == StatementJob.States.Requested:
-                // Retried while this worker was still stopping: the retry's message found the job
-                // locked and stepped aside as a duplicate, so this one carries the job on.
-                await Requeue.SendAsync(context, TimeSpan.Zero);
+            case StatementOutcome.Cancelled:
+                await Requeue.IfRetriedAsync(context, states, StatementJob.States.Requested);
                 break;
         }
     }

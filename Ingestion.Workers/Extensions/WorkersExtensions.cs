@@ -1,3 +1,4 @@
+using Ingestion.Platform.Hosting;
 using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Messaging;
 using Ingestion.Platform.Webhooks;
@@ -17,12 +18,9 @@ public static class WorkersExtensions
     /// <summary>The job state machines, persisted in PostgreSQL, the consumers that do the work, and the webhook sender.</summary>
     public static WebApplicationBuilder AddIngestionWorkers(this WebApplicationBuilder builder)
     {
-        builder.Services.AddOptions<UploadProcessingOptions>()
-            .BindConfiguration(UploadProcessingOptions.Section)
-            .ValidateDataAnnotations()
+        builder.Services.AddValidatedOptions<UploadProcessingOptions>(UploadProcessingOptions.Section)
             .Validate(o => o.SliceDuration > TimeSpan.Zero && o.SliceDuration < TimeSpan.FromMinutes(25),
-                "Processing:SliceDuration must be positive and well below RabbitMQ's 30-minute consumer timeout.")
-            .ValidateOnStart();
+                "Processing:SliceDuration must be positive and well below RabbitMQ's 30-minute consumer timeout.");
         builder.Services.AddSingleton<UploadProcessor>();
         builder.Services.AddSingleton<JobCancellation>();
         builder.Services.AddSingleton<TenantSlots>();
@@ -45,12 +43,9 @@ public static class WorkersExtensions
     /// <summary>The recurring purge of old jobs, their files and their history.</summary>
     public static WebApplicationBuilder AddIngestionRetention(this WebApplicationBuilder builder)
     {
-        builder.Services.AddOptions<RetentionOptions>()
-            .BindConfiguration(RetentionOptions.Section)
-            .ValidateDataAnnotations()
+        builder.Services.AddValidatedOptions<RetentionOptions>(RetentionOptions.Section)
             .Validate(o => o.Period > TimeSpan.Zero, "Retention:Period must be positive.")
-            .Validate(o => o.Jobs > TimeSpan.Zero, "Retention:Jobs must be positive.")
-            .ValidateOnStart();
+            .Validate(o => o.Jobs > TimeSpan.Zero, "Retention:Jobs must be positive.");
         builder.Services.AddSingleton<JobPurge>();
         builder.Services.AddHostedService<RetentionService>();
         return builder;

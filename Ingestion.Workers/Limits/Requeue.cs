@@ -1,3 +1,5 @@
+using Ingestion.Contracts;
+using Ingestion.Workers.Sagas;
 using MassTransit;
 
 namespace Ingestion.Workers.Limits;
@@ -16,5 +18,19 @@ internal static class Requeue
 
         var queue = await context.GetSendEndpoint(context.ReceiveContext.InputAddress);
         await queue.Send(context.Message, context.CancellationToken);
+    }
+
+    /// <summary>
+    /// After a worker stopped for a cancel: if the job was retried meanwhile (it is back in
+    /// <paramref name="queuedState"/>), the retry's message found the job still locked and stepped
+    /// aside as a duplicate, so this message carries the job on.
+    /// </summary>
+    public static async Task IfRetriedAsync<T>(ConsumeContext<T> context, JobCancellation states, string queuedState)
+        where T : class, IJobMessage
+    {
+        if (await states.StateAsync(context.Message.JobId, context.CancellationToken) == queuedState)
+        {
+            await SendAsync(context, TimeSpan.Zero);
+        }
     }
 }

@@ -22,11 +22,11 @@ internal static class JobChangeRecorder
         values (@job, @version, 'transition', @from, @to, @what, @actor, @snapshot)
         """;
 
+    /// <param name="stored">The job as its row now stores it.</param>
     /// <param name="message">The message the change is the consequence of.</param>
-    public static async Task RecordAsync(NpgsqlConnection connection, string fromState, JobState job, object message,
+    public static async Task RecordAsync(NpgsqlConnection connection, string fromState, JobState job, string stored, object message,
         IPublishEndpoint events, CancellationToken cancellationToken)
     {
-        var stored = JobSerializer.Serialize(job);
         if (fromState != job.CurrentState)
         {
             await using var insert = new NpgsqlCommand(TransitionSql, connection);

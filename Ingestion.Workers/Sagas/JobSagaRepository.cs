@@ -95,7 +95,7 @@ public sealed class JobSagaRepositoryContext<TJob, TMessage> : ConsumeContextSco
 
     /// <summary>Null when the job already exists; the pipe then loads it instead.</summary>
     public async Task<SagaConsumeContext<TJob, TMessage>> Insert(TJob instance) =>
-        await transaction.TryInsertAsync(instance, CancellationToken)
+        await transaction.TryInsertAsync(instance, CancellationToken) is not null
             ? await factory.CreateSagaConsumeContext(transaction, consumeContext, instance, SagaConsumeContextMode.Insert)
             : null!;
 
@@ -111,25 +111,22 @@ public sealed class JobSagaRepositoryContext<TJob, TMessage> : ConsumeContextSco
     /// </summary>
     public async Task Save(SagaConsumeContext<TJob> context)
     {
-        if (!await transaction.TryInsertAsync(context.Saga, CancellationToken))
-        {
-            throw new ConcurrencyException($"Job {context.Saga.CorrelationId} was created by a concurrent message.",
+        var stored = await transaction.TryInsertAsync(context.Saga, CancellationToken)
+            ?? throw new ConcurrencyException($"Job {context.Saga.CorrelationId} was created by a concurrent message.",
                 typeof(TJob), context.Saga.CorrelationId);
-        }
-
-        await JobChangeRecorder.RecordAsync(transaction.Connection, "Initial", context.Saga, consumeContext.Message, this,
-            CancellationToken);
-        var job = context.Saga;
-        var state = job.CurrentState;
-        transaction.AfterCommit(() => JobChangeRecorder.Observe("Initial", job, state));
+        await RecordAsync("Initial", context.Saga, stored);
     }
 
     public async Task Update(SagaConsumeContext<TJob> context)
     {
         var from = transaction.StateBefore(context.Saga.CorrelationId);
-        await transaction.UpdateAsync(context.Saga, CancellationToken);
-        await JobChangeRecorder.RecordAsync(transaction.Connection, from, context.Saga, consumeContext.Message, this, CancellationToken);
-        var job = context.Saga;
+        await RecordAsync(from, context.Saga, await transaction.UpdateAsync(context.Saga, CancellationToken));
+    }
+
+    /// <summary>What the change brings in this transaction, and the metrics counted once it commits.</summary>
+    private async Task RecordAsync(string from, TJob job, string stored)
+    {
+        await JobChangeRecorder.RecordAsync(transaction.Connection, from, job, stored, consumeContext.Message, this, CancellationToken);
         var state = job.CurrentState;
         transaction.AfterCommit(() => JobChangeRecorder.Observe(from, job, state));
     }

@@ -55,7 +55,8 @@ public sealed class JobSagaTransaction<TJob> : IAsyncDisposable
     /// waits for the other transaction and does nothing, which keeps this transaction
     /// usable (a failed INSERT would abort it).
     /// </summary>
-    public async Task<bool> TryInsertAsync(TJob job, CancellationToken cancellationToken)
+    /// <returns>The job as stored; null when a job with its id exists already.</returns>
+    public async Task<string?> TryInsertAsync(TJob job, CancellationToken cancellationToken)
     {
         if (job.Version == 0)
         {
@@ -64,21 +65,24 @@ public sealed class JobSagaTransaction<TJob> : IAsyncDisposable
 
         job.UpdatedAt = DateTimeOffset.UtcNow;
         await using var command = new NpgsqlCommand(JobRows.InsertSql, _connection, _transaction);
-        JobRows.Bind(command, job);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        var stored = JobRows.Bind(command, job);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1 ? stored : null;
     }
 
-    public async Task UpdateAsync(TJob job, CancellationToken cancellationToken)
+    /// <returns>The job as stored.</returns>
+    public async Task<string> UpdateAsync(TJob job, CancellationToken cancellationToken)
     {
         job.Version++;
         job.UpdatedAt = DateTimeOffset.UtcNow;
         await using var command = new NpgsqlCommand(JobRows.UpdateSql, _connection, _transaction);
-        JobRows.Bind(command, job);
+        var stored = JobRows.Bind(command, job);
         if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
         {
             throw new ConcurrencyException($"Job {job.CorrelationId} changed since version {job.Version - 1} was read.",
                 typeof(TJob), job.CorrelationId);
         }
+
+        return stored;
     }
 
     public async Task DeleteAsync(TJob job, CancellationToken cancellationToken)

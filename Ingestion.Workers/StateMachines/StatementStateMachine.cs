@@ -33,16 +33,8 @@ public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob
         Event(() => Rendered, e => e.CorrelateById(m => m.Message.JobId));
         Event(() => RenderingFailed, e => e.CorrelateById(m => m.Message.JobId));
         Event(() => RenderingFaulted, e => e.CorrelateById(m => m.Message.Message.JobId));
-        Event(() => RetryRequested, e =>
-        {
-            e.CorrelateById(m => m.Message.JobId);
-            e.OnMissingInstance(m => m.Discard());
-        });
-        Event(() => CancelRequested, e =>
-        {
-            e.CorrelateById(m => m.Message.JobId);
-            e.OnMissingInstance(m => m.Discard());
-        });
+        Event(() => RetryRequested, OperatorCommands.ForExistingJob);
+        Event(() => CancelRequested, OperatorCommands.ForExistingJob);
 
         InstanceState(x => x.CurrentState);
 
@@ -72,11 +64,7 @@ public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob
 
         During(Requested, Rendering,
             When(CancelRequested)
-                .Then(context =>
-                {
-                    context.Saga.CancelledBy = context.Message.RequestedBy;
-                    context.Saga.CompletedAt = DateTimeOffset.UtcNow;
-                })
+                .Then(context => OperatorCommands.Cancel(context.Saga, context.Message))
                 .TransitionTo(Cancelled));
 
         During(Requested, Rendering, Failed, Cancelled,
@@ -193,9 +181,7 @@ public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob
 
     private static void Reset(StatementJob job)
     {
-        job.Error = null;
-        job.CompletedAt = null;
-        job.CancelledBy = null;
+        OperatorCommands.Reset(job);
         job.LinesRendered = 0;
         job.PagesRendered = 0;
     }

@@ -35,16 +35,8 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
         Event(() => Processed, e => e.CorrelateById(m => m.Message.JobId));
         Event(() => ProcessingFailed, e => e.CorrelateById(m => m.Message.JobId));
         Event(() => ProcessingFaulted, e => e.CorrelateById(m => m.Message.Message.JobId));
-        Event(() => RetryRequested, e =>
-        {
-            e.CorrelateById(m => m.Message.JobId);
-            e.OnMissingInstance(m => m.Discard());
-        });
-        Event(() => CancelRequested, e =>
-        {
-            e.CorrelateById(m => m.Message.JobId);
-            e.OnMissingInstance(m => m.Discard());
-        });
+        Event(() => RetryRequested, OperatorCommands.ForExistingJob);
+        Event(() => CancelRequested, OperatorCommands.ForExistingJob);
         Event(() => Stopped, e => e.CorrelateById(m => m.Message.JobId));
 
         InstanceState(x => x.CurrentState);
@@ -78,7 +70,7 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
         // next batch boundary (which then reports where it stopped).
         During(Uploaded, Processing,
             When(CancelRequested)
-                .Then(context => Cancel(context.Saga, context.Message))
+                .Then(context => OperatorCommands.Cancel(context.Saga, context.Message))
                 .TransitionTo(Cancelled));
 
         // Work that finishes is the truth, even after a failure or a cancel was recorded (a
@@ -90,17 +82,7 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
 
         During(Cancelled,
             When(Stopped)
-                .Then(context => StopAt(context.Saga, context.Message)),
-            When(RetryRequested)
-                .Then(context => Reset(context.Saga))
-                .Send(ProcessQueue, context => Process(context.Saga))
-                .TransitionTo(Uploaded),
-            Ignore(Submitted),
-            Ignore(ProcessingStarted),
-            Ignore(Progressed),
-            Ignore(ProcessingFailed),
-            Ignore(ProcessingFaulted),
-            Ignore(CancelRequested));
+                .Then(context => StopAt(context.Saga, context.Message)));
 
         During(Processing,
             Ignore(Submitted),
@@ -109,9 +91,9 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
         During(Uploaded, Processing, Failed, Completed,
             Ignore(Stopped));
 
-        // Only a retry revives a failed job: a late Started or Progressed from the attempt
-        // that failed must not make it look alive.
-        During(Failed,
+        // Only a retry revives a failed or cancelled job: a late Started or Progressed from the
+        // attempt that ended must not make it look alive.
+        During(Failed, Cancelled,
             When(RetryRequested)
                 .Then(context => Reset(context.Saga))
                 .Send(ProcessQueue, context => Process(context.Saga))
@@ -223,12 +205,6 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
         job.Error = JobErrors.From(fault);
     }
 
-    private static void Cancel(UploadJob job, CancelJob cancel)
-    {
-        job.CancelledBy = cancel.RequestedBy;
-        job.CompletedAt = DateTimeOffset.UtcNow;
-    }
-
     private static void StopAt(UploadJob job, UploadCancelled stopped)
     {
         job.RowsLoaded = stopped.RowsLoaded;
@@ -239,9 +215,7 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
 
     private static void Reset(UploadJob job)
     {
-        job.Error = null;
-        job.CompletedAt = null;
-        job.CancelledBy = null;
+        OperatorCommands.Reset(job);
         job.StoppedAfterLine = null;
     }
 }

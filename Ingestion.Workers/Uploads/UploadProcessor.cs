@@ -81,21 +81,18 @@ public sealed partial class UploadProcessor(
 
         try
         {
-            // A cancelled job stops without waiting for one of its tenant's slots: it does no work.
-            if (await cancellation.IsCancelledAsync(job.JobId, cancellationToken))
-            {
-                return await ProcessLockedAsync(connection, job, dataset, events, cancellationToken);
-            }
-
-            // Taken after the job's lock, so a duplicate delivery never holds one of the tenant's slots.
-            await using var slot = await slots.TryTakeAsync(connection, job.TenantId, cancellationToken);
-            if (slot is null)
+            // Cancelled while queued or between two slices: it stops without waiting for one of its
+            // tenant's slots, since it does no work. Otherwise the slot is taken after the job's lock,
+            // so a duplicate delivery never holds one.
+            var cancelled = await cancellation.IsCancelledAsync(job.JobId, cancellationToken);
+            await using var slot = cancelled ? null : await slots.TryTakeAsync(connection, job.TenantId, cancellationToken);
+            if (!cancelled && slot is null)
             {
                 LogWaiting(job.JobId, job.TenantId);
                 return UploadOutcome.Waiting;
             }
 
-            return await ProcessLockedAsync(connection, job, dataset, events, cancellationToken);
+            return await ProcessLockedAsync(connection, job, dataset, cancelled, events, cancellationToken);
         }
         finally
         {
@@ -105,7 +102,7 @@ public sealed partial class UploadProcessor(
     }
 
     private async Task<UploadOutcome> ProcessLockedAsync(NpgsqlConnection connection, ProcessUpload job, DatasetDefinition dataset,
-        IPublishEndpoint events, CancellationToken cancellationToken)
+        bool cancelled, IPublishEndpoint events, CancellationToken cancellationToken)
     {
         var checkpoint = await Checkpoint.FindAsync(connection, job.JobId, cancellationToken);
         if (checkpoint?.FinishedAt is not null)
@@ -116,9 +113,8 @@ public sealed partial class UploadProcessor(
             return UploadOutcome.Completed;
         }
 
-        if (await cancellation.IsCancelledAsync(job.JobId, cancellationToken))
+        if (cancelled)
         {
-            // Cancelled while queued, or between two slices.
             return await StopAsync(job, checkpoint, events, cancellationToken);
         }
 

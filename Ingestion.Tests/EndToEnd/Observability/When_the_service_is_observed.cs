@@ -1,7 +1,5 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.RegularExpressions;
 using Ingestion.Tests.Infrastructure;
@@ -41,10 +39,11 @@ public sealed partial class When_the_service_is_observed
     [Test]
     public async Task Should_follow_one_job_in_one_trace_from_the_request_into_the_worker()
     {
-        using var collector = new OtlpCollector();
+        // Any local HTTP receiver that keeps what it gets serves as the OTLP/HTTP endpoint.
+        using var collector = new WebhookReceiver();
         await using var stack = await Deployment.StartAsync(TestRun.Servers, "traced", new Dictionary<string, string>
         {
-            ["OpenTelemetry__Endpoint"] = collector.Url,
+            ["OpenTelemetry__Endpoint"] = collector.Url(""),
             ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
         });
         using var acme = stack.Client(Keys.Acme);
@@ -63,14 +62,14 @@ public sealed partial class When_the_service_is_observed
         // OTLP bodies are protobuf: the trace id travels as its 16 raw bytes, the service name as text.
         var id = Convert.FromHexString(traceId);
         var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (DateTime.UtcNow < deadline && !(collector.Has("Ingestion.Api", id) && collector.Has("Ingestion.Workers", id)))
+        while (DateTime.UtcNow < deadline && !(Exported(collector, "Ingestion.Api", id) && Exported(collector, "Ingestion.Workers", id)))
         {
             await Task.Delay(200);
         }
 
-        Assert.That(collector.Has("Ingestion.Api", id), Is.True, "the API's spans carry the caller's trace");
-        Assert.That(collector.Has("Ingestion.Workers", id), Is.True, "the worker's spans continue the same trace");
-        Assert.That(collector.Has("outbox relay", id), Is.True, "the outbox relay sends inside the request's trace");
+        Assert.That(Exported(collector, "Ingestion.Api", id), Is.True, "the API's spans carry the caller's trace");
+        Assert.That(Exported(collector, "Ingestion.Workers", id), Is.True, "the worker's spans continue the same trace");
+        Assert.That(Exported(collector, "outbox relay", id), Is.True, "the outbox relay sends inside the request's trace");
     }
 
     private static double Value(string exposition, string name, string? labels)
@@ -81,59 +80,10 @@ public sealed partial class When_the_service_is_observed
         return double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
     }
 
-    /// <summary>An OTLP/HTTP endpoint that keeps every export it receives.</summary>
-    private sealed class OtlpCollector : IDisposable
+    /// <summary>Whether one OTLP export the receiver got holds both the text and the trace id.</summary>
+    private static bool Exported(WebhookReceiver collector, string text, byte[] traceId)
     {
-        private readonly HttpListener _listener = new();
-        private readonly ConcurrentBag<byte[]> _exports = [];
-
-        public OtlpCollector()
-        {
-            var port = FreePort();
-            Url = $"http://127.0.0.1:{port}/";
-            _listener.Prefixes.Add(Url);
-            _listener.Start();
-            _ = Task.Run(ReceiveAsync);
-        }
-
-        public string Url { get; }
-
-        /// <summary>Whether one export holds both the text and the trace id.</summary>
-        public bool Has(string text, byte[] traceId)
-        {
-            var needle = Encoding.UTF8.GetBytes(text);
-            return _exports.Any(body => body.AsSpan().IndexOf(needle) >= 0 && body.AsSpan().IndexOf(traceId) >= 0);
-        }
-
-        private async Task ReceiveAsync()
-        {
-            while (_listener.IsListening)
-            {
-                HttpListenerContext context;
-                try
-                {
-                    context = await _listener.GetContextAsync();
-                }
-                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
-                {
-                    return;
-                }
-
-                using var body = new MemoryStream();
-                await context.Request.InputStream.CopyToAsync(body);
-                _exports.Add(body.ToArray());
-                context.Response.StatusCode = 200;
-                context.Response.Close();
-            }
-        }
-
-        private static int FreePort()
-        {
-            using var socket = new TcpListener(IPAddress.Loopback, 0);
-            socket.Start();
-            return ((IPEndPoint)socket.LocalEndpoint).Port;
-        }
-
-        public void Dispose() => _listener.Close();
+        var needle = Encoding.UTF8.GetBytes(text);
+        return collector.Received("v1/traces").Any(r => r.Body.AsSpan().IndexOf(needle) >= 0 && r.Body.AsSpan().IndexOf(traceId) >= 0);
     }
 }

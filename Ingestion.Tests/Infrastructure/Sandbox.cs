@@ -151,18 +151,22 @@ public sealed class Sandbox : IAsyncDisposable
         _management.Dispose();
         await using (var admin = NpgsqlDataSource.Create(_servers.PostgresConnectionString("postgres")))
         {
-            // A background process of the server (autovacuum after a large load, say) may still be in
-            // the database, and our role may not end it: it goes by itself within seconds.
+            // FORCE ends our own sessions, but not a server process in the database that our role may
+            // not signal (autovacuum after a large load): a plain DROP makes autovacuum step aside,
+            // and is retried while such a process still holds on.
+            var force = " with (force)";
             for (var attempt = 1; ; attempt++)
             {
                 try
                 {
-                    await using var drop = admin.CreateCommand($"drop database if exists \"{Database}\" with (force)");
+                    await using var drop = admin.CreateCommand($"drop database if exists \"{Database}\"{force}");
                     await drop.ExecuteNonQueryAsync();
                     break;
                 }
-                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege && attempt < 30)
+                catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.InsufficientPrivilege or PostgresErrorCodes.ObjectInUse
+                                                  && attempt < 30)
                 {
+                    force = e.SqlState == PostgresErrorCodes.InsufficientPrivilege ? "" : " with (force)";
                     await Task.Delay(1000);
                 }
             }

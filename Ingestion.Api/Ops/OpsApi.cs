@@ -50,6 +50,8 @@ public static class OpsApi
         api.MapGet("/dead-letters/{queue}", GetDeadLetterQueue);
         api.MapPost("/dead-letters/{queue}/redeliver", RedeliverAll);
         api.MapPost("/dead-letters/{queue}/{messageId}/redeliver", RedeliverOne);
+        api.MapGet("/outbox", OutboxOps.ListPoisoned);
+        api.MapPost("/outbox/{id:long}/redeliver", OutboxOps.RedeliverPoisoned);
         return app;
     }
 

@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text;
 using Ingestion.Platform.Messaging;
+using Ingestion.Platform.Outbox;
 using Microsoft.Extensions.Options;
 
 namespace Ingestion.Api.Ops;
@@ -12,6 +13,7 @@ public static class OpsExtensions
     {
         builder.Services.AddSingleton<FailureGroups>();
         builder.Services.AddSingleton<DeadLetterQueues>();
+        builder.Services.AddSingleton<PoisonedMessages>();
         builder.Services.AddHttpClient(DeadLetterQueues.ManagementClient, (services, client) =>
         {
             var rabbit = services.GetRequiredService<IOptions<RabbitMqOptions>>().Value;

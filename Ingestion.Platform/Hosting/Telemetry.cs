@@ -35,4 +35,7 @@ public static class Telemetry
 
     public static readonly Counter WebhookAttempts = Metrics.CreateCounter(
         "ingestion_webhook_attempts_total", "Webhook deliveries tried, by outcome.", "outcome");
+
+    public static readonly Counter OutboxPoisoned = Metrics.CreateCounter(
+        "ingestion_outbox_poisoned_total", "Outbox rows set aside because they cannot become a message (GET /v1/ops/outbox lists them).");
 }

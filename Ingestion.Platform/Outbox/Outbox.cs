@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using Ingestion.Contracts;
 using Npgsql;
@@ -39,8 +40,45 @@ public static class Outbox
         await notify.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>Only message contracts travel through the outbox.</summary>
-    internal static Type ResolveType(string name) =>
-        typeof(IJobMessage).Assembly.GetType(name, throwOnError: false)
-        ?? throw new InvalidOperationException($"Outbox message type '{name}' is not a contract in Ingestion.Contracts.");
+    /// <summary>
+    /// The message a row holds, or why it can never hold one: a type that is no contract in
+    /// Ingestion.Contracts (only contracts travel through the outbox), a body that does not
+    /// deserialize into it, a destination that is not an address. Sending such a row again
+    /// cannot succeed, so the relay sets it aside (<see cref="PoisonedMessages"/>).
+    /// </summary>
+    public static bool TryRead(string type, string body, string? destination, [NotNullWhen(true)] out OutboxMessage? message,
+        [NotNullWhen(false)] out string? error)
+    {
+        message = null;
+        var contract = typeof(IJobMessage).Assembly.GetType(type, throwOnError: false);
+        if (contract is null || !contract.IsClass || contract.IsAbstract)
+        {
+            error = $"Outbox message type '{type}' is not a contract in Ingestion.Contracts.";
+            return false;
+        }
+
+        Uri? address = null;
+        if (destination is not null
+            && !(Uri.TryCreate(destination, UriKind.Absolute, out address) && address.Scheme is "queue" or "exchange" or "rabbitmq" or "rabbitmqs"))
+        {
+            error = $"Destination '{destination}' is not a broker address (queue:name).";
+            return false;
+        }
+
+        try
+        {
+            var value = JsonSerializer.Deserialize(body, contract, Json);
+            error = value is null ? $"The body is null, not a {contract.Name}." : null;
+            message = value is null ? null : new OutboxMessage(value, contract, address);
+            return message is not null;
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException)
+        {
+            error = $"The body is not a {contract.Name}: {e.Message}";
+            return false;
+        }
+    }
 }
+
+/// <summary>An outbox row read back: what to send, as which type, and to which queue (null publishes).</summary>
+public sealed record OutboxMessage(object Message, Type Type, Uri? Destination);

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
 using Ingestion.Platform.Hosting;
 using MassTransit;
 using Ingestion.Platform.Database;
@@ -45,21 +44,37 @@ internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger
     {
         await using var connection = await DataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var claimed = new List<(long Id, object Message, Type Type, string? Destination, string? TraceParent)>();
+        var rows = new List<(long Id, string Type, string Body, string? Destination, string? TraceParent)>();
         await using (var claim = new NpgsqlCommand(ClaimSql, connection, transaction))
         {
             claim.Parameters.AddWithValue("limit", BatchSize);
             await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                var type = Outbox.ResolveType(reader.GetString(1));
-                var message = JsonSerializer.Deserialize(reader.GetString(2), type, Outbox.Json)!;
-                claimed.Add((reader.GetInt64(0), message, type, reader.IsDBNull(3) ? null : reader.GetString(3),
+                rows.Add((reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3),
                     reader.IsDBNull(4) ? null : reader.GetString(4)));
             }
         }
 
-        if (claimed.Count == 0)
+        // A row that can never become a message must not stop the rows behind it, nor every host.
+        var claimed = new List<(long Id, OutboxMessage Read, string? TraceParent)>();
+        var poisoned = 0;
+        foreach (var row in rows)
+        {
+            if (Outbox.TryRead(row.Type, row.Body, row.Destination, out var read, out var error))
+            {
+                claimed.Add((row.Id, read, row.TraceParent));
+            }
+            else
+            {
+                await PoisonedMessages.SetAsideAsync(connection, row.Id, error, cancellationToken);
+                logger.LogError("Outbox message {OutboxId} ({MessageType}) set aside, the relay goes on without it: {Error}",
+                    row.Id, row.Type, error);
+                poisoned++;
+            }
+        }
+
+        if (rows.Count == 0)
         {
             return 0;
         }
@@ -67,7 +82,7 @@ internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger
         using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
             timeout.CancelAfter(PublishTimeout);
-            foreach (var (_, message, type, destination, traceParent) in claimed)
+            foreach (var (_, (message, type, destination), traceParent) in claimed)
             {
                 // MassTransit's send activity becomes a child of the request that wrote the message.
                 using var activity = ActivityContext.TryParse(traceParent, null, out var parent)
@@ -79,7 +94,7 @@ internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger
                 }
                 else
                 {
-                    var endpoint = await bus.GetSendEndpoint(new Uri(destination));
+                    var endpoint = await bus.GetSendEndpoint(destination);
                     await endpoint.Send(message, type, timeout.Token);
                 }
             }
@@ -92,7 +107,8 @@ internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger
         }
 
         await transaction.CommitAsync(cancellationToken);
+        Telemetry.OutboxPoisoned.Inc(poisoned);
         logger.LogDebug("Relayed {Count} outbox messages", claimed.Count);
-        return claimed.Count;
+        return rows.Count;
     }
 }

@@ -99,7 +99,7 @@ public sealed partial class StatementBuilder(
             return;
         }
 
-        var data = new StatementData(connection, job.TenantId, job.AccountId, job.From, job.To);
+        await using var data = await StatementData.OpenAsync(connection, job.TenantId, job.AccountId, job.From, job.To, cancellationToken);
         var summary = await data.SummaryAsync(cancellationToken);
         var categories = await data.CategoriesAsync(cancellationToken);
         var merchants = await data.MerchantsAsync(cancellationToken);

@@ -1,3 +1,4 @@
+using System.Data;
 using Ingestion.Platform.Tenancy;
 using Npgsql;
 
@@ -22,9 +23,12 @@ internal sealed record StatementLine(DateTime OccurredAt, string? Description, s
 /// <summary>
 /// What a statement is made of, read from the tenant's <c>transactions</c>: small aggregates
 /// first, then the lines as one streamed, ordered query that is read as pages are drawn.
-/// The period is [from, to + 1 day) in UTC.
+/// The period is [from, to + 1 day) in UTC. Every read runs in one read-only REPEATABLE READ
+/// transaction, so all of them see the snapshot taken at the first: a load committing while
+/// the statement is read shows in none, and the cover's totals always agree with the lines.
 /// </summary>
-internal sealed class StatementData(NpgsqlConnection connection, string tenantId, long accountId, DateOnly from, DateOnly to)
+internal sealed class StatementData(NpgsqlConnection connection, NpgsqlTransaction snapshot, string tenantId, long accountId,
+    DateOnly from, DateOnly to) : IAsyncDisposable
 {
     public const int TopCategories = 25;
     public const int TopMerchants = 15;
@@ -34,6 +38,22 @@ internal sealed class StatementData(NpgsqlConnection connection, string tenantId
     private readonly DateTime _to = to.AddDays(1).ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
 
     private const string Period = "account_id = @account and occurred_at >= @from and occurred_at < @to";
+
+    /// <summary>Begins the snapshot on <paramref name="connection"/> (session advisory locks it holds are untouched).</summary>
+    public static async Task<StatementData> OpenAsync(NpgsqlConnection connection, string tenantId, long accountId, DateOnly from,
+        DateOnly to, CancellationToken cancellationToken)
+    {
+        var snapshot = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
+        await using (var readOnly = new NpgsqlCommand("set transaction read only", connection, snapshot))
+        {
+            await readOnly.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return new StatementData(connection, snapshot, tenantId, accountId, from, to);
+    }
+
+    /// <summary>Ends the snapshot; it wrote nothing, so nothing is lost by rolling it back.</summary>
+    public ValueTask DisposeAsync() => snapshot.DisposeAsync();
 
     public Task<List<CurrencySummary>> SummaryAsync(CancellationToken cancellationToken) => ReadAsync($"""
         select currency,
@@ -72,7 +92,7 @@ internal sealed class StatementData(NpgsqlConnection connection, string tenantId
             select occurred_at, description, merchant, category, amount, currency from {_table}
             where {Period} order by occurred_at, transaction_id
             """);
-        return await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken);
+        return await command.ExecuteReaderAsync(CommandBehavior.SequentialAccess, cancellationToken);
     }
 
     public static StatementLine Line(NpgsqlDataReader reader) => new(
@@ -96,7 +116,7 @@ internal sealed class StatementData(NpgsqlConnection connection, string tenantId
     private async Task<List<T>> ReadAsync<T>(string sql, Func<NpgsqlDataReader, T> map, CancellationToken cancellationToken,
         bool withPeriod = true)
     {
-        await using var command = withPeriod ? Command(sql) : new NpgsqlCommand(sql, connection);
+        await using var command = withPeriod ? Command(sql) : new NpgsqlCommand(sql, connection, snapshot);
         if (!withPeriod)
         {
             command.Parameters.AddWithValue("tenant", tenantId);
@@ -115,7 +135,7 @@ internal sealed class StatementData(NpgsqlConnection connection, string tenantId
 
     private NpgsqlCommand Command(string sql)
     {
-        var command = new NpgsqlCommand(sql, connection);
+        var command = new NpgsqlCommand(sql, connection, snapshot);
         command.Parameters.AddWithValue("account", accountId);
         command.Parameters.AddWithValue("from", _from);
         command.Parameters.AddWithValue("to", _to);

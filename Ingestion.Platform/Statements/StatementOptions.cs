@@ -44,7 +44,4 @@ public sealed class StatementOptions
 
     /// <summary>Where TrueType fonts are looked for, before the usual system directories.</summary>
     public List<string> FontDirectories { get; set; } = [];
-
-    /// <summary>A commercial PDFsharp licence key; without one PDFsharp runs under its AGPL licence.</summary>
-    public string? PdfSharpLicenseKey { get; set; }
 }

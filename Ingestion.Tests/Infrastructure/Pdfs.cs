@@ -28,6 +28,15 @@ public static class Pdfs
         return document.GetPages().Select(page => ContentOrderTextExtractor.GetText(page)).ToList();
     }
 
+    /// <summary>The bytes of one volume of a statement that came as a ZIP.</summary>
+    public static byte[] Read(System.IO.Compression.ZipArchiveEntry entry)
+    {
+        using var stream = entry.Open();
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
+    }
+
     public static string Title(byte[] pdf)
     {
         using var document = PdfDocument.Open(pdf);

@@ -115,10 +115,11 @@ public sealed class Sandbox : IAsyncDisposable
         return (listing.S3Objects ?? []).Select(o => o.Key).ToList();
     }
 
-    public async Task<int> PendingMultipartUploadsAsync()
+    /// <summary>Multipart uploads begun and neither completed nor aborted, of keys under <paramref name="prefix"/>.</summary>
+    public async Task<int> PendingMultipartUploadsAsync(string prefix = "")
     {
         var uploads = await S3.ListMultipartUploadsAsync(new ListMultipartUploadsRequest { BucketName = Bucket });
-        return uploads.MultipartUploads?.Count ?? 0;
+        return (uploads.MultipartUploads ?? []).Count(u => u.Key.StartsWith(prefix, StringComparison.Ordinal));
     }
 
     public async Task<T?> ScalarAsync<T>(string sql, params (string Name, object Value)[] parameters)

@@ -101,7 +101,7 @@ public sealed class When_tenants_register_datasets
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         var errors = (await response.ProblemAsync())["errors"]!.AsObject();
         Assert.That(errors.Select(e => e.Key), Is.EquivalentTo(new[] { "name", "columns[0].name", "columns[0].type", "key" }));
-        Assert.That(await TestRun.Shared.Sandbox.ScalarAsync<long>("select count(*) from tenant_acme.transactions"), Is.GreaterThanOrEqualTo(0),
+        Assert.That(await TestRun.Shared.Sandbox.ScalarAsync<bool>("select to_regclass('tenant_acme.transactions') is not null"), Is.True,
             "the transactions table is still there");
     }
 

@@ -73,7 +73,17 @@ public sealed class When_messages_for_one_job_arrive_together
         }
 
         await _harness.Bus.Publish(new UploadProcessed(job, 42, 0, 100, null, DateTimeOffset.UtcNow));
-        await Task.Delay(TimeSpan.FromSeconds(2));
+
+        // The message is held where the repository loads the job, not later at its UPDATE.
+        await WaitUntilAsync(async () =>
+        {
+            await using var waiting = _db.CreateCommand("""
+                select count(*) from pg_stat_activity
+                where @holder = any(pg_blocking_pids(pid)) and query like 'select %from ingestion.jobs where job_id = % for update'
+                """);
+            waiting.Parameters.AddWithValue("holder", connection.ProcessID);
+            return (long)(await waiting.ExecuteScalarAsync())! == 1;
+        });
         Assert.That((await LoadAsync(job)).CurrentState, Is.EqualTo(UploadJob.States.Processing),
             "the saga waits while the row is locked");
 

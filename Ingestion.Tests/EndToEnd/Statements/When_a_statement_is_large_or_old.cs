@@ -67,7 +67,7 @@ public sealed class When_a_statement_is_large_or_old
             $"statement-{_account}-20260201-20260228-volume-2-of-3.pdf",
             $"statement-{_account}-20260201-20260228-volume-3-of-3.pdf",
         }));
-        var pages = volumes.Select(v => Pdfs.Pages(Read(v))).ToList();
+        var pages = volumes.Select(v => Pdfs.Pages(Pdfs.Read(v))).ToList();
         Assert.That(pages.Select(p => p.Count), Is.EqualTo(new[] { 4, 4, 2 }));
         Assert.That(pages[1][0], Does.Contain("Volume 2 of 3").And.Contain("Page 1 of 4"));
         Assert.That(pages[0][3], Does.Contain("Line 001"));
@@ -141,13 +141,5 @@ public sealed class When_a_statement_is_large_or_old
 
         Assert.That(ready["status"]!.GetValue<string>(), Is.EqualTo("ready"), ready.ToJsonString());
         Assert.That(ready["progress"]!["linesTotal"]!.GetValue<long>(), Is.GreaterThan(0));
-    }
-
-    private static byte[] Read(ZipArchiveEntry entry)
-    {
-        using var stream = entry.Open();
-        using var copy = new MemoryStream();
-        stream.CopyTo(copy);
-        return copy.ToArray();
     }
 }

@@ -15,9 +15,12 @@ ARG PROJECT
 RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core curl && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app .
+# 8080: the API (the workers serve nothing there but /health/live); 9090: health checks and
+# /metrics, for the orchestrator and Prometheus inside the network, never published.
 ENV PROJECT=${PROJECT} \
     ASPNETCORE_URLS=http://+:8080 \
+    Management__Urls=http://+:9090 \
     Logging__Json=true
-EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s --retries=5 CMD curl -fs http://localhost:8080/health/ready || exit 1
+EXPOSE 8080 9090
+HEALTHCHECK --interval=10s --timeout=3s --retries=5 CMD curl -fs http://localhost:9090/health/ready || exit 1
 ENTRYPOINT ["sh", "-c", "exec dotnet \"$PROJECT.dll\""]

@@ -8,6 +8,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 configuration=${1:-Release}
 api_port=${INGESTION_API_PORT:-8080}
 workers_port=${INGESTION_WORKERS_PORT:-8081}
+# Health checks and /metrics: each host's management port, apart from the API.
+api_management_port=${INGESTION_API_MANAGEMENT_PORT:-9080}
+workers_management_port=${INGESTION_WORKERS_MANAGEMENT_PORT:-9081}
 api="http://127.0.0.1:$api_port"
 key=${INGESTION_DEMO_KEY:-dev-acme-key-0123456789}
 
@@ -27,13 +30,13 @@ stop() {
 }
 
 start() {
-  local name=$1 project=$2 port=$3 pidfile=$INGESTION_PID_DIR/$1.pid
+  local name=$1 project=$2 port=$3 management_port=$4 pidfile=$INGESTION_PID_DIR/$1.pid
   if pid_alive "$pidfile"; then
     log "$name already running (pid $(cat "$pidfile"))"
     return
   fi
-  log "starting $name on port $port (log: $INGESTION_LOG_DIR/$name.log)"
-  ASPNETCORE_ENVIRONMENT=Development Urls="http://127.0.0.1:$port" \
+  log "starting $name on port $port, management on $management_port (log: $INGESTION_LOG_DIR/$name.log)"
+  ASPNETCORE_ENVIRONMENT=Development Urls="http://127.0.0.1:$port" Management__Urls="http://127.0.0.1:$management_port" \
     nohup dotnet "$INGESTION_ROOT/$project/bin/$configuration/net10.0/$project.dll" \
     >>"$INGESTION_LOG_DIR/$name.log" 2>&1 &
   echo $! >"$pidfile"
@@ -53,10 +56,10 @@ wait_ready() {
 if [ "${2:-}" = "--stop" ]; then stop; exit 0; fi
 
 mkdir -p "$INGESTION_PID_DIR" "$INGESTION_LOG_DIR"
-start workers Ingestion.Workers "$workers_port"
-start api Ingestion.Api "$api_port"
-wait_ready workers "http://127.0.0.1:$workers_port"
-wait_ready api "$api"
+start workers Ingestion.Workers "$workers_port" "$workers_management_port"
+start api Ingestion.Api "$api_port" "$api_management_port"
+wait_ready workers "http://127.0.0.1:$workers_management_port"
+wait_ready api "http://127.0.0.1:$api_management_port"
 
 # 10,000 transactions over 20 accounts, with a handful of rows that must be rejected.
 sample=$INGESTION_DATA/sample-transactions.csv
@@ -99,4 +102,4 @@ if [ "$status" = completed ] || [ "$status" = failed ]; then
 else
   log "job is still $status after 5 minutes"
 fi
-log "API on $api (key $key), workers on :$workers_port; \`make stop\` stops them"
+log "API on $api (key $key); health and metrics on :$api_management_port (API) and :$workers_management_port (workers); \`make stop\` stops them"

@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Net.Http.Json;
 using Ingestion.Api.Ops;
 using Ingestion.Api.Progress;
+using Ingestion.Platform.Hosting;
 using Ingestion.Platform.Messaging;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -9,17 +11,20 @@ using Prometheus;
 namespace Ingestion.Api.Hosting;
 
 /// <summary>
-/// Gauges read at each Prometheus scrape, from where the truth is: jobs by kind and state and
+/// Gauges read at a Prometheus scrape, from where the truth is: jobs by kind and state and
 /// the outbox backlog from PostgreSQL, queue depths from RabbitMQ's management API, open
-/// progress streams from this instance. Every API instance reports the same shared figures;
-/// aggregate them with <c>max</c>, not <c>sum</c>.
+/// progress streams from this instance. The shared figures are read at most once per
+/// <c>Management:GaugeInterval</c>, by one scrape while the others wait for it, so a burst of
+/// scrapes costs PostgreSQL and RabbitMQ one read. Every API instance reports the same shared
+/// figures; aggregate them with <c>max</c>, not <c>sum</c>.
 /// </summary>
 public sealed partial class ServiceGauges(
     NpgsqlDataSource dataSource,
     JobFeed feed,
     IOptions<RabbitMqOptions> rabbit,
+    IOptions<ManagementOptions> management,
     IHttpClientFactory clients,
-    ILogger<ServiceGauges> logger) : IHostedService
+    ILogger<ServiceGauges> logger) : IHostedService, IDisposable
 {
     private static readonly Gauge Jobs = Metrics.CreateGauge("ingestion_jobs", "Jobs kept, by kind and state.", "kind", "state");
 
@@ -32,6 +37,9 @@ public sealed partial class ServiceGauges(
 
     private const string JobsSql = "select kind, current_state, count(*) from ingestion.jobs group by kind, current_state";
 
+    private readonly SemaphoreSlim _reading = new(1, 1);
+    private long _readAt = long.MinValue;
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         Metrics.DefaultRegistry.AddBeforeCollectCallback(CollectAsync);
@@ -40,9 +48,39 @@ public sealed partial class ServiceGauges(
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
+    public void Dispose() => _reading.Dispose();
+
     private async Task CollectAsync(CancellationToken cancellationToken)
     {
         Streams.Set(feed.Watchers);
+        if (Fresh())
+        {
+            return;
+        }
+
+        await _reading.WaitAsync(cancellationToken);
+        try
+        {
+            if (Fresh())
+            {
+                return;
+            }
+
+            await CollectJobsAsync(cancellationToken);
+            await CollectQueuesAsync(cancellationToken);
+            Volatile.Write(ref _readAt, Stopwatch.GetTimestamp());
+        }
+        finally
+        {
+            _reading.Release();
+        }
+    }
+
+    private bool Fresh() =>
+        Volatile.Read(ref _readAt) is var at && at != long.MinValue && Stopwatch.GetElapsedTime(at) < management.Value.GaugeInterval;
+
+    private async Task CollectJobsAsync(CancellationToken cancellationToken)
+    {
         try
         {
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -70,8 +108,6 @@ public sealed partial class ServiceGauges(
         {
             LogUnavailable(e, "PostgreSQL");
         }
-
-        await CollectQueuesAsync(cancellationToken);
     }
 
     private async Task CollectQueuesAsync(CancellationToken cancellationToken)

@@ -25,8 +25,8 @@ namespace Ingestion.Platform.Hosting;
 public static class HostingExtensions
 {
     /// <summary>
-    /// What the API and the workers share: structured logs, problem details, health checks,
-    /// PostgreSQL with its migrations, S3, the tenants and their limits.
+    /// What the API and the workers share: structured logs, problem details, health checks and
+    /// metrics on the management port, PostgreSQL with its migrations, S3, the tenants and their limits.
     /// </summary>
     public static WebApplicationBuilder AddIngestionDefaults(this WebApplicationBuilder builder)
     {
@@ -52,6 +52,7 @@ public static class HostingExtensions
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<DependencyUnavailableHandler>();
         builder.Services.AddHealthChecks();
+        builder.AddIngestionManagement();
         builder.AddIngestionDatabase();
         builder.AddIngestionStorage();
         builder.AddIngestionTenancy();
@@ -94,7 +95,7 @@ public static class HostingExtensions
                 }));
     }
 
-    /// <summary>Problem responses for every error, request logs, and the two health endpoints.</summary>
+    /// <summary>Problem responses for every error, request logs, the health endpoints and metrics.</summary>
     public static WebApplication UseIngestionDefaults(this WebApplication app)
     {
         app.UseExceptionHandler();
@@ -103,7 +104,8 @@ public static class HostingExtensions
         {
             options.GetLevel = (context, _, error) =>
                 error is not null || context.Response.StatusCode >= 500 ? Serilog.Events.LogEventLevel.Error
-                : context.Request.Path.StartsWithSegments("/health") ? Serilog.Events.LogEventLevel.Verbose
+                : context.Request.Path.StartsWithSegments("/health") || context.Request.Path.StartsWithSegments("/metrics")
+                    ? Serilog.Events.LogEventLevel.Verbose
                 : Serilog.Events.LogEventLevel.Information;
 
             // A request about a job carries its id like every other line about it.
@@ -116,16 +118,20 @@ public static class HostingExtensions
             };
         });
 
-        // Live: the process answers. Ready: PostgreSQL, RabbitMQ and S3 answer too.
-        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();
+        // Health and metrics on the management port only (ManagementExtensions). Live (the process
+        // answers, nothing is checked or revealed) on the public port too: a load balancer's probe
+        // of the port it sends traffic to is the one that says whether that listener works.
+        // Ready (PostgreSQL, RabbitMQ and S3 answer) and metrics read the dependencies and say
+        // how the service is doing: that is for the inside.
+        app.UseManagementPort();
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous()
+            .OnManagementPort(alsoPublic: true);
         app.MapHealthChecks("/health/ready", new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(HealthTags.Ready),
             ResponseWriter = WriteHealthAsync,
-        }).AllowAnonymous();
-
-        // Prometheus scrapes from inside the network, like the health checks.
-        app.MapMetrics("/metrics").AllowAnonymous();
+        }).AllowAnonymous().OnManagementPort();
+        app.MapMetrics("/metrics").AllowAnonymous().OnManagementPort();
         return app;
     }
 

@@ -7,8 +7,8 @@ namespace Ingestion.Platform.Hosting;
 /// The service's own traces and metrics. Traces: an <see cref="ActivitySource"/> next to
 /// ASP.NET Core's, MassTransit's and Npgsql's, exported over OTLP when an endpoint is set.
 /// Metrics: Prometheus instruments, observed where the thing happens and served at <c>/metrics</c>
-/// by the process that observed them (jobs by state and queue depth come from the API, which
-/// asks PostgreSQL and RabbitMQ at each scrape).
+/// on the management port of the process that observed them (jobs by state and queue depth come
+/// from the API, which asks PostgreSQL and RabbitMQ at a scrape, at most once per <c>Management:GaugeInterval</c>).
 /// </summary>
 public static class Telemetry
 {

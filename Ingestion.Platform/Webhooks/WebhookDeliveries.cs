@@ -59,6 +59,21 @@ public sealed class WebhookDeliveries(NpgsqlDataSource dataSource)
         returning d.id, d.job_id, d.tenant_id, d.url, d.payload::text, d.attempts
         """;
 
+    // A worker that died during an attempt recorded nothing; its lease ends and the delivery is due
+    // again. When that was the last attempt allowed, the delivery gives up here, with a line that
+    // says so, instead of being tried beyond the configured count. (A redelivered delivery has its
+    // earlier attempts recorded and is not touched.)
+    private const string GiveUpInterruptedSql = """
+        with lapsed as (
+            update ingestion.webhook_deliveries d set status = 'gave_up', updated_at = now()
+            where d.status = 'pending' and d.next_attempt_at <= now() and d.attempts >= @attempts
+              and not exists (select from ingestion.webhook_attempts a where a.delivery_id = d.id and a.attempt = d.attempts)
+            returning d.id, d.attempts)
+        insert into ingestion.webhook_attempts (delivery_id, attempt, at, status_code, error, duration_ms)
+        select id, attempts, now(), null, 'no outcome: the worker making this attempt stopped before recording it', 0 from lapsed
+        on conflict do nothing
+        """;
+
     private const string AttemptSql = """
         insert into ingestion.webhook_attempts (delivery_id, attempt, at, status_code, error, duration_ms)
         values (@id, @attempt, @at, @code, @error, @duration) on conflict do nothing
@@ -124,6 +139,14 @@ public sealed class WebhookDeliveries(NpgsqlDataSource dataSource)
         }
 
         return due;
+    }
+
+    /// <summary>Gives up the deliveries whose last allowed attempt (<paramref name="attempts"/>) was claimed but never recorded.</summary>
+    public async Task GiveUpInterruptedAsync(int attempts, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(GiveUpInterruptedSql);
+        command.Parameters.AddWithValue("attempts", attempts);
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>

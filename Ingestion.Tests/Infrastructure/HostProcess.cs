@@ -5,18 +5,21 @@ namespace Ingestion.Tests.Infrastructure;
 
 /// <summary>
 /// One of the service's hosts (Ingestion.Api or Ingestion.Workers) running as its own
-/// process, exactly as deployed: configured through environment variables, killable.
+/// process, exactly as deployed: configured through environment variables, killable. It
+/// listens on two ports: the public one (<see cref="Url"/>) and the management one
+/// (<see cref="ManagementUrl"/>) for health checks and metrics.
 /// </summary>
 public sealed class HostProcess : IAsyncDisposable
 {
     private static readonly HttpClient Probe = new() { Timeout = TimeSpan.FromSeconds(5) };
     private readonly Process _process;
 
-    private HostProcess(Process process, string name, int port, string logPath)
+    private HostProcess(Process process, string name, int port, int managementPort, string logPath)
     {
         _process = process;
         Name = name;
         Port = port;
+        ManagementPort = managementPort;
         LogPath = logPath;
     }
 
@@ -25,6 +28,11 @@ public sealed class HostProcess : IAsyncDisposable
     public int Port { get; }
 
     public Uri Url => new($"http://127.0.0.1:{Port}");
+
+    public int ManagementPort { get; }
+
+    /// <summary>Where <c>/health/*</c> and <c>/metrics</c> are served.</summary>
+    public Uri ManagementUrl => new($"http://127.0.0.1:{ManagementPort}");
 
     public string LogPath { get; }
 
@@ -36,6 +44,12 @@ public sealed class HostProcess : IAsyncDisposable
         bool waitUntilReady = true)
     {
         var port = FreePort();
+        int managementPort;
+        do
+        {
+            managementPort = FreePort();
+        }
+        while (managementPort == port);
         var logPath = Path.Combine(Repository.LogDirectory, $"{name}-{port}.log");
         var start = new ProcessStartInfo("dotnet")
         {
@@ -46,6 +60,7 @@ public sealed class HostProcess : IAsyncDisposable
         start.ArgumentList.Add(Repository.HostDll(project));
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         start.Environment["Urls"] = $"http://127.0.0.1:{port}";
+        start.Environment["Management__Urls"] = $"http://127.0.0.1:{managementPort}";
         foreach (var (key, value) in settings)
         {
             start.Environment[key] = value;
@@ -57,7 +72,7 @@ public sealed class HostProcess : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => Write(log, e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var host = new HostProcess(process, name, port, logPath);
+        var host = new HostProcess(process, name, port, managementPort, logPath);
         if (waitUntilReady)
         {
             await host.WaitUntilReadyAsync();
@@ -66,7 +81,7 @@ public sealed class HostProcess : IAsyncDisposable
         return host;
     }
 
-    /// <summary>Waits for /health/ready: PostgreSQL, RabbitMQ and S3 answer and the bus's endpoints are up.</summary>
+    /// <summary>Waits for /health/ready on the management port: PostgreSQL, RabbitMQ and S3 answer and the bus's endpoints are up.</summary>
     public async Task WaitUntilReadyAsync()
     {
         var deadline = DateTime.UtcNow.AddSeconds(90);
@@ -79,7 +94,7 @@ public sealed class HostProcess : IAsyncDisposable
 
             try
             {
-                using var response = await Probe.GetAsync(new Uri(Url, "/health/ready"));
+                using var response = await Probe.GetAsync(new Uri(ManagementUrl, "/health/ready"));
                 if (response.IsSuccessStatusCode)
                 {
                     return;

@@ -9,7 +9,7 @@ using Microsoft.Extensions.Options;
 namespace Ingestion.Workers.Webhooks;
 
 /// <summary>
-/// Makes one signed POST to a callback URL. The URL is checked again first (DNS may have
+/// Makes one signed POST to a callback URL (signed both ways, see <see cref="WebhookSignature"/>). The URL is checked again first (DNS may have
 /// changed since the job was requested), and the connection goes only to the addresses that
 /// check approved: the socket is opened here, not by a second lookup inside HttpClient, so a
 /// name that re-resolves to an internal address in between (DNS rebinding) gets nowhere.
@@ -58,9 +58,13 @@ internal sealed class WebhookClient : IDisposable
         using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
         request.Headers.UserAgent.Add(UserAgent);
+        var id = deliveryId.ToString();
+        request.Headers.Add(WebhookSignature.StandardIdHeader, id);
+        request.Headers.Add(WebhookSignature.StandardTimestampHeader, timestamp.ToString(CultureInfo.InvariantCulture));
+        request.Headers.Add(WebhookSignature.StandardSignatureHeader, WebhookSignature.SignStandard(secret, id, timestamp, body));
         request.Headers.Add(WebhookSignature.TimestampHeader, timestamp.ToString(CultureInfo.InvariantCulture));
         request.Headers.Add(WebhookSignature.SignatureHeader, WebhookSignature.Sign(secret, timestamp, body));
-        request.Headers.Add(WebhookSignature.DeliveryHeader, deliveryId.ToString());
+        request.Headers.Add(WebhookSignature.DeliveryHeader, id);
         request.Headers.Add(WebhookSignature.AttemptHeader, attempt.ToString(CultureInfo.InvariantCulture));
         if (check.Addresses is { } addresses)
         {

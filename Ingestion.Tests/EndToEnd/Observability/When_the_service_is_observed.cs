@@ -23,13 +23,13 @@ public sealed partial class When_the_service_is_observed
         await acme.WaitForJobAsync(jobId, TimeSpan.FromSeconds(60), "completed");
 
         using var scraper = new HttpClient();
-        var api = await scraper.GetStringAsync(new Uri(TestRun.Shared.Api.Url, "/metrics"));
+        var api = await scraper.GetStringAsync(new Uri(TestRun.Shared.Api.ManagementUrl, "/metrics"));
         Assert.That(Value(api, "ingestion_jobs", """kind="upload",state="Completed"""), Is.GreaterThanOrEqualTo(1));
         Assert.That(Sample(api, "ingestion_queue_messages", """queue="process-upload"""), Is.Not.Null, "queue depths are exposed");
         Assert.That(Sample(api, "ingestion_outbox_pending", null), Is.Not.Null, "the outbox backlog is exposed");
 
         // Any worker may have loaded it: the counters of all of them add up.
-        var workers = await Task.WhenAll(TestRun.Shared.Workers.Select(w => scraper.GetStringAsync(new Uri(w.Url, "/metrics"))));
+        var workers = await Task.WhenAll(TestRun.Shared.Workers.Select(w => scraper.GetStringAsync(new Uri(w.ManagementUrl, "/metrics"))));
         Assert.That(workers.Sum(w => Value(w, "ingestion_rows_loaded_total", """tenant="acme""")), Is.GreaterThanOrEqualTo(40));
         Assert.That(workers.Sum(w => Value(w, "ingestion_rows_rejected_total", """tenant="acme""")), Is.GreaterThanOrEqualTo(2));
         Assert.That(workers.Sum(w => Value(w, "ingestion_job_duration_seconds_count", """kind="upload",state="Completed""")),

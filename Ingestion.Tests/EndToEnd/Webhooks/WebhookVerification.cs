@@ -1,12 +1,18 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
+using Ingestion.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http;
+using StandardWebhooks;
+using StandardWebhooks.Diagnostics;
 
 namespace Ingestion.Tests.EndToEnd.Webhooks;
 
 /// <summary>
 /// What README.md tells receivers to do, copied from it, so that the tests check the
-/// signature the way a receiver will (not with the service's own code).
+/// signature the way a receiver will (not with the service's own code): the Standard Webhooks
+/// signature with a stock verifier (the <c>StandardWebhooks</c> package), the deprecated
+/// <c>Ingestion-Signature</c> with README's code.
 /// </summary>
 public static class WebhookVerification
 {
@@ -24,6 +30,30 @@ public static class WebhookVerification
         return CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(signature));
     }
     // --- end ---
+
+    /// <summary>README: a tenant's Standard Webhooks secret is <c>whsec_</c> and the base64 of its webhook secret (unless that is one already).</summary>
+    public static string StandardSecret(string secret) =>
+        secret.StartsWith("whsec_", StringComparison.Ordinal) ? secret : "whsec_" + Convert.ToBase64String(Encoding.UTF8.GetBytes(secret));
+
+    /// <summary>What a receiver using the stock verifier does with the request it got.</summary>
+    public static bool IsStandardAuthentic(string whsecSecret, WebhookReceiver.Request request, byte[]? body = null)
+    {
+        var headers = new HeaderDictionary();
+        foreach (var (name, value) in request.Headers)
+        {
+            headers[name] = value;
+        }
+
+        try
+        {
+            new StandardWebhook(whsecSecret).Verify(Encoding.UTF8.GetString(body ?? request.Body), headers);
+            return true;
+        }
+        catch (WebhookVerificationException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>README's shell check: <c>printf '%s.' "$TS" | cat - body.json | openssl dgst -sha256 -hmac "$SECRET"</c>.</summary>
     public static async Task<string> OpensslSignatureAsync(string secret, string timestamp, byte[] body)

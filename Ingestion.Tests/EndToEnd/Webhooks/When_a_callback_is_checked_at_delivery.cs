@@ -72,6 +72,23 @@ public sealed class When_a_callback_is_checked_at_delivery
         Assert.That(outcome.Error, Does.Contain("refused").IgnoreCase);
     }
 
+    [Test]
+    public async Task Should_sign_with_a_standard_webhooks_secret_so_that_a_stock_verifier_accepts_it()
+    {
+        var secret = "whsec_" + Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        using var client = Client(new WebhookOptions { AllowedHosts = ["localhost"] });
+
+        var outcome = await client.SendAsync(new Uri(_receiver.Url("standard")), "{\"jobId\":\"é\"}"u8.ToArray(), secret, Guid.NewGuid(), 1,
+            CancellationToken.None);
+
+        Assert.That(outcome.StatusCode, Is.EqualTo(200), outcome.Error);
+        var request = _receiver.Received("standard").Single();
+        Assert.That(WebhookVerification.IsStandardAuthentic(secret, request), Is.True, request.Header("webhook-signature"));
+        Assert.That(WebhookVerification.IsStandardAuthentic("whsec_" + Convert.ToBase64String(new byte[32]), request), Is.False);
+        Assert.That(WebhookVerification.IsAuthentic(secret, request.Header("Ingestion-Timestamp"), request.Header("Ingestion-Signature"),
+            request.Body, TimeSpan.FromMinutes(1)), Is.True, "the deprecated signature keys on the secret as written");
+    }
+
     private static WebhookClient Client(WebhookOptions options) =>
         new(new CallbackGuard(Options.Create(options), Options.Create(new TenancyOptions())), Options.Create(options));
 }

@@ -72,6 +72,13 @@ public sealed class When_a_job_has_a_callback_url
             "a changed body does not verify");
         Assert.That(await WebhookVerification.OpensslSignatureAsync(AcmeSecret, timestamp, request.Body), Is.EqualTo(signature),
             "README's openssl check agrees");
+        Assert.That(WebhookVerification.IsStandardAuthentic(WebhookVerification.StandardSecret(AcmeSecret), request), Is.True,
+            $"a stock Standard Webhooks verifier accepts {request.Header("webhook-signature")} ({request.Header("webhook-id")}, {request.Header("webhook-timestamp")})");
+        Assert.That(WebhookVerification.IsStandardAuthentic(WebhookVerification.StandardSecret("globex-webhook-secret-for-tests"), request),
+            Is.False, "nor with another tenant's secret");
+        Assert.That(WebhookVerification.IsStandardAuthentic(WebhookVerification.StandardSecret(AcmeSecret), request, [.. request.Body, (byte)' ']),
+            Is.False, "nor with a changed body");
+        Assert.That(request.Header("webhook-id"), Is.EqualTo(request.Header("Ingestion-Delivery")));
 
         var body = JsonNode.Parse(request.Body)!;
         Assert.That(body["jobId"]!.GetValue<Guid>(), Is.EqualTo(jobId));
@@ -98,6 +105,8 @@ public sealed class When_a_job_has_a_callback_url
         var requests = await _receiver.WaitForAsync("flaky", 3, TimeSpan.FromSeconds(30));
         Assert.That(requests.Select(r => r.Header("Ingestion-Attempt")), Is.EqualTo(new[] { "1", "2", "3" }));
         Assert.That(requests.Select(r => r.Header("Ingestion-Delivery")).Distinct().Count(), Is.EqualTo(1), "one delivery, retried");
+        Assert.That(requests.Select(r => r.Header("webhook-id")).Distinct().Count(), Is.EqualTo(1), "receivers deduplicate on webhook-id");
+        Assert.That(requests.All(r => WebhookVerification.IsStandardAuthentic(WebhookVerification.StandardSecret(AcmeSecret), r)), Is.True);
         Assert.That(requests.All(r => WebhookVerification.IsAuthentic(AcmeSecret, r.Header("Ingestion-Timestamp"),
             r.Header("Ingestion-Signature"), r.Body, Tolerance)), Is.True, "every attempt is signed");
         Assert.That(requests[1].At - requests[0].At, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(0.9)), "the configured backoff");

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using Ingestion.Api.Ops;
 using Ingestion.Api.Progress;
+using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Messaging;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -9,9 +10,9 @@ using Prometheus;
 namespace Ingestion.Api.Hosting;
 
 /// <summary>
-/// Gauges read at each Prometheus scrape, from where the truth is: jobs by kind and state and
-/// the outbox backlog from PostgreSQL, queue depths from RabbitMQ's management API, open
-/// progress streams from this instance. Every API instance reports the same shared figures;
+/// Gauges read at each Prometheus scrape, from where the truth is: jobs by kind and state (every
+/// registered kind's states, 0 when no job is in them) and the outbox backlog from PostgreSQL,
+/// queue depths from RabbitMQ's management API, open progress streams from this instance. Every API instance reports the same shared figures;
 /// aggregate them with <c>max</c>, not <c>sum</c>.
 /// </summary>
 public sealed partial class ServiceGauges(
@@ -58,7 +59,11 @@ public sealed partial class ServiceGauges(
                 }
             }
 
-            foreach (var labels in Jobs.GetAllLabelValues().Where(l => !seen.Contains((l[0], l[1]))))
+            // Every registered kind's every state is a series from the first scrape, so an alert on
+            // failed jobs needs no absent(); a state no job is in any more goes back to 0.
+            var zero = JobKinds.All.SelectMany(k => k.States.Select(state => new[] { k.Name, state }))
+                .Concat(Jobs.GetAllLabelValues()).Where(l => !seen.Contains((l[0], l[1])));
+            foreach (var labels in zero.ToList())
             {
                 Jobs.WithLabels(labels).Set(0);
             }

@@ -29,10 +29,11 @@ public static class ApiExtensions
         builder.Services.AddSingleton<JobStore>();
         builder.Services.AddSingleton<JobHistory>();
         builder.Services.AddSingleton<JobFeed>();
+        builder.Services.AddJobViews();
         builder.Services.AddValidatedOptions<ProgressOptions>(ProgressOptions.Section);
         builder.Services.AddSingleton<AccountDocuments>();
         builder.AddIngestionWebhooks();
-        builder.Services.AddOpenApi();
+        builder.Services.AddOpenApi(options => options.AddJobViewSchema());
         builder.Services.AddHostedService<ServiceGauges>();
         builder.AddIngestionBus(bus =>
             // Every instance hears every job change on a queue of its own that goes with it.

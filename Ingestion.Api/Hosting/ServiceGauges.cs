@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using Ingestion.Api.Ops;
 using Ingestion.Api.Progress;
 using Ingestion.Platform.Hosting;
+using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Messaging;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -11,7 +12,8 @@ using Prometheus;
 namespace Ingestion.Api.Hosting;
 
 /// <summary>
-/// Gauges read at a Prometheus scrape, from where the truth is: jobs by kind and state and
+/// Gauges read at a Prometheus scrape, from where the truth is: jobs by kind and state (every
+/// registered kind's states, 0 when no job is in them) and
 /// the outbox backlog from PostgreSQL, queue depths from RabbitMQ's management API, open
 /// progress streams from this instance. The shared figures are read at most once per
 /// <c>Management:GaugeInterval</c>, by one scrape while the others wait for it, so a burst of
@@ -96,7 +98,11 @@ public sealed partial class ServiceGauges(
                 }
             }
 
-            foreach (var labels in Jobs.GetAllLabelValues().Where(l => !seen.Contains((l[0], l[1]))))
+            // Every registered kind's every state is a series from the first scrape, so an alert on
+            // failed jobs needs no absent(); a state no job is in any more goes back to 0.
+            var zero = JobKinds.All.SelectMany(k => k.States.Select(state => new[] { k.Name, state }))
+                .Concat(Jobs.GetAllLabelValues()).Where(l => !seen.Contains((l[0], l[1])));
+            foreach (var labels in zero.ToList())
             {
                 Jobs.WithLabels(labels).Set(0);
             }

@@ -1,10 +1,13 @@
+using System.Text.Json.Serialization;
 using Ingestion.Platform.Jobs;
+using Ingestion.Platform.Storage;
 
 namespace Ingestion.Api.Jobs;
 
 /// <summary>
 /// A job as clients see it: status, what it works on, its progress, what went wrong, and
-/// what it produced. <c>progress</c> has the shape of the job's kind.
+/// what it produced. <c>progress</c> has the shape of the job's kind, and each kind adds its
+/// own fields (<see cref="JobKindView.Fields"/>; <see cref="JobViews"/> places them).
 /// </summary>
 public sealed record JobView(
     Guid JobId,
@@ -12,27 +15,43 @@ public sealed record JobView(
     string Status,
     string? Tenant,
     string? Dataset,
-    long? Bytes,
-    string? Sha256,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     DateTimeOffset? StartedAt,
     DateTimeOffset? CompletedAt,
     object? Progress,
     JobErrorView? Error,
-    RejectsView? Rejects,
-    StatementView? Statement,
-    DocumentView? Document,
     CancellationView? Cancellation,
     IReadOnlyDictionary<string, string> Links)
 {
+    /// <summary>The kind's own fields by name, as its <see cref="JobKindView"/> filled them.</summary>
+    [JsonIgnore]
+    public IReadOnlyDictionary<string, object?> Fields { get; init; } = new Dictionary<string, object?>();
+
     /// <summary>The public status: the state machine's state in lower case (<c>uploaded</c>, <c>rendering</c>, …).</summary>
     public static string StatusOf(JobState job) => job.CurrentState.ToLowerInvariant();
 
     /// <summary>Failed and cancelled jobs can run again, from their checkpoint.</summary>
-    public static bool CanRetry(JobState job) => job.CurrentState is UploadJob.States.Failed or UploadJob.States.Cancelled;
+    public static bool CanRetry(JobState job) => JobKind.CanRetry(job.CurrentState);
 
-    public static JobView From(JobState job, bool showTenant, RejectsView? rejects = null)
+    /// <summary>The job as any answer about it shows it (a list, a stream, a retry).</summary>
+    public static JobView From(JobState job, bool showTenant)
+    {
+        var (kind, parts) = Start(job);
+        kind.Show(job, parts);
+        return Finish(job, showTenant, parts);
+    }
+
+    /// <summary>The job as <c>GET /v1/jobs/{id}</c> shows it: with presigned links to what it produced.</summary>
+    public static async Task<JobView> WithLinksAsync(JobState job, bool showTenant, ObjectStore store)
+    {
+        var (kind, parts) = Start(job);
+        kind.Show(job, parts);
+        await kind.ShowLinksAsync(job, parts, store);
+        return Finish(job, showTenant, parts);
+    }
+
+    private static (JobKindView Kind, JobViewParts Parts) Start(JobState job)
     {
         var self = JobsApi.StatusUrl(job.CorrelationId);
         var links = new Dictionary<string, string>
@@ -56,89 +75,37 @@ public sealed record JobView(
             links["webhooks"] = $"{self}/webhooks";
         }
 
-        return job switch
-        {
-            UploadJob upload => Common(job, showTenant, links) with
-            {
-                Bytes = upload.Bytes,
-                Sha256 = upload.Sha256,
-                Progress = new UploadProgressView(upload.RowsLoaded, upload.RowsRejected, upload.BytesRead, upload.Bytes),
-                Rejects = rejects,
-                Cancellation = upload.CancelledBy is null
-                    ? null
-                    : new CancellationView(upload.CancelledBy, upload.CompletedAt, upload.StoppedAfterLine),
-            },
-            StatementJob statement => Common(job, showTenant, links) with
-            {
-                Progress = new StatementProgressView(statement.LinesRendered, statement.LinesTotal, statement.PagesRendered,
-                    statement.PagesTotal, statement.Volumes),
-                Statement = new StatementView(statement.AccountId, statement.From, statement.To),
-                Document = DocumentOf(statement, links),
-            },
-            _ => Common(job, showTenant, links),
-        };
+        var kind = JobViews.Of(job);
+        var cancellation = job.CancelledBy is null ? null : new CancellationView(job.CancelledBy, job.CompletedAt, null);
+        return (kind, new JobViewParts(kind, links, cancellation));
     }
 
-    private static DocumentView? DocumentOf(StatementJob job, Dictionary<string, string> links)
-    {
-        if (job.CurrentState != StatementJob.States.Ready || job.DocumentKey is null)
-        {
-            return null;
-        }
-
-        var expired = job.ExpiresAt <= DateTimeOffset.UtcNow || job.DocumentDeletedAt is not null;
-        if (!expired)
-        {
-            links["download"] = $"{JobsApi.StatusUrl(job.CorrelationId)}/download";
-        }
-
-        return new DocumentView(job.ContentType ?? "application/pdf", job.DocumentBytes ?? 0, job.ExpiresAt, expired,
-            job.DocumentDeletedAt);
-    }
-
-    private static JobView Common(JobState job, bool showTenant, IReadOnlyDictionary<string, string> links) => new(
+    private static JobView Finish(JobState job, bool showTenant, JobViewParts parts) => new(
         job.CorrelationId,
         job.Kind,
         StatusOf(job),
         showTenant ? job.TenantId : null,
         job.Dataset,
-        null,
-        null,
         job.CreatedAt,
         job.UpdatedAt,
         job.StartedAt,
         job.CompletedAt,
-        null,
+        parts.Progress,
         job.Error is null ? null : new JobErrorView(job.Error.Code, job.Error.Message, job.Error.At),
-        null,
-        null,
-        null,
-        job.CancelledBy is null ? null : new CancellationView(job.CancelledBy, job.CompletedAt, null),
-        links);
+        parts.Cancellation,
+        parts.Links)
+    {
+        Fields = parts.Fields,
+    };
 }
 
-public sealed record UploadProgressView(long RowsLoaded, long RowsRejected, long BytesRead, long? BytesTotal);
-
-public sealed record StatementProgressView(long LinesRendered, long LinesTotal, int PagesRendered, int PagesTotal, int Volumes);
-
-public sealed record StatementView(long AccountId, DateOnly From, DateOnly To);
-
 /// <summary>
-/// The rendered document; once <paramref name="Expired"/>, it cannot be downloaded, and the next retention run
-/// removes it from S3 (<paramref name="DeletedAt"/> says when it did).
-/// </summary>
-public sealed record DocumentView(string ContentType, long Bytes, DateTimeOffset? ExpiresAt, bool Expired, DateTimeOffset? DeletedAt);
-
-/// <summary>
-/// Who cancelled the job and when. For an upload, <paramref name="StoppedAfterLine"/> is the last line
-/// loaded or rejected before it stopped (null until its worker has stopped): the batches up to
-/// there stay committed, and a retry carries on from the next line.
+/// Who cancelled the job and when. <paramref name="StoppedAfterLine"/> is, for a kind that works through
+/// lines, the last line it loaded or rejected before it stopped (null until its worker has stopped): the
+/// work up to there stays committed, and a retry carries on from the next line.
 /// </summary>
 public sealed record CancellationView(string By, DateTimeOffset? At, long? StoppedAfterLine);
 
 public sealed record JobErrorView(string Code, string Message, DateTimeOffset At);
-
-/// <summary>The rejected rows: how many, and a presigned link to the CSV that lists them.</summary>
-public sealed record RejectsView(long Count, string Url, DateTimeOffset ExpiresAt);
 
 public sealed record JobPage(IReadOnlyList<JobView> Items, string? NextCursor, string? Next);

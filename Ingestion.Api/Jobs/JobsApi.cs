@@ -5,9 +5,7 @@ using Ingestion.Contracts.Jobs;
 using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Messaging;
-using Ingestion.Platform.Statements;
 using Ingestion.Platform.Storage;
-using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Net.Http.Headers;
 
@@ -18,17 +16,9 @@ public static class JobsApi
     private const int DefaultPageSize = 50;
     private const int MaxPageSize = 200;
 
-    private static readonly Dictionary<string, string> States = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["uploaded"] = UploadJob.States.Uploaded,
-        ["processing"] = UploadJob.States.Processing,
-        ["completed"] = UploadJob.States.Completed,
-        ["requested"] = StatementJob.States.Requested,
-        ["rendering"] = StatementJob.States.Rendering,
-        ["ready"] = StatementJob.States.Ready,
-        ["failed"] = UploadJob.States.Failed,
-        ["cancelled"] = UploadJob.States.Cancelled,
-    };
+    /// <summary>The <c>state</c> filter: every kind's states, as clients write them.</summary>
+    private static readonly Dictionary<string, string> States =
+        JobKinds.States.ToDictionary(state => state.ToLowerInvariant(), StringComparer.OrdinalIgnoreCase);
 
     public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
     {
@@ -38,7 +28,11 @@ public static class JobsApi
         api.MapPost("/{jobId:guid}/retry", RetryJob);
         api.MapPost("/{jobId:guid}/cancel", CancelJob);
         api.MapGet("/{jobId:guid}/history", History);
-        api.MapGet("/{jobId:guid}/download", Download);
+        foreach (var kind in JobViews.All)
+        {
+            kind.MapEndpoints(api);
+        }
+
         return app;
     }
 
@@ -72,15 +66,7 @@ public static class JobsApi
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         }
 
-        RejectsView? rejects = null;
-        if (job is UploadJob { RejectsKey: { } key, RowsRejected: var count })
-        {
-            var expiresAt = DateTimeOffset.UtcNow + store.PresignedUrlLifetime;
-            var url = await store.PresignGetAsync(key, expiresAt, $"rejects-{jobId}.csv");
-            rejects = new RejectsView(count, url, expiresAt);
-        }
-
-        return TypedResults.Ok(JobView.From(job, caller.IsOps, rejects));
+        return TypedResults.Ok(await JobView.WithLinksAsync(job, caller.IsOps, store));
     }
 
     /// <summary>A tenant's jobs, newest first; operators see every tenant's, or one's with <c>tenant=</c>.</summary>
@@ -104,7 +90,7 @@ public static class JobsApi
 
         if (kind is not null && !JobSerializer.IsKind(kind))
         {
-            return BadQuery("kind must be upload or statement.");
+            return BadQuery($"kind must be {JobKinds.Names("or")}.");
         }
 
         if (dataset is not null && !Identifier.IsValid(dataset))
@@ -208,78 +194,11 @@ public static class JobsApi
     }
 
     /// <summary>
-    /// The job's version, and what the answer holds that changes with time alone: a document that
-    /// expired, and the presigned rejects link, renewed every half lifetime so a poller's copy
-    /// never holds a dead link.
+    /// The job's version, and what its kind says the answer holds that changes with time alone
+    /// (a document that expired, a presigned link renewed every half lifetime).
     /// </summary>
-    private static string Tag(JobState job, TimeSpan linkLifetime)
-    {
-        var tag = job.Version.ToString(CultureInfo.InvariantCulture);
-        if (job is StatementJob { ExpiresAt: { } expiresAt } && expiresAt <= DateTimeOffset.UtcNow)
-        {
-            tag += "-expired";
-        }
-
-        if (job is UploadJob { RejectsKey: not null })
-        {
-            tag += "-" + (DateTimeOffset.UtcNow.UtcTicks / Math.Max(1, linkLifetime.Ticks / 2)).ToString(CultureInfo.InvariantCulture);
-        }
-
-        return tag;
-    }
-
-    public sealed record DownloadLink(string Url, DateTimeOffset ExpiresAt, string ContentType, long Bytes, string FileName);
-
-    /// <summary>
-    /// A presigned link to a ready statement: as JSON, or with <c>?redirect=true</c> as a 303 to
-    /// it. <c>expiresIn</c> (seconds) asks for a shorter or longer link, within the configured cap.
-    /// </summary>
-    public static async Task<Results<Ok<DownloadLink>, SeeOther, ProblemHttpResult>> Download(Guid jobId, HttpContext context,
-        JobStore jobs, ObjectStore store, IOptions<StatementOptions> options, bool? redirect, int? expiresIn,
-        CancellationToken cancellationToken)
-    {
-        var caller = Caller.From(context.User);
-        if (await jobs.FindForAsync(caller, jobId, cancellationToken) is not { } job)
-        {
-            return NotFound(jobId);
-        }
-
-        if (job is not StatementJob statement)
-        {
-            return TypedResults.Problem(statusCode: 409, title: "This job has no document",
-                detail: $"Job {jobId} is an {job.Kind} job; its rejected rows, if any, are linked from {StatusUrl(jobId)}.");
-        }
-
-        if (statement.CurrentState != StatementJob.States.Ready || statement.DocumentKey is null)
-        {
-            context.Response.Headers.RetryAfter = "2";
-            return TypedResults.Problem(statusCode: 409, title: "The statement is not ready",
-                detail: $"Job {jobId} is {JobView.StatusOf(job)}; poll {StatusUrl(jobId)} until it is ready.");
-        }
-
-        var now = DateTimeOffset.UtcNow;
-        if (statement.ExpiresAt <= now)
-        {
-            return TypedResults.Problem(statusCode: 410, title: "The statement has expired",
-                detail: $"It was kept until {statement.ExpiresAt:u}; request a new statement.");
-        }
-
-        if (expiresIn is < 1)
-        {
-            return BadQuery("expiresIn must be a positive number of seconds.");
-        }
-
-        var settings = options.Value;
-        var lifetime = expiresIn is { } seconds
-            ? TimeSpan.FromSeconds(Math.Min(seconds, settings.MaxDownloadLinkLifetime.TotalSeconds))
-            : settings.DownloadLinkLifetime;
-        var expiresAt = now + lifetime < statement.ExpiresAt ? now + lifetime : statement.ExpiresAt!.Value;
-        var fileName = Path.GetFileName(statement.DocumentKey);
-        var url = await store.PresignGetAsync(statement.DocumentKey, expiresAt, fileName);
-        return redirect == true
-            ? new SeeOther(url)
-            : TypedResults.Ok(new DownloadLink(url, expiresAt, statement.ContentType ?? "application/pdf", statement.DocumentBytes ?? 0, fileName));
-    }
+    private static string Tag(JobState job, TimeSpan linkLifetime) =>
+        job.Version.ToString(CultureInfo.InvariantCulture) + JobViews.Of(job).Tag(job, linkLifetime);
 
     /// <summary>The job, if this caller may see it: another tenant's job is as unknown as one that does not exist.</summary>
     internal static async Task<JobState?> FindForAsync(this JobStore jobs, Caller caller, Guid jobId, CancellationToken cancellationToken) =>
@@ -288,7 +207,7 @@ public static class JobsApi
     internal static ProblemHttpResult NotFound(Guid jobId) =>
         TypedResults.Problem(statusCode: 404, title: "Unknown job", detail: $"There is no job {jobId} for this key.");
 
-    private static ProblemHttpResult BadQuery(string detail) =>
+    internal static ProblemHttpResult BadQuery(string detail) =>
         TypedResults.Problem(statusCode: 400, title: "Invalid query", detail: detail);
 
     private static string EncodeCursor(JobCursor cursor) =>

@@ -36,12 +36,13 @@ public abstract class JobState : SagaStateMachineInstance, ISagaVersion
     /// <summary>Who cancelled the job, when it was.</summary>
     public string? CancelledBy { get; set; }
 
+    /// <summary>The name of the job's kind (<see cref="JobKinds"/>), as stored in <c>ingestion.jobs.kind</c>.</summary>
     [JsonIgnore]
-    public abstract string Kind { get; }
+    public string Kind => JobKinds.Of(GetType()).Name;
 
     /// <summary>Whether the job has ended: nothing more will happen to it unless someone retries it.</summary>
     [JsonIgnore]
-    public bool IsFinished => CurrentState is "Completed" or "Ready" or "Failed" or "Cancelled";
+    public bool IsFinished => JobKinds.Of(GetType()).IsFinal(CurrentState);
 
     /// <summary>The dataset a job loads into or reads from, where it has one.</summary>
     [JsonIgnore]

@@ -1,30 +1,20 @@
+using Ingestion.Platform.Jobs;
+
 namespace Ingestion.Platform.Messaging;
 
 /// <summary>
 /// The queues that commands are sent to. A command is sent, not published: the send
 /// declares its durable queue, so the command waits there even if no worker has started yet.
+/// Each kind of job declares its own queues in its folder (<c>Jobs/Uploads/UploadQueues.cs</c>)
+/// and names them in its <see cref="JobKind"/>.
 /// </summary>
-public static class Queues
+public static partial class Queues
 {
-    /// <summary>The upload state machine: <c>SubmitUpload</c>, <c>RetryJob</c> for uploads, and its events.</summary>
-    public const string UploadJobs = "upload-jobs";
-
-    /// <summary>Workers that load uploads: <c>ProcessUpload</c>.</summary>
-    public const string ProcessUpload = "process-upload";
-
-    /// <summary>The statement state machine: <c>BuildStatement</c>, <c>RetryJob</c> for statements, and its events.</summary>
-    public const string StatementJobs = "statement-jobs";
-
-    /// <summary>Workers that render statements: <c>RenderStatement</c>.</summary>
-    public const string RenderStatement = "render-statement";
-
-    /// <summary>Where a job's own commands go (<c>RetryJob</c>, later <c>CancelJob</c>): its state machine.</summary>
-    public static string JobsOf(string kind) => kind switch
-    {
-        Jobs.UploadJob.KindName => UploadJobs,
-        Jobs.StatementJob.KindName => StatementJobs,
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "No state machine for this kind of job."),
-    };
+    /// <summary>Where a job's own commands go (<c>RetryJob</c>, <c>CancelJob</c>): its kind's state machine.</summary>
+    public static string JobsOf(string kind) =>
+        JobKinds.TryGet(kind, out var registered)
+            ? registered.JobsQueue
+            : throw new ArgumentOutOfRangeException(nameof(kind), kind, "No state machine for this kind of job.");
 
     public static Uri Address(string queue) => new($"queue:{queue}");
 }

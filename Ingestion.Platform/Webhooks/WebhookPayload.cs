@@ -22,12 +22,7 @@ public sealed record WebhookPayload(
         job.CorrelationId,
         job.Kind,
         job.CurrentState.ToLowerInvariant(),
-        job switch
-        {
-            UploadJob u => new Dictionary<string, long> { ["rowsLoaded"] = u.RowsLoaded, ["rowsRejected"] = u.RowsRejected },
-            StatementJob s => new Dictionary<string, long> { ["lines"] = s.LinesTotal, ["pages"] = s.PagesTotal },
-            _ => new Dictionary<string, long>(),
-        },
+        JobKinds.Of(job).Counts(job),
         job.Error is null ? null : new WebhookError(job.Error.Code, job.Error.Message),
         job.CompletedAt ?? job.UpdatedAt);
 }

@@ -1,4 +1,5 @@
 using CsvHelper;
+using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Storage;
 using Npgsql;
 
@@ -14,7 +15,7 @@ internal static class RejectsFile
     private const string SelectSql =
         "select line, column_name, reason, raw from ingestion.upload_rejects where job_id = @job order by line";
 
-    public static string KeyFor(string tenantId, Guid jobId) => $"rejects/{tenantId}/{jobId:N}.csv";
+    public static string KeyFor(string tenantId, Guid jobId) => UploadJob.RejectsKeyFor(tenantId, jobId);
 
     public static async Task<string> WriteAsync(NpgsqlConnection connection, ObjectStore store, string tenantId, Guid jobId,
         CancellationToken cancellationToken)

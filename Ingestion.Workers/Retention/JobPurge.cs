@@ -1,9 +1,10 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using Amazon.S3;
+using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Storage;
-using Ingestion.Workers.Copy;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -12,11 +13,13 @@ namespace Ingestion.Workers.Retention;
 /// <summary>
 /// One retention run, in batches of <c>Retention:BatchSize</c>, each in its own transaction:
 /// <list type="number">
-/// <item>Statement documents past their <c>ExpiresAt</c>: the object is deleted and the job
-/// marked (<see cref="StatementJob.DocumentDeletedAt"/>); the job itself stays.</item>
-/// <item>Finished jobs older than <c>Retention:Jobs</c>: their objects (the upload, the
-/// rejects file, the statement's documents), then their rows: checkpoint, rejected rows,
-/// audit trail, webhook deliveries and attempts, the job.</item>
+/// <item>Documents past their <c>ExpiresAt</c>, of the kinds whose output expires
+/// (<see cref="IExpiringDocument"/>): the object is deleted and the job marked
+/// (<see cref="IExpiringDocument.DocumentDeletedAt"/>); the job itself stays.</item>
+/// <item>Finished jobs older than <c>Retention:Jobs</c>: the objects their kind says they may
+/// have left (<see cref="JobKind.ObjectsAsync"/>), then their rows: audit trail, webhook
+/// deliveries and attempts, archived failures, the kind's own tables (<see cref="JobKind.Tables"/>),
+/// the job.</item>
 /// </list>
 /// The rows are locked (<c>FOR UPDATE SKIP LOCKED</c>) while their objects are deleted and
 /// change only after every delete succeeded: a crash leaves a row to retry, never an object
@@ -31,9 +34,10 @@ public sealed partial class JobPurge(
 {
     private const int ParallelDeletes = 8;
 
+    /// <summary>The JSON names are those of <see cref="IExpiringDocument"/>'s properties.</summary>
     private const string ExpiredDocumentsSql = $"""
         select {JobRows.Columns} from ingestion.jobs
-        where kind = 'statement' and current_state = 'Ready'
+        where kind = @kind and current_state = @succeeded
           and (data->>'expiresAt')::timestamptz <= now() and data->>'documentDeletedAt' is null
         order by job_id limit @batch
         for update skip locked
@@ -54,35 +58,40 @@ public sealed partial class JobPurge(
         for update skip locked
         """;
 
-    /// <summary>Every row that belongs to a job. A new per-job table belongs here too.</summary>
-    private const string DeleteJobsSql = """
-        with deliveries as (delete from ingestion.webhook_deliveries where job_id = any(@ids) returning id),
-             attempts as (delete from ingestion.webhook_attempts where delivery_id in (select id from deliveries)),
-             events as (delete from ingestion.job_events where job_id = any(@ids)),
-             checkpoints as (delete from ingestion.upload_checkpoints where job_id = any(@ids)),
-             rejects as (delete from ingestion.upload_rejects where job_id = any(@ids)),
-             archived as (delete from ingestion.archived_failures where job_id = any(@ids))
-        delete from ingestion.jobs where job_id = any(@ids)
-        """;
+    /// <summary>
+    /// Every row that belongs to a job: the tables every job has, and each kind's own. The
+    /// names come from code (<see cref="JobKind.Tables"/>), never from input.
+    /// </summary>
+    private static readonly string DeleteJobsSql = DeleteSql(JobKinds.All.SelectMany(k => k.Tables).Distinct(StringComparer.Ordinal));
 
-    private static readonly string[] Finished =
-    [
-        UploadJob.States.Completed, StatementJob.States.Ready, UploadJob.States.Failed, UploadJob.States.Cancelled,
-    ];
+    private static readonly string[] Finished = [.. JobKinds.FinalStates];
 
     private readonly RetentionOptions _options = options.Value;
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var documents = await PurgeAsync("document deleted", ExpiredDocumentsSql, null, DocumentObjects, MarkDeletedSql,
-            cancellationToken);
-        var jobs = await PurgeAsync("purged", OldJobsSql, _options.Jobs, AllObjectsAsync, DeleteJobsSql, cancellationToken);
+        (int Rows, int Objects) documents = (0, 0);
+        foreach (var kind in JobKinds.All.Where(k => k.DocumentExpires))
+        {
+            var expired = await PurgeAsync("document deleted", ExpiredDocumentsSql, select =>
+            {
+                select.Parameters.AddWithValue("kind", kind.Name);
+                select.Parameters.AddWithValue("succeeded", kind.Succeeded);
+            }, DocumentObjects, MarkDeletedSql, cancellationToken);
+            documents = (documents.Rows + expired.Rows, documents.Objects + expired.Objects);
+        }
+
+        var jobs = await PurgeAsync("purged", OldJobsSql, select =>
+        {
+            select.Parameters.AddWithValue("finished", Finished);
+            select.Parameters.AddWithValue("age", _options.Jobs);
+        }, AllObjectsAsync, DeleteJobsSql, cancellationToken);
         LogPurged(jobs.Rows, documents.Rows, jobs.Objects + documents.Objects, clock.ElapsedMilliseconds);
     }
 
     /// <summary>Batch after batch until one comes back short: select and lock, delete the objects, change the rows.</summary>
-    private async Task<(int Rows, int Objects)> PurgeAsync(string what, string selectSql, TimeSpan? age,
+    private async Task<(int Rows, int Objects)> PurgeAsync(string what, string selectSql, Action<NpgsqlCommand> parameters,
         Func<JobState, CancellationToken, ValueTask<IEnumerable<(string Bucket, string Key)>>> objectsOf, string changeSql,
         CancellationToken cancellationToken)
     {
@@ -91,7 +100,7 @@ public sealed partial class JobPurge(
         {
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            var jobs = await SelectAsync(connection, selectSql, age, cancellationToken);
+            var jobs = await SelectAsync(connection, selectSql, parameters, cancellationToken);
             batch = jobs.Count;
             if (batch == 0)
             {
@@ -126,16 +135,12 @@ public sealed partial class JobPurge(
         return (rows, objects);
     }
 
-    private async Task<List<JobState>> SelectAsync(NpgsqlConnection connection, string sql, TimeSpan? age,
+    private async Task<List<JobState>> SelectAsync(NpgsqlConnection connection, string sql, Action<NpgsqlCommand> parameters,
         CancellationToken cancellationToken)
     {
         await using var select = new NpgsqlCommand(sql, connection);
         select.Parameters.AddWithValue("batch", _options.BatchSize);
-        if (age is { } jobs)
-        {
-            select.Parameters.AddWithValue("finished", Finished);
-            select.Parameters.AddWithValue("age", jobs);
-        }
+        parameters(select);
 
         await using var reader = await select.ExecuteReaderAsync(cancellationToken);
         var found = new List<JobState>();
@@ -148,36 +153,30 @@ public sealed partial class JobPurge(
     }
 
     private ValueTask<IEnumerable<(string Bucket, string Key)>> DocumentObjects(JobState job, CancellationToken cancellationToken) =>
-        ValueTask.FromResult<IEnumerable<(string, string)>>(job is StatementJob { DocumentKey: { } key } ? [(store.Bucket, key)] : []);
+        ValueTask.FromResult<IEnumerable<(string, string)>>(job is IExpiringDocument { DocumentKey: { } key } ? [(store.Bucket, key)] : []);
 
-    /// <summary>
-    /// Everything a job may have left in S3. The rejects file and the statement's folder are
-    /// also looked for where the job does not name them: a worker may have written them and
-    /// died before the job recorded it.
-    /// </summary>
-    private async ValueTask<IEnumerable<(string Bucket, string Key)>> AllObjectsAsync(JobState job, CancellationToken cancellationToken)
+    private ValueTask<IEnumerable<(string Bucket, string Key)>> AllObjectsAsync(JobState job, CancellationToken cancellationToken) =>
+        JobKinds.Of(job).ObjectsAsync(job, store, cancellationToken);
+
+    private static string DeleteSql(IEnumerable<string> jobTables)
     {
-        switch (job)
+        var sql = new System.Text.StringBuilder("""
+            with deliveries as (delete from ingestion.webhook_deliveries where job_id = any(@ids) returning id),
+                 attempts as (delete from ingestion.webhook_attempts where delivery_id in (select id from deliveries)),
+                 events as (delete from ingestion.job_events where job_id = any(@ids)),
+                 archived as (delete from ingestion.archived_failures where job_id = any(@ids))
+            """);
+        foreach (var table in jobTables)
         {
-            case UploadJob upload:
-                var keys = new HashSet<(string, string)> { (store.Bucket, RejectsFile.KeyFor(upload.TenantId, upload.CorrelationId)) };
-                if (upload.Key.Length > 0)
-                {
-                    keys.Add((upload.Bucket.Length > 0 ? upload.Bucket : store.Bucket, upload.Key));
-                }
+            if (!Identifier.IsValid(table))
+            {
+                throw new InvalidOperationException($"'{table}' is not a table name a job kind may declare.");
+            }
 
-                if (upload.RejectsKey is { } rejects)
-                {
-                    keys.Add((store.Bucket, rejects));
-                }
-
-                return keys;
-            case StatementJob statement:
-                var folder = await store.ListAsync($"documents/{statement.TenantId}/{statement.CorrelationId:N}/", cancellationToken);
-                return folder.Select(key => (store.Bucket, key));
-            default:
-                return [];
+            sql.Append(CultureInfo.InvariantCulture, $",\n     {table} as (delete from ingestion.{table} where job_id = any(@ids))");
         }
+
+        return sql.Append("\ndelete from ingestion.jobs where job_id = any(@ids)").ToString();
     }
 
     /// <summary>Deleting what is already gone succeeds in S3; a bucket that is gone has nothing left to delete either.</summary>

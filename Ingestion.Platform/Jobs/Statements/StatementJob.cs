@@ -1,7 +1,9 @@
+using Ingestion.Platform.Messaging;
+
 namespace Ingestion.Platform.Jobs;
 
 /// <summary>An account's statement for a period, rendered to PDF in S3.</summary>
-public sealed class StatementJob : JobState
+public sealed class StatementJob : JobState, IExpiringDocument
 {
     public const string KindName = "statement";
 
@@ -11,11 +13,22 @@ public sealed class StatementJob : JobState
         public const string Requested = nameof(Requested);
         public const string Rendering = nameof(Rendering);
         public const string Ready = nameof(Ready);
-        public const string Failed = nameof(Failed);
-        public const string Cancelled = nameof(Cancelled);
+        public const string Failed = JobStates.Failed;
+        public const string Cancelled = JobStates.Cancelled;
     }
 
-    public override string Kind => KindName;
+    /// <summary>What the shared job layer knows of statements (<see cref="JobKinds"/>).</summary>
+    public static readonly JobKind<StatementJob> Descriptor = new(KindName)
+    {
+        JobsQueue = Queues.StatementJobs,
+        WorkQueue = Queues.RenderStatement,
+        Queued = States.Requested,
+        Running = States.Rendering,
+        Succeeded = States.Ready,
+        WebhookCounts = job => new Dictionary<string, long> { ["lines"] = job.LinesTotal, ["pages"] = job.PagesTotal },
+        Objects = async (job, store, cancellationToken) =>
+            (await store.ListAsync(DocumentsFolder(job.TenantId, job.CorrelationId), cancellationToken)).Select(key => (store.Bucket, key)),
+    };
 
     public override string? Dataset => "transactions";
 
@@ -46,4 +59,10 @@ public sealed class StatementJob : JobState
 
     /// <summary>When retention deleted the document from S3, after <see cref="ExpiresAt"/>.</summary>
     public DateTimeOffset? DocumentDeletedAt { get; set; }
+
+    /// <summary>
+    /// Where a statement's documents are written; retention lists it rather than trusting
+    /// <see cref="DocumentKey"/>, since a worker may have written there and died before the job said so.
+    /// </summary>
+    public static string DocumentsFolder(string tenantId, Guid jobId) => $"documents/{tenantId}/{jobId:N}/";
 }

@@ -1,0 +1,49 @@
+using System.Globalization;
+using Ingestion.Api.Jobs;
+using Ingestion.Platform.Jobs;
+using Ingestion.Platform.Storage;
+
+namespace Ingestion.Api.Uploads;
+
+/// <summary>An upload as the jobs API shows it: the object's size and hash, rows loaded and rejected, the rejects file.</summary>
+public sealed class UploadKindView : JobKindView<UploadJob>
+{
+    public override IReadOnlyList<JobViewField> Fields { get; } =
+    [
+        new(nameof(UploadJob.Bytes), typeof(long?), JobViewSlot.Subject),
+        new(nameof(UploadJob.Sha256), typeof(string), JobViewSlot.Subject),
+        new("Rejects", typeof(RejectsView), JobViewSlot.Outcome),
+    ];
+
+    protected override void Show(UploadJob job, JobViewParts view)
+    {
+        view.Set(nameof(UploadJob.Bytes), job.Bytes);
+        view.Set(nameof(UploadJob.Sha256), job.Sha256);
+        view.Progress = new UploadProgressView(job.RowsLoaded, job.RowsRejected, job.BytesRead, job.Bytes);
+        if (view.Cancellation is { } cancellation)
+        {
+            view.Cancellation = cancellation with { StoppedAfterLine = job.StoppedAfterLine };
+        }
+    }
+
+    protected override async Task ShowLinksAsync(UploadJob job, JobViewParts view, ObjectStore store)
+    {
+        if (job.RejectsKey is { } key)
+        {
+            var expiresAt = DateTimeOffset.UtcNow + store.PresignedUrlLifetime;
+            var url = await store.PresignGetAsync(key, expiresAt, $"rejects-{job.CorrelationId}.csv");
+            view.Set("Rejects", new RejectsView(job.RowsRejected, url, expiresAt));
+        }
+    }
+
+    /// <summary>The presigned rejects link is renewed every half lifetime, so a poller's copy never holds a dead link.</summary>
+    protected override string Tag(UploadJob job, TimeSpan linkLifetime) =>
+        job.RejectsKey is null
+            ? ""
+            : "-" + (DateTimeOffset.UtcNow.UtcTicks / Math.Max(1, linkLifetime.Ticks / 2)).ToString(CultureInfo.InvariantCulture);
+}
+
+public sealed record UploadProgressView(long RowsLoaded, long RowsRejected, long BytesRead, long? BytesTotal);
+
+/// <summary>The rejected rows: how many, and a presigned link to the CSV that lists them.</summary>
+public sealed record RejectsView(long Count, string Url, DateTimeOffset ExpiresAt);

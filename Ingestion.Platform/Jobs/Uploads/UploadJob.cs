@@ -1,0 +1,80 @@
+using Ingestion.Platform.Messaging;
+
+namespace Ingestion.Platform.Jobs;
+
+/// <summary>A CSV object in S3 being loaded into one of a tenant's datasets.</summary>
+public sealed class UploadJob : JobState
+{
+    public const string KindName = "upload";
+
+    /// <summary>The states of the upload state machine, as stored in <c>current_state</c>.</summary>
+    public static class States
+    {
+        public const string Uploaded = nameof(Uploaded);
+        public const string Processing = nameof(Processing);
+        public const string Completed = nameof(Completed);
+        public const string Failed = JobStates.Failed;
+        public const string Cancelled = JobStates.Cancelled;
+    }
+
+    /// <summary>What the shared job layer knows of uploads (<see cref="JobKinds"/>).</summary>
+    public static readonly JobKind<UploadJob> Descriptor = new(KindName)
+    {
+        JobsQueue = Queues.UploadJobs,
+        WorkQueue = Queues.ProcessUpload,
+        Queued = States.Uploaded,
+        Running = States.Processing,
+        Succeeded = States.Completed,
+        Tables = ["upload_checkpoints", "upload_rejects"],
+        WebhookCounts = job => new Dictionary<string, long> { ["rowsLoaded"] = job.RowsLoaded, ["rowsRejected"] = job.RowsRejected },
+        Objects = (job, store, _) => ValueTask.FromResult<IEnumerable<(string, string)>>(ObjectsOf(job, store.Bucket)),
+    };
+
+    public string DatasetName { get; set; } = "";
+
+    public override string? Dataset => DatasetName;
+
+    public string Bucket { get; set; } = "";
+
+    public string Key { get; set; } = "";
+
+    /// <summary>Size of the object; known at intake, or once a worker looks when a job came from the bus.</summary>
+    public long? Bytes { get; set; }
+
+    /// <summary>SHA-256 of the uploaded bytes, hex; computed while they streamed in through the API.</summary>
+    public string? Sha256 { get; set; }
+
+    public long BytesRead { get; set; }
+
+    public long RowsLoaded { get; set; }
+
+    public long RowsRejected { get; set; }
+
+    public string? RejectsKey { get; set; }
+
+    /// <summary>For a cancelled job: the last line loaded or rejected before it stopped.</summary>
+    public long? StoppedAfterLine { get; set; }
+
+    /// <summary>Where a job's rejected rows are written, in the service's bucket.</summary>
+    public static string RejectsKeyFor(string tenantId, Guid jobId) => $"rejects/{tenantId}/{jobId:N}.csv";
+
+    /// <summary>
+    /// The upload (kept by failed jobs) and the rejects file, also at its conventional key:
+    /// a worker may have written it and died before the job recorded it.
+    /// </summary>
+    private static HashSet<(string Bucket, string Key)> ObjectsOf(UploadJob job, string bucket)
+    {
+        var keys = new HashSet<(string Bucket, string Key)> { (bucket, RejectsKeyFor(job.TenantId, job.CorrelationId)) };
+        if (job.Key.Length > 0)
+        {
+            keys.Add((job.Bucket.Length > 0 ? job.Bucket : bucket, job.Key));
+        }
+
+        if (job.RejectsKey is { } rejects)
+        {
+            keys.Add((bucket, rejects));
+        }
+
+        return keys;
+    }
+}

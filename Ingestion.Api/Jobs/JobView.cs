@@ -26,6 +26,9 @@ public sealed record JobView(
     CancellationView? Cancellation,
     IReadOnlyDictionary<string, string> Links)
 {
+    /// <summary>Reject limits a retry raised above the dataset's for this upload, if one did.</summary>
+    public RejectLimitsView? RejectLimits { get; init; }
+
     /// <summary>The public status: the state machine's state in lower case (<c>uploaded</c>, <c>rendering</c>, …).</summary>
     public static string StatusOf(JobState job) => job.CurrentState.ToLowerInvariant();
 
@@ -64,6 +67,9 @@ public sealed record JobView(
                 Sha256 = upload.Sha256,
                 Progress = new UploadProgressView(upload.RowsLoaded, upload.RowsRejected, upload.BytesRead, upload.Bytes),
                 Rejects = rejects,
+                RejectLimits = upload.MaxRejectedRows is null && upload.MaxRejectedRatio is null
+                    ? null
+                    : new RejectLimitsView(upload.MaxRejectedRows, upload.MaxRejectedRatio),
                 Cancellation = upload.CancelledBy is null
                     ? null
                     : new CancellationView(upload.CancelledBy, upload.CompletedAt, upload.StoppedAfterLine),
@@ -116,6 +122,8 @@ public sealed record JobView(
         job.CancelledBy is null ? null : new CancellationView(job.CancelledBy, job.CompletedAt, null),
         links);
 }
+
+public sealed record RejectLimitsView(long? MaxRejectedRows, double? MaxRejectedRatio);
 
 public sealed record UploadProgressView(long RowsLoaded, long RowsRejected, long BytesRead, long? BytesTotal);
 

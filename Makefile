@@ -6,6 +6,7 @@ CONFIGURATION ?= Release
 ENV := source infra/env.sh &&
 ROWS ?= 5000000
 LINES ?= 100000
+REJECTS ?= 10000
 
 .PHONY: help
 help:
@@ -18,6 +19,7 @@ help:
 	@echo "make bench-ingest ROWS=N   load an N-row CSV from S3, compared with psql \\copy"
 	@echo "make bench-statement LINES=N  render an N-line statement"
 	@echo "make bench-progress        50 jobs watched by 200 SSE clients: delivery delay percentiles"
+	@echo "make bench-rejects REJECTS=N  N rejected records of 1 MiB each: the worker's peak RSS"
 
 .PHONY: infra-up infra-down
 infra-up:
@@ -43,7 +45,7 @@ test: infra-up build
 	@$(ENV) dotnet test Ingestion.sln -c $(CONFIGURATION) --no-build -nologo \
 		--logger "console;verbosity=normal" --results-directory .data/test-results
 
-.PHONY: bench-upload bench-ingest bench-statement bench-progress
+.PHONY: bench-upload bench-ingest bench-statement bench-progress bench-rejects
 bench-upload: infra-up build
 	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll upload --bytes 2147483648
 
@@ -55,6 +57,14 @@ bench-statement: infra-up build
 
 bench-progress: infra-up build
 	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll progress --jobs 50 --clients 200
+
+# The end-to-end test at full size (REJECTS records of 1 MiB, generated while sent): one line, worker_peak_rss_mb=…
+bench-rejects: infra-up build
+	@$(ENV) INGESTION_HUGE_REJECTS=$(REJECTS) dotnet test Ingestion.sln -c $(CONFIGURATION) --no-build -nologo \
+		--filter "FullyQualifiedName~When_rejected_records_are_huge" --logger "console;verbosity=normal" \
+		> .data/bench-rejects.log 2>&1; status=$$?; \
+		grep -o 'worker_peak_rss_mb=.*' .data/bench-rejects.log | tail -1; \
+		[ $$status -eq 0 ] || echo "bench-rejects: tests failed, see .data/bench-rejects.log"; exit $$status
 
 .PHONY: clean
 clean:

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Ingestion.Api.Security;
 using Ingestion.Api.Uploads;
+using Ingestion.Platform.Limits;
 using Ingestion.Platform.Statements;
 using Ingestion.Platform.Storage;
 using MassTransit;
@@ -29,12 +30,12 @@ public static partial class AccountDocumentsApi
     /// a statement can append; anything else is refused and deleted.
     /// </summary>
     public static async Task<Results<Created<AccountDocument>, ProblemHttpResult>> Attach(long accountId, HttpContext context,
-        UploadIntake intake, ObjectStore store, AccountDocuments documents, IOptions<StatementOptions> options,
+        UploadIntake intake, ObjectStore store, AccountDocuments documents, IOptions<StatementOptions> options, IntakeSlots intakeSlots,
         CancellationToken cancellationToken)
     {
         var tenant = Caller.From(context.User).TenantId!;
         var request = context.Request;
-        var limit = options.Value.MaxAttachmentBytes;
+        var quota = options.Value.AttachmentQuotaBytesPerAccount;
         var isForm = request.HasFormContentType;
         var isPdf = MediaTypeHeaderValue.TryParse(request.ContentType, out var type)
                     && string.Equals(type.MediaType.Value, "application/pdf", StringComparison.OrdinalIgnoreCase);
@@ -44,6 +45,21 @@ public static partial class AccountDocumentsApi
                 detail: $"Send the document as application/pdf, or as the 'file' part of multipart/form-data; got '{request.ContentType ?? "none"}'.");
         }
 
+        // The quota is asked before the body is read, caps what may stream, and is asked again at insertion.
+        var room = quota - await documents.UsedBytesAsync(tenant, accountId, cancellationToken);
+        if (room <= 0 || request.ContentLength > room && request.ContentLength <= options.Value.MaxAttachmentBytes)
+        {
+            return OverQuota(accountId, quota, room);
+        }
+
+        var limit = Math.Min(options.Value.MaxAttachmentBytes, room);
+        var (admitted, busy) = await UploadAdmission.EnterAsync(context, intakeSlots, tenant, cancellationToken);
+        if (busy is not null)
+        {
+            return busy;
+        }
+
+        await using var inFlight = admitted;
         context.Features.Get<IHttpMaxRequestBodySizeFeature>()!.MaxRequestBodySize = null;
         var documentId = NewId.NextGuid();
         var key = AccountDocuments.KeyFor(tenant, accountId, documentId);
@@ -64,6 +80,10 @@ public static partial class AccountDocumentsApi
                     ? HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value
                     : null;
             }
+        }
+        catch (UploadTooLargeException e) when (e.Limit < options.Value.MaxAttachmentBytes)
+        {
+            return OverQuota(accountId, quota, room);
         }
         catch (UploadTooLargeException e)
         {
@@ -89,9 +109,10 @@ public static partial class AccountDocumentsApi
 
         var document = new AccountDocument(documentId, accountId, SafeName(fileName), stored.Bytes, pages.Count, stored.Sha256,
             DateTimeOffset.UtcNow);
+        AccountDocument? added;
         try
         {
-            document = await documents.AddAsync(tenant, document, key, cancellationToken);
+            added = await documents.AddAsync(tenant, document, key, quota, cancellationToken);
         }
         catch (Exception)
         {
@@ -99,6 +120,14 @@ public static partial class AccountDocumentsApi
             throw;
         }
 
+        if (added is null)
+        {
+            // Another attachment took the room while this one streamed.
+            await store.DeleteAsync(key, CancellationToken.None);
+            return OverQuota(accountId, quota, quota - await documents.UsedBytesAsync(tenant, accountId, CancellationToken.None));
+        }
+
+        document = added;
         return TypedResults.Created($"/v1/accounts/{accountId}/documents/{documentId}", document);
     }
 
@@ -120,6 +149,12 @@ public static partial class AccountDocumentsApi
         using var document = PdfFiles.TryOpenForImport(buffer, out var problem);
         return document is null ? (0, problem) : (document.PageCount, null);
     }
+
+    private static ProblemHttpResult OverQuota(long accountId, long quota, long room) =>
+        TypedResults.Problem(statusCode: 409, title: "The account's attachment quota is full",
+            detail: $"Account {accountId} may have {quota:N0} bytes of attached documents; {Math.Max(0, room):N0} are left, "
+                    + "and this document does not fit. Nothing was kept.",
+            extensions: new Dictionary<string, object?> { ["quotaBytes"] = quota, ["remainingBytes"] = Math.Max(0, room) });
 
     /// <summary>A file name fit to show and to download under: letters, digits and a few marks.</summary>
     private static string SafeName(string? name)

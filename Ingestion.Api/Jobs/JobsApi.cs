@@ -134,9 +134,12 @@ public static class JobsApi
         return TypedResults.Ok(new JobPage(items, nextCursor, next));
     }
 
-    /// <summary>Runs a failed or cancelled job again from its last checkpoint; the object is still in S3.</summary>
+    /// <summary>
+    /// Runs a failed or cancelled job again from its last checkpoint; the object is still in S3.
+    /// The body may raise the job's reject limits (<see cref="RetryLimits"/>).
+    /// </summary>
     public static async Task<Results<Accepted<JobView>, ProblemHttpResult>> RetryJob(Guid jobId, HttpContext context,
-        JobStore jobs, CancellationToken cancellationToken)
+        JobStore jobs, DatasetCatalog datasets, RetryRequest? limits, CancellationToken cancellationToken)
     {
         var caller = Caller.From(context.User);
         if (await jobs.FindForAsync(caller, jobId, cancellationToken) is not { } job)
@@ -150,7 +153,13 @@ public static class JobsApi
                 detail: $"Job {jobId} is {JobView.StatusOf(job)}.");
         }
 
-        await jobs.SendAsync(new RetryJob(jobId, caller.Actor), Queues.Address(Queues.JobsOf(job.Kind)), cancellationToken);
+        if (await RetryLimits.RefusalAsync(job, limits, datasets, cancellationToken) is { } refused)
+        {
+            return refused;
+        }
+
+        await jobs.SendAsync(new RetryJob(jobId, caller.Actor), Queues.Address(Queues.JobsOf(job.Kind)), cancellationToken,
+            limits is { RaisesLimits: true } ? new RejectLimits(limits.MaxRejectedRows, limits.MaxRejectedRatio, Raised: true) : null);
         return TypedResults.Accepted(StatusUrl(jobId), JobView.From(job, caller.IsOps));
     }
 

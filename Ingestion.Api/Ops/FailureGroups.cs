@@ -5,7 +5,8 @@ using Npgsql;
 namespace Ingestion.Api.Ops;
 
 /// <summary>One failed job of a group, as an operator triages it.</summary>
-public sealed record FailedJob(Guid JobId, string Kind, string TenantId, string? Dataset, DateTimeOffset FailedAt, string Message);
+public sealed record FailedJob(Guid JobId, string Kind, string TenantId, string? Dataset, DateTimeOffset FailedAt, string Message,
+    string Code = "");
 
 /// <summary>
 /// Failed jobs that share a cause: the same kind, error code (the exception's type, or the
@@ -80,14 +81,14 @@ public sealed class FailureGroups(NpgsqlDataSource dataSource)
         select group_id, kind, code, pattern, count(*), min(failed_at), max(failed_at),
                array_agg(distinct tenant_id order by tenant_id),
                coalesce(jsonb_agg(jsonb_build_object('jobId', job_id, 'kind', kind, 'tenantId', tenant_id, 'dataset', dataset,
-                   'failedAt', failed_at, 'message', message) order by rank) filter (where rank <= @per_group), '[]')::text
+                   'failedAt', failed_at, 'message', message, 'code', code) order by rank) filter (where rank <= @per_group), '[]')::text
         from ranked
         group by group_id, kind, code, pattern
         order by max(failed_at) desc, group_id
         """;
 
     private const string JobsSql = FailedJobs + """
-        select job_id, kind, tenant_id, dataset, failed_at, message from grouped
+        select job_id, kind, tenant_id, dataset, failed_at, message, code from grouped
         where (@group::text is null or group_id = @group)
           and (@after_at::timestamptz is null or (failed_at, job_id) < (@after_at, @after_id))
         order by failed_at desc, job_id desc
@@ -122,7 +123,8 @@ public sealed class FailureGroups(NpgsqlDataSource dataSource)
         while (await reader.ReadAsync(cancellationToken))
         {
             jobs.Add(new FailedJob(reader.GetGuid(0), reader.GetString(1), reader.GetString(2),
-                reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4), reader.GetString(5)));
+                reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4), reader.GetString(5),
+                reader.GetString(6)));
         }
 
         return jobs;

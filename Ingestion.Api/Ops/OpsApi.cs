@@ -29,7 +29,10 @@ public static class OpsApi
     public sealed record FailureGroupPage(FailureGroup Group, IReadOnlyList<FailedJob> Jobs, string? NextCursor, string? Next);
 
     /// <summary>What a retry or an archive acted on.</summary>
-    public sealed record JobsActedOn(int Count, IReadOnlyList<Guid> JobIds);
+    /// <param name="Skipped">Jobs left as they are, with why (a retry would fail them again at once).</param>
+    public sealed record JobsActedOn(int Count, IReadOnlyList<Guid> JobIds, IReadOnlyList<SkippedJob>? Skipped = null);
+
+    public sealed record SkippedJob(Guid JobId, string Reason);
 
     public sealed record DeadLetterQueueView(string Queue, string OriginalQueue, long Messages, IReadOnlyList<DeadLetter> Items,
         string? Next, IReadOnlyDictionary<string, string> Links);
@@ -116,16 +119,16 @@ public static class OpsApi
             return UnknownGroup(groupId);
         }
 
-        var retried = await RetryAsync(groupId, Caller.From(context.User), failures, jobs, cancellationToken);
-        return TypedResults.Accepted(FailureUrl(groupId), new JobsActedOn(retried.Count, retried));
+        var (retried, skipped) = await RetryAsync(groupId, Caller.From(context.User), failures, jobs, cancellationToken);
+        return TypedResults.Accepted(FailureUrl(groupId), new JobsActedOn(retried.Count, retried, skipped));
     }
 
     /// <summary>Retries every failed job that is not archived, whatever its cause.</summary>
     public static async Task<Accepted<JobsActedOn>> RetryAllFailures(HttpContext context, FailureGroups failures, JobStore jobs,
         CancellationToken cancellationToken)
     {
-        var retried = await RetryAsync(null, Caller.From(context.User), failures, jobs, cancellationToken);
-        return TypedResults.Accepted("/v1/ops/failures", new JobsActedOn(retried.Count, retried));
+        var (retried, skipped) = await RetryAsync(null, Caller.From(context.User), failures, jobs, cancellationToken);
+        return TypedResults.Accepted("/v1/ops/failures", new JobsActedOn(retried.Count, retried, skipped));
     }
 
     /// <summary>Takes the group's jobs off the list without retrying them; a job that fails again comes back.</summary>
@@ -215,25 +218,33 @@ public static class OpsApi
         return TypedResults.Accepted(DeadLetterUrl(queue), new Redelivered(found.Queue, found.OriginalQueue, moved.Count, moved));
     }
 
-    private static async Task<List<Guid>> RetryAsync(string? groupId, Caller caller, FailureGroups failures, JobStore jobs,
-        CancellationToken cancellationToken)
+    private static async Task<(List<Guid> Retried, List<SkippedJob> Skipped)> RetryAsync(string? groupId, Caller caller,
+        FailureGroups failures, JobStore jobs, CancellationToken cancellationToken)
     {
         // Keyset pages, newest failure first: a job retried here that fails again at once has a
         // newer failure than the cursor and is not retried twice by this request.
         var retried = new List<Guid>();
+        var skipped = new List<SkippedJob>();
         FailureCursor? after = null;
         while (true)
         {
             var page = await failures.JobsAsync(groupId, after, Batch, cancellationToken);
             foreach (var job in page)
             {
+                if (job.Code == RejectLimits.ErrorCode)
+                {
+                    skipped.Add(new SkippedJob(job.JobId,
+                        $"It stopped at its reject limit and would stop again at once: retry it with higher limits in the body of POST /v1/jobs/{job.JobId}/retry."));
+                    continue;
+                }
+
                 await jobs.SendAsync(new RetryJob(job.JobId, caller.Actor), Queues.Address(Queues.JobsOf(job.Kind)), cancellationToken);
                 retried.Add(job.JobId);
             }
 
             if (page.Count < Batch)
             {
-                return retried;
+                return (retried, skipped);
             }
 
             after = new FailureCursor(page[^1].FailedAt, page[^1].JobId);

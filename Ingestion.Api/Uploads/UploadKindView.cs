@@ -13,6 +13,7 @@ public sealed class UploadKindView : JobKindView<UploadJob>
         new(nameof(UploadJob.Bytes), typeof(long?), JobViewSlot.Subject),
         new(nameof(UploadJob.Sha256), typeof(string), JobViewSlot.Subject),
         new("Rejects", typeof(RejectsView), JobViewSlot.Outcome),
+        new("RejectLimits", typeof(RejectLimitsView), JobViewSlot.Outcome),
     ];
 
     protected override void Show(UploadJob job, JobViewParts view)
@@ -20,6 +21,9 @@ public sealed class UploadKindView : JobKindView<UploadJob>
         view.Set(nameof(UploadJob.Bytes), job.Bytes);
         view.Set(nameof(UploadJob.Sha256), job.Sha256);
         view.Progress = new UploadProgressView(job.RowsLoaded, job.RowsRejected, job.BytesRead, job.Bytes);
+        view.Set("RejectLimits", job.MaxRejectedRows is null && job.MaxRejectedRatio is null
+            ? null
+            : new RejectLimitsView(job.MaxRejectedRows, job.MaxRejectedRatio));
         if (view.Cancellation is { } cancellation)
         {
             view.Cancellation = cancellation with { StoppedAfterLine = job.StoppedAfterLine };
@@ -42,6 +46,9 @@ public sealed class UploadKindView : JobKindView<UploadJob>
             ? ""
             : "-" + (DateTimeOffset.UtcNow.UtcTicks / Math.Max(1, linkLifetime.Ticks / 2)).ToString(CultureInfo.InvariantCulture);
 }
+
+/// <summary>Reject limits a retry raised above the dataset's for this upload, if one did.</summary>
+public sealed record RejectLimitsView(long? MaxRejectedRows, double? MaxRejectedRatio);
 
 public sealed record UploadProgressView(long RowsLoaded, long RowsRejected, long BytesRead, long? BytesTotal);
 

@@ -39,6 +39,7 @@ public static class UploadsApi
         ObjectStore store,
         CallbackGuard callbacks,
         JobRateLimit rateLimit,
+        IntakeSlots intakeSlots,
         Serilog.IDiagnosticContext diagnostics,
         CancellationToken cancellationToken)
     {
@@ -82,6 +83,14 @@ public static class UploadsApi
         {
             return TooLarge(intake.MaxBytes);
         }
+
+        var (admitted, busy) = await UploadAdmission.EnterAsync(context, intakeSlots, tenant, cancellationToken);
+        if (busy is not null)
+        {
+            return busy;
+        }
+
+        await using var inFlight = admitted;
 
         // The limit is enforced while streaming, so Kestrel's own (30 MB) must not cut in first.
         context.Features.Get<IHttpMaxRequestBodySizeFeature>()!.MaxRequestBodySize = null;

@@ -97,11 +97,18 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
     /// Records an operator's command about an existing job, to be sent to <paramref name="destination"/>,
     /// and the request in the job's audit trail.
     /// </summary>
-    public async Task SendAsync<TCommand>(TCommand command, Uri destination, CancellationToken cancellationToken)
+    /// <param name="raised">Reject limits a retry raises, kept on the job in the same transaction.</param>
+    public async Task SendAsync<TCommand>(TCommand command, Uri destination, CancellationToken cancellationToken,
+        RejectLimits? raised = null)
         where TCommand : class, IJobMessage, Contracts.Jobs.IRequested
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (raised is not null)
+        {
+            await RejectLimits.RaiseAsync(connection, command.JobId, raised.MaxRows, raised.MaxRatio, cancellationToken);
+        }
+
         await Outbox.Outbox.AddAsync(connection, command, destination, cancellationToken);
         await JobHistory.ActionAsync(connection, command.JobId, typeof(TCommand).Name, command.RequestedBy, cancellationToken);
         await transaction.CommitAsync(cancellationToken);

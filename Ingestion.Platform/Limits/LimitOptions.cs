@@ -23,4 +23,18 @@ public sealed class LimitOptions
     /// the job then waits at the back of its queue, not in a consumer.
     /// </summary>
     public TimeSpan SlotWait { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Uploads (CSVs and attachments) of one tenant streaming in at once, across every API
+    /// instance; one more is answered 429 with <c>Retry-After</c> before its body is read.
+    /// </summary>
+    [Range(1, 1024)]
+    public int UploadsInFlightPerTenant { get; set; } = 4;
+
+    /// <summary>Uploads one API instance streams in at once, whatever their tenants; one more is answered 503.</summary>
+    [Range(1, 100_000)]
+    public int UploadsInFlightPerInstance { get; set; } = 32;
+
+    /// <summary>The <c>Retry-After</c> of an upload refused for either limit above.</summary>
+    public TimeSpan UploadRetryAfter { get; set; } = TimeSpan.FromSeconds(5);
 }

@@ -11,8 +11,11 @@ public static class LimitsExtensions
     {
         builder.Services.AddValidatedOptions<LimitOptions>(LimitOptions.Section)
             .Validate(o => o.SlotWait >= TimeSpan.Zero && o.SlotWait <= TimeSpan.FromMinutes(1),
-                "Limits:SlotWait must be between 0 and 1 minute: a worker holds the message while it pauses.");
+                "Limits:SlotWait must be between 0 and 1 minute: a worker holds the message while it pauses.")
+            .Validate(o => o.UploadRetryAfter >= TimeSpan.FromSeconds(1) && o.UploadRetryAfter <= TimeSpan.FromHours(1),
+                "Limits:UploadRetryAfter must be between 1 second and 1 hour.");
         builder.Services.AddSingleton<JobRateLimit>();
+        builder.Services.AddSingleton<IntakeSlots>();
         return builder;
     }
 }

@@ -9,10 +9,20 @@ public sealed record AccountDocument(Guid DocumentId, long AccountId, string Fil
 /// <summary>The table of attached documents (<c>ingestion.account_documents</c>), scoped to a tenant.</summary>
 public sealed class AccountDocuments(NpgsqlDataSource dataSource)
 {
+    /// <summary>Inserts only while the account's documents, this one included, fit <c>@quota</c> bytes.</summary>
     private const string InsertSql = """
         insert into ingestion.account_documents (document_id, tenant_id, account_id, file_name, object_key, bytes, pages, sha256)
-        values (@id, @tenant, @account, @name, @key, @bytes, @pages, @sha256)
+        select @id, @tenant, @account, @name, @key, @bytes, @pages, @sha256
+        where (select coalesce(sum(bytes), 0) from ingestion.account_documents where tenant_id = @tenant and account_id = @account)
+              + @bytes <= @quota
         returning created_at
+        """;
+
+    /// <summary>Attachments to one account count one after the other, so two racing ones cannot both fit the last room.</summary>
+    private const string LockSql = "select pg_advisory_xact_lock(hashtext('ingestion.attachments:' || @tenant), hashtext(@account::text))";
+
+    private const string UsedSql = """
+        select coalesce(sum(bytes), 0)::bigint from ingestion.account_documents where tenant_id = @tenant and account_id = @account
         """;
 
     private const string ListSql = """
@@ -23,9 +33,30 @@ public sealed class AccountDocuments(NpgsqlDataSource dataSource)
     public static string KeyFor(string tenantId, long accountId, Guid documentId) =>
         $"attachments/{tenantId}/{accountId}/{documentId:N}.pdf";
 
-    public async Task<AccountDocument> AddAsync(string tenantId, AccountDocument document, string key, CancellationToken cancellationToken)
+    /// <summary>Bytes the account's attached documents take.</summary>
+    public async Task<long> UsedBytesAsync(string tenantId, long accountId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(InsertSql);
+        await using var command = dataSource.CreateCommand(UsedSql);
+        command.Parameters.AddWithValue("tenant", tenantId);
+        command.Parameters.AddWithValue("account", accountId);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <returns>The document as recorded, or null when it does not fit the account's <paramref name="quotaBytes"/>.</returns>
+    public async Task<AccountDocument?> AddAsync(string tenantId, AccountDocument document, string key, long quotaBytes,
+        CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var lockCommand = new NpgsqlCommand(LockSql, connection, transaction))
+        {
+            lockCommand.Parameters.AddWithValue("tenant", tenantId);
+            lockCommand.Parameters.AddWithValue("account", document.AccountId);
+            await lockCommand.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using var command = new NpgsqlCommand(InsertSql, connection, transaction);
+        command.Parameters.AddWithValue("quota", quotaBytes);
         command.Parameters.AddWithValue("id", document.DocumentId);
         command.Parameters.AddWithValue("tenant", tenantId);
         command.Parameters.AddWithValue("account", document.AccountId);
@@ -34,7 +65,12 @@ public sealed class AccountDocuments(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("bytes", document.Bytes);
         command.Parameters.AddWithValue("pages", document.Pages);
         command.Parameters.AddWithValue("sha256", document.Sha256);
-        var created = (DateTime)(await command.ExecuteScalarAsync(cancellationToken))!;
+        if (await command.ExecuteScalarAsync(cancellationToken) is not DateTime created)
+        {
+            return null;
+        }
+
+        await transaction.CommitAsync(cancellationToken);
         return document with { CreatedAt = new DateTimeOffset(created, TimeSpan.Zero) };
     }
 

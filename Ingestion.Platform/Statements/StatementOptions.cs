@@ -15,6 +15,10 @@ public sealed class StatementOptions
     [Range(1, 256L * 1024 * 1024)]
     public long MaxAttachmentBytes { get; set; } = 20 * 1024 * 1024;
 
+    /// <summary>Bytes of PDFs one account may have attached in all; an attachment beyond it is refused (409).</summary>
+    [Range(1, long.MaxValue)]
+    public long AttachmentQuotaBytesPerAccount { get; set; } = 200L * 1024 * 1024;
+
     /// <summary>How long a rendered statement stays in S3.</summary>
     public TimeSpan DocumentRetention { get; set; } = TimeSpan.FromDays(7);
 

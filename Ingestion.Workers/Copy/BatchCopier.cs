@@ -29,10 +29,13 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
     private readonly List<(long Line, string? Column, string Reason, byte[] Raw)> _rejects = [];
     private byte[] _raw = new byte[4096];
 
+    private long _rejectBytes;
+
     public async Task<BatchResult> CopyAsync(NpgsqlConnection connection, CsvRecords records, Checkpoint from, bool staged,
         CancellationToken cancellationToken)
     {
         _rejects.Clear();
+        _rejectBytes = 0;
         long rows = 0;
         var endOffset = from.ByteOffset;
         var endLine = from.Line;
@@ -58,7 +61,9 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
                 read++;
                 if (converter.Check(records) is { } problem)
                 {
-                    _rejects.Add((records.StartLine, problem.Column, problem.Reason, records.Reader.RawRecord.ToArray()));
+                    var kept = RejectedRecord.Keep(records.Reader.RawRecord, options.RejectedRecordBytes);
+                    _rejects.Add((records.StartLine, problem.Column, problem.Reason, kept));
+                    _rejectBytes += kept.Length + problem.Reason.Length;
                 }
                 else
                 {
@@ -75,7 +80,8 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
 
                 endOffset = records.EndOffset;
                 endLine = records.EndLine;
-                if (read >= options.BatchRows || _rejects.Count >= options.MaxRejectsPerBatch)
+                if (read >= options.BatchRows || _rejects.Count >= options.MaxRejectsPerBatch
+                    || _rejectBytes >= options.MaxRejectBytesPerBatch)
                 {
                     break;
                 }
@@ -113,16 +119,17 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
         return new BatchResult(loaded, rejected, endOffset, endLine, endOfFile);
     }
 
+    /// <summary>A staged row's record, kept as a reject would be if its key turns it into one.</summary>
     private ArraySegment<byte> RawRecord(CsvRecords records)
     {
         var raw = records.Reader.RawRecord;
-        if (_raw.Length < raw.Length)
+        var room = Math.Min(raw.Length, options.RejectedRecordBytes) + RejectedRecord.MaxMarkerBytes;
+        if (_raw.Length < room)
         {
-            _raw = new byte[Math.Max(raw.Length, _raw.Length * 2)];
+            _raw = new byte[Math.Max(room, _raw.Length * 2)];
         }
 
-        raw.CopyTo(_raw);
-        return new ArraySegment<byte>(_raw, 0, raw.Length);
+        return new ArraySegment<byte>(_raw, 0, RejectedRecord.Write(raw, options.RejectedRecordBytes, _raw));
     }
 
     private async Task<long> WriteRejectsAsync(NpgsqlConnection connection, Guid jobId, CancellationToken cancellationToken)

@@ -7,8 +7,9 @@ namespace Ingestion.Workers.Copy;
 
 /// <summary>
 /// Writes a job's rejected rows to S3 as a CSV: <c>line,column,reason,record</c>, in file
-/// order, each record exactly as it was in the upload. Streamed from PostgreSQL into a
-/// multipart upload, so its size does not matter.
+/// order, each record exactly as it was in the upload up to <c>Processing:RejectedRecordBytes</c>
+/// (a longer one is cut and marked, <see cref="RejectedRecord"/>). Streamed from PostgreSQL into
+/// a multipart upload, so its size does not matter.
 /// </summary>
 internal static class RejectsFile
 {

@@ -26,6 +26,20 @@ public sealed class UploadProcessingOptions
     public int MaxRejectsPerBatch { get; set; } = 10_000;
 
     /// <summary>
+    /// A batch also ends once its rejected records, as kept, add up to this many bytes: what a
+    /// batch holds in memory until it commits is bounded in bytes, not only in records.
+    /// </summary>
+    [Range(64 * 1024, 1 << 30)]
+    public int MaxRejectBytesPerBatch { get; set; } = 8 << 20;
+
+    /// <summary>
+    /// A rejected record is kept (in memory and in the rejects file) up to this many bytes; a
+    /// longer one is cut there and marked with its whole length.
+    /// </summary>
+    [Range(256, 1 << 24)]
+    public int RejectedRecordBytes { get; set; } = 4096;
+
+    /// <summary>
     /// One message works on a job for at most this long, then hands the rest to a new
     /// message. RabbitMQ closes the channel of a message left unacknowledged longer than its
     /// consumer_timeout (30 minutes by default), so this must stay well below it.

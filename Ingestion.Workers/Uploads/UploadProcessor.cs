@@ -6,6 +6,7 @@ using CsvHelper;
 using Ingestion.Contracts.Uploads;
 using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Hosting;
+using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Storage;
 using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
@@ -212,6 +213,13 @@ public sealed partial class UploadProcessor(
         var staged = dataset.OnKeyConflict == KeyConflictPolicy.Upsert;
         var slice = Stopwatch.StartNew();
         var sinceProgress = Stopwatch.StartNew();
+        var limits = await RejectLimits.ReadAsync(connection, job.JobId, dataset, cancellationToken);
+        if (RejectLimit(limits, checkpoint, endOfFile: false) is { } stillOver)
+        {
+            // Stopped at its limit and run again without a higher one: stop before another batch loads.
+            return await FailAsync(connection, job, checkpoint, events, stillOver, cancellationToken);
+        }
+
         try
         {
             while (true)
@@ -243,7 +251,7 @@ public sealed partial class UploadProcessor(
                 Telemetry.RowsLoaded.WithLabels(job.TenantId).Inc(batch.Loaded);
                 Telemetry.RowsRejected.WithLabels(job.TenantId).Inc(batch.Rejected);
 
-                if (RejectLimit(dataset, checkpoint, batch.EndOfFile) is { } overLimit)
+                if (RejectLimit(limits, checkpoint, batch.EndOfFile) is { } overLimit)
                 {
                     return await FailAsync(connection, job, checkpoint, events, overLimit, cancellationToken);
                 }
@@ -288,24 +296,13 @@ public sealed partial class UploadProcessor(
         new(await store.OpenReadAsync(job.Bucket, job.Key, checkpoint.ByteOffset, checkpoint.ETag, cancellationToken),
             checkpoint.ByteOffset, checkpoint.Line, _options.MaxRecordBytes);
 
-    private FileProblem? RejectLimit(DatasetDefinition dataset, Checkpoint checkpoint, bool endOfFile)
+    private FileProblem? RejectLimit(RejectLimits limits, Checkpoint checkpoint, bool endOfFile)
     {
-        var rejected = checkpoint.RowsRejected;
-        var seen = checkpoint.RowsLoaded + rejected;
-        if (dataset.MaxRejectedRows is { } maxRows && rejected > maxRows)
-        {
-            return new FileProblem("reject_limit",
-                $"{rejected:N0} rows were rejected, more than the dataset's limit of {maxRows:N0}. The job stopped after line {checkpoint.Line:N0}: rows up to there are loaded, the rest are not.");
-        }
-
-        if (dataset.MaxRejectedRatio is { } maxRatio && seen > 0 && (endOfFile || seen >= _options.RatioMinimumRows)
-            && (double)rejected / seen > maxRatio)
-        {
-            return new FileProblem("reject_limit",
-                $"{rejected:N0} of {seen:N0} rows were rejected ({(double)rejected / seen:P1}), more than the dataset's limit of {maxRatio:P1}. The job stopped after line {checkpoint.Line:N0}: rows up to there are loaded, the rest are not.");
-        }
-
-        return null;
+        var seen = checkpoint.RowsLoaded + checkpoint.RowsRejected;
+        return limits.Crossed(checkpoint.RowsRejected, seen, endOfFile || seen >= _options.RatioMinimumRows) is { } crossed
+            ? new FileProblem(RejectLimits.ErrorCode,
+                $"{crossed} The job stopped after line {checkpoint.Line:N0}: rows up to there are loaded, the rest are not.")
+            : null;
     }
 
     private async Task<UploadOutcome> CompleteAsync(NpgsqlConnection connection, ProcessUpload job, Checkpoint checkpoint,

@@ -52,6 +52,12 @@ public sealed class UploadJob : JobState
 
     public string? RejectsKey { get; set; }
 
+    /// <summary>Reject limits a retry raised above the dataset's (<see cref="RejectLimits"/>); null: the dataset's.</summary>
+    public long? MaxRejectedRows { get; set; }
+
+    /// <inheritdoc cref="MaxRejectedRows"/>
+    public double? MaxRejectedRatio { get; set; }
+
     /// <summary>For a cancelled job: the last line loaded or rejected before it stopped.</summary>
     public long? StoppedAfterLine { get; set; }
 

@@ -1,8 +1,10 @@
 namespace Ingestion.Platform.Messaging;
 
 /// <summary>
-/// The queues that commands are sent to. A command is sent, not published: the send
-/// declares its durable queue, so the command waits there even if no worker has started yet.
+/// The queues that commands are sent to. A queue is declared by the endpoint that consumes it,
+/// with its type (<see cref="RabbitMqOptions.QueueType"/>); a command is sent to the queue's
+/// exchange, mandatory, so a command for a queue no worker has declared yet is refused (and
+/// waits in the outbox) rather than dropped.
 /// </summary>
 public static class Queues
 {
@@ -26,5 +28,10 @@ public static class Queues
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "No state machine for this kind of job."),
     };
 
-    public static Uri Address(string queue) => new($"queue:{queue}");
+    /// <summary>The service's durable queues; their <c>_error</c> and <c>_skipped</c> queues follow their type.</summary>
+    public static readonly IReadOnlySet<string> Durable = new HashSet<string> { UploadJobs, ProcessUpload, StatementJobs, RenderStatement };
+
+    // Not "queue:": that send declares the queue as classic, which a quorum queue of the same
+    // name refuses (PRECONDITION_FAILED), and MassTransit has no address option for the type.
+    public static Uri Address(string queue) => new($"exchange:{queue}");
 }

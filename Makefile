@@ -6,6 +6,7 @@ CONFIGURATION ?= Release
 ENV := source infra/env.sh &&
 ROWS ?= 5000000
 LINES ?= 100000
+MINUTES ?= 10
 
 .PHONY: help
 help:
@@ -18,6 +19,7 @@ help:
 	@echo "make bench-ingest ROWS=N   load an N-row CSV from S3, compared with psql \\copy"
 	@echo "make bench-statement LINES=N  render an N-line statement"
 	@echo "make bench-progress        50 jobs watched by 200 SSE clients: delivery delay percentiles"
+	@echo "make chaos MINUTES=10      jobs under random faults (workers killed, RabbitMQ nodes, PostgreSQL, cut links): nothing stranded, lost or doubled"
 
 .PHONY: infra-up infra-down
 infra-up:
@@ -55,6 +57,12 @@ bench-statement: infra-up build
 
 bench-progress: infra-up build
 	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll progress --jobs 50 --clients 200
+
+# Not part of `make test`: it runs for MINUTES plus a grace period, on a three-node RabbitMQ
+# cluster (infra/cluster.sh) and a PostgreSQL of its own (infra/chaos-postgres.sh). Logs in .data/chaos/.
+.PHONY: chaos
+chaos: infra-up build
+	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll chaos --minutes $(MINUTES)
 
 .PHONY: clean
 clean:

@@ -7,6 +7,7 @@ ENV := source infra/env.sh &&
 ROWS ?= 5000000
 LINES ?= 100000
 REJECTS ?= 10000
+MINUTES ?= 10
 
 .PHONY: help
 help:
@@ -20,6 +21,7 @@ help:
 	@echo "make bench-statement LINES=N  render an N-line statement"
 	@echo "make bench-progress        50 jobs watched by 200 SSE clients: delivery delay percentiles"
 	@echo "make bench-rejects REJECTS=N  N rejected records of 1 MiB each: the worker's peak RSS"
+	@echo "make chaos MINUTES=10      jobs under random faults (workers killed, RabbitMQ nodes, PostgreSQL, cut links): nothing stranded, lost or doubled"
 
 .PHONY: infra-up infra-down
 infra-up:
@@ -65,6 +67,11 @@ bench-rejects: infra-up build
 		> .data/bench-rejects.log 2>&1; status=$$?; \
 		grep -o 'worker_peak_rss_mb=.*' .data/bench-rejects.log | tail -1; \
 		[ $$status -eq 0 ] || echo "bench-rejects: tests failed, see .data/bench-rejects.log"; exit $$status
+# Not part of `make test`: it runs for MINUTES plus a grace period, on a three-node RabbitMQ
+# cluster (infra/cluster.sh) and a PostgreSQL of its own (infra/chaos-postgres.sh). Logs in .data/chaos/.
+.PHONY: chaos
+chaos: infra-up build
+	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll chaos --minutes $(MINUTES)
 
 .PHONY: clean
 clean:

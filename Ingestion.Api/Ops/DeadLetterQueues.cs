@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Http.Json;
 using Ingestion.Platform.Messaging;
 using Microsoft.Extensions.Options;
@@ -174,7 +175,13 @@ public sealed class DeadLetterQueues(IOptions<RabbitMqOptions> options, IHttpCli
                 Password = settings.Password,
                 ClientProvidedName = "ingestion-api dead letters",
             };
-            _connection = await factory.CreateConnectionAsync(cancellationToken);
+            // In a cluster, the first node of RabbitMq:Nodes that answers.
+            var nodes = settings.Nodes.Select(node => node.Split(':'))
+                .Select(parts => new AmqpTcpEndpoint(parts[0], parts.Length == 2 ? int.Parse(parts[1], CultureInfo.InvariantCulture) : settings.Port))
+                .ToList();
+            _connection = nodes.Count > 0
+                ? await factory.CreateConnectionAsync(nodes, cancellationToken)
+                : await factory.CreateConnectionAsync(cancellationToken);
             return _connection;
         }
         finally

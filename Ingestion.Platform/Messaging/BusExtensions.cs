@@ -25,6 +25,17 @@ public static class BusExtensions
         {
             bus.SetKebabCaseEndpointNameFormatter();
             configure(bus);
+
+            // Quorum queues replicate across a cluster's nodes; MassTransit copies the queue's
+            // arguments to its _error and _skipped queues. Temporary queues (auto-delete) stay classic.
+            bus.AddConfigureEndpointsCallback((context, queue, endpoint) =>
+            {
+                if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit && Queues.Durable.Contains(queue)
+                    && context.GetRequiredService<IOptions<RabbitMqOptions>>().Value.Quorum)
+                {
+                    rabbit.SetQuorumQueue();
+                }
+            });
             bus.UsingRabbitMq((context, rabbit) =>
             {
                 var options = context.GetRequiredService<IOptions<RabbitMqOptions>>().Value;
@@ -32,7 +43,27 @@ public static class BusExtensions
                 {
                     host.Username(options.Username);
                     host.Password(options.Password);
+                    if (options.Nodes.Length > 0)
+                    {
+                        host.UseCluster(cluster =>
+                        {
+                            foreach (var node in options.Nodes)
+                            {
+                                cluster.Node(node);
+                            }
+                        });
+                    }
                 });
+
+                // A command sent to an exchange that no queue is bound to yet comes back as an
+                // error instead of vanishing (see Queues.Address); the sender retries it.
+                rabbit.ConfigureSend(send => send.UseSendExecute(sent =>
+                {
+                    if (sent is RabbitMqSendContext rabbitSend)
+                    {
+                        rabbitSend.Mandatory = true;
+                    }
+                }));
                 rabbit.UseConsumeFilter(typeof(JobLogScopeFilter<>), context);
                 configureBus?.Invoke(context, rabbit);
                 rabbit.ConfigureEndpoints(context);

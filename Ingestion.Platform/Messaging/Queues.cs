@@ -3,10 +3,11 @@ using Ingestion.Platform.Jobs;
 namespace Ingestion.Platform.Messaging;
 
 /// <summary>
-/// The queues that commands are sent to. A command is sent, not published: the send
-/// declares its durable queue, so the command waits there even if no worker has started yet.
-/// Each kind of job declares its own queues in its folder (<c>Jobs/Uploads/UploadQueues.cs</c>)
-/// and names them in its <see cref="JobKind"/>.
+/// The queues that commands are sent to. A queue is declared by the endpoint that consumes it,
+/// with its type (<see cref="RabbitMqOptions.QueueType"/>); a command is sent to the queue's
+/// exchange, mandatory, so a command for a queue no worker has declared yet is refused (and
+/// waits in the outbox) rather than dropped. Each kind of job declares its own queues in its
+/// folder (<c>Jobs/Uploads/UploadQueues.cs</c>) and names them in its <see cref="JobKind"/>.
 /// </summary>
 public static partial class Queues
 {
@@ -16,5 +17,11 @@ public static partial class Queues
             ? registered.JobsQueue
             : throw new ArgumentOutOfRangeException(nameof(kind), kind, "No state machine for this kind of job.");
 
-    public static Uri Address(string queue) => new($"queue:{queue}");
+    /// <summary>The service's durable queues; their <c>_error</c> and <c>_skipped</c> queues follow their type.</summary>
+    public static readonly IReadOnlySet<string> Durable =
+        JobKinds.All.SelectMany(k => new[] { k.JobsQueue, k.WorkQueue }).ToHashSet(StringComparer.Ordinal);
+
+    // Not "queue:": that send declares the queue as classic, which a quorum queue of the same
+    // name refuses (PRECONDITION_FAILED), and MassTransit has no address option for the type.
+    public static Uri Address(string queue) => new($"exchange:{queue}");
 }

@@ -41,7 +41,7 @@ public sealed class HostProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
 
     public static async Task<HostProcess> StartAsync(string project, string name, IReadOnlyDictionary<string, string> settings,
-        bool waitUntilReady = true)
+        bool waitUntilReady = true, string? logDirectory = null)
     {
         var port = FreePort();
         int managementPort;
@@ -50,7 +50,7 @@ public sealed class HostProcess : IAsyncDisposable
             managementPort = FreePort();
         }
         while (managementPort == port);
-        var logPath = Path.Combine(Repository.LogDirectory, $"{name}-{port}.log");
+        var logPath = Path.Combine(logDirectory ?? Repository.LogDirectory, $"{name}-{port}.log");
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,

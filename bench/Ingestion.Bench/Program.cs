@@ -10,6 +10,7 @@ using Ingestion.Tests.Infrastructure;
 // make bench-ingest: Ingestion.Bench ingest --rows N
 // make bench-statement: Ingestion.Bench statement --lines N
 // make bench-progress: Ingestion.Bench progress --jobs 50 --clients 200
+// make chaos: Ingestion.Bench chaos --minutes 10 [--grace 300] [--seed N]
 var command = args.FirstOrDefault();
 var options = Arguments.Parse(args.Skip(1));
 switch (command)
@@ -26,8 +27,11 @@ switch (command)
     case "progress":
         await ProgressBench.RunAsync((int)options.Long("jobs", 50), (int)options.Long("clients", 200), (int)options.Long("rows", 50_000));
         break;
+    case "chaos":
+        return await ChaosRun.RunAsync(options.Double("minutes", 10), TimeSpan.FromSeconds(options.Long("grace", 300)),
+            (int)options.Long("seed", Environment.TickCount));
     default:
-        Console.Error.WriteLine("usage: Ingestion.Bench upload --bytes N | ingest --rows N | statement --lines N | progress --jobs N --clients M");
+        Console.Error.WriteLine("usage: Ingestion.Bench upload --bytes N | ingest --rows N | statement --lines N | progress --jobs N --clients M | chaos --minutes N");
         return 2;
 }
 
@@ -51,6 +55,9 @@ namespace Ingestion.Bench
 
         public long Long(string name, long fallback) =>
             values.TryGetValue(name, out var value) ? long.Parse(value, CultureInfo.InvariantCulture) : fallback;
+
+        public double Double(string name, double fallback) =>
+            values.TryGetValue(name, out var value) ? double.Parse(value, CultureInfo.InvariantCulture) : fallback;
     }
 
     /// <summary>What both benchmarks need: the servers, a sandbox, files, and peak memory of a process.</summary>

@@ -59,7 +59,7 @@ public abstract class JobKind
     /// <summary>Whether the kind's output is a document that expires (<see cref="IExpiringDocument"/>).</summary>
     public bool DocumentExpires => typeof(IExpiringDocument).IsAssignableFrom(StateType);
 
-    public bool IsFinal(string state) => FinalStates.Contains(state);
+    public bool IsFinal(string state) => state == Succeeded || state is JobStates.Failed or JobStates.Cancelled;
 
     /// <summary>Failed and cancelled jobs can run again, from where they stopped.</summary>
     public static bool CanRetry(string state) => state is JobStates.Failed or JobStates.Cancelled;

@@ -81,6 +81,7 @@ public sealed partial class Job_kinds
             Assert.That(JobSerializer.KindOf(kind.StateType), Is.EqualTo(kind.Name));
             Assert.That(Queues.JobsOf(kind.Name), Is.EqualTo(kind.JobsQueue));
             Assert.That(kind.FinalStates, Does.Not.Contain(kind.Queued).And.Not.Contain(kind.Running), kind.Name);
+            Assert.That(kind.States.Where(kind.IsFinal), Is.EqualTo(kind.FinalStates), kind.Name);
         }
     }
 

@@ -30,8 +30,11 @@ internal sealed class WebhookSender(
 {
     private static readonly TimeSpan MinimumWait = TimeSpan.FromMilliseconds(50);
 
-    /// <summary>How long recording an outcome may take once the worker is stopping.</summary>
-    private static readonly TimeSpan RecordTimeout = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// How long recording an outcome may take. Not tied to the worker's stopping, so that an
+    /// attempt cut short by a shutdown is recorded too.
+    /// </summary>
+    private static readonly TimeSpan RecordTimeout = TimeSpan.FromSeconds(10);
 
     private readonly WebhookOptions _settings = options.Value;
 
@@ -89,13 +92,18 @@ internal sealed class WebhookSender(
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        for (var slot = 0; slot < _settings.ConcurrentDeliveries; slot++)
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(RecordTimeout * 2);
+        try
         {
-            if (!await _slots.WaitAsync(RecordTimeout * 2, cancellationToken))
+            for (var slot = 0; slot < _settings.ConcurrentDeliveries; slot++)
             {
-                logger.LogWarning("Webhook attempts still under way at shutdown; their deliveries are due again when their leases end");
-                return;
+                await _slots.WaitAsync(deadline.Token);
             }
+        }
+        catch (OperationCanceledException)
+        {
+            logger.LogWarning("Webhook attempts still unrecorded at shutdown; their deliveries are due again when their leases end");
         }
     }
 
@@ -116,7 +124,7 @@ internal sealed class WebhookSender(
 
             // Recorded even when the worker is stopping: an attempt cut short counts like any other.
             using var recording = new CancellationTokenSource(RecordTimeout);
-            await deliveries.RecordAsync(delivery, outcome, retryAfter, stopping.IsCancellationRequested ? recording.Token : stopping);
+            await deliveries.RecordAsync(delivery, outcome, retryAfter, recording.Token);
             Telemetry.WebhookAttempts.WithLabels(outcome.Delivered ? "delivered" : retryAfter is null ? "gave_up" : "retrying").Inc();
             if (outcome.Delivered)
             {

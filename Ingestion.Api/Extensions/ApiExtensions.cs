@@ -31,6 +31,7 @@ public static class ApiExtensions
         builder.Services.AddSingleton<JobFeed>();
         builder.Services.AddValidatedOptions<ProgressOptions>(ProgressOptions.Section);
         builder.Services.AddSingleton<AccountDocuments>();
+        builder.Services.AddSingleton<AttachmentChecks>();
         builder.AddIngestionWebhooks();
         builder.Services.AddOpenApi();
         builder.Services.AddHostedService<ServiceGauges>();

@@ -31,7 +31,7 @@ public static partial class AccountDocumentsApi
     /// </summary>
     public static async Task<Results<Created<AccountDocument>, ProblemHttpResult>> Attach(long accountId, HttpContext context,
         UploadIntake intake, ObjectStore store, AccountDocuments documents, IOptions<StatementOptions> options, IntakeSlots intakeSlots,
-        CancellationToken cancellationToken)
+        AttachmentChecks checks, CancellationToken cancellationToken)
     {
         var tenant = Caller.From(context.User).TenantId!;
         var request = context.Request;
@@ -99,7 +99,7 @@ public static partial class AccountDocumentsApi
             return TypedResults.Problem(statusCode: 400, title: "Invalid upload form", detail: e.Message);
         }
 
-        var pages = await CountPagesAsync(store, key, stored.Bytes, cancellationToken);
+        var pages = await checks.RunAsync(() => CountPagesAsync(store, key, stored.Bytes, cancellationToken), cancellationToken);
         if (pages.Problem is not null)
         {
             await store.DeleteAsync(key, CancellationToken.None);

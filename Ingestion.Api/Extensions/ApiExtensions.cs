@@ -32,6 +32,7 @@ public static class ApiExtensions
         builder.Services.AddJobViews();
         builder.Services.AddValidatedOptions<ProgressOptions>(ProgressOptions.Section);
         builder.Services.AddSingleton<AccountDocuments>();
+        builder.Services.AddSingleton<AttachmentChecks>();
         builder.AddIngestionWebhooks();
         builder.Services.AddOpenApi(options => options.AddJobViewSchema());
         builder.Services.AddHostedService<ServiceGauges>();

@@ -154,6 +154,8 @@ public sealed partial class IntakeSlots(NpgsqlDataSource dataSource, IOptions<Li
         {
             await _connection.DisposeAsync();
         }
+
+        _turn.Dispose();
     }
 
     [LoggerMessage(LogLevel.Warning, "The session holding upload slots broke; its slots are released and a new one starts")]

@@ -19,6 +19,10 @@ public sealed class StatementOptions
     [Range(1, long.MaxValue)]
     public long AttachmentQuotaBytesPerAccount { get; set; } = 200L * 1024 * 1024;
 
+    /// <summary>Attachments one API instance opens to check at the same time (each is held whole while it is checked).</summary>
+    [Range(1, 64)]
+    public int ConcurrentAttachmentChecks { get; set; } = 2;
+
     /// <summary>How long a rendered statement stays in S3.</summary>
     public TimeSpan DocumentRetention { get; set; } = TimeSpan.FromDays(7);
 

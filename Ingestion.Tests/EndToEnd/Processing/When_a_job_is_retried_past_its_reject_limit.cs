@@ -85,6 +85,28 @@ public sealed class When_a_job_is_retried_past_its_reject_limit
         Assert.That(rejects.Select(r => Encoding.UTF8.GetString(r.Record)), Is.All.EqualTo("x"));
     }
 
+    [Test]
+    public async Task Should_be_skipped_by_an_operators_bulk_retry_which_says_why()
+    {
+        var (_, jobId, failed) = await FailOnTheLimitAsync();
+        using var ops = TestRun.Shared.Client(Keys.Ops);
+        var failures = await ops.GetJsonAsync("/v1/ops/failures");
+        var group = failures["groups"]!.AsArray()
+            .Single(g => g!["jobs"]!.AsArray().Any(j => j!["jobId"]!.GetValue<Guid>() == jobId))!;
+
+        using var retry = await ops.PostAsync(group["links"]!["retry"]!.GetValue<string>(), null);
+
+        var body = JsonNode.Parse(await retry.Content.ReadAsStringAsync())!;
+        Assert.That(retry.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), body.ToJsonString());
+        Assert.That(body["jobIds"]!.AsArray().Select(j => j!.GetValue<Guid>()), Does.Not.Contain(jobId));
+        var skipped = body["skipped"]!.AsArray().Single(j => j!["jobId"]!.GetValue<Guid>() == jobId)!;
+        Assert.That(skipped["reason"]!.GetValue<string>(), Does.Contain("reject limit").And.Contain($"/v1/jobs/{jobId}/retry"));
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var after = await _acme.GetJsonAsync($"/v1/jobs/{jobId}");
+        Assert.That(after["updatedAt"]!.GetValue<DateTimeOffset>(), Is.EqualTo(failed["updatedAt"]!.GetValue<DateTimeOffset>()),
+            "the job was left as it was");
+    }
+
     /// <summary>A file with a bad row every 400 lines, into a dataset that allows 2: it stops after the third.</summary>
     private async Task<(string Dataset, Guid JobId, JsonNode Failed)> FailOnTheLimitAsync()
     {

@@ -89,6 +89,27 @@ public sealed class When_a_delivery_stalls_or_cannot_be_sent
         Assert.That(_receiver.Received("unbuildable"), Is.Empty);
     }
 
+    [Test]
+    public async Task Should_give_up_when_the_last_attempts_worker_stopped_before_recording_it()
+    {
+        // As a worker killed during attempt 3 of 3 leaves it: claimed (attempts = 3), never recorded, its lease over.
+        var jobId = await UploadAsync(callbackUrl: null);
+        await _acme.WaitForJobEndAsync(jobId);
+        await _deployment.Sandbox.ExecuteAsync("""
+            insert into ingestion.webhook_deliveries (id, job_id, tenant_id, url, payload, attempts)
+            values (@id, @job, 'acme', @url, '{}', 3);
+            insert into ingestion.webhook_attempts (delivery_id, attempt, at, status_code, error, duration_ms)
+            values (@id, 1, now(), 500, 'the receiver answered 500', 1), (@id, 2, now(), 500, 'the receiver answered 500', 1);
+            notify ingestion_webhooks
+            """, ("id", Guid.NewGuid()), ("job", jobId), ("url", _receiver.Url("interrupted")));
+
+        var delivery = await WaitForDeliveryAsync(jobId, "gave_up", TimeSpan.FromSeconds(15));
+
+        Assert.That(delivery["attempts"]!.GetValue<int>(), Is.EqualTo(3), "not tried a fourth time");
+        Assert.That(delivery["history"]!.AsArray().Select(a => a!["error"]!.GetValue<string>()).Last(), Does.StartWith("no outcome"));
+        Assert.That(_receiver.Received("interrupted"), Is.Empty);
+    }
+
     private async Task<Guid> UploadAsync(string? callbackUrl)
     {
         using var form = new MultipartFormDataContent

@@ -12,7 +12,9 @@ namespace Ingestion.Platform.Outbox;
 /// the broker has it. Woken by NOTIFY on commit, and polls as a fallback. Rows are claimed
 /// with SKIP LOCKED, so every host may run a relay. A crash between publish and delete
 /// publishes a batch twice, which consumers tolerate: they are idempotent by job state.
-/// While RabbitMQ is down the rows simply wait.
+/// While RabbitMQ is down the rows simply wait. A row that can never become a message is
+/// set aside (<see cref="PoisonedMessages"/>) in the same transaction, logged and counted
+/// once it commits, and the rest of the batch goes on.
 /// </summary>
 internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger<OutboxRelay> logger)
     : NotifiedLoop(dataSource, Outbox.Channel, logger)
@@ -58,7 +60,7 @@ internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger
 
         // A row that can never become a message must not stop the rows behind it, nor every host.
         var claimed = new List<(long Id, OutboxMessage Read, string? TraceParent)>();
-        var poisoned = 0;
+        var poisoned = new List<(long Id, string Type, string Error)>();
         foreach (var row in rows)
         {
             if (Outbox.TryRead(row.Type, row.Body, row.Destination, out var read, out var error))
@@ -68,9 +70,7 @@ internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger
             else
             {
                 await PoisonedMessages.SetAsideAsync(connection, row.Id, error, cancellationToken);
-                logger.LogError("Outbox message {OutboxId} ({MessageType}) set aside, the relay goes on without it: {Error}",
-                    row.Id, row.Type, error);
-                poisoned++;
+                poisoned.Add((row.Id, row.Type, error));
             }
         }
 
@@ -107,7 +107,13 @@ internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger
         }
 
         await transaction.CommitAsync(cancellationToken);
-        Telemetry.OutboxPoisoned.Inc(poisoned);
+        foreach (var (id, type, error) in poisoned)
+        {
+            logger.LogError("Outbox message {OutboxId} ({MessageType}) set aside in ingestion.outbox_poisoned, the relay goes on: {Error}",
+                id, type, error);
+        }
+
+        Telemetry.OutboxPoisoned.Inc(poisoned.Count);
         logger.LogDebug("Relayed {Count} outbox messages", claimed.Count);
         return rows.Count;
     }

@@ -137,7 +137,7 @@ internal static class ChaosRun
                 RabbitPort = nodePorts[0],
                 RabbitManagementPort = managementPorts[0],
             };
-            _sandbox = await Sandbox.CreateAsync(chaosServers, "chaos");
+            _sandbox = await Sandbox.CreateAsync(chaosServers, "chaos_" + DateTime.UtcNow.ToString("MMddHHmm", CultureInfo.InvariantCulture));
             var baseSettings = new Dictionary<string, string>(_sandbox.Settings)
             {
                 ["Processing__BatchRows"] = "500",
@@ -669,7 +669,7 @@ internal static class ChaosRun
             Console.WriteLine(line);
             Console.WriteLine(detail);
             await File.WriteAllTextAsync(Path.Combine(_directory, "summary.txt"), report + line + "\n" + detail + "\n", CancellationToken.None);
-            Log($"logs, faults.log and summary.txt in {_directory}; the run's database is kept there (infra/chaos-postgres.sh up to inspect it)");
+            Log($"logs, faults.log and summary.txt in {_directory}; the run's database {_sandbox!.Database} is kept (infra/chaos-postgres.sh up to inspect it)");
             return stranded.Count == 0 && lostRows == 0 && duplicateRows == 0 && lostRejects == 0 && duplicateRejects == 0 && failed == 0 ? 0 : 1;
         }
 

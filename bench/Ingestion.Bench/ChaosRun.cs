@@ -100,6 +100,7 @@ internal static class ChaosRun
         private bool _postgresUp;
         private int _nodeDown;
         private int _postgresRestarting;
+        private DateTime _lastPostgresRestart;
         private int _refused;
         private int _statements;
         private string _nodes = "";
@@ -517,8 +518,12 @@ internal static class ChaosRun
                         }
                     }, CancellationToken.None));
                 }
-                else if (pick < 60 && Interlocked.CompareExchange(ref _postgresRestarting, 1, 0) == 0)
+                // Each kind keeps its share: a pick whose fault is busy (a node still down) or too
+                // recent (PostgreSQL at most every 15 s, else workers never finish starting) is a cut.
+                else if (pick is >= 45 and < 60 && DateTime.UtcNow - _lastPostgresRestart > TimeSpan.FromSeconds(15)
+                         && Interlocked.CompareExchange(ref _postgresRestarting, 1, 0) == 0)
                 {
+                    _lastPostgresRestart = DateTime.UtcNow;
                     Fault("pg_restart", "pg_ctl restart -m fast");
                     _background.Add(Task.Run(async () =>
                     {

@@ -100,6 +100,7 @@ internal static class ChaosRun
         private bool _postgresUp;
         private int _nodeDown;
         private int _postgresRestarting;
+        private DateTime _lastPostgresRestart;
         private int _refused;
         private int _statements;
         private string _nodes = "";
@@ -137,7 +138,7 @@ internal static class ChaosRun
                 RabbitPort = nodePorts[0],
                 RabbitManagementPort = managementPorts[0],
             };
-            _sandbox = await Sandbox.CreateAsync(chaosServers, "chaos");
+            _sandbox = await Sandbox.CreateAsync(chaosServers, "chaos_" + DateTime.UtcNow.ToString("MMddHHmm", CultureInfo.InvariantCulture));
             var baseSettings = new Dictionary<string, string>(_sandbox.Settings)
             {
                 ["Processing__BatchRows"] = "500",
@@ -517,8 +518,12 @@ internal static class ChaosRun
                         }
                     }, CancellationToken.None));
                 }
-                else if (pick < 60 && Interlocked.CompareExchange(ref _postgresRestarting, 1, 0) == 0)
+                // Each kind keeps its share: a pick whose fault is busy (a node still down) or too
+                // recent (PostgreSQL at most every 15 s, else workers never finish starting) is a cut.
+                else if (pick is >= 45 and < 60 && DateTime.UtcNow - _lastPostgresRestart > TimeSpan.FromSeconds(15)
+                         && Interlocked.CompareExchange(ref _postgresRestarting, 1, 0) == 0)
                 {
+                    _lastPostgresRestart = DateTime.UtcNow;
                     Fault("pg_restart", "pg_ctl restart -m fast");
                     _background.Add(Task.Run(async () =>
                     {
@@ -669,7 +674,7 @@ internal static class ChaosRun
             Console.WriteLine(line);
             Console.WriteLine(detail);
             await File.WriteAllTextAsync(Path.Combine(_directory, "summary.txt"), report + line + "\n" + detail + "\n", CancellationToken.None);
-            Log($"logs, faults.log and summary.txt in {_directory}; the run's database is kept there (infra/chaos-postgres.sh up to inspect it)");
+            Log($"logs, faults.log and summary.txt in {_directory}; the run's database {_sandbox!.Database} is kept (infra/chaos-postgres.sh up to inspect it)");
             return stranded.Count == 0 && lostRows == 0 && duplicateRows == 0 && lostRejects == 0 && duplicateRejects == 0 && failed == 0 ? 0 : 1;
         }
 

@@ -40,12 +40,12 @@ public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob
 
         Initially(
             When(BuildRequested)
-                .Send(RenderQueue, context => Render(context.Saga))
+                .SendThroughOutbox(RenderQueue, context => Render(context.Saga))
                 .TransitionTo(Requested));
 
         During(Requested,
             When(BuildRequested)
-                .Send(RenderQueue, context => Render(context.Saga)),
+                .SendThroughOutbox(RenderQueue, context => Render(context.Saga)),
             Ignore(RetryRequested));
 
         During(Requested, Rendering,
@@ -79,7 +79,7 @@ public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob
         During(Failed, Cancelled,
             When(RetryRequested)
                 .Then(context => Reset(context.Saga))
-                .Send(RenderQueue, context => Render(context.Saga))
+                .SendThroughOutbox(RenderQueue, context => Render(context.Saga))
                 .TransitionTo(Requested),
             Ignore(BuildRequested),
             Ignore(RenderingStarted),

@@ -44,12 +44,12 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
         Initially(
             When(Submitted)
                 .Publish(context => Received(context.Saga))
-                .Send(ProcessQueue, context => Process(context.Saga))
+                .SendThroughOutbox(ProcessQueue, context => Process(context.Saga))
                 .TransitionTo(Uploaded));
 
         During(Uploaded,
             When(Submitted)
-                .Send(ProcessQueue, context => Process(context.Saga)),
+                .SendThroughOutbox(ProcessQueue, context => Process(context.Saga)),
             Ignore(RetryRequested));
 
         During(Uploaded, Processing,
@@ -96,7 +96,7 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
         During(Failed, Cancelled,
             When(RetryRequested)
                 .Then(context => Reset(context.Saga))
-                .Send(ProcessQueue, context => Process(context.Saga))
+                .SendThroughOutbox(ProcessQueue, context => Process(context.Saga))
                 .TransitionTo(Uploaded),
             Ignore(Submitted),
             Ignore(ProcessingStarted),

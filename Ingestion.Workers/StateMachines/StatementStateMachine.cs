@@ -49,16 +49,16 @@ public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob
             Ignore(RetryRequested));
 
         During(Requested, Rendering,
-            When(RenderingStarted)
+            When(RenderingStarted, context => Attempts.IsCurrent(context.Saga, context.Message))
                 .Then(context => Start(context.Saga, context.Message))
                 .TransitionTo(Rendering),
-            When(Progressed)
+            When(Progressed, context => Attempts.IsCurrent(context.Saga, context.Message))
                 .Then(context => Advance(context.Saga, context.Message))
                 .TransitionTo(Rendering),
-            When(RenderingFailed)
+            When(RenderingFailed, context => Attempts.IsCurrent(context.Saga, context.Message))
                 .Then(context => Fail(context.Saga, context.Message))
                 .TransitionTo(Failed),
-            When(RenderingFaulted)
+            When(RenderingFaulted, context => Attempts.IsCurrent(context.Saga, context.Message.Message))
                 .Then(context => Fault(context.Saga, context.Message))
                 .TransitionTo(Failed));
 
@@ -68,7 +68,7 @@ public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob
                 .TransitionTo(Cancelled));
 
         During(Requested, Rendering, Failed, Cancelled,
-            When(Rendered)
+            When(Rendered, context => Attempts.IsCurrent(context.Saga, context.Message))
                 .Then(context => Complete(context.Saga, context.Message))
                 .TransitionTo(Ready));
 
@@ -131,7 +131,7 @@ public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob
     }
 
     private static RenderStatement Render(StatementJob job) =>
-        new(job.CorrelationId, job.TenantId, job.AccountId, job.From, job.To);
+        new(job.CorrelationId, job.TenantId, job.AccountId, job.From, job.To, job.Attempt);
 
     private static void Start(StatementJob job, StatementRenderingStarted started)
     {

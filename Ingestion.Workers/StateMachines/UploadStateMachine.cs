@@ -53,16 +53,16 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
             Ignore(RetryRequested));
 
         During(Uploaded, Processing,
-            When(ProcessingStarted)
+            When(ProcessingStarted, context => Attempts.IsCurrent(context.Saga, context.Message))
                 .Then(context => Start(context.Saga, context.Message))
                 .TransitionTo(Processing),
-            When(Progressed)
+            When(Progressed, context => Attempts.IsCurrent(context.Saga, context.Message))
                 .Then(context => Advance(context.Saga, context.Message))
                 .TransitionTo(Processing),
-            When(ProcessingFailed)
+            When(ProcessingFailed, context => Attempts.IsCurrent(context.Saga, context.Message))
                 .Then(context => Fail(context.Saga, context.Message))
                 .TransitionTo(Failed),
-            When(ProcessingFaulted)
+            When(ProcessingFaulted, context => Attempts.IsCurrent(context.Saga, context.Message.Message))
                 .Then(context => Fault(context.Saga, context.Message))
                 .TransitionTo(Failed));
 
@@ -76,12 +76,12 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
         // Work that finishes is the truth, even after a failure or a cancel was recorded (a
         // message redelivered from the error queue, a file that ended as the cancel arrived).
         During(Uploaded, Processing, Failed, Cancelled,
-            When(Processed)
+            When(Processed, context => Attempts.IsCurrent(context.Saga, context.Message))
                 .Then(context => Complete(context.Saga, context.Message))
                 .TransitionTo(Completed));
 
         During(Cancelled,
-            When(Stopped)
+            When(Stopped, context => Attempts.IsCurrent(context.Saga, context.Message))
                 .Then(context => StopAt(context.Saga, context.Message)));
 
         During(Processing,
@@ -151,7 +151,7 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
     }
 
     private static ProcessUpload Process(UploadJob job) =>
-        new(job.CorrelationId, job.TenantId, job.DatasetName, job.Bucket, job.Key);
+        new(job.CorrelationId, job.TenantId, job.DatasetName, job.Bucket, job.Key, job.Attempt);
 
     private static UploadReceived Received(UploadJob job) =>
         new(job.CorrelationId, job.TenantId, job.DatasetName, job.Bucket, job.Key, job.CreatedAt);

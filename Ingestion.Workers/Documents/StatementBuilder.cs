@@ -68,6 +68,7 @@ public sealed partial class StatementBuilder(
                 return StatementOutcome.Done;
             }
 
+            await JobHeartbeat.BeatAsync(connection, job.JobId, cancellationToken);
             await using var slot = await slots.TryTakeAsync(connection, job.TenantId, cancellationToken);
             if (slot is null)
             {

@@ -19,7 +19,11 @@ namespace Ingestion.Workers.StateMachines;
 /// </summary>
 public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob>
 {
-    private static readonly Uri RenderQueue = Queues.Address(Queues.RenderStatement);
+    /// <summary>A statement's work: <see cref="RenderStatement"/>, owed while the job is requested or rendering.</summary>
+    public static readonly JobWork<StatementJob, RenderStatement> Work =
+        new(Queues.RenderStatement, [StatementJob.States.Requested, StatementJob.States.Rendering], Render);
+
+    private static readonly Uri RenderQueue = Work.Queue;
 
     public StatementStateMachine()
     {

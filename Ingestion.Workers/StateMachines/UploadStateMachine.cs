@@ -116,7 +116,11 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
             Ignore(CancelRequested));
     }
 
-    private static readonly Uri ProcessQueue = Queues.Address(Queues.ProcessUpload);
+    /// <summary>An upload's work: <see cref="ProcessUpload"/>, owed while the job is uploaded or processing.</summary>
+    public static readonly JobWork<UploadJob, ProcessUpload> Work =
+        new(Queues.ProcessUpload, [UploadJob.States.Uploaded, UploadJob.States.Processing], Process);
+
+    private static readonly Uri ProcessQueue = Work.Queue;
 
     public State Uploaded { get; private set; } = null!;
     public State Processing { get; private set; } = null!;

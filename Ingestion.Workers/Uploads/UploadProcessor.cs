@@ -85,6 +85,7 @@ public sealed partial class UploadProcessor(
             // Cancelled while queued or between two slices: it stops without waiting for one of its
             // tenant's slots, since it does no work. Otherwise the slot is taken after the job's lock,
             // so a duplicate delivery never holds one.
+            await JobHeartbeat.BeatAsync(connection, job.JobId, cancellationToken);
             var current = await cancellation.CurrentAsync(job.JobId, cancellationToken);
 
             // Whichever command holds the lock does the job's current attempt: a copy from an earlier

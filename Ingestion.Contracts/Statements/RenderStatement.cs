@@ -6,4 +6,5 @@ public sealed record RenderStatement(
     string TenantId,
     long AccountId,
     DateOnly From,
-    DateOnly To) : IJobMessage;
+    DateOnly To,
+    int Attempt = 0) : IAttemptMessage;

@@ -5,4 +5,5 @@ public sealed record StatementFailed(
     Guid JobId,
     string Code,
     string Message,
-    DateTimeOffset FailedAt) : IJobMessage;
+    DateTimeOffset FailedAt,
+    int Attempt = 0) : IAttemptMessage;

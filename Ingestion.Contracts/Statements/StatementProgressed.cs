@@ -5,4 +5,5 @@ public sealed record StatementProgressed(
     Guid JobId,
     long LinesRendered,
     int PagesRendered,
-    DateTimeOffset At) : IJobMessage;
+    DateTimeOffset At,
+    int Attempt = 0) : IAttemptMessage;

@@ -13,4 +13,5 @@ public sealed record StatementReady(
     int Pages,
     int Volumes,
     DateTimeOffset CompletedAt,
-    DateTimeOffset ExpiresAt) : IJobMessage;
+    DateTimeOffset ExpiresAt,
+    int Attempt = 0) : IAttemptMessage;

@@ -6,4 +6,5 @@ public sealed record StatementRenderingStarted(
     long LinesTotal,
     int PagesTotal,
     int Volumes,
-    DateTimeOffset StartedAt) : IJobMessage;
+    DateTimeOffset StartedAt,
+    int Attempt = 0) : IAttemptMessage;

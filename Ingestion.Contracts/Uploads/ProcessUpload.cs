@@ -10,4 +10,5 @@ public sealed record ProcessUpload(
     string TenantId,
     string Dataset,
     string Bucket,
-    string Key) : IJobMessage;
+    string Key,
+    int Attempt = 0) : IAttemptMessage;

@@ -10,4 +10,5 @@ public sealed record UploadCancelled(
     long RowsRejected,
     long BytesRead,
     long Line,
-    DateTimeOffset At) : IJobMessage;
+    DateTimeOffset At,
+    int Attempt = 0) : IAttemptMessage;

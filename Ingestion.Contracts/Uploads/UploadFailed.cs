@@ -14,4 +14,5 @@ public sealed record UploadFailed(
     long RowsRejected,
     long BytesRead,
     string? RejectsKey,
-    DateTimeOffset FailedAt) : IJobMessage;
+    DateTimeOffset FailedAt,
+    int Attempt = 0) : IAttemptMessage;

@@ -10,4 +10,5 @@ public sealed record UploadProcessed(
     long RowsRejected,
     long BytesRead,
     string? RejectsKey,
-    DateTimeOffset CompletedAt) : IJobMessage;
+    DateTimeOffset CompletedAt,
+    int Attempt = 0) : IAttemptMessage;

@@ -4,4 +4,5 @@ namespace Ingestion.Contracts.Uploads;
 public sealed record UploadProcessingStarted(
     Guid JobId,
     long BytesTotal,
-    DateTimeOffset StartedAt) : IJobMessage;
+    DateTimeOffset StartedAt,
+    int Attempt = 0) : IAttemptMessage;

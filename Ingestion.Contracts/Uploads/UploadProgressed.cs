@@ -10,4 +10,5 @@ public sealed record UploadProgressed(
     long RowsRejected,
     long BytesRead,
     long BytesTotal,
-    DateTimeOffset At) : IJobMessage;
+    DateTimeOffset At,
+    int Attempt = 0) : IAttemptMessage;

@@ -33,6 +33,9 @@ public static class Telemetry
             Buckets = Histogram.ExponentialBuckets(0.25, 2, 16),
         });
 
+    public static readonly Counter JobsReaped = Metrics.CreateCounter(
+        "ingestion_jobs_reaped_total", "Stranded jobs (unfinished, not moving, unlocked) whose work the reaper sent again.", "kind");
+
     public static readonly Counter WebhookAttempts = Metrics.CreateCounter(
         "ingestion_webhook_attempts_total", "Webhook deliveries tried, by outcome.", "outcome");
 

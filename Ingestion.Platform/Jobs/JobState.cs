@@ -23,6 +23,12 @@ public abstract class JobState : SagaStateMachineInstance, ISagaVersion
 
     public string? CallbackUrl { get; set; }
 
+    /// <summary>
+    /// Which run of the job's work this is: 1, then one more for every retry. Work commands and the
+    /// worker's events carry it, so an event of an earlier attempt is told apart and changes nothing.
+    /// </summary>
+    public int Attempt { get; set; } = 1;
+
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset UpdatedAt { get; set; }

@@ -105,6 +105,47 @@ public sealed class Upload_state_machine
     }
 
     [Test]
+    public async Task Should_run_a_retry_as_the_next_attempt()
+    {
+        var job = await SubmitAsync();
+        Assert.That(Instance(job).Attempt, Is.EqualTo(1));
+        await PublishFaultAsync(job, "S3 dropped the connection");
+        await StateAsync(job, _saga.StateMachine.Failed);
+
+        await _harness.Bus.Publish(new RetryJob(job, "ops/key:1234"));
+        await StateAsync(job, _saga.StateMachine.Uploaded);
+
+        Assert.That(Instance(job).Attempt, Is.EqualTo(2));
+        Assert.That(_harness.Sent.Select<ProcessUpload>(m => m.Context.Message.JobId == job).Select(m => m.Context.Message.Attempt),
+            Is.EqualTo(new[] { 1, 2 }));
+    }
+
+    [Test]
+    public async Task Should_ignore_late_failures_and_faults_of_an_earlier_attempt()
+    {
+        var job = await SubmitAsync();
+        await PublishFaultAsync(job, "S3 dropped the connection");
+        await StateAsync(job, _saga.StateMachine.Failed);
+        await _harness.Bus.Publish(new RetryJob(job, "ops/key:1234"));
+        await StateAsync(job, _saga.StateMachine.Uploaded);
+        await _harness.Bus.Publish(new UploadProcessingStarted(job, 1000, DateTimeOffset.UtcNow, Attempt: 2));
+        await StateAsync(job, _saga.StateMachine.Processing);
+
+        await _harness.Bus.Publish(new UploadFailed(job, "reject_limit", "late", 1, 2, 3, null, DateTimeOffset.UtcNow, Attempt: 1));
+        await PublishFaultAsync(job, "a late fault of attempt 1", attempt: 1);
+        await _harness.Bus.Publish(new UploadProgressed(job, 999, 0, 999, 1000, DateTimeOffset.UtcNow, Attempt: 1));
+        Assert.That(await _saga.Consumed.Any<UploadFailed>(m => m.Context.Message.JobId == job), Is.True);
+        Assert.That(await _saga.Consumed.Any<Fault<ProcessUpload>>(m => m.Context.Message.Message.JobId == job && m.Context.Message.Message.Attempt == 1), Is.True);
+        Assert.That(await _saga.Consumed.Any<UploadProgressed>(m => m.Context.Message.JobId == job), Is.True);
+
+        var instance = Instance(job);
+        Assert.That((instance.CurrentState, instance.Error, instance.RowsLoaded), Is.EqualTo((UploadJob.States.Processing, (JobError?)null, 0L)));
+
+        await _harness.Bus.Publish(new UploadProcessed(job, 90, 0, 1000, null, DateTimeOffset.UtcNow, Attempt: 2));
+        await StateAsync(job, _saga.StateMachine.Completed);
+    }
+
+    [Test]
     public async Task Should_ignore_a_retry_of_a_job_that_has_not_failed()
     {
         var job = await SubmitAsync();
@@ -180,9 +221,9 @@ public sealed class Upload_state_machine
         return job;
     }
 
-    private async Task PublishFaultAsync(Guid job, string message)
+    private async Task PublishFaultAsync(Guid job, string message, int attempt = 1)
     {
-        var command = new ProcessUpload(job, "acme", "transactions", "bucket", "key");
+        var command = new ProcessUpload(job, "acme", "transactions", "bucket", "key", attempt);
         await _harness.Bus.Publish<Fault<ProcessUpload>>(new
         {
             Message = command,

@@ -58,13 +58,17 @@ public sealed partial class StatementBuilder(
         {
             // Only a job waiting for its document is rendered: not a cancelled one, and not again
             // when a duplicate message arrives after it is ready (or failed, until it is retried).
-            var state = await cancellation.StateAsync(job.JobId, cancellationToken);
+            var (state, attempt) = await cancellation.CurrentAsync(job.JobId, cancellationToken);
+
+            // Whichever command holds the lock renders the job's current attempt (see UploadProcessor).
+            job = job with { Attempt = Math.Max(job.Attempt, attempt) };
             if (state is not (StatementJob.States.Requested or StatementJob.States.Rendering))
             {
                 LogNotRendering(job.JobId, state ?? "missing");
                 return StatementOutcome.Done;
             }
 
+            await JobHeartbeat.BeatAsync(connection, job.JobId, cancellationToken);
             await using var slot = await slots.TryTakeAsync(connection, job.TenantId, cancellationToken);
             if (slot is null)
             {
@@ -72,7 +76,7 @@ public sealed partial class StatementBuilder(
                 return StatementOutcome.Waiting;
             }
 
-            await BuildLockedAsync(connection, job, events, new Progress(job.JobId, events, cancellation, stop), stop.Token);
+            await BuildLockedAsync(connection, job, events, new Progress(job.JobId, job.Attempt, events, cancellation, stop), stop.Token);
             return StatementOutcome.Done;
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
@@ -107,7 +111,7 @@ public sealed partial class StatementBuilder(
         var attachments = await data.AttachmentsAsync(cancellationToken);
         var plan = StatementPlan.Make(summary.Sum(s => s.Lines), attachments, _options.VolumeMemoryBudgetBytes, _options.LinePageBytes);
         var started = DateTimeOffset.UtcNow;
-        await events.Publish(new StatementRenderingStarted(job.JobId, plan.Lines, plan.Pages, plan.Volumes.Count, started), cancellationToken);
+        await events.Publish(new StatementRenderingStarted(job.JobId, plan.Lines, plan.Pages, plan.Volumes.Count, started, job.Attempt), cancellationToken);
 
         var layout = new StatementLayout(new StatementHeading(job.AccountId, job.From, job.To, started, plan.Volumes.Count));
         var pages = new StatementPages(layout);
@@ -178,7 +182,7 @@ public sealed partial class StatementBuilder(
         var completed = DateTimeOffset.UtcNow;
         LogReady(job.JobId, plan.Lines, plan.Pages, plan.Volumes.Count, bytes);
         await events.Publish(new StatementReady(job.JobId, key, multiple ? "application/zip" : "application/pdf", bytes,
-            plan.Lines, plan.Pages, plan.Volumes.Count, completed, completed + _options.DocumentRetention), cancellationToken);
+            plan.Lines, plan.Pages, plan.Volumes.Count, completed, completed + _options.DocumentRetention, job.Attempt), cancellationToken);
     }
 
     private PdfDocument NewDocument(RenderStatement job, VolumePlan volume, StatementPlan plan)
@@ -231,11 +235,11 @@ public sealed partial class StatementBuilder(
     private async Task FailAsync(IPublishEndpoint events, RenderStatement job, string code, string message, CancellationToken cancellationToken)
     {
         LogFailed(job.JobId, code, message);
-        await events.Publish(new StatementFailed(job.JobId, code, message, DateTimeOffset.UtcNow), cancellationToken);
+        await events.Publish(new StatementFailed(job.JobId, code, message, DateTimeOffset.UtcNow, job.Attempt), cancellationToken);
     }
 
     /// <summary>Counts what is drawn and says so a few times a second; then also asks whether the job was cancelled.</summary>
-    private sealed class Progress(Guid jobId, IPublishEndpoint events, JobCancellation cancellation, CancellationTokenSource stop)
+    private sealed class Progress(Guid jobId, int attempt, IPublishEndpoint events, JobCancellation cancellation, CancellationTokenSource stop)
     {
         private readonly Stopwatch _since = Stopwatch.StartNew();
         private long _lines;
@@ -253,7 +257,7 @@ public sealed partial class StatementBuilder(
                     cancellationToken.ThrowIfCancellationRequested();
                 }
 
-                await events.Publish(new StatementProgressed(jobId, _lines, _pages, DateTimeOffset.UtcNow), cancellationToken);
+                await events.Publish(new StatementProgressed(jobId, _lines, _pages, DateTimeOffset.UtcNow, attempt), cancellationToken);
                 _since.Restart();
             }
         }

@@ -5,6 +5,7 @@ using Ingestion.Platform.Webhooks;
 using Ingestion.Workers.Consumers;
 using Ingestion.Workers.Documents;
 using Ingestion.Workers.Limits;
+using Ingestion.Workers.Reaper;
 using Ingestion.Workers.Retention;
 using Ingestion.Workers.Sagas;
 using Ingestion.Workers.StateMachines;
@@ -36,7 +37,21 @@ public static class WorkersExtensions
             bus.AddSagaStateMachine<StatementStateMachine, StatementJob>(typeof(StatementStateMachineDefinition)).JobRepository();
             bus.AddConsumer<RenderStatementConsumer>(typeof(RenderStatementConsumerDefinition));
         });
+        builder.Services.AddSingleton<JobWork>(UploadStateMachine.Work);
+        builder.Services.AddSingleton<JobWork>(StatementStateMachine.Work);
         builder.AddIngestionRetention();
+        builder.AddIngestionReaper();
+        return builder;
+    }
+
+    /// <summary>The recurring search for stranded jobs, whose work it sends again.</summary>
+    public static WebApplicationBuilder AddIngestionReaper(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddValidatedOptions<ReaperOptions>(ReaperOptions.Section)
+            .Validate(o => o.Period > TimeSpan.Zero, "Reaper:Period must be positive.")
+            .Validate(o => o.StaleAfter > TimeSpan.FromSeconds(1), "Reaper:StaleAfter must be longer than a second: progress is reported every 250 ms.")
+            .Validate(o => o.BatchSize > 0, "Reaper:BatchSize must be positive.");
+        builder.Services.AddHostedService<JobReaper>();
         return builder;
     }
 

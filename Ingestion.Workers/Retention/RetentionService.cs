@@ -3,81 +3,21 @@ using Npgsql;
 
 namespace Ingestion.Workers.Retention;
 
-/// <summary>
-/// Runs <see cref="JobPurge"/> once per <c>Retention:Period</c>, however many workers run and
-/// however often they restart: the time of the last run is a row of <c>ingestion.maintenance</c>,
-/// moved by one conditional upsert that only one worker's transaction can win per period.
-/// </summary>
+/// <summary>Runs <see cref="JobPurge"/> once per <c>Retention:Period</c> across every worker.</summary>
 public sealed partial class RetentionService(
     NpgsqlDataSource dataSource,
     JobPurge purge,
     IOptions<RetentionOptions> options,
-    ILogger<RetentionService> logger) : BackgroundService
+    ILogger<RetentionService> logger) : PeriodicMaintenance(dataSource, "retention", logger)
 {
-    private const string TaskName = "retention";
+    protected override TimeSpan Period => options.Value.Period;
 
-    /// <summary>
-    /// Claims the run: inserts the row the first time, otherwise moves it only if a period has
-    /// passed. A concurrent claimer waits on the row lock, then sees the new time and gets nothing.
-    /// </summary>
-    private const string ClaimSql = """
-        insert into ingestion.maintenance as m (task, last_run_at) values (@task, now())
-        on conflict (task) do update set last_run_at = now() where m.last_run_at <= now() - @period
-        returning last_run_at
-        """;
-
-    private const string NextSql = "select last_run_at + @period - now() from ingestion.maintenance where task = @task";
-
-    private static readonly TimeSpan MinimumWait = TimeSpan.FromMilliseconds(100);
-
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task RunAsync(DateTimeOffset runAt, CancellationToken cancellationToken)
     {
-        var period = options.Value.Period;
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                if (await ClaimAsync(period, stoppingToken) is { } runAt)
-                {
-                    LogClaimed(runAt);
-                    await purge.RunAsync(stoppingToken);
-                }
-
-                await Task.Delay(await NextAsync(period, stoppingToken), stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-#pragma warning disable CA1031 // Whatever stops one run must not stop the worker's consumers with the host.
-            catch (Exception e)
-#pragma warning restore CA1031
-            {
-                // What was purged stays purged; the rest waits for the next period.
-                logger.LogWarning(e, "The retention run stopped; the next period carries on");
-                await Task.Delay(period, stoppingToken);
-            }
-        }
-    }
-
-    private async Task<DateTimeOffset?> ClaimAsync(TimeSpan period, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(ClaimSql);
-        command.Parameters.AddWithValue("task", TaskName);
-        command.Parameters.AddWithValue("period", period);
-        return await command.ExecuteScalarAsync(cancellationToken) is DateTime at ? new DateTimeOffset(at, TimeSpan.Zero) : null;
-    }
-
-    /// <summary>Until the next run is due, by PostgreSQL's clock.</summary>
-    private async Task<TimeSpan> NextAsync(TimeSpan period, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(NextSql);
-        command.Parameters.AddWithValue("task", TaskName);
-        command.Parameters.AddWithValue("period", period);
-        var wait = await command.ExecuteScalarAsync(cancellationToken) as TimeSpan? ?? period;
-        return wait < MinimumWait ? MinimumWait : wait > period ? period : wait;
+        LogClaimed(Logger, runAt);
+        await purge.RunAsync(cancellationToken);
     }
 
     [LoggerMessage(LogLevel.Information, "Retention run {RunAt:O} claimed")]
-    private partial void LogClaimed(DateTimeOffset runAt);
+    private static partial void LogClaimed(ILogger logger, DateTimeOffset runAt);
 }

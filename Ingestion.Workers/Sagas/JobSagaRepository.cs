@@ -4,6 +4,7 @@ using MassTransit.Configuration;
 using MassTransit.Context;
 using MassTransit.Middleware;
 using MassTransit.Saga;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Npgsql;
 
 namespace Ingestion.Workers.Sagas;
@@ -11,12 +12,14 @@ namespace Ingestion.Workers.Sagas;
 /// <summary>
 /// MassTransit's saga repository for jobs, on Npgsql (the EF Core and Dapper persistence
 /// packages are not in our feed). Every message runs in its own transaction with the
-/// job's row locked; what the state machine published leaves (through the endpoint's
+/// job's row locked; the commands the state machine sends are written to the PostgreSQL
+/// outbox in that transaction, and what it publishes leaves (through the endpoint's
 /// in-memory outbox) only after that transaction commits.
 /// </summary>
 public sealed class JobSagaRepositoryContextFactory<TJob>(
     NpgsqlDataSource dataSource,
-    ISagaConsumeContextFactory<JobSagaTransaction<TJob>, TJob> factory)
+    ISagaConsumeContextFactory<JobSagaTransaction<TJob>, TJob> factory,
+    FaultInjection faults)
     : ISagaRepositoryContextFactory<TJob>, ILoadSagaRepositoryContextFactory<TJob>
     where TJob : JobState
 {
@@ -28,6 +31,7 @@ public sealed class JobSagaRepositoryContextFactory<TJob>(
         await using var transaction = await BeginAsync(context.CancellationToken);
         await next.Send(new JobSagaRepositoryContext<TJob, T>(transaction, context, factory));
         await transaction.CommitAsync(context.CancellationToken);
+        faults.AfterSagaCommit(context.Message);
     }
 
     /// <summary>Jobs are correlated by id only; a query correlation would be a configuration mistake.</summary>
@@ -85,24 +89,25 @@ public sealed class JobSagaRepositoryContext<TJob, TMessage> : ConsumeContextSco
         this.factory = factory;
     }
 
+    /// <summary>The saga's context carries the transaction, so what the state machine sends can join it (SendThroughOutbox).</summary>
     public Task<SagaConsumeContext<TJob, T>> CreateSagaConsumeContext<T>(ConsumeContext<T> consumeContext, TJob instance,
         SagaConsumeContextMode mode)
         where T : class =>
-        factory.CreateSagaConsumeContext(transaction, consumeContext, instance, mode);
+        factory.CreateSagaConsumeContext(transaction, new ConsumeContextScope<T>(consumeContext, transaction), instance, mode);
 
     public Task<SagaConsumeContext<TJob, TMessage>> Add(TJob instance) =>
-        factory.CreateSagaConsumeContext(transaction, consumeContext, instance, SagaConsumeContextMode.Add);
+        factory.CreateSagaConsumeContext(transaction, this, instance, SagaConsumeContextMode.Add);
 
     /// <summary>Null when the job already exists; the pipe then loads it instead.</summary>
     public async Task<SagaConsumeContext<TJob, TMessage>> Insert(TJob instance) =>
         await transaction.TryInsertAsync(instance, CancellationToken) is not null
-            ? await factory.CreateSagaConsumeContext(transaction, consumeContext, instance, SagaConsumeContextMode.Insert)
+            ? await factory.CreateSagaConsumeContext(transaction, this, instance, SagaConsumeContextMode.Insert)
             : null!;
 
     /// <summary>Null when there is no such job, so the event's missing-instance policy applies.</summary>
     public async Task<SagaConsumeContext<TJob, TMessage>> Load(Guid correlationId) =>
         await transaction.LoadForUpdateAsync(correlationId, CancellationToken) is { } job
-            ? await factory.CreateSagaConsumeContext(transaction, consumeContext, job, SagaConsumeContextMode.Load)
+            ? await factory.CreateSagaConsumeContext(transaction, this, job, SagaConsumeContextMode.Load)
             : null!;
 
     /// <summary>
@@ -146,6 +151,7 @@ public static class JobSagaRepositoryExtensions
     {
         saga.Repository(repository =>
         {
+            repository.TryAddSingleton<FaultInjection>();
             repository.RegisterLoadSagaRepository<TJob, JobSagaRepositoryContextFactory<TJob>>();
             repository.RegisterSagaRepository<TJob, JobSagaTransaction<TJob>,
                 SagaConsumeContextFactory<JobSagaTransaction<TJob>, TJob>, JobSagaRepositoryContextFactory<TJob>>();

@@ -23,9 +23,10 @@ internal static class OperatorCommands
         job.CompletedAt = DateTimeOffset.UtcNow;
     }
 
-    /// <summary>What a retry clears of how the job last ended; each kind resets its own progress too.</summary>
+    /// <summary>What a retry clears of how the job last ended, and the next attempt; each kind resets its own progress too.</summary>
     public static void Reset(JobState job)
     {
+        job.Attempt++;
         job.Error = null;
         job.CompletedAt = null;
         job.CancelledBy = null;

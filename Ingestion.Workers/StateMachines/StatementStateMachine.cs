@@ -19,7 +19,11 @@ namespace Ingestion.Workers.StateMachines;
 /// </summary>
 public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob>
 {
-    private static readonly Uri RenderQueue = Queues.Address(Queues.RenderStatement);
+    /// <summary>A statement's work: <see cref="RenderStatement"/>, owed while the job is requested or rendering.</summary>
+    public static readonly JobWork<StatementJob, RenderStatement> Work =
+        new(Queues.RenderStatement, [StatementJob.States.Requested, StatementJob.States.Rendering], Render);
+
+    private static readonly Uri RenderQueue = Work.Queue;
 
     public StatementStateMachine()
     {
@@ -40,25 +44,25 @@ public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob
 
         Initially(
             When(BuildRequested)
-                .Send(RenderQueue, context => Render(context.Saga))
+                .SendThroughOutbox(RenderQueue, context => Render(context.Saga))
                 .TransitionTo(Requested));
 
         During(Requested,
             When(BuildRequested)
-                .Send(RenderQueue, context => Render(context.Saga)),
+                .SendThroughOutbox(RenderQueue, context => Render(context.Saga)),
             Ignore(RetryRequested));
 
         During(Requested, Rendering,
-            When(RenderingStarted)
+            When(RenderingStarted, context => Attempts.IsCurrent(context.Saga, context.Message))
                 .Then(context => Start(context.Saga, context.Message))
                 .TransitionTo(Rendering),
-            When(Progressed)
+            When(Progressed, context => Attempts.IsCurrent(context.Saga, context.Message))
                 .Then(context => Advance(context.Saga, context.Message))
                 .TransitionTo(Rendering),
-            When(RenderingFailed)
+            When(RenderingFailed, context => Attempts.IsCurrent(context.Saga, context.Message))
                 .Then(context => Fail(context.Saga, context.Message))
                 .TransitionTo(Failed),
-            When(RenderingFaulted)
+            When(RenderingFaulted, context => Attempts.IsCurrent(context.Saga, context.Message.Message))
                 .Then(context => Fault(context.Saga, context.Message))
                 .TransitionTo(Failed));
 
@@ -68,7 +72,7 @@ public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob
                 .TransitionTo(Cancelled));
 
         During(Requested, Rendering, Failed, Cancelled,
-            When(Rendered)
+            When(Rendered, context => Attempts.IsCurrent(context.Saga, context.Message))
                 .Then(context => Complete(context.Saga, context.Message))
                 .TransitionTo(Ready));
 
@@ -79,7 +83,7 @@ public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob
         During(Failed, Cancelled,
             When(RetryRequested)
                 .Then(context => Reset(context.Saga))
-                .Send(RenderQueue, context => Render(context.Saga))
+                .SendThroughOutbox(RenderQueue, context => Render(context.Saga))
                 .TransitionTo(Requested),
             Ignore(BuildRequested),
             Ignore(RenderingStarted),
@@ -131,7 +135,7 @@ public sealed class StatementStateMachine : MassTransitStateMachine<StatementJob
     }
 
     private static RenderStatement Render(StatementJob job) =>
-        new(job.CorrelationId, job.TenantId, job.AccountId, job.From, job.To);
+        new(job.CorrelationId, job.TenantId, job.AccountId, job.From, job.To, job.Attempt);
 
     private static void Start(StatementJob job, StatementRenderingStarted started)
     {

@@ -44,25 +44,25 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
         Initially(
             When(Submitted)
                 .Publish(context => Received(context.Saga))
-                .Send(ProcessQueue, context => Process(context.Saga))
+                .SendThroughOutbox(ProcessQueue, context => Process(context.Saga))
                 .TransitionTo(Uploaded));
 
         During(Uploaded,
             When(Submitted)
-                .Send(ProcessQueue, context => Process(context.Saga)),
+                .SendThroughOutbox(ProcessQueue, context => Process(context.Saga)),
             Ignore(RetryRequested));
 
         During(Uploaded, Processing,
-            When(ProcessingStarted)
+            When(ProcessingStarted, context => Attempts.IsCurrent(context.Saga, context.Message))
                 .Then(context => Start(context.Saga, context.Message))
                 .TransitionTo(Processing),
-            When(Progressed)
+            When(Progressed, context => Attempts.IsCurrent(context.Saga, context.Message))
                 .Then(context => Advance(context.Saga, context.Message))
                 .TransitionTo(Processing),
-            When(ProcessingFailed)
+            When(ProcessingFailed, context => Attempts.IsCurrent(context.Saga, context.Message))
                 .Then(context => Fail(context.Saga, context.Message))
                 .TransitionTo(Failed),
-            When(ProcessingFaulted)
+            When(ProcessingFaulted, context => Attempts.IsCurrent(context.Saga, context.Message.Message))
                 .Then(context => Fault(context.Saga, context.Message))
                 .TransitionTo(Failed));
 
@@ -76,12 +76,12 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
         // Work that finishes is the truth, even after a failure or a cancel was recorded (a
         // message redelivered from the error queue, a file that ended as the cancel arrived).
         During(Uploaded, Processing, Failed, Cancelled,
-            When(Processed)
+            When(Processed, context => Attempts.IsCurrent(context.Saga, context.Message))
                 .Then(context => Complete(context.Saga, context.Message))
                 .TransitionTo(Completed));
 
         During(Cancelled,
-            When(Stopped)
+            When(Stopped, context => Attempts.IsCurrent(context.Saga, context.Message))
                 .Then(context => StopAt(context.Saga, context.Message)));
 
         During(Processing,
@@ -96,7 +96,7 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
         During(Failed, Cancelled,
             When(RetryRequested)
                 .Then(context => Reset(context.Saga))
-                .Send(ProcessQueue, context => Process(context.Saga))
+                .SendThroughOutbox(ProcessQueue, context => Process(context.Saga))
                 .TransitionTo(Uploaded),
             Ignore(Submitted),
             Ignore(ProcessingStarted),
@@ -116,7 +116,11 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
             Ignore(CancelRequested));
     }
 
-    private static readonly Uri ProcessQueue = Queues.Address(Queues.ProcessUpload);
+    /// <summary>An upload's work: <see cref="ProcessUpload"/>, owed while the job is uploaded or processing.</summary>
+    public static readonly JobWork<UploadJob, ProcessUpload> Work =
+        new(Queues.ProcessUpload, [UploadJob.States.Uploaded, UploadJob.States.Processing], Process);
+
+    private static readonly Uri ProcessQueue = Work.Queue;
 
     public State Uploaded { get; private set; } = null!;
     public State Processing { get; private set; } = null!;
@@ -151,7 +155,7 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
     }
 
     private static ProcessUpload Process(UploadJob job) =>
-        new(job.CorrelationId, job.TenantId, job.DatasetName, job.Bucket, job.Key);
+        new(job.CorrelationId, job.TenantId, job.DatasetName, job.Bucket, job.Key, job.Attempt);
 
     private static UploadReceived Received(UploadJob job) =>
         new(job.CorrelationId, job.TenantId, job.DatasetName, job.Bucket, job.Key, job.CreatedAt);

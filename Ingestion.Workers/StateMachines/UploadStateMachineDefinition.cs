@@ -31,7 +31,8 @@ internal static class JobSagaEndpoint
             retry.Exponential(10, TimeSpan.FromMilliseconds(20), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
         });
 
-        // What the state machine sends leaves only after the job's row is committed.
+        // Commands go through the PostgreSQL outbox with the job's row (SendThroughOutbox); what is
+        // left (JobChanged, UploadReceived: news, not work) is published only once the row is committed.
         endpoint.UseInMemoryOutbox(context);
     }
 }

@@ -85,7 +85,13 @@ public sealed partial class UploadProcessor(
             // Cancelled while queued or between two slices: it stops without waiting for one of its
             // tenant's slots, since it does no work. Otherwise the slot is taken after the job's lock,
             // so a duplicate delivery never holds one.
-            var cancelled = await cancellation.IsCancelledAsync(job.JobId, cancellationToken);
+            await JobHeartbeat.BeatAsync(connection, job.JobId, cancellationToken);
+            var current = await cancellation.CurrentAsync(job.JobId, cancellationToken);
+
+            // Whichever command holds the lock does the job's current attempt: a copy from an earlier
+            // attempt that got here first must not do the work under a number the job now ignores.
+            job = job with { Attempt = Math.Max(job.Attempt, current.Attempt) };
+            var cancelled = current.State == UploadJob.States.Cancelled;
             await using var slot = cancelled ? null : await slots.TryTakeAsync(connection, job.TenantId, cancellationToken);
             if (!cancelled && slot is null)
             {
@@ -109,7 +115,7 @@ public sealed partial class UploadProcessor(
         if (checkpoint?.FinishedAt is not null)
         {
             // Finished before, but the news may not have left: say it again.
-            await events.Publish(Processed(checkpoint), cancellationToken);
+            await events.Publish(Processed(checkpoint, job.Attempt), cancellationToken);
             await DeleteSourceAsync(job);
             return UploadOutcome.Completed;
         }
@@ -131,7 +137,7 @@ public sealed partial class UploadProcessor(
             return await FailAsync(connection, job, checkpoint, events, ObjectChanged(job), cancellationToken);
         }
 
-        await events.Publish(new UploadProcessingStarted(job.JobId, source.Size, DateTimeOffset.UtcNow), cancellationToken);
+        await events.Publish(new UploadProcessingStarted(job.JobId, source.Size, DateTimeOffset.UtcNow, job.Attempt), cancellationToken);
         CsvRecords? records = null;
         try
         {
@@ -269,7 +275,7 @@ public sealed partial class UploadProcessor(
                 if (sinceProgress.Elapsed >= _options.ProgressInterval)
                 {
                     await events.Publish(new UploadProgressed(job.JobId, checkpoint.RowsLoaded, checkpoint.RowsRejected,
-                        checkpoint.ByteOffset, checkpoint.BytesTotal, DateTimeOffset.UtcNow), cancellationToken);
+                        checkpoint.ByteOffset, checkpoint.BytesTotal, DateTimeOffset.UtcNow, job.Attempt), cancellationToken);
                     sinceProgress.Restart();
                 }
 
@@ -312,7 +318,7 @@ public sealed partial class UploadProcessor(
             ? await RejectsFile.WriteAsync(connection, store, job.TenantId, job.JobId, cancellationToken)
             : null;
         checkpoint = await checkpoint.FinishAsync(connection, rejectsKey, cancellationToken);
-        await events.Publish(Processed(checkpoint), cancellationToken);
+        await events.Publish(Processed(checkpoint, job.Attempt), cancellationToken);
         LogCompleted(job.JobId, checkpoint.RowsLoaded, checkpoint.RowsRejected);
         await DeleteSourceAsync(job);
         return UploadOutcome.Completed;
@@ -326,7 +332,7 @@ public sealed partial class UploadProcessor(
             : null;
         LogFailed(job.JobId, problem.Code, problem.Message);
         await events.Publish(new UploadFailed(job.JobId, problem.Code, problem.Message, checkpoint?.RowsLoaded ?? 0,
-            checkpoint?.RowsRejected ?? 0, checkpoint?.ByteOffset ?? 0, rejectsKey, DateTimeOffset.UtcNow), cancellationToken);
+            checkpoint?.RowsRejected ?? 0, checkpoint?.ByteOffset ?? 0, rejectsKey, DateTimeOffset.UtcNow, job.Attempt), cancellationToken);
         return UploadOutcome.Failed;
     }
 
@@ -340,12 +346,12 @@ public sealed partial class UploadProcessor(
         var line = checkpoint?.Line ?? 0;
         LogCancelled(job.JobId, line, checkpoint?.RowsLoaded ?? 0);
         await events.Publish(new UploadCancelled(job.JobId, checkpoint?.RowsLoaded ?? 0, checkpoint?.RowsRejected ?? 0,
-            checkpoint?.ByteOffset ?? 0, line, DateTimeOffset.UtcNow), cancellationToken);
+            checkpoint?.ByteOffset ?? 0, line, DateTimeOffset.UtcNow, job.Attempt), cancellationToken);
         return UploadOutcome.Cancelled;
     }
 
-    private static UploadProcessed Processed(Checkpoint checkpoint) => new(checkpoint.JobId, checkpoint.RowsLoaded,
-        checkpoint.RowsRejected, checkpoint.BytesTotal, checkpoint.RejectsKey, checkpoint.FinishedAt!.Value);
+    private static UploadProcessed Processed(Checkpoint checkpoint, int attempt) => new(checkpoint.JobId, checkpoint.RowsLoaded,
+        checkpoint.RowsRejected, checkpoint.BytesTotal, checkpoint.RejectsKey, checkpoint.FinishedAt!.Value, attempt);
 
     private static FileProblem ObjectChanged(ProcessUpload job) => new("object_changed",
         $"The object s3://{job.Bucket}/{job.Key} was replaced after the job started; upload it as a new job.");

@@ -4,7 +4,10 @@ using Ingestion.Workers.Sagas;
 using Ingestion.Workers.StateMachines;
 using MassTransit;
 using MassTransit.Testing;
+using Ingestion.Platform.Database;
+using Ingestion.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace Ingestion.Tests.EndToEnd.Intake;
@@ -13,18 +16,22 @@ namespace Ingestion.Tests.EndToEnd.Intake;
 /// The saga repository on PostgreSQL: each message loads its job with <c>SELECT … FOR
 /// UPDATE</c> inside its own transaction, so messages for one job that arrive together are
 /// applied one after the other and none is lost. The bus is MassTransit's in-memory one;
-/// the jobs table is the real one.
+/// the jobs table is the real one, in a database of its own: the commands the saga writes to
+/// its outbox stay there, since no relay runs against it.
 /// </summary>
 public sealed class When_messages_for_one_job_arrive_together
 {
     private ServiceProvider _provider = null!;
     private ITestHarness _harness = null!;
+    private Sandbox _sandbox = null!;
     private NpgsqlDataSource _db = null!;
 
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _db = TestRun.Shared.Sandbox.Db;
+        _sandbox = await Sandbox.CreateAsync(TestRun.Servers, "sagas_" + Guid.NewGuid().ToString("N")[..8]);
+        _db = _sandbox.Db;
+        await new DatabaseMigrator(_db, [], NullLogger<DatabaseMigrator>.Instance).StartAsync(CancellationToken.None);
         _provider = new ServiceCollection()
             .AddSingleton(_db)
             .AddMassTransitTestHarness(x => x.AddSagaStateMachine<UploadStateMachine, UploadJob>(typeof(UploadStateMachineDefinition))
@@ -40,6 +47,7 @@ public sealed class When_messages_for_one_job_arrive_together
     {
         await _harness.Stop();
         await _provider.DisposeAsync();
+        await _sandbox.DisposeAsync();
     }
 
     [Test]
@@ -104,6 +112,12 @@ public sealed class When_messages_for_one_job_arrive_together
         Assert.That(await CountAsync(job), Is.EqualTo(1));
         Assert.That((await LoadAsync(job)).CurrentState, Is.EqualTo(UploadJob.States.Uploaded));
         Assert.That(await _harness.Published.SelectAsync<Fault<SubmitUpload>>().Count(), Is.Zero, "the losers retried and found the job");
+        await using var outbox = _db.CreateCommand(
+            "select count(*) from ingestion.outbox where message_type = @type and (body->>'jobId')::uuid = @id");
+        outbox.Parameters.AddWithValue("type", typeof(ProcessUpload).FullName!);
+        outbox.Parameters.AddWithValue("id", job);
+        Assert.That((long)(await outbox.ExecuteScalarAsync())!, Is.EqualTo(8),
+            "each submission's ProcessUpload was written with its transaction (a duplicate is harmless: the job's lock)");
     }
 
     private async Task<Guid> CreateProcessingJobAsync()

@@ -65,6 +65,14 @@ public static class Outbox
             return false;
         }
 
+        // Rows written before queues became quorum queues say "queue:name". Sending there would
+        // declare a classic queue, which RabbitMQ refuses for a quorum queue of that name, and the
+        // refusal would hold up every row behind it: they go to the queue's exchange, as new rows do.
+        if (address is { Scheme: "queue" })
+        {
+            address = Messaging.Queues.Address(address.AbsolutePath);
+        }
+
         try
         {
             var value = JsonSerializer.Deserialize(body, contract, Json);

@@ -17,7 +17,18 @@ public sealed class Outbox_rows
         Assert.That(read, Is.True, error);
         Assert.That(message!.Message, Is.EqualTo(new RetryJob(job, "ops")));
         Assert.That(message.Type, Is.EqualTo(typeof(RetryJob)));
-        Assert.That(message.Destination, Is.EqualTo(new Uri("queue:upload-jobs")));
+        Assert.That(message.Destination, Is.EqualTo(new Uri("exchange:upload-jobs")),
+            "a queue: address, as rows from before quorum queues have, goes to the queue's exchange");
+    }
+
+    [Test]
+    public void Should_keep_an_exchange_destination_as_it_is()
+    {
+        var read = Outbox.TryRead(Retry, $$"""{"jobId": "{{Guid.NewGuid()}}", "requestedBy": "ops"}""", "exchange:render-statement",
+            out var message, out var error);
+
+        Assert.That(read, Is.True, error);
+        Assert.That(message!.Destination, Is.EqualTo(new Uri("exchange:render-statement")));
     }
 
     [TestCase("Ingestion.Contracts.Jobs.NoSuchCommand", """{"jobId": "5b0f3c7e-0000-4000-8000-000000000001"}""", "queue:upload-jobs",

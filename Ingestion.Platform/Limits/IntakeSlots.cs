@@ -78,7 +78,9 @@ public sealed partial class IntakeSlots(NpgsqlDataSource dataSource, IOptions<Li
                     command.Parameters.AddWithValue("limit", options.Value.UploadsInFlightPerTenant);
                     command.Parameters.AddWithValue("held", held.ToArray());
                     command.Parameters.AddWithValue("tenant", tenantId);
-                    if (await command.ExecuteScalarAsync(cancellationToken) is not int slot)
+                    // Not cancelled with the request: a cancel landing after the lock was taken but before
+                    // its number came back would leave the shared session holding a slot nobody releases.
+                    if (await command.ExecuteScalarAsync(CancellationToken.None) is not int slot)
                     {
                         return null;
                     }

@@ -14,7 +14,8 @@ namespace Ingestion.Platform.Outbox;
 /// publishes a batch twice, which consumers tolerate: they are idempotent by job state.
 /// While RabbitMQ is down the rows simply wait. A row that can never become a message is
 /// set aside (<see cref="PoisonedMessages"/>) in the same transaction, logged and counted
-/// once it commits, and the rest of the batch goes on.
+/// once it commits, and the rest of the batch goes on. A command RabbitMQ returns as unroutable (sends
+/// are mandatory) stays, to be tried again with a growing pause, without holding up the rows behind it.
 /// </summary>
 internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger<OutboxRelay> logger)
     : NotifiedLoop(dataSource, Outbox.Channel, logger)
@@ -25,10 +26,19 @@ internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger
 
     private const string ClaimSql = """
         select id, message_type, body::text, destination, trace_parent from ingestion.outbox
+        where not_before is null or not_before <= now()
         order by id limit @limit for update skip locked
         """;
 
     private const string DeleteSql = "delete from ingestion.outbox where id = any(@ids)";
+
+    /// <summary>Tried again after 2, 4, 8… seconds, at most a minute apart, until a queue is there to take it.</summary>
+    private const string ReturnedSql = """
+        update ingestion.outbox set returned = returned + 1,
+            not_before = now() + least(interval '1 second' * power(2, least(returned + 1, 6)), interval '60 seconds')
+        where id = @id
+        returning returned
+        """;
 
     protected override async Task<TimeSpan> RunAsync(CancellationToken cancellationToken)
     {
@@ -79,10 +89,11 @@ internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger
             return 0;
         }
 
+        var returned = new List<(long Id, string Type, string Reason)>();
         using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
             timeout.CancelAfter(PublishTimeout);
-            foreach (var (_, (message, type, destination), traceParent) in claimed)
+            foreach (var (id, (message, type, destination), traceParent) in claimed)
             {
                 // MassTransit's send activity becomes a child of the request that wrote the message.
                 using var activity = ActivityContext.TryParse(traceParent, null, out var parent)
@@ -94,15 +105,31 @@ internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger
                 }
                 else
                 {
-                    var endpoint = await bus.GetSendEndpoint(destination);
-                    await endpoint.Send(message, type, timeout.Token);
+                    try
+                    {
+                        var endpoint = await bus.GetSendEndpoint(destination);
+                        await endpoint.Send(message, type, timeout.Token);
+                    }
+                    catch (MessageReturnedException e)
+                    {
+                        // No queue is bound to its exchange yet (no worker of its kind has started): the
+                        // command waits here, and the rows behind it do not wait for it.
+                        returned.Add((id, type.Name, e.Message));
+                    }
                 }
             }
         }
 
+        foreach (var (id, _, _) in returned)
+        {
+            await using var later = new NpgsqlCommand(ReturnedSql, connection, transaction);
+            later.Parameters.AddWithValue("id", id);
+            await later.ExecuteScalarAsync(cancellationToken);
+        }
+
         await using (var delete = new NpgsqlCommand(DeleteSql, connection, transaction))
         {
-            delete.Parameters.AddWithValue("ids", claimed.Select(c => c.Id).ToArray());
+            delete.Parameters.AddWithValue("ids", claimed.Select(c => c.Id).Except(returned.Select(r => r.Id)).ToArray());
             await delete.ExecuteNonQueryAsync(cancellationToken);
         }
 
@@ -111,6 +138,12 @@ internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger
         {
             logger.LogError("Outbox message {OutboxId} ({MessageType}) set aside in ingestion.outbox_poisoned, the relay goes on: {Error}",
                 id, type, error);
+        }
+
+        foreach (var (id, type, reason) in returned)
+        {
+            logger.LogWarning("Outbox message {OutboxId} ({MessageType}) was returned by RabbitMQ and waits to be sent again: {Reason}",
+                id, type, reason);
         }
 
         Telemetry.OutboxPoisoned.Inc(poisoned.Count);

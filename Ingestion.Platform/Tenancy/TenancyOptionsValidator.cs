@@ -35,6 +35,14 @@ internal sealed class TenancyOptionsValidator : IValidateOptions<TenancyOptions>
             {
                 CheckKey(tenant.ApiKeys[k], $"{at}:ApiKeys:{k}");
             }
+
+            // A secret in the Standard Webhooks form is its key in base64: a typo there would fail
+            // every delivery of the tenant, attempt after attempt, so it stops the start instead.
+            if (tenant.WebhookSecret is { } secret && secret.StartsWith("whsec_", StringComparison.Ordinal)
+                && !Convert.TryFromBase64String(secret["whsec_".Length..], new byte[secret.Length], out _))
+            {
+                failures.Add($"{at}:WebhookSecret starts with whsec_ but what follows is not base64.");
+            }
         }
 
         for (var k = 0; k < options.OpsKeys.Count; k++)

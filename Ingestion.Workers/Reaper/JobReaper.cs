@@ -32,7 +32,7 @@ public sealed partial class JobReaper(
         select {JobRows.Columns} from ingestion.jobs
         where kind = @kind and current_state = any(@states)
           and greatest(updated_at, heartbeat_at) < now() - @stale
-        order by updated_at
+        order by greatest(updated_at, heartbeat_at)
         limit @limit
         for update skip locked
         """;
@@ -71,18 +71,25 @@ public sealed partial class JobReaper(
         foreach (var job in stale)
         {
             // Held: a worker is at it (a long batch, say) and its connection, so the lock, is alive.
-            if (!await JobLock.TryTakeAsync(connection, job.CorrelationId, cancellationToken))
+            // That is proof of life: the beat moves the job behind the others, so that a run's batch
+            // never fills up with busy jobs while a stranded one waits behind them.
+            var held = !await JobLock.TryTakeAsync(connection, job.CorrelationId, cancellationToken);
+            if (!held)
             {
-                continue;
+                await JobLock.ReleaseAsync(connection, job.CorrelationId, Logger);
+                await work.SendAsync(connection, job, cancellationToken);
+                await JobHistory.ActionAsync(connection, job.CorrelationId, work.CommandName, Actor, cancellationToken);
             }
 
-            await JobLock.ReleaseAsync(connection, job.CorrelationId, Logger);
-            await work.SendAsync(connection, job, cancellationToken);
-            await JobHistory.ActionAsync(connection, job.CorrelationId, work.CommandName, Actor, cancellationToken);
             await using (var beat = new NpgsqlCommand(BeatSql, connection, transaction))
             {
                 beat.Parameters.AddWithValue("job", job.CorrelationId);
                 await beat.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            if (held)
+            {
+                continue;
             }
 
             LogResent(Logger, job.CorrelationId, job.Kind, job.CurrentState, job.UpdatedAt, work.CommandName);

@@ -55,6 +55,29 @@ public sealed class When_an_outbox_message_is_poisoned
     }
 
     [Test]
+    public async Task Should_keep_a_returned_command_waiting_without_holding_up_the_rows_behind_it()
+    {
+        // A well-formed command for a queue nobody has declared (a kind whose workers have not started):
+        // RabbitMQ returns it, since sends are mandatory.
+        var nowhere = await PoisonAsync("Ingestion.Contracts.Jobs.RetryJob",
+            $$"""{"jobId": "{{Guid.NewGuid()}}", "requestedBy": "outbox test"}""", $"exchange:nobody-listens-{Guid.NewGuid():N}");
+
+        var job = await _acme.StartUploadAsync("transactions", new TestCsv().Transactions(20));
+        var done = await _acme.WaitForJobEndAsync(job, 60);
+
+        Assert.That(done["status"]!.GetValue<string>(), Is.EqualTo("completed"), done.ToJsonString());
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (await OperationsRun.Stack.Sandbox.ScalarAsync<int>("select returned from ingestion.outbox where id = @id", ("id", nowhere)) == 0)
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the relay never tried the returned command");
+            await Task.Delay(200);
+        }
+
+        Assert.That(await ListedAsync(nowhere), Is.Null, "a command that may yet find its queue is not poison");
+        await OperationsRun.Stack.Sandbox.ExecuteAsync("delete from ingestion.outbox where id = @id", ("id", nowhere));
+    }
+
+    [Test]
     public async Task Should_refuse_to_redeliver_it_until_fixed_then_relay_it()
     {
         var dataset = "poisoned_" + Guid.NewGuid().ToString("N")[..8];

@@ -5,8 +5,7 @@ using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Statements;
 using Ingestion.Platform.Storage;
 using Ingestion.Platform.Tenancy;
-using Ingestion.Workers.Limits;
-using Ingestion.Workers.Sagas;
+using Ingestion.Workers.Jobs;
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -14,80 +13,42 @@ using PdfSharp.Pdf;
 
 namespace Ingestion.Workers.Documents;
 
-public enum StatementOutcome
-{
-    /// <summary>Rendered, failed with a reason, or nothing to do (a duplicate, a job no longer waiting).</summary>
-    Done,
-
-    /// <summary>Every slot of the job's tenant is taken; the job must wait its turn in the queue.</summary>
-    Waiting,
-
-    /// <summary>Stopped by a cancel; its lock is released.</summary>
-    Cancelled,
-}
-
 /// <summary>
 /// Renders a statement into S3. The lines are read by one streamed query while pages are
 /// drawn; each volume (see <see cref="StatementPlan"/>) is a PDFsharp document that lives
 /// only until it is saved, straight into an S3 multipart upload: one PDF, or the entries of
-/// a ZIP when there are several volumes. Nothing holds the whole statement.
+/// a ZIP when there are several volumes. Nothing holds the whole statement. It runs as the step of
+/// <see cref="JobWorker"/>, which holds the job's lock and its tenant's slot around it.
 /// </summary>
 public sealed partial class StatementBuilder(
-    NpgsqlDataSource dataSource,
     ObjectStore store,
-    JobCancellation cancellation,
-    TenantSlots slots,
     IOptions<StatementOptions> options,
-    ILogger<StatementBuilder> logger)
+    ILogger<StatementBuilder> logger) : IJobStep<RenderStatement>
 {
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(250);
     private readonly StatementOptions _options = options.Value;
 
-    public async Task<StatementOutcome> BuildAsync(RenderStatement job, IPublishEndpoint events, CancellationToken cancellationToken)
+    public JobKind Kind => StatementJob.Descriptor;
+
+    /// <summary>Only a job waiting for its document is rendered: not again when a duplicate arrives after it is ready (or failed, until it is retried).</summary>
+    public bool RunsOutsideWorkingStates => false;
+
+    public RenderStatement AtAttempt(RenderStatement command, int attempt) => command with { Attempt = attempt };
+
+    public string TenantOf(RenderStatement command) => command.TenantId;
+
+    /// <summary>A cancel seen at a progress tick stops the rendering (<see cref="JobRun{TCommand}.StopAsync"/>); the unfinished upload to S3 is aborted.</summary>
+    public async Task<JobOutcome> RunAsync(JobRun<RenderStatement> run, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        if (!await JobLock.TryTakeAsync(connection, job.JobId, cancellationToken))
-        {
-            LogBusy(job.JobId);
-            return StatementOutcome.Done;
-        }
+        await BuildLockedAsync(run.Connection, run.Command, run.Events, new Progress(run), cancellationToken);
+        return JobOutcome.Done;
+    }
 
-        // A cancel seen at a progress tick stops the rendering; the unfinished upload to S3 is aborted.
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        try
-        {
-            // Only a job waiting for its document is rendered: not a cancelled one, and not again
-            // when a duplicate message arrives after it is ready (or failed, until it is retried).
-            var (state, attempt) = await cancellation.CurrentAsync(job.JobId, cancellationToken);
-
-            // Whichever command holds the lock renders the job's current attempt (see UploadProcessor).
-            job = job with { Attempt = Math.Max(job.Attempt, attempt) };
-            if (state is not (StatementJob.States.Requested or StatementJob.States.Rendering))
-            {
-                LogNotRendering(job.JobId, state ?? "missing");
-                return StatementOutcome.Done;
-            }
-
-            await JobHeartbeat.BeatAsync(connection, job.JobId, cancellationToken);
-            await using var slot = await slots.TryTakeAsync(connection, job.TenantId, cancellationToken);
-            if (slot is null)
-            {
-                LogWaiting(job.JobId, job.TenantId);
-                return StatementOutcome.Waiting;
-            }
-
-            await BuildLockedAsync(connection, job, events, new Progress(job.JobId, job.Attempt, events, cancellation, stop), stop.Token);
-            return StatementOutcome.Done;
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            LogCancelled(job.JobId);
-            return StatementOutcome.Cancelled;
-        }
-        finally
-        {
-            await JobLock.ReleaseAsync(connection, job.JobId, logger);
-        }
+    /// <summary>A statement cancelled before it was rendered has nothing to say: the cancel ended it.</summary>
+    public Task<JobOutcome> StopAsync(JobRun<RenderStatement> run, CancellationToken cancellationToken)
+    {
+        LogNotRendering(run.Command.JobId);
+        return Task.FromResult(JobOutcome.Done);
     }
 
     /// <summary>Where a statement is stored, and the name it is downloaded under.</summary>
@@ -239,7 +200,7 @@ public sealed partial class StatementBuilder(
     }
 
     /// <summary>Counts what is drawn and says so a few times a second; then also asks whether the job was cancelled.</summary>
-    private sealed class Progress(Guid jobId, int attempt, IPublishEndpoint events, JobCancellation cancellation, CancellationTokenSource stop)
+    private sealed class Progress(JobRun<RenderStatement> run)
     {
         private readonly Stopwatch _since = Stopwatch.StartNew();
         private long _lines;
@@ -251,32 +212,24 @@ public sealed partial class StatementBuilder(
             _pages += pages;
             if (_since.Elapsed >= ProgressInterval)
             {
-                if (await cancellation.IsCancelledAsync(jobId, cancellationToken))
+                if (await run.IsCancelledAsync(cancellationToken))
                 {
-                    await stop.CancelAsync();
+                    await run.StopAsync();
                     cancellationToken.ThrowIfCancellationRequested();
                 }
 
-                await events.Publish(new StatementProgressed(jobId, _lines, _pages, DateTimeOffset.UtcNow, attempt), cancellationToken);
+                await run.Events.Publish(new StatementProgressed(run.Command.JobId, _lines, _pages, DateTimeOffset.UtcNow, run.Command.Attempt),
+                    cancellationToken);
                 _since.Restart();
             }
         }
     }
 
-    [LoggerMessage(LogLevel.Information, "Another worker is rendering statement {JobId}; this delivery steps aside")]
-    private partial void LogBusy(Guid jobId);
-
-    [LoggerMessage(LogLevel.Information, "Statement {JobId} waits: every slot of tenant {TenantId} is taken")]
-    private partial void LogWaiting(Guid jobId, string tenantId);
-
     [LoggerMessage(LogLevel.Information, "Statement {JobId} ready: {Lines} lines, {Pages} pages in {Volumes} volume(s), {Bytes} bytes")]
     private partial void LogReady(Guid jobId, long lines, int pages, int volumes, long bytes);
 
-    [LoggerMessage(LogLevel.Information, "Statement {JobId} is {State}: this message renders nothing")]
-    private partial void LogNotRendering(Guid jobId, string state);
-
-    [LoggerMessage(LogLevel.Information, "Statement {JobId} cancelled: rendering stopped and its partial upload was aborted")]
-    private partial void LogCancelled(Guid jobId);
+    [LoggerMessage(LogLevel.Information, "Statement {JobId} was cancelled before it was rendered: this message renders nothing")]
+    private partial void LogNotRendering(Guid jobId);
 
     [LoggerMessage(LogLevel.Warning, "Statement {JobId} failed ({Code}): {Message}")]
     private partial void LogFailed(Guid jobId, string code, string message);

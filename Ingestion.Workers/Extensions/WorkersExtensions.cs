@@ -4,6 +4,7 @@ using Ingestion.Platform.Messaging;
 using Ingestion.Platform.Webhooks;
 using Ingestion.Workers.Consumers;
 using Ingestion.Workers.Documents;
+using Ingestion.Workers.Jobs;
 using Ingestion.Workers.Limits;
 using Ingestion.Workers.Reaper;
 using Ingestion.Workers.Retention;
@@ -25,6 +26,7 @@ public static class WorkersExtensions
         builder.Services.AddSingleton<UploadProcessor>();
         builder.Services.AddSingleton<JobCancellation>();
         builder.Services.AddSingleton<TenantSlots>();
+        builder.Services.AddSingleton<JobWorker>();
         builder.Services.AddHostedService<SystemFontResolver.Installer>();
         builder.Services.AddSingleton<StatementBuilder>();
         builder.AddIngestionWebhooks();

@@ -7,7 +7,7 @@ using MassTransit;
 namespace Ingestion.Workers.StateMachines;
 
 /// <summary>
-/// The life of an upload job:
+/// The life of an upload job, on the shared wiring of <see cref="JobStateMachine{TJob,TSubmit,TWork,TStarted,TProgressed,TSucceeded,TFailed}"/>:
 /// <code>
 ///   SubmitUpload ──► Uploaded ──UploadProcessingStarted──► Processing ──UploadProcessed──► Completed
 ///                       │                                     │
@@ -15,130 +15,42 @@ namespace Ingestion.Workers.StateMachines;
 ///                       └──────────────CancelJob─────────────────────┴──► Cancelled ──RetryJob──► Uploaded
 /// </code>
 /// From Failed or Cancelled, UploadProcessed still completes the job: the work was done.
-/// <code>
-/// </code>
+/// In Cancelled, the worker's <see cref="UploadCancelled"/> records where the load stopped.
+/// <para>
 /// A job created by the API is already <c>Uploaded</c> when its <see cref="SubmitUpload"/>
-/// arrives (the API wrote both in one transaction); one submitted on the bus is created here.
-/// Either way the saga then sends a worker <see cref="ProcessUpload"/>.
+/// arrives (the API wrote both in one transaction); one submitted on the bus is created here
+/// and announced (<see cref="UploadReceived"/>). Either way the saga then sends a worker
+/// <see cref="ProcessUpload"/>.
+/// </para>
 /// </summary>
-public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
+public sealed class UploadStateMachine
+    : JobStateMachine<UploadJob, SubmitUpload, ProcessUpload, UploadProcessingStarted, UploadProgressed, UploadProcessed, UploadFailed>
 {
     public UploadStateMachine()
+        : base(Work, created => created.Publish(context => Received(context.Saga)))
     {
-        Event(() => Submitted, e =>
-        {
-            e.CorrelateById(m => m.Message.JobId);
-            e.SetSagaFactory(context => Create(context.Message));
-        });
-        Event(() => ProcessingStarted, e => e.CorrelateById(m => m.Message.JobId));
-        Event(() => Progressed, e => e.CorrelateById(m => m.Message.JobId));
-        Event(() => Processed, e => e.CorrelateById(m => m.Message.JobId));
-        Event(() => ProcessingFailed, e => e.CorrelateById(m => m.Message.JobId));
-        Event(() => ProcessingFaulted, e => e.CorrelateById(m => m.Message.Message.JobId));
-        Event(() => RetryRequested, OperatorCommands.ForExistingJob);
-        Event(() => CancelRequested, OperatorCommands.ForExistingJob);
         Event(() => Stopped, e => e.CorrelateById(m => m.Message.JobId));
-
-        InstanceState(x => x.CurrentState);
-
-        Initially(
-            When(Submitted)
-                .Publish(context => Received(context.Saga))
-                .SendThroughOutbox(ProcessQueue, context => Process(context.Saga))
-                .TransitionTo(Uploaded));
-
-        During(Uploaded,
-            When(Submitted)
-                .SendThroughOutbox(ProcessQueue, context => Process(context.Saga)),
-            Ignore(RetryRequested));
-
-        During(Uploaded, Processing,
-            When(ProcessingStarted, context => Attempts.IsCurrent(context.Saga, context.Message))
-                .Then(context => Start(context.Saga, context.Message))
-                .TransitionTo(Processing),
-            When(Progressed, context => Attempts.IsCurrent(context.Saga, context.Message))
-                .Then(context => Advance(context.Saga, context.Message))
-                .TransitionTo(Processing),
-            When(ProcessingFailed, context => Attempts.IsCurrent(context.Saga, context.Message))
-                .Then(context => Fail(context.Saga, context.Message))
-                .TransitionTo(Failed),
-            When(ProcessingFaulted, context => Attempts.IsCurrent(context.Saga, context.Message.Message))
-                .Then(context => Fault(context.Saga, context.Message))
-                .TransitionTo(Failed));
-
-        // A queued job is stopped before a worker picks it; a running one by its worker at the
-        // next batch boundary (which then reports where it stopped).
-        During(Uploaded, Processing,
-            When(CancelRequested)
-                .Then(context => OperatorCommands.Cancel(context.Saga, context.Message))
-                .TransitionTo(Cancelled));
-
-        // Work that finishes is the truth, even after a failure or a cancel was recorded (a
-        // message redelivered from the error queue, a file that ended as the cancel arrived).
-        During(Uploaded, Processing, Failed, Cancelled,
-            When(Processed, context => Attempts.IsCurrent(context.Saga, context.Message))
-                .Then(context => Complete(context.Saga, context.Message))
-                .TransitionTo(Completed));
 
         During(Cancelled,
             When(Stopped, context => Attempts.IsCurrent(context.Saga, context.Message))
                 .Then(context => StopAt(context.Saga, context.Message)));
 
-        During(Processing,
-            Ignore(Submitted),
-            Ignore(RetryRequested));
-
         During(Uploaded, Processing, Failed, Completed,
             Ignore(Stopped));
-
-        // Only a retry revives a failed or cancelled job: a late Started or Progressed from the
-        // attempt that ended must not make it look alive.
-        During(Failed, Cancelled,
-            When(RetryRequested)
-                .Then(context => Reset(context.Saga))
-                .SendThroughOutbox(ProcessQueue, context => Process(context.Saga))
-                .TransitionTo(Uploaded),
-            Ignore(Submitted),
-            Ignore(ProcessingStarted),
-            Ignore(Progressed),
-            Ignore(ProcessingFailed),
-            Ignore(ProcessingFaulted),
-            Ignore(CancelRequested));
-
-        During(Completed,
-            Ignore(Submitted),
-            Ignore(ProcessingStarted),
-            Ignore(Progressed),
-            Ignore(Processed),
-            Ignore(ProcessingFailed),
-            Ignore(ProcessingFaulted),
-            Ignore(RetryRequested),
-            Ignore(CancelRequested));
     }
 
     /// <summary>An upload's work: <see cref="ProcessUpload"/>, owed while the job is uploaded or processing.</summary>
     public static readonly JobWork<UploadJob, ProcessUpload> Work =
         new(Queues.ProcessUpload, [UploadJob.States.Uploaded, UploadJob.States.Processing], Process);
 
-    private static readonly Uri ProcessQueue = Work.Queue;
-
     public State Uploaded { get; private set; } = null!;
     public State Processing { get; private set; } = null!;
     public State Completed { get; private set; } = null!;
-    public State Failed { get; private set; } = null!;
-    public State Cancelled { get; private set; } = null!;
 
-    public Event<SubmitUpload> Submitted { get; private set; } = null!;
-    public Event<UploadProcessingStarted> ProcessingStarted { get; private set; } = null!;
-    public Event<UploadProgressed> Progressed { get; private set; } = null!;
-    public Event<UploadProcessed> Processed { get; private set; } = null!;
-    public Event<UploadFailed> ProcessingFailed { get; private set; } = null!;
-    public Event<Fault<ProcessUpload>> ProcessingFaulted { get; private set; } = null!;
-    public Event<RetryJob> RetryRequested { get; private set; } = null!;
-    public Event<CancelJob> CancelRequested { get; private set; } = null!;
+    /// <summary>Where a cancelled job's worker stopped; says nothing in any other state.</summary>
     public Event<UploadCancelled> Stopped { get; private set; } = null!;
 
-    private static UploadJob Create(SubmitUpload message)
+    protected override UploadJob Create(SubmitUpload message)
     {
         var now = DateTimeOffset.UtcNow;
         return new UploadJob
@@ -160,14 +72,14 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
     private static UploadReceived Received(UploadJob job) =>
         new(job.CorrelationId, job.TenantId, job.DatasetName, job.Bucket, job.Key, job.CreatedAt);
 
-    private static void Start(UploadJob job, UploadProcessingStarted started)
+    protected override void Start(UploadJob job, UploadProcessingStarted started)
     {
         job.StartedAt ??= started.StartedAt;
         job.Bytes = started.BytesTotal;
     }
 
     /// <summary>Progress may arrive out of order; counts only ever move forward.</summary>
-    private static void Advance(UploadJob job, UploadProgressed progress)
+    protected override void Advance(UploadJob job, UploadProgressed progress)
     {
         job.StartedAt ??= progress.At;
         if (progress.BytesRead >= job.BytesRead)
@@ -179,7 +91,7 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
         }
     }
 
-    private static void Complete(UploadJob job, UploadProcessed processed)
+    protected override void Complete(UploadJob job, UploadProcessed processed)
     {
         job.RowsLoaded = processed.RowsLoaded;
         job.RowsRejected = processed.RowsRejected;
@@ -193,7 +105,7 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
         job.StoppedAfterLine = null;
     }
 
-    private static void Fail(UploadJob job, UploadFailed failed)
+    protected override void Fail(UploadJob job, UploadFailed failed)
     {
         job.RowsLoaded = failed.RowsLoaded;
         job.RowsRejected = failed.RowsRejected;
@@ -201,12 +113,6 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
         job.RejectsKey = failed.RejectsKey;
         job.CompletedAt = failed.FailedAt;
         job.Error = new JobError(failed.Code, failed.Message, failed.FailedAt);
-    }
-
-    private static void Fault(UploadJob job, Fault<ProcessUpload> fault)
-    {
-        job.CompletedAt = fault.Timestamp;
-        job.Error = JobErrors.From(fault);
     }
 
     private static void StopAt(UploadJob job, UploadCancelled stopped)
@@ -217,9 +123,5 @@ public sealed class UploadStateMachine : MassTransitStateMachine<UploadJob>
         job.StoppedAfterLine = stopped.Line;
     }
 
-    private static void Reset(UploadJob job)
-    {
-        OperatorCommands.Reset(job);
-        job.StoppedAfterLine = null;
-    }
+    protected override void ResetProgress(UploadJob job) => job.StoppedAfterLine = null;
 }

@@ -10,7 +10,7 @@ using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Storage;
 using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
-using Ingestion.Workers.Limits;
+using Ingestion.Workers.Jobs;
 using Ingestion.Workers.Sagas;
 using MassTransit;
 using Microsoft.Extensions.Options;
@@ -18,54 +18,42 @@ using Npgsql;
 
 namespace Ingestion.Workers.Uploads;
 
-public enum UploadOutcome
-{
-    /// <summary>Every row is in the table or the rejects file.</summary>
-    Completed,
-
-    /// <summary>The job failed on purpose, with a reason (UploadFailed was published).</summary>
-    Failed,
-
-    /// <summary>The slice's time is up; a new message must carry the job on.</summary>
-    Continue,
-
-    /// <summary>Another worker holds the job; this delivery is a duplicate.</summary>
-    Busy,
-
-    /// <summary>The job was cancelled: it stopped at a batch boundary (UploadCancelled was published).</summary>
-    Cancelled,
-
-    /// <summary>Every slot of the job's tenant is taken; the job must wait its turn in the queue.</summary>
-    Waiting,
-}
-
 /// <summary>
 /// Loads an upload job's S3 object into its dataset, exactly once across crashes and
 /// redeliveries:
 /// <list type="number">
 /// <item>A PostgreSQL advisory lock, held by the connection that does the work, keeps any
-/// other worker off the job; if the worker dies, its connection and the lock go with it.</item>
+/// other worker off the job; if the worker dies, its connection and the lock go with it
+/// (<see cref="JobWorker"/> takes it, with the tenant slot, before this step runs).</item>
 /// <item>Records stream from S3 through CsvHelper into binary COPY in batches. Each batch
 /// commits together with the job's checkpoint (byte offset and line of the next record,
 /// counts), and with its rejects.</item>
 /// <item>Any attempt starts at the checkpoint with a ranged GET, pinned to the object's ETag.</item>
 /// <item>A message works for at most one slice, so it is acknowledged long before
-/// RabbitMQ's consumer timeout; the caller publishes the continuation.</item>
+/// RabbitMQ's consumer timeout; the worker sends the continuation.</item>
 /// </list>
 /// </summary>
 public sealed partial class UploadProcessor(
-    NpgsqlDataSource dataSource,
     ObjectStore store,
     DatasetCatalog catalog,
     JobCancellation cancellation,
-    TenantSlots slots,
     IOptions<UploadProcessingOptions> options,
-    ILogger<UploadProcessor> logger)
+    ILogger<UploadProcessor> logger) : IJobStep<ProcessUpload>
 {
     private readonly UploadProcessingOptions _options = options.Value;
 
-    public async Task<UploadOutcome> ProcessAsync(ProcessUpload job, IPublishEndpoint events, CancellationToken cancellationToken)
+    public JobKind Kind => UploadJob.Descriptor;
+
+    /// <summary>A finished load says so again, even for a job recorded as failed: the work was done.</summary>
+    public bool RunsOutsideWorkingStates => true;
+
+    public ProcessUpload AtAttempt(ProcessUpload command, int attempt) => command with { Attempt = attempt };
+
+    public string TenantOf(ProcessUpload command) => command.TenantId;
+
+    public async Task<JobOutcome> RunAsync(JobRun<ProcessUpload> run, CancellationToken cancellationToken)
     {
+        var (connection, job, events) = (run.Connection, run.Command, run.Events);
         var dataset = await catalog.FindAsync(job.TenantId, job.Dataset, cancellationToken);
         if (dataset is null)
         {
@@ -73,56 +61,10 @@ public sealed partial class UploadProcessor(
                 $"Tenant '{job.TenantId}' has no dataset '{job.Dataset}'."), cancellationToken);
         }
 
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        if (!await JobLock.TryTakeAsync(connection, job.JobId, cancellationToken))
-        {
-            logger.LogInformation("Another worker is processing job {JobId}; this delivery steps aside", job.JobId);
-            return UploadOutcome.Busy;
-        }
-
-        try
-        {
-            // Cancelled while queued or between two slices: it stops without waiting for one of its
-            // tenant's slots, since it does no work. Otherwise the slot is taken after the job's lock,
-            // so a duplicate delivery never holds one.
-            await JobHeartbeat.BeatAsync(connection, job.JobId, cancellationToken);
-            var current = await cancellation.CurrentAsync(job.JobId, cancellationToken);
-
-            // Whichever command holds the lock does the job's current attempt: a copy from an earlier
-            // attempt that got here first must not do the work under a number the job now ignores.
-            job = job with { Attempt = Math.Max(job.Attempt, current.Attempt) };
-            var cancelled = current.State == UploadJob.States.Cancelled;
-            await using var slot = cancelled ? null : await slots.TryTakeAsync(connection, job.TenantId, cancellationToken);
-            if (!cancelled && slot is null)
-            {
-                LogWaiting(job.JobId, job.TenantId);
-                return UploadOutcome.Waiting;
-            }
-
-            return await ProcessLockedAsync(connection, job, dataset, cancelled, events, cancellationToken);
-        }
-        finally
-        {
-            // Released before the continuation is published, so the next message finds the job free.
-            await JobLock.ReleaseAsync(connection, job.JobId, logger);
-        }
-    }
-
-    private async Task<UploadOutcome> ProcessLockedAsync(NpgsqlConnection connection, ProcessUpload job, DatasetDefinition dataset,
-        bool cancelled, IPublishEndpoint events, CancellationToken cancellationToken)
-    {
         var checkpoint = await Checkpoint.FindAsync(connection, job.JobId, cancellationToken);
         if (checkpoint?.FinishedAt is not null)
         {
-            // Finished before, but the news may not have left: say it again.
-            await events.Publish(Processed(checkpoint, job.Attempt), cancellationToken);
-            await DeleteSourceAsync(job);
-            return UploadOutcome.Completed;
-        }
-
-        if (cancelled)
-        {
-            return await StopAsync(job, checkpoint, events, cancellationToken);
+            return await SayFinishedAsync(job, checkpoint, events, cancellationToken);
         }
 
         var source = await store.HeadAsync(job.Bucket, job.Key, cancellationToken);
@@ -170,6 +112,27 @@ public sealed partial class UploadProcessor(
     }
 
     /// <summary>
+    /// Cancelled while queued or between two slices. The batches committed so far stay, with the
+    /// checkpoint, so a retry carries on from the next line; the object stays in S3 for it.
+    /// </summary>
+    public async Task<JobOutcome> StopAsync(JobRun<ProcessUpload> run, CancellationToken cancellationToken)
+    {
+        var checkpoint = await Checkpoint.FindAsync(run.Connection, run.Command.JobId, cancellationToken);
+        return checkpoint?.FinishedAt is not null
+            ? await SayFinishedAsync(run.Command, checkpoint, run.Events, cancellationToken)
+            : await StopAsync(run.Command, checkpoint, run.Events, cancellationToken);
+    }
+
+    /// <summary>Finished before, but the news may not have left: say it again.</summary>
+    private async Task<JobOutcome> SayFinishedAsync(ProcessUpload job, Checkpoint checkpoint, IPublishEndpoint events,
+        CancellationToken cancellationToken)
+    {
+        await events.Publish(Processed(checkpoint, job.Attempt), cancellationToken);
+        await DeleteSourceAsync(job);
+        return JobOutcome.Done;
+    }
+
+    /// <summary>
     /// A job's first attempt: file-level checks, then the header. Nothing is committed before
     /// the file is known to be loadable text with a header that fits the dataset.
     /// </summary>
@@ -209,7 +172,7 @@ public sealed partial class UploadProcessor(
         return (records, checkpoint, map, null);
     }
 
-    private async Task<UploadOutcome> LoadAsync(NpgsqlConnection connection, ProcessUpload job, HeaderMap map,
+    private async Task<JobOutcome> LoadAsync(NpgsqlConnection connection, ProcessUpload job, HeaderMap map,
         Checkpoint checkpoint, CsvRecords? records, IPublishEndpoint events, CancellationToken cancellationToken)
     {
         var dataset = await catalog.FindAsync(job.TenantId, job.Dataset, cancellationToken)
@@ -282,7 +245,7 @@ public sealed partial class UploadProcessor(
                 if (slice.Elapsed >= _options.SliceDuration)
                 {
                     LogSliceEnd(job.JobId, checkpoint.Line, checkpoint.RowsLoaded);
-                    return UploadOutcome.Continue;
+                    return JobOutcome.Continue;
                 }
             }
         }
@@ -311,7 +274,7 @@ public sealed partial class UploadProcessor(
             : null;
     }
 
-    private async Task<UploadOutcome> CompleteAsync(NpgsqlConnection connection, ProcessUpload job, Checkpoint checkpoint,
+    private async Task<JobOutcome> CompleteAsync(NpgsqlConnection connection, ProcessUpload job, Checkpoint checkpoint,
         IPublishEndpoint events, CancellationToken cancellationToken)
     {
         var rejectsKey = checkpoint.RowsRejected > 0
@@ -321,10 +284,10 @@ public sealed partial class UploadProcessor(
         await events.Publish(Processed(checkpoint, job.Attempt), cancellationToken);
         LogCompleted(job.JobId, checkpoint.RowsLoaded, checkpoint.RowsRejected);
         await DeleteSourceAsync(job);
-        return UploadOutcome.Completed;
+        return JobOutcome.Done;
     }
 
-    private async Task<UploadOutcome> FailAsync(NpgsqlConnection? connection, ProcessUpload job, Checkpoint? checkpoint,
+    private async Task<JobOutcome> FailAsync(NpgsqlConnection? connection, ProcessUpload job, Checkpoint? checkpoint,
         IPublishEndpoint events, FileProblem problem, CancellationToken cancellationToken)
     {
         var rejectsKey = connection is not null && checkpoint is { RowsRejected: > 0 }
@@ -333,21 +296,18 @@ public sealed partial class UploadProcessor(
         LogFailed(job.JobId, problem.Code, problem.Message);
         await events.Publish(new UploadFailed(job.JobId, problem.Code, problem.Message, checkpoint?.RowsLoaded ?? 0,
             checkpoint?.RowsRejected ?? 0, checkpoint?.ByteOffset ?? 0, rejectsKey, DateTimeOffset.UtcNow, job.Attempt), cancellationToken);
-        return UploadOutcome.Failed;
+        return JobOutcome.Done;
     }
 
-    /// <summary>
-    /// Stops a cancelled job at a batch boundary. The batches committed so far stay, with the
-    /// checkpoint, so a retry carries on from the next line; the object stays in S3 for it.
-    /// </summary>
-    private async Task<UploadOutcome> StopAsync(ProcessUpload job, Checkpoint? checkpoint, IPublishEndpoint events,
+    /// <summary>Stops a cancelled job at a batch boundary (or before its first), and says where.</summary>
+    private async Task<JobOutcome> StopAsync(ProcessUpload job, Checkpoint? checkpoint, IPublishEndpoint events,
         CancellationToken cancellationToken)
     {
         var line = checkpoint?.Line ?? 0;
         LogCancelled(job.JobId, line, checkpoint?.RowsLoaded ?? 0);
         await events.Publish(new UploadCancelled(job.JobId, checkpoint?.RowsLoaded ?? 0, checkpoint?.RowsRejected ?? 0,
             checkpoint?.ByteOffset ?? 0, line, DateTimeOffset.UtcNow, job.Attempt), cancellationToken);
-        return UploadOutcome.Cancelled;
+        return JobOutcome.Cancelled;
     }
 
     private static UploadProcessed Processed(Checkpoint checkpoint, int attempt) => new(checkpoint.JobId, checkpoint.RowsLoaded,
@@ -369,9 +329,6 @@ public sealed partial class UploadProcessor(
             logger.LogWarning(e, "Could not delete s3://{Bucket}/{Key} of completed job {JobId}", job.Bucket, job.Key, job.JobId);
         }
     }
-
-    [LoggerMessage(LogLevel.Information, "Job {JobId} waits: every slot of tenant {TenantId} is taken")]
-    private partial void LogWaiting(Guid jobId, string tenantId);
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: keys collide with rows already loaded; batches after line {Line} go through a staging table")]
     private partial void LogStaging(Guid jobId, long line);

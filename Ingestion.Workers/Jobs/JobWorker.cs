@@ -1,0 +1,118 @@
+using Ingestion.Contracts;
+using Ingestion.Platform.Jobs;
+using Ingestion.Workers.Limits;
+using Ingestion.Workers.Sagas;
+using MassTransit;
+using Npgsql;
+
+namespace Ingestion.Workers.Jobs;
+
+/// <summary>
+/// What every kind's work does around its own step (<see cref="IJobStep{TCommand}"/>), so that a
+/// job's message is never acknowledged while the job's progress depends on it:
+/// <list type="number">
+/// <item>Takes the job's PostgreSQL advisory lock on the connection that does the work; if another
+/// worker holds it, this delivery steps aside (the holder, or the reaper, carries the job on).</item>
+/// <item>Beats the job's heartbeat, reads its state and attempt, and works the current attempt.</item>
+/// <item>A cancelled job stops without a tenant slot; a job whose work is no longer owed is left alone
+/// (unless the kind's step <see cref="IJobStep{TCommand}.RunsOutsideWorkingStates"/>).</item>
+/// <item>Takes one of the tenant's slots (after the lock, so a duplicate never holds one), or sends the
+/// message round the queue again after a pause.</item>
+/// <item>Runs the step; releases the slot and the lock before the message goes on, so the next one
+/// finds the job free; then requeues what the outcome says.</item>
+/// </list>
+/// </summary>
+public sealed partial class JobWorker(
+    NpgsqlDataSource dataSource,
+    JobCancellation cancellation,
+    TenantSlots slots,
+    ILogger<JobWorker> logger)
+{
+    public async Task WorkAsync<TCommand>(ConsumeContext<TCommand> context, IJobStep<TCommand> step)
+        where TCommand : class, IAttemptMessage
+    {
+        switch (await RunAsync(context.Message, step, context, context.CancellationToken))
+        {
+            case JobOutcome.Continue:
+                // The checkpoint is committed and the job's lock released: the next turn may start anywhere.
+                await Requeue.SendAsync(context, TimeSpan.Zero);
+                break;
+            case JobOutcome.Waiting:
+                // The tenant is at its limit: its job waits in the queue, and other tenants' jobs go ahead.
+                await Requeue.SendAsync(context, slots.Wait);
+                break;
+            case JobOutcome.Cancelled:
+                await Requeue.IfRetriedAsync(context, cancellation, step.Kind.Queued);
+                break;
+        }
+    }
+
+    private async Task<JobOutcome> RunAsync<TCommand>(TCommand command, IJobStep<TCommand> step, IPublishEndpoint events,
+        CancellationToken cancellationToken)
+        where TCommand : class, IAttemptMessage
+    {
+        var jobId = command.JobId;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        if (!await JobLock.TryTakeAsync(connection, jobId, cancellationToken))
+        {
+            LogBusy(jobId);
+            return JobOutcome.Busy;
+        }
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
+        {
+            await JobHeartbeat.BeatAsync(connection, jobId, cancellationToken);
+            var (state, attempt) = await cancellation.CurrentAsync(jobId, cancellationToken);
+
+            // Whichever command holds the lock does the job's current attempt: a copy from an earlier
+            // attempt that got here first must not do the work under a number the job now ignores.
+            var run = new JobRun<TCommand>(step.AtAttempt(command, Math.Max(command.Attempt, attempt)), connection, events,
+                cancellation, stop);
+
+            // Cancelled while queued or between two turns: it stops without waiting for a slot, since it does no work.
+            if (state == JobStates.Cancelled)
+            {
+                return await step.StopAsync(run, cancellationToken);
+            }
+
+            if (state != step.Kind.Queued && state != step.Kind.Running && !step.RunsOutsideWorkingStates)
+            {
+                LogNotOwed(jobId, state ?? "missing");
+                return JobOutcome.Done;
+            }
+
+            var tenantId = step.TenantOf(command);
+            await using var slot = await slots.TryTakeAsync(connection, tenantId, cancellationToken);
+            if (slot is null)
+            {
+                LogWaiting(jobId, tenantId);
+                return JobOutcome.Waiting;
+            }
+
+            return await step.RunAsync(run, stop.Token);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            LogStopped(jobId);
+            return JobOutcome.Cancelled;
+        }
+        finally
+        {
+            // Released before the message goes on, so the next one finds the job free.
+            await JobLock.ReleaseAsync(connection, jobId, logger);
+        }
+    }
+
+    [LoggerMessage(LogLevel.Information, "Another worker is processing job {JobId}; this delivery steps aside")]
+    private partial void LogBusy(Guid jobId);
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId} is {State}: this message does no work")]
+    private partial void LogNotOwed(Guid jobId, string state);
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId} waits: every slot of tenant {TenantId} is taken")]
+    private partial void LogWaiting(Guid jobId, string tenantId);
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId} cancelled: its step stopped where it was")]
+    private partial void LogStopped(Guid jobId);
+}

@@ -35,7 +35,12 @@ public static class Outbox
         insert.Parameters.AddWithValue("trace", (object?)Activity.Current?.Id ?? DBNull.Value);
         await insert.ExecuteNonQueryAsync(cancellationToken);
 
-        // Delivered at commit, so the relay wakes up exactly when there is something to send.
+        await NotifyAsync(connection, cancellationToken);
+    }
+
+    /// <summary>Delivered at commit, so the relays wake up exactly when there is something to send.</summary>
+    internal static async Task NotifyAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
         await using var notify = new NpgsqlCommand($"notify {Channel}", connection);
         await notify.ExecuteNonQueryAsync(cancellationToken);
     }

@@ -36,8 +36,7 @@ internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger
     private const string ReturnedSql = """
         update ingestion.outbox set returned = returned + 1,
             not_before = now() + least(interval '1 second' * power(2, least(returned + 1, 6)), interval '60 seconds')
-        where id = @id
-        returning returned
+        where id = any(@ids)
         """;
 
     protected override async Task<TimeSpan> RunAsync(CancellationToken cancellationToken)
@@ -120,11 +119,11 @@ internal sealed class OutboxRelay(NpgsqlDataSource dataSource, IBus bus, ILogger
             }
         }
 
-        foreach (var (id, _, _) in returned)
+        if (returned.Count > 0)
         {
             await using var later = new NpgsqlCommand(ReturnedSql, connection, transaction);
-            later.Parameters.AddWithValue("id", id);
-            await later.ExecuteScalarAsync(cancellationToken);
+            later.Parameters.AddWithValue("ids", returned.Select(r => r.Id).ToArray());
+            await later.ExecuteNonQueryAsync(cancellationToken);
         }
 
         await using (var delete = new NpgsqlCommand(DeleteSql, connection, transaction))

@@ -104,10 +104,7 @@ public sealed class PoisonedMessages(NpgsqlDataSource dataSource, ILogger<Poison
             outboxId = (long)(await requeue.ExecuteScalarAsync(cancellationToken))!;
         }
 
-        await using (var notify = new NpgsqlCommand($"notify {Outbox.Channel}", connection))
-        {
-            await notify.ExecuteNonQueryAsync(cancellationToken);
-        }
+        await Outbox.NotifyAsync(connection, cancellationToken);
 
         await transaction.CommitAsync(cancellationToken);
         logger.LogInformation("{Actor} redelivered poisoned outbox message {PoisonedId} ({MessageType}) as outbox message {OutboxId}",

@@ -37,8 +37,6 @@ public sealed partial class JobReaper(
         for update skip locked
         """;
 
-    private const string BeatSql = "update ingestion.jobs set heartbeat_at = now() where job_id = @job";
-
     protected override TimeSpan Period => options.Value.Period;
 
     protected override async Task RunAsync(DateTimeOffset runAt, CancellationToken cancellationToken)
@@ -81,11 +79,7 @@ public sealed partial class JobReaper(
                 await JobHistory.ActionAsync(connection, job.CorrelationId, work.CommandName, Actor, cancellationToken);
             }
 
-            await using (var beat = new NpgsqlCommand(BeatSql, connection, transaction))
-            {
-                beat.Parameters.AddWithValue("job", job.CorrelationId);
-                await beat.ExecuteNonQueryAsync(cancellationToken);
-            }
+            await JobHeartbeat.BeatAsync(connection, job.CorrelationId, cancellationToken, transaction);
 
             if (held)
             {

@@ -11,9 +11,10 @@ internal static class JobHeartbeat
 {
     private const string Sql = "update ingestion.jobs set heartbeat_at = now() where job_id = @job";
 
-    public static async Task BeatAsync(NpgsqlConnection connection, Guid jobId, CancellationToken cancellationToken)
+    public static async Task BeatAsync(NpgsqlConnection connection, Guid jobId, CancellationToken cancellationToken,
+        NpgsqlTransaction? transaction = null)
     {
-        await using var command = new NpgsqlCommand(Sql, connection);
+        await using var command = new NpgsqlCommand(Sql, connection, transaction);
         command.Parameters.AddWithValue("job", jobId);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }

@@ -23,17 +23,20 @@ public abstract class JobWork
     public abstract Task SendAsync(NpgsqlConnection connection, JobState job, CancellationToken cancellationToken);
 }
 
-public sealed class JobWork<TJob, TCommand>(string queue, IReadOnlyList<string> workingStates, Func<TJob, TCommand> command) : JobWork
+/// <remarks>Its kind, working states and queue are the kind's, as the registry declares them.</remarks>
+public sealed class JobWork<TJob, TCommand>(Func<TJob, TCommand> command) : JobWork
     where TJob : JobState
     where TCommand : class
 {
-    public override string Kind { get; } = JobSerializer.KindOf(typeof(TJob));
+    private static readonly JobKind Registered = JobKinds.Of(typeof(TJob));
 
-    public override IReadOnlyList<string> WorkingStates => workingStates;
+    public override string Kind => Registered.Name;
+
+    public override IReadOnlyList<string> WorkingStates { get; } = [Registered.Queued, Registered.Running];
 
     public override string CommandName => typeof(TCommand).Name;
 
-    public Uri Queue { get; } = Queues.Address(queue);
+    public Uri Queue { get; } = Queues.Address(Registered.WorkQueue);
 
     public TCommand Command(TJob job) => command(job);
 

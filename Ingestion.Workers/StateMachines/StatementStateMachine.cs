@@ -23,7 +23,7 @@ public sealed class StatementStateMachine()
 {
     /// <summary>A statement's work: <see cref="RenderStatement"/>, owed while the job is requested or rendering.</summary>
     public static readonly JobWork<StatementJob, RenderStatement> Work =
-        new(Queues.RenderStatement, [StatementJob.States.Requested, StatementJob.States.Rendering], Render);
+        new(Render);
 
     public State Requested { get; private set; } = null!;
     public State Rendering { get; private set; } = null!;

@@ -41,7 +41,7 @@ public sealed class UploadStateMachine
 
     /// <summary>An upload's work: <see cref="ProcessUpload"/>, owed while the job is uploaded or processing.</summary>
     public static readonly JobWork<UploadJob, ProcessUpload> Work =
-        new(Queues.ProcessUpload, [UploadJob.States.Uploaded, UploadJob.States.Processing], Process);
+        new(Process);
 
     public State Uploaded { get; private set; } = null!;
     public State Processing { get; private set; } = null!;

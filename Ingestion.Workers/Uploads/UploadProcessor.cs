@@ -36,7 +36,6 @@ namespace Ingestion.Workers.Uploads;
 public sealed partial class UploadProcessor(
     ObjectStore store,
     DatasetCatalog catalog,
-    JobCancellation cancellation,
     IOptions<UploadProcessingOptions> options,
     ILogger<UploadProcessor> logger) : IJobStep<ProcessUpload>
 {
@@ -99,7 +98,7 @@ public sealed partial class UploadProcessor(
                 return await FailAsync(connection, job, checkpoint, events, problem, cancellationToken);
             }
 
-            return await LoadAsync(connection, job, map!, checkpoint!, records, events, cancellationToken);
+            return await LoadAsync(run, map!, checkpoint!, records, cancellationToken);
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.PreconditionFailed)
         {
@@ -172,9 +171,10 @@ public sealed partial class UploadProcessor(
         return (records, checkpoint, map, null);
     }
 
-    private async Task<JobOutcome> LoadAsync(NpgsqlConnection connection, ProcessUpload job, HeaderMap map,
-        Checkpoint checkpoint, CsvRecords? records, IPublishEndpoint events, CancellationToken cancellationToken)
+    private async Task<JobOutcome> LoadAsync(JobRun<ProcessUpload> run, HeaderMap map, Checkpoint checkpoint, CsvRecords? records,
+        CancellationToken cancellationToken)
     {
+        var (connection, job, events) = (run.Connection, run.Command, run.Events);
         var dataset = await catalog.FindAsync(job.TenantId, job.Dataset, cancellationToken)
             ?? throw new InvalidOperationException($"Dataset {job.Dataset} disappeared while job {job.JobId} ran.");
         var target = new CopyTarget(job.TenantId, dataset, map);
@@ -230,7 +230,7 @@ public sealed partial class UploadProcessor(
                     return await CompleteAsync(connection, job, checkpoint, events, cancellationToken);
                 }
 
-                if (await cancellation.IsCancelledAsync(job.JobId, cancellationToken))
+                if (await run.IsCancelledAsync(cancellationToken))
                 {
                     return await StopAsync(job, checkpoint, events, cancellationToken);
                 }

@@ -24,31 +24,9 @@ public sealed class OperationsRun
         }
     }
 
-    /// <summary>
-    /// A keyless dataset of the tenant whose inserts PostgreSQL refuses for the entries listed in
-    /// <c>{name}_refusals</c>, with <paramref name="message"/> (and the entry): a cause the test removes.
-    /// </summary>
-    public static async Task CreateRefusingDatasetAsync(HttpClient tenant, string tenantId, string name, string message)
-    {
-        using var created = await tenant.PostAsJsonAsync("/v1/datasets", new
-        {
-            name,
-            columns = new[] { new { name = "entry", type = "integer", required = true } },
-        });
-        created.EnsureSuccessStatusCode();
-        await Stack.Sandbox.ExecuteAsync($"""
-            create table tenant_{tenantId}.{name}_refusals (entry integer primary key);
-            create function tenant_{tenantId}.{name}_refuse() returns trigger language plpgsql as $$
-            begin
-                if exists (select 1 from tenant_{tenantId}.{name}_refusals r where r.entry = new.entry) then
-                    raise exception '{message} %', new.entry;
-                end if;
-                return new;
-            end $$;
-            create trigger refuse before insert on tenant_{tenantId}.{name}
-                for each row execute function tenant_{tenantId}.{name}_refuse();
-            """);
-    }
+    /// <summary>A keyless <see cref="RefusingDataset"/> of the operations run's stack.</summary>
+    public static Task CreateRefusingDatasetAsync(HttpClient tenant, string tenantId, string name, string message) =>
+        RefusingDataset.CreateAsync(tenant, Stack.Sandbox, tenantId, name, message);
 
     /// <summary>Entries <paramref name="first"/> to <paramref name="first"/> + <paramref name="count"/> - 1, one per line.</summary>
     public static byte[] Entries(int first, int count) => System.Text.Encoding.UTF8.GetBytes(

@@ -41,22 +41,8 @@ public sealed class When_a_late_event_of_an_earlier_attempt_arrives
     public async Task Should_change_nothing_and_send_no_failed_callback()
     {
         using var acme = _deployment.Client(Keys.Acme);
-        (await acme.PostAsJsonAsync("/v1/datasets", new
-        {
-            name = "entries",
-            columns = new[] { new { name = "entry", type = "integer", required = true } },
-            key = new[] { "entry" },
-        })).EnsureSuccessStatusCode();
+        await RefusingDataset.CreateAsync(acme, _deployment.Sandbox, "acme", "entries", "refused by the test: entry", keyed: true);
         await _deployment.Sandbox.ExecuteAsync("""
-            create table tenant_acme.refusals (entry integer primary key);
-            create function tenant_acme.refuse() returns trigger language plpgsql as $$
-            begin
-                if exists (select 1 from tenant_acme.refusals r where r.entry = new.entry) then
-                    raise exception 'entry % refused by the test', new.entry;
-                end if;
-                return new;
-            end $$;
-            create trigger refuse before insert on tenant_acme.entries for each row execute function tenant_acme.refuse();
             create table tenant_acme.gate (closed boolean);
             create function tenant_acme.gate() returns trigger language plpgsql as $$
             begin
@@ -66,7 +52,7 @@ public sealed class When_a_late_event_of_an_earlier_attempt_arrives
                 return null;
             end $$;
             create trigger gate after insert on tenant_acme.entries for each statement execute function tenant_acme.gate();
-            insert into tenant_acme.refusals values (1);
+            insert into tenant_acme.entries_refusals values (1);
             """);
 
         using var form = new MultipartFormDataContent
@@ -83,7 +69,7 @@ public sealed class When_a_late_event_of_an_earlier_attempt_arrives
         await _receiver.WaitForAsync("job", 1, TimeSpan.FromSeconds(30));
 
         // Attempt 2 is held at its first batch while the late event arrives, so it cannot finish first.
-        await _deployment.Sandbox.ExecuteAsync("delete from tenant_acme.refusals; insert into tenant_acme.gate values (true)");
+        await _deployment.Sandbox.ExecuteAsync("delete from tenant_acme.entries_refusals; insert into tenant_acme.gate values (true)");
         using var retry = await acme.PostAsync($"/v1/jobs/{jobId}/retry", null);
         Assert.That(retry.StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
         await acme.WaitForJobAsync(jobId, TimeSpan.FromSeconds(30), "processing");

@@ -35,29 +35,14 @@ public sealed class When_a_worker_dies_after_the_saga_commits
     public async Task Should_still_process_the_retried_job_from_the_command_committed_with_it()
     {
         using var acme = _deployment.Client(Keys.Acme);
-        (await acme.PostAsJsonAsync("/v1/datasets", new
-        {
-            name = "entries",
-            columns = new[] { new { name = "entry", type = "integer", required = true } },
-        })).EnsureSuccessStatusCode();
-        await _deployment.Sandbox.ExecuteAsync("""
-            create table tenant_acme.refusals (entry integer primary key);
-            create function tenant_acme.refuse() returns trigger language plpgsql as $$
-            begin
-                if exists (select 1 from tenant_acme.refusals r where r.entry = new.entry) then
-                    raise exception 'entry % refused by the test', new.entry;
-                end if;
-                return new;
-            end $$;
-            create trigger refuse before insert on tenant_acme.entries for each row execute function tenant_acme.refuse();
-            insert into tenant_acme.refusals values (1200);
-            """);
+        await RefusingDataset.CreateAsync(acme, _deployment.Sandbox, "acme", "entries", "refused by the test: entry");
+        await _deployment.Sandbox.ExecuteAsync("insert into tenant_acme.entries_refusals values (1200)");
 
         var jobId = await acme.StartUploadAsync("entries", SlowDataset.Rows(Rows, 1));
         var failed = await acme.WaitForJobEndAsync(jobId);
         Assert.That(failed["status"]!.GetValue<string>(), Is.EqualTo("failed"), failed.ToJsonString());
 
-        await _deployment.Sandbox.ExecuteAsync("delete from tenant_acme.refusals");
+        await _deployment.Sandbox.ExecuteAsync("delete from tenant_acme.entries_refusals");
         using var retry = await acme.PostAsync($"/v1/jobs/{jobId}/retry", null);
         Assert.That(retry.StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
         var crashed = _deployment.Workers[0];

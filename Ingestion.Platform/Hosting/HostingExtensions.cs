@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Ingestion.Platform.Database;
 using Ingestion.Platform.Limits;
+using Ingestion.Platform.Sources;
 using Ingestion.Platform.Statements;
 using Ingestion.Platform.Storage;
 using Ingestion.Platform.Tenancy;
@@ -56,6 +57,7 @@ public static class HostingExtensions
         builder.AddIngestionDatabase();
         builder.AddIngestionStorage();
         builder.AddIngestionTenancy();
+        builder.AddIngestionSources();
         builder.AddIngestionStatements();
         builder.AddIngestionTracing();
         builder.AddIngestionLimits();

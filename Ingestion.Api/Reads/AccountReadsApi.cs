@@ -29,7 +29,7 @@ public static class AccountReadsApi
     {
         var api = app.MapGroup("/v1/accounts/{accountId:long}")
             .RequireAuthorization(SecurityExtensions.TenantPolicy)
-            .AddEndpointFilter<ReadBudget>()
+            .WithReadBudget()
             .WithTags("Reads");
         api.MapGet("/transactions", Transactions);
         api.MapGet("/summary", Summary);

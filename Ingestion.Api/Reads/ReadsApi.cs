@@ -16,7 +16,7 @@ public static class ReadsApi
     {
         app.MapGet("/v1/datasets/{name}/rows", Rows)
             .RequireAuthorization(SecurityExtensions.TenantPolicy)
-            .AddEndpointFilter<ReadBudget>()
+            .WithReadBudget()
             .WithTags("Reads");
         app.MapAccountReadsApi();
         return app;
@@ -100,12 +100,8 @@ public static class ReadsApi
         var filtered = string.Join(", ", query.Filters.Select(f => f.Column.Name).Distinct());
         return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "No index serves this filter",
             detail: $"Dataset '{query.Dataset.Name}' has about {target.Rows:N0} rows and no index starts with a filtered column ({filtered}), " +
-                    $"so every request would read them all. Add the index {DatasetIndex.Describe(columns)} " +
-                    $"(POST /v1/datasets/{query.Dataset.Name}/indexes) and ask again once its job completes.",
-            extensions: new Dictionary<string, object?>
-            {
-                ["index"] = columns,
-                ["addIndex"] = $"/v1/datasets/{query.Dataset.Name}/indexes",
-            });
+                    $"so every request would read them all. The index {DatasetIndex.Describe(columns)} serves it " +
+                    "(a dataset declares its indexes in \"indexes\" when it is registered).",
+            extensions: new Dictionary<string, object?> { ["index"] = columns });
     }
 }

@@ -15,4 +15,9 @@ public static class ReadsExtensions
         builder.Services.AddSingleton<ReadBudget>();
         return builder;
     }
+
+    /// <summary>Spends the tenant's read budget (the one <see cref="ReadBudget"/> of the process) before the handler runs.</summary>
+    public static TBuilder WithReadBudget<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.AddEndpointFilter((context, next) =>
+            context.HttpContext.RequestServices.GetRequiredService<ReadBudget>().InvokeAsync(context, next));
 }

@@ -3,6 +3,7 @@ using Ingestion.Api.Security;
 using Ingestion.Platform.Accounts;
 using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Statements;
+using Ingestion.Platform.Tenancy;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -38,7 +39,7 @@ public static class AccountReadsApi
 
     /// <summary><c>?from=YYYY-MM-DD&amp;to=YYYY-MM-DD&amp;category=…&amp;limit=…&amp;cursor=…</c>, newest first.</summary>
     public static async Task<IResult> Transactions(long accountId, HttpContext context, ReadCatalog catalog, ReadDatabase database,
-        RowCursor cursors, IOptions<ReadOptions> options, IOptions<StatementOptions> statements, CancellationToken cancellationToken)
+        RowCursor cursors, IOptions<ReadOptions> options, CancellationToken cancellationToken)
     {
         var tenant = Caller.From(context.User).TenantId!;
         var request = context.Request.Query;
@@ -107,14 +108,18 @@ public static class AccountReadsApi
         var tenant = Caller.From(context.User).TenantId!;
         var errors = new Dictionary<string, string[]>();
         var (from, to) = Period(context.Request.Query, errors, statements.Value.MaxPeriodDays);
+        var end = to ?? DateOnly.FromDateTime(DateTime.UtcNow);
+        var start = from ?? new DateOnly(end.Year, end.Month, 1);
+        if (errors.Count == 0 && end.DayNumber - start.DayNumber + 1 > statements.Value.MaxPeriodDays)
+        {
+            errors["from"] = [$"the period up to {Day(end)} covers {end.DayNumber - start.DayNumber + 1} days; a summary covers at most {statements.Value.MaxPeriodDays}."];
+        }
+
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors, title: "The query is not valid");
         }
 
-        var today = DateOnly.FromDateTime(DateTime.UtcNow);
-        var end = to ?? today;
-        var start = from ?? new DateOnly(end.Year, end.Month, 1);
         var version = await catalog.AccountVersionAsync(tenant, accountId, cancellationToken);
         if (version is null)
         {
@@ -126,7 +131,7 @@ public static class AccountReadsApi
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         }
 
-        var table = ReadCatalog.Table(tenant, BuiltInDatasets.Transactions.Name);
+        var table = TenantSchema.QualifiedTable(tenant, BuiltInDatasets.Transactions.Name);
         await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
         // One snapshot for the three queries, so the totals agree with the breakdowns as on a statement.
         await using var snapshot = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);

@@ -1,5 +1,4 @@
 using Ingestion.Platform.Datasets;
-using Ingestion.Platform.Tenancy;
 
 namespace Ingestion.Api.Reads;
 
@@ -47,7 +46,4 @@ public sealed class ReadCatalog(ReadDatabase database)
         command.Parameters.AddWithValue("account", accountId);
         return await command.ExecuteScalarAsync(cancellationToken) as long?;
     }
-
-    /// <summary>Schema-qualified name check for the tenant: throws for an id that could not be a schema.</summary>
-    public static string Table(string tenantId, string dataset) => TenantSchema.QualifiedTable(tenantId, dataset);
 }

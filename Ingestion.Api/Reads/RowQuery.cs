@@ -60,8 +60,6 @@ public static partial class RowQueries
     /// <summary>The tie-breaker of a dataset without a key: the row's physical address (its rows are only ever appended).</summary>
     public const string RowId = "ctid";
 
-    public static readonly string[] Reserved = ["limit", "cursor", "order", "fields"];
-
     public static (RowQuery? Query, Dictionary<string, string[]> Errors) Parse(DatasetDefinition dataset,
         IEnumerable<KeyValuePair<string, StringValues>> parameters, ReadOptions options, RowCursor cursors, bool paged)
     {

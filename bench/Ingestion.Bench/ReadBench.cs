@@ -47,7 +47,7 @@ internal static class ReadBench
 
         var best = 0;
         double bestP99 = 0;
-        foreach (var step in new[] { 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000 })
+        foreach (var step in new[] { 250, 500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000 })
         {
             var run = step == rate && stepSeconds >= seconds ? result : await OpenLoopAsync(client, accounts, step, TimeSpan.FromSeconds(stepSeconds));
             Bench.Log($"step {step} req/s: p50 {Bench.F(run.P50)} ms, p99 {Bench.F(run.P99)} ms, errors {run.Errors}, achieved {Bench.F(run.Achieved, 0)} req/s");

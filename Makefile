@@ -21,6 +21,7 @@ help:
 	@echo "make bench-statement LINES=N  render an N-line statement"
 	@echo "make bench-progress        50 jobs watched by 200 SSE clients: delivery delay percentiles"
 	@echo "make bench-rejects REJECTS=N  N rejected records of 1 MiB each: the worker's peak RSS"
+	@echo "make bench-read            5M transactions, open-loop reads at 2,000 req/s, a 10M-row CSV export vs psql"
 	@echo "make chaos MINUTES=10      jobs under random faults (workers killed, RabbitMQ nodes, PostgreSQL, cut links): nothing stranded, lost or doubled"
 
 .PHONY: infra-up infra-down
@@ -59,6 +60,12 @@ bench-statement: infra-up build
 
 bench-progress: infra-up build
 	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll progress --jobs 50 --clients 200
+
+# The read API: sizes overridable, e.g. make bench-read READ_ARGS="--transactions 200000 --accounts 5000 --seconds 10 --export-rows 1000000"
+READ_ARGS ?=
+.PHONY: bench-read
+bench-read: infra-up build
+	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll read $(READ_ARGS)
 
 # The end-to-end test at full size (REJECTS records of 1 MiB, generated while sent): one line, worker_peak_rss_mb=…
 bench-rejects: infra-up build

@@ -26,7 +26,9 @@ public static class DatasetsApi
         bool IgnoreUnknownColumns,
         long? MaxRejectedRows,
         double? MaxRejectedRatio,
-        string UploadUrl);
+        IReadOnlyList<IReadOnlyList<string>> Indexes,
+        string UploadUrl,
+        string RowsUrl);
 
     public sealed record ColumnView(string Name, string Type, bool Required);
 
@@ -96,5 +98,7 @@ public static class DatasetsApi
         d.IgnoreUnknownColumns,
         d.MaxRejectedRows,
         d.MaxRejectedRatio,
-        $"/v1/datasets/{d.Name}/uploads");
+        d.SecondaryIndexes,
+        $"/v1/datasets/{d.Name}/uploads",
+        $"/v1/datasets/{d.Name}/rows");
 }

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Connections;
 using Ingestion.Api.Jobs;
 using Ingestion.Api.Ops;
 using Ingestion.Api.Progress;
+using Ingestion.Api.Reads;
 using Ingestion.Api.Security;
 using Ingestion.Api.Uploads;
 using Ingestion.Api.Webhooks;
@@ -45,6 +46,7 @@ public static class ApiExtensions
                 endpoint.PrefetchCount = 512;
             }));
         builder.AddIngestionOps();
+        builder.AddIngestionReads();
         return builder;
     }
 
@@ -61,6 +63,7 @@ public static class ApiExtensions
         app.MapAccountDocumentsApi();
         app.MapWebhooksApi();
         app.MapOpsApi();
+        app.MapReadsApi();
         return app;
     }
 }

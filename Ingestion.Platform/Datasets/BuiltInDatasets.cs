@@ -3,7 +3,7 @@ namespace Ingestion.Platform.Datasets;
 /// <summary>Datasets every tenant has from the start.</summary>
 public static class BuiltInDatasets
 {
-    /// <summary>Account transactions: what statements are built from.</summary>
+    /// <summary>Account transactions: what statements and the account views are built from.</summary>
     public static readonly DatasetDefinition Transactions = new(
         "transactions",
         [
@@ -16,11 +16,11 @@ public static class BuiltInDatasets
             new("category", ColumnType.Text, Required: false),
             new("description", ColumnType.Text, Required: false),
         ],
-        ["transaction_id"]);
+        ["transaction_id"],
+        Indexes: [["account_id", "occurred_at"]]);
+
+    /// <summary>The column of <see cref="Transactions"/> whose values have change counters of their own.</summary>
+    public const string AccountColumn = "account_id";
 
     public static IReadOnlyList<DatasetDefinition> All { get; } = [Transactions];
-
-    /// <summary>Indexes a built-in dataset needs for the reads made of it.</summary>
-    public static IReadOnlyList<string> IndexesOf(DatasetDefinition dataset) =>
-        dataset.Name == Transactions.Name ? ["(account_id, occurred_at)"] : [];
 }

@@ -106,10 +106,11 @@ public sealed class DatasetCatalog(NpgsqlDataSource dataSource)
 
         await using var create = new NpgsqlCommand(CreateTableSql(tenantId, dataset), connection);
         await create.ExecuteNonQueryAsync(cancellationToken);
-        foreach (var index in BuiltInDatasets.IndexesOf(dataset))
+        // The table is new and empty: its indexes are built in the same transaction, not as a job.
+        foreach (var index in dataset.SecondaryIndexes)
         {
-            await using var createIndex = new NpgsqlCommand(
-                $"create index on {TenantSchema.QualifiedTable(tenantId, dataset.Name)} {index}", connection);
+            await using var createIndex = new NpgsqlCommand(DatasetIndex.CreateSql(tenantId, dataset.Name, index, concurrently: false),
+                connection);
             await createIndex.ExecuteNonQueryAsync(cancellationToken);
         }
 
@@ -123,7 +124,8 @@ public sealed class DatasetCatalog(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private static DatasetDefinition Deserialize(string json) =>
+    /// <summary>A definition as <c>ingestion.datasets</c> stores it.</summary>
+    public static DatasetDefinition Deserialize(string json) =>
         JsonSerializer.Deserialize<DatasetDefinition>(json, Json)
         ?? throw new InvalidOperationException("A dataset definition in ingestion.datasets is empty.");
 }

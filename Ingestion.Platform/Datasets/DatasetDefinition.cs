@@ -25,8 +25,12 @@ public sealed record DatasetDefinition(
     KeyConflictPolicy OnKeyConflict = KeyConflictPolicy.Reject,
     bool IgnoreUnknownColumns = false,
     long? MaxRejectedRows = null,
-    double? MaxRejectedRatio = null)
+    double? MaxRejectedRatio = null,
+    IReadOnlyList<IReadOnlyList<string>>? Indexes = null)
 {
+    /// <summary>Secondary indexes, each a list of columns; the key's index is not among them.</summary>
+    public IReadOnlyList<IReadOnlyList<string>> SecondaryIndexes => Indexes ?? [];
+
     public DatasetColumn? Column(string name) =>
         Columns.FirstOrDefault(c => string.Equals(c.Name, name, StringComparison.OrdinalIgnoreCase));
 }

@@ -14,7 +14,8 @@ public static class DatasetRules
         string? OnKeyConflict,
         bool? IgnoreUnknownColumns,
         long? MaxRejectedRows,
-        double? MaxRejectedRatio);
+        double? MaxRejectedRatio,
+        IReadOnlyList<IReadOnlyList<string>>? Indexes = null);
 
     public static (DatasetDefinition? Dataset, Dictionary<string, string[]> Errors) Validate(DatasetRequest request)
     {
@@ -108,6 +109,24 @@ public static class DatasetRules
             Error("maxRejectedRatio", "must be between 0 and 1.");
         }
 
+        var indexes = request.Indexes ?? [];
+        if (indexes.Count > DatasetIndex.MaxIndexes)
+        {
+            Error("indexes", $"may list at most {DatasetIndex.MaxIndexes} indexes.");
+        }
+
+        for (var i = 0; i < indexes.Count; i++)
+        {
+            if (DatasetIndex.Check(indexes[i], names.Contains) is { } indexError)
+            {
+                Error($"indexes[{i}]", indexError);
+            }
+            else if (indexes.Take(i).Any(other => other?.SequenceEqual(indexes[i]) == true) || indexes[i].SequenceEqual(key))
+            {
+                Error($"indexes[{i}]", "repeats another index or the key.");
+            }
+        }
+
         if (errors.Count > 0)
         {
             return (null, errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
@@ -117,6 +136,7 @@ public static class DatasetRules
         var keySet = key.ToHashSet(StringComparer.Ordinal);
         columns = columns.Select(c => keySet.Contains(c.Name) ? c with { Required = true } : c).ToList();
         return (new DatasetDefinition(request.Name!, columns, key.ToList(), policy,
-            request.IgnoreUnknownColumns ?? false, request.MaxRejectedRows, request.MaxRejectedRatio), []);
+            request.IgnoreUnknownColumns ?? false, request.MaxRejectedRows, request.MaxRejectedRatio,
+            indexes.Count == 0 ? null : indexes.Select(index => (IReadOnlyList<string>)index.ToList()).ToList()), []);
     }
 }

@@ -21,6 +21,9 @@ public sealed class TestRun
     {
         ["Processing__BatchRows"] = "500",
         ["Processing__SliceDuration"] = "00:00:02",
+
+        // Datasets of a few thousand rows count as large, so the read API's index refusal shows.
+        ["Reads__UnindexedScanMaxRows"] = "1000",
     };
 
     [OneTimeSetUp]

@@ -51,6 +51,9 @@ public sealed class Sandbox : IAsyncDisposable
 
     public Servers Servers => _servers;
 
+    /// <summary>Signs the read API's cursors: one per namespace, the same for every host of it.</summary>
+    private readonly string _cursorKey = "test-cursor-key-" + Guid.NewGuid().ToString("N");
+
     /// <summary>The configuration that points a host at this namespace.</summary>
     public IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>(Keys.Settings)
     {
@@ -69,6 +72,7 @@ public sealed class Sandbox : IAsyncDisposable
 
         // Tests and benches create jobs far faster than a tenant in production may.
         ["Limits__JobsPerHour"] = "1000000",
+        ["Reads__CursorKey"] = _cursorKey,
     };
 
     public static async Task<Sandbox> CreateAsync(Servers servers, string name)

@@ -7,8 +7,9 @@ using NpgsqlTypes;
 
 namespace Ingestion.Workers.Copy;
 
-/// <summary>What one batch did, and where the next one starts.</summary>
-internal sealed record BatchResult(long Loaded, long Rejected, long EndOffset, long EndLine, bool EndOfFile);
+/// <summary>What one batch did, where the next one starts, and which accounts it wrote (transactions only).</summary>
+internal sealed record BatchResult(long Loaded, long Rejected, long EndOffset, long EndLine, bool EndOfFile,
+    IReadOnlyCollection<long>? Accounts);
 
 /// <summary>
 /// Streams one batch of records into PostgreSQL with binary COPY, inside the caller's
@@ -31,11 +32,15 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
 
     private long _rejectBytes;
 
+    /// <summary>Distinct accounts of the batch's rows: at most one entry per row of a batch.</summary>
+    private readonly HashSet<long> _accounts = [];
+
     public async Task<BatchResult> CopyAsync(NpgsqlConnection connection, CsvRecords records, Checkpoint from, bool staged,
         CancellationToken cancellationToken)
     {
         _rejects.Clear();
         _rejectBytes = 0;
+        _accounts.Clear();
         long rows = 0;
         var endOffset = from.ByteOffset;
         var endLine = from.Line;
@@ -69,6 +74,10 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
                 {
                     importer.StartRow();
                     converter.Write(importer, records.Reader);
+                    if (target.AccountSlot >= 0)
+                    {
+                        _accounts.Add(converter.IntegerAt(target.AccountSlot));
+                    }
                     if (staged)
                     {
                         importer.Write(records.StartLine, NpgsqlDbType.Bigint);
@@ -116,7 +125,7 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
             }
         }
 
-        return new BatchResult(loaded, rejected, endOffset, endLine, endOfFile);
+        return new BatchResult(loaded, rejected, endOffset, endLine, endOfFile, target.AccountSlot >= 0 ? _accounts : null);
     }
 
     /// <summary>A staged row's record, kept as a reject would be if its key turns it into one.</summary>

@@ -58,7 +58,13 @@ internal sealed class CopyTarget
             on conflict ({keyList}) do {(updates.Count == 0 ? "nothing" : "update set " + string.Join(", ", updates))}
             """;
         KeyColumns = keyNames;
+        AccountSlot = dataset.Name == BuiltInDatasets.Transactions.Name
+            ? map.Columns.ToList().FindIndex(c => c.Column.Name == BuiltInDatasets.AccountColumn)
+            : -1;
     }
+
+    /// <summary>Where the account id is among a row's values, for the accounts' change counters; -1 when not loading transactions.</summary>
+    public int AccountSlot { get; }
 
     public DatasetDefinition Dataset { get; }
 

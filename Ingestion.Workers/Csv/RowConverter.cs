@@ -79,6 +79,9 @@ internal sealed class RowConverter
         return null;
     }
 
+    /// <summary>The integer value at <paramref name="slot"/> of the row that <see cref="Check"/> accepted last.</summary>
+    public long IntegerAt(int slot) => _values.Integers[slot];
+
     /// <summary>Writes the row that <see cref="Check"/> accepted last.</summary>
     public void Write(NpgsqlBinaryImporter importer, CsvReader reader)
     {

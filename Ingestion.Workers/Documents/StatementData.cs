@@ -1,4 +1,5 @@
 using System.Data;
+using Ingestion.Platform.Accounts;
 using Ingestion.Platform.Tenancy;
 using Npgsql;
 
@@ -55,25 +56,18 @@ internal sealed class StatementData(NpgsqlConnection connection, NpgsqlTransacti
     /// <summary>Ends the snapshot; it wrote nothing, so nothing is lost by rolling it back.</summary>
     public ValueTask DisposeAsync() => snapshot.DisposeAsync();
 
-    public Task<List<CurrencySummary>> SummaryAsync(CancellationToken cancellationToken) => ReadAsync($"""
-        select currency,
-               coalesce(sum(amount) filter (where occurred_at < @from), 0),
-               coalesce(sum(amount) filter (where occurred_at >= @from and amount > 0), 0),
-               coalesce(sum(amount) filter (where occurred_at >= @from and amount < 0), 0),
-               count(*) filter (where occurred_at >= @from)
-        from {_table} where account_id = @account and occurred_at < @to
-        group by currency order by count(*) filter (where occurred_at >= @from) desc, currency
-        """, r => new CurrencySummary(r.GetString(0).Trim(), r.GetDecimal(1), r.GetDecimal(2), r.GetDecimal(3), r.GetInt64(4)),
+    public Task<List<CurrencySummary>> SummaryAsync(CancellationToken cancellationToken) => ReadAsync(AccountFigures.SummarySql(_table),
+        r => new CurrencySummary(r.GetString(0).Trim(), r.GetDecimal(1), r.GetDecimal(2), r.GetDecimal(3), r.GetInt64(4)),
         cancellationToken);
 
     public Task<List<Breakdown>> CategoriesAsync(CancellationToken cancellationToken) => BreakdownAsync(
-        "coalesce(category, '(none)')", $"sum(abs(amount)) desc limit {TopCategories}", cancellationToken);
+        AccountFigures.CategoryLabel, $"{AccountFigures.CategoryOrder} limit {TopCategories}", cancellationToken);
 
     public Task<List<Breakdown>> MerchantsAsync(CancellationToken cancellationToken) => BreakdownAsync(
         "coalesce(merchant, '(none)')", $"count(*) desc, sum(abs(amount)) desc limit {TopMerchants}", cancellationToken);
 
     public Task<List<Breakdown>> MonthsAsync(CancellationToken cancellationToken) => BreakdownAsync(
-        "to_char(occurred_at at time zone 'UTC', 'YYYY-MM')", "1, 2", cancellationToken);
+        AccountFigures.MonthLabel, AccountFigures.MonthOrder, cancellationToken);
 
     public Task<List<Attachment>> AttachmentsAsync(CancellationToken cancellationToken)
     {
@@ -103,14 +97,9 @@ internal sealed class StatementData(NpgsqlConnection connection, NpgsqlTransacti
         reader.GetDecimal(4),
         reader.GetString(5).Trim());
 
-    private Task<List<Breakdown>> BreakdownAsync(string label, string orderBy, CancellationToken cancellationToken) => ReadAsync($"""
-        select {label}, currency,
-               coalesce(sum(amount) filter (where amount > 0), 0),
-               coalesce(sum(amount) filter (where amount < 0), 0),
-               count(*)
-        from {_table} where {Period}
-        group by 1, 2 order by {orderBy}
-        """, r => new Breakdown(r.GetString(0), r.GetString(1).Trim(), r.GetDecimal(2), r.GetDecimal(3), r.GetInt64(4)),
+    private Task<List<Breakdown>> BreakdownAsync(string label, string orderBy, CancellationToken cancellationToken) => ReadAsync(
+        AccountFigures.BreakdownSql(_table, label, orderBy),
+        r => new Breakdown(r.GetString(0), r.GetString(1).Trim(), r.GetDecimal(2), r.GetDecimal(3), r.GetInt64(4)),
         cancellationToken);
 
     private async Task<List<T>> ReadAsync<T>(string sql, Func<NpgsqlDataReader, T> map, CancellationToken cancellationToken,

@@ -214,6 +214,13 @@ public sealed partial class UploadProcessor(
 
                     checkpoint = await checkpoint.AdvanceAsync(connection, batch.EndOffset, batch.EndLine, batch.Loaded,
                         batch.Rejected, cancellationToken);
+                    if (batch.Loaded > 0)
+                    {
+                        // Last before commit: readers' ETags move with the rows, and the counter's row lock is brief.
+                        await DatasetChanges.BumpAsync(connection, transaction, job.TenantId, dataset.Name, batch.Loaded, batch.Accounts,
+                            cancellationToken);
+                    }
+
                     await transaction.CommitAsync(cancellationToken);
                 }
 

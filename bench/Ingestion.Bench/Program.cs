@@ -10,6 +10,7 @@ using Ingestion.Tests.Infrastructure;
 // make bench-ingest: Ingestion.Bench ingest --rows N
 // make bench-statement: Ingestion.Bench statement --lines N
 // make bench-progress: Ingestion.Bench progress --jobs 50 --clients 200
+// make bench-read: Ingestion.Bench read --transactions N --accounts N --rate R --seconds S --step-seconds S --export-rows N
 // make chaos: Ingestion.Bench chaos --minutes 10 [--grace 300] [--seed N]
 var command = args.FirstOrDefault();
 var options = Arguments.Parse(args.Skip(1));
@@ -26,6 +27,10 @@ switch (command)
         break;
     case "progress":
         await ProgressBench.RunAsync((int)options.Long("jobs", 50), (int)options.Long("clients", 200), (int)options.Long("rows", 50_000));
+        break;
+    case "read":
+        await ReadBench.RunAsync(options.Long("transactions", 5_000_000), options.Long("accounts", 100_000), (int)options.Long("rate", 2000),
+            (int)options.Long("seconds", 60), (int)options.Long("step-seconds", 20), options.Long("export-rows", 10_000_000));
         break;
     case "chaos":
         return await ChaosRun.RunAsync(options.Double("minutes", 10), TimeSpan.FromSeconds(options.Long("grace", 300)),

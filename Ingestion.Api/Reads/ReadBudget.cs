@@ -1,0 +1,71 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Threading.RateLimiting;
+using Ingestion.Api.Security;
+using Microsoft.Extensions.Options;
+
+namespace Ingestion.Api.Reads;
+
+/// <summary>
+/// Each tenant's read budget, a token bucket (<see cref="ReadBudgetOptions"/>), so that one
+/// tenant's end users cannot starve the others or the loads. Every read answer says where the
+/// tenant stands with the IETF fields (draft-ietf-httpapi-ratelimit-headers):
+/// <c>RateLimit-Policy: "reads";q=1000;w=1</c> and <c>RateLimit: "reads";r=998;t=0</c>; a read
+/// over budget is a 429 with <c>Retry-After</c>, refused before any database work.
+/// </summary>
+public sealed class ReadBudget(IOptions<ReadOptions> options) : IEndpointFilter, IDisposable
+{
+    private const string Policy = "reads";
+    private readonly ConcurrentDictionary<string, (TokenBucketRateLimiter Limiter, ReadBudgetOptions Budget)> _tenants = new();
+
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        var tenant = Caller.From(http.User).TenantId;
+        if (tenant is null)
+        {
+            return await next(context);
+        }
+
+        var (limiter, budget) = _tenants.GetOrAdd(tenant, Create);
+        using var lease = limiter.AttemptAcquire();
+        var left = limiter.GetStatistics()?.CurrentAvailablePermits ?? 0;
+        var headers = http.Response.Headers;
+        headers["RateLimit-Policy"] = $"\"{Policy}\";q={budget.PerSecond};w=1;burst={budget.Burst}";
+        if (lease.IsAcquired)
+        {
+            headers["RateLimit"] = $"\"{Policy}\";r={left};t=0";
+            return await next(context);
+        }
+
+        // Tokens come back at PerSecond; the next one is at most this far away.
+        var wait = Math.Max(1, (int)Math.Ceiling(1.0 / budget.PerSecond));
+        var seconds = wait.ToString(CultureInfo.InvariantCulture);
+        headers["RateLimit"] = $"\"{Policy}\";r=0;t={seconds}";
+        headers.RetryAfter = seconds;
+        return TypedResults.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Read budget spent",
+            detail: $"This tenant may read {budget.PerSecond} times a second (bursts of {budget.Burst}); try again in {seconds} s.",
+            extensions: new Dictionary<string, object?> { ["readsPerSecond"] = budget.PerSecond, ["retryAfterSeconds"] = wait });
+    }
+
+    public void Dispose()
+    {
+        foreach (var (limiter, _) in _tenants.Values)
+        {
+            limiter.Dispose();
+        }
+    }
+
+    private (TokenBucketRateLimiter, ReadBudgetOptions) Create(string tenant)
+    {
+        var budget = options.Value.Budget.Tenants.GetValueOrDefault(tenant) ?? options.Value.Budget;
+        return (new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = budget.Burst,
+            TokensPerPeriod = budget.PerSecond,
+            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+            AutoReplenishment = true,
+            QueueLimit = 0,
+        }), budget);
+    }
+}

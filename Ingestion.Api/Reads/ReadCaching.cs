@@ -1,0 +1,35 @@
+using System.Globalization;
+using Microsoft.Net.Http.Headers;
+
+namespace Ingestion.Api.Reads;
+
+/// <summary>
+/// ETags from change counters: <c>"d42-json"</c> is version 42 of a dataset as JSON,
+/// <c>"a7-csv"</c> version 7 of an account as CSV. A counter only moves when a load commits
+/// rows of that dataset or account, so a client that sends its ETag back gets 304 until
+/// then, without the query being run.
+/// </summary>
+public static class ReadCaching
+{
+    public static string DatasetTag(long version, RowFormat format) => $"\"d{version}-{Suffix(format)}\"";
+
+    public static string AccountTag(long version, string view) => $"\"a{version}-{view}\"";
+
+    public static string Suffix(RowFormat format) => format.ToString().ToLowerInvariant();
+
+    /// <summary>Puts the validators on the response; true when the client's copy is current (answer 304).</summary>
+    public static bool IsNotModified(HttpContext context, string etag, TimeSpan maxAge)
+    {
+        var headers = context.Response.Headers;
+        headers.ETag = etag;
+        headers.CacheControl = $"private, max-age={((long)maxAge.TotalSeconds).ToString(CultureInfo.InvariantCulture)}";
+        headers.Vary = "Accept";
+        if (!EntityTagHeaderValue.TryParseList(context.Request.Headers.IfNoneMatch, out var tags))
+        {
+            return false;
+        }
+
+        var current = new EntityTagHeaderValue(etag);
+        return tags.Any(t => t.Equals(EntityTagHeaderValue.Any) || t.Compare(current, useStrongComparison: false));
+    }
+}

@@ -1,0 +1,29 @@
+using Npgsql;
+
+namespace Ingestion.Api.Reads;
+
+/// <summary>
+/// Where reads go: <c>ConnectionStrings:Read</c> (a streaming replica in production), or the
+/// main database when it is not set. Kept apart from the main data source so that reads never
+/// take the connections that jobs and their outbox need.
+/// </summary>
+public sealed class ReadDatabase(NpgsqlDataSource dataSource) : IAsyncDisposable
+{
+    public NpgsqlDataSource DataSource { get; } = dataSource;
+
+    public static ReadDatabase Create(IConfiguration configuration, ILoggerFactory loggers, string applicationName)
+    {
+        var connectionString = configuration.GetConnectionString("Read");
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            connectionString = configuration.GetConnectionString("Postgres");
+        }
+
+        var builder = new NpgsqlDataSourceBuilder(connectionString);
+        builder.UseLoggerFactory(loggers);
+        builder.ConnectionStringBuilder.ApplicationName = applicationName + "-reads";
+        return new ReadDatabase(builder.Build());
+    }
+
+    public ValueTask DisposeAsync() => DataSource.DisposeAsync();
+}

@@ -1,0 +1,65 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Ingestion.Api.Reads;
+
+/// <summary>The read API. Bound from the <c>Reads</c> configuration section.</summary>
+public sealed class ReadOptions
+{
+    public const string Section = "Reads";
+
+    /// <summary>
+    /// Secret that signs pagination cursors (HMAC-SHA256), so a client cannot forge or alter
+    /// one. At least 32 characters; every API instance must have the same one. Changing it
+    /// invalidates cursors handed out before (their clients start over from the first page).
+    /// </summary>
+    [Required, MinLength(32)]
+    public string CursorKey { get; set; } = "";
+
+    /// <summary>Rows of a JSON page when the client does not ask for a <c>limit</c>.</summary>
+    [Range(1, 10_000)]
+    public int DefaultPageSize { get; set; } = 100;
+
+    /// <summary>Most rows of a JSON page; larger selections are paged, or exported as NDJSON or CSV.</summary>
+    [Range(1, 10_000)]
+    public int MaxPageSize { get; set; } = 1000;
+
+    /// <summary>Most values one <c>[in]</c> filter may list.</summary>
+    [Range(1, 10_000)]
+    public int MaxInValues { get; set; } = 100;
+
+    /// <summary>
+    /// Above this many rows (PostgreSQL's estimate) a filter that no index serves is refused
+    /// with the index to add, rather than scanning the table on every request.
+    /// </summary>
+    [Range(0, long.MaxValue)]
+    public long UnindexedScanMaxRows { get; set; } = 100_000;
+
+    /// <summary>How long a client may reuse an answer before revalidating it with its ETag (Cache-Control max-age).</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan CacheMaxAge { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Longest a JSON page or summary may take in PostgreSQL; exports are not bounded.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan PageTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Each tenant's read budget: a token bucket per API instance.</summary>
+    [Required]
+    public ReadBudgetOptions Budget { get; set; } = new();
+}
+
+/// <summary>
+/// A token bucket: <see cref="Burst"/> requests at once, refilled at <see cref="PerSecond"/>.
+/// Kept in each API instance's memory (a read must not cost a write); with N instances behind a
+/// balancer a tenant gets about N times the budget.
+/// </summary>
+public sealed class ReadBudgetOptions
+{
+    [Range(1, 1_000_000)]
+    public int PerSecond { get; set; } = 1000;
+
+    [Range(1, 1_000_000)]
+    public int Burst { get; set; } = 2000;
+
+    /// <summary>Budgets of particular tenants, by tenant id, in place of the default.</summary>
+    public Dictionary<string, ReadBudgetOptions> Tenants { get; set; } = [];
+}

@@ -1,0 +1,107 @@
+using Ingestion.Api.Datasets;
+using Ingestion.Api.Security;
+using Ingestion.Platform.Datasets;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace Ingestion.Api.Reads;
+
+/// <summary>
+/// <c>GET /v1/datasets/{name}/rows</c>: a dataset's rows, filtered on its typed columns, in
+/// pages that follow each other by keyset, or streamed whole as NDJSON or CSV.
+/// </summary>
+public static class ReadsApi
+{
+    public static IEndpointRouteBuilder MapReadsApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/v1/datasets/{name}/rows", Rows)
+            .RequireAuthorization(SecurityExtensions.TenantPolicy)
+            .WithReadBudget()
+            .WithTags("Reads");
+        app.MapAccountReadsApi();
+        return app;
+    }
+
+    public static async Task<IResult> Rows(string name, HttpContext context, ReadCatalog catalog, ReadDatabase database,
+        RowCursor cursors, IOptions<ReadOptions> options, CancellationToken cancellationToken)
+    {
+        var tenant = Caller.From(context.User).TenantId!;
+        var target = await catalog.FindAsync(tenant, name, cancellationToken);
+        if (target is null)
+        {
+            return DatasetsApi.UnknownDataset(name);
+        }
+
+        var format = RowFormats.Negotiate(context.Request);
+        var paged = format == RowFormat.Json;
+        var (query, errors) = RowQueries.Parse(target.Dataset, context.Request.Query, options.Value, cursors, paged);
+        if (!paged && context.Request.Query.ContainsKey("cursor"))
+        {
+            errors["cursor"] = ["pages JSON answers; an NDJSON or CSV export streams every selected row at once."];
+        }
+
+        if (query is null || errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors, title: "The query is not valid");
+        }
+
+        if (Unindexed(query, target, options.Value) is { } refused)
+        {
+            return refused;
+        }
+
+        // An export without an order is read in storage order: one sequential scan, nothing sorted.
+        var ordered = paged || context.Request.Query.ContainsKey("order");
+        return await ServeAsync(context, database, tenant, query, format, ordered, "rows",
+            ReadCaching.DatasetTag(target.Version, format), options.Value, cursors, cancellationToken);
+    }
+
+    /// <summary>Answers 304 when the client's ETag is current, otherwise streams the rows in the negotiated format.</summary>
+    internal static async Task<IResult> ServeAsync(HttpContext context, ReadDatabase database, string tenant, RowQuery query,
+        RowFormat format, bool ordered, string rowsProperty, string etag, ReadOptions options, RowCursor cursors,
+        CancellationToken cancellationToken)
+    {
+        if (ReadCaching.IsNotModified(context, etag, options.CacheMaxAge))
+        {
+            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+        }
+
+        context.Response.ContentType = RowFormats.ContentType(format);
+        if (format == RowFormat.Csv)
+        {
+            context.Response.Headers.ContentDisposition = $"attachment; filename=\"{query.Dataset.Name}.csv\"";
+        }
+
+        await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
+        switch (format)
+        {
+            case RowFormat.Csv:
+                await CsvExport.WriteAsync(context, connection, tenant, query, ordered, cancellationToken);
+                break;
+            case RowFormat.Ndjson:
+                await RowWriter.WriteNdjsonAsync(context, connection, tenant, query, ordered, cancellationToken);
+                break;
+            default:
+                await RowWriter.WritePageAsync(context, connection, tenant, query, rowsProperty, cursors, options.PageTimeout,
+                    cancellationToken);
+                break;
+        }
+
+        return TypedResults.Empty;
+    }
+
+    private static ProblemHttpResult? Unindexed(RowQuery query, ReadTarget target, ReadOptions options)
+    {
+        if (IndexAdvice.Missing(query, target.Rows, options.UnindexedScanMaxRows) is not { } columns)
+        {
+            return null;
+        }
+
+        var filtered = string.Join(", ", query.Filters.Select(f => f.Column.Name).Distinct());
+        return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "No index serves this filter",
+            detail: $"Dataset '{query.Dataset.Name}' has about {target.Rows:N0} rows and no index starts with a filtered column ({filtered}), " +
+                    $"so every request would read them all. The index {DatasetIndex.Describe(columns)} serves it " +
+                    "(a dataset declares its indexes in \"indexes\" when it is registered).",
+            extensions: new Dictionary<string, object?> { ["index"] = columns });
+    }
+}

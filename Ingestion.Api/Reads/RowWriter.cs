@@ -1,0 +1,173 @@
+using System.Buffers;
+using System.Data;
+using System.Globalization;
+using System.Text.Json;
+using Ingestion.Platform.Datasets;
+using Npgsql;
+
+namespace Ingestion.Api.Reads;
+
+/// <summary>
+/// Writes rows as PostgreSQL sends them: a JSON page (rows, then where the next page starts)
+/// or NDJSON, one row a line, straight into the response. Rows are read one at a time from
+/// the open query and flushed every few kilobytes, so memory stays flat whatever the count.
+/// </summary>
+public static class RowWriter
+{
+    private const int FlushBytes = 32 * 1024;
+
+    /// <summary>Writes a JSON page: <c>{"rows": [...], "nextCursor": …, "next": …}</c>.</summary>
+    public static async Task WritePageAsync(HttpContext context, NpgsqlConnection connection, string tenantId, RowQuery query,
+        string rowsProperty, RowCursor cursors, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var sql = RowSql.For(tenantId, query, forCopy: false, ordered: true, extraRow: true);
+        await using var command = Command(connection, sql, timeout);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var output = context.Response.BodyWriter;
+        await using var json = new Utf8JsonWriter(output);
+        json.WriteStartObject();
+        json.WriteStartArray(rowsProperty);
+        var ordinals = OrderOrdinals(query, sql);
+        var last = new object[ordinals.Length];
+        var written = 0;
+        var more = false;
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            if (written == query.Limit)
+            {
+                more = true;
+                break;
+            }
+
+            WriteRow(json, reader, query.Fields);
+            for (var i = 0; i < ordinals.Length; i++)
+            {
+                last[i] = ordinals[i] < 0 ? reader.GetString(~ordinals[i]) : reader.GetValue(ordinals[i]);
+            }
+
+            written++;
+            if (json.BytesPending >= FlushBytes)
+            {
+                await json.FlushAsync(cancellationToken);
+            }
+        }
+
+        json.WriteEndArray();
+        if (more)
+        {
+            var cursor = cursors.Encode(query.Shape, last.Select(v => v is string s ? s : ColumnValues.Format(v)).ToList());
+            json.WriteString("nextCursor", cursor);
+            json.WriteString("next", NextLink(context.Request, cursor));
+        }
+        else
+        {
+            json.WriteNull("nextCursor");
+            json.WriteNull("next");
+        }
+
+        json.WriteEndObject();
+        await json.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>Writes every selected row as a line of JSON.</summary>
+    public static async Task WriteNdjsonAsync(HttpContext context, NpgsqlConnection connection, string tenantId, RowQuery query,
+        bool ordered, CancellationToken cancellationToken)
+    {
+        var sql = RowSql.For(tenantId, query, forCopy: false, ordered, extraRow: false);
+        await using var command = Command(connection, sql, TimeSpan.Zero);
+        await using var reader = await command.ExecuteReaderAsync(CommandBehavior.SequentialAccess, cancellationToken);
+        var output = context.Response.BodyWriter;
+        var json = new Utf8JsonWriter(output, new JsonWriterOptions { SkipValidation = true });
+        await using (json)
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                WriteRow(json, reader, query.Fields);
+                json.Flush();
+                output.Write("\n"u8);
+                json.Reset(output);
+                if (output.UnflushedBytes >= FlushBytes)
+                {
+                    await output.FlushAsync(cancellationToken);
+                }
+            }
+        }
+
+        await output.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Where a page continues: this request's own URL with its <c>cursor</c> replaced, relative
+    /// to the API's root, so it stays right behind any proxy that keeps the path.
+    /// </summary>
+    public static string NextLink(HttpRequest request, string cursor)
+    {
+        var parameters = request.Query.Where(p => p.Key != "cursor")
+            .SelectMany(p => p.Value.Select(v => $"{Uri.EscapeDataString(p.Key)}={Uri.EscapeDataString(v ?? "")}"))
+            .Append($"cursor={Uri.EscapeDataString(cursor)}");
+        return $"{request.PathBase}{request.Path}?{string.Join("&", parameters)}";
+    }
+
+    internal static NpgsqlCommand Command(NpgsqlConnection connection, RowSql sql, TimeSpan timeout)
+    {
+        var command = new NpgsqlCommand(sql.Text, connection) { CommandTimeout = (int)Math.Ceiling(timeout.TotalSeconds) };
+        command.Parameters.AddRange(sql.Parameters.ToArray());
+        return command;
+    }
+
+    /// <summary>Ordinal of each order column in the select list; ~ordinal for the row id, read as text.</summary>
+    private static int[] OrderOrdinals(RowQuery query, RowSql sql)
+    {
+        var hidden = sql.HiddenFrom;
+        return query.Order.Select(o =>
+        {
+            var field = query.Fields.ToList().FindIndex(f => f.Name == o);
+            return field >= 0 ? field : o == RowQueries.RowId ? ~hidden++ : hidden++;
+        }).ToArray();
+    }
+
+    private static void WriteRow(Utf8JsonWriter json, NpgsqlDataReader reader, IReadOnlyList<DatasetColumn> fields)
+    {
+        json.WriteStartObject();
+        for (var i = 0; i < fields.Count; i++)
+        {
+            var column = fields[i];
+            json.WritePropertyName(column.Name);
+            if (reader.IsDBNull(i))
+            {
+                json.WriteNullValue();
+                continue;
+            }
+
+            switch (column.Type.Kind)
+            {
+                case ColumnKind.Integer:
+                    json.WriteNumberValue(reader.GetInt32(i));
+                    break;
+                case ColumnKind.BigInt:
+                    json.WriteNumberValue(reader.GetInt64(i));
+                    break;
+                case ColumnKind.Numeric:
+                    json.WriteNumberValue(reader.GetDecimal(i));
+                    break;
+                case ColumnKind.Boolean:
+                    json.WriteBooleanValue(reader.GetBoolean(i));
+                    break;
+                case ColumnKind.Date:
+                    json.WriteStringValue(reader.GetFieldValue<DateOnly>(i).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+                    break;
+                case ColumnKind.TimestampTz:
+                    json.WriteStringValue(reader.GetDateTime(i).ToString("yyyy-MM-ddTHH:mm:ss.FFFFFFFK", CultureInfo.InvariantCulture));
+                    break;
+                case ColumnKind.Uuid:
+                    json.WriteStringValue(reader.GetGuid(i));
+                    break;
+                default:
+                    json.WriteStringValue(reader.GetString(i));
+                    break;
+            }
+        }
+
+        json.WriteEndObject();
+    }
+}

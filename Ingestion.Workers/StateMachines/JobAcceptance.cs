@@ -1,8 +1,8 @@
+using System.Diagnostics;
 using Ingestion.Contracts;
 using Ingestion.Contracts.Jobs;
 using Ingestion.Platform.Jobs;
 using MassTransit;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Ingestion.Workers.StateMachines;
 
@@ -12,7 +12,7 @@ namespace Ingestion.Workers.StateMachines;
 /// services; a kind without one accepts every command.
 /// </summary>
 public interface ISubmitCheck<in TSubmit>
-    where TSubmit : class, IJobMessage
+    where TSubmit : class
 {
     /// <returns>Why the command cannot become a job, for the sender; null to accept it.</returns>
     Task<string?> RefusalAsync(TSubmit submitted, CancellationToken cancellationToken);
@@ -25,22 +25,41 @@ public interface ISubmitCheck<in TSubmit>
 /// </summary>
 public sealed class JobRefusedException(string message) : Exception(message);
 
-/// <summary>How a job's state machine answers and vets its submit command, alike for every kind.</summary>
-internal static class JobAcceptance
+/// <summary>
+/// Runs a message's <see cref="ISubmitCheck{TSubmit}"/>s on a job saga's endpoint before the saga sees it.
+/// Outside the state machine, so that the fault carries the refusal itself (an activity's exception reaches
+/// the caller wrapped as "the event's execution faulted"). A command for a job that exists passes too: what
+/// it names was checked when the job was made, and its answer is the job.
+/// </summary>
+public sealed class SubmitCheckFilter<TMessage>(IEnumerable<ISubmitCheck<TMessage>> checks) : IFilter<ConsumeContext<TMessage>>
+    where TMessage : class
 {
-    public static async Task CheckAsync<TJob, TSubmit>(BehaviorContext<TJob, TSubmit> context)
-        where TJob : JobState
-        where TSubmit : class, IJobMessage
+    public async Task Send(ConsumeContext<TMessage> context, IPipe<ConsumeContext<TMessage>> next)
     {
-        foreach (var check in Services(context).GetServices<ISubmitCheck<TSubmit>>())
+        var started = Stopwatch.GetTimestamp();
+        foreach (var check in checks)
         {
             if (await check.RefusalAsync(context.Message, context.CancellationToken) is { } reason)
             {
-                throw new JobRefusedException($"{typeof(TSubmit).Name} for job {context.Message.JobId} was refused: {reason}");
+                var job = context.Message is IJobMessage message ? $" for job {message.JobId}" : "";
+                var refused = new JobRefusedException($"{typeof(TMessage).Name}{job} was refused: {reason}");
+
+                // A consumer or saga would send Fault<T> itself; before them only the receive fault would go,
+                // which a request client does not wait for. Then the error queue, as for any faulted command.
+                await context.NotifyFaulted(context, Stopwatch.GetElapsedTime(started), nameof(SubmitCheckFilter<TMessage>), refused);
+                throw refused;
             }
         }
+
+        await next.Send(context);
     }
 
+    public void Probe(ProbeContext context) => context.CreateFilterScope("submit-check");
+}
+
+/// <summary>How a job's state machine answers its submit command, alike for every kind.</summary>
+internal static class JobAcceptance
+{
     /// <summary>
     /// Answers a command sent with the request client, with the job as it now stands: the new job, or the
     /// one an earlier copy of the command made. A plain publish has no response address and gets nothing
@@ -51,9 +70,4 @@ internal static class JobAcceptance
         where TJob : JobState
         where TSubmit : class =>
         context.ResponseAddress is null ? Task.CompletedTask : context.RespondAsync(JobOutcomes.Accepted(context.Saga));
-
-    private static IServiceProvider Services(PipeContext context) =>
-        context.TryGetPayload<IServiceScope>(out var scope) ? scope.ServiceProvider
-        : context.TryGetPayload<IServiceProvider>(out var provider) ? provider
-        : throw new InvalidOperationException("The saga's context carries no service provider to find the submit checks in.");
 }

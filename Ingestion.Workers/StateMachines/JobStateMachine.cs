@@ -22,7 +22,7 @@ namespace Ingestion.Workers.StateMachines;
 /// <item>From Failed or Cancelled, <typeparamref name="TSucceeded"/> still ends the job in Succeeded:
 /// work that finished is the truth. Nothing else revives an ended job but a retry.</item>
 /// <item>A submit command sent with MassTransit's request client is answered with <c>JobAccepted</c> in any
-/// state, or refused with a fault before the job exists (<see cref="JobAcceptance"/>).</item>
+/// state (<see cref="JobAcceptance"/>); one a kind's check refuses never reaches it (<see cref="SubmitCheckFilter{TMessage}"/>).</item>
 /// <item>Entering Succeeded, Failed or Cancelled publishes <c>JobCompleted</c>, <c>JobFailed</c> or
 /// <c>JobCancelled</c> through the outbox (<see cref="JobOutcomes"/>).</item>
 /// </list>
@@ -68,8 +68,7 @@ public abstract class JobStateMachine<TJob, TSubmit, TWork, TStarted, TProgresse
         // A submit command sent with the request client is answered with the job (JobAcceptance), in
         // every state: a repeat of the command (same job id) gets the job it made, never a second one.
         Initially(
-            created(When(Submitted)
-                    .ThenAsync(JobAcceptance.CheckAsync))
+            created(When(Submitted))
                 .SendThroughOutbox(work.Queue, context => work.Command(context.Saga))
                 .TransitionTo(queued)
                 .ThenAsync(JobAcceptance.RespondAsync));

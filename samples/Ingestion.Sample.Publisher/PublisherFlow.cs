@@ -14,7 +14,8 @@ namespace Ingestion.Sample.Publisher;
 /// <summary>
 /// The whole conversation with Ingestion, once: put a CSV into S3, submit it and await its
 /// acceptance, await its outcome, then ask for a statement and print its download link.
-/// The exit code says how it went (0: all done; 1: a job failed or was cancelled; 2: no answer in time).
+/// The exit code says how it went (0: all done; 1: a job was refused, failed or was cancelled; 2: no answer
+/// in time; 3: anything else, such as S3 or the API refusing this service).
 /// </summary>
 public sealed class PublisherFlow(
     IAmazonS3 s3,
@@ -43,6 +44,11 @@ public sealed class PublisherFlow(
         {
             logger.LogError("No answer from Ingestion in time: {Message}", e.Message);
             Environment.ExitCode = 2;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogError(e, "The flow stopped");
+            Environment.ExitCode = 3;
         }
         finally
         {
@@ -86,6 +92,7 @@ public sealed class PublisherFlow(
     private async Task PutAsync(string key, CancellationToken cancellationToken)
     {
         await using var file = File.OpenRead(_options.CsvPath);
+        var bytes = file.Length;
         await s3.PutObjectAsync(new PutObjectRequest
         {
             BucketName = _options.Bucket,
@@ -96,7 +103,7 @@ public sealed class PublisherFlow(
             // Plain signed bodies: some S3-compatible servers store aws-chunked framing as content.
             UseChunkEncoding = false,
         }, cancellationToken);
-        logger.LogInformation("Put {Bytes} bytes at s3://{Bucket}/{Key}", file.Length, _options.Bucket, key);
+        logger.LogInformation("Put {Bytes} bytes at s3://{Bucket}/{Key}", bytes, _options.Bucket, key);
     }
 
     private async Task<IJobOutcome> SubmitAndAwaitAsync(Guid jobId, Func<Guid, Task<Response<JobAccepted>>> submit,

@@ -45,6 +45,9 @@ public static class SampleExtensions
     public static IHostApplicationBuilder AddIngestionClient(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<JobOutcomes>();
+
+        // The outcome queue is bound before the flow publishes anything, so no outcome can slip past it.
+        builder.Services.AddOptions<MassTransitHostOptions>().Configure(host => host.WaitUntilStarted = true);
         builder.Services.AddMassTransit(bus =>
         {
             bus.AddConsumer<JobOutcomeConsumer>();

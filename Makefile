@@ -17,6 +17,7 @@ help:
 	@echo "make infra-up     start PostgreSQL, RabbitMQ and the S3 server"
 	@echo "make infra-down   stop them (data is kept in .data/)"
 	@echo "make pack         Ingestion.Contracts as a NuGet package, into artifacts/"
+	@echo "make accept-contracts  rewrite the pinned contract snapshot after a deliberate, versioned change"
 	@echo "make bench-upload          stream a 2 GB file through the API"
 	@echo "make bench-ingest ROWS=N   load an N-row CSV from S3, compared with psql \\copy"
 	@echo "make bench-statement LINES=N  render an N-line statement"

@@ -12,6 +12,7 @@ namespace Ingestion.Tests.Infrastructure;
 public sealed class JobOutcomeListener : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<Guid, ConcurrentQueue<IJobOutcome>> _outcomes = new();
+    private readonly ConcurrentDictionary<Guid, ConcurrentQueue<IJobOutcome>> _anyOutcome = new();
     private IBusControl _bus = null!;
 
     public IBus Bus => _bus;
@@ -33,6 +34,14 @@ public sealed class JobOutcomeListener : IAsyncDisposable
                 endpoint.Handler<JobFailed>(context => listener.Add(context.Message));
                 endpoint.Handler<JobCancelled>(context => listener.Add(context.Message));
             });
+
+            // A service that takes every end with one consumer, of the interface the three share.
+            rabbit.ReceiveEndpoint(new TemporaryEndpointDefinition(), endpoint =>
+                endpoint.Handler<IJobOutcome>(context =>
+                {
+                    listener._anyOutcome.GetOrAdd(context.Message.JobId, _ => new ConcurrentQueue<IJobOutcome>()).Enqueue(context.Message);
+                    return Task.CompletedTask;
+                }));
         });
         await listener._bus.StartAsync();
         return listener;
@@ -40,6 +49,9 @@ public sealed class JobOutcomeListener : IAsyncDisposable
 
     /// <summary>Every outcome of the job received so far, in order of arrival.</summary>
     public IReadOnlyList<IJobOutcome> Of(Guid jobId) => _outcomes.TryGetValue(jobId, out var outcomes) ? outcomes.ToList() : [];
+
+    /// <summary>The job's outcomes as a consumer of <see cref="IJobOutcome"/> received them.</summary>
+    public IReadOnlyList<IJobOutcome> AsInterface(Guid jobId) => _anyOutcome.TryGetValue(jobId, out var outcomes) ? outcomes.ToList() : [];
 
     public async Task<T> WaitAsync<T>(Guid jobId, int seconds = 60)
         where T : class, IJobOutcome

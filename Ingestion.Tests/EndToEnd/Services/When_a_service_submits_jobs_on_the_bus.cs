@@ -59,6 +59,16 @@ public sealed class When_a_service_submits_jobs_on_the_bus
         Assert.That(completed.Links["self"], Is.EqualTo($"/v1/jobs/{jobId}"));
         var job = await _acme.GetJsonAsync($"/v1/jobs/{jobId}");
         Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("completed"), "the event follows the committed state");
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (_service.AsInterface(jobId).Count == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        var outcome = _service.AsInterface(jobId).Single();
+        Assert.That((outcome.Kind, outcome.Attempt, outcome.Counts["rowsLoaded"]), Is.EqualTo(("upload", 1, 40L)),
+            "one consumer of IJobOutcome receives the event too");
     }
 
     [Test]

@@ -28,8 +28,9 @@ public sealed class JobRefusedException(string message) : Exception(message);
 /// <summary>
 /// Runs a message's <see cref="ISubmitCheck{TSubmit}"/>s on a job saga's endpoint before the saga sees it.
 /// Outside the state machine, so that the fault carries the refusal itself (an activity's exception reaches
-/// the caller wrapped as "the event's execution faulted"). A command for a job that exists passes too: what
-/// it names was checked when the job was made, and its answer is the job.
+/// the caller wrapped as "the event's execution faulted"). Every copy of a command is checked, also the one
+/// the API writes for a job it made (one lookup); what a check asks (a dataset exists) still holds for a job
+/// that exists, so a repeat is answered with the job.
 /// </summary>
 public sealed class SubmitCheckFilter<TMessage>(IEnumerable<ISubmitCheck<TMessage>> checks) : IFilter<ConsumeContext<TMessage>>
     where TMessage : class

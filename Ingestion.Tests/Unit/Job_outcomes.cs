@@ -60,6 +60,22 @@ public sealed class Job_outcomes
     }
 
     [Test]
+    public async Task Should_refuse_a_job_id_that_names_another_tenants_job_and_leave_it_alone()
+    {
+        var job = await SubmitUploadAsync();
+
+        var refusal = Assert.ThrowsAsync<RequestFaultException>(() => _harness.GetRequestClient<SubmitUpload>()
+            .GetResponse<JobAccepted>(new SubmitUpload(job, "globex", "transactions", "bucket", "theirs.csv")));
+
+        Assert.That(refusal!.Fault!.Exceptions.Single().Message, Is.EqualTo(
+            $"SubmitUpload for job {job} was refused: the id names a job of another tenant than 'globex'; choose a new id."));
+        var saga = _harness.GetSagaStateMachineHarness<UploadStateMachine, UploadJob>().Sagas.Contains(job)!;
+        Assert.That((saga.TenantId, saga.Key), Is.EqualTo(("acme", "key.csv")));
+        Assert.That(await _harness.Sent.SelectAsync<ProcessUpload>(m => m.Context.Message.JobId == job).Count(), Is.EqualTo(1),
+            "no work is sent for it");
+    }
+
+    [Test]
     public async Task Should_announce_a_completed_job_with_its_kinds_counts()
     {
         var job = await SubmitUploadAsync();

@@ -3,6 +3,8 @@ using Ingestion.Contracts;
 using Ingestion.Contracts.Jobs;
 using Ingestion.Platform.Jobs;
 using MassTransit;
+using MassTransit.Events;
+using MassTransit.Metadata;
 
 namespace Ingestion.Workers.StateMachines;
 
@@ -71,4 +73,20 @@ internal static class JobAcceptance
         where TJob : JobState
         where TSubmit : class =>
         context.ResponseAddress is null ? Task.CompletedTask : context.RespondAsync(JobOutcomes.Accepted(context.Saga));
+
+    /// <summary>
+    /// A submit command whose job id names another tenant's job (ids are the callers' own, so two could
+    /// collide): it changes nothing, and the caller is told so with a fault rather than shown that job.
+    /// </summary>
+    public static Task RefuseAsync<TJob, TSubmit>(BehaviorContext<TJob, TSubmit> context, string tenantId)
+        where TJob : JobState
+        where TSubmit : class
+    {
+        var refused = new JobRefusedException(
+            $"{typeof(TSubmit).Name} for job {context.Saga.CorrelationId} was refused: the id names a job of another tenant than '{tenantId}'; choose a new id.");
+        return context.ResponseAddress is null
+            ? Task.CompletedTask
+            : context.RespondAsync<Fault<TSubmit>>(new FaultEvent<TSubmit>(context.Message, context.MessageId, HostMetadataCache.Host, refused,
+                context.SupportedMessageTypes.ToArray()));
+    }
 }

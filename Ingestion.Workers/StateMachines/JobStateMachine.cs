@@ -76,14 +76,18 @@ public abstract class JobStateMachine<TJob, TSubmit, TWork, TStarted, TProgresse
         // A job created by the API is already queued when its submit command arrives (the API wrote
         // both in one transaction): the command only sends the work.
         During(queued,
-            When(Submitted)
+            When(Submitted, IsTheJobsOwn)
                 .SendThroughOutbox(work.Queue, context => work.Command(context.Saga))
                 .ThenAsync(JobAcceptance.RespondAsync),
+            When(Submitted, context => !IsTheJobsOwn(context))
+                .ThenAsync(context => JobAcceptance.RefuseAsync(context, Create(context.Message).TenantId)),
             Ignore(RetryRequested));
 
         During(running, Failed, Cancelled, succeeded,
-            When(Submitted)
-                .ThenAsync(JobAcceptance.RespondAsync));
+            When(Submitted, IsTheJobsOwn)
+                .ThenAsync(JobAcceptance.RespondAsync),
+            When(Submitted, context => !IsTheJobsOwn(context))
+                .ThenAsync(context => JobAcceptance.RefuseAsync(context, Create(context.Message).TenantId)));
 
         // Every end is announced to other services, whatever the kind and whichever event led there,
         // through the outbox with the change that made it (Ingestion.Contracts.Jobs.IJobOutcome).
@@ -173,6 +177,10 @@ public abstract class JobStateMachine<TJob, TSubmit, TWork, TStarted, TProgresse
     protected virtual void ResetProgress(TJob job)
     {
     }
+
+    /// <summary>Whether a submit command for an existing job comes from the job's tenant (<see cref="Create"/> reads it).</summary>
+    private bool IsTheJobsOwn(BehaviorContext<TJob, TSubmit> context) =>
+        Create(context.Message).TenantId == context.Saga.TenantId;
 
     private static void Fault(TJob job, Fault<TWork> fault)
     {

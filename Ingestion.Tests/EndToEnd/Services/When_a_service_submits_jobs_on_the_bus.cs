@@ -113,6 +113,22 @@ public sealed class When_a_service_submits_jobs_on_the_bus
     }
 
     [Test]
+    public async Task Should_refuse_a_job_id_that_names_another_tenants_job()
+    {
+        var (jobId, key) = await PutAsync(new TestCsv().Transactions(5));
+        var client = _service.Bus.CreateRequestClient<SubmitUpload>(Timeout);
+        await client.GetResponse<JobAccepted>(new SubmitUpload(jobId, "acme", "transactions", Sandbox.Bucket, key));
+
+        var refusal = Assert.ThrowsAsync<RequestFaultException>(() =>
+            client.GetResponse<JobAccepted>(new SubmitUpload(jobId, "globex", "transactions", Sandbox.Bucket, key)));
+
+        Assert.That(refusal!.Fault!.Exceptions.Single().Message, Does.EndWith("names a job of another tenant than 'globex'; choose a new id."));
+        using var theirs = await _globex.GetAsync($"/v1/jobs/{jobId}");
+        Assert.That(theirs.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "globex has no such job");
+        Assert.That((await _service.WaitAsync<JobCompleted>(jobId)).TenantId, Is.EqualTo("acme"));
+    }
+
+    [Test]
     public async Task Should_announce_a_failed_upload_with_its_error_and_a_retry_link()
     {
         var jobId = NewId.NextGuid();

@@ -16,6 +16,8 @@ help:
 	@echo "make stop         stop the API and workers started by make run"
 	@echo "make infra-up     start PostgreSQL, RabbitMQ and the S3 server"
 	@echo "make infra-down   stop them (data is kept in .data/)"
+	@echo "make pack         Ingestion.Contracts as a NuGet package, into artifacts/"
+	@echo "make accept-contracts  rewrite the pinned contract snapshot after a deliberate, versioned change"
 	@echo "make bench-upload          stream a 2 GB file through the API"
 	@echo "make bench-ingest ROWS=N   load an N-row CSV from S3, compared with psql \\copy"
 	@echo "make bench-statement LINES=N  render an N-line statement"
@@ -79,6 +81,23 @@ bench-rejects: infra-up build
 .PHONY: chaos
 chaos: infra-up build
 	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll chaos --minutes $(MINUTES)
+
+# Ingestion.Contracts as a NuGet package for other services, into artifacts/ (the version is the
+# project's VersionPrefix; VERSION_SUFFIX=rc.1 makes a pre-release). See README, "From another service".
+VERSION_SUFFIX ?=
+.PHONY: pack
+pack:
+	dotnet pack Ingestion.Contracts/Ingestion.Contracts.csproj -c $(CONFIGURATION) -nologo -o artifacts \
+		$(if $(VERSION_SUFFIX),--version-suffix $(VERSION_SUFFIX))
+	@ls -1 artifacts/Ingestion.Contracts.*.nupkg
+
+# Rewrites the contracts' pinned shapes (Ingestion.Tests/Unit/Contracts.snapshot.txt) after a
+# deliberate, versioned change to Ingestion.Contracts; review the diff before committing it.
+.PHONY: accept-contracts
+accept-contracts: build
+	@$(ENV) INGESTION_ACCEPT_CONTRACTS=1 dotnet test Ingestion.Tests/Ingestion.Tests.csproj -c $(CONFIGURATION) --no-build -nologo \
+		--filter "FullyQualifiedName~Contract_shapes"
+	@git diff --stat -- Ingestion.Tests/Unit/Contracts.snapshot.txt
 
 .PHONY: clean
 clean:

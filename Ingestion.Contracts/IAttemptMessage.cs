@@ -7,5 +7,6 @@ namespace Ingestion.Contracts;
 /// </summary>
 public interface IAttemptMessage : IJobMessage
 {
+    /// <summary>The attempt the message belongs to: 1, then one more for every retry of the job.</summary>
     int Attempt { get; }
 }

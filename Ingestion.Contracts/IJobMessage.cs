@@ -6,5 +6,6 @@ namespace Ingestion.Contracts;
 /// </summary>
 public interface IJobMessage
 {
+    /// <summary>The job: the saga's correlation id, chosen by whoever submitted the job.</summary>
     Guid JobId { get; }
 }

@@ -5,6 +5,12 @@ namespace Ingestion.Contracts.Uploads;
 /// Safe to deliver more than once: at most one worker works on a job at a time and
 /// every committed batch moves the checkpoint with it.
 /// </summary>
+/// <param name="JobId">The job.</param>
+/// <param name="TenantId">The tenant whose dataset is loaded.</param>
+/// <param name="Dataset">The dataset's name.</param>
+/// <param name="Bucket">The S3 bucket holding the CSV.</param>
+/// <param name="Key">The CSV object's key.</param>
+/// <param name="Attempt">The attempt this belongs to (<see cref="IAttemptMessage"/>).</param>
 public sealed record ProcessUpload(
     Guid JobId,
     string TenantId,

@@ -4,6 +4,13 @@ namespace Ingestion.Contracts.Uploads;
 /// A worker stopped a cancelled job at a batch boundary: what was committed stays, the rest
 /// of the object was not read. <paramref name="Line"/> is the last line loaded or rejected.
 /// </summary>
+/// <param name="JobId">The job.</param>
+/// <param name="RowsLoaded">Rows committed to the table before it stopped.</param>
+/// <param name="RowsRejected">Rows written to the rejects file before it stopped.</param>
+/// <param name="BytesRead">Bytes of the object read up to the last committed batch.</param>
+/// <param name="Line">The last line loaded or rejected.</param>
+/// <param name="At">When it stopped.</param>
+/// <param name="Attempt">The attempt this belongs to (<see cref="IAttemptMessage"/>).</param>
 public sealed record UploadCancelled(
     Guid JobId,
     long RowsLoaded,

@@ -3,7 +3,13 @@ namespace Ingestion.Contracts.Uploads;
 /// <summary>
 /// Every row of the object is either in the dataset's table or in the rejects file.
 /// </summary>
+/// <param name="JobId">The job.</param>
+/// <param name="RowsLoaded">Rows now in the table.</param>
+/// <param name="RowsRejected">Rows in the rejects file.</param>
+/// <param name="BytesRead">Bytes of the object read: all of it.</param>
 /// <param name="RejectsKey">S3 key of the rejects CSV, when any row was rejected.</param>
+/// <param name="CompletedAt">When the last batch committed.</param>
+/// <param name="Attempt">The attempt that finished.</param>
 public sealed record UploadProcessed(
     Guid JobId,
     long RowsLoaded,

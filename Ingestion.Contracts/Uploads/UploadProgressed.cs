@@ -4,6 +4,13 @@ namespace Ingestion.Contracts.Uploads;
 /// Where a running upload job stands: counts as of its last committed batch.
 /// Published at most a few times a second while the job runs.
 /// </summary>
+/// <param name="JobId">The job.</param>
+/// <param name="RowsLoaded">Rows committed to the table.</param>
+/// <param name="RowsRejected">Rows written to the rejects file.</param>
+/// <param name="BytesRead">Bytes of the object read up to the last committed batch.</param>
+/// <param name="BytesTotal">Size of the object.</param>
+/// <param name="At">When the last batch committed.</param>
+/// <param name="Attempt">The attempt this belongs to (<see cref="IAttemptMessage"/>).</param>
 public sealed record UploadProgressed(
     Guid JobId,
     long RowsLoaded,

@@ -68,6 +68,12 @@ public abstract class JobKind
     public abstract IReadOnlyDictionary<string, long> Counts(JobState job);
 
     /// <summary>
+    /// Paths on the HTTP API that the job's outcome events carry besides those every job has
+    /// (<c>self</c>, <c>retry</c>): what the job produced, such as a ready statement's <c>download</c>.
+    /// </summary>
+    public abstract IReadOnlyDictionary<string, string> OutcomeLinks(JobState job);
+
+    /// <summary>
     /// Every S3 object a job of this kind may have left, for retention to delete, including
     /// those a worker may have written before it died, where the job does not name them.
     /// </summary>
@@ -85,7 +91,12 @@ public sealed class JobKind<TJob>(string name) : JobKind(name, typeof(TJob))
     /// <inheritdoc cref="JobKind.ObjectsAsync"/>
     public required Func<TJob, ObjectStore, CancellationToken, ValueTask<IEnumerable<(string Bucket, string Key)>>> Objects { get; init; }
 
+    /// <inheritdoc cref="JobKind.OutcomeLinks"/>
+    public Func<TJob, IReadOnlyDictionary<string, string>> Links { get; init; } = _ => new Dictionary<string, string>();
+
     public override IReadOnlyDictionary<string, long> Counts(JobState job) => WebhookCounts((TJob)job);
+
+    public override IReadOnlyDictionary<string, string> OutcomeLinks(JobState job) => Links((TJob)job);
 
     public override ValueTask<IEnumerable<(string Bucket, string Key)>> ObjectsAsync(JobState job, ObjectStore store,
         CancellationToken cancellationToken) => Objects((TJob)job, store, cancellationToken);

@@ -1,3 +1,4 @@
+using Ingestion.Contracts.Uploads;
 using Ingestion.Platform.Hosting;
 using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Messaging;
@@ -41,6 +42,10 @@ public static class WorkersExtensions
         });
         builder.Services.AddSingleton<JobWork>(UploadStateMachine.Work);
         builder.Services.AddSingleton<JobWork>(StatementStateMachine.Work);
+
+        // What a job submitted on the bus must pass before it exists (JobAcceptance).
+        builder.Services.AddSingleton<ISubmitCheck<SubmitUpload>, UploadSubmitCheck>();
+
         builder.AddIngestionRetention();
         builder.AddIngestionReaper();
         return builder;

@@ -21,6 +21,10 @@ namespace Ingestion.Workers.StateMachines;
 /// worker is taken only from the current one (<see cref="Attempts"/>).</item>
 /// <item>From Failed or Cancelled, <typeparamref name="TSucceeded"/> still ends the job in Succeeded:
 /// work that finished is the truth. Nothing else revives an ended job but a retry.</item>
+/// <item>A submit command sent with MassTransit's request client is answered with <c>JobAccepted</c> in any
+/// state (<see cref="JobAcceptance"/>); one a kind's check refuses never reaches it (<see cref="SubmitCheckFilter{TMessage}"/>).</item>
+/// <item>Entering Succeeded, Failed or Cancelled publishes <c>JobCompleted</c>, <c>JobFailed</c> or
+/// <c>JobCancelled</c> through the outbox (<see cref="JobOutcomes"/>).</item>
 /// </list>
 /// A kind's state machine gives its types, maps its messages onto its state, and adds what only it
 /// has (an upload's <c>UploadCancelled</c>).
@@ -61,17 +65,35 @@ public abstract class JobStateMachine<TJob, TSubmit, TWork, TStarted, TProgresse
 
         InstanceState(x => x.CurrentState);
 
+        // A submit command sent with the request client is answered with the job (JobAcceptance), in
+        // every state: a repeat of the command (same job id) gets the job it made, never a second one.
         Initially(
             created(When(Submitted))
                 .SendThroughOutbox(work.Queue, context => work.Command(context.Saga))
-                .TransitionTo(queued));
+                .TransitionTo(queued)
+                .ThenAsync(JobAcceptance.RespondAsync));
 
         // A job created by the API is already queued when its submit command arrives (the API wrote
         // both in one transaction): the command only sends the work.
         During(queued,
-            When(Submitted)
-                .SendThroughOutbox(work.Queue, context => work.Command(context.Saga)),
+            When(Submitted, IsTheJobsOwn)
+                .SendThroughOutbox(work.Queue, context => work.Command(context.Saga))
+                .ThenAsync(JobAcceptance.RespondAsync),
+            When(Submitted, context => !IsTheJobsOwn(context))
+                .ThenAsync(context => JobAcceptance.RefuseAsync(context, Create(context.Message).TenantId)),
             Ignore(RetryRequested));
+
+        During(running, Failed, Cancelled, succeeded,
+            When(Submitted, IsTheJobsOwn)
+                .ThenAsync(JobAcceptance.RespondAsync),
+            When(Submitted, context => !IsTheJobsOwn(context))
+                .ThenAsync(context => JobAcceptance.RefuseAsync(context, Create(context.Message).TenantId)));
+
+        // Every end is announced to other services, whatever the kind and whichever event led there,
+        // through the outbox with the change that made it (Ingestion.Contracts.Jobs.IJobOutcome).
+        WhenEnter(succeeded, binder => binder.PublishThroughOutbox(JobOutcomes.Completed));
+        WhenEnter(Failed, binder => binder.PublishThroughOutbox(JobOutcomes.Failed));
+        WhenEnter(Cancelled, binder => binder.PublishThroughOutbox(JobOutcomes.Cancelled));
 
         During(queued, running,
             When(WorkStarted, context => Attempts.IsCurrent(context.Saga, context.Message))
@@ -102,7 +124,6 @@ public abstract class JobStateMachine<TJob, TSubmit, TWork, TStarted, TProgresse
                 .TransitionTo(succeeded));
 
         During(running,
-            Ignore(Submitted),
             Ignore(RetryRequested));
 
         // Only a retry revives a failed or cancelled job: a late Started or Progressed from the
@@ -112,7 +133,6 @@ public abstract class JobStateMachine<TJob, TSubmit, TWork, TStarted, TProgresse
                 .Then(context => Reset(context.Saga))
                 .SendThroughOutbox(work.Queue, context => work.Command(context.Saga))
                 .TransitionTo(queued),
-            Ignore(Submitted),
             Ignore(WorkStarted),
             Ignore(WorkProgressed),
             Ignore(WorkFailed),
@@ -120,7 +140,6 @@ public abstract class JobStateMachine<TJob, TSubmit, TWork, TStarted, TProgresse
             Ignore(CancelRequested));
 
         During(succeeded,
-            Ignore(Submitted),
             Ignore(WorkStarted),
             Ignore(WorkProgressed),
             Ignore(WorkDone),
@@ -158,6 +177,10 @@ public abstract class JobStateMachine<TJob, TSubmit, TWork, TStarted, TProgresse
     protected virtual void ResetProgress(TJob job)
     {
     }
+
+    /// <summary>Whether a submit command for an existing job comes from the job's tenant (<see cref="Create"/> reads it).</summary>
+    private bool IsTheJobsOwn(BehaviorContext<TJob, TSubmit> context) =>
+        Create(context.Message).TenantId == context.Saga.TenantId;
 
     private static void Fault(TJob job, Fault<TWork> fault)
     {

@@ -18,6 +18,16 @@ public static class SendThroughOutboxExtensions
         where TData : class
         where TCommand : class =>
         binder.Add(new SendThroughOutboxActivity<TJob, TData, TCommand>(queue, command));
+
+    /// <summary>
+    /// Publishes an event as part of the job's change, the same way: written to the outbox in the saga's
+    /// transaction, so a service awaiting it gets it exactly when the change is committed, even if this
+    /// process dies right after the commit. For <c>WhenEnter</c>, whatever event led there.
+    /// </summary>
+    public static EventActivityBinder<TJob> PublishThroughOutbox<TJob, TEvent>(this EventActivityBinder<TJob> binder, Func<TJob, TEvent> @event)
+        where TJob : JobState
+        where TEvent : class =>
+        binder.Add(new PublishThroughOutboxActivity<TJob, TEvent>(@event));
 }
 
 /// <summary>
@@ -54,4 +64,49 @@ internal sealed class SendThroughOutboxActivity<TJob, TData, TCommand>(Uri queue
     public void Accept(StateMachineVisitor visitor) => visitor.Visit(this);
 
     public void Probe(ProbeContext context) => context.CreateScope("send-through-outbox").Add("queue", queue);
+}
+
+/// <summary>The publish counterpart of <see cref="SendThroughOutboxActivity{TJob,TData,TCommand}"/>.</summary>
+internal sealed class PublishThroughOutboxActivity<TJob, TEvent>(Func<TJob, TEvent> @event) : IStateMachineActivity<TJob>
+    where TJob : JobState
+    where TEvent : class
+{
+    public async Task Execute(BehaviorContext<TJob> context, IBehavior<TJob> next)
+    {
+        await PublishAsync(context);
+        await next.Execute(context);
+    }
+
+    public async Task Execute<T>(BehaviorContext<TJob, T> context, IBehavior<TJob, T> next)
+        where T : class
+    {
+        await PublishAsync(context);
+        await next.Execute(context);
+    }
+
+    public Task Faulted<TException>(BehaviorExceptionContext<TJob, TException> context, IBehavior<TJob> next)
+        where TException : Exception =>
+        next.Faulted(context);
+
+    public Task Faulted<T, TException>(BehaviorExceptionContext<TJob, T, TException> context, IBehavior<TJob, T> next)
+        where T : class
+        where TException : Exception =>
+        next.Faulted(context);
+
+    public void Accept(StateMachineVisitor visitor) => visitor.Visit(this);
+
+    public void Probe(ProbeContext context) => context.CreateScope("publish-through-outbox").Add("event", typeof(TEvent).Name);
+
+    private async Task PublishAsync(BehaviorContext<TJob> context)
+    {
+        var message = @event(context.Saga);
+        if (context.TryGetPayload<JobSagaTransaction<TJob>>(out var transaction))
+        {
+            await Outbox.AddAsync(transaction.Connection, message, null, context.CancellationToken);
+        }
+        else
+        {
+            await context.Publish(message, context.CancellationToken);
+        }
+    }
 }

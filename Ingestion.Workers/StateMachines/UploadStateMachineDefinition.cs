@@ -31,6 +31,9 @@ internal static class JobSagaEndpoint
             retry.Exponential(10, TimeSpan.FromMilliseconds(20), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
         });
 
+        // A submit command a kind refuses (ISubmitCheck) faults here, before it can become a job.
+        endpoint.UseConsumeFilter(typeof(SubmitCheckFilter<>), context);
+
         // Commands go through the PostgreSQL outbox with the job's row (SendThroughOutbox); what is
         // left (JobChanged, UploadReceived: news, not work) is published only once the row is committed.
         endpoint.UseInMemoryOutbox(context);

@@ -26,6 +26,9 @@ public sealed class StatementJob : JobState, IExpiringDocument
         Running = States.Rendering,
         Succeeded = States.Ready,
         WebhookCounts = job => new Dictionary<string, long> { ["lines"] = job.LinesTotal, ["pages"] = job.PagesTotal },
+        Links = job => job.CurrentState == States.Ready
+            ? new Dictionary<string, string> { ["download"] = $"/v1/jobs/{job.CorrelationId}/download" }
+            : new Dictionary<string, string>(),
         Objects = async (job, store, cancellationToken) =>
             (await store.ListAsync(DocumentsFolder(job.TenantId, job.CorrelationId), cancellationToken)).Select(key => (store.Bucket, key)),
     };

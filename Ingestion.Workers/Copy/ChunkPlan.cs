@@ -70,6 +70,49 @@ internal static class ChunkPlan
         where job_id = @job and applied_chunks = @chunk and exists (select from chunk)
         """;
 
+    // A fresh chunk whose predecessors are all applied; or one that has loaded batches and has no stage.
+    private const string DirectSql = """
+        select (@byte_offset = @start_offset and p.applied_chunks = @chunk)
+            or (@byte_offset > @start_offset and to_regclass(@stage) is null)
+        from ingestion.upload_checkpoints p where p.job_id = @job
+        """;
+
+    private const string AppliedDirectlySql = """
+        update ingestion.upload_checkpoints set applied_chunks = applied_chunks + 1, updated_at = now()
+        where job_id = @job and applied_chunks = @chunk
+        """;
+
+    /// <summary>
+    /// Whether a keyed dataset's chunk loads straight into the table: it is the next to apply (every
+    /// chunk before it is in the table, and none after it can be applied while it is unfinished), and it
+    /// has not started staging. Decided when it starts, and kept: one that has loaded batches goes on as
+    /// it began, which its stage table's existence tells.
+    /// </summary>
+    public static async Task<bool> LoadsDirectlyAsync(NpgsqlConnection connection, UploadChunk chunk,
+        CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(DirectSql, connection);
+        command.Parameters.AddWithValue("job", chunk.JobId);
+        command.Parameters.AddWithValue("chunk", chunk.Number);
+        command.Parameters.AddWithValue("byte_offset", chunk.ByteOffset);
+        command.Parameters.AddWithValue("start_offset", chunk.StartOffset);
+        command.Parameters.AddWithValue("stage", chunk.StageTable);
+        return await command.ExecuteScalarAsync(cancellationToken) is true;
+    }
+
+    /// <summary>A keyed chunk that loaded straight into the table is applied as it ends, in its last batch's transaction.</summary>
+    public static async Task AppliedDirectlyAsync(NpgsqlConnection connection, UploadChunk chunk, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(AppliedDirectlySql, connection);
+        command.Parameters.AddWithValue("job", chunk.JobId);
+        command.Parameters.AddWithValue("chunk", chunk.Number);
+        if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
+        {
+            throw new InvalidOperationException(
+                $"Chunk {chunk.Number} of job {chunk.JobId} loaded into the table out of its turn. This batch is not committed.");
+        }
+    }
+
     /// <summary>
     /// Records the chunk the scan found, from the last boundary to <paramref name="toOffset"/>, and
     /// moves the scan past it, fenced on where it was: a scan that resumes starts after it.
@@ -152,8 +195,9 @@ internal static class ChunkPlan
     /// chunks are applied in file order) become rejects; with <c>upsert</c>, the chunk's last row per
     /// key wins over the table. Then its stage is dropped and the chunk is done.
     /// </summary>
-    public static async Task ApplyAsync(NpgsqlConnection connection, CopyTarget target, UploadChunk chunk,
-        CancellationToken cancellationToken)
+    /// <returns>The rows loaded into the table and the rows the keys rejected.</returns>
+    public static async Task<(long Loaded, long Rejected)> ApplyAsync(NpgsqlConnection connection, CopyTarget target,
+        UploadChunk chunk, CancellationToken cancellationToken)
     {
         await BatchCopier.ExecuteAsync(connection, $"analyze {target.StageName}", cancellationToken);
         long loaded;
@@ -181,6 +225,8 @@ internal static class ChunkPlan
             throw new InvalidOperationException(
                 $"Chunk {chunk.Number} of job {chunk.JobId} is not the next to apply: another attempt applied it. Nothing is committed.");
         }
+
+        return (loaded, rejected);
     }
 
     private static async Task<List<int>> ChunksAsync(NpgsqlConnection connection, string sql, Guid jobId,

@@ -28,8 +28,8 @@ namespace Ingestion.Workers.Uploads;
 /// the scan ends, and a killed scan resumes after the last chunk it recorded.</item>
 /// <item><b>Chunks.</b> A chunk's message takes the lock of its own unit (chunk + 1), reads its byte
 /// range, and commits its batches with its own checkpoint, as a one-chunk load does. A keyless
-/// dataset's rows go straight into the table; a keyed dataset's are kept in the chunk's stage.
-/// When a chunk ends, the next pending one is sent.</item>
+/// dataset's rows go straight into the table; so do a keyed dataset's when every chunk before is
+/// applied; otherwise they are kept in the chunk's stage. When a chunk ends, the next pending one is sent.</item>
 /// <item><b>Join.</b> Whoever ends a chunk then applies staged chunks to the table in file order
 /// (keyed datasets: so duplicate keys are decided as a sequential load decides them) and, once every
 /// chunk is done and the scan is over, completes the job: reject limits on the whole file's counts,
@@ -155,26 +155,50 @@ public sealed partial class UploadProcessor
 
         var limits = await RejectLimits.ReadAsync(connection, job.JobId, dataset, cancellationToken);
         var keyed = Keyed(dataset);
-        var copier = new BatchCopier(new CopyTarget(job.TenantId, dataset, map!, keyed ? chunk.StageTable : null),
+
+        // A keyed chunk whose predecessors are all applied loads straight into the table, as a one-chunk
+        // load does (a collision redoes the batch through a temporary stage, deciding against everything
+        // before it); the others keep their rows in their stage until their turn.
+        var direct = !keyed || await ChunkPlan.LoadsDirectlyAsync(connection, chunk, cancellationToken);
+        var copier = new BatchCopier(new CopyTarget(job.TenantId, dataset, map!, direct ? null : chunk.StageTable),
             new RowConverter(map!), _options);
-        var mode = keyed ? BatchMode.Kept : BatchMode.Direct;
+        var staged = false;
         var slice = Stopwatch.StartNew();
         var sinceProgress = Stopwatch.StartNew();
         CsvRecords? records = null;
         try
         {
-            records = await OpenChunkAsync(job, checkpoint.ETag, chunk, cancellationToken);
             while (true)
             {
+                records ??= await OpenChunkAsync(job, checkpoint.ETag, chunk, cancellationToken);
+                var mode = !direct ? BatchMode.Kept : staged ? BatchMode.Staged : BatchMode.Direct;
                 BatchResult batch;
                 await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
                 {
-                    batch = await copier.CopyAsync(connection, records, job.JobId, chunk.ByteOffset, chunk.Line, mode, cancellationToken);
-                    var ended = keyed ? UploadChunk.Loaded : UploadChunk.Done;
+                    try
+                    {
+                        batch = await copier.CopyAsync(connection, records, job.JobId, chunk.ByteOffset, chunk.Line, mode,
+                            cancellationToken);
+                    }
+                    catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && mode == BatchMode.Direct)
+                    {
+                        await transaction.RollbackAsync(cancellationToken);
+                        LogStaging(job.JobId, chunk.Line);
+                        staged = true;
+                        records.Dispose();
+                        records = null;
+                        continue;
+                    }
+
                     chunk = await chunk.AdvanceAsync(connection, batch.EndOffset, batch.EndLine, batch.Loaded, batch.Rejected,
-                        batch.EndOfFile ? ended : UploadChunk.Sent, cancellationToken);
+                        !batch.EndOfFile ? UploadChunk.Sent : direct ? UploadChunk.Done : UploadChunk.Loaded, cancellationToken);
                     if (batch.EndOfFile)
                     {
+                        if (keyed && direct)
+                        {
+                            await ChunkPlan.AppliedDirectlyAsync(connection, chunk, cancellationToken);
+                        }
+
                         // Its place in the window goes to the next chunk, in the transaction that frees it.
                         await SendChunksAsync(connection, job, cancellationToken);
                     }
@@ -182,7 +206,7 @@ public sealed partial class UploadProcessor
                     await transaction.CommitAsync(cancellationToken);
                 }
 
-                Telemetry.RowsLoaded.WithLabels(job.TenantId).Inc(keyed ? 0 : batch.Loaded);
+                Telemetry.RowsLoaded.WithLabels(job.TenantId).Inc(direct ? batch.Loaded : 0);
                 Telemetry.RowsRejected.WithLabels(job.TenantId).Inc(batch.Rejected);
                 var totals = (await WithTotalsAsync(connection, checkpoint, cancellationToken))!;
                 if (RejectLimit(limits, totals, endOfFile: false) is { } overLimit)
@@ -255,9 +279,11 @@ public sealed partial class UploadProcessor
             if (Keyed(dataset) && plan.NextState == UploadChunk.Loaded)
             {
                 var next = (await UploadChunk.FindAsync(connection, job.JobId, plan.Applied, cancellationToken))!;
-                await ChunkPlan.ApplyAsync(connection, new CopyTarget(job.TenantId, dataset, map, next.StageTable), next,
-                    cancellationToken);
+                var (loaded, rejected) = await ChunkPlan.ApplyAsync(connection,
+                    new CopyTarget(job.TenantId, dataset, map, next.StageTable), next, cancellationToken);
                 await transaction.CommitAsync(cancellationToken);
+                Telemetry.RowsLoaded.WithLabels(job.TenantId).Inc(loaded);
+                Telemetry.RowsRejected.WithLabels(job.TenantId).Inc(rejected);
                 LogChunkApplied(job.JobId, next.Number);
                 continue;
             }

@@ -107,7 +107,11 @@ public sealed class When_a_large_file_is_loaded_in_chunks
         var chunked = await LoadAsync(_client, name, bytes);
         var sequential = await LoadAsync(_reference, name, bytes);
 
-        Assert.That(await ChunksAsync(_chunked, chunked["jobId"]!.GetValue<Guid>()), Is.GreaterThan(20));
+        var jobId = chunked["jobId"]!.GetValue<Guid>();
+        Assert.That(await ChunksAsync(_chunked, jobId), Is.GreaterThan(20));
+        Assert.That(_chunked.Workers.Any(w => w.Log().Contains($"Job {jobId}: chunk ", StringComparison.Ordinal)
+                && w.Log().Contains(" applied to the table", StringComparison.Ordinal)), Is.True,
+            "chunks loaded ahead of their turn were staged, then applied in file order");
         var rows = await RowsAsync(_chunked, name);
         Assert.That(rows, Is.EqualTo(await RowsAsync(TestRun.Shared, name)).And.Exactly(700).Items);
         Assert.That(chunked["progress"]!["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(sequential["progress"]!["rowsLoaded"]!.GetValue<long>()));

@@ -284,9 +284,12 @@ public sealed partial class UploadProcessor(
     private FileProblem? RejectLimit(RejectLimits limits, Checkpoint checkpoint, bool endOfFile)
     {
         var seen = checkpoint.RowsLoaded + checkpoint.RowsRejected;
+        // A job in chunks has loaded rows beyond its first unfinished line too (the counts say how many).
+        var stopped = checkpoint.ChunkBytes is null
+            ? $"The job stopped after line {checkpoint.Line:N0}: rows up to there are loaded, the rest are not."
+            : $"The job stopped with every row up to line {checkpoint.Line:N0} loaded; chunks further on had loaded some of theirs.";
         return limits.Crossed(checkpoint.RowsRejected, seen, endOfFile || seen >= _options.RatioMinimumRows) is { } crossed
-            ? new FileProblem(RejectLimits.ErrorCode,
-                $"{crossed} The job stopped after line {checkpoint.Line:N0}: rows up to there are loaded, the rest are not.")
+            ? new FileProblem(RejectLimits.ErrorCode, $"{crossed} {stopped}")
             : null;
     }
 

@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text;
 using Ingestion.Tests.Infrastructure;
 using static Ingestion.Tests.EndToEnd.Chunks.ChunkedLoads;
@@ -80,6 +81,37 @@ public sealed class When_a_large_file_is_loaded_in_chunks
         Assert.That(rejects.Select(r => r.Line), Is.EqualTo(Enumerable.Range(1, 3000).Where(i => i % 97 == 0).Select(i => 2L * i)),
             "a reject's line is the line it starts on in the file (each record spans two)");
         Assert.That(Describe(rejects), Is.EqualTo(Describe(await RejectsAsync(sequential))));
+    }
+
+    [Test]
+    public async Task Should_apply_the_reject_limit_to_the_whole_file()
+    {
+        var name = "limited_" + Guid.NewGuid().ToString("N")[..8];
+        using (var response = await _client.PostAsJsonAsync("/v1/datasets", new
+        {
+            name,
+            columns = new object[] { new { name = "id", type = "bigint", required = true }, new { name = "body", type = "text" } },
+            maxRejectedRows = 5,
+        }))
+        {
+            Assert.That(response.IsSuccessStatusCode, Is.True, await response.Content.ReadAsStringAsync());
+        }
+
+        // One bad id every 97 records: no chunk (about 70 records) holds more than one.
+        var csv = new StringBuilder("id,body\n");
+        for (var i = 1; i <= 3000; i++)
+        {
+            csv.Append(i % 97 == 0 ? $"{i:D5}x" : $"{i:D6}").Append(",\"ab\ncd\"\n");
+        }
+
+        var job = await _client.WaitForJobEndAsync(await _client.StartUploadAsync(name, Encoding.UTF8.GetBytes(csv.ToString())), 120);
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("failed"), job.ToJsonString());
+        Assert.That(job["error"]!["code"]!.GetValue<string>(), Is.EqualTo("reject_limit"));
+        Assert.That(job["progress"]!["rowsRejected"]!.GetValue<long>(), Is.GreaterThan(5), "the file's rejects, summed over its chunks");
+        Assert.That(await _chunked.Sandbox.ScalarAsync<long>(
+            "select max(rows_rejected) from ingestion.upload_chunks where job_id = @id", ("id", job["jobId"]!.GetValue<Guid>())),
+            Is.LessThanOrEqualTo(1), "no chunk crossed the limit on its own");
     }
 
     [TestCase("reject")]

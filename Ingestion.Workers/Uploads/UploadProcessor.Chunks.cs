@@ -105,7 +105,7 @@ public sealed partial class UploadProcessor
 
                 if (slice.Elapsed >= _options.SliceDuration)
                 {
-                    LogSliceEnd(job.JobId, line, 0);
+                    LogScanSliceEnd(job.JobId, offset);
                     return JobOutcome.Continue;
                 }
             }
@@ -346,6 +346,9 @@ public sealed partial class UploadProcessor
             : Stream.Null;
         return new CsvRecords(source, chunk.ByteOffset, chunk.Line, _options.MaxRecordBytes);
     }
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId}: the chunk scan's slice ends at byte {Offset}; a new message carries on")]
+    private partial void LogScanSliceEnd(Guid jobId, long offset);
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: the chunk scan reached the end of its {Bytes} bytes")]
     private partial void LogScanned(Guid jobId, long bytes);

@@ -70,11 +70,12 @@ public sealed class ObjectStore(IAmazonS3 s3, IOptions<S3Options> options)
     public const long MaxSinglePutBytes = 5L * 1024 * 1024 * 1024;
 
     /// <summary>
-    /// Streams an object from <paramref name="offset"/> to its end.
+    /// Streams an object from <paramref name="offset"/> to its end, or to <paramref name="end"/> (exclusive).
     /// With <paramref name="etag"/>, only that version of the object is read: a replaced
     /// object fails with 412 Precondition Failed instead of mixing two files.
     /// </summary>
-    public async Task<Stream> OpenReadAsync(string bucket, string key, long offset, string? etag, CancellationToken cancellationToken)
+    public async Task<Stream> OpenReadAsync(string bucket, string key, long offset, string? etag, CancellationToken cancellationToken,
+        long? end = null)
     {
         // Always a ranged GET, from 0 too: on a whole-object GET the SDK hashes every byte with
         // a managed MD5 to check the ETag, which costs more CPU than parsing the CSV does.
@@ -83,7 +84,7 @@ public sealed class ObjectStore(IAmazonS3 s3, IOptions<S3Options> options)
             BucketName = bucket,
             Key = key,
             EtagToMatch = etag,
-            ByteRange = new ByteRange($"bytes={offset}-"),
+            ByteRange = end is { } last ? new ByteRange(offset, last - 1) : new ByteRange($"bytes={offset}-"),
         };
 
         var response = await s3.GetObjectAsync(request, cancellationToken);

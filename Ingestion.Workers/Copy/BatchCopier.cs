@@ -7,6 +7,14 @@ using NpgsqlTypes;
 
 namespace Ingestion.Workers.Copy;
 
+/// <summary>Where a batch's good rows go (see <see cref="BatchCopier"/>).</summary>
+internal enum BatchMode
+{
+    Direct,
+    Staged,
+    Kept,
+}
+
 /// <summary>What one batch did, where the next one starts, and which accounts it wrote (transactions only).</summary>
 internal sealed record BatchResult(long Loaded, long Rejected, long EndOffset, long EndLine, bool EndOfFile,
     IReadOnlyCollection<long>? Accounts);
@@ -20,6 +28,8 @@ internal sealed record BatchResult(long Loaded, long Rejected, long EndOffset, l
 /// the whole COPY (unique violation); the caller then rolls back and redoes the batch staged.</item>
 /// <item><b>staged</b>: COPY into a temporary table, turn rows whose key repeats within the
 /// batch or already exists into rejects (or upsert them), and insert the rest.</item>
+/// <item><b>kept</b>: COPY into the target's stage table (a chunk's, <see cref="CopyTarget"/>) and
+/// decide nothing: the chunk's rows are applied to the table later, in file order.</item>
 /// </list>
 /// </summary>
 internal sealed class BatchCopier(CopyTarget target, RowConverter converter, UploadProcessingOptions options)
@@ -35,16 +45,22 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
     /// <summary>Distinct accounts of the batch's rows: at most one entry per row of a batch.</summary>
     private readonly HashSet<long> _accounts = [];
 
-    public async Task<BatchResult> CopyAsync(NpgsqlConnection connection, CsvRecords records, Checkpoint from, bool staged,
-        CancellationToken cancellationToken)
+    public Task<BatchResult> CopyAsync(NpgsqlConnection connection, CsvRecords records, Checkpoint from, bool staged,
+        CancellationToken cancellationToken) =>
+        CopyAsync(connection, records, from.JobId, from.ByteOffset, from.Line, staged ? BatchMode.Staged : BatchMode.Direct,
+            cancellationToken);
+
+    public async Task<BatchResult> CopyAsync(NpgsqlConnection connection, CsvRecords records, Guid jobId, long fromOffset,
+        long fromLine, BatchMode mode, CancellationToken cancellationToken)
     {
         _rejects.Clear();
         _rejectBytes = 0;
         _accounts.Clear();
         long rows = 0;
-        var endOffset = from.ByteOffset;
-        var endLine = from.Line;
+        var endOffset = fromOffset;
+        var endLine = fromLine;
         var endOfFile = false;
+        var staged = mode != BatchMode.Direct;
         if (staged)
         {
             await ExecuteAsync(connection, target.CreateStageSql, cancellationToken);
@@ -108,19 +124,19 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
             await importer.CompleteAsync(cancellationToken);
         }
 
-        var rejected = await WriteRejectsAsync(connection, from.JobId, cancellationToken);
+        var rejected = await WriteRejectsAsync(connection, jobId, cancellationToken);
         var loaded = rows;
-        if (staged)
+        if (mode == BatchMode.Staged)
         {
-            await ExecuteAsync(connection, $"analyze {CopyTarget.Stage}", cancellationToken);
+            await ExecuteAsync(connection, $"analyze {target.StageName}", cancellationToken);
             if (target.Dataset.OnKeyConflict == KeyConflictPolicy.Upsert)
             {
                 await ExecuteAsync(connection, target.UpsertFromStageSql, cancellationToken);
             }
             else
             {
-                rejected += await RejectAsync(connection, target.RejectDuplicatesInFileSql, from.JobId, cancellationToken);
-                rejected += await RejectAsync(connection, target.RejectExistingKeysSql, from.JobId, cancellationToken);
+                rejected += await RejectAsync(connection, target, target.RejectDuplicatesInFileSql, jobId, cancellationToken);
+                rejected += await RejectAsync(connection, target, target.RejectExistingKeysSql, jobId, cancellationToken);
                 loaded = await ExecuteAsync(connection, target.InsertFromStageSql, cancellationToken);
             }
         }
@@ -170,14 +186,15 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
         return (long)await importer.CompleteAsync(cancellationToken);
     }
 
-    private static async Task<long> ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    internal static async Task<long> ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(sql, connection);
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>Runs one of the target's statements that turn staged rows into rejects; returns how many.</summary>
-    private async Task<long> RejectAsync(NpgsqlConnection connection, string sql, Guid jobId, CancellationToken cancellationToken)
+    internal static async Task<long> RejectAsync(NpgsqlConnection connection, CopyTarget target, string sql, Guid jobId,
+        CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(sql, connection);
         command.Parameters.AddWithValue("job", jobId);

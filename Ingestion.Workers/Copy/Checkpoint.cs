@@ -4,7 +4,9 @@ namespace Ingestion.Workers.Copy;
 
 /// <summary>
 /// Where an upload job stands: the end of its last committed record (offset and line) and
-/// the counts so far. Moved only inside the transaction that commits a batch.
+/// the counts so far. Moved only inside the transaction that commits a batch. For a job loaded
+/// in chunks (<see cref="ChunkBytes"/> set) it is the plan: each chunk has its own checkpoint
+/// (<see cref="UploadChunk"/>), and the counts here are written when the chunks join.
 /// </summary>
 internal sealed record Checkpoint(
     Guid JobId,
@@ -16,16 +18,19 @@ internal sealed record Checkpoint(
     long RowsLoaded,
     long RowsRejected,
     DateTimeOffset? FinishedAt,
-    string? RejectsKey)
+    string? RejectsKey,
+    long? ChunkBytes = null,
+    bool ScanDone = false)
 {
     private const string Columns =
-        "job_id, etag, header, bytes_total, byte_offset, line, rows_loaded, rows_rejected, finished_at, rejects_key";
+        "job_id, etag, header, bytes_total, byte_offset, line, rows_loaded, rows_rejected, finished_at, rejects_key, chunk_bytes, scan_done";
 
     private const string FindSql = $"select {Columns} from ingestion.upload_checkpoints where job_id = @job";
 
     private const string CreateSql = $"""
-        insert into ingestion.upload_checkpoints (job_id, etag, header, bytes_total, byte_offset, line)
-        values (@job, @etag, @header, @bytes_total, @byte_offset, @line)
+        insert into ingestion.upload_checkpoints (job_id, etag, header, bytes_total, byte_offset, line, chunk_bytes,
+            scanned_offset, scanned_line)
+        values (@job, @etag, @header, @bytes_total, @byte_offset, @line, @chunk_bytes, @byte_offset, @line)
         returning {Columns}
         """;
 
@@ -42,6 +47,18 @@ internal sealed record Checkpoint(
         where job_id = @job returning {Columns}
         """;
 
+    // The join of a job loaded in chunks: its counts are its chunks' sums, and every byte was read.
+    private static readonly string FinishChunksSql = $"""
+        update ingestion.upload_checkpoints p
+        set finished_at = now(), rejects_key = @rejects_key, updated_at = now(), byte_offset = p.bytes_total,
+            line = t.line, rows_loaded = t.loaded, rows_rejected = t.rejected
+        from (select coalesce(sum(rows_loaded), 0) as loaded, coalesce(sum(rows_rejected), 0) as rejected,
+                     coalesce(max(line), 0) as line
+              from ingestion.upload_chunks where job_id = @job) t
+        where p.job_id = @job and p.finished_at is null
+        returning p.{Columns.Replace(", ", ", p.", StringComparison.Ordinal)}
+        """;
+
     public static async Task<Checkpoint?> FindAsync(NpgsqlConnection connection, Guid jobId, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(FindSql, connection);
@@ -50,8 +67,9 @@ internal sealed record Checkpoint(
     }
 
     /// <summary>The first checkpoint of a job, just after the header.</summary>
+    /// <param name="chunkBytes">Set: the job is loaded in chunks of about this size, found from here on.</param>
     public static async Task<Checkpoint> CreateAsync(NpgsqlConnection connection, Guid jobId, string? etag,
-        IReadOnlyList<string> header, long bytesTotal, long offset, long line, CancellationToken cancellationToken)
+        IReadOnlyList<string> header, long bytesTotal, long offset, long line, long? chunkBytes, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(CreateSql, connection);
         command.Parameters.AddWithValue("job", jobId);
@@ -60,6 +78,7 @@ internal sealed record Checkpoint(
         command.Parameters.AddWithValue("bytes_total", bytesTotal);
         command.Parameters.AddWithValue("byte_offset", offset);
         command.Parameters.AddWithValue("line", line);
+        command.Parameters.AddWithValue("chunk_bytes", (object?)chunkBytes ?? DBNull.Value);
         return (await ReadAsync(command, cancellationToken))!;
     }
 
@@ -90,6 +109,16 @@ internal sealed record Checkpoint(
         return (await ReadAsync(command, cancellationToken))!;
     }
 
+    /// <summary>The join of a job loaded in chunks, in the caller's transaction: its counts become the sums of its chunks'.</summary>
+    public async Task<Checkpoint> FinishChunksAsync(NpgsqlConnection connection, string? rejectsKey, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(FinishChunksSql, connection);
+        command.Parameters.AddWithValue("job", JobId);
+        command.Parameters.AddWithValue("rejects_key", (object?)rejectsKey ?? DBNull.Value);
+        return await ReadAsync(command, cancellationToken)
+            ?? throw new InvalidOperationException($"Job {JobId} was finished by another attempt. This join is not committed.");
+    }
+
     private static async Task<Checkpoint?> ReadAsync(NpgsqlCommand command, CancellationToken cancellationToken)
     {
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -108,6 +137,8 @@ internal sealed record Checkpoint(
             reader.GetInt64(6),
             reader.GetInt64(7),
             reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
-            reader.IsDBNull(9) ? null : reader.GetString(9));
+            reader.IsDBNull(9) ? null : reader.GetString(9),
+            reader.IsDBNull(10) ? null : reader.GetInt64(10),
+            reader.GetBoolean(11));
     }
 }

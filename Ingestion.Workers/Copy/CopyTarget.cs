@@ -12,9 +12,15 @@ internal sealed class CopyTarget
 {
     public const string Stage = "upload_stage";
 
-    public CopyTarget(string tenantId, DatasetDefinition dataset, HeaderMap map)
+    /// <param name="chunkStage">
+    /// A chunk's stage table (<see cref="UploadChunk.StageTable"/>): kept across transactions until the chunk is
+    /// applied, instead of a temporary table per batch.
+    /// </param>
+    public CopyTarget(string tenantId, DatasetDefinition dataset, HeaderMap map, string? chunkStage = null)
     {
         Dataset = dataset;
+        var stage = chunkStage ?? Stage;
+        StageName = stage;
         var table = TenantSchema.QualifiedTable(tenantId, dataset.Name);
         var columns = map.Columns.Select(c => Identifier.Quote(c.Column.Name)).ToList();
         var list = string.Join(", ", columns);
@@ -25,14 +31,16 @@ internal sealed class CopyTarget
         var keyText = $"'({keyNames})=(' || concat_ws(', ', {string.Join(", ", keys.Select(k => $"s.{k}::text"))}) || ')'";
 
         CopySql = $"copy {table} ({list}) from stdin (format binary)";
-        CreateStageSql = $"create temp table {Stage} (like {table}, __line bigint not null, __raw bytea not null) on commit drop";
-        StageCopySql = $"copy {Stage} ({list}, __line, __raw) from stdin (format binary)";
+        CreateStageSql = chunkStage is null
+            ? $"create temp table {stage} (like {table}, __line bigint not null, __raw bytea not null) on commit drop"
+            : $"create table if not exists {stage} (like {table}, __line bigint not null, __raw bytea not null)";
+        StageCopySql = $"copy {stage} ({list}, __line, __raw) from stdin (format binary)";
 
         RejectDuplicatesInFileSql = $"""
             with firsts as (
-                select {keyList}, min(__line) as first_line from {Stage} group by {keyList} having count(*) > 1
+                select {keyList}, min(__line) as first_line from {stage} group by {keyList} having count(*) > 1
             ), dropped as (
-                delete from {Stage} s using firsts f where {Match("s", "f")} and s.__line > f.first_line
+                delete from {stage} s using firsts f where {Match("s", "f")} and s.__line > f.first_line
                 returning s.*, f.first_line
             )
             insert into ingestion.upload_rejects (job_id, line, column_name, reason, raw)
@@ -41,20 +49,20 @@ internal sealed class CopyTarget
             """;
         RejectExistingKeysSql = $"""
             with dropped as (
-                delete from {Stage} s using {table} t where {Match("s", "t")} returning s.*
+                delete from {stage} s using {table} t where {Match("s", "t")} returning s.*
             )
             insert into ingestion.upload_rejects (job_id, line, column_name, reason, raw)
             select @job, s.__line, @key_columns, 'has the key ' || {keyText} || ', which is already in the table', s.__raw
             from dropped s
             """;
-        InsertFromStageSql = $"insert into {table} ({list}) select {list} from {Stage}";
+        InsertFromStageSql = $"insert into {table} ({list}) select {list} from {stage}";
 
         var updates = map.Columns.Where(c => !dataset.Key.Contains(c.Column.Name))
             .Select(c => $"{Identifier.Quote(c.Column.Name)} = excluded.{Identifier.Quote(c.Column.Name)}")
             .ToList();
         UpsertFromStageSql = keys.Count == 0 ? "" : $"""
             insert into {table} ({list})
-            select distinct on ({keyList}) {list} from {Stage} order by {keyList}, __line desc
+            select distinct on ({keyList}) {list} from {stage} order by {keyList}, __line desc
             on conflict ({keyList}) do {(updates.Count == 0 ? "nothing" : "update set " + string.Join(", ", updates))}
             """;
         KeyColumns = keyNames;
@@ -67,6 +75,9 @@ internal sealed class CopyTarget
     public int AccountSlot { get; }
 
     public DatasetDefinition Dataset { get; }
+
+    /// <summary>The table staged rows go to: the temporary one, or a chunk's.</summary>
+    public string StageName { get; }
 
     /// <summary>Rows straight into the table: PostgreSQL's fastest path, used while no key collides.</summary>
     public string CopySql { get; }

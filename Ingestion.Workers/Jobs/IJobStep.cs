@@ -27,6 +27,14 @@ public interface IJobStep<TCommand>
     /// <summary>The tenant whose slots the work takes.</summary>
     string TenantOf(TCommand command);
 
+    /// <summary>
+    /// The unit of the job's work that <paramref name="command"/> does. The lock is per unit, so the
+    /// units of one job (an upload's chunks, a sync's partitions) run on several workers at once while
+    /// each unit is worked by one. Unit 0, the default, is the job as a whole: its lock is the one the
+    /// reaper asks about.
+    /// </summary>
+    long UnitOf(TCommand command) => 0;
+
     /// <summary>The work itself, with the job's lock and one of its tenant's slots held.</summary>
     /// <param name="cancellationToken">Also cancelled by <see cref="JobRun{TCommand}.StopAsync"/>.</param>
     Task<JobOutcome> RunAsync(JobRun<TCommand> run, CancellationToken cancellationToken);

@@ -11,8 +11,10 @@ namespace Ingestion.Workers.Jobs;
 /// What every kind's work does around its own step (<see cref="IJobStep{TCommand}"/>), so that a
 /// job's message is never acknowledged while the job's progress depends on it:
 /// <list type="number">
-/// <item>Takes the job's PostgreSQL advisory lock on the connection that does the work; if another
-/// worker holds it, this delivery steps aside (the holder, or the reaper, carries the job on).</item>
+/// <item>Takes the PostgreSQL advisory lock of the job's unit that the message works on
+/// (<see cref="IJobStep{TCommand}.UnitOf"/>: the job itself, or a chunk of it) on the connection that
+/// does the work; if another worker holds it, this delivery steps aside (the holder, or the reaper,
+/// carries the job on).</item>
 /// <item>Beats the job's heartbeat, reads its state and attempt, and works the current attempt.</item>
 /// <item>A cancelled job stops without a tenant slot; a job whose work is no longer owed is left alone
 /// (unless the kind's step <see cref="IJobStep{TCommand}.RunsOutsideWorkingStates"/>).</item>
@@ -52,10 +54,11 @@ public sealed partial class JobWorker(
         where TCommand : class, IAttemptMessage
     {
         var jobId = command.JobId;
+        var unit = step.UnitOf(command);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        if (!await JobLock.TryTakeAsync(connection, jobId, cancellationToken))
+        if (!await JobLock.TryTakeAsync(connection, jobId, unit, cancellationToken))
         {
-            LogBusy(jobId);
+            LogBusy(jobId, unit);
             return JobOutcome.Busy;
         }
 
@@ -100,12 +103,12 @@ public sealed partial class JobWorker(
         finally
         {
             // Released before the message goes on, so the next one finds the job free.
-            await JobLock.ReleaseAsync(connection, jobId, logger);
+            await JobLock.ReleaseAsync(connection, jobId, unit, logger);
         }
     }
 
-    [LoggerMessage(LogLevel.Information, "Another worker is processing job {JobId}; this delivery steps aside")]
-    private partial void LogBusy(Guid jobId);
+    [LoggerMessage(LogLevel.Information, "Another worker is processing job {JobId} (unit {Unit}); this delivery steps aside")]
+    private partial void LogBusy(Guid jobId, long unit);
 
     [LoggerMessage(LogLevel.Information, "Job {JobId} is {State}: this message does no work")]
     private partial void LogNotOwed(Guid jobId, string state);

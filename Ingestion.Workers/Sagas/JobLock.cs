@@ -3,15 +3,20 @@ using Npgsql;
 namespace Ingestion.Workers.Sagas;
 
 /// <summary>
-/// At most one worker works on a job at a time: a PostgreSQL advisory lock held by the
+/// At most one worker works on a unit of a job at a time: a PostgreSQL advisory lock held by the
 /// connection that does the work. If the worker dies, its connection and the lock go with it.
+/// Unit 0 is the job as a whole (its key is the job's own); other units (an upload's chunks) have
+/// keys of their own, so they can be worked at once.
 /// </summary>
 internal static class JobLock
 {
-    public static async Task<bool> TryTakeAsync(NpgsqlConnection connection, Guid jobId, CancellationToken cancellationToken)
+    public static Task<bool> TryTakeAsync(NpgsqlConnection connection, Guid jobId, CancellationToken cancellationToken) =>
+        TryTakeAsync(connection, jobId, 0, cancellationToken);
+
+    public static async Task<bool> TryTakeAsync(NpgsqlConnection connection, Guid jobId, long unit, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand("select pg_try_advisory_lock(@key)", connection);
-        command.Parameters.AddWithValue("key", KeyOf(jobId));
+        command.Parameters.AddWithValue("key", KeyOf(jobId, unit));
         return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
@@ -19,7 +24,11 @@ internal static class JobLock
     /// Released explicitly, because a pooled connection would keep the lock until it is
     /// reused. A connection that broke has lost the lock with its session already.
     /// </summary>
-    public static async Task ReleaseAsync(NpgsqlConnection connection, Guid jobId, ILogger logger)
+    public static Task ReleaseAsync(NpgsqlConnection connection, Guid jobId, ILogger logger) =>
+        ReleaseAsync(connection, jobId, 0, logger);
+
+    /// <inheritdoc cref="ReleaseAsync(NpgsqlConnection, Guid, ILogger)"/>
+    public static async Task ReleaseAsync(NpgsqlConnection connection, Guid jobId, long unit, ILogger logger)
     {
         if (connection.FullState != System.Data.ConnectionState.Open)
         {
@@ -29,12 +38,12 @@ internal static class JobLock
         try
         {
             await using var command = new NpgsqlCommand("select pg_advisory_unlock(@key)", connection);
-            command.Parameters.AddWithValue("key", KeyOf(jobId));
+            command.Parameters.AddWithValue("key", KeyOf(jobId, unit));
             await command.ExecuteScalarAsync(CancellationToken.None);
         }
         catch (NpgsqlException e)
         {
-            logger.LogWarning(e, "Could not release the lock of job {JobId}; it ends with the connection", jobId);
+            logger.LogWarning(e, "Could not release the lock of job {JobId} (unit {Unit}); it ends with the connection", jobId, unit);
             // Closing alone would park the session, lock and all, in the pool: clearing the pool
             // makes this physical connection close when it goes back, and PostgreSQL release the lock.
             NpgsqlConnection.ClearPool(connection);
@@ -42,10 +51,16 @@ internal static class JobLock
         }
     }
 
-    private static long KeyOf(Guid jobId)
+    /// <summary>
+    /// The advisory lock key of a unit of a job. Unit 0 keeps the job's historical key; another unit's
+    /// is mixed in with an odd 64-bit constant (Fibonacci hashing), so the units of one job and of
+    /// different jobs do not land on the same key.
+    /// </summary>
+    internal static long KeyOf(Guid jobId, long unit = 0)
     {
         Span<byte> bytes = stackalloc byte[16];
         jobId.TryWriteBytes(bytes);
-        return BitConverter.ToInt64(bytes[..8]) ^ BitConverter.ToInt64(bytes[8..]);
+        var job = BitConverter.ToInt64(bytes[..8]) ^ BitConverter.ToInt64(bytes[8..]);
+        return unit == 0 ? job : job ^ unchecked(unit * (long)0x9E3779B97F4A7C15UL);
     }
 }

@@ -56,4 +56,21 @@ public sealed class UploadProcessingOptions
     /// <summary>A reject ratio limit is judged only once this many rows have been read, or at the end of the file.</summary>
     [Range(1, int.MaxValue)]
     public int RatioMinimumRows { get; set; } = 1000;
+
+    /// <summary>
+    /// An object larger than this is loaded in chunks of about this size, cut at record boundaries,
+    /// by as many workers as take them; a smaller one is one chunk, loaded exactly as before. Large
+    /// enough that a chunk's fixed costs (a ranged GET, a few transactions, a join step) vanish
+    /// beside its rows; small enough that a file has several chunks per worker to share out.
+    /// </summary>
+    [Range(typeof(long), "1024", "1099511627776")]
+    public long ChunkBytes { get; set; } = 64L << 20;
+
+    /// <summary>
+    /// Chunks of one job sent to the workers at once; the next is sent as one ends. With the
+    /// tenant's slots (<c>Limits:ConcurrentJobsPerTenant</c>) this is what one large file may take
+    /// of the workers.
+    /// </summary>
+    [Range(1, 1024)]
+    public int ChunksInFlightPerJob { get; set; } = 4;
 }

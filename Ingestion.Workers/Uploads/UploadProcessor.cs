@@ -31,11 +31,14 @@ namespace Ingestion.Workers.Uploads;
 /// <item>Any attempt starts at the checkpoint with a ranged GET, pinned to the object's ETag.</item>
 /// <item>A message works for at most one slice, so it is acknowledged long before
 /// RabbitMQ's consumer timeout; the worker sends the continuation.</item>
+/// <item>An object larger than <see cref="UploadProcessingOptions.ChunkBytes"/> is loaded in chunks
+/// by several workers at once (<c>UploadProcessor.Chunks.cs</c>).</item>
 /// </list>
 /// </summary>
 public sealed partial class UploadProcessor(
     ObjectStore store,
     DatasetCatalog catalog,
+    JobCancellation jobs,
     IOptions<UploadProcessingOptions> options,
     ILogger<UploadProcessor> logger) : IJobStep<ProcessUpload>
 {
@@ -52,6 +55,11 @@ public sealed partial class UploadProcessor(
 
     public async Task<JobOutcome> RunAsync(JobRun<ProcessUpload> run, CancellationToken cancellationToken)
     {
+        if (run.Command.Chunk is { } chunk)
+        {
+            return await LoadChunkAsync(run, chunk, cancellationToken);
+        }
+
         var (connection, job, events) = (run.Connection, run.Command, run.Events);
         var dataset = await catalog.FindAsync(job.TenantId, job.Dataset, cancellationToken);
         if (dataset is null)
@@ -98,7 +106,12 @@ public sealed partial class UploadProcessor(
                 return await FailAsync(connection, job, checkpoint, events, problem, cancellationToken);
             }
 
-            return await LoadAsync(run, map!, checkpoint!, records, cancellationToken);
+            if (checkpoint!.ChunkBytes is not null)
+            {
+                return await ForkAsync(run, dataset, map!, checkpoint, cancellationToken);
+            }
+
+            return await LoadAsync(run, map!, checkpoint, records, cancellationToken);
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.PreconditionFailed)
         {
@@ -119,7 +132,8 @@ public sealed partial class UploadProcessor(
         var checkpoint = await Checkpoint.FindAsync(run.Connection, run.Command.JobId, cancellationToken);
         return checkpoint?.FinishedAt is not null
             ? await SayFinishedAsync(run.Command, checkpoint, run.Events, cancellationToken)
-            : await StopAsync(run.Command, checkpoint, run.Events, cancellationToken);
+            : await StopAsync(run.Command, await WithTotalsAsync(run.Connection, checkpoint, cancellationToken), run.Events,
+                cancellationToken);
     }
 
     /// <summary>Finished before, but the news may not have left: say it again.</summary>
@@ -166,8 +180,10 @@ public sealed partial class UploadProcessor(
             return (records, null, null, problem);
         }
 
+        // A large object is loaded in chunks; a small one is one chunk, loaded by this message as before.
+        var chunkBytes = source.Size > _options.ChunkBytes ? _options.ChunkBytes : (long?)null;
         var checkpoint = await Checkpoint.CreateAsync(connection, job.JobId, source.ETag, map!.Header, source.Size,
-            records.EndOffset, records.EndLine, cancellationToken);
+            records.EndOffset, records.EndLine, chunkBytes, cancellationToken);
         return (records, checkpoint, map, null);
     }
 
@@ -275,9 +291,12 @@ public sealed partial class UploadProcessor(
     private FileProblem? RejectLimit(RejectLimits limits, Checkpoint checkpoint, bool endOfFile)
     {
         var seen = checkpoint.RowsLoaded + checkpoint.RowsRejected;
+        // A job in chunks has loaded rows beyond its first unfinished line too (the counts say how many).
+        var stopped = checkpoint.ChunkBytes is null
+            ? $"The job stopped after line {checkpoint.Line:N0}: rows up to there are loaded, the rest are not."
+            : $"The job stopped with every row up to line {checkpoint.Line:N0} loaded; chunks further on had loaded some of theirs.";
         return limits.Crossed(checkpoint.RowsRejected, seen, endOfFile || seen >= _options.RatioMinimumRows) is { } crossed
-            ? new FileProblem(RejectLimits.ErrorCode,
-                $"{crossed} The job stopped after line {checkpoint.Line:N0}: rows up to there are loaded, the rest are not.")
+            ? new FileProblem(RejectLimits.ErrorCode, $"{crossed} {stopped}")
             : null;
     }
 

@@ -10,15 +10,25 @@ namespace Ingestion.Bench;
 /// A transactions CSV already in S3, loaded by a fresh worker through the whole pipeline
 /// (ProcessUpload → S3 → CsvHelper → validation → binary COPY, batches and checkpoints),
 /// against <c>psql \copy</c> of the same file into an identical table. Prints one line.
+/// With several workers, a file larger than <c>Processing:ChunkBytes</c> is loaded in chunks by
+/// all of them; worker CPU is summed and peak RSS is the largest worker's.
 /// </summary>
 internal static class IngestBench
 {
-    public static async Task RunAsync(long rows)
+    public static async Task RunAsync(long rows, int workerCount, long? chunkBytes)
     {
         var servers = await NativeServers.StartAsync();
         var path = CsvGenerator.Transactions(rows);
         await using var sandbox = await Sandbox.CreateAsync(servers, "bench_ingest_" + Guid.NewGuid().ToString("N")[..6]);
-        await using var worker = await HostProcess.StartAsync("Ingestion.Workers", "bench-worker", sandbox.Settings);
+        var settings = new Dictionary<string, string>(sandbox.Settings);
+        if (chunkBytes is { } size)
+        {
+            settings["Processing__ChunkBytes"] = size.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        var workers = await Task.WhenAll(Enumerable.Range(0, workerCount)
+            .Select(i => HostProcess.StartAsync("Ingestion.Workers", $"bench-worker{i}", settings)));
+        await using var stop = new Workers(workers);
         var key = "bench/transactions.csv";
         Bench.Log($"putting {new FileInfo(path).Length:N0} bytes into S3 (not timed)");
         await Bench.PutFileAsync(sandbox, key, path);
@@ -27,8 +37,9 @@ internal static class IngestBench
         var jobId = NewId.NextGuid();
         await sandbox.ExecuteAsync("checkpoint");
         Bench.Log("loading through the pipeline");
-        var cpuBefore = Bench.CpuSeconds(worker.Pid);
-        Bench.Log($"worker idle after start: {Bench.F(cpuBefore)} CPU seconds, {Bench.F(Bench.PeakRssMb(worker.Pid), 1)} MB peak RSS");
+        var cpuBefore = workers.Sum(w => Bench.CpuSeconds(w.Pid));
+        var postgresBefore = PostgresCpuSeconds();
+        Bench.Log($"{workerCount} worker(s) idle after start: {Bench.F(cpuBefore)} CPU seconds, {Bench.F(workers.Max(w => Bench.PeakRssMb(w.Pid)), 1)} MB peak RSS");
         var clock = Stopwatch.StartNew();
         await bus.Bus.Publish(new SubmitUpload(jobId, "acme", "transactions", sandbox.Bucket, key));
         string? state;
@@ -40,12 +51,16 @@ internal static class IngestBench
         while (state is not ("Completed" or "Failed"));
 
         var ours = clock.Elapsed.TotalSeconds;
-        Bench.Log($"worker used {Bench.F(Bench.CpuSeconds(worker.Pid))} CPU seconds");
+        var workerCpu = workers.Sum(w => Bench.CpuSeconds(w.Pid)) - cpuBefore;
+        var postgresCpu = PostgresCpuSeconds() - postgresBefore;
+        Bench.Log($"workers used {Bench.F(workerCpu)} CPU seconds, PostgreSQL's live processes {Bench.F(postgresCpu)}, "
+            + $"over {Bench.F(ours)} s on {Environment.ProcessorCount} cores (the rest is waiting)");
         var processing = await sandbox.ScalarAsync<double>(
             "select extract(epoch from (data->>'completedAt')::timestamptz - (data->>'startedAt')::timestamptz)::float8 from ingestion.jobs where job_id = @id",
             ("id", jobId));
         Bench.Log($"publish to completed {Bench.F(ours)} s, of which the worker's processing (started to completed) {Bench.F(processing)} s");
-        var rss = Bench.PeakRssMb(worker.Pid);
+        var rss = workers.Max(w => Bench.PeakRssMb(w.Pid));
+        var chunks = await sandbox.ScalarAsync<long>("select count(*) from ingestion.upload_chunks where job_id = @id", ("id", jobId));
         if (state == "Failed")
         {
             throw new InvalidOperationException("the job failed: " + await sandbox.ScalarAsync<string>(
@@ -66,8 +81,50 @@ internal static class IngestBench
             throw new InvalidOperationException($"expected {rows} rows, the pipeline loaded {loaded} and psql {copied}");
         }
 
-        Console.WriteLine($"ingest rows={rows} seconds={Bench.F(ours)} rows_per_s={Bench.F(rows / ours, 0)} ratio_vs_psql_copy={Bench.F(psql / ours)} worker_peak_rss_mb={Bench.F(rss, 1)}");
+        Console.WriteLine($"ingest rows={rows} workers={workerCount} chunks={Math.Max(1, chunks)} seconds={Bench.F(ours)} rows_per_s={Bench.F(rows / ours, 0)} ratio_vs_psql_copy={Bench.F(psql / ours)} worker_peak_rss_mb={Bench.F(rss, 1)}");
         Bench.Log($"reference: psql \\copy {Bench.F(psql)} s ({Bench.F(rows / psql, 0)} rows/s)");
+    }
+
+    /// <summary>
+    /// CPU seconds of the PostgreSQL processes alive now: the workers' pooled backends live through the
+    /// load, so the difference over it is PostgreSQL's share (a backend that ended meanwhile is missed).
+    /// </summary>
+    private static double PostgresCpuSeconds()
+    {
+        double total = 0;
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                if (File.ReadAllText($"/proc/{pid}/comm").Trim() == "postgres")
+                {
+                    total += Bench.CpuSeconds(pid);
+                }
+            }
+            catch (IOException)
+            {
+                // The process ended while it was read.
+            }
+        }
+
+        return total;
+    }
+
+    /// <summary>Stops every worker the bench started, however it ends.</summary>
+    private sealed class Workers(IEnumerable<HostProcess> workers) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var worker in workers)
+            {
+                await worker.DisposeAsync();
+            }
+        }
     }
 
     private static async Task PsqlCopyAsync(Sandbox sandbox, string command)

@@ -1,0 +1,176 @@
+using System.Net.Http.Json;
+using System.Text;
+using Ingestion.Tests.Infrastructure;
+using static Ingestion.Tests.EndToEnd.Chunks.ChunkedLoads;
+
+namespace Ingestion.Tests.EndToEnd.Chunks;
+
+/// <summary>
+/// A file larger than <c>Processing:ChunkBytes</c> is loaded in chunks by two workers; the same
+/// file loaded by the shared deployment (whose chunks are 64 MiB, so the file is one chunk and
+/// takes the sequential path) is the reference: the table and the rejects must be the same.
+/// </summary>
+public sealed class When_a_large_file_is_loaded_in_chunks
+{
+    // Every record is 15 bytes and holds a quoted line break 10 bytes after it starts; a chunk is
+    // cut at the first record end at least ChunkBytes after the previous cut, which always falls
+    // on a record end, so with ChunkBytes ≡ 11 (mod 15) every cut is first tried exactly on a
+    // quoted line break (after "id,body\n", whose break is byte 7).
+    private const int RecordBytes = 15;
+    private const int ChunkBytes = RecordBytes * 70 + 11;
+
+    private Deployment _chunked = null!;
+    private HttpClient _client = null!;
+    private HttpClient _reference = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        _chunked = await Deployment.StartAsync(TestRun.Servers, "chunks", new Dictionary<string, string>
+        {
+            ["Processing__ChunkBytes"] = ChunkBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Processing__ChunksInFlightPerJob"] = "4",
+            ["Processing__BatchRows"] = "7",
+        }, workers: 2);
+        _client = _chunked.Client(Keys.Acme);
+        _reference = TestRun.Shared.Client(Keys.Acme);
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync()
+    {
+        _client.Dispose();
+        _reference.Dispose();
+        await _chunked.DisposeAsync();
+    }
+
+    [Test]
+    public async Task Should_load_quoted_line_breaks_at_chunk_boundaries_as_one_chunk_does()
+    {
+        var name = "notes_" + Guid.NewGuid().ToString("N")[..8];
+        var columns = new object[] { new { name = "id", type = "bigint", required = true }, new { name = "body", type = "text", required = true } };
+        await CreateDatasetAsync(_client, name, columns);
+        await CreateDatasetAsync(_reference, name, columns);
+        var csv = new StringBuilder("id,body\n");
+        for (var i = 1; i <= 3000; i++)
+        {
+            // LF and CRLF inside quotes, and now and then an id that is no number (a reject, by its line).
+            var id = i % 97 == 0 ? $"{i:D5}x" : $"{i:D6}";
+            csv.Append(id).Append(i % 2 == 0 ? ",\"ab\ncd\"\n" : ",\"a\r\ncd\"\n");
+        }
+
+        var bytes = Encoding.UTF8.GetBytes(csv.ToString());
+        Assert.That(bytes.Length, Is.EqualTo(8 + 3000 * RecordBytes));
+
+        var chunked = await LoadAsync(_client, name, bytes);
+        var sequential = await LoadAsync(_reference, name, bytes);
+
+        var chunks = await ChunksAsync(_chunked, chunked["jobId"]!.GetValue<Guid>());
+        Assert.That(chunks, Is.GreaterThan(30), "the file was cut into many chunks");
+        var misplaced = await _chunked.Sandbox.ScalarAsync<long>(
+            "select count(*) from ingestion.upload_chunks where job_id = @id and (start_offset - 7) % 15 <> 0",
+            ("id", chunked["jobId"]!.GetValue<Guid>()));
+        Assert.That(misplaced, Is.Zero, "every chunk starts at the end of a record, never at a quoted line break");
+        Assert.That(await RowsAsync(_chunked, name), Is.EqualTo(await RowsAsync(TestRun.Shared, name)).And.Exactly(3000 - 30).Items);
+        foreach (var count in new[] { "rowsLoaded", "rowsRejected", "bytesRead" })
+        {
+            Assert.That(chunked["progress"]![count]!.GetValue<long>(), Is.EqualTo(sequential["progress"]![count]!.GetValue<long>()), count);
+        }
+
+        var rejects = await RejectsAsync(chunked);
+        Assert.That(rejects.Select(r => r.Line), Is.EqualTo(Enumerable.Range(1, 3000).Where(i => i % 97 == 0).Select(i => 2L * i)),
+            "a reject's line is the line it starts on in the file (each record spans two)");
+        Assert.That(Describe(rejects), Is.EqualTo(Describe(await RejectsAsync(sequential))));
+    }
+
+    [Test]
+    public async Task Should_apply_the_reject_limit_to_the_whole_file()
+    {
+        var name = "limited_" + Guid.NewGuid().ToString("N")[..8];
+        using (var response = await _client.PostAsJsonAsync("/v1/datasets", new
+        {
+            name,
+            columns = new object[] { new { name = "id", type = "bigint", required = true }, new { name = "body", type = "text" } },
+            maxRejectedRows = 5,
+        }))
+        {
+            Assert.That(response.IsSuccessStatusCode, Is.True, await response.Content.ReadAsStringAsync());
+        }
+
+        // One bad id every 97 records: no chunk (about 70 records) holds more than one.
+        var csv = new StringBuilder("id,body\n");
+        for (var i = 1; i <= 3000; i++)
+        {
+            csv.Append(i % 97 == 0 ? $"{i:D5}x" : $"{i:D6}").Append(",\"ab\ncd\"\n");
+        }
+
+        var job = await _client.WaitForJobEndAsync(await _client.StartUploadAsync(name, Encoding.UTF8.GetBytes(csv.ToString())), 120);
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("failed"), job.ToJsonString());
+        Assert.That(job["error"]!["code"]!.GetValue<string>(), Is.EqualTo("reject_limit"));
+        Assert.That(job["progress"]!["rowsRejected"]!.GetValue<long>(), Is.GreaterThan(5), "the file's rejects, summed over its chunks");
+        Assert.That(await _chunked.Sandbox.ScalarAsync<long>(
+            "select max(rows_rejected) from ingestion.upload_chunks where job_id = @id", ("id", job["jobId"]!.GetValue<Guid>())),
+            Is.LessThanOrEqualTo(1), "no chunk crossed the limit on its own");
+    }
+
+    [TestCase("reject")]
+    [TestCase("upsert")]
+    public async Task Should_decide_keys_repeated_across_chunks_as_a_sequential_load_does(string policy)
+    {
+        var name = "prices_" + policy + "_" + Guid.NewGuid().ToString("N")[..8];
+        var columns = new object[] { new { name = "sku", type = "varchar(20)" }, new { name = "price", type = "integer", required = true } };
+        await CreateDatasetAsync(_client, name, columns, ["sku"], policy);
+        await CreateDatasetAsync(_reference, name, columns, ["sku"], policy);
+
+        // Rows already in the table, from a small file (one chunk on both).
+        var before = Encoding.UTF8.GetBytes("sku,price\n" + string.Concat(Enumerable.Range(0, 40).Select(k => $"S{k},-1\n")));
+        await LoadAsync(_client, name, before);
+        await LoadAsync(_reference, name, before);
+
+        // Keys come back every 700 lines, so most repeat in another chunk, earlier or later.
+        var csv = new StringBuilder("sku,price\n");
+        for (var i = 1; i <= 3000; i++)
+        {
+            csv.Append('S').Append(i % 700).Append(',').Append(i).Append('\n');
+        }
+
+        var bytes = Encoding.UTF8.GetBytes(csv.ToString());
+        var chunked = await LoadAsync(_client, name, bytes);
+        var sequential = await LoadAsync(_reference, name, bytes);
+
+        var jobId = chunked["jobId"]!.GetValue<Guid>();
+        Assert.That(await ChunksAsync(_chunked, jobId), Is.GreaterThan(20));
+        Assert.That(_chunked.Workers.Any(w => w.Log().Contains($"Job {jobId}: chunk ", StringComparison.Ordinal)
+                && w.Log().Contains(" applied to the table", StringComparison.Ordinal)), Is.True,
+            "chunks loaded ahead of their turn were staged, then applied in file order");
+        var rows = await RowsAsync(_chunked, name);
+        Assert.That(rows, Is.EqualTo(await RowsAsync(TestRun.Shared, name)).And.Exactly(700).Items);
+        Assert.That(chunked["progress"]!["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(sequential["progress"]!["rowsLoaded"]!.GetValue<long>()));
+        Assert.That(chunked["progress"]!["rowsRejected"]!.GetValue<long>(), Is.EqualTo(sequential["progress"]!["rowsRejected"]!.GetValue<long>()));
+
+        var rejects = await RejectsAsync(chunked);
+        var expected = await RejectsAsync(sequential);
+        if (policy == "reject")
+        {
+            // The first line of each key wins (or the row from before); every later line is the reject.
+            Assert.That(rejects.Select(r => (r.Line, Encoding.UTF8.GetString(r.Record))),
+                Is.EqualTo(expected.Select(r => (r.Line, Encoding.UTF8.GetString(r.Record)))).And.Exactly(3000 - 660).Items);
+            Assert.That(rejects.All(r => r.Column == "sku" && r.Reason.Contains("(sku)=(S", StringComparison.Ordinal)), Is.True);
+        }
+        else
+        {
+            Assert.That(rejects, Is.Empty);
+            Assert.That(rows.Single(r => r.StartsWith("S0=", StringComparison.Ordinal)), Is.EqualTo("S0=2800"), "the last line with the key wins");
+        }
+    }
+
+    private static async Task<string[]> RowsAsync(Deployment deployment, string dataset)
+    {
+        var columns = dataset.StartsWith("notes_", StringComparison.Ordinal) ? "id || '=' || body order by id" : "sku || '=' || price order by sku";
+        return await deployment.Sandbox.ScalarAsync<string[]>($"select array_agg({columns}) from tenant_acme.{dataset}") ?? [];
+    }
+
+    private static IEnumerable<string> Describe(List<RejectRow> rejects) =>
+        rejects.Select(r => $"{r.Line}|{r.Column}|{r.Reason}|{Encoding.UTF8.GetString(r.Record)}");
+}

@@ -1,0 +1,251 @@
+using Ingestion.Platform.Datasets;
+using Npgsql;
+
+namespace Ingestion.Workers.Copy;
+
+/// <summary>Where an upload loaded in chunks stands as a whole: what the join and the dispatch read.</summary>
+internal sealed record ChunkPlanState(int Applied, bool ScanDone, bool Finished, int Chunks, int Done, string? NextState);
+
+/// <summary>
+/// The fork/join of an upload loaded in chunks, in PostgreSQL: the chunks the scan found
+/// (<c>ingestion.upload_chunks</c>), which of them are sent, and, for a keyed dataset, the
+/// application of staged chunks to the table in file order. Each statement runs in the caller's
+/// transaction; the ones that must not run twice at once take a transaction advisory lock.
+/// </summary>
+internal static class ChunkPlan
+{
+    private const string AddSql = """
+        with added as (
+            insert into ingestion.upload_chunks (job_id, chunk, start_offset, end_offset, start_line, byte_offset, line)
+            select @job, coalesce(max(chunk) + 1, 0), @from_offset, @to_offset, @from_line, @from_offset, @from_line
+            from ingestion.upload_chunks where job_id = @job
+            returning chunk
+        )
+        update ingestion.upload_checkpoints
+        set scanned_offset = @to_offset, scanned_line = @to_line, scan_done = @done, updated_at = now()
+        where job_id = @job and scanned_offset = @from_offset and not scan_done and exists (select from added)
+        """;
+
+    private const string ScannedSql = "select scanned_offset, scanned_line from ingestion.upload_checkpoints where job_id = @job";
+
+    // The window: pending chunks are sent, in file order, while fewer than @in_flight are sent and unfinished.
+    private const string SendSql = """
+        with next as (
+            select chunk from ingestion.upload_chunks
+            where job_id = @job and state = 'pending'
+            order by chunk
+            limit greatest(0, @in_flight - (select count(*) from ingestion.upload_chunks where job_id = @job and state = 'sent'))
+            for update
+        )
+        update ingestion.upload_chunks c set state = 'sent', updated_at = now()
+        from next where c.job_id = @job and c.chunk = next.chunk
+        returning c.chunk
+        """;
+
+    private const string SentSql = "select chunk from ingestion.upload_chunks where job_id = @job and state = 'sent' order by chunk";
+
+    private const string TotalsSql = """
+        select coalesce(sum(rows_loaded), 0)::bigint, coalesce(sum(rows_rejected), 0)::bigint,
+               coalesce(min(start_offset) + sum(byte_offset - start_offset), 0)::bigint,
+               coalesce(min(line) filter (where state <> 'done'), max(line), 0)::bigint
+        from ingestion.upload_chunks where job_id = @job
+        """;
+
+    private const string StateSql = """
+        select p.applied_chunks, p.scan_done, p.finished_at is not null,
+               (select count(*)::int from ingestion.upload_chunks c where c.job_id = p.job_id),
+               (select count(*)::int from ingestion.upload_chunks c where c.job_id = p.job_id and c.state = 'done'),
+               (select c.state from ingestion.upload_chunks c where c.job_id = p.job_id and c.chunk = p.applied_chunks)
+        from ingestion.upload_checkpoints p where p.job_id = @job
+        """;
+
+    private const string AppliedSql = """
+        with chunk as (
+            update ingestion.upload_chunks
+            set state = 'done', rows_loaded = @loaded, rows_rejected = rows_rejected + @rejected, updated_at = now()
+            where job_id = @job and chunk = @chunk and state = 'loaded'
+            returning chunk
+        )
+        update ingestion.upload_checkpoints set applied_chunks = applied_chunks + 1, updated_at = now()
+        where job_id = @job and applied_chunks = @chunk and exists (select from chunk)
+        """;
+
+    // A fresh chunk whose predecessors are all applied; or one that has loaded batches and has no stage.
+    private const string DirectSql = """
+        select (@byte_offset = @start_offset and p.applied_chunks = @chunk)
+            or (@byte_offset > @start_offset and to_regclass(@stage) is null)
+        from ingestion.upload_checkpoints p where p.job_id = @job
+        """;
+
+    private const string AppliedDirectlySql = """
+        update ingestion.upload_checkpoints set applied_chunks = applied_chunks + 1, updated_at = now()
+        where job_id = @job and applied_chunks = @chunk
+        """;
+
+    /// <summary>
+    /// Whether a keyed dataset's chunk loads straight into the table: it is the next to apply (every
+    /// chunk before it is in the table, and none after it can be applied while it is unfinished), and it
+    /// has not started staging. Decided when it starts, and kept: one that has loaded batches goes on as
+    /// it began, which its stage table's existence tells.
+    /// </summary>
+    public static async Task<bool> LoadsDirectlyAsync(NpgsqlConnection connection, UploadChunk chunk,
+        CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(DirectSql, connection);
+        command.Parameters.AddWithValue("job", chunk.JobId);
+        command.Parameters.AddWithValue("chunk", chunk.Number);
+        command.Parameters.AddWithValue("byte_offset", chunk.ByteOffset);
+        command.Parameters.AddWithValue("start_offset", chunk.StartOffset);
+        command.Parameters.AddWithValue("stage", chunk.StageTable);
+        return await command.ExecuteScalarAsync(cancellationToken) is true;
+    }
+
+    /// <summary>A keyed chunk that loaded straight into the table is applied as it ends, in its last batch's transaction.</summary>
+    public static async Task AppliedDirectlyAsync(NpgsqlConnection connection, UploadChunk chunk, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(AppliedDirectlySql, connection);
+        command.Parameters.AddWithValue("job", chunk.JobId);
+        command.Parameters.AddWithValue("chunk", chunk.Number);
+        if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
+        {
+            throw new InvalidOperationException(
+                $"Chunk {chunk.Number} of job {chunk.JobId} loaded into the table out of its turn. This batch is not committed.");
+        }
+    }
+
+    /// <summary>
+    /// Records the chunk the scan found, from the last boundary to <paramref name="toOffset"/>, and
+    /// moves the scan past it, fenced on where it was: a scan that resumes starts after it.
+    /// </summary>
+    public static async Task AddAsync(NpgsqlConnection connection, Guid jobId, long fromOffset, long fromLine, long toOffset,
+        long toLine, bool scanDone, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(AddSql, connection);
+        command.Parameters.AddWithValue("job", jobId);
+        command.Parameters.AddWithValue("from_offset", fromOffset);
+        command.Parameters.AddWithValue("from_line", fromLine);
+        command.Parameters.AddWithValue("to_offset", toOffset);
+        command.Parameters.AddWithValue("to_line", toLine);
+        command.Parameters.AddWithValue("done", scanDone);
+        if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
+        {
+            throw new InvalidOperationException(
+                $"The chunk scan of job {jobId} is no longer at byte {fromOffset}: another attempt moved it. This chunk is not recorded.");
+        }
+    }
+
+    public static async Task<(long Offset, long Line)> ScannedAsync(NpgsqlConnection connection, Guid jobId,
+        CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(ScannedSql, connection);
+        command.Parameters.AddWithValue("job", jobId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (reader.GetInt64(0), reader.GetInt64(1));
+    }
+
+    /// <summary>Marks the next pending chunks sent, as many as the window has room for; returns their numbers.</summary>
+    public static Task<List<int>> SendAsync(NpgsqlConnection connection, Guid jobId, int inFlight,
+        CancellationToken cancellationToken) =>
+        ChunksAsync(connection, SendSql, jobId, cancellationToken, ("in_flight", inFlight));
+
+    /// <summary>The chunks sent and unfinished: their messages may be gone with an attempt that failed or a worker that died.</summary>
+    public static Task<List<int>> SentAsync(NpgsqlConnection connection, Guid jobId, CancellationToken cancellationToken) =>
+        ChunksAsync(connection, SentSql, jobId, cancellationToken);
+
+    /// <summary>
+    /// The job's counts as the sum of its chunks': rows, bytes read (from the end of the header), and
+    /// the line before which every chunk is done.
+    /// </summary>
+    public static async Task<(long Loaded, long Rejected, long BytesRead, long Line)> TotalsAsync(NpgsqlConnection connection,
+        Guid jobId, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(TotalsSql, connection);
+        command.Parameters.AddWithValue("job", jobId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
+    }
+
+    public static async Task<ChunkPlanState> StateAsync(NpgsqlConnection connection, Guid jobId, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(StateSql, connection);
+        command.Parameters.AddWithValue("job", jobId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return new ChunkPlanState(reader.GetInt32(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.GetInt32(3),
+            reader.GetInt32(4), reader.IsDBNull(5) ? null : reader.GetString(5));
+    }
+
+    /// <summary>
+    /// Held until the caller's transaction ends, so that only one transaction at a time sends a job's
+    /// chunks, or applies and joins them. A second one waits, then sees what the first committed.
+    /// </summary>
+    public static async Task LockAsync(NpgsqlConnection connection, long key, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("select pg_advisory_xact_lock(@key)", connection);
+        command.Parameters.AddWithValue("key", key);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Applies a staged chunk of a keyed dataset to the table, in the caller's transaction, as a
+    /// one-chunk load applies a staged batch: with <c>reject</c>, rows repeating a key within the
+    /// chunk or one already in the table (from before the job, or from an earlier chunk, since
+    /// chunks are applied in file order) become rejects; with <c>upsert</c>, the chunk's last row per
+    /// key wins over the table. Then its stage is dropped and the chunk is done.
+    /// </summary>
+    /// <returns>The rows loaded into the table and the rows the keys rejected.</returns>
+    public static async Task<(long Loaded, long Rejected)> ApplyAsync(NpgsqlConnection connection, CopyTarget target,
+        UploadChunk chunk, CancellationToken cancellationToken)
+    {
+        await BatchCopier.ExecuteAsync(connection, $"analyze {target.StageName}", cancellationToken);
+        long loaded;
+        long rejected = 0;
+        if (target.Dataset.OnKeyConflict == KeyConflictPolicy.Upsert)
+        {
+            await BatchCopier.ExecuteAsync(connection, target.UpsertFromStageSql, cancellationToken);
+            loaded = chunk.RowsLoaded;
+        }
+        else
+        {
+            rejected += await BatchCopier.RejectAsync(connection, target, target.RejectDuplicatesInFileSql, chunk.JobId, cancellationToken);
+            rejected += await BatchCopier.RejectAsync(connection, target, target.RejectExistingKeysSql, chunk.JobId, cancellationToken);
+            loaded = await BatchCopier.ExecuteAsync(connection, target.InsertFromStageSql, cancellationToken);
+        }
+
+        await BatchCopier.ExecuteAsync(connection, $"drop table {target.StageName}", cancellationToken);
+        await using var command = new NpgsqlCommand(AppliedSql, connection);
+        command.Parameters.AddWithValue("job", chunk.JobId);
+        command.Parameters.AddWithValue("chunk", chunk.Number);
+        command.Parameters.AddWithValue("loaded", loaded);
+        command.Parameters.AddWithValue("rejected", rejected);
+        if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
+        {
+            throw new InvalidOperationException(
+                $"Chunk {chunk.Number} of job {chunk.JobId} is not the next to apply: another attempt applied it. Nothing is committed.");
+        }
+
+        return (loaded, rejected);
+    }
+
+    private static async Task<List<int>> ChunksAsync(NpgsqlConnection connection, string sql, Guid jobId,
+        CancellationToken cancellationToken, params (string Name, object Value)[] parameters)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        command.Parameters.AddWithValue("job", jobId);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        var chunks = new List<int>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            chunks.Add(reader.GetInt32(0));
+        }
+
+        return chunks;
+    }
+}

@@ -1,0 +1,393 @@
+using System.Diagnostics;
+using System.Net;
+using Amazon.S3;
+using CsvHelper;
+using Ingestion.Contracts.Uploads;
+using Ingestion.Platform.Datasets;
+using Ingestion.Platform.Hosting;
+using Ingestion.Platform.Jobs;
+using Ingestion.Platform.Outbox;
+using Ingestion.Workers.Copy;
+using Ingestion.Workers.Csv;
+using Ingestion.Workers.Jobs;
+using Ingestion.Workers.Sagas;
+using Ingestion.Workers.StateMachines;
+using Npgsql;
+
+namespace Ingestion.Workers.Uploads;
+
+/// <summary>
+/// An object larger than <see cref="UploadProcessingOptions.ChunkBytes"/> is loaded in chunks, by
+/// several workers at once (fork/join, all of it in PostgreSQL):
+/// <list type="number">
+/// <item><b>Fork.</b> The job's own message (<see cref="ProcessUpload.Chunk"/> null) checks the file
+/// and its header once, then scans the object for record boundaries (<see cref="RecordBoundaries"/>).
+/// Each chunk found is recorded with the scan's new position and, while the job has fewer than
+/// <see cref="UploadProcessingOptions.ChunksInFlightPerJob"/> chunks sent, its
+/// <see cref="ProcessUpload"/> is written to the outbox, in one transaction: loading starts before
+/// the scan ends, and a killed scan resumes after the last chunk it recorded.</item>
+/// <item><b>Chunks.</b> A chunk's message takes the lock of its own unit (chunk + 1), reads its byte
+/// range, and commits its batches with its own checkpoint, as a one-chunk load does. A keyless
+/// dataset's rows go straight into the table; so do a keyed dataset's when every chunk before is
+/// applied; otherwise they are kept in the chunk's stage. When a chunk ends, the next pending one is sent.</item>
+/// <item><b>Join.</b> Whoever ends a chunk then applies staged chunks to the table in file order
+/// (keyed datasets: so duplicate keys are decided as a sequential load decides them) and, once every
+/// chunk is done and the scan is over, completes the job: reject limits on the whole file's counts,
+/// the rejects file, the checkpoint finished with the sums, <see cref="UploadProcessed"/>.</item>
+/// </list>
+/// A retry (or the reaper) sends the job's message again: it sends the chunks that were sent and did
+/// not finish, and carries on the scan and the window; finished chunks are not loaded again.
+/// </summary>
+public sealed partial class UploadProcessor
+{
+    // Keys among the job's units for the plan's own critical sections (chunks are 1…n, the job 0).
+    private const long SendUnit = -1;
+    private const long JoinUnit = -2;
+
+    public long UnitOf(ProcessUpload command) => command.Chunk is { } chunk ? chunk + 1L : 0;
+
+    private static bool Keyed(DatasetDefinition dataset) => dataset.Key.Count > 0;
+
+    /// <summary>The job's message for a job loaded in chunks: scan, send, then join if everything is in.</summary>
+    private async Task<JobOutcome> ForkAsync(JobRun<ProcessUpload> run, DatasetDefinition dataset, HeaderMap map,
+        Checkpoint checkpoint, CancellationToken cancellationToken)
+    {
+        var (connection, job, events) = (run.Connection, run.Command, run.Events);
+        var limits = await RejectLimits.ReadAsync(connection, job.JobId, dataset, cancellationToken);
+        var totals = await WithTotalsAsync(connection, checkpoint, cancellationToken);
+        if (RejectLimit(limits, totals!, endOfFile: false) is { } stillOver)
+        {
+            return await FailAsync(connection, job, totals, events, stillOver, cancellationToken);
+        }
+
+        // Chunks sent by an earlier turn or attempt whose messages may be gone (a failed attempt's were
+        // skipped): sent again, and a copy whose chunk is busy or finished does nothing.
+        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+        {
+            foreach (var chunk in await ChunkPlan.SentAsync(connection, job.JobId, cancellationToken))
+            {
+                await Outbox.AddAsync(connection, job with { Chunk = chunk }, UploadStateMachine.Work.Queue, cancellationToken);
+            }
+
+            await SendChunksAsync(connection, job, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        if (!checkpoint.ScanDone)
+        {
+            var slice = Stopwatch.StartNew();
+            var (offset, line) = await ChunkPlan.ScannedAsync(connection, job.JobId, cancellationToken);
+            using var boundaries = new RecordBoundaries(
+                await store.OpenReadAsync(job.Bucket, job.Key, offset, checkpoint.ETag, cancellationToken), offset, line);
+            while (true)
+            {
+                var next = await boundaries.NextAsync(offset + checkpoint.ChunkBytes!.Value, cancellationToken);
+                var (to, toLine) = next ?? (checkpoint.BytesTotal, line);
+                await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+                {
+                    await ChunkPlan.AddAsync(connection, job.JobId, offset, line, to, toLine, next is null, cancellationToken);
+                    await SendChunksAsync(connection, job, cancellationToken);
+                    await transaction.CommitAsync(cancellationToken);
+                }
+
+                if (next is null)
+                {
+                    LogScanned(job.JobId, checkpoint.BytesTotal);
+                    break;
+                }
+
+                (offset, line) = (to, toLine);
+                if (await run.IsCancelledAsync(cancellationToken))
+                {
+                    return await StopAsync(job, await WithTotalsAsync(connection, checkpoint, cancellationToken), events,
+                        cancellationToken);
+                }
+
+                if (slice.Elapsed >= _options.SliceDuration)
+                {
+                    LogScanSliceEnd(job.JobId, offset);
+                    return JobOutcome.Continue;
+                }
+            }
+        }
+
+        return await JoinAsync(run, dataset, map, checkpoint, cancellationToken);
+    }
+
+    /// <summary>One chunk's message: load its range, batch by batch, each committed with the chunk's checkpoint.</summary>
+    private async Task<JobOutcome> LoadChunkAsync(JobRun<ProcessUpload> run, int number, CancellationToken cancellationToken)
+    {
+        var (connection, job, events) = (run.Connection, run.Command, run.Events);
+
+        // A job that failed (or completed) owes no chunk work until it is retried; the retry sends the chunk again.
+        if (await jobs.StateAsync(job.JobId, cancellationToken) is var state && state != Kind.Queued && state != Kind.Running)
+        {
+            LogChunkNotOwed(job.JobId, number, state ?? "missing");
+            return JobOutcome.Done;
+        }
+
+        var checkpoint = await Checkpoint.FindAsync(connection, job.JobId, cancellationToken);
+        if (checkpoint is null || checkpoint.FinishedAt is not null)
+        {
+            return JobOutcome.Done;
+        }
+
+        var dataset = await catalog.FindAsync(job.TenantId, job.Dataset, cancellationToken);
+        if (dataset is null)
+        {
+            return await FailAsync(connection, job, await WithTotalsAsync(connection, checkpoint, cancellationToken), events,
+                new FileProblem("unknown_dataset", $"Tenant '{job.TenantId}' has no dataset '{job.Dataset}'."), cancellationToken);
+        }
+
+        var (map, problem) = HeaderMap.Build(dataset, checkpoint.Header);
+        if (problem is not null)
+        {
+            return await FailAsync(connection, job, await WithTotalsAsync(connection, checkpoint, cancellationToken), events,
+                problem, cancellationToken);
+        }
+
+        var chunk = await UploadChunk.BeginAttemptAsync(connection, job.JobId, number, cancellationToken);
+        if (chunk is null || chunk.State != UploadChunk.Sent)
+        {
+            // Loaded by an earlier delivery: what may still be owed is the join.
+            return chunk is null ? JobOutcome.Done : await JoinAsync(run, dataset, map!, checkpoint, cancellationToken);
+        }
+
+        var limits = await RejectLimits.ReadAsync(connection, job.JobId, dataset, cancellationToken);
+        var keyed = Keyed(dataset);
+
+        // A keyed chunk whose predecessors are all applied loads straight into the table, as a one-chunk
+        // load does (a collision redoes the batch through a temporary stage, deciding against everything
+        // before it); the others keep their rows in their stage until their turn.
+        var direct = !keyed || await ChunkPlan.LoadsDirectlyAsync(connection, chunk, cancellationToken);
+        var copier = new BatchCopier(new CopyTarget(job.TenantId, dataset, map!, direct ? null : chunk.StageTable),
+            new RowConverter(map!), _options);
+        var staged = false;
+        var slice = Stopwatch.StartNew();
+        var sinceProgress = Stopwatch.StartNew();
+        CsvRecords? records = null;
+        try
+        {
+            while (true)
+            {
+                records ??= await OpenChunkAsync(job, checkpoint.ETag, chunk, cancellationToken);
+                var mode = !direct ? BatchMode.Kept : staged ? BatchMode.Staged : BatchMode.Direct;
+                BatchResult batch;
+                await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+                {
+                    try
+                    {
+                        batch = await copier.CopyAsync(connection, records, job.JobId, chunk.ByteOffset, chunk.Line, mode,
+                            cancellationToken);
+                    }
+                    catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && mode == BatchMode.Direct)
+                    {
+                        await transaction.RollbackAsync(cancellationToken);
+                        LogStaging(job.JobId, chunk.Line);
+                        staged = true;
+                        records.Dispose();
+                        records = null;
+                        continue;
+                    }
+
+                    chunk = await chunk.AdvanceAsync(connection, batch.EndOffset, batch.EndLine, batch.Loaded, batch.Rejected,
+                        !batch.EndOfFile ? UploadChunk.Sent : direct ? UploadChunk.Done : UploadChunk.Loaded, cancellationToken);
+                    if (batch.EndOfFile)
+                    {
+                        if (keyed && direct)
+                        {
+                            await ChunkPlan.AppliedDirectlyAsync(connection, chunk, cancellationToken);
+                        }
+
+                        // Its place in the window goes to the next chunk, in the transaction that frees it.
+                        await SendChunksAsync(connection, job, cancellationToken);
+                    }
+
+                    if (direct && batch.Loaded > 0)
+                    {
+                        // Rows a reader can see now: their ETags move in the same commit (kept rows move them when applied).
+                        await DatasetChanges.BumpAsync(connection, transaction, job.TenantId, dataset.Name, batch.Loaded, batch.Accounts,
+                            cancellationToken);
+                    }
+
+                    await transaction.CommitAsync(cancellationToken);
+                }
+
+                Telemetry.RowsLoaded.WithLabels(job.TenantId).Inc(direct ? batch.Loaded : 0);
+                Telemetry.RowsRejected.WithLabels(job.TenantId).Inc(batch.Rejected);
+                var totals = (await WithTotalsAsync(connection, checkpoint, cancellationToken))!;
+                if (RejectLimit(limits, totals, endOfFile: false) is { } overLimit)
+                {
+                    return await FailAsync(connection, job, totals, events, overLimit, cancellationToken);
+                }
+
+                if (batch.EndOfFile)
+                {
+                    LogChunkLoaded(job.JobId, number, chunk.RowsLoaded, chunk.RowsRejected);
+                    return await JoinAsync(run, dataset, map!, checkpoint, cancellationToken);
+                }
+
+                if (await run.IsCancelledAsync(cancellationToken))
+                {
+                    return await StopAsync(job, totals, events, cancellationToken);
+                }
+
+                if (sinceProgress.Elapsed >= _options.ProgressInterval)
+                {
+                    await events.Publish(new UploadProgressed(job.JobId, totals.RowsLoaded, totals.RowsRejected, totals.ByteOffset,
+                        totals.BytesTotal, DateTimeOffset.UtcNow, job.Attempt), cancellationToken);
+                    sinceProgress.Restart();
+                }
+
+                if (slice.Elapsed >= _options.SliceDuration)
+                {
+                    LogSliceEnd(job.JobId, chunk.Line, chunk.RowsLoaded);
+                    return JobOutcome.Continue;
+                }
+            }
+        }
+        catch (CsvFormatException e)
+        {
+            return await FailAsync(connection, job, await WithTotalsAsync(connection, checkpoint, cancellationToken), events,
+                new FileProblem("record_too_long",
+                    $"The record starting on line {records?.AbsoluteLine(e.LineNumber) ?? chunk.Line + 1:N0} is longer than {_options.MaxRecordBytes:N0} bytes, most likely because a quote is never closed."),
+                cancellationToken);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.PreconditionFailed)
+        {
+            return await FailAsync(connection, job, await WithTotalsAsync(connection, checkpoint, cancellationToken), events,
+                ObjectChanged(job), cancellationToken);
+        }
+        finally
+        {
+            records?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Applies the staged chunks that are next in file order, then, once every chunk is done and the
+    /// scan is over, completes the job. One transaction at a time per job does this (the others wait,
+    /// then find it done), so no chunk is applied twice and the job is completed once.
+    /// </summary>
+    private async Task<JobOutcome> JoinAsync(JobRun<ProcessUpload> run, DatasetDefinition dataset, HeaderMap map,
+        Checkpoint checkpoint, CancellationToken cancellationToken)
+    {
+        var (connection, job, events) = (run.Connection, run.Command, run.Events);
+        while (true)
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await ChunkPlan.LockAsync(connection, JobLock.KeyOf(job.JobId, JoinUnit), cancellationToken);
+            var plan = await ChunkPlan.StateAsync(connection, job.JobId, cancellationToken);
+            if (plan.Finished)
+            {
+                return JobOutcome.Done;
+            }
+
+            if (Keyed(dataset) && plan.NextState == UploadChunk.Loaded)
+            {
+                var next = (await UploadChunk.FindAsync(connection, job.JobId, plan.Applied, cancellationToken))!;
+                var target = new CopyTarget(job.TenantId, dataset, map, next.StageTable);
+                var accounts = target.AccountSlot >= 0 ? await StagedAccountsAsync(connection, target, cancellationToken) : null;
+                var (loaded, rejected) = await ChunkPlan.ApplyAsync(connection, target, next, cancellationToken);
+                if (loaded > 0)
+                {
+                    await DatasetChanges.BumpAsync(connection, transaction, job.TenantId, dataset.Name, loaded, accounts, cancellationToken);
+                }
+
+                await transaction.CommitAsync(cancellationToken);
+                Telemetry.RowsLoaded.WithLabels(job.TenantId).Inc(loaded);
+                Telemetry.RowsRejected.WithLabels(job.TenantId).Inc(rejected);
+                LogChunkApplied(job.JobId, next.Number);
+                continue;
+            }
+
+            if (!plan.ScanDone || plan.Done < plan.Chunks)
+            {
+                // A chunk still loading (or waiting to be applied) joins when it ends.
+                return JobOutcome.Done;
+            }
+
+            // Every chunk is in. The reject limits are the whole file's, judged as at the end of a one-chunk load.
+            var totals = (await WithTotalsAsync(connection, checkpoint, cancellationToken))!;
+            var limits = await RejectLimits.ReadAsync(connection, job.JobId, dataset, cancellationToken);
+            if (RejectLimit(limits, totals, endOfFile: true) is { } overLimit)
+            {
+                await transaction.CommitAsync(cancellationToken);
+                return await FailAsync(connection, job, totals, events, overLimit, cancellationToken);
+            }
+
+            var rejectsKey = totals.RowsRejected > 0
+                ? await RejectsFile.WriteAsync(connection, store, job.TenantId, job.JobId, cancellationToken)
+                : null;
+            var finished = await checkpoint.FinishChunksAsync(connection, rejectsKey, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            await events.Publish(Processed(finished, job.Attempt), cancellationToken);
+            LogCompleted(job.JobId, finished.RowsLoaded, finished.RowsRejected);
+            await DeleteSourceAsync(job);
+            return JobOutcome.Done;
+        }
+    }
+
+    /// <summary>Sends the next pending chunks the window has room for, through the outbox, in the caller's transaction.</summary>
+    private async Task SendChunksAsync(NpgsqlConnection connection, ProcessUpload job, CancellationToken cancellationToken)
+    {
+        await ChunkPlan.LockAsync(connection, JobLock.KeyOf(job.JobId, SendUnit), cancellationToken);
+        foreach (var chunk in await ChunkPlan.SendAsync(connection, job.JobId, _options.ChunksInFlightPerJob, cancellationToken))
+        {
+            await Outbox.AddAsync(connection, job with { Chunk = chunk }, UploadStateMachine.Work.Queue, cancellationToken);
+        }
+    }
+
+    /// <summary>A job's checkpoint as progress, failures and cancels report it: for a job in chunks, the sums of its chunks'.</summary>
+    private static async Task<Checkpoint?> WithTotalsAsync(NpgsqlConnection connection, Checkpoint? checkpoint,
+        CancellationToken cancellationToken)
+    {
+        if (checkpoint?.ChunkBytes is null || checkpoint.FinishedAt is not null)
+        {
+            return checkpoint;
+        }
+
+        var (loaded, rejected, bytesRead, line) = await ChunkPlan.TotalsAsync(connection, checkpoint.JobId, cancellationToken);
+        return checkpoint with { RowsLoaded = loaded, RowsRejected = rejected, ByteOffset = bytesRead, Line = line };
+    }
+
+    /// <summary>The chunk's range from its checkpoint on; a chunk whose last batch ended on its last record reads nothing.</summary>
+    private async Task<CsvRecords> OpenChunkAsync(ProcessUpload job, string? etag, UploadChunk chunk, CancellationToken cancellationToken)
+    {
+        var source = chunk.ByteOffset < chunk.EndOffset
+            ? await store.OpenReadAsync(job.Bucket, job.Key, chunk.ByteOffset, etag, cancellationToken, chunk.EndOffset)
+            : Stream.Null;
+        return new CsvRecords(source, chunk.ByteOffset, chunk.Line, _options.MaxRecordBytes);
+    }
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId}: the chunk scan's slice ends at byte {Offset}; a new message carries on")]
+    private partial void LogScanSliceEnd(Guid jobId, long offset);
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId}: the chunk scan reached the end of its {Bytes} bytes")]
+    private partial void LogScanned(Guid jobId, long bytes);
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId} is {State}: chunk {Chunk} does no work")]
+    private partial void LogChunkNotOwed(Guid jobId, int chunk, string state);
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId}: chunk {Chunk} loaded ({Rows} rows, {Rejected} rejected)")]
+    private partial void LogChunkLoaded(Guid jobId, int chunk, long rows, long rejected);
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId}: chunk {Chunk} applied to the table")]
+    private partial void LogChunkApplied(Guid jobId, int chunk);
+
+    /// <summary>The accounts of a kept chunk's staged rows, for their change counters when the chunk is applied.</summary>
+    private static async Task<IReadOnlyCollection<long>> StagedAccountsAsync(NpgsqlConnection connection, CopyTarget target,
+        CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            $"select distinct {Identifier.Quote(BuiltInDatasets.AccountColumn)} from {target.StageName}", connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var accounts = new List<long>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            accounts.Add(reader.GetInt64(0));
+        }
+
+        return accounts;
+    }
+}

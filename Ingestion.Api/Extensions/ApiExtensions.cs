@@ -8,6 +8,7 @@ using Ingestion.Api.Jobs;
 using Ingestion.Api.Ops;
 using Ingestion.Api.Progress;
 using Ingestion.Api.Security;
+using Ingestion.Api.Sources;
 using Ingestion.Api.Uploads;
 using Ingestion.Api.Webhooks;
 using Ingestion.Platform.Hosting;
@@ -61,6 +62,7 @@ public static class ApiExtensions
         app.MapAccountDocumentsApi();
         app.MapWebhooksApi();
         app.MapOpsApi();
+        app.MapSourcesApi();
         return app;
     }
 }

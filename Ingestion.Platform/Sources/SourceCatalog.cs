@@ -60,11 +60,12 @@ public sealed class SourceCatalog(NpgsqlDataSource dataSource, SourceSecrets sec
 
     /// <summary>
     /// Replaces the source's definition. A null <paramref name="secret"/> keeps the stored one (it is
-    /// write-only: a client cannot read it back to send it again). False when there is no such source.
+    /// write-only: a client cannot read it back to send it again), unless the new definition has no
+    /// auth, which drops it. False when there is no such source.
     /// </summary>
     public async Task<bool> ReplaceAsync(string tenantId, SourceDefinition source, string? secret, CancellationToken cancellationToken)
     {
-        if (secret is null && await FindAsync(tenantId, source.Name, cancellationToken) is { } existing)
+        if (secret is null && source.Auth is not null && await FindAsync(tenantId, source.Name, cancellationToken) is { } existing)
         {
             secret = existing.Secret;
         }

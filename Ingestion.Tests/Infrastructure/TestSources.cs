@@ -1,0 +1,79 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Ingestion.Tests.Infrastructure;
+
+/// <summary>
+/// Declarations of the simulator's events as a source and the dataset it loads into, as a client
+/// would send them; JSON objects, so a test can change one field and see what the API says.
+/// </summary>
+public static class TestSources
+{
+    /// <summary>The dataset the simulator's events fit: its id is the key, its timestamp the high-water mark.</summary>
+    public static JsonObject EventsDataset(string name) => Json(new
+    {
+        name,
+        columns = new object[]
+        {
+            new { name = "id", type = "uuid" },
+            new { name = "type", type = "text", required = true },
+            new { name = "occurred_at", type = "timestamptz", required = true },
+            new { name = "user_id", type = "text" },
+            new { name = "session_id", type = "text" },
+            new { name = "value", type = "numeric(12,2)" },
+        },
+        key = new[] { "id" },
+        onKeyConflict = "upsert",
+    });
+
+    /// <summary>The simulator's <c>/v1/events</c>: cursor pagination, bearer auth, 10 requests a minute (its default).</summary>
+    public static JsonObject Events(string name, string dataset, Uri baseUrl, string secret = SimulatorConfig.Key) => Json(new
+    {
+        name,
+        dataset,
+        request = new { baseUrl = baseUrl.ToString(), path = "/v1/events" },
+        auth = new { @in = "header", name = "Authorization", prefix = "Bearer ", secret },
+        pagination = new
+        {
+            style = "cursor",
+            cursorPath = "$.meta.next_cursor",
+            cursorParameter = "cursor",
+            hasMorePath = "$.meta.has_more",
+            limitParameter = "limit",
+            pageSize = 5000,
+        },
+        records = new
+        {
+            path = "$.data",
+            fields = new Dictionary<string, string>
+            {
+                ["id"] = "$.id",
+                ["type"] = "$.type",
+                ["occurred_at"] = "$.timestamp",
+                ["user_id"] = "$.user.id",
+                ["session_id"] = "$.session_id",
+                ["value"] = "$.value",
+            },
+            totalPath = "$.meta.total",
+        },
+        rateLimit = new { policies = new[] { new { requests = 10, perSeconds = 60 } } },
+        incremental = new { column = "occurred_at", sinceParameter = "since", untilParameter = "until", format = "iso8601" },
+    });
+
+    /// <summary>Registers the dataset and the source, failing the test unless both are created.</summary>
+    public static async Task RegisterAsync(HttpClient client, JsonObject dataset, JsonObject source)
+    {
+        using (var response = await client.PostAsJsonAsync("/v1/datasets", dataset))
+        {
+            Assert.That((int)response.StatusCode, Is.EqualTo(201), await response.Content.ReadAsStringAsync());
+        }
+
+        using (var response = await client.PostAsJsonAsync("/v1/sources", source))
+        {
+            Assert.That((int)response.StatusCode, Is.EqualTo(201), await response.Content.ReadAsStringAsync());
+        }
+    }
+
+    private static JsonObject Json(object value) => JsonNode.Parse(JsonSerializer.Serialize(value))!.AsObject();
+}

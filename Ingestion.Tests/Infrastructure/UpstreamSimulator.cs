@@ -200,6 +200,9 @@ public sealed record SimulatorConfig
 
     public int LatencyMs { get; init; }
 
+    /// <summary>Events that keep arriving while it runs, each newer than all before, as on a live API.</summary>
+    public double ArrivalsPerSecond { get; init; }
+
     public int Accounts { get; init; } = 5;
 
     public int TransactionsPerAccount { get; init; } = 200;

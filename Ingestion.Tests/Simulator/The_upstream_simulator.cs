@@ -268,6 +268,25 @@ public sealed class The_upstream_simulator
         Assert.That(after["meta"]!["total"]!.GetValue<long>(), Is.EqualTo(1_239));
     }
 
+    [Test]
+    public async Task Should_let_events_arrive_while_a_listing_holds_its_cursor()
+    {
+        await using var simulator = await UpstreamSimulator.StartAsync(Small with { ArrivalsPerSecond = 200 });
+        using var client = Client(simulator);
+
+        var first = await GetJsonAsync(client, "v1/events?limit=100");
+        await Task.Delay(TimeSpan.FromMilliseconds(1_200));
+        var continued = await GetJsonAsync(client, "v1/events?limit=100&cursor=" + first["meta"]!["next_cursor"]!.GetValue<string>());
+        var fresh = await GetJsonAsync(client, "v1/events?limit=100");
+
+        var total = first["meta"]!["total"]!.GetValue<long>();
+        Assert.That(total, Is.InRange(1_234, 1_234 + 100));
+        Assert.That(fresh["meta"]!["total"]!.GetValue<long>(), Is.GreaterThanOrEqualTo(total + 200), "newer events arrived");
+        Assert.That(continued["data"]!.AsArray().Select(e => e!["id"]!.GetValue<string>()),
+            Has.None.AnyOf(fresh["data"]!.AsArray().Select(e => e!["id"]!.GetValue<string>()).ToArray()),
+            "the cursor goes on down to older events");
+    }
+
     private static HttpClient Client(UpstreamSimulator simulator)
     {
         var client = new HttpClient { BaseAddress = simulator.BaseUrl };

@@ -21,6 +21,11 @@
 // Prints "simulator listening on http://HOST:PORT" once it listens.
 // Control: GET /_sim/config, POST /_sim/config (replace the config, reset all state),
 //          POST /_sim/append {"count": n} (n newer events), GET /_sim/stats, POST /_sim/stats/reset.
+// Settings (POST /_sim/config or --config; unset ones take DEFAULTS below): events, seed, start/end (the
+// events' times), pageSizeCap, defaultPageSize, keys (accepted API keys; [] accepts any), policies and
+// enforced ({header: [{requests, perSeconds}], query: [...]}), window, rateHeaders, retryAfter,
+// faults ({http500, http503}: shares of requests), cursorTtlSeconds, cursorExpiredStatus, timestampFormats,
+// latencyMs, arrivalsPerSecond, accounts, transactionsPerAccount.
 const http = require('http');
 const fs = require('fs');
 
@@ -42,6 +47,7 @@ const DEFAULTS = Object.freeze({
   cursorExpiredStatus: 400,
   timestampFormats: ['iso', 'unix_s', 'unix_ms'],
   latencyMs: 0,
+  arrivalsPerSecond: 0, // events that keep arriving while it runs, each newer than all before (a live API)
   accounts: 5,
   transactionsPerAccount: 200,
 });
@@ -161,6 +167,7 @@ function configure(overrides) {
   }
   if (!(c.events >= 0)) problems.push('events must be >= 0');
   if (!(c.pageSizeCap > 0)) problems.push('pageSizeCap must be positive');
+  if (!(c.arrivalsPerSecond >= 0)) problems.push('arrivalsPerSecond must be >= 0');
   if (!['fixed', 'sliding'].includes(c.window)) problems.push('window must be fixed or sliding');
   if (!['relative', 'epoch', 'ietf', 'none'].includes(c.rateHeaders)) problems.push('rateHeaders must be relative, epoch, ietf or none');
   if (!['seconds', 'date'].includes(c.retryAfter)) problems.push('retryAfter must be seconds or date');
@@ -174,6 +181,7 @@ function configure(overrides) {
   state = {
     generation: ((state && state.generation) || 0) + 1,
     total: c.events,
+    configuredAt: Date.now(),
     startS,
     spanS: endS - startS,
     baseCount: Math.max(1, c.events),
@@ -188,6 +196,9 @@ function emptyStats() {
   return { requests: 0, requests_by_credential: {}, http429: 0, http5xx: 0, over_policy: 0,
     over_policy_by_credential: {}, http401: 0, cursor_expired: 0, events_served: 0 };
 }
+
+/** How many events exist now: the configured ones, those appended, and those that arrived since. */
+const currentTotal = () => state.total + Math.floor((Date.now() - state.configuredAt) / 1000 * config.arrivalsPerSecond);
 
 /** Event i's time (Unix seconds): spread evenly over [start, end) for the first `events`, later ones continue the pace. */
 const eventTime = i => state.startS + Math.floor(i * state.spanS / state.baseCount);
@@ -291,8 +302,9 @@ function pageSize(url) {
 function eventRange(url) {
   const since = parseTime(url.searchParams.get('since'), 'since');
   const until = parseTime(url.searchParams.get('until'), 'until');
-  const lo = since === null ? 0 : firstAtOrAfter(since, 0, state.total);
-  const hi = until === null ? state.total : firstAtOrAfter(until, lo, state.total);
+  const total = currentTotal();
+  const lo = since === null ? 0 : firstAtOrAfter(since, 0, total);
+  const hi = until === null ? total : firstAtOrAfter(until, lo, total);
   return { lo, hi };
 }
 
@@ -449,16 +461,17 @@ function readJson(req) {
 async function control(req, url, res) {
   if (url.pathname === '/_sim/stats' && req.method === 'GET') return send(res, 200, JSON.stringify(state.stats));
   if (url.pathname === '/_sim/stats/reset' && req.method === 'POST') { state.stats = emptyStats(); return send(res, 204, ''); }
-  if (url.pathname === '/_sim/config' && req.method === 'GET') return send(res, 200, JSON.stringify({ ...config, total: state.total }));
+  if (url.pathname === '/_sim/config' && req.method === 'GET') return send(res, 200, JSON.stringify({ ...config, total: currentTotal() }));
   if (url.pathname === '/_sim/config' && req.method === 'POST') {
     configure(await readJson(req));
-    return send(res, 200, JSON.stringify({ ...config, total: state.total }));
+    return send(res, 200, JSON.stringify({ ...config, total: currentTotal() }));
   }
   if (url.pathname === '/_sim/append' && req.method === 'POST') {
     const { count } = await readJson(req);
     if (!(Number.isInteger(count) && count > 0)) throw new BadRequest('invalid_parameter', 'count must be a positive integer.');
     state.total += count;
-    return send(res, 200, JSON.stringify({ total: state.total, newest: new Date(eventTime(state.total - 1) * 1000).toISOString() }));
+    const total = currentTotal();
+    return send(res, 200, JSON.stringify({ total, newest: new Date(eventTime(total - 1) * 1000).toISOString() }));
   }
   return send(res, 404, JSON.stringify({ error: 'not_found', message: `No ${req.method} ${url.pathname}.` }));
 }

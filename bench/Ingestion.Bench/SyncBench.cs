@@ -18,19 +18,28 @@ internal static class SyncBench
 {
     private static readonly string[] Finished = ["synced", "failed", "cancelled"];
 
-    public static async Task<int> RunAsync(long events, int pageSize, int requestsPerSecond, string window, int workerCount)
+    private static readonly TimeSpan History = TimeSpan.FromDays(32);
+
+    public static async Task<int> RunAsync(long events, int pageSize, int requestsPerSecond, string window, int workerCount, int parallelism)
     {
         var servers = await NativeServers.StartAsync();
         await using var sandbox = await Sandbox.CreateAsync(servers, "bench_sync_" + Guid.NewGuid().ToString("N")[..6]);
         var policy = new SimulatorPolicy(requestsPerSecond, 1);
+
+        // The events span the 32 days up to now, as a live API's would: partitions run from their start to now.
+        var end = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        var start = end - History;
         await using var simulator = await UpstreamSimulator.StartAsync(new SimulatorConfig
         {
             Events = checked((int)events),
+            Start = start.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+            End = end.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
             PageSizeCap = pageSize,
             Policies = new SimulatorPolicies(Header: [policy], Query: [policy]),
             Window = window,
         });
-        Bench.Log($"simulator at {simulator.BaseUrl}: {events:N0} events, pages of {pageSize:N0}, {requestsPerSecond} requests/s ({window} window)");
+        Bench.Log($"simulator at {simulator.BaseUrl}: {events:N0} events, pages of {pageSize:N0}, {requestsPerSecond} requests/s ({window} window); "
+                  + (parallelism > 0 ? $"{parallelism} time slices at once" : "no partitions"));
 
         var settings = new Dictionary<string, string>(sandbox.Settings) { ["Sources__AllowedHosts__0"] = "127.0.0.1" };
         await using var api = await HostProcess.StartAsync("Ingestion.Api", "bench-sync-api", settings);
@@ -45,6 +54,18 @@ internal static class SyncBench
             var source = TestSources.Events("bench_events_api", "bench_events", simulator.BaseUrl);
             source["pagination"]!["pageSize"] = pageSize;
             source["rateLimit"] = JsonNode.Parse($$"""{"policies":[{"requests":{{requestsPerSecond}},"perSeconds":1}]}""");
+            if (parallelism > 0)
+            {
+                // One cursor chain is a sequence of round trips; a data engineer splits the history into
+                // time slices so several chains share the budget: as many equal slices as run at once.
+                source["partitions"] = new JsonObject
+                {
+                    ["start"] = start.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+                    ["sliceSeconds"] = (int)Math.Ceiling(History.TotalSeconds / parallelism),
+                    ["parallelism"] = parallelism,
+                };
+            }
+
             await TestSources.RegisterAsync(client, TestSources.EventsDataset("bench_events"), source);
             await sandbox.ExecuteAsync("checkpoint");
 
@@ -62,7 +83,8 @@ internal static class SyncBench
             var job = await WaitAsync(client, jobId, TimeSpan.FromSeconds(Math.Max(600, 10.0 * events / (pageSize * requestsPerSecond))));
             var seconds = clock.Elapsed.TotalSeconds;
             var status = job["status"]!.GetValue<string>();
-            Bench.Log($"job {jobId}: {status} after {Bench.F(seconds)} s; progress {job["progress"]?.ToJsonString()}");
+            Bench.Log($"job {jobId}: {status} after {Bench.F(seconds)} s; progress {job["progress"]?.ToJsonString()}"
+                      + (job["error"] is { } error ? $"; error {error.ToJsonString()}" : ""));
 
             var stats = await simulator.StatsAsync();
             var distinct = await sandbox.ScalarAsync<long>("select count(distinct id) from tenant_acme.bench_events");

@@ -41,8 +41,11 @@ public static class SourcesApi
 
     public sealed record RequestView(string BaseUrl, string Path, IReadOnlyDictionary<string, string>? Query, IReadOnlyDictionary<string, string>? Headers);
 
-    /// <summary>How the credential is sent, and whether one is stored; never the secret.</summary>
-    public sealed record AuthView(string In, string Name, string? Prefix, bool HasSecret);
+    /// <summary>
+    /// How the credential is sent, and whether one is stored; never the secret. <c>secretUnreadable</c>:
+    /// one is stored but no longer opens (the service's key changed); send it again with PUT.
+    /// </summary>
+    public sealed record AuthView(string In, string Name, string? Prefix, bool HasSecret, bool SecretUnreadable);
 
     public sealed record PaginationView(
         string Style,
@@ -208,7 +211,7 @@ public static class SourcesApi
             d.Name,
             d.Dataset,
             new RequestView(d.Request.BaseUrl, d.Request.Path, d.Request.Query, d.Request.Headers),
-            d.Auth is null ? null : new AuthView(Camel(d.Auth.In), d.Auth.Name, d.Auth.Prefix, stored.HasSecret),
+            d.Auth is null ? null : new AuthView(Camel(d.Auth.In), d.Auth.Name, d.Auth.Prefix, stored.HasSecret, stored.SecretUnreadable),
             new PaginationView(Camel(p.Style), p.CursorPath, p.CursorHeader, p.CursorParameter, p.NextLinkPath, p.HasMorePath,
                 p.PageParameter, p.StartPage, p.OffsetParameter, p.LimitParameter, p.PageSize),
             d.Records,

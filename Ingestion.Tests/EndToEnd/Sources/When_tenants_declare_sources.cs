@@ -49,7 +49,7 @@ public sealed class When_tenants_declare_sources
         Assert.That(described["dataset"]!.GetValue<string>(), Is.EqualTo(dataset));
         Assert.That(described["request"]!["baseUrl"]!.GetValue<string>(), Is.EqualTo(_simulator.BaseUrl.ToString()));
         Assert.That(described["auth"]!.ToJsonString(),
-            Is.EqualTo("""{"in":"header","name":"Authorization","prefix":"Bearer ","hasSecret":true}"""));
+            Is.EqualTo("""{"in":"header","name":"Authorization","prefix":"Bearer ","hasSecret":true,"secretUnreadable":false}"""));
         Assert.That(described["pagination"]!["style"]!.GetValue<string>(), Is.EqualTo("cursor"));
         Assert.That(described["records"]!["fields"]!["user_id"]!.GetValue<string>(), Is.EqualTo("$.user.id"));
         Assert.That(described["incremental"]!["format"]!.GetValue<string>(), Is.EqualTo("iso8601"));
@@ -230,6 +230,31 @@ public sealed class When_tenants_declare_sources
         Assert.That(Encoding.UTF8.GetString(stored!), Does.Not.Contain("sk_live_"));
         Assert.That(Convert.ToHexString(stored!), Does.Not.Contain(Convert.ToHexString(Encoding.UTF8.GetBytes(newSecret))));
         Assert.That(definition, Does.Not.Contain("sk_live_"));
+    }
+
+    [Test]
+    public async Task Should_still_show_and_replace_a_source_whose_secret_no_longer_opens()
+    {
+        var (dataset, name) = Names();
+        await TestSources.RegisterAsync(_acme, TestSources.EventsDataset(dataset), TestSources.Events(name, dataset, _simulator.BaseUrl));
+        // As if Sources:SecretKey had changed: the sealed bytes no longer open.
+        await _stack.Sandbox.ExecuteAsync(
+            "update ingestion.sources set secret = decode(repeat('ab', 40), 'hex') where tenant_id = 'acme' and name = @name", ("name", name));
+
+        var described = await _acme.GetJsonAsync($"/v1/sources/{name}");
+        var withoutSecret = TestSources.Events(name, dataset, _simulator.BaseUrl);
+        withoutSecret["auth"]!.AsObject().Remove("secret");
+        using var refused = await _acme.PutAsJsonAsync($"/v1/sources/{name}", withoutSecret);
+        using var repaired = await _acme.PutAsJsonAsync($"/v1/sources/{name}", TestSources.Events(name, dataset, _simulator.BaseUrl));
+
+        Assert.That((described["auth"]!["hasSecret"]!.GetValue<bool>(), described["auth"]!["secretUnreadable"]!.GetValue<bool>()),
+            Is.EqualTo((false, true)));
+        Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(JsonNode.Parse(await refused.Content.ReadAsStringAsync())!["errors"]!["auth.secret"], Is.Not.Null);
+        Assert.That(repaired.StatusCode, Is.EqualTo(HttpStatusCode.OK), await repaired.Content.ReadAsStringAsync());
+        var after = await _acme.GetJsonAsync($"/v1/sources/{name}");
+        Assert.That((after["auth"]!["hasSecret"]!.GetValue<bool>(), after["auth"]!["secretUnreadable"]!.GetValue<bool>()),
+            Is.EqualTo((true, false)));
     }
 
     private static (string Dataset, string Source) Names()

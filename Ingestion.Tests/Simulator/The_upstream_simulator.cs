@@ -195,6 +195,35 @@ public sealed class The_upstream_simulator
     }
 
     [Test]
+    public async Task Should_hold_a_sliding_window_to_any_span_of_its_length()
+    {
+        await using var simulator = await UpstreamSimulator.StartAsync(Small with
+        {
+            Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(3, 1)]),
+            Window = "sliding",
+        });
+        using var client = Client(simulator);
+
+        var statuses = new List<int>();
+        async Task SendAsync()
+        {
+            using var response = await client.GetAsync("v1/events?limit=1");
+            statuses.Add((int)response.StatusCode);
+        }
+
+        await SendAsync();
+        await Task.Delay(600);
+        await SendAsync();
+        await SendAsync();
+        await Task.Delay(500);
+        await SendAsync(); // 1.1 s after the first, 0.5 s after the others: the first has left the window
+        await SendAsync(); // a fourth within 0.5 s of the last three
+
+        Assert.That(statuses, Is.EqualTo(new[] { 200, 200, 200, 200, 429 }));
+        Assert.That((await simulator.StatsAsync()).OverPolicy, Is.EqualTo(1));
+    }
+
+    [Test]
     public async Task Should_describe_its_policies_in_the_ietf_fields()
     {
         await using var simulator = await UpstreamSimulator.StartAsync(Small with

@@ -189,8 +189,9 @@ public static class SourcesApi
         var dataset = Identifier.IsValid(body.Dataset) ? await datasets.FindAsync(tenant, body.Dataset!, cancellationToken) : null;
         var (valid, errors) = SourceRules.Validate(body, dataset, options.MinimumScheduleMinutes);
 
-        if (!string.IsNullOrWhiteSpace(body.Request?.BaseUrl)
-            && await guard.RefusalAsync(body.Request.BaseUrl.Trim(), cancellationToken) is { } refusal)
+        // Where the URL leads, once its form is right: the lookup is the one check that needs the network.
+        if (!errors.ContainsKey("request.baseUrl") && !string.IsNullOrWhiteSpace(body.Request?.BaseUrl)
+            && (await guard.CheckAsync(new Uri(body.Request.BaseUrl.Trim()), cancellationToken)).Problem is { } refusal)
         {
             errors["request.baseUrl"] = [refusal];
         }

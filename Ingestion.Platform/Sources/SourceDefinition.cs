@@ -5,8 +5,9 @@ namespace Ingestion.Platform.Sources;
 /// <summary>
 /// A tenant's declared HTTP source: where its records come from, how to page through them, how
 /// fast it may be called, and which dataset they load into. Data, not code: the sync job kind
-/// interprets it. Built only through <c>SourceRules.Validate</c>, so every URL in it passed the
-/// address guard and every column it maps to exists in the target dataset.
+/// interprets it. Built only through <see cref="SourceRules.Validate"/>, so every column it maps to
+/// exists in the target dataset, and registered only once its base URL passed <see cref="SourceGuard"/>
+/// (which a sync applies again before it connects: DNS can change).
 /// The credential's secret is not part of the definition: it is stored encrypted beside it
 /// (<see cref="SourceSecrets"/>) and never returned.
 /// </summary>

@@ -13,7 +13,11 @@ namespace Ingestion.Platform.Sources;
 public sealed class SourceGuard(IOptions<SourceOptions> options)
 {
     /// <summary>What is wrong with <paramref name="url"/>, to read after the field's name, or null when it may be called.</summary>
-    public async Task<string?> RefusalAsync(string url, CancellationToken cancellationToken)
+    public async Task<string?> RefusalAsync(string url, CancellationToken cancellationToken) =>
+        SyntaxProblem(url) ?? (await CheckAsync(new Uri(url), cancellationToken)).Problem;
+
+    /// <summary>What is wrong with the URL's form (absolute http(s), no credentials, query or fragment), or null.</summary>
+    public static string? SyntaxProblem(string url)
     {
         if (!CallbackUrl.TryValidate(url, out var problem))
         {
@@ -21,12 +25,9 @@ public sealed class SourceGuard(IOptions<SourceOptions> options)
         }
 
         var uri = new Uri(url);
-        if (!string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment))
-        {
-            return "must not carry a query or fragment; put fixed parameters in request.query.";
-        }
-
-        return (await CheckAsync(uri, cancellationToken)).Problem;
+        return string.IsNullOrEmpty(uri.Query) && string.IsNullOrEmpty(uri.Fragment)
+            ? null
+            : "must not carry a query or fragment; put fixed parameters in request.query.";
     }
 
     /// <summary>Resolves the URL's host and checks every address: connect only to <see cref="CallbackCheck.Addresses"/>.</summary>

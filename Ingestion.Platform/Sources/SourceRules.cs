@@ -6,7 +6,7 @@ namespace Ingestion.Platform.Sources;
 /// <summary>
 /// What a source may be, checked against the dataset it loads into. Every violation is reported at
 /// once, keyed by the field it concerns (<c>pagination.cursorParameter</c>, <c>records.fields.amount</c>).
-/// The base URL's address is checked apart (<see cref="SourceGuard"/>), since that needs DNS.
+/// The base URL's form is checked here; where it leads is checked apart (<see cref="SourceGuard"/>), since that needs DNS.
 /// </summary>
 public static partial class SourceRules
 {
@@ -124,6 +124,11 @@ public static partial class SourceRules
         if (string.IsNullOrWhiteSpace(body.BaseUrl))
         {
             errors.Add("request.baseUrl", "is required: the API's http(s) root, e.g. https://api.example.com.");
+            valid = false;
+        }
+        else if (SourceGuard.SyntaxProblem(body.BaseUrl.Trim()) is { } problem)
+        {
+            errors.Add("request.baseUrl", problem);
             valid = false;
         }
 

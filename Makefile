@@ -10,6 +10,7 @@ CHUNK_BYTES ?= 0
 LINES ?= 100000
 REJECTS ?= 10000
 MINUTES ?= 10
+EVENTS ?= 3000000
 
 .PHONY: help
 help:
@@ -26,6 +27,7 @@ help:
 	@echo "make bench-progress        50 jobs watched by 200 SSE clients: delivery delay percentiles"
 	@echo "make bench-rejects REJECTS=N  N rejected records of 1 MiB each: the worker's peak RSS"
 	@echo "make bench-read            5M transactions, open-loop reads at 2,000 req/s, a 10M-row CSV export vs psql"
+	@echo "make bench-sync EVENTS=N   sync N events from the API simulator with two workers, against its rate-limit ceiling"
 	@echo "make chaos MINUTES=10      jobs under random faults (workers killed, RabbitMQ nodes, PostgreSQL, cut links): nothing stranded, lost or doubled"
 
 .PHONY: infra-up infra-down
@@ -78,6 +80,12 @@ bench-rejects: infra-up build
 		> .data/bench-rejects.log 2>&1; status=$$?; \
 		grep -o 'worker_peak_rss_mb=.*' .data/bench-rejects.log | tail -1; \
 		[ $$status -eq 0 ] || echo "bench-rejects: tests failed, see .data/bench-rejects.log"; exit $$status
+
+# The simulator (infra/simulator) serves EVENTS events in pages of 5,000 at 10 requests/s: a 50,000 events/s ceiling.
+.PHONY: bench-sync
+bench-sync: infra-up build
+	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll sync --events $(EVENTS)
+
 # Not part of `make test`: it runs for MINUTES plus a grace period, on a three-node RabbitMQ
 # cluster (infra/cluster.sh) and a PostgreSQL of its own (infra/chaos-postgres.sh). Logs in .data/chaos/.
 .PHONY: chaos

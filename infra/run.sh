@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make run`: starts the API and the workers (built in $1, Development settings, so the
 # dev tenants and keys of appsettings.Development.json apply), uploads a generated sample
-# CSV with a few bad rows, waits for its job and prints the outcome. They keep running
-# afterwards; `make stop` stops them.
+# CSV with a few bad rows, waits for its job and prints the outcome; then registers a source
+# on the API simulator, runs one sync and prints its outcome. They keep running afterwards;
+# `make stop` stops them.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 configuration=${1:-Release}
@@ -101,5 +102,45 @@ if [ "$status" = completed ] || [ "$status" = failed ]; then
   jq -r '.rejects.url // empty' <<<"$body" | sed 's/^/[run] rejects file: /'
 else
   log "job is still $status after 5 minutes"
+fi
+# A source on the API simulator (infra/simulator, started by infra/up.sh): 20,000 of its events,
+# in pages of 1,000 at 10 requests a second, into the events dataset, by one sync job.
+sim="http://127.0.0.1:$INGESTION_SIM_PORT"
+curl -sSf -X POST "$sim/_sim/config" -H 'Content-Type: application/json' \
+  -d '{"events":20000,"policies":{"header":[{"requests":10,"perSeconds":1}]}}' >/dev/null
+send() { curl -sS -o /dev/null -w '%{http_code}' -X "$1" "$api$2" -H "X-Api-Key: $key" -H 'Content-Type: application/json' -d "$3"; }
+code=$(send POST /v1/datasets '{"name":"events","key":["id"],"onKeyConflict":"upsert","columns":[
+  {"name":"id","type":"uuid"},{"name":"type","type":"text","required":true},
+  {"name":"occurred_at","type":"timestamptz","required":true},{"name":"user_id","type":"text"},
+  {"name":"session_id","type":"text"},{"name":"value","type":"numeric(12,2)"}]}')
+case "$code" in 201 | 409) ;; *) log "the events dataset was refused ($code)"; exit 1 ;; esac
+source_body='{"name":"events_api","dataset":"events",
+  "request":{"baseUrl":"'"$sim"'","path":"/v1/events"},
+  "auth":{"in":"header","name":"Authorization","prefix":"Bearer ","secret":"sim-key"},
+  "pagination":{"style":"cursor","cursorPath":"$.meta.next_cursor","cursorParameter":"cursor",
+    "hasMorePath":"$.meta.has_more","limitParameter":"limit","pageSize":1000},
+  "records":{"path":"$.data","totalPath":"$.meta.total","fields":{"id":"$.id","type":"$.type",
+    "occurred_at":"$.timestamp","user_id":"$.user.id","session_id":"$.session_id","value":"$.value"}},
+  "rateLimit":{"policies":[{"requests":10,"perSeconds":1}]},
+  "incremental":{"column":"occurred_at","sinceParameter":"since","untilParameter":"until","format":"iso8601"}}'
+code=$(send PUT /v1/sources/events_api "$source_body")
+[ "$code" = 404 ] && code=$(send POST /v1/sources "$source_body")
+case "$code" in 200 | 201) log "source events_api registered on the simulator at $sim" ;; *) log "the source was refused ($code)"; exit 1 ;; esac
+
+response=$(curl -sS -X POST "$api/v1/sources/events_api/syncs" -H "X-Api-Key: $key" -H 'Content-Type: application/json' \
+  -H "Idempotency-Key: sample-sync-$(date +%s%N)" -d '{"mode":"full"}')
+job=$(jq -r '.jobId // empty' <<<"$response" 2>/dev/null || true)
+if [ -z "$job" ]; then
+  log "no sync started: $response"
+else
+  log "sync accepted: job $job"
+  for _ in $(seq 600); do
+    body=$(curl -sS "$api/v1/jobs/$job" -H "X-Api-Key: $key")
+    status=$(jq -r .status <<<"$body")
+    case "$status" in synced | failed | cancelled) break ;; esac
+    sleep 0.5
+  done
+  jq '{jobId, status, dataset, progress, error}' <<<"$body"
+  log "sync $status; the simulator counted $(curl -sS "$sim/_sim/stats" | jq -r '"\(.requests) requests, \(.http429) answered 429, \(.over_policy) beyond its policy"')"
 fi
 log "API on $api (key $key); health and metrics on :$api_management_port (API) and :$workers_management_port (workers); \`make stop\` stops them"

@@ -9,6 +9,7 @@ using Ingestion.Api.Ops;
 using Ingestion.Api.Progress;
 using Ingestion.Api.Reads;
 using Ingestion.Api.Security;
+using Ingestion.Api.Sources;
 using Ingestion.Api.Uploads;
 using Ingestion.Api.Webhooks;
 using Ingestion.Platform.Hosting;
@@ -64,6 +65,7 @@ public static class ApiExtensions
         app.MapWebhooksApi();
         app.MapOpsApi();
         app.MapReadsApi();
+        app.MapSourcesApi();
         return app;
     }
 }

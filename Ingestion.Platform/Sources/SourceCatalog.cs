@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text.Json;
 using Ingestion.Platform.Datasets;
 using Npgsql;
@@ -5,8 +6,19 @@ using NpgsqlTypes;
 
 namespace Ingestion.Platform.Sources;
 
-/// <summary>A source as stored: its definition, its secret opened for use, and the budget it draws from.</summary>
-public sealed record StoredSource(string TenantId, SourceDefinition Definition, string? Secret, string BudgetKey, DateTimeOffset UpdatedAt)
+/// <summary>
+/// A source as stored: its definition, its secret opened for use, and the budget it draws from.
+/// <see cref="SecretUnreadable"/>: a secret is stored but does not open (<c>Sources:SecretKey</c> changed,
+/// or the row was altered); <see cref="Secret"/> is then null, and the source must be given its secret
+/// again before it can be synced.
+/// </summary>
+public sealed record StoredSource(
+    string TenantId,
+    SourceDefinition Definition,
+    string? Secret,
+    string BudgetKey,
+    DateTimeOffset UpdatedAt,
+    bool SecretUnreadable = false)
 {
     public bool HasSecret => Secret is not null;
 }
@@ -60,11 +72,12 @@ public sealed class SourceCatalog(NpgsqlDataSource dataSource, SourceSecrets sec
 
     /// <summary>
     /// Replaces the source's definition. A null <paramref name="secret"/> keeps the stored one (it is
-    /// write-only: a client cannot read it back to send it again). False when there is no such source.
+    /// write-only: a client cannot read it back to send it again), unless the new definition has no
+    /// auth, which drops it. False when there is no such source.
     /// </summary>
     public async Task<bool> ReplaceAsync(string tenantId, SourceDefinition source, string? secret, CancellationToken cancellationToken)
     {
-        if (secret is null && await FindAsync(tenantId, source.Name, cancellationToken) is { } existing)
+        if (secret is null && source.Auth is not null && await FindAsync(tenantId, source.Name, cancellationToken) is { } existing)
         {
             secret = existing.Secret;
         }
@@ -102,7 +115,22 @@ public sealed class SourceCatalog(NpgsqlDataSource dataSource, SourceSecrets sec
         var tenantId = reader.GetString(0);
         var definition = JsonSerializer.Deserialize<SourceDefinition>(reader.GetString(1), Json)
                          ?? throw new InvalidOperationException("A source definition in ingestion.sources is empty.");
-        var secret = reader.IsDBNull(2) ? null : secrets.Open(reader.GetFieldValue<byte[]>(2), tenantId, definition.Name);
-        return new StoredSource(tenantId, definition, secret, reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4));
+        string? secret = null;
+        var unreadable = false;
+        if (!reader.IsDBNull(2))
+        {
+            try
+            {
+                secret = secrets.Open(reader.GetFieldValue<byte[]>(2), tenantId, definition.Name);
+            }
+            catch (CryptographicException)
+            {
+                // Listing, reading and replacing the source must still work, or the documented way back
+                // (PUT the secret again) would fail on the very row it is meant to repair.
+                unreadable = true;
+            }
+        }
+
+        return new StoredSource(tenantId, definition, secret, reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4), unreadable);
     }
 }

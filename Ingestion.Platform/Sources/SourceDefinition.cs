@@ -5,8 +5,9 @@ namespace Ingestion.Platform.Sources;
 /// <summary>
 /// A tenant's declared HTTP source: where its records come from, how to page through them, how
 /// fast it may be called, and which dataset they load into. Data, not code: the sync job kind
-/// interprets it. Built only through <c>SourceRules.Validate</c>, so every URL in it passed the
-/// address guard and every column it maps to exists in the target dataset.
+/// interprets it. Built only through <see cref="SourceRules.Validate"/>, so every column it maps to
+/// exists in the target dataset, and registered only once its base URL passed <see cref="SourceGuard"/>
+/// (which a sync applies again before it connects: DNS can change).
 /// The credential's secret is not part of the definition: it is stored encrypted beside it
 /// (<see cref="SourceSecrets"/>) and never returned.
 /// </summary>
@@ -22,8 +23,16 @@ public sealed record SourceDefinition(
     SourcePartitions? Partitions = null,
     SourceSchedule? Schedule = null);
 
-/// <summary>The request of the first page: <c>BaseUrl</c> + <c>Path</c> with fixed query parameters.</summary>
-public sealed record SourceRequest(string BaseUrl, string Path, IReadOnlyDictionary<string, string>? Query = null)
+/// <summary>
+/// The request of the first page: <c>BaseUrl</c> + <c>Path</c> with fixed query parameters and
+/// fixed headers (e.g. <c>Accept</c>, or the <c>User-Agent</c> GitHub requires). The credential is
+/// never one of them: it is in <see cref="SourceAuth"/> and sealed.
+/// </summary>
+public sealed record SourceRequest(
+    string BaseUrl,
+    string Path,
+    IReadOnlyDictionary<string, string>? Query = null,
+    IReadOnlyDictionary<string, string>? Headers = null)
 {
     public Uri Url => new(new Uri(BaseUrl.TrimEnd('/') + "/"), Path.TrimStart('/'));
 }
@@ -63,7 +72,10 @@ public enum PaginationStyle
 /// <summary>
 /// How to reach the next page, and when there is none. Whatever the style, an empty page ends the
 /// sync; so does a missing cursor or link, or <see cref="HasMorePath"/> reading <c>false</c>.
-/// JSON paths are simple dotted paths from the body's root: <c>$.meta.next_cursor</c>, <c>$.data</c>.
+/// JSON paths are simple dotted paths from the body's root (<see cref="JsonPath"/>): <c>$.meta.next_cursor</c>, <c>$.data</c>.
+/// <see cref="LimitParameter"/> and <see cref="PageSize"/> ask for pages of that size in every style
+/// (the server may cap it); <see cref="CursorHeader"/> is read when <see cref="CursorPath"/> is not set,
+/// and a next link is read from the <c>Link</c> header when <see cref="NextLinkPath"/> is not set.
 /// </summary>
 public sealed record SourcePagination(
     PaginationStyle Style,

@@ -2,7 +2,7 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Ingestion.Platform.Sources;
 
-/// <summary>How sources keep their credentials. Bound from the <c>Sources</c> section.</summary>
+/// <summary>How sources keep their credentials and which hosts they may call. Bound from the <c>Sources</c> section.</summary>
 public sealed class SourceOptions
 {
     public const string Section = "Sources";
@@ -15,4 +15,20 @@ public sealed class SourceOptions
     /// </summary>
     [Required]
     public string SecretKey { get; set; } = "";
+
+    /// <summary>
+    /// Host names (exact, case-insensitive) a source's base URL may name even though they resolve to
+    /// a loopback, private or link-local address: APIs inside the organisation's network. Everything
+    /// else must be public, as for webhook callbacks, so a source cannot read the internal network.
+    /// </summary>
+    public List<string> AllowedHosts { get; set; } = [];
+
+    /// <summary>How long resolving a source's host may take when it is checked.</summary>
+    public TimeSpan ResolveTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The shortest schedule a source may carry, so a tenant cannot keep workers busy polling.</summary>
+    [Range(1, 1440)]
+    public int MinimumScheduleMinutes { get; set; } = 5;
+
+    public bool IsAllowListed(string host) => AllowedHosts.Contains(host, StringComparer.OrdinalIgnoreCase);
 }

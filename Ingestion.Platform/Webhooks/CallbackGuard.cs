@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Tenancy;
 using Microsoft.Extensions.Options;
@@ -47,56 +46,7 @@ public sealed class CallbackGuard(IOptions<WebhookOptions> options, IOptions<Ten
     }
 
     /// <summary>Resolves the URL's host and checks every address it names.</summary>
-    public async Task<CallbackCheck> CheckAsync(Uri url, CancellationToken cancellationToken)
-    {
-        var host = url.IdnHost;
-        if (options.Value.IsAllowListed(host))
-        {
-            return new CallbackCheck(null, null);
-        }
-
-        IPAddress[] addresses;
-        if (url.HostNameType is UriHostNameType.IPv4 or UriHostNameType.IPv6)
-        {
-            addresses = [IPAddress.Parse(url.DnsSafeHost)];
-        }
-        else
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(options.Value.Timeout);
-            try
-            {
-                addresses = await Dns.GetHostAddressesAsync(host, timeout.Token);
-            }
-            catch (SocketException e)
-            {
-                return new CallbackCheck(null, $"names host '{host}', which does not resolve ({e.SocketErrorCode}).");
-            }
-            catch (ArgumentException)
-            {
-                return new CallbackCheck(null, $"names host '{host}', which is not a name DNS can look up.");
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                return new CallbackCheck(null, $"names host '{host}', which did not resolve within {options.Value.Timeout.TotalSeconds:0.#} s.");
-            }
-        }
-
-        if (addresses.Length == 0)
-        {
-            return new CallbackCheck(null, $"names host '{host}', which resolves to no address.");
-        }
-
-        foreach (var address in addresses)
-        {
-            if (AddressRules.Refusal(address) is { } why)
-            {
-                var resolved = url.HostNameType is UriHostNameType.Dns ? $"host '{host}' resolves to {address}, which" : $"{address}";
-                return new CallbackCheck(null,
-                    $"is refused: {resolved} is {why}; callbacks go only to public addresses (an operator can allow-list an internal host).");
-            }
-        }
-
-        return new CallbackCheck(addresses, null);
-    }
+    public Task<CallbackCheck> CheckAsync(Uri url, CancellationToken cancellationToken) =>
+        AddressGuard.CheckAsync(url, options.Value.IsAllowListed(url.IdnHost), options.Value.Timeout,
+            "callbacks go only to public addresses (an operator can allow-list an internal host)", cancellationToken);
 }

@@ -12,6 +12,7 @@ using Ingestion.Tests.Infrastructure;
 // make bench-progress: Ingestion.Bench progress --jobs 50 --clients 200
 // make bench-read: Ingestion.Bench read --transactions N --accounts N --rate R --seconds S --step-seconds S --export-rows N
 // make chaos: Ingestion.Bench chaos --minutes 10 [--grace 300] [--seed N]
+// make bench-sync: Ingestion.Bench sync --events N [--page-size 5000] [--requests-per-second 10] [--window sliding] [--workers 2] [--parallelism 8]
 var command = args.FirstOrDefault();
 var options = Arguments.Parse(args.Skip(1));
 switch (command)
@@ -36,8 +37,12 @@ switch (command)
     case "chaos":
         return await ChaosRun.RunAsync(options.Double("minutes", 10), TimeSpan.FromSeconds(options.Long("grace", 300)),
             (int)options.Long("seed", Environment.TickCount));
+    case "sync":
+        return await SyncBench.RunAsync(options.Long("events", 3_000_000), (int)options.Long("page-size", 5000),
+            (int)options.Long("requests-per-second", 10), options.String("window", "sliding"), (int)options.Long("workers", 2),
+            (int)options.Long("parallelism", 8));
     default:
-        Console.Error.WriteLine("usage: Ingestion.Bench upload --bytes N | ingest --rows N | statement --lines N | progress --jobs N --clients M | chaos --minutes N");
+        Console.Error.WriteLine("usage: Ingestion.Bench upload --bytes N | ingest --rows N | statement --lines N | progress --jobs N --clients M | chaos --minutes N | sync --events N");
         return 2;
 }
 
@@ -64,6 +69,8 @@ namespace Ingestion.Bench
 
         public double Double(string name, double fallback) =>
             values.TryGetValue(name, out var value) ? double.Parse(value, CultureInfo.InvariantCulture) : fallback;
+
+        public string String(string name, string fallback) => values.GetValueOrDefault(name, fallback);
     }
 
     /// <summary>What both benchmarks need: the servers, a sandbox, files, and peak memory of a process.</summary>

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Ingestion.Tests.Infrastructure;
+
+namespace Ingestion.Bench;
+
+/// <summary>
+/// Seed 004 at full size: the simulator serves N events newest first in pages of up to
+/// <c>pageSize</c>, to one credential allowed <c>requestsPerSecond</c> requests in any second
+/// (so the ceiling is their product, 50,000 events/s by default). The API and two workers sync
+/// them into a dataset keyed by event id. Prints one line: how close to the ceiling the sync ran,
+/// whether it ever went over the policy (the simulator counts every request that did, and every
+/// 429), how many distinct rows PostgreSQL holds, and the workers' peak memory.
+/// </summary>
+internal static class SyncBench
+{
+    private static readonly string[] Finished = ["synced", "failed", "cancelled"];
+
+    private static readonly TimeSpan History = TimeSpan.FromDays(32);
+
+    public static async Task<int> RunAsync(long events, int pageSize, int requestsPerSecond, string window, int workerCount, int parallelism)
+    {
+        var servers = await NativeServers.StartAsync();
+        await using var sandbox = await Sandbox.CreateAsync(servers, "bench_sync_" + Guid.NewGuid().ToString("N")[..6]);
+        var policy = new SimulatorPolicy(requestsPerSecond, 1);
+
+        // The events span the 32 days up to now, as a live API's would: partitions run from their start to now.
+        var end = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        var start = end - History;
+        await using var simulator = await UpstreamSimulator.StartAsync(new SimulatorConfig
+        {
+            Events = checked((int)events),
+            Start = start.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+            End = end.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+            PageSizeCap = pageSize,
+            Policies = new SimulatorPolicies(Header: [policy], Query: [policy]),
+            Window = window,
+        });
+        Bench.Log($"simulator at {simulator.BaseUrl}: {events:N0} events, pages of {pageSize:N0}, {requestsPerSecond} requests/s ({window} window); "
+                  + (parallelism > 0 ? $"{parallelism} time slices at once" : "no partitions"));
+
+        var settings = new Dictionary<string, string>(sandbox.Settings) { ["Sources__AllowedHosts__0"] = "127.0.0.1" };
+        await using var api = await HostProcess.StartAsync("Ingestion.Api", "bench-sync-api", settings);
+        var workers = await Task.WhenAll(Enumerable.Range(0, workerCount)
+            .Select(i => HostProcess.StartAsync("Ingestion.Workers", $"bench-sync-worker{i}", settings)));
+        try
+        {
+            using var client = new HttpClient { BaseAddress = api.Url, Timeout = TimeSpan.FromMinutes(2) };
+            client.DefaultRequestHeaders.Add("X-Api-Key", Keys.Acme);
+            client.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+
+            var source = TestSources.Events("bench_events_api", "bench_events", simulator.BaseUrl);
+            source["pagination"]!["pageSize"] = pageSize;
+            source["rateLimit"] = JsonNode.Parse($$"""{"policies":[{"requests":{{requestsPerSecond}},"perSeconds":1}]}""");
+            if (parallelism > 0)
+            {
+                // One cursor chain is a sequence of round trips; a data engineer splits the history into
+                // time slices so several chains share the budget: as many equal slices as run at once.
+                source["partitions"] = new JsonObject
+                {
+                    ["start"] = start.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+                    ["sliceSeconds"] = (int)Math.Ceiling(History.TotalSeconds / parallelism),
+                    ["parallelism"] = parallelism,
+                };
+            }
+
+            await TestSources.RegisterAsync(client, TestSources.EventsDataset("bench_events"), source);
+            await sandbox.ExecuteAsync("checkpoint");
+
+            Bench.Log($"syncing with {workerCount} workers");
+            var clock = Stopwatch.StartNew();
+            using var started = await client.PostAsJsonAsync("/v1/sources/bench_events_api/syncs", new { mode = "full" });
+            var answer = await started.Content.ReadAsStringAsync();
+            if ((int)started.StatusCode != 202)
+            {
+                Bench.Log($"the sync was not started: {(int)started.StatusCode} {answer}");
+                return 1;
+            }
+
+            var jobId = JsonNode.Parse(answer)!["jobId"]!.GetValue<Guid>();
+            var job = await WaitAsync(client, jobId, TimeSpan.FromSeconds(Math.Max(600, 10.0 * events / (pageSize * requestsPerSecond))));
+            var seconds = clock.Elapsed.TotalSeconds;
+            var status = job["status"]!.GetValue<string>();
+            Bench.Log($"job {jobId}: {status} after {Bench.F(seconds)} s; progress {job["progress"]?.ToJsonString()}"
+                      + (job["error"] is { } error ? $"; error {error.ToJsonString()}" : ""));
+
+            var stats = await simulator.StatsAsync();
+            var distinct = await sandbox.ScalarAsync<long>("select count(distinct id) from tenant_acme.bench_events");
+            var rss = workers.Max(w => Bench.PeakRssMb(w.Pid));
+            var rate = events / seconds;
+            var ceiling = (double)pageSize * requestsPerSecond;
+            Console.WriteLine($"sync events={events} seconds={Bench.F(seconds)} events_per_s={Bench.F(rate, 0)} ceiling_events_per_s={Bench.F(ceiling, 0)} "
+                              + $"ratio_to_ceiling={Bench.F(rate / ceiling)} http_429={stats.Http429} over_policy={stats.OverPolicy} "
+                              + $"distinct_rows={distinct} worker_peak_rss_mb={Bench.F(rss, 1)}");
+            Bench.Log($"simulator: {stats.Requests} requests, {stats.Http5xx} 5xx, {stats.CursorExpired} expired cursors, {stats.EventsServed:N0} events served");
+            return status == "synced" && distinct == events ? 0 : 1;
+        }
+        finally
+        {
+            foreach (var worker in workers)
+            {
+                await worker.DisposeAsync();
+            }
+        }
+    }
+
+    private static async Task<JsonNode> WaitAsync(HttpClient client, Guid jobId, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        var last = "never found";
+        while (DateTime.UtcNow < deadline)
+        {
+            using var response = await client.GetAsync($"/v1/jobs/{jobId}");
+            last = await response.Content.ReadAsStringAsync();
+            if (response.IsSuccessStatusCode && JsonNode.Parse(last)! is var job && Finished.Contains(job["status"]!.GetValue<string>()))
+            {
+                return job;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"job {jobId} did not finish within {timeout.TotalSeconds:0} s; last seen: {last}");
+    }
+}

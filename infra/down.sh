@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stops exactly what up.sh started, by pid file: the S3 server, RabbitMQ and its
+# Stops exactly what up.sh started, by pid file: the S3 server, the API simulator, RabbitMQ and its
 # epmd, and PostgreSQL (through pg_ctl and its postmaster.pid). Data is kept.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -21,6 +21,7 @@ stop_pidfile() {
 }
 
 stop_pidfile "S3 server" "$INGESTION_PID_DIR/s3.pid"
+stop_pidfile "API simulator" "$INGESTION_PID_DIR/simulator.pid"
 stop_pidfile RabbitMQ "$INGESTION_PID_DIR/rabbitmq.pid"
 stop_pidfile epmd "$INGESTION_PID_DIR/epmd.pid"
 

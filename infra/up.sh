@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing and starts PostgreSQL, RabbitMQ and an S3-compatible
-# server on loopback, with all their data under $INGESTION_DATA. Idempotent: a
+# Installs what is missing and starts PostgreSQL, RabbitMQ, an S3-compatible server and
+# the upstream API simulator on loopback, data under $INGESTION_DATA. Idempotent: a
 # server that already answers is left alone. `infra/down.sh` stops what this started.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -129,9 +129,25 @@ start_s3() {
   wait_port "$INGESTION_S3_PORT" "S3 server" 30
 }
 
+# The upstream API simulator: plain Node.js, no packages. Its data is computed from a seed, so it
+# keeps nothing on disk; `POST /_sim/config` reconfigures it (infra/simulator/server.js).
+start_simulator() {
+  local pidfile=$INGESTION_PID_DIR/simulator.pid
+  if pid_alive "$pidfile" && port_open "$INGESTION_SIM_PORT"; then
+    log "API simulator already running on $INGESTION_SIM_PORT"
+    return
+  fi
+  log "starting the upstream API simulator on 127.0.0.1:$INGESTION_SIM_PORT"
+  nohup node "$INGESTION_ROOT/infra/simulator/server.js" --host 127.0.0.1 --port "$INGESTION_SIM_PORT" \
+    >>"$INGESTION_LOG_DIR/simulator.log" 2>&1 &
+  echo $! >"$pidfile"
+  wait_port "$INGESTION_SIM_PORT" "API simulator" 30
+}
+
 mkdir -p "$INGESTION_DATA" "$INGESTION_PID_DIR" "$INGESTION_LOG_DIR"
 install_missing
 start_postgres
 start_rabbitmq
 start_s3
-log "ready: postgres :$INGESTION_PG_PORT, rabbitmq :$INGESTION_AMQP_PORT, s3 :$INGESTION_S3_PORT (data in $INGESTION_DATA)"
+start_simulator
+log "ready: postgres :$INGESTION_PG_PORT, rabbitmq :$INGESTION_AMQP_PORT, s3 :$INGESTION_S3_PORT, simulator :$INGESTION_SIM_PORT (data in $INGESTION_DATA)"

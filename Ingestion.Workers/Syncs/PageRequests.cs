@@ -145,7 +145,21 @@ public sealed class PageRequests(SourceDefinition source, string? secret)
             link = LinkHeader.Next(string.Join(",", values));
         }
 
-        return link is null ? null : new Uri(response.RequestMessage!.RequestUri!, link).ToString();
+        if (link is null)
+        {
+            return null;
+        }
+
+        // An upstream echoes the query, credential included: the link is checkpointed without it, and it is added again per request.
+        var absolute = new Uri(response.RequestMessage!.RequestUri!, link);
+        return source.Auth is { In: SourceAuthPlacement.Query } auth ? WithoutParameter(absolute, auth.Name).ToString() : absolute.ToString();
+    }
+
+    private static Uri WithoutParameter(Uri url, string name)
+    {
+        var query = QueryHelpers.ParseQuery(url.Query).Where(p => !string.Equals(p.Key, name, StringComparison.Ordinal))
+            .SelectMany(p => p.Value.Select(v => new KeyValuePair<string, string?>(p.Key, v)));
+        return new Uri(QueryHelpers.AddQueryString(url.GetLeftPart(UriPartial.Path), query));
     }
 
     private bool Short(int records) => _pagination.PageSize is { } size && records < size;

@@ -474,7 +474,7 @@ public sealed partial class SyncRunner(
             Max(High, page.HighWater), Min(Low, page.LowWater), Descending ?? page.Descending);
 
         /// <summary>
-        /// Newest first: ask again until just after the oldest record committed; oldest first: from the
+        /// Newest first: ask again until a second after the oldest record committed (upstreams often count whole seconds); oldest first: from the
         /// newest. The record on the boundary comes again and is merged by its key. With no marks, the
         /// partition starts its range again (the key merges what comes twice).
         /// </summary>
@@ -487,7 +487,7 @@ public sealed partial class SyncRunner(
 
             return Descending == false
                 ? position with { Next = null, Since = High }
-                : position with { Next = null, Until = Low!.Value.AddMilliseconds(1) };
+                : position with { Next = null, Until = Low!.Value.AddSeconds(1) };
         }
 
         public static (DateTimeOffset? High, DateTimeOffset? Low, bool? Descending) Of(JsonElement records, SourceDefinition source)

@@ -208,9 +208,10 @@ internal sealed class PageLoader
                 descending = coalesce(descending, @descending),
                 pages = pages + 1, requests = requests + @requests, records = records + @records, loaded = loaded + @loaded,
                 duplicates = duplicates + @duplicates, rejects = rejects + @rejects, http_429 = http_429 + @http429,
-                expected_total = coalesce(@total, expected_total), cursor_resumes = cursor_resumes + @resumes, updated_at = now()
+                expected_total = coalesce(expected_total, @total), cursor_resumes = cursor_resumes + @resumes, updated_at = now()
             where job_id = @job and partition = @partition and pages = @pages
             """, _connection);
+        // The total is the partition's first answer: after a refused cursor the upstream counts only the narrowed range.
         var after = page.After ?? page.Position;
         command.Parameters.AddWithValue("next", (object?)page.After?.Next ?? DBNull.Value);
         command.Parameters.AddWithValue("since", (object?)after.Since ?? DBNull.Value);

@@ -29,6 +29,9 @@ public sealed class When_a_source_is_synced
             ["Webhooks__AllowedHosts__0"] = "127.0.0.1",
             ["Syncs__MaxInlineWait"] = "00:00:02",
         });
+
+        // Two workers: any of them may take any turn of any sync, and they share every budget.
+        await _deployment.StartWorkerAsync();
     }
 
     [OneTimeTearDown]
@@ -124,6 +127,100 @@ public sealed class When_a_source_is_synced
         Assert.That(checkpoints, Is.Zero, "nor kept in a checkpoint");
     }
 
+    [Test]
+    public async Task Should_keep_two_syncs_on_one_credential_within_its_policy_across_two_workers()
+    {
+        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 1_000, Window = "sliding",
+            Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(6, 1)]) });
+        var pagination = new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor", CursorParameter: "cursor",
+            LimitParameter: "limit", PageSize: 50);
+        var auth = new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer ");
+        var first = await RegisterAsync("/v1/events", pagination, [new RateLimitPolicy(6, 1)], auth);
+        var second = await RegisterAsync("/v1/events", pagination, [new RateLimitPolicy(6, 1)], auth);
+        await _simulator.ResetStatsAsync();
+
+        using var acme = _deployment.Client(Keys.Acme);
+        var jobs = await Task.WhenAll(StartAsync(acme, first), StartAsync(acme, second));
+        var ends = await Task.WhenAll(jobs.Select(id => acme.WaitForJobAsync(id, TimeSpan.FromSeconds(90), "synced", "failed", "cancelled")));
+
+        Assert.That(ends.Select(j => j["status"]!.GetValue<string>()), Is.All.EqualTo("synced"));
+        Assert.That(await RowsAsync(first), Is.EqualTo((1_000L, 1_000L)));
+        Assert.That(await RowsAsync(second), Is.EqualTo((1_000L, 1_000L)));
+        var stats = await _simulator.StatsAsync();
+        Assert.That(stats.Requests, Is.GreaterThanOrEqualTo(40), "both syncs paged through everything");
+        Assert.That((stats.Http429, stats.OverPolicy), Is.EqualTo((0L, 0L)), "one budget, shared: never over the policy in any second");
+    }
+
+    [Test]
+    public async Task Should_ride_out_a_429_storm_and_5xx_faults_without_losing_or_doubling_a_record()
+    {
+        // No rate headers at all, only 429 with Retry-After; and one answer in five a 500 or 503.
+        await _simulator.ReconfigureAsync(new SimulatorConfig
+        {
+            Events = 800,
+            Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(50, 1)]),
+            Enforced = new SimulatorPolicies(Header: [new SimulatorPolicy(5, 1)]),
+            RateHeaders = "none",
+            Faults = new SimulatorFaults(Http500: 0.1, Http503: 0.1),
+        });
+        var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
+            CursorParameter: "cursor", LimitParameter: "limit", PageSize: 50), [new RateLimitPolicy(50, 1)],
+            new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
+
+        var job = await SyncAsync(source, seconds: 120);
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("synced"), job.ToJsonString());
+        Assert.That(await RowsAsync(source), Is.EqualTo((800L, 800L)));
+        var stats = await _simulator.StatsAsync();
+        Assert.That(stats.Http5xx, Is.GreaterThan(0), "faults were served");
+        Assert.That(stats.Http429, Is.LessThan(stats.Requests / 2), "a 429 stops every request on the credential until Retry-After");
+    }
+
+    [Test]
+    public async Task Should_fetch_only_new_records_on_a_second_incremental_run()
+    {
+        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 700, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(20, 1)]) });
+        var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
+            CursorParameter: "cursor", LimitParameter: "limit", PageSize: 100), [new RateLimitPolicy(20, 1)],
+            new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
+        var first = await SyncAsync(source, mode: "incremental");
+        await _simulator.AppendAsync(150);
+
+        var second = await SyncAsync(source, mode: "incremental");
+
+        Assert.That(first["status"]!.GetValue<string>(), Is.EqualTo("synced"), first.ToJsonString());
+        Assert.That(second["status"]!.GetValue<string>(), Is.EqualTo("synced"), second.ToJsonString());
+        Assert.That(await RowsAsync(source), Is.EqualTo((850L, 850L)));
+        Assert.That(second["progress"]!["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(150));
+        Assert.That(second["progress"]!["records"]!.GetValue<long>(), Is.LessThan(200),
+            "only the new records, and those of the high-water mark's second again");
+        Assert.That(second["sync"]!["since"], Is.Null, "the request asked for none: the mark came from the dataset");
+    }
+
+    [Test]
+    public async Task Should_park_a_long_wait_for_the_budget_instead_of_holding_a_worker()
+    {
+        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 300, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(2, 4)]) });
+        var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
+            CursorParameter: "cursor", LimitParameter: "limit", PageSize: 50), [new RateLimitPolicy(2, 4)],
+            new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
+
+        var job = await SyncAsync(source, seconds: 90);
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("synced"), job.ToJsonString());
+        Assert.That(await RowsAsync(source), Is.EqualTo((300L, 300L)));
+        Assert.That(string.Join("\n", _deployment.Workers.Select(w => w.Log())), Does.Contain("parked"),
+            "waits longer than MaxInlineWait went back to PostgreSQL");
+        Assert.That((await _simulator.StatsAsync()).OverPolicy, Is.Zero);
+    }
+
+    private static async Task<Guid> StartAsync(HttpClient client, string source)
+    {
+        using var response = await client.PostAsJsonAsync($"/v1/sources/{source}/syncs", new { mode = "full" });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
+        return (await response.Content.ReadFromJsonAsync<JsonObject>())!["jobId"]!.GetValue<Guid>();
+    }
+
     private async Task<string> RegisterAsync(string path, SourcePagination pagination, IReadOnlyList<RateLimitPolicy> policies, SourceAuth auth)
     {
         var name = $"events_{++_sources}";
@@ -157,11 +254,11 @@ public sealed class When_a_source_is_synced
         return name;
     }
 
-    private async Task<JsonNode> SyncAsync(string source, int seconds = 60)
+    private async Task<JsonNode> SyncAsync(string source, int seconds = 60, string mode = "full")
     {
         await _simulator.ResetStatsAsync();
         using var acme = _deployment.Client(Keys.Acme);
-        using var response = await acme.PostAsJsonAsync($"/v1/sources/{source}/syncs", new { mode = "full" });
+        using var response = await acme.PostAsJsonAsync($"/v1/sources/{source}/syncs", new { mode });
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
         var jobId = (await response.Content.ReadFromJsonAsync<JsonObject>())!["jobId"]!.GetValue<Guid>();
         return await acme.WaitForJobAsync(jobId, TimeSpan.FromSeconds(seconds), "synced", "failed", "cancelled");

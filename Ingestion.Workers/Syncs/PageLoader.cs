@@ -42,12 +42,12 @@ internal readonly record struct PageLoad(long Records, long Loaded, long Duplica
 
 /// <summary>
 /// Loads one page and moves its partition's checkpoint, in one transaction: the good records go
-/// through binary COPY into a staging table, the bad ones (with their raw JSON and the reason) into
-/// the job's rejects, then the staged rows are merged by the dataset's key — <c>reject</c> keeps
-/// the row already there and counts the record as a duplicate, <c>upsert</c> replaces it — and the
-/// checkpoint moves past the page, fenced on the page count it started from. A crash before the
-/// commit leaves neither the rows nor the checkpoint; after it, both. That is where exactly-once is kept.
-/// One loader per partition connection: its staging table lives in that session.
+/// through binary COPY into the table (or, when a key collides, into a staging table merged by the
+/// dataset's key — <c>reject</c> keeps the row already there and counts the record as a duplicate,
+/// <c>upsert</c> replaces it), the bad ones with their raw JSON and the reason into the job's
+/// rejects, and the checkpoint moves past the page, fenced on the page count it started from. A
+/// crash before the commit leaves neither the rows nor the checkpoint; after it, both. That is where
+/// exactly-once is kept. One loader per partition connection: its staging table lives in that session.
 /// </summary>
 internal sealed class PageLoader
 {
@@ -60,6 +60,7 @@ internal sealed class PageLoader
     private readonly int _rejectedRecordBytes;
     private readonly string _createStageSql;
     private readonly string _stageCopySql;
+    private readonly string _copySql;
     private readonly string _dedupeSql;
     private readonly string _mergeSql;
     private bool _staged;
@@ -79,6 +80,7 @@ internal sealed class PageLoader
         var keyList = string.Join(", ", keys);
         _createStageSql = $"create temp table if not exists {Stage} (like {table}, __ordinal bigint not null) on commit delete rows";
         _stageCopySql = $"copy {Stage} ({list}, __ordinal) from stdin (format binary)";
+        _copySql = $"copy {table} ({list}) from stdin (format binary)";
 
         // Within a page, the first record of a key stays (reject) or the last one wins (upsert).
         var keep = dataset.OnKeyConflict == KeyConflictPolicy.Upsert ? "max" : "min";
@@ -114,28 +116,34 @@ internal sealed class PageLoader
 
         await using var transaction = await _connection.BeginTransactionAsync(cancellationToken);
         var checkpoint = await ReadPagesAsync(cancellationToken);
-        var staged = 0L;
         var rejects = new List<(long Ordinal, string Column, string Reason, byte[] Raw)>();
-        var ordinal = checkpoint.Records;
-        await using (var importer = await _connection.BeginBinaryImportAsync(_stageCopySql, cancellationToken))
-        {
-            foreach (var record in page.Records.EnumerateArray())
-            {
-                ordinal++;
-                if (_mapper.Check(record) is { } problem)
-                {
-                    rejects.Add((ordinal, problem.Column, problem.Reason,
-                        RejectedRecord.Keep(Encoding.UTF8.GetBytes(record.GetRawText()), _rejectedRecordBytes)));
-                    continue;
-                }
+        long loaded, duplicates = 0;
 
-                await importer.StartRowAsync(cancellationToken);
-                _mapper.Write(importer);
-                await importer.WriteAsync(ordinal, NpgsqlDbType.Bigint, cancellationToken);
-                staged++;
+        // Fast path: while no key collides (the usual page), rows go straight into the table. A collision
+        // undoes only this attempt (a savepoint) and the page goes through staging and the merge.
+        await transaction.SaveAsync("page", cancellationToken);
+        long staged;
+        try
+        {
+            staged = await CopyAsync(_copySql, page, checkpoint.Records, rejects, cancellationToken);
+            loaded = staged;
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            await transaction.RollbackAsync("page", cancellationToken);
+            rejects.Clear();
+            staged = await CopyAsync(_stageCopySql, page, checkpoint.Records, rejects, cancellationToken);
+            if (_dedupeSql.Length > 0 && staged > 1)
+            {
+                await using var dedupe = new NpgsqlCommand(_dedupeSql, _connection, transaction);
+                duplicates += await dedupe.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            await importer.CompleteAsync(cancellationToken);
+            await using var merge = new NpgsqlCommand(_mergeSql, _connection, transaction);
+            await using var reader = await merge.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            loaded = reader.GetInt64(0);
+            duplicates = staged - loaded;
         }
 
         if (rejects.Count > 0)
@@ -155,26 +163,46 @@ internal sealed class PageLoader
             await importer.CompleteAsync(cancellationToken);
         }
 
-        var duplicates = 0L;
-        if (_dedupeSql.Length > 0 && staged > 1)
-        {
-            await using var dedupe = new NpgsqlCommand(_dedupeSql, _connection, transaction);
-            duplicates += await dedupe.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        long loaded;
-        await using (var merge = new NpgsqlCommand(_mergeSql, _connection, transaction))
-        await using (var reader = await merge.ExecuteReaderAsync(cancellationToken))
-        {
-            await reader.ReadAsync(cancellationToken);
-            loaded = reader.GetInt64(0);
-        }
-
-        duplicates += staged - duplicates - loaded;
+        var ordinal = checkpoint.Records + page.Records.GetArrayLength();
         var records = ordinal - checkpoint.Records;
         await MoveCheckpointAsync(page, checkpoint.Pages, records, loaded, duplicates, rejects.Count, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return new PageLoad(records, loaded, duplicates, rejects.Count);
+    }
+
+    /// <summary>
+    /// Checks each record and writes the good ones through <paramref name="copySql"/> (the table, or the
+    /// staging table with each row's ordinal); the bad ones are collected with their raw JSON.
+    /// </summary>
+    private async Task<long> CopyAsync(string copySql, FetchedPage page, long recordsBefore,
+        List<(long Ordinal, string Column, string Reason, byte[] Raw)> rejects, CancellationToken cancellationToken)
+    {
+        var staging = ReferenceEquals(copySql, _stageCopySql);
+        var ordinal = recordsBefore;
+        var written = 0L;
+        await using var importer = await _connection.BeginBinaryImportAsync(copySql, cancellationToken);
+        foreach (var record in page.Records.EnumerateArray())
+        {
+            ordinal++;
+            if (_mapper.Check(record) is { } problem)
+            {
+                rejects.Add((ordinal, problem.Column, problem.Reason,
+                    RejectedRecord.Keep(Encoding.UTF8.GetBytes(record.GetRawText()), _rejectedRecordBytes)));
+                continue;
+            }
+
+            await importer.StartRowAsync(cancellationToken);
+            _mapper.Write(importer);
+            if (staging)
+            {
+                await importer.WriteAsync(ordinal, NpgsqlDbType.Bigint, cancellationToken);
+            }
+
+            written++;
+        }
+
+        await importer.CompleteAsync(cancellationToken);
+        return written;
     }
 
     /// <summary>

@@ -37,6 +37,9 @@ public sealed class SyncOptions
 
     public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>How often a worker looks for schedules that are due (each slot fires once, whichever worker sees it first).</summary>
+    public TimeSpan SchedulePeriod { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>A rejected record's raw JSON is kept up to this many bytes, then cut and marked.</summary>
     public int RejectedRecordBytes { get; set; } = 4096;
 }

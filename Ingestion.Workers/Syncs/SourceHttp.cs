@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace Ingestion.Workers.Syncs;
 
 /// <summary>
@@ -5,7 +7,7 @@ namespace Ingestion.Workers.Syncs;
 /// elsewhere), no cookies. Not the host's HttpClientFactory, whose logging writes request URLs, and a
 /// source's URL may carry its secret as a query parameter.
 /// </summary>
-public sealed class SourceHttp : IDisposable
+public sealed class SourceHttp(IOptions<SyncOptions> options) : IDisposable
 {
     private readonly HttpClient _http = new(new SocketsHttpHandler
     {
@@ -18,6 +20,9 @@ public sealed class SourceHttp : IDisposable
     })
     {
         Timeout = Timeout.InfiniteTimeSpan,
+
+        // A page is read whole before it is parsed: this bounds what one page can cost.
+        MaxResponseContentBufferSize = options.Value.MaxPageBytes,
     };
 
     /// <summary>Sends the request; the body is read by the caller. A <paramref name="timeout"/> that passes is a <see cref="TimeoutException"/>.</summary>

@@ -99,16 +99,28 @@ public sealed partial class SyncRunner(
         var pending = new Queue<SyncPartition>(partitions.Where(p => !p.Finished));
         var active = new List<Task<PartitionEnd>>();
         var ends = new List<PartitionEnd>();
-        while (pending.Count > 0 || active.Count > 0)
-        {
-            while (pending.Count > 0 && active.Count < turn.Concurrency(definition))
-            {
-                active.Add(WorkPartitionAsync(turn, pending.Dequeue(), cancellationToken));
-            }
 
-            var ended = await Task.WhenAny(active);
-            active.Remove(ended);
-            ends.Add(await ended);
+        // One partition's failure stops the others before the step returns: nothing loads once the job's lock is released.
+        using var partitionsStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
+        {
+            while (pending.Count > 0 || active.Count > 0)
+            {
+                while (pending.Count > 0 && active.Count < turn.Concurrency(definition))
+                {
+                    active.Add(WorkPartitionAsync(turn, pending.Dequeue(), partitionsStop.Token));
+                }
+
+                var ended = await Task.WhenAny(active);
+                active.Remove(ended);
+                ends.Add(await ended);
+            }
+        }
+        catch
+        {
+            await partitionsStop.CancelAsync();
+            await Task.WhenAll(active.Select(t => t.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default)));
+            throw;
         }
 
         await turn.PublishProgressAsync(force: true, cancellationToken);

@@ -214,6 +214,21 @@ public sealed class When_a_source_is_synced
         Assert.That((await _simulator.StatsAsync()).OverPolicy, Is.Zero);
     }
 
+    [Test]
+    public async Task Should_fail_a_sync_whose_source_points_inside_without_calling_it()
+    {
+        // Stored as if the sources API had let it through (or DNS changed since): the worker checks again before any request.
+        var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor"),
+            [new RateLimitPolicy(10, 1)], new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "),
+            baseUrl: "http://169.254.169.254/");
+
+        var job = await SyncAsync(source);
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("failed"), job.ToJsonString());
+        Assert.That(job["error"]!["code"]!.GetValue<string>(), Is.EqualTo("source_refused"));
+        Assert.That(job["progress"]!["requests"]!.GetValue<long>(), Is.Zero);
+    }
+
     private static async Task<Guid> StartAsync(HttpClient client, string source)
     {
         using var response = await client.PostAsJsonAsync($"/v1/sources/{source}/syncs", new { mode = "full" });
@@ -221,7 +236,8 @@ public sealed class When_a_source_is_synced
         return (await response.Content.ReadFromJsonAsync<JsonObject>())!["jobId"]!.GetValue<Guid>();
     }
 
-    private async Task<string> RegisterAsync(string path, SourcePagination pagination, IReadOnlyList<RateLimitPolicy> policies, SourceAuth auth)
+    private async Task<string> RegisterAsync(string path, SourcePagination pagination, IReadOnlyList<RateLimitPolicy> policies, SourceAuth auth,
+        string? baseUrl = null)
     {
         var name = $"events_{++_sources}";
         using var acme = _deployment.Client(Keys.Acme);
@@ -239,7 +255,7 @@ public sealed class When_a_source_is_synced
         })).EnsureSuccessStatusCode();
 
         var definition = new SourceDefinition(name, name,
-            new SourceRequest(_simulator.BaseUrl.ToString(), path),
+            new SourceRequest(baseUrl ?? _simulator.BaseUrl.ToString(), path),
             auth,
             pagination,
             new SourceRecords("$.data", new Dictionary<string, string>

@@ -1,6 +1,7 @@
 using Ingestion.Api.Accounts;
 using Ingestion.Api.Datasets;
 using Ingestion.Api.Statements;
+using Ingestion.Api.Syncs;
 using Ingestion.Platform.Statements;
 using Ingestion.Api.Hosting;
 using Microsoft.AspNetCore.Connections;
@@ -61,6 +62,7 @@ public static class ApiExtensions
         app.MapJobsApi();
         app.MapJobStream();
         app.MapStatementsApi();
+        app.MapSyncsApi();
         app.MapAccountDocumentsApi();
         app.MapWebhooksApi();
         app.MapOpsApi();

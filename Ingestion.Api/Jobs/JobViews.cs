@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization.Metadata;
 using Ingestion.Api.Statements;
+using Ingestion.Api.Syncs;
 using Ingestion.Api.Uploads;
 using Ingestion.Platform.Jobs;
 using Microsoft.AspNetCore.OpenApi;
@@ -19,6 +20,7 @@ public static class JobViews
     [
         new UploadKindView(),
         new StatementKindView(),
+        new SyncKindView(),
     ];
 
     private static readonly Dictionary<JobKind, JobKindView> ByKind = Registered.ToDictionary(v => v.Kind);

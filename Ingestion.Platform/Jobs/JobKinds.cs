@@ -12,6 +12,7 @@ public static class JobKinds
     [
         UploadJob.Descriptor,
         StatementJob.Descriptor,
+        SyncJob.Descriptor,
     ];
 
     private static readonly Dictionary<string, JobKind> ByName = All.ToDictionary(k => k.Name, StringComparer.Ordinal);

@@ -19,11 +19,14 @@ public static class Outbox
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private const string InsertSql = """
-        insert into ingestion.outbox (message_type, body, destination, trace_parent) values (@type, @body, @destination, @trace)
+        insert into ingestion.outbox (message_type, body, destination, trace_parent, not_before)
+        values (@type, @body, @destination, @trace, @not_before)
         """;
 
     /// <param name="destination">The queue a command is sent to; null publishes an event.</param>
-    public static async Task AddAsync<T>(NpgsqlConnection connection, T message, Uri? destination, CancellationToken cancellationToken)
+    /// <param name="notBefore">When the relay may send it; at once when null (a job that waits for an upstream's budget gives a time).</param>
+    public static async Task AddAsync<T>(NpgsqlConnection connection, T message, Uri? destination, CancellationToken cancellationToken,
+        DateTimeOffset? notBefore = null)
         where T : class
     {
         await using var insert = new NpgsqlCommand(InsertSql, connection);
@@ -33,6 +36,7 @@ public static class Outbox
 
         // The request's trace, so the relay sends the message as part of it, however much later.
         insert.Parameters.AddWithValue("trace", (object?)Activity.Current?.Id ?? DBNull.Value);
+        insert.Parameters.AddWithValue("not_before", NpgsqlDbType.TimestampTz, (object?)notBefore ?? DBNull.Value);
         await insert.ExecuteNonQueryAsync(cancellationToken);
 
         await NotifyAsync(connection, cancellationToken);

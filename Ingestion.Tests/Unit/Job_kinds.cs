@@ -31,6 +31,11 @@ public sealed partial class Job_kinds
             "Ingestion.Workers/Documents/",
             "Ingestion.Workers/StateMachines/Statement", "Ingestion.Workers/Consumers/RenderStatement",
         ],
+        ["sync"] =
+        [
+            "Ingestion.Platform/Jobs/Syncs/", "Ingestion.Api/Syncs/", "Ingestion.Workers/Syncs/",
+            "Ingestion.Workers/StateMachines/Sync", "Ingestion.Workers/Consumers/RunSync",
+        ],
     };
 
     /// <summary>The kinds' contracts, one namespace each.</summary>
@@ -38,6 +43,7 @@ public sealed partial class Job_kinds
     {
         ["upload"] = "Ingestion.Contracts.Uploads",
         ["statement"] = "Ingestion.Contracts.Statements",
+        ["sync"] = "Ingestion.Contracts.Syncs",
     };
 
     /// <summary>The registration lines: the one place per host that lists every kind.</summary>

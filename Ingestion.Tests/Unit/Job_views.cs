@@ -24,31 +24,43 @@ public sealed partial class Job_views
 
     private static readonly Dictionary<string, string> Views = new()
     {
+        ["sync-syncing"] = """
+            {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"sync","status":"syncing","tenant":"acme","dataset":"events","bytes":null,"sha256":null,"sync":{"source":"events","mode":"incremental","since":"2026-02-01T00:00:00+00:00","until":null,"partitions":1},"createdAt":"2026-03-01T09:00:00+00:00","updatedAt":"2026-03-01T09:00:11+00:00","startedAt":"2026-03-01T09:00:01+00:00","completedAt":null,"progress":{"requests":12,"records":50000,"rowsLoaded":49990,"duplicates":7,"rejects":3,"http429":1,"budgetShare":0.97,"expectedTotal":100000,"eta":"2026-03-01T09:00:21+00:00"},"error":null,"rejects":null,"rejectLimits":null,"statement":null,"document":null,"reconciliation":null,"syncRejects":null,"cancellation":null,"links":{"self":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","stream":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/stream","history":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/history","cancel":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/cancel"}}
+            """,
+        ["sync-synced"] = """
+            {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"sync","status":"synced","tenant":null,"dataset":"events","bytes":null,"sha256":null,"sync":{"source":"events","mode":"incremental","since":"2026-02-01T00:00:00+00:00","until":null,"partitions":1},"createdAt":"2026-03-01T09:00:00+00:00","updatedAt":"2026-03-01T09:00:11+00:00","startedAt":"2026-03-01T09:00:01+00:00","completedAt":"2026-03-01T09:00:20+00:00","progress":{"requests":21,"records":100003,"rowsLoaded":99998,"duplicates":3,"rejects":2,"http429":0,"budgetShare":0,"expectedTotal":100000,"eta":null},"error":null,"rejects":null,"rejectLimits":null,"statement":null,"document":null,"reconciliation":{"expected":100000,"distinctKeysLoaded":99998,"duplicates":3,"rejects":2,"difference":0},"syncRejects":{"count":2,"url":"<presigned>","expiresAt":"<presigned>"},"cancellation":null,"links":{"self":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","stream":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/stream","history":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/history"}}
+            """,
         ["upload-processing"] = """
-            {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"upload","status":"processing","tenant":"acme","dataset":"transactions","bytes":8192,"sha256":"ab12","createdAt":"2026-03-01T09:00:00+00:00","updatedAt":"2026-03-01T09:00:07+00:00","startedAt":"2026-03-01T09:00:02+00:00","completedAt":null,"progress":{"rowsLoaded":120,"rowsRejected":3,"bytesRead":4096,"bytesTotal":8192},"error":null,"rejects":{"count":3,"url":"<presigned>","expiresAt":"<presigned>"},"rejectLimits":null,"statement":null,"document":null,"cancellation":null,"links":{"self":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","stream":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/stream","history":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/history","cancel":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/cancel"}}
+            {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"upload","status":"processing","tenant":"acme","dataset":"transactions","bytes":8192,"sha256":"ab12","sync":null,"createdAt":"2026-03-01T09:00:00+00:00","updatedAt":"2026-03-01T09:00:07+00:00","startedAt":"2026-03-01T09:00:02+00:00","completedAt":null,"progress":{"rowsLoaded":120,"rowsRejected":3,"bytesRead":4096,"bytesTotal":8192},"error":null,"rejects":{"count":3,"url":"<presigned>","expiresAt":"<presigned>"},"rejectLimits":null,"statement":null,"document":null,"reconciliation":null,"syncRejects":null,"cancellation":null,"links":{"self":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","stream":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/stream","history":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/history","cancel":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/cancel"}}
             """,
         ["upload-cancelled"] = """
-            {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"upload","status":"cancelled","tenant":null,"dataset":"transactions","bytes":8192,"sha256":"ab12","createdAt":"2026-03-01T09:00:00+00:00","updatedAt":"2026-03-01T09:00:07+00:00","startedAt":null,"completedAt":"2026-03-01T09:01:00+00:00","progress":{"rowsLoaded":0,"rowsRejected":0,"bytesRead":0,"bytesTotal":8192},"error":null,"rejects":null,"rejectLimits":null,"statement":null,"document":null,"cancellation":{"by":"key:acme-1","at":"2026-03-01T09:01:00+00:00","stoppedAfterLine":5001},"links":{"self":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","stream":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/stream","history":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/history","retry":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/retry","webhooks":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/webhooks"}}
+            {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"upload","status":"cancelled","tenant":null,"dataset":"transactions","bytes":8192,"sha256":"ab12","sync":null,"createdAt":"2026-03-01T09:00:00+00:00","updatedAt":"2026-03-01T09:00:07+00:00","startedAt":null,"completedAt":"2026-03-01T09:01:00+00:00","progress":{"rowsLoaded":0,"rowsRejected":0,"bytesRead":0,"bytesTotal":8192},"error":null,"rejects":null,"rejectLimits":null,"statement":null,"document":null,"reconciliation":null,"syncRejects":null,"cancellation":{"by":"key:acme-1","at":"2026-03-01T09:01:00+00:00","stoppedAfterLine":5001},"links":{"self":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","stream":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/stream","history":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/history","retry":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/retry","webhooks":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/webhooks"}}
             """,
         ["upload-failed"] = """
-            {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"upload","status":"failed","tenant":null,"dataset":"transactions","bytes":8192,"sha256":"ab12","createdAt":"2026-03-01T09:00:00+00:00","updatedAt":"2026-03-01T09:00:07+00:00","startedAt":null,"completedAt":"2026-03-01T09:00:05+00:00","progress":{"rowsLoaded":0,"rowsRejected":0,"bytesRead":0,"bytesTotal":8192},"error":{"code":"missing_column","message":"Column 'amount' is missing.","at":"2026-03-01T09:00:05+00:00"},"rejects":null,"rejectLimits":null,"statement":null,"document":null,"cancellation":null,"links":{"self":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","stream":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/stream","history":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/history","retry":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/retry"}}
+            {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"upload","status":"failed","tenant":null,"dataset":"transactions","bytes":8192,"sha256":"ab12","sync":null,"createdAt":"2026-03-01T09:00:00+00:00","updatedAt":"2026-03-01T09:00:07+00:00","startedAt":null,"completedAt":"2026-03-01T09:00:05+00:00","progress":{"rowsLoaded":0,"rowsRejected":0,"bytesRead":0,"bytesTotal":8192},"error":{"code":"missing_column","message":"Column 'amount' is missing.","at":"2026-03-01T09:00:05+00:00"},"rejects":null,"rejectLimits":null,"statement":null,"document":null,"reconciliation":null,"syncRejects":null,"cancellation":null,"links":{"self":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","stream":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/stream","history":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/history","retry":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/retry"}}
             """,
         ["statement-rendering"] = """
-            {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"statement","status":"rendering","tenant":"acme","dataset":"transactions","bytes":null,"sha256":null,"createdAt":"2026-03-01T09:00:00+00:00","updatedAt":"2026-03-01T09:00:09+00:00","startedAt":null,"completedAt":null,"progress":{"linesRendered":480,"linesTotal":960,"pagesRendered":13,"pagesTotal":24,"volumes":1},"error":null,"rejects":null,"rejectLimits":null,"statement":{"accountId":42,"from":"2026-01-01","to":"2026-01-31"},"document":null,"cancellation":null,"links":{"self":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","stream":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/stream","history":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/history","cancel":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/cancel"}}
+            {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"statement","status":"rendering","tenant":"acme","dataset":"transactions","bytes":null,"sha256":null,"sync":null,"createdAt":"2026-03-01T09:00:00+00:00","updatedAt":"2026-03-01T09:00:09+00:00","startedAt":null,"completedAt":null,"progress":{"linesRendered":480,"linesTotal":960,"pagesRendered":13,"pagesTotal":24,"volumes":1},"error":null,"rejects":null,"rejectLimits":null,"statement":{"accountId":42,"from":"2026-01-01","to":"2026-01-31"},"document":null,"reconciliation":null,"syncRejects":null,"cancellation":null,"links":{"self":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","stream":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/stream","history":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/history","cancel":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/cancel"}}
             """,
         ["statement-ready"] = """
-            {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"statement","status":"ready","tenant":null,"dataset":"transactions","bytes":null,"sha256":null,"createdAt":"2026-03-01T09:00:00+00:00","updatedAt":"2026-03-01T09:00:09+00:00","startedAt":null,"completedAt":"2026-03-01T09:00:30+00:00","progress":{"linesRendered":0,"linesTotal":960,"pagesRendered":0,"pagesTotal":24,"volumes":1},"error":null,"rejects":null,"rejectLimits":null,"statement":{"accountId":42,"from":"2026-01-01","to":"2026-01-31"},"document":{"contentType":"application/pdf","bytes":123456,"expiresAt":"2099-01-01T00:00:00+00:00","expired":false,"deletedAt":null},"cancellation":null,"links":{"self":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","stream":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/stream","history":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/history","webhooks":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/webhooks","download":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/download"}}
+            {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"statement","status":"ready","tenant":null,"dataset":"transactions","bytes":null,"sha256":null,"sync":null,"createdAt":"2026-03-01T09:00:00+00:00","updatedAt":"2026-03-01T09:00:09+00:00","startedAt":null,"completedAt":"2026-03-01T09:00:30+00:00","progress":{"linesRendered":0,"linesTotal":960,"pagesRendered":0,"pagesTotal":24,"volumes":1},"error":null,"rejects":null,"rejectLimits":null,"statement":{"accountId":42,"from":"2026-01-01","to":"2026-01-31"},"document":{"contentType":"application/pdf","bytes":123456,"expiresAt":"2099-01-01T00:00:00+00:00","expired":false,"deletedAt":null},"reconciliation":null,"syncRejects":null,"cancellation":null,"links":{"self":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","stream":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/stream","history":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/history","webhooks":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/webhooks","download":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/download"}}
             """,
         ["statement-expired"] = """
-            {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"statement","status":"ready","tenant":null,"dataset":"transactions","bytes":null,"sha256":null,"createdAt":"2026-03-01T09:00:00+00:00","updatedAt":"2026-03-01T09:00:09+00:00","startedAt":null,"completedAt":null,"progress":{"linesRendered":0,"linesTotal":960,"pagesRendered":0,"pagesTotal":24,"volumes":1},"error":null,"rejects":null,"rejectLimits":null,"statement":{"accountId":42,"from":"2026-01-01","to":"2026-01-31"},"document":{"contentType":"application/zip","bytes":99,"expiresAt":"2001-01-01T00:00:00+00:00","expired":true,"deletedAt":"2001-01-02T00:00:00+00:00"},"cancellation":null,"links":{"self":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","stream":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/stream","history":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/history"}}
+            {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"statement","status":"ready","tenant":null,"dataset":"transactions","bytes":null,"sha256":null,"sync":null,"createdAt":"2026-03-01T09:00:00+00:00","updatedAt":"2026-03-01T09:00:09+00:00","startedAt":null,"completedAt":null,"progress":{"linesRendered":0,"linesTotal":960,"pagesRendered":0,"pagesTotal":24,"volumes":1},"error":null,"rejects":null,"rejectLimits":null,"statement":{"accountId":42,"from":"2026-01-01","to":"2026-01-31"},"document":{"contentType":"application/zip","bytes":99,"expiresAt":"2001-01-01T00:00:00+00:00","expired":true,"deletedAt":"2001-01-02T00:00:00+00:00"},"reconciliation":null,"syncRejects":null,"cancellation":null,"links":{"self":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","stream":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/stream","history":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/history"}}
             """,
         ["statement-cancelled"] = """
-            {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"statement","status":"cancelled","tenant":"acme","dataset":"transactions","bytes":null,"sha256":null,"createdAt":"2026-03-01T09:00:00+00:00","updatedAt":"2026-03-01T09:00:09+00:00","startedAt":null,"completedAt":"2026-03-01T09:00:03+00:00","progress":{"linesRendered":0,"linesTotal":960,"pagesRendered":0,"pagesTotal":24,"volumes":1},"error":null,"rejects":null,"rejectLimits":null,"statement":{"accountId":42,"from":"2026-01-01","to":"2026-01-31"},"document":null,"cancellation":{"by":"ops:alice","at":"2026-03-01T09:00:03+00:00","stoppedAfterLine":null},"links":{"self":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","stream":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/stream","history":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/history","retry":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/retry"}}
+            {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"statement","status":"cancelled","tenant":"acme","dataset":"transactions","bytes":null,"sha256":null,"sync":null,"createdAt":"2026-03-01T09:00:00+00:00","updatedAt":"2026-03-01T09:00:09+00:00","startedAt":null,"completedAt":"2026-03-01T09:00:03+00:00","progress":{"linesRendered":0,"linesTotal":960,"pagesRendered":0,"pagesTotal":24,"volumes":1},"error":null,"rejects":null,"rejectLimits":null,"statement":{"accountId":42,"from":"2026-01-01","to":"2026-01-31"},"document":null,"reconciliation":null,"syncRejects":null,"cancellation":{"by":"ops:alice","at":"2026-03-01T09:00:03+00:00","stoppedAfterLine":null},"links":{"self":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","stream":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/stream","history":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/history","retry":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/retry"}}
             """,
     };
 
     private static readonly Dictionary<string, string> WebhookBodies = new()
     {
+        ["sync-syncing"] = """
+            {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"sync","status":"syncing","counts":{"requests":12,"records":50000,"rowsLoaded":49990,"duplicates":7,"rejects":3},"timestamp":"2026-03-01T09:00:11+00:00"}
+            """,
+        ["sync-synced"] = """
+            {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"sync","status":"synced","counts":{"requests":21,"records":100003,"rowsLoaded":99998,"duplicates":3,"rejects":2},"timestamp":"2026-03-01T09:00:20+00:00"}
+            """,
         ["upload-processing"] = """
             {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"upload","status":"processing","counts":{"rowsLoaded":120,"rowsRejected":3},"timestamp":"2026-03-01T09:00:07+00:00"}
             """,
@@ -129,7 +141,38 @@ public sealed partial class Job_views
         }), true, false);
     }
 
+    private static IEnumerable<TestCaseData> SyncCases()
+    {
+        yield return new TestCaseData("sync-syncing", Sync(job =>
+        {
+            job.CurrentState = "Syncing";
+            job.StartedAt = Created.AddSeconds(1);
+            job.Requests = 12;
+            job.Records = 50_000;
+            job.RowsLoaded = 49_990;
+            job.Duplicates = 7;
+            job.Rejects = 3;
+            job.Http429 = 1;
+            job.BudgetShare = 0.97;
+            job.ExpectedTotal = 100_000;
+        }), true, false);
+        yield return new TestCaseData("sync-synced", Sync(job =>
+        {
+            job.CurrentState = "Synced";
+            job.StartedAt = Created.AddSeconds(1);
+            job.CompletedAt = Created.AddSeconds(20);
+            job.Requests = 21;
+            job.Records = 100_003;
+            job.RowsLoaded = 99_998;
+            job.Duplicates = 3;
+            job.Rejects = 2;
+            job.ExpectedTotal = 100_000;
+            job.RejectsKey = "rejects/acme/sync-x.csv";
+        }), false, true);
+    }
+
     [TestCaseSource(nameof(Cases))]
+    [TestCaseSource(nameof(SyncCases))]
     public async Task Should_show_each_kind_of_job_as_before(string name, JobState job, bool showTenant, bool withLinks)
     {
         var view = withLinks ? await JobView.WithLinksAsync(job, showTenant, Store) : JobView.From(job, showTenant);
@@ -139,6 +182,7 @@ public sealed partial class Job_views
     }
 
     [TestCaseSource(nameof(Cases))]
+    [TestCaseSource(nameof(SyncCases))]
     public void Should_send_each_kind_of_webhook_body_as_before(string name, JobState job, bool showTenant, bool withLinks)
     {
         var json = JsonSerializer.Serialize(WebhookPayload.For(job), WebhookPayload.Json);
@@ -146,8 +190,8 @@ public sealed partial class Job_views
         Assert.That(json, Is.EqualTo(WebhookBodies[name]));
     }
 
-    [TestCase("state", "unknown", "state must be one of uploaded, processing, completed, requested, rendering, ready, failed, cancelled.")]
-    [TestCase("kind", "sync", "kind must be upload or statement.")]
+    [TestCase("state", "unknown", "state must be one of uploaded, processing, completed, requested, rendering, ready, queued, syncing, synced, failed, cancelled.")]
+    [TestCase("kind", "export", "kind must be upload, statement or sync.")]
     public async Task Should_refuse_an_unknown_filter_with_the_values_it_accepts(string filter, string value, string detail)
     {
         var result = await JobsApi.ListJobs(new DefaultHttpContext(), null!, filter == "state" ? value : null, null,
@@ -158,7 +202,7 @@ public sealed partial class Job_views
     }
 
     /// <summary>A presigned link and its expiry change with the clock; the rest may not change at all.</summary>
-    [GeneratedRegex("(\"rejects\":\\{\"count\":\\d+,\"url\":)\"[^\"]*\"(,\"expiresAt\":)\"[^\"]*\"\\}")]
+    [GeneratedRegex("(\"(?:rejects|syncRejects)\":\\{\"count\":\\d+,\"url\":)\"[^\"]*\"(,\"expiresAt\":)\"[^\"]*\"\\}")]
     private static partial Regex Presigned();
 
     /// <summary>Presigns locally, as S3 clients do: no server is asked.</summary>
@@ -206,6 +250,26 @@ public sealed partial class Job_views
             LinesTotal = 960,
             PagesTotal = 24,
             Volumes = 1,
+        };
+        change(job);
+        return job;
+    }
+
+    private static SyncJob Sync(Action<SyncJob> change)
+    {
+        var job = new SyncJob
+        {
+            CorrelationId = Id,
+            Version = 5,
+            CurrentState = "Queued",
+            TenantId = "acme",
+            CreatedAt = Created,
+            UpdatedAt = Created.AddSeconds(11),
+            Source = "events",
+            TargetDataset = "events",
+            Mode = "incremental",
+            Since = new DateTimeOffset(2026, 2, 1, 0, 0, 0, TimeSpan.Zero),
+            Partitions = 1,
         };
         change(job);
         return job;

@@ -18,10 +18,14 @@ internal static class RejectsFile
 
     public static string KeyFor(string tenantId, Guid jobId) => UploadJob.RejectsKeyFor(tenantId, jobId);
 
-    public static async Task<string> WriteAsync(NpgsqlConnection connection, ObjectStore store, string tenantId, Guid jobId,
+    public static Task<string> WriteAsync(NpgsqlConnection connection, ObjectStore store, string tenantId, Guid jobId,
+        CancellationToken cancellationToken) =>
+        WriteAsync(connection, store, jobId, KeyFor(tenantId, jobId), cancellationToken);
+
+    /// <summary>The job's rejects at <paramref name="key"/>: another kind that loads records into a dataset keeps its own key.</summary>
+    public static async Task<string> WriteAsync(NpgsqlConnection connection, ObjectStore store, Guid jobId, string key,
         CancellationToken cancellationToken)
     {
-        var key = KeyFor(tenantId, jobId);
         await using var target = store.OpenWrite(key, "text/csv; charset=utf-8");
         await using (var csv = CsvWriter.Create(target, CsvWriterOptions.Default, leaveOpen: true))
         {

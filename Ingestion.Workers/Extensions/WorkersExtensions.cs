@@ -11,6 +11,7 @@ using Ingestion.Workers.Reaper;
 using Ingestion.Workers.Retention;
 using Ingestion.Workers.Sagas;
 using Ingestion.Workers.StateMachines;
+using Ingestion.Workers.Syncs;
 using Ingestion.Workers.Uploads;
 using Ingestion.Workers.Webhooks;
 
@@ -30,6 +31,7 @@ public static class WorkersExtensions
         builder.Services.AddSingleton<JobWorker>();
         builder.Services.AddHostedService<SystemFontResolver.Installer>();
         builder.Services.AddSingleton<StatementBuilder>();
+        builder.AddIngestionSyncs();
         builder.AddIngestionWebhooks();
         builder.Services.AddSingleton<WebhookClient>();
         builder.Services.AddHostedService<WebhookSender>();
@@ -39,9 +41,12 @@ public static class WorkersExtensions
             bus.AddConsumer<ProcessUploadConsumer>(typeof(ProcessUploadConsumerDefinition));
             bus.AddSagaStateMachine<StatementStateMachine, StatementJob>(typeof(StatementStateMachineDefinition)).JobRepository();
             bus.AddConsumer<RenderStatementConsumer>(typeof(RenderStatementConsumerDefinition));
+            bus.AddSagaStateMachine<SyncStateMachine, SyncJob>(typeof(SyncStateMachineDefinition)).JobRepository();
+            bus.AddConsumer<RunSyncConsumer>(typeof(RunSyncConsumerDefinition));
         });
         builder.Services.AddSingleton<JobWork>(UploadStateMachine.Work);
         builder.Services.AddSingleton<JobWork>(StatementStateMachine.Work);
+        builder.Services.AddSingleton<JobWork>(SyncStateMachine.Work);
 
         // What a job submitted on the bus must pass before it exists (JobAcceptance).
         builder.Services.AddSingleton<ISubmitCheck<SubmitUpload>, UploadSubmitCheck>();

@@ -9,6 +9,13 @@ public enum JobOutcome
     /// <summary>The step's time is up with work left: the message goes back to the queue for any worker.</summary>
     Continue,
 
+    /// <summary>
+    /// The step waits for something outside its control until <see cref="JobRun{TCommand}.ResumeAt"/> (an upstream's rate
+    /// budget): the command is written to the outbox to be sent then, and this message is done, so no message and no
+    /// thread is held for the wait, and a restart forgets nothing.
+    /// </summary>
+    Later,
+
     /// <summary>The job stopped for a cancel; if it was retried meanwhile, the message carries the retry on.</summary>
     Cancelled,
 

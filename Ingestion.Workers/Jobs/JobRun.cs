@@ -28,4 +28,14 @@ public sealed class JobRun<TCommand>(TCommand command, NpgsqlConnection connecti
     /// <see cref="OperationCanceledException"/> that follows as the job's cancel.
     /// </summary>
     public Task StopAsync() => stop.CancelAsync();
+
+    /// <summary>When a step that returns <see cref="JobOutcome.Later"/> wants its command back.</summary>
+    public DateTimeOffset? ResumeAt { get; private set; }
+
+    /// <summary>Asks for the command back at <paramref name="at"/>; the step then returns <see cref="JobOutcome.Later"/>.</summary>
+    public JobOutcome ResumeLater(DateTimeOffset at)
+    {
+        ResumeAt = at;
+        return JobOutcome.Later;
+    }
 }

@@ -1,5 +1,7 @@
 using Ingestion.Contracts;
 using Ingestion.Platform.Jobs;
+using Ingestion.Platform.Messaging;
+using Ingestion.Platform.Outbox;
 using Ingestion.Workers.Limits;
 using Ingestion.Workers.Sagas;
 using MassTransit;
@@ -33,7 +35,8 @@ public sealed partial class JobWorker(
     public async Task WorkAsync<TCommand>(ConsumeContext<TCommand> context, IJobStep<TCommand> step)
         where TCommand : class, IAttemptMessage
     {
-        switch (await RunAsync(context.Message, step, context, context.CancellationToken))
+        var (outcome, resumeAt) = await RunAsync(context.Message, step, context, context.CancellationToken);
+        switch (outcome)
         {
             case JobOutcome.Continue:
                 // The checkpoint is committed and the job's lock released: the next turn may start anywhere.
@@ -46,11 +49,20 @@ public sealed partial class JobWorker(
             case JobOutcome.Cancelled:
                 await Requeue.IfRetriedAsync(context, cancellation, step.Kind.Queued);
                 break;
+            case JobOutcome.Later:
+                // Kept in PostgreSQL, as a returned command is: the relay sends it when it is due, from any host.
+                await using (var connection = await dataSource.OpenConnectionAsync(context.CancellationToken))
+                {
+                    await Outbox.AddAsync(connection, context.Message, Queues.Address(step.Kind.WorkQueue), context.CancellationToken,
+                        resumeAt ?? DateTimeOffset.UtcNow);
+                }
+
+                break;
         }
     }
 
-    private async Task<JobOutcome> RunAsync<TCommand>(TCommand command, IJobStep<TCommand> step, IPublishEndpoint events,
-        CancellationToken cancellationToken)
+    private async Task<(JobOutcome Outcome, DateTimeOffset? ResumeAt)> RunAsync<TCommand>(TCommand command, IJobStep<TCommand> step,
+        IPublishEndpoint events, CancellationToken cancellationToken)
         where TCommand : class, IAttemptMessage
     {
         var jobId = command.JobId;
@@ -59,7 +71,7 @@ public sealed partial class JobWorker(
         if (!await JobLock.TryTakeAsync(connection, jobId, unit, cancellationToken))
         {
             LogBusy(jobId, unit);
-            return JobOutcome.Busy;
+            return (JobOutcome.Busy, null);
         }
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -76,13 +88,13 @@ public sealed partial class JobWorker(
             // Cancelled while queued or between two turns: it stops without waiting for a slot, since it does no work.
             if (state == JobStates.Cancelled)
             {
-                return await step.StopAsync(run, cancellationToken);
+                return (await step.StopAsync(run, cancellationToken), null);
             }
 
             if (state != step.Kind.Queued && state != step.Kind.Running && !step.RunsOutsideWorkingStates)
             {
                 LogNotOwed(jobId, state ?? "missing");
-                return JobOutcome.Done;
+                return (JobOutcome.Done, null);
             }
 
             var tenantId = step.TenantOf(command);
@@ -90,15 +102,16 @@ public sealed partial class JobWorker(
             if (slot is null)
             {
                 LogWaiting(jobId, tenantId);
-                return JobOutcome.Waiting;
+                return (JobOutcome.Waiting, null);
             }
 
-            return await step.RunAsync(run, stop.Token);
+            var outcome = await step.RunAsync(run, stop.Token);
+            return (outcome, run.ResumeAt);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             LogStopped(jobId);
-            return JobOutcome.Cancelled;
+            return (JobOutcome.Cancelled, null);
         }
         finally
         {

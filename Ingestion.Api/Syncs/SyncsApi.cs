@@ -1,0 +1,167 @@
+using System.Text.Json;
+using Ingestion.Api.Jobs;
+using Ingestion.Api.Security;
+using Ingestion.Contracts.Syncs;
+using Ingestion.Platform.Datasets;
+using Ingestion.Platform.Jobs;
+using Ingestion.Platform.Limits;
+using Ingestion.Platform.Messaging;
+using Ingestion.Platform.Sources;
+using Ingestion.Platform.Webhooks;
+using MassTransit;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Ingestion.Api.Syncs;
+
+public static class SyncsApi
+{
+    public static IEndpointRouteBuilder MapSyncsApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGroup("/v1/sources")
+            .RequireAuthorization(SecurityExtensions.TenantPolicy)
+            .WithTags("Syncs")
+            .MapPost("/{name}/syncs", StartSync);
+        return app;
+    }
+
+    /// <param name="Mode"><c>full</c> (the default) or <c>incremental</c>: from the dataset's high-water mark minus the source's lookback.</param>
+    /// <param name="Since">Records from this time (inclusive), for a source that declares its since parameter.</param>
+    /// <param name="Until">Records before this time, for a source that declares its until parameter.</param>
+    /// <param name="CallbackUrl">Optional http(s) URL that receives a signed webhook when the sync ends.</param>
+    public sealed record SyncRequest(string? Mode = null, DateTimeOffset? Since = null, DateTimeOffset? Until = null, string? CallbackUrl = null);
+
+    /// <summary>Starts a sync of the source into its dataset; 202 with the job, which shows its progress and, at the end, its reconciliation.</summary>
+    public static async Task<Results<Accepted<JobAccepted>, ValidationProblem, ProblemHttpResult>> StartSync(
+        string name, HttpContext context, SourceCatalog sources, DatasetCatalog datasets, JobStore jobs, CallbackGuard callbacks,
+        JobRateLimit rateLimit, CancellationToken cancellationToken)
+    {
+        var caller = Caller.From(context.User);
+        var request = context.Request;
+        if (Idempotency.Read(request, out var idempotencyKey) is { } invalidKey)
+        {
+            return invalidKey;
+        }
+
+        SyncRequest? body = null;
+        if (request.ContentLength is > 0 || request.Headers.TransferEncoding.Count > 0)
+        {
+            try
+            {
+                body = await request.ReadFromJsonAsync<SyncRequest>(cancellationToken);
+            }
+            catch (JsonException e)
+            {
+                return TypedResults.Problem(statusCode: 400, title: "The body is not a valid sync request", detail: e.Message);
+            }
+            catch (InvalidOperationException e) when (!request.HasJsonContentType())
+            {
+                return TypedResults.Problem(statusCode: 415, title: "Send the request as application/json", detail: e.Message);
+            }
+        }
+
+        body ??= new SyncRequest();
+        if (await sources.FindAsync(caller.TenantId!, name, cancellationToken) is not { } source)
+        {
+            return TypedResults.Problem(statusCode: 404, title: "No such source",
+                detail: $"The tenant has no source named '{name}'; register it with POST /v1/sources.");
+        }
+
+        var errors = Validate(body, source.Definition);
+        if (body.CallbackUrl is { } url && await callbacks.RefusalAsync(url, caller.TenantId!, cancellationToken) is { } refusal)
+        {
+            errors["callbackUrl"] = [refusal];
+        }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors, title: "The sync request is not valid");
+        }
+
+        if (await datasets.FindAsync(caller.TenantId!, source.Definition.Dataset, cancellationToken) is null)
+        {
+            return TypedResults.Problem(statusCode: 409, title: "The source's dataset does not exist",
+                detail: $"Source '{name}' loads into dataset '{source.Definition.Dataset}', which is not registered; create it first.");
+        }
+
+        var mode = (body.Mode ?? "full").ToLowerInvariant();
+        if (idempotencyKey is not null && await jobs.FindByIdempotencyKeyAsync(caller.TenantId!, idempotencyKey, cancellationToken) is { } earlier)
+        {
+            return Replay(context, earlier, name, mode, body);
+        }
+
+        if (await JobLimits.CheckAsync(context, caller, rateLimit, cancellationToken) is { } tooMany)
+        {
+            return tooMany;
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var job = new SyncJob
+        {
+            CorrelationId = NewId.NextGuid(),
+            CurrentState = SyncJob.States.Queued,
+            TenantId = caller.TenantId!,
+            IdempotencyKey = idempotencyKey,
+            CreatedAt = now,
+            UpdatedAt = now,
+            Source = source.Definition.Name,
+            TargetDataset = source.Definition.Dataset,
+            Mode = mode,
+            Since = body.Since,
+            Until = body.Until,
+            CallbackUrl = body.CallbackUrl,
+        };
+        var command = new SubmitSync(job.CorrelationId, job.TenantId, job.Source, job.Mode, job.Since, job.Until, job.CallbackUrl);
+        switch (await jobs.CreateAsync(job, command, Queues.Address(Queues.SyncJobs), caller.Actor, JobLimits.For(caller, rateLimit),
+                    cancellationToken))
+        {
+            case JobCreation.Duplicate:
+                var winner = await jobs.FindByIdempotencyKeyAsync(caller.TenantId!, idempotencyKey!, cancellationToken);
+                return Replay(context, winner!, name, mode, body);
+            case JobCreation.OverLimit:
+                return await JobLimits.RefusedAsync(context, caller, rateLimit);
+        }
+
+        return Idempotency.Accepted(job);
+    }
+
+    internal static Dictionary<string, string[]> Validate(SyncRequest body, SourceDefinition source)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (body.Mode is { } mode && !mode.Equals("full", StringComparison.OrdinalIgnoreCase) && !mode.Equals("incremental", StringComparison.OrdinalIgnoreCase))
+        {
+            errors["mode"] = [$"'{mode}' is not a mode; use full or incremental."];
+        }
+        else if (body.Mode?.Equals("incremental", StringComparison.OrdinalIgnoreCase) == true && source.Incremental is null)
+        {
+            errors["mode"] = ["the source declares no incremental field, so it can only be synced in full."];
+        }
+
+        if ((body.Since is not null || body.Until is not null) && source.Incremental is null)
+        {
+            errors[body.Since is not null ? "since" : "until"] = ["the source declares no since/until parameters to ask for a time range."];
+        }
+        else if (body.Until is not null && source.Incremental?.UntilParameter is null)
+        {
+            errors["until"] = ["the source declares no until parameter."];
+        }
+
+        if (body.Since is { } since && body.Until is { } until && since >= until)
+        {
+            errors["since"] = [$"{since:o} is not before until ({until:o})."];
+        }
+
+        return errors;
+    }
+
+    private static Results<Accepted<JobAccepted>, ValidationProblem, ProblemHttpResult> Replay(HttpContext context,
+        JobState earlier, string name, string mode, SyncRequest body) =>
+        Idempotency.Replay(context, earlier,
+                earlier is SyncJob s && s.Source == name && s.Mode == mode && s.Since == body.Since && s.Until == body.Until,
+                earlier is SyncJob other ? $"a {other.Mode} sync of source {other.Source}" : $"a {earlier.Kind} job")
+            .Result switch
+        {
+            Accepted<JobAccepted> accepted => accepted,
+            ProblemHttpResult problem => problem,
+            _ => throw new InvalidOperationException("Idempotency.Replay answers 202 or a problem."),
+        };
+}

@@ -1,0 +1,289 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Ingestion.Platform.Sources;
+using Ingestion.Platform.Tenancy;
+using Ingestion.Tests.Infrastructure;
+using Microsoft.Extensions.Options;
+
+namespace Ingestion.Tests.EndToEnd.Syncs;
+
+/// <summary>
+/// A source on the upstream simulator is synced into a dataset with real hosts, PostgreSQL, RabbitMQ
+/// and S3: every record arrives once, whatever the pagination style, the timestamp format or the
+/// rate-limit convention, and a well-declared policy costs no 429 and no request beyond it.
+/// </summary>
+public sealed class When_a_source_is_synced
+{
+    private const int Events = 1_200;
+    private Deployment _deployment = null!;
+    private UpstreamSimulator _simulator = null!;
+    private int _sources;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        _simulator = await UpstreamSimulator.StartAsync(new SimulatorConfig { Events = Events });
+        _deployment = await Deployment.StartAsync(TestRun.Servers, "syncs", new Dictionary<string, string>
+        {
+            ["Webhooks__AllowedHosts__0"] = "127.0.0.1",
+            ["Syncs__MaxInlineWait"] = "00:00:02",
+        });
+
+        // Two workers: any of them may take any turn of any sync, and they share every budget.
+        await _deployment.StartWorkerAsync();
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync()
+    {
+        await _deployment.DisposeAsync();
+        await _simulator.DisposeAsync();
+    }
+
+    public static IEnumerable<TestCaseData> Styles()
+    {
+        yield return new TestCaseData("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
+            CursorParameter: "cursor", HasMorePath: "$.meta.has_more", LimitParameter: "limit", PageSize: 100)).SetName("Cursor in the body");
+        yield return new TestCaseData("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorHeader: "X-Next-Cursor",
+            CursorParameter: "cursor", LimitParameter: "limit", PageSize: 100)).SetName("Cursor in a header");
+        yield return new TestCaseData("/v1/events/links", new SourcePagination(PaginationStyle.NextLink, NextLinkPath: "$.links.next",
+            LimitParameter: "limit", PageSize: 100)).SetName("Next link in the body");
+        yield return new TestCaseData("/v1/events/pages", new SourcePagination(PaginationStyle.NextLink, LimitParameter: "per_page",
+            PageSize: 100)).SetName("Next link in the Link header");
+        yield return new TestCaseData("/v1/events/pages", new SourcePagination(PaginationStyle.Page, PageParameter: "page",
+            LimitParameter: "per_page", PageSize: 100)).SetName("Page numbers");
+        yield return new TestCaseData("/v1/events/offset", new SourcePagination(PaginationStyle.Offset, OffsetParameter: "offset",
+            LimitParameter: "limit", PageSize: 100)).SetName("Offset and limit");
+    }
+
+    [TestCaseSource(nameof(Styles))]
+    public async Task Should_load_every_record_once_in_each_pagination_style(string path, SourcePagination pagination)
+    {
+        await _simulator.ReconfigureAsync(new SimulatorConfig
+        {
+            Events = Events,
+            Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(20, 1)]),
+        });
+        var source = await RegisterAsync(path, pagination, [new RateLimitPolicy(20, 1)], new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
+
+        var job = await SyncAsync(source);
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("synced"), job.ToJsonString());
+        Assert.That(await RowsAsync(source), Is.EqualTo((Events, Events)), "every record once");
+        Assert.That(job["progress"]!["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(Events));
+        Assert.That(job["progress"]!["records"]!.GetValue<long>(), Is.EqualTo(Events));
+        var stats = await _simulator.StatsAsync();
+        Assert.That((stats.Http429, stats.OverPolicy), Is.EqualTo((0L, 0L)), "paced within the declared policy");
+    }
+
+    [TestCase("relative", "seconds")]
+    [TestCase("epoch", "seconds")]
+    [TestCase("ietf", "date")]
+    public async Task Should_learn_a_lower_real_limit_from_the_headers_and_still_load_everything(string headers, string retryAfter)
+    {
+        // The API documents 50 requests a second but enforces 4 in any 2 seconds.
+        await _simulator.ReconfigureAsync(new SimulatorConfig
+        {
+            Events = 600,
+            Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(50, 1)]),
+            Enforced = new SimulatorPolicies(Header: [new SimulatorPolicy(4, 2)]),
+            RateHeaders = headers,
+            RetryAfter = retryAfter,
+        });
+        var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
+            CursorParameter: "cursor", LimitParameter: "limit", PageSize: 50), [new RateLimitPolicy(50, 1)],
+            new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
+
+        var job = await SyncAsync(source, seconds: 120);
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("synced"), job.ToJsonString());
+        Assert.That(await RowsAsync(source), Is.EqualTo((600L, 600L)));
+        var stats = await _simulator.StatsAsync();
+        Assert.That(stats.Http429, Is.LessThanOrEqualTo(2), "the real limit was learned, not met again and again");
+        Assert.That(job["progress"]!["http429"]!.GetValue<long>(), Is.EqualTo(stats.Http429), "every 429 is counted");
+    }
+
+    [Test]
+    public async Task Should_report_the_upstream_total_and_reconcile_against_it()
+    {
+        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 500, Policies = new SimulatorPolicies(Query: [new SimulatorPolicy(20, 1)]) });
+        var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
+            CursorParameter: "cursor", LimitParameter: "limit", PageSize: 100), [new RateLimitPolicy(20, 1)],
+            new SourceAuth(SourceAuthPlacement.Query, "api_key"));
+
+        var job = await SyncAsync(source);
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("synced"), job.ToJsonString());
+        var reconciliation = job["reconciliation"]!;
+        Assert.That(reconciliation["expected"]!.GetValue<long>(), Is.EqualTo(500));
+        Assert.That(reconciliation["distinctKeysLoaded"]!.GetValue<long>(), Is.EqualTo(500));
+        Assert.That(reconciliation["difference"]!.GetValue<long>(), Is.Zero);
+        Assert.That((await _simulator.StatsAsync()).OverPolicy, Is.Zero);
+        var logs = string.Join("\n", _deployment.Workers.Select(w => w.Log())) + _deployment.Api.Log();
+        Assert.That(logs, Does.Not.Contain(SimulatorConfig.Key), "the secret is never logged, not even in a URL");
+        var checkpoints = await _deployment.Sandbox.ScalarAsync<long>(
+            "select count(*) from ingestion.sync_partitions where next_page like '%' || @key || '%'", ("key", SimulatorConfig.Key));
+        Assert.That(checkpoints, Is.Zero, "nor kept in a checkpoint");
+    }
+
+    [Test]
+    public async Task Should_keep_two_syncs_on_one_credential_within_its_policy_across_two_workers()
+    {
+        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 1_000, Window = "sliding",
+            Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(6, 1)]) });
+        var pagination = new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor", CursorParameter: "cursor",
+            LimitParameter: "limit", PageSize: 50);
+        var auth = new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer ");
+        var first = await RegisterAsync("/v1/events", pagination, [new RateLimitPolicy(6, 1)], auth);
+        var second = await RegisterAsync("/v1/events", pagination, [new RateLimitPolicy(6, 1)], auth);
+        await _simulator.ResetStatsAsync();
+
+        using var acme = _deployment.Client(Keys.Acme);
+        var jobs = await Task.WhenAll(StartAsync(acme, first), StartAsync(acme, second));
+        var ends = await Task.WhenAll(jobs.Select(id => acme.WaitForJobAsync(id, TimeSpan.FromSeconds(90), "synced", "failed", "cancelled")));
+
+        Assert.That(ends.Select(j => j["status"]!.GetValue<string>()), Is.All.EqualTo("synced"));
+        Assert.That(await RowsAsync(first), Is.EqualTo((1_000L, 1_000L)));
+        Assert.That(await RowsAsync(second), Is.EqualTo((1_000L, 1_000L)));
+        var stats = await _simulator.StatsAsync();
+        Assert.That(stats.Requests, Is.GreaterThanOrEqualTo(40), "both syncs paged through everything");
+        Assert.That((stats.Http429, stats.OverPolicy), Is.EqualTo((0L, 0L)), "one budget, shared: never over the policy in any second");
+    }
+
+    [Test]
+    public async Task Should_ride_out_a_429_storm_and_5xx_faults_without_losing_or_doubling_a_record()
+    {
+        // No rate headers at all, only 429 with Retry-After; and one answer in five a 500 or 503.
+        await _simulator.ReconfigureAsync(new SimulatorConfig
+        {
+            Events = 800,
+            Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(50, 1)]),
+            Enforced = new SimulatorPolicies(Header: [new SimulatorPolicy(5, 1)]),
+            RateHeaders = "none",
+            Faults = new SimulatorFaults(Http500: 0.1, Http503: 0.1),
+        });
+        var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
+            CursorParameter: "cursor", LimitParameter: "limit", PageSize: 50), [new RateLimitPolicy(50, 1)],
+            new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
+
+        var job = await SyncAsync(source, seconds: 120);
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("synced"), job.ToJsonString());
+        Assert.That(await RowsAsync(source), Is.EqualTo((800L, 800L)));
+        var stats = await _simulator.StatsAsync();
+        Assert.That(stats.Http5xx, Is.GreaterThan(0), "faults were served");
+        Assert.That(stats.Http429, Is.LessThan(stats.Requests / 2), "a 429 stops every request on the credential until Retry-After");
+    }
+
+    [Test]
+    public async Task Should_fetch_only_new_records_on_a_second_incremental_run()
+    {
+        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 700, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(20, 1)]) });
+        var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
+            CursorParameter: "cursor", LimitParameter: "limit", PageSize: 100), [new RateLimitPolicy(20, 1)],
+            new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
+        var first = await SyncAsync(source, mode: "incremental");
+        await _simulator.AppendAsync(150);
+
+        var second = await SyncAsync(source, mode: "incremental");
+
+        Assert.That(first["status"]!.GetValue<string>(), Is.EqualTo("synced"), first.ToJsonString());
+        Assert.That(second["status"]!.GetValue<string>(), Is.EqualTo("synced"), second.ToJsonString());
+        Assert.That(await RowsAsync(source), Is.EqualTo((850L, 850L)));
+        Assert.That(second["progress"]!["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(150));
+        Assert.That(second["progress"]!["records"]!.GetValue<long>(), Is.LessThan(200),
+            "only the new records, and those of the high-water mark's second again");
+        Assert.That(second["sync"]!["since"], Is.Null, "the request asked for none: the mark came from the dataset");
+    }
+
+    [Test]
+    public async Task Should_park_a_long_wait_for_the_budget_instead_of_holding_a_worker()
+    {
+        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 300, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(2, 4)]) });
+        var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
+            CursorParameter: "cursor", LimitParameter: "limit", PageSize: 50), [new RateLimitPolicy(2, 4)],
+            new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
+
+        var job = await SyncAsync(source, seconds: 90);
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("synced"), job.ToJsonString());
+        Assert.That(await RowsAsync(source), Is.EqualTo((300L, 300L)));
+        Assert.That(string.Join("\n", _deployment.Workers.Select(w => w.Log())), Does.Contain("parked"),
+            "waits longer than MaxInlineWait went back to PostgreSQL");
+        Assert.That((await _simulator.StatsAsync()).OverPolicy, Is.Zero);
+    }
+
+    [Test]
+    public async Task Should_fail_a_sync_whose_source_points_inside_without_calling_it()
+    {
+        // Stored as if the sources API had let it through (or DNS changed since): the worker checks again before any request.
+        var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor"),
+            [new RateLimitPolicy(10, 1)], new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "),
+            baseUrl: "http://169.254.169.254/");
+
+        var job = await SyncAsync(source);
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("failed"), job.ToJsonString());
+        Assert.That(job["error"]!["code"]!.GetValue<string>(), Is.EqualTo("source_refused"));
+        Assert.That(job["progress"]!["requests"]!.GetValue<long>(), Is.Zero);
+    }
+
+    private static async Task<Guid> StartAsync(HttpClient client, string source)
+    {
+        using var response = await client.PostAsJsonAsync($"/v1/sources/{source}/syncs", new { mode = "full" });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
+        return (await response.Content.ReadFromJsonAsync<JsonObject>())!["jobId"]!.GetValue<Guid>();
+    }
+
+    private async Task<string> RegisterAsync(string path, SourcePagination pagination, IReadOnlyList<RateLimitPolicy> policies, SourceAuth auth,
+        string? baseUrl = null)
+    {
+        var name = $"events_{++_sources}";
+        using var acme = _deployment.Client(Keys.Acme);
+        (await acme.PostAsJsonAsync("/v1/datasets", new
+        {
+            name,
+            columns = new object[]
+            {
+                new { name = "id", type = "uuid", required = true },
+                new { name = "type", type = "text", required = true },
+                new { name = "occurred_at", type = "timestamptz", required = true },
+                new { name = "value", type = "numeric(10,2)", required = false },
+            },
+            key = new[] { "id" },
+        })).EnsureSuccessStatusCode();
+
+        var definition = new SourceDefinition(name, name,
+            new SourceRequest(baseUrl ?? _simulator.BaseUrl.ToString(), path),
+            auth,
+            pagination,
+            new SourceRecords("$.data", new Dictionary<string, string>
+            {
+                ["id"] = "id", ["type"] = "type", ["occurred_at"] = "timestamp", ["value"] = "value",
+            }, "$.meta.total"),
+            new SourceRateLimit(policies),
+            new SourceIncremental("occurred_at", "since", "until"));
+        var catalog = new SourceCatalog(_deployment.Sandbox.Db,
+            new SourceSecrets(Options.Create(new SourceOptions { SecretKey = Keys.SourcesSecretKey })));
+        Assert.That(await catalog.CreateAsync("acme", definition, SimulatorConfig.Key, CancellationToken.None), Is.True);
+        return name;
+    }
+
+    private async Task<JsonNode> SyncAsync(string source, int seconds = 60, string mode = "full")
+    {
+        await _simulator.ResetStatsAsync();
+        using var acme = _deployment.Client(Keys.Acme);
+        using var response = await acme.PostAsJsonAsync($"/v1/sources/{source}/syncs", new { mode });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
+        var jobId = (await response.Content.ReadFromJsonAsync<JsonObject>())!["jobId"]!.GetValue<Guid>();
+        return await acme.WaitForJobAsync(jobId, TimeSpan.FromSeconds(seconds), "synced", "failed", "cancelled");
+    }
+
+    private async Task<(long Rows, long Distinct)> RowsAsync(string dataset)
+    {
+        var rows = await _deployment.Sandbox.ScalarAsync<long>($"select count(*) from {TenantSchema.QualifiedTable("acme", dataset)}");
+        var distinct = await _deployment.Sandbox.ScalarAsync<long>($"select count(distinct id) from {TenantSchema.QualifiedTable("acme", dataset)}");
+        return (rows, distinct);
+    }
+}

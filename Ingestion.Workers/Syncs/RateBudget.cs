@@ -1,0 +1,162 @@
+using Ingestion.Platform.Sources;
+using Npgsql;
+
+namespace Ingestion.Workers.Syncs;
+
+/// <summary>
+/// The rate budget of one credential, shared by every worker through PostgreSQL
+/// (<c>ingestion.rate_budgets</c>, <c>ingestion.rate_grants</c>). A request may go only when
+/// every policy admits it: the declared ones, and a tighter one the upstream revealed. A policy
+/// "R requests in any W seconds" is kept as a sliding log of grants: the request is granted when
+/// fewer than R grants are younger than W, and otherwise learns exactly when the oldest of them
+/// leaves the window. Grants are taken under a transaction-scoped advisory lock per budget, so two
+/// workers (or twenty) never both take the last permit. What the upstream says (<c>Retry-After</c>,
+/// a spent <c>X-RateLimit-Remaining</c>) blocks the whole budget until then.
+/// Times are PostgreSQL's clock, the one every worker shares.
+/// </summary>
+public sealed class RateBudget(NpgsqlDataSource dataSource)
+{
+    /// <summary>
+    /// Added to each window: a request granted at t reaches the upstream a little later than t, and
+    /// one granted a window later may reach it sooner, so an exact log could look one over there.
+    /// </summary>
+    public static readonly TimeSpan Margin = TimeSpan.FromMilliseconds(30);
+
+    private const string LockSql = "select pg_advisory_xact_lock(hashtextextended('ingestion.budget:' || @key, 0))";
+
+    private const string StateSql = """
+        insert into ingestion.rate_budgets as b (budget_key) values (@key)
+        on conflict (budget_key) do update set budget_key = b.budget_key
+        returning blocked_until, learned_requests, learned_seconds, clock_timestamp()
+        """;
+
+    private const string NthYoungestSql = """
+        select at from ingestion.rate_grants where budget_key = @key and at > @since order by at desc offset @skip limit 1
+        """;
+
+    private const string GrantSql = """
+        insert into ingestion.rate_grants (budget_key, at) values (@key, @now);
+        delete from ingestion.rate_grants where budget_key = @key and at < @forget
+        """;
+
+    /// <summary>
+    /// Takes one permit: <see cref="TimeSpan.Zero"/> when the request may go now, otherwise how long
+    /// until one may be free (nothing is taken then; ask again after it).
+    /// </summary>
+    public async Task<TimeSpan> TryTakeAsync(string budgetKey, IReadOnlyList<RateLimitPolicy> declared, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var lockCommand = new NpgsqlCommand(LockSql, connection, transaction))
+        {
+            lockCommand.Parameters.AddWithValue("key", budgetKey);
+            await lockCommand.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        DateTimeOffset? blockedUntil;
+        RateLimitPolicy? learned;
+        DateTimeOffset now;
+        await using (var state = new NpgsqlCommand(StateSql, connection, transaction))
+        {
+            state.Parameters.AddWithValue("key", budgetKey);
+            await using var reader = await state.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            blockedUntil = reader.IsDBNull(0) ? null : reader.GetFieldValue<DateTimeOffset>(0);
+            learned = reader.IsDBNull(1) || reader.IsDBNull(2) ? null : new RateLimitPolicy(reader.GetInt32(1), reader.GetInt32(2));
+            now = reader.GetFieldValue<DateTimeOffset>(3);
+        }
+
+        if (blockedUntil > now)
+        {
+            return blockedUntil.Value - now;
+        }
+
+        var policies = learned is null ? declared : [.. declared, learned];
+        var wait = TimeSpan.Zero;
+        foreach (var policy in policies)
+        {
+            var window = TimeSpan.FromSeconds(policy.PerSeconds) + Margin;
+            await using var nth = new NpgsqlCommand(NthYoungestSql, connection, transaction);
+            nth.Parameters.AddWithValue("key", budgetKey);
+            nth.Parameters.AddWithValue("since", now - window);
+            nth.Parameters.AddWithValue("skip", policy.Requests - 1);
+            if (await nth.ExecuteScalarAsync(cancellationToken) is DateTime oldest)
+            {
+                var free = new DateTimeOffset(oldest, TimeSpan.Zero) + window - now;
+                wait = free > wait ? free : wait;
+            }
+        }
+
+        if (wait > TimeSpan.Zero)
+        {
+            return wait;
+        }
+
+        await using (var grant = new NpgsqlCommand(GrantSql, connection, transaction))
+        {
+            grant.Parameters.AddWithValue("key", budgetKey);
+            grant.Parameters.AddWithValue("now", now);
+            grant.Parameters.AddWithValue("forget", now - TimeSpan.FromSeconds(policies.Max(p => p.PerSeconds)) - Margin);
+            await grant.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return TimeSpan.Zero;
+    }
+
+    /// <summary>
+    /// Records what a response said: the budget is blocked until <see cref="RateSignal.BlockedUntil"/>
+    /// (never shortened by a later, more hopeful answer), and a limit tighter than every declared
+    /// policy of the same window becomes a learned policy, so pacing settles below the real limit
+    /// instead of meeting it with 429s.
+    /// </summary>
+    public async Task ObserveAsync(string budgetKey, IReadOnlyList<RateLimitPolicy> declared, RateSignal signal,
+        CancellationToken cancellationToken)
+    {
+        var learned = Learned(declared, signal);
+        if (signal.BlockedUntil is null && learned is null)
+        {
+            return;
+        }
+
+        await using var command = dataSource.CreateCommand("""
+            insert into ingestion.rate_budgets as b (budget_key, blocked_until, learned_requests, learned_seconds)
+            values (@key, @blocked, @requests, @seconds)
+            on conflict (budget_key) do update set
+                blocked_until = greatest(b.blocked_until, excluded.blocked_until),
+                learned_requests = coalesce(excluded.learned_requests, b.learned_requests),
+                learned_seconds = coalesce(excluded.learned_seconds, b.learned_seconds),
+                updated_at = now()
+            """);
+        command.Parameters.AddWithValue("key", budgetKey);
+        command.Parameters.AddWithValue("blocked", (object?)signal.BlockedUntil ?? DBNull.Value);
+        command.Parameters.AddWithValue("requests", (object?)learned?.Requests ?? DBNull.Value);
+        command.Parameters.AddWithValue("seconds", (object?)learned?.PerSeconds ?? DBNull.Value);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// A limit the upstream revealed that is tighter than what was declared for its window (the
+    /// window from <c>RateLimit-Policy</c>, else the shortest declared one).
+    /// </summary>
+    public static RateLimitPolicy? Learned(IReadOnlyList<RateLimitPolicy> declared, RateSignal signal)
+    {
+        if (signal.Limit is not { } limit || limit <= 0)
+        {
+            return null;
+        }
+
+        var seconds = signal.WindowSeconds ?? (declared.Count > 0 ? declared.Min(p => p.PerSeconds) : (int?)null);
+        if (seconds is not { } window || window <= 0)
+        {
+            return null;
+        }
+
+        var allowed = declared.Where(p => p.PerSeconds == window).Select(p => (int?)p.Requests).Min();
+        return allowed is null || limit < allowed ? new RateLimitPolicy(limit, window) : null;
+    }
+
+    /// <summary>The fastest pace every declared policy allows, in requests per second.</summary>
+    public static double Ceiling(IReadOnlyList<RateLimitPolicy> policies) =>
+        policies.Count == 0 ? double.PositiveInfinity : policies.Min(p => (double)p.Requests / p.PerSeconds);
+}

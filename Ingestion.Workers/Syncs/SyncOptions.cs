@@ -1,0 +1,45 @@
+namespace Ingestion.Workers.Syncs;
+
+/// <summary>How workers run syncs. Bound from the <c>Syncs</c> section.</summary>
+public sealed class SyncOptions
+{
+    public const string Section = "Syncs";
+
+    /// <summary>Sync jobs one worker runs at once; each holds at most two pages per partition it works.</summary>
+    public int ConcurrentJobs { get; set; } = 4;
+
+    /// <summary>
+    /// A message's turn: then the checkpoints are committed and the job goes back to the queue, well
+    /// under RabbitMQ's consumer timeout.
+    /// </summary>
+    public TimeSpan SliceDuration { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// A wait for the rate budget up to this long is slept through; a longer one parks the job: its
+    /// command is kept in the outbox until the budget returns, holding no message and no thread.
+    /// </summary>
+    public TimeSpan MaxInlineWait { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A parked job is looked at again after at most this, so the reaper sees it alive (its heartbeat beats at each turn).</summary>
+    public TimeSpan MaxPark { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>One request's time limit, headers and body.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Attempts at one page through 5xx answers and network failures before the job fails.</summary>
+    public int MaxAttempts { get; set; } = 6;
+
+    /// <summary>Times a partition may start again from its marks after the upstream refused a stale cursor.</summary>
+    public int MaxCursorResumes { get; set; } = 20;
+
+    /// <summary>A page's body larger than this fails the sync rather than the worker's memory.</summary>
+    public int MaxPageBytes { get; set; } = 64 << 20;
+
+    public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How often a worker looks for schedules that are due (each slot fires once, whichever worker sees it first).</summary>
+    public TimeSpan SchedulePeriod { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>A rejected record's raw JSON is kept up to this many bytes, then cut and marked.</summary>
+    public int RejectedRecordBytes { get; set; } = 4096;
+}

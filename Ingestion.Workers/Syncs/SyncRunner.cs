@@ -1,0 +1,610 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using System.Threading.Channels;
+using Ingestion.Contracts.Syncs;
+using Ingestion.Platform.Datasets;
+using Ingestion.Platform.Jobs;
+using Ingestion.Platform.Sources;
+using Ingestion.Platform.Storage;
+using Ingestion.Platform.Tenancy;
+using Ingestion.Platform.Webhooks;
+using Ingestion.Workers.Copy;
+using Ingestion.Workers.Jobs;
+using MassTransit;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Ingestion.Workers.Syncs;
+
+/// <summary>
+/// One turn of a sync job (<see cref="RunSync"/>), with the job's lock and a tenant slot held:
+/// <list type="number">
+/// <item>The source and its dataset are read; the first turn plans the partitions (one, or a time
+/// slice each) with their ranges, from the request or the dataset's high-water mark.</item>
+/// <item>Unfinished partitions are worked at once, as many as the budget's pace times the observed
+/// latency keeps busy (at most the source's declared parallelism), each on its own connection.</item>
+/// <item>In a partition, the fetcher asks the shared budget (<see cref="RateBudget"/>) before each
+/// request and reads the next page while the loader commits the previous one
+/// (<see cref="PageLoader"/>: rows and checkpoint in one transaction).</item>
+/// <item>The turn ends when every partition is done (<see cref="SyncDone"/>), when the slice's time
+/// is up (<see cref="JobOutcome.Continue"/>), or when the budget says wait longer than
+/// <see cref="SyncOptions.MaxInlineWait"/> (<see cref="JobOutcome.Later"/>: parked in PostgreSQL).</item>
+/// </list>
+/// </summary>
+public sealed partial class SyncRunner(
+    NpgsqlDataSource dataSource,
+    SourceCatalog sources,
+    DatasetCatalog datasets,
+    CallbackGuard guard,
+    RateBudget budget,
+    SourceHttp http,
+    ObjectStore store,
+    IOptions<SyncOptions> options,
+    ILogger<SyncRunner> logger) : IJobStep<RunSync>
+{
+    private readonly SyncOptions _options = options.Value;
+
+    public JobKind Kind => SyncJob.Descriptor;
+
+    public bool RunsOutsideWorkingStates => false;
+
+    public RunSync AtAttempt(RunSync command, int attempt) => command with { Attempt = attempt };
+
+    public string TenantOf(RunSync command) => command.TenantId;
+
+    public Task<JobOutcome> StopAsync(JobRun<RunSync> run, CancellationToken cancellationToken) => Task.FromResult(JobOutcome.Done);
+
+    public async Task<JobOutcome> RunAsync(JobRun<RunSync> run, CancellationToken cancellationToken)
+    {
+        var command = run.Command;
+        try
+        {
+            return await RunTurnAsync(run, cancellationToken);
+        }
+        catch (SyncException e)
+        {
+            LogFailed(command.JobId, command.Source, e.Code, e.Message);
+            var counts = await SyncPartitions.CountsAsync(run.Connection, command.JobId, 0, cancellationToken);
+            await run.Events.Publish(new SyncFailed(command.JobId, e.Code, e.Message, counts, DateTimeOffset.UtcNow, command.Attempt),
+                cancellationToken);
+            return JobOutcome.Done;
+        }
+    }
+
+    private async Task<JobOutcome> RunTurnAsync(JobRun<RunSync> run, CancellationToken cancellationToken)
+    {
+        var command = run.Command;
+        var source = await sources.FindAsync(command.TenantId, command.Source, cancellationToken)
+                     ?? throw new SyncException("source_missing", $"The source '{command.Source}' is not registered (any more).");
+        var definition = source.Definition;
+        var dataset = await datasets.FindAsync(command.TenantId, definition.Dataset, cancellationToken)
+                      ?? throw new SyncException("dataset_missing", $"The source's dataset '{definition.Dataset}' does not exist.");
+        var check = await guard.CheckAsync(definition.Request.Url, cancellationToken);
+        if (!check.IsAllowed)
+        {
+            throw new SyncException("source_refused", $"The source's URL {check.Problem}");
+        }
+
+        var partitions = await SyncPartitions.ReadAsync(run.Connection, command.JobId, cancellationToken);
+        if (partitions.Count == 0)
+        {
+            var ranges = await PlanAsync(run.Connection, command, definition, dataset, cancellationToken);
+            await SyncPartitions.PlanAsync(run.Connection, command.JobId, ranges, cancellationToken);
+            partitions = await SyncPartitions.ReadAsync(run.Connection, command.JobId, cancellationToken);
+            await run.Events.Publish(new SyncStarted(command.JobId, partitions.Count, DateTimeOffset.UtcNow, command.Attempt), cancellationToken);
+        }
+
+        using var turn = new Turn(run, source, dataset, DateTimeOffset.UtcNow + _options.SliceDuration);
+        var pending = new Queue<SyncPartition>(partitions.Where(p => !p.Finished));
+        var active = new List<Task<PartitionEnd>>();
+        var ends = new List<PartitionEnd>();
+
+        // One partition's failure stops the others before the step returns: nothing loads once the job's lock is released.
+        using var partitionsStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
+        {
+            while (pending.Count > 0 || active.Count > 0)
+            {
+                while (pending.Count > 0 && active.Count < turn.Concurrency(definition))
+                {
+                    active.Add(WorkPartitionAsync(turn, pending.Dequeue(), partitionsStop.Token));
+                }
+
+                var ended = await Task.WhenAny(active);
+                active.Remove(ended);
+                ends.Add(await ended);
+            }
+        }
+        catch
+        {
+            await partitionsStop.CancelAsync();
+            await Task.WhenAll(active.Select(t => t.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default)));
+            throw;
+        }
+
+        await turn.PublishProgressAsync(force: true, cancellationToken);
+        if (ends.All(e => e.Finished))
+        {
+            var counts = await SyncPartitions.CountsAsync(run.Connection, command.JobId, turn.BudgetShare, cancellationToken);
+            string? rejectsKey = null;
+            if (counts.Rejects > 0)
+            {
+                rejectsKey = await RejectsFile.WriteAsync(run.Connection, store, command.JobId,
+                    SyncJob.RejectsKeyFor(command.TenantId, command.JobId), cancellationToken);
+            }
+
+            LogDone(command.JobId, command.Source, counts.Records, counts.RowsLoaded, counts.Duplicates, counts.Rejects, counts.ExpectedTotal);
+            await run.Events.Publish(new SyncDone(command.JobId, counts, rejectsKey, DateTimeOffset.UtcNow, command.Attempt), cancellationToken);
+            return JobOutcome.Done;
+        }
+
+        if (ends.All(e => e.Finished || e.ParkedUntil is not null))
+        {
+            var until = ends.Where(e => e.ParkedUntil is not null).Min(e => e.ParkedUntil!.Value);
+            var limit = DateTimeOffset.UtcNow + _options.MaxPark;
+            LogParked(command.JobId, command.Source, until);
+            return run.ResumeLater(until < limit ? until : limit);
+        }
+
+        return JobOutcome.Continue;
+    }
+
+    /// <summary>
+    /// The time ranges of the partitions: the request's, else (incremental) from the dataset's
+    /// high-water mark minus the lookback; a partitioned source splits the range into its slices.
+    /// </summary>
+    private static async Task<IReadOnlyList<(DateTimeOffset? Since, DateTimeOffset? Until)>> PlanAsync(NpgsqlConnection connection,
+        RunSync command, SourceDefinition source, DatasetDefinition dataset, CancellationToken cancellationToken)
+    {
+        var since = command.Since;
+        var until = command.Until;
+        if (since is null && source.Incremental is { } incremental && string.Equals(command.Mode, "incremental", StringComparison.OrdinalIgnoreCase))
+        {
+            var table = TenantSchema.QualifiedTable(command.TenantId, dataset.Name);
+            var column = Identifier.Quote(dataset.Column(incremental.Column)?.Name ?? incremental.Column);
+            await using var max = new NpgsqlCommand($"select max({column}) from {table}", connection);
+            if (await max.ExecuteScalarAsync(cancellationToken) is DateTime mark)
+            {
+                since = new DateTimeOffset(mark, TimeSpan.Zero) - TimeSpan.FromSeconds(incremental.LookbackSeconds);
+            }
+        }
+
+        if (source.Partitions is not { } partitions || source.Incremental is null)
+        {
+            return [(since, until)];
+        }
+
+        var from = since ?? partitions.Start;
+        var to = until ?? DateTimeOffset.UtcNow;
+        var slices = new List<(DateTimeOffset?, DateTimeOffset?)>();
+        for (var start = from; start < to; start = start.AddSeconds(partitions.SliceSeconds))
+        {
+            var end = start.AddSeconds(partitions.SliceSeconds);
+            slices.Add((start, end < to ? end : to));
+        }
+
+        return slices.Count > 0 ? slices : [(from, to)];
+    }
+
+    private async Task<PartitionEnd> WorkPartitionAsync(Turn turn, SyncPartition partition, CancellationToken cancellationToken)
+    {
+        var command = turn.Run.Command;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var loader = new PageLoader(connection, command.JobId, partition.Index, command.TenantId, turn.Dataset, turn.Source.Definition,
+            _options.RejectedRecordBytes);
+
+        // Two pages at most: the one being loaded and the next one, fetched meanwhile.
+        var pages = Channel.CreateBounded<FetchedPage>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var fetcher = Task.Run(() => FetchAsync(turn, partition, pages.Writer, stop.Token), stop.Token);
+        try
+        {
+            await foreach (var page in pages.Reader.ReadAllAsync(cancellationToken))
+            {
+                using (page)
+                {
+                    await loader.LoadAsync(page, cancellationToken);
+                }
+
+                await turn.PublishProgressAsync(force: false, cancellationToken);
+                if (await turn.Run.IsCancelledAsync(cancellationToken))
+                {
+                    await turn.Run.StopAsync();
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+            }
+
+            var end = await fetcher;
+            if (end.Requests > 0)
+            {
+                await AddUncommittedRequestsAsync(connection, command.JobId, partition.Index, end, cancellationToken);
+            }
+
+            return end;
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            try
+            {
+                await fetcher;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            catch (Exception) when (cancellationToken.IsCancellationRequested || fetcher.IsFaulted)
+            {
+                // The loader's failure (or the cancel) is the one that matters; the fetcher's is its consequence or its twin.
+            }
+
+            while (pages.Reader.TryRead(out var unread))
+            {
+                unread.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Requests (and 429s) made for a page the partition did not get: counted, though no page commits them.</summary>
+    private static async Task AddUncommittedRequestsAsync(NpgsqlConnection connection, Guid jobId, int partition, PartitionEnd end,
+        CancellationToken cancellationToken)
+    {
+        await using var update = new NpgsqlCommand("""
+            update ingestion.sync_partitions set requests = requests + @requests, http_429 = http_429 + @http429, updated_at = now()
+            where job_id = @job and partition = @partition
+            """, connection);
+        update.Parameters.AddWithValue("requests", (long)end.Requests);
+        update.Parameters.AddWithValue("http429", (long)end.Http429);
+        update.Parameters.AddWithValue("job", jobId);
+        update.Parameters.AddWithValue("partition", partition);
+        await update.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Fetches the partition's pages in order into <paramref name="pages"/>, until its last page, the slice's end, or a long wait.</summary>
+    private async Task<PartitionEnd> FetchAsync(Turn turn, SyncPartition partition, ChannelWriter<FetchedPage> pages,
+        CancellationToken cancellationToken)
+    {
+        var definition = turn.Source.Definition;
+        var requests = new PageRequests(definition, turn.Source.Secret);
+        var position = partition.Position;
+        var marks = new Marks(partition.HighWater, partition.LowWater, partition.Descending);
+        var resumes = partition.CursorResumes;
+        try
+        {
+            while (true)
+            {
+                if (DateTimeOffset.UtcNow >= turn.Deadline)
+                {
+                    return PartitionEnd.SliceEnded;
+                }
+
+                var fetched = await FetchPageAsync(turn, requests, position, marks, resumes, cancellationToken);
+                if (fetched.Page is not { } page)
+                {
+                    return fetched.End!;
+                }
+
+                resumes += page.CursorResumes;
+                marks = marks.With(page);
+                await pages.WriteAsync(page, cancellationToken);
+                if (page.After is not { } after)
+                {
+                    return PartitionEnd.Done;
+                }
+
+                position = after;
+            }
+        }
+        finally
+        {
+            pages.TryComplete();
+        }
+    }
+
+    private async Task<(FetchedPage? Page, PartitionEnd? End)> FetchPageAsync(Turn turn, PageRequests builder, PagePosition position,
+        Marks marks, int resumes, CancellationToken cancellationToken)
+    {
+        var source = turn.Source;
+        var definition = source.Definition;
+        var policies = definition.RateLimit.Policies;
+        var requests = 0;
+        var http429 = 0;
+        var failures = 0;
+        var startedResumes = resumes;
+        while (true)
+        {
+            var wait = await budget.TryTakeAsync(source.BudgetKey, policies, cancellationToken);
+            if (wait > TimeSpan.Zero)
+            {
+                if (wait > _options.MaxInlineWait)
+                {
+                    return (null, new PartitionEnd(false, DateTimeOffset.UtcNow + wait, requests, http429));
+                }
+
+                await Task.Delay(wait, cancellationToken);
+                continue;
+            }
+
+            requests++;
+            turn.CountRequest();
+            using var request = builder.Build(position);
+            var clock = Stopwatch.StartNew();
+            HttpResponseMessage response;
+            try
+            {
+                response = await http.SendAsync(request, _options.RequestTimeout, cancellationToken);
+            }
+            catch (Exception e) when (e is HttpRequestException or TimeoutException && !cancellationToken.IsCancellationRequested)
+            {
+                if (++failures >= _options.MaxAttempts)
+                {
+                    throw new SyncException("upstream_unreachable",
+                        $"{PageRequests.Describe(request.RequestUri!)} could not be reached {failures} times: {e.Message}");
+                }
+
+                await Task.Delay(Backoff(failures), cancellationToken);
+                continue;
+            }
+
+            using (response)
+            {
+                turn.ObserveLatency(clock.Elapsed);
+                var now = DateTimeOffset.UtcNow;
+                var signal = RateHeaders.Read(response.Headers, now);
+                var status = (int)response.StatusCode;
+                if (status == 429 && signal.BlockedUntil is null)
+                {
+                    // No word on when: everyone on the credential waits a growing pause rather than asking again at once.
+                    signal = signal with { RetryAt = now + Backoff(failures + 1) };
+                }
+
+                if (definition.RateLimit.LearnFromHeaders || status == 429)
+                {
+                    await budget.ObserveAsync(source.BudgetKey, policies, signal, cancellationToken);
+                }
+
+                if (status == 429)
+                {
+                    http429++;
+                    failures++;
+                    continue;
+                }
+
+                if (status >= 500)
+                {
+                    if (++failures >= _options.MaxAttempts)
+                    {
+                        throw new SyncException("upstream_error",
+                            $"{PageRequests.Describe(request.RequestUri!)} answered {status} {response.ReasonPhrase} {failures} times in a row.");
+                    }
+
+                    if (signal.RetryAt is null)
+                    {
+                        await Task.Delay(Backoff(failures), cancellationToken);
+                    }
+
+                    continue;
+                }
+
+                if (status is 401 or 403)
+                {
+                    throw new SyncException("upstream_refused",
+                        $"{PageRequests.Describe(request.RequestUri!)} refused the credential ({status} {response.ReasonPhrase}); give the source its secret again.");
+                }
+
+                if (!response.IsSuccessStatusCode)
+                {
+                    if (position.Next is not null && status is 400 or 404 or 409 or 410 or 422)
+                    {
+                        // A stale cursor (or link): start again from what is committed, with since/until, not from the beginning.
+                        if (++resumes > _options.MaxCursorResumes)
+                        {
+                            throw new SyncException("cursor_expired", $"The upstream refused the partition's cursor {resumes} times ({status}).");
+                        }
+
+                        position = marks.ResumeFrom(position, definition);
+                        LogCursorRefused(turn.Run.Command.JobId, status, position.Since, position.Until);
+                        continue;
+                    }
+
+                    throw new SyncException("upstream_error",
+                        $"{PageRequests.Describe(request.RequestUri!)} answered {status} {response.ReasonPhrase}.");
+                }
+
+                if (response.Content.Headers.ContentLength > _options.MaxPageBytes)
+                {
+                    throw new SyncException("page_too_large", $"A page of {response.Content.Headers.ContentLength} bytes is over the {_options.MaxPageBytes} allowed.");
+                }
+
+                JsonDocument body;
+                await using (var stream = await response.Content.ReadAsStreamAsync(cancellationToken))
+                {
+                    try
+                    {
+                        body = await JsonDocument.ParseAsync(stream, default, cancellationToken);
+                    }
+                    catch (JsonException e)
+                    {
+                        throw new SyncException("page_not_json", $"{PageRequests.Describe(request.RequestUri!)} answered a body that is not JSON: {e.Message}");
+                    }
+                }
+
+                if (!JsonPaths.TryGet(body.RootElement, definition.Records.Path, out var records) || records.ValueKind != JsonValueKind.Array)
+                {
+                    body.Dispose();
+                    throw new SyncException("records_not_found", $"The page has no array at {definition.Records.Path}.");
+                }
+
+                var count = records.GetArrayLength();
+                var following = builder.Follow(position, body.RootElement, response, count);
+                var (high, low, descending) = Marks.Of(records, definition);
+                return (new FetchedPage(body, records)
+                {
+                    Position = position,
+                    After = following.Next is null ? null : position with { Next = following.Next },
+                    ExpectedTotal = following.ExpectedTotal,
+                    Requests = requests,
+                    Http429 = http429,
+                    HighWater = high,
+                    LowWater = low,
+                    Descending = descending,
+                    CursorResumes = resumes - startedResumes,
+                }, null);
+            }
+        }
+    }
+
+    /// <summary>1, 2, 4 … 30 s: the pause after the n-th failure in a row.</summary>
+    private static TimeSpan Backoff(int failures) => TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Max(0, failures - 1))));
+
+    [LoggerMessage(LogLevel.Information, "Sync {JobId} of source {Source} done: {Records} records, {Loaded} rows loaded, {Duplicates} duplicates, {Rejects} rejects, the upstream reported {Expected}")]
+    private partial void LogDone(Guid jobId, string source, long records, long loaded, long duplicates, long rejects, long? expected);
+
+    [LoggerMessage(LogLevel.Warning, "Sync {JobId} of source {Source} failed: {Code}: {Message}")]
+    private partial void LogFailed(Guid jobId, string source, string code, string message);
+
+    [LoggerMessage(LogLevel.Information, "Sync {JobId} of source {Source} waits for its rate budget until {Until:o}: parked")]
+    private partial void LogParked(Guid jobId, string source, DateTimeOffset until);
+
+    [LoggerMessage(LogLevel.Information, "Sync {JobId}: the upstream refused a cursor ({Status}); resuming from since {Since:o} until {Until:o}")]
+    private partial void LogCursorRefused(Guid jobId, int status, DateTimeOffset? since, DateTimeOffset? until);
+
+    /// <summary>How a partition's work ended in this turn.</summary>
+    private sealed record PartitionEnd(bool Finished, DateTimeOffset? ParkedUntil, int Requests, int Http429)
+    {
+        public static readonly PartitionEnd Done = new(true, null, 0, 0);
+        public static readonly PartitionEnd SliceEnded = new(false, null, 0, 0);
+    }
+
+    /// <summary>
+    /// The high- and low-water marks of a partition's pages (its incremental column), and which way
+    /// its pages run: where a refused cursor resumes from.
+    /// </summary>
+    private sealed record Marks(DateTimeOffset? High, DateTimeOffset? Low, bool? Descending)
+    {
+        public Marks With(FetchedPage page) => new(
+            Max(High, page.HighWater), Min(Low, page.LowWater), Descending ?? page.Descending);
+
+        /// <summary>
+        /// Newest first: ask again until a second after the oldest record committed (upstreams often count whole seconds); oldest first: from the
+        /// newest. The record on the boundary comes again and is merged by its key. With no marks, the
+        /// partition starts its range again (the key merges what comes twice).
+        /// </summary>
+        public PagePosition ResumeFrom(PagePosition position, SourceDefinition source)
+        {
+            if (source.Incremental is null || (High is null && Low is null))
+            {
+                return position with { Next = null };
+            }
+
+            return Descending == false
+                ? position with { Next = null, Since = High }
+                : position with { Next = null, Until = Low!.Value.AddSeconds(1) };
+        }
+
+        public static (DateTimeOffset? High, DateTimeOffset? Low, bool? Descending) Of(JsonElement records, SourceDefinition source)
+        {
+            if (source.Incremental is not { } incremental || !source.Records.Fields.TryGetValue(incremental.Column, out var path))
+            {
+                return (null, null, null);
+            }
+
+            DateTimeOffset? high = null, low = null, first = null, last = null;
+            foreach (var record in records.EnumerateArray())
+            {
+                if (JsonPaths.TryGet(record, path, out var value) && RecordTimes.TryRead(value, out var time))
+                {
+                    first ??= time;
+                    last = time;
+                    high = Max(high, time);
+                    low = Min(low, time);
+                }
+            }
+
+            return (high, low, first is null || first == last ? null : first > last);
+        }
+
+        private static DateTimeOffset? Max(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a > b ? a : b;
+
+        private static DateTimeOffset? Min(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a < b ? a : b;
+    }
+
+    /// <summary>What one turn shares between its partitions: the counts it publishes, the pace it observed.</summary>
+    private sealed class Turn(JobRun<RunSync> run, StoredSource source, DatasetDefinition dataset, DateTimeOffset deadline) : IDisposable
+    {
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly SemaphoreSlim _publishing = new(1, 1);
+        private long _requests;
+        private long _latencyTicks = TimeSpan.FromMilliseconds(200).Ticks;
+        private long _lastPublished = long.MinValue;
+
+        public JobRun<RunSync> Run => run;
+
+        public StoredSource Source => source;
+
+        public DatasetDefinition Dataset => dataset;
+
+        public DateTimeOffset Deadline => deadline;
+
+        /// <summary>Requests this turn made over those the declared policies allowed in its time.</summary>
+        public double BudgetShare
+        {
+            get
+            {
+                var ceiling = RateBudget.Ceiling(source.Definition.RateLimit.Policies);
+                var allowed = ceiling * Math.Max(1, _clock.Elapsed.TotalSeconds);
+                return double.IsInfinity(ceiling) ? 0 : Math.Round(Math.Min(1, Interlocked.Read(ref _requests) / allowed), 3);
+            }
+        }
+
+        public void CountRequest() => Interlocked.Increment(ref _requests);
+
+        /// <summary>A moving average of the upstream's answer time.</summary>
+        public void ObserveLatency(TimeSpan latency)
+        {
+            var previous = Interlocked.Read(ref _latencyTicks);
+            Interlocked.Exchange(ref _latencyTicks, (previous * 7 + latency.Ticks) / 8);
+        }
+
+        /// <summary>
+        /// Partitions worked at once: enough to keep the budget's pace busy while each waits its latency
+        /// for a page (pace × latency, plus one loading), never more than the source declares.
+        /// </summary>
+        public int Concurrency(SourceDefinition definition)
+        {
+            var declared = definition.Partitions?.Parallelism ?? 1;
+            var ceiling = RateBudget.Ceiling(definition.RateLimit.Policies);
+            var latency = TimeSpan.FromTicks(Interlocked.Read(ref _latencyTicks)).TotalSeconds;
+            var needed = double.IsInfinity(ceiling) ? declared : (int)Math.Ceiling(ceiling * latency) + 1;
+            return Math.Clamp(needed, 1, Math.Max(1, declared));
+        }
+
+        public void Dispose() => _publishing.Dispose();
+
+        public async Task PublishProgressAsync(bool force, CancellationToken cancellationToken)
+        {
+            var now = _clock.ElapsedMilliseconds;
+            if (!force && now - Interlocked.Read(ref _lastPublished) < 250)
+            {
+                return;
+            }
+
+            if (!await _publishing.WaitAsync(0, cancellationToken))
+            {
+                return;
+            }
+
+            try
+            {
+                Interlocked.Exchange(ref _lastPublished, now);
+                var counts = await SyncPartitions.CountsAsync(run.Connection, run.Command.JobId, BudgetShare, cancellationToken);
+                await run.Events.Publish(new SyncProgressed(run.Command.JobId, counts, DateTimeOffset.UtcNow, run.Command.Attempt),
+                    cancellationToken);
+            }
+            finally
+            {
+                _publishing.Release();
+            }
+        }
+    }
+}

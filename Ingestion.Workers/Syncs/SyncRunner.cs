@@ -36,7 +36,7 @@ public sealed partial class SyncRunner(
     NpgsqlDataSource dataSource,
     SourceCatalog sources,
     DatasetCatalog datasets,
-    CallbackGuard guard,
+    SourceGuard guard,
     RateBudget budget,
     SourceHttp http,
     ObjectStore store,

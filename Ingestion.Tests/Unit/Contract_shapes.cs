@@ -200,7 +200,8 @@ public sealed class Contract_shapes
             var nullable = nullability.ReadState == NullabilityState.Nullable ? "?" : "";
             if (Nullable.GetUnderlyingType(type) is { } underlying)
             {
-                return TypeName(underlying, nullability) + "?";
+                // A Nullable<T> also reads as nullable: one '?' says it.
+                return TypeName(underlying, nullability).TrimEnd('?') + "?";
             }
 
             if (type.IsGenericType)

@@ -65,6 +65,11 @@ internal sealed class PageLoader
     private readonly string _mergeSql;
     private bool _staged;
 
+    /// <summary>Distinct accounts of a page's rows (transactions only): at most one entry per record of a page.</summary>
+    private readonly HashSet<long> _accounts = [];
+    private readonly string _tenantId;
+    private readonly string _dataset;
+
     public PageLoader(NpgsqlConnection connection, Guid jobId, int partition, string tenantId, DatasetDefinition dataset,
         SourceDefinition source, int rejectedRecordBytes)
     {
@@ -72,6 +77,8 @@ internal sealed class PageLoader
         _jobId = jobId;
         _partition = partition;
         _rejectedRecordBytes = rejectedRecordBytes;
+        _tenantId = tenantId;
+        _dataset = dataset.Name;
         _mapper = new RecordMapper(dataset, source.Records, source.Incremental?.Column);
         var table = TenantSchema.QualifiedTable(tenantId, dataset.Name);
         var columns = _mapper.ColumnNames.Select(Identifier.Quote).ToList();
@@ -121,6 +128,7 @@ internal sealed class PageLoader
 
         // Fast path: while no key collides (the usual page), rows go straight into the table. A collision
         // undoes only this attempt (a savepoint) and the page goes through staging and the merge.
+        _accounts.Clear();
         await transaction.SaveAsync("page", cancellationToken);
         long staged;
         try
@@ -132,6 +140,7 @@ internal sealed class PageLoader
         {
             await transaction.RollbackAsync("page", cancellationToken);
             rejects.Clear();
+            _accounts.Clear();
             staged = await CopyAsync(_stageCopySql, page, checkpoint.Records, rejects, cancellationToken);
             if (_dedupeSql.Length > 0 && staged > 1)
             {
@@ -166,6 +175,13 @@ internal sealed class PageLoader
         var ordinal = checkpoint.Records + page.Records.GetArrayLength();
         var records = ordinal - checkpoint.Records;
         await MoveCheckpointAsync(page, checkpoint.Pages, records, loaded, duplicates, rejects.Count, cancellationToken);
+        if (loaded > 0)
+        {
+            // Last before commit: readers' ETags move with the rows (the read API's change counters).
+            await DatasetChanges.BumpAsync(_connection, transaction, _tenantId, _dataset, loaded,
+                _mapper.AccountSlot >= 0 ? _accounts : null, cancellationToken);
+        }
+
         await transaction.CommitAsync(cancellationToken);
         return new PageLoad(records, loaded, duplicates, rejects.Count);
     }
@@ -193,6 +209,11 @@ internal sealed class PageLoader
 
             await importer.StartRowAsync(cancellationToken);
             _mapper.Write(importer);
+            if (_mapper.AccountSlot >= 0)
+            {
+                _accounts.Add(_mapper.Account);
+            }
+
             if (staging)
             {
                 await importer.WriteAsync(ordinal, NpgsqlDbType.Bigint, cancellationToken);

@@ -37,7 +37,17 @@ internal sealed class RecordMapper
         }
 
         ColumnNames = _columns.Select(c => c.Definition.Name).ToList();
+        if (dataset.Name == BuiltInDatasets.Transactions.Name)
+        {
+            AccountSlot = Array.FindIndex(_columns, c => c.Definition.Name == BuiltInDatasets.AccountColumn);
+        }
     }
+
+    /// <summary>Where the account id is among a row's values, for the accounts' change counters; -1 when not loading transactions.</summary>
+    public int AccountSlot { get; } = -1;
+
+    /// <summary>The account of the record <see cref="Check"/> accepted last (<see cref="AccountSlot"/> must be set).</summary>
+    public long Account => _values.Integers[AccountSlot];
 
     /// <summary>The dataset's columns the rows fill, in the order <see cref="Write"/> writes them.</summary>
     public IReadOnlyList<string> ColumnNames { get; }

@@ -77,6 +77,12 @@ public sealed partial class SyncRunner(
         var command = run.Command;
         var source = await sources.FindAsync(command.TenantId, command.Source, cancellationToken)
                      ?? throw new SyncException("source_missing", $"The source '{command.Source}' is not registered (any more).");
+        if (source.SecretUnreadable)
+        {
+            throw new SyncException("source_secret_unreadable",
+                $"The stored secret of source '{command.Source}' cannot be opened (Sources:SecretKey changed since it was stored); give the source its secret again with PUT /v1/sources/{command.Source}.");
+        }
+
         var definition = source.Definition;
         var dataset = await datasets.FindAsync(command.TenantId, definition.Dataset, cancellationToken)
                       ?? throw new SyncException("dataset_missing", $"The source's dataset '{definition.Dataset}' does not exist.");

@@ -27,7 +27,7 @@ public sealed class When_a_source_is_scheduled
         });
         _deployment = await Deployment.StartAsync(TestRun.Servers, "sync-schedules", new Dictionary<string, string>
         {
-            ["Webhooks__AllowedHosts__0"] = "127.0.0.1",
+            ["Sources__AllowedHosts__0"] = "127.0.0.1",
             ["Syncs__SchedulePeriod"] = "00:00:01",
         });
         await _deployment.StartWorkerAsync();

@@ -26,7 +26,7 @@ public sealed class When_a_source_is_synced
         _simulator = await UpstreamSimulator.StartAsync(new SimulatorConfig { Events = Events });
         _deployment = await Deployment.StartAsync(TestRun.Servers, "syncs", new Dictionary<string, string>
         {
-            ["Webhooks__AllowedHosts__0"] = "127.0.0.1",
+            ["Sources__AllowedHosts__0"] = "127.0.0.1",
             ["Syncs__MaxInlineWait"] = "00:00:02",
         });
 

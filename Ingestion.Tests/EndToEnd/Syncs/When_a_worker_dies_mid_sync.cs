@@ -32,7 +32,7 @@ public sealed class When_a_worker_dies_mid_sync
         });
         _deployment = await Deployment.StartAsync(TestRun.Servers, "sync-killed", new Dictionary<string, string>
         {
-            ["Webhooks__AllowedHosts__0"] = "127.0.0.1",
+            ["Sources__AllowedHosts__0"] = "127.0.0.1",
         });
     }
 

@@ -126,7 +126,10 @@ public static class AccountReadsApi
             return UnknownAccount(accountId);
         }
 
-        if (ReadCaching.IsNotModified(context, ReadCaching.AccountTag(version.Value, "summary"), options.Value.CacheMaxAge))
+        // The period is in the tag: without from/to it is "this month up to today", which moves at
+        // midnight while the account's counter does not, and yesterday's figures must not be a 304.
+        if (ReadCaching.IsNotModified(context, ReadCaching.AccountTag(version.Value, $"summary-{Day(start)}-{Day(end)}"),
+                options.Value.CacheMaxAge))
         {
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         }

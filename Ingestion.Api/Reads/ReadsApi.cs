@@ -87,8 +87,12 @@ public static class ReadsApi
                 await RowWriter.WriteNdjsonAsync(context, connection, tenant, query, ordered, cancellationToken);
                 break;
             default:
-                await RowWriter.WritePageAsync(context, connection, tenant, query, rowsProperty, cursors, options.PageTimeout,
-                    cancellationToken);
+                if (await RowWriter.WritePageAsync(context, connection, tenant, query, rowsProperty, cursors, options.PageTimeout,
+                        cancellationToken) is { } timedOut)
+                {
+                    return PageTimeouts.Problem(context, options.PageTimeout, query.Dataset.Name, timedOut);
+                }
+
                 break;
         }
 

@@ -126,26 +126,42 @@ public static class AccountReadsApi
             return UnknownAccount(accountId);
         }
 
-        if (ReadCaching.IsNotModified(context, ReadCaching.AccountTag(version.Value, "summary"), options.Value.CacheMaxAge))
+        // The period is in the tag: without from/to it is "this month up to today", which moves at
+        // midnight while the account's counter does not, and yesterday's figures must not be a 304.
+        if (ReadCaching.IsNotModified(context, ReadCaching.AccountTag(version.Value, $"summary-{Day(start)}-{Day(end)}"),
+                options.Value.CacheMaxAge))
         {
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         }
 
         var table = TenantSchema.QualifiedTable(tenant, BuiltInDatasets.Transactions.Name);
         await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            return TypedResults.Ok(await FiguresAsync(connection, table, accountId, start, end, options.Value.PageTimeout, cancellationToken));
+        }
+        catch (Exception exception) when (PageTimeouts.IsTimeout(exception, cancellationToken))
+        {
+            return PageTimeouts.Problem(context, options.Value.PageTimeout, $"account {accountId}'s summary", exception);
+        }
+    }
+
+    private static async Task<AccountSummary> FiguresAsync(NpgsqlConnection connection, string table, long accountId, DateOnly start,
+        DateOnly end, TimeSpan timeout, CancellationToken cancellationToken)
+    {
         // One snapshot for the three queries, so the totals agree with the breakdowns as on a statement.
         await using var snapshot = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
         var currencies = await ReadAsync(connection, snapshot, AccountFigures.SummarySql(table), accountId, start, end,
             r => new CurrencyFigures(r.GetString(0).Trim(), r.GetDecimal(1), r.GetDecimal(2), r.GetDecimal(3),
-                r.GetDecimal(1) + r.GetDecimal(2) + r.GetDecimal(3), r.GetInt64(4)), options.Value.PageTimeout, cancellationToken);
+                r.GetDecimal(1) + r.GetDecimal(2) + r.GetDecimal(3), r.GetInt64(4)), timeout, cancellationToken);
         var categories = await ReadAsync(connection, snapshot,
             AccountFigures.BreakdownSql(table, AccountFigures.CategoryLabel, $"{AccountFigures.CategoryOrder} limit {MaxCategories}"),
-            accountId, start, end, Breakdown, options.Value.PageTimeout, cancellationToken);
+            accountId, start, end, Breakdown, timeout, cancellationToken);
         var months = await ReadAsync(connection, snapshot,
             AccountFigures.BreakdownSql(table, AccountFigures.MonthLabel, AccountFigures.MonthOrder),
-            accountId, start, end, Breakdown, options.Value.PageTimeout, cancellationToken);
+            accountId, start, end, Breakdown, timeout, cancellationToken);
         await snapshot.CommitAsync(cancellationToken);
-        return TypedResults.Ok(new AccountSummary(accountId, Day(start), Day(end), currencies, categories, months));
+        return new AccountSummary(accountId, Day(start), Day(end), currencies, categories, months);
     }
 
     private static BreakdownFigures Breakdown(NpgsqlDataReader r) =>

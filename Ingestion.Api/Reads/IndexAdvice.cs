@@ -13,6 +13,14 @@ public static class IndexAdvice
     private static readonly FilterOp[] IndexOps =
         [FilterOp.Eq, FilterOp.In, FilterOp.Gt, FilterOp.Gte, FilterOp.Lt, FilterOp.Lte, FilterOp.IsNull];
 
+    /// <summary>
+    /// Whether JSON pages of this query would each sort the rest of a large table: a dataset
+    /// without a key is paged by row address (<c>order by ctid … limit</c>), which no index
+    /// serves, so without a filter or a declared order every page reads every remaining row.
+    /// </summary>
+    public static bool PagesByRowAddress(RowQuery query, long tableRows, long maxUnindexedRows) =>
+        tableRows > maxUnindexedRows && query.Filters.Count == 0 && query.Order is [RowQueries.RowId];
+
     /// <summary>The columns of the index to add, or null when an index serves the query (or the table is small).</summary>
     public static IReadOnlyList<string>? Missing(RowQuery query, long tableRows, long maxUnindexedRows)
     {

@@ -16,7 +16,11 @@ namespace Ingestion.Api.Reads;
 public sealed class ReadBudget(IOptions<ReadOptions> options) : IEndpointFilter, IDisposable
 {
     private const string Policy = "reads";
-    private readonly ConcurrentDictionary<string, (TokenBucketRateLimiter Limiter, ReadBudgetOptions Budget)> _tenants = new();
+
+    // Lazy: GetOrAdd may run its factory on several threads for a tenant's first reads and keep
+    // one result; a limiter built and dropped that way would never be disposed, and its replenish
+    // timer would live as long as the process. Only the Lazy that wins is ever evaluated.
+    private readonly ConcurrentDictionary<string, Lazy<(TokenBucketRateLimiter Limiter, ReadBudgetOptions Budget)>> _tenants = new();
 
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
@@ -27,7 +31,7 @@ public sealed class ReadBudget(IOptions<ReadOptions> options) : IEndpointFilter,
             return await next(context);
         }
 
-        var (limiter, budget) = _tenants.GetOrAdd(tenant, Create);
+        var (limiter, budget) = _tenants.GetOrAdd(tenant, t => new Lazy<(TokenBucketRateLimiter, ReadBudgetOptions)>(() => Create(t))).Value;
         using var lease = limiter.AttemptAcquire();
         var left = limiter.GetStatistics()?.CurrentAvailablePermits ?? 0;
         var headers = http.Response.Headers;
@@ -50,9 +54,9 @@ public sealed class ReadBudget(IOptions<ReadOptions> options) : IEndpointFilter,
 
     public void Dispose()
     {
-        foreach (var (limiter, _) in _tenants.Values)
+        foreach (var tenant in _tenants.Values.Where(t => t.IsValueCreated))
         {
-            limiter.Dispose();
+            tenant.Value.Limiter.Dispose();
         }
     }
 

@@ -50,6 +50,11 @@ public static class ReadsApi
             return refused;
         }
 
+        if (paged && IndexAdvice.PagesByRowAddress(query, target.Rows, options.Value.UnindexedScanMaxRows))
+        {
+            return UnkeyedPages(query, target);
+        }
+
         // An export without an order is read in storage order: one sequential scan, nothing sorted.
         var ordered = paged || context.Request.Query.ContainsKey("order");
         return await ServeAsync(context, database, tenant, query, format, ordered, "rows",
@@ -82,13 +87,24 @@ public static class ReadsApi
                 await RowWriter.WriteNdjsonAsync(context, connection, tenant, query, ordered, cancellationToken);
                 break;
             default:
-                await RowWriter.WritePageAsync(context, connection, tenant, query, rowsProperty, cursors, options.PageTimeout,
-                    cancellationToken);
+                if (await RowWriter.WritePageAsync(context, connection, tenant, query, rowsProperty, cursors, options.PageTimeout,
+                        cancellationToken) is { } timedOut)
+                {
+                    return PageTimeouts.Problem(context, options.PageTimeout, query.Dataset.Name, timedOut);
+                }
+
                 break;
         }
 
         return TypedResults.Empty;
     }
+
+    private static ProblemHttpResult UnkeyedPages(RowQuery query, ReadTarget target) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "This dataset cannot be paged",
+            detail: $"Dataset '{query.Dataset.Name}' has about {target.Rows:N0} rows and no key, so each JSON page would sort " +
+                    "every remaining row by its storage address. Export it as NDJSON or CSV (Accept: application/x-ndjson or " +
+                    "text/csv), which streams every row in one scan; or filter or order it by a declared index; or register " +
+                    "it with a key.");
 
     private static ProblemHttpResult? Unindexed(RowQuery query, ReadTarget target, ReadOptions options)
     {

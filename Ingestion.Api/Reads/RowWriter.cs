@@ -16,13 +16,34 @@ public static class RowWriter
 {
     private const int FlushBytes = 32 * 1024;
 
-    /// <summary>Writes a JSON page: <c>{"rows": [...], "nextCursor": …, "next": …}</c>.</summary>
-    public static async Task WritePageAsync(HttpContext context, NpgsqlConnection connection, string tenantId, RowQuery query,
-        string rowsProperty, RowCursor cursors, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes a JSON page: <c>{"rows": [...], "nextCursor": …, "next": …}</c>. Returns null once
+    /// written, or the exception when the query ran past <paramref name="timeout"/> before its
+    /// first row (where a slow plan spends its time: scanning, sorting), nothing written yet.
+    /// </summary>
+    public static async Task<Exception?> WritePageAsync(HttpContext context, NpgsqlConnection connection, string tenantId,
+        RowQuery query, string rowsProperty, RowCursor cursors, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var sql = RowSql.For(tenantId, query, forCopy: false, ordered: true, extraRow: true);
         await using var command = Command(connection, sql, timeout);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        NpgsqlDataReader? opened = null;
+        bool row;
+        try
+        {
+            opened = await command.ExecuteReaderAsync(cancellationToken);
+            row = await opened.ReadAsync(cancellationToken);
+        }
+        catch (Exception exception) when (PageTimeouts.IsTimeout(exception, cancellationToken))
+        {
+            if (opened is not null)
+            {
+                await opened.DisposeAsync();
+            }
+
+            return exception;
+        }
+
+        await using var reader = opened;
         var output = context.Response.BodyWriter;
         await using var json = new Utf8JsonWriter(output);
         json.WriteStartObject();
@@ -31,7 +52,7 @@ public static class RowWriter
         var last = new object[ordinals.Length];
         var written = 0;
         var more = false;
-        while (await reader.ReadAsync(cancellationToken))
+        for (; row; row = await reader.ReadAsync(cancellationToken))
         {
             if (written == query.Limit)
             {
@@ -67,6 +88,7 @@ public static class RowWriter
 
         json.WriteEndObject();
         await json.FlushAsync(cancellationToken);
+        return null;
     }
 
     /// <summary>Writes every selected row as a line of JSON.</summary>

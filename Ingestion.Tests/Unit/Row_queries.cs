@@ -79,6 +79,22 @@ public sealed class Row_queries
         Assert.That(Parse(("order", order)).Errors["order"][0], Does.Contain(reason));
 
     [Test]
+    public void Should_only_page_a_large_keyless_dataset_by_an_index()
+    {
+        var keyless = Transactions with { Name = "log", Key = [] };
+        RowQuery Keyless(params (string Key, string Value)[] parameters) =>
+            RowQueries.Parse(keyless, parameters.Select(p => new KeyValuePair<string, StringValues>(p.Key, p.Value)), Options, Cursors,
+                paged: true).Query!;
+
+        Assert.That(IndexAdvice.PagesByRowAddress(Keyless(), 5_000_000, 100_000), Is.True, "order by ctid: a sort per page");
+        Assert.That(IndexAdvice.PagesByRowAddress(Keyless(), 50_000, 100_000), Is.False, "a small table");
+        Assert.That(IndexAdvice.PagesByRowAddress(Keyless(("account_id", "1")), 5_000_000, 100_000), Is.False, "an index narrows it");
+        Assert.That(IndexAdvice.PagesByRowAddress(Keyless(("order", "account_id,occurred_at")), 5_000_000, 100_000), Is.False,
+            "an index orders it");
+        Assert.That(IndexAdvice.PagesByRowAddress(Parse().Query!, 5_000_000, 100_000), Is.False, "a keyed dataset pages by its key");
+    }
+
+    [Test]
     public void Should_name_the_index_a_large_table_needs()
     {
         var (byCategory, _) = Parse(("category", "fees"), ("amount[lt]", "0"));

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ingestion.Tests.Infrastructure;
 
@@ -41,6 +42,36 @@ public sealed class When_a_large_dataset_is_read
         Assert.That(byKey["rows"]!.AsArray(), Has.Count.EqualTo(2), "the key is an index too");
         var ordered = await _acme.GetJsonAsync($"/v1/datasets/{name}/rows?order=-at&limit=3");
         Assert.That(ordered["rows"]!.AsArray().Select(r => r!["id"]!.GetValue<int>()), Is.EqualTo(new[] { Rows, Rows - 1, Rows - 2 }));
+    }
+
+    [Test]
+    public async Task Should_refuse_to_page_a_keyless_dataset_by_row_address_and_stream_it_instead()
+    {
+        var name = "keyless_" + Guid.NewGuid().ToString("N")[..8];
+        var definition = JsonSerializer.SerializeToNode(When_dataset_rows_are_read.Definition(name, [["at"]]))!.AsObject();
+        definition.Remove("key");
+        await _acme.CreateDatasetAsync(definition);
+        await _acme.LoadAsync(name, ReadClient.Csv(When_dataset_rows_are_read.Header,
+            Enumerable.Range(1, Rows).Select(When_dataset_rows_are_read.Row)));
+
+        // Each page would be "order by ctid limit n" over every remaining row: a sort of the table per page.
+        using var refused = await _acme.GetAsync($"/v1/datasets/{name}/rows?limit=10");
+        Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        var problem = await refused.ProblemAsync();
+        Assert.That(problem["title"]!.GetValue<string>(), Is.EqualTo("This dataset cannot be paged"));
+        Assert.That(problem["detail"]!.GetValue<string>(), Does.Contain("3,000 rows and no key").And.Contain("NDJSON or CSV").And.Contain("key"));
+
+        using var export = await _acme.ReadAsync($"/v1/datasets/{name}/rows?fields=id", "application/x-ndjson");
+        Assert.That(export.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var lines = (await export.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines.Select(l => JsonNode.Parse(l)!["id"]!.GetValue<int>()).Order(), Is.EqualTo(Enumerable.Range(1, Rows)));
+
+        var ordered = await _acme.GetJsonAsync($"/v1/datasets/{name}/rows?order=-at&limit=3");
+        Assert.That(ordered["rows"]!.AsArray().Select(r => r!["id"]!.GetValue<int>()), Is.EqualTo(new[] { Rows, Rows - 1, Rows - 2 }),
+            "an order a declared index serves still pages");
+        var filtered = await _acme.GetJsonAsync($"/v1/datasets/{name}/rows?at[gte]=2026-01-02T00:00:00Z&at[lt]=2026-01-03T00:00:00Z&fields=id");
+        Assert.That(filtered["rows"]!.AsArray().Select(r => r!["id"]!.GetValue<int>()).Order(), Is.EqualTo(Enumerable.Range(24, 24)),
+            "so does a filter an index serves");
     }
 
     [Test]

@@ -180,6 +180,25 @@ public sealed partial class When_an_account_is_read
         }
     }
 
+    [Test]
+    public async Task Should_tag_a_summary_with_its_period_so_the_default_one_changes_with_the_date()
+    {
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        var monthSoFar = $"from={today:yyyy-MM-01}&to={today:yyyy-MM-dd}";
+        using var byDefault = await _acme.ReadAsync($"/v1/accounts/{_account}/summary");
+        Assert.That(byDefault.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var etag = byDefault.Headers.ETag!.ToString();
+        Assume.That(DateOnly.FromDateTime(DateTime.UtcNow), Is.EqualTo(today), "the date changed during the test");
+
+        // The same account counter, another period: what the default period becomes after midnight or at a month's end.
+        using var explicitly = await _acme.ReadAsync($"/v1/accounts/{_account}/summary?{monthSoFar}", ifNoneMatch: etag);
+        Assert.That(explicitly.StatusCode, Is.EqualTo(HttpStatusCode.NotModified), "the period it resolves to is the same figures");
+        using var otherPeriod = await _acme.ReadAsync($"/v1/accounts/{_account}/summary?from=2026-01-01&to=2026-01-31", ifNoneMatch: etag);
+        Assert.That(otherPeriod.StatusCode, Is.EqualTo(HttpStatusCode.OK), "another period's figures are not the default period's");
+        Assert.That(otherPeriod.Headers.ETag!.ToString(), Is.Not.EqualTo(etag));
+        Assert.That(JsonNode.Parse(await otherPeriod.Content.ReadAsStringAsync())!["from"]!.GetValue<string>(), Is.EqualTo("2026-01-01"));
+    }
+
     private static string Line(long account, int day) =>
         $"{Guid.NewGuid()},{account},2026-01-{day:00}T10:00:00Z,-12.50,CHF,Shop,fees,Line";
 

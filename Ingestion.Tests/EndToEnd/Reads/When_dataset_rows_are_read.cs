@@ -249,11 +249,14 @@ public sealed class When_dataset_rows_are_read
         var etag = first.Headers.ETag!.ToString();
         Assert.That(first.Headers.CacheControl!.Private, Is.True);
         Assert.That(first.Headers.CacheControl.MaxAge, Is.Not.Null);
+        Assert.That(first.Headers.Vary, Is.EquivalentTo(new[] { "Accept", "X-Api-Key" }),
+            "versions are per tenant: another key's answer on this URL may carry the same tag");
 
         using (var again = await _acme.ReadAsync(path, ifNoneMatch: etag))
         {
             Assert.That(again.StatusCode, Is.EqualTo(HttpStatusCode.NotModified));
             Assert.That(again.Headers.ETag!.ToString(), Is.EqualTo(etag));
+            Assert.That(again.Headers.Vary, Is.EquivalentTo(new[] { "Accept", "X-Api-Key" }));
         }
 
         await _acme.LoadAsync(other, ReadClient.Csv(Header, [Row(1)]));

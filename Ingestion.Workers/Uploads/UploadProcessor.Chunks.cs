@@ -127,9 +127,16 @@ public sealed partial class UploadProcessor
         }
 
         var checkpoint = await Checkpoint.FindAsync(connection, job.JobId, cancellationToken);
-        if (checkpoint is null || checkpoint.FinishedAt is not null)
+        if (checkpoint is null)
         {
             return JobOutcome.Done;
+        }
+
+        // The join committed the job's end, but the worker may have died before UploadProcessed left:
+        // the job is still running, and this copy of a chunk's message is what is left to say it.
+        if (checkpoint.FinishedAt is not null)
+        {
+            return await SayFinishedAsync(job, checkpoint, events, cancellationToken);
         }
 
         var dataset = await catalog.FindAsync(job.TenantId, job.Dataset, cancellationToken);

@@ -28,13 +28,16 @@ internal static class ChunkPlan
 
     private const string ScannedSql = "select scanned_offset, scanned_line from ingestion.upload_checkpoints where job_id = @job";
 
-    // The window: pending chunks are sent, in file order, while fewer than @in_flight are sent and unfinished.
+    // The window: pending chunks are sent, in file order, while fewer than @in_flight are sent or loaded.
+    // A loaded chunk (staged, not yet applied) keeps its place until the join applies it: otherwise a
+    // slow chunk at the head would let every chunk after it be staged, the whole file twice over.
     private const string SendSql = """
         with next as (
             select chunk from ingestion.upload_chunks
             where job_id = @job and state = 'pending'
             order by chunk
-            limit greatest(0, @in_flight - (select count(*) from ingestion.upload_chunks where job_id = @job and state = 'sent'))
+            limit greatest(0, @in_flight - (select count(*) from ingestion.upload_chunks
+                                             where job_id = @job and state in ('sent', 'loaded')))
             for update
         )
         update ingestion.upload_chunks c set state = 'sent', updated_at = now()
@@ -144,7 +147,10 @@ internal static class ChunkPlan
         return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
-    /// <summary>Marks the next pending chunks sent, as many as the window has room for; returns their numbers.</summary>
+    /// <summary>
+    /// Marks the next pending chunks sent, as many as the window has room for; returns their numbers.
+    /// The window holds the chunks sent and those loaded but not applied, so it also bounds what is staged.
+    /// </summary>
     public static Task<List<int>> SendAsync(NpgsqlConnection connection, Guid jobId, int inFlight,
         CancellationToken cancellationToken) =>
         ChunksAsync(connection, SendSql, jobId, cancellationToken, ("in_flight", inFlight));

@@ -67,9 +67,10 @@ public sealed class UploadProcessingOptions
     public long ChunkBytes { get; set; } = 64L << 20;
 
     /// <summary>
-    /// Chunks of one job sent to the workers at once; the next is sent as one ends. With the
-    /// tenant's slots (<c>Limits:ConcurrentJobsPerTenant</c>) this is what one large file may take
-    /// of the workers.
+    /// Chunks of one job sent to the workers or staged at once; the next is sent as one is done
+    /// (loaded into the table, or applied from its stage), so this also bounds a keyed file's
+    /// stage tables. With the tenant's slots (<c>Limits:ConcurrentJobsPerTenant</c>) this is what
+    /// one large file may take of the workers.
     /// </summary>
     [Range(1, 1024)]
     public int ChunksInFlightPerJob { get; set; } = 4;

@@ -23,13 +23,15 @@ namespace Ingestion.Workers.Uploads;
 /// <item><b>Fork.</b> The job's own message (<see cref="ProcessUpload.Chunk"/> null) checks the file
 /// and its header once, then scans the object for record boundaries (<see cref="RecordBoundaries"/>).
 /// Each chunk found is recorded with the scan's new position and, while the job has fewer than
-/// <see cref="UploadProcessingOptions.ChunksInFlightPerJob"/> chunks sent, its
+/// <see cref="UploadProcessingOptions.ChunksInFlightPerJob"/> chunks sent or staged, its
 /// <see cref="ProcessUpload"/> is written to the outbox, in one transaction: loading starts before
 /// the scan ends, and a killed scan resumes after the last chunk it recorded.</item>
 /// <item><b>Chunks.</b> A chunk's message takes the lock of its own unit (chunk + 1), reads its byte
 /// range, and commits its batches with its own checkpoint, as a one-chunk load does. A keyless
 /// dataset's rows go straight into the table; so do a keyed dataset's when every chunk before is
-/// applied; otherwise they are kept in the chunk's stage. When a chunk ends, the next pending one is sent.</item>
+/// applied; otherwise they are kept in the chunk's stage. When a chunk is done (loaded into the table, or
+/// applied from its stage), the next pending one is sent: a staged chunk keeps its place in the window
+/// until it is applied, so the window also bounds how much of the file is staged.</item>
 /// <item><b>Join.</b> Whoever ends a chunk then applies staged chunks to the table in file order
 /// (keyed datasets: so duplicate keys are decided as a sequential load decides them) and, once every
 /// chunk is done and the scan is over, completes the job: reject limits on the whole file's counts,
@@ -288,6 +290,10 @@ public sealed partial class UploadProcessor
                 var next = (await UploadChunk.FindAsync(connection, job.JobId, plan.Applied, cancellationToken))!;
                 var (loaded, rejected) = await ChunkPlan.ApplyAsync(connection,
                     new CopyTarget(job.TenantId, dataset, map, next.StageTable), next, cancellationToken);
+
+                // An applied chunk leaves the window: its place goes to the next pending chunk in the
+                // transaction that frees it, or nothing would send it once the loaded chunks fill the window.
+                await SendChunksAsync(connection, job, cancellationToken);
                 await transaction.CommitAsync(cancellationToken);
                 Telemetry.RowsLoaded.WithLabels(job.TenantId).Inc(loaded);
                 Telemetry.RowsRejected.WithLabels(job.TenantId).Inc(rejected);

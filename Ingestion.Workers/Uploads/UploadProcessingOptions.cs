@@ -74,4 +74,12 @@ public sealed class UploadProcessingOptions
     /// </summary>
     [Range(1, 1024)]
     public int ChunksInFlightPerJob { get; set; } = 4;
+
+    /// <summary>
+    /// A chunk sent whose row has not moved for this long (no batch committed, no attempt begun) has
+    /// its message sent again by the job's next turn, in case it was lost; a chunk that is loading
+    /// moves its row at every batch. Chunks sent for an earlier attempt are sent again at once.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan ChunkResendAfter { get; set; } = TimeSpan.FromMinutes(2);
 }

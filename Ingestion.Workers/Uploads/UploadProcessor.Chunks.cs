@@ -37,8 +37,9 @@ namespace Ingestion.Workers.Uploads;
 /// chunk is done and the scan is over, completes the job: reject limits on the whole file's counts,
 /// the rejects file, the checkpoint finished with the sums, <see cref="UploadProcessed"/>.</item>
 /// </list>
-/// A retry (or the reaper) sends the job's message again: it sends the chunks that were sent and did
-/// not finish, and carries on the scan and the window; finished chunks are not loaded again.
+/// A retry (or the reaper) sends the job's message again: it sends again the chunks that were sent for
+/// an earlier attempt or whose rows have not moved for <see cref="UploadProcessingOptions.ChunkResendAfter"/>,
+/// and carries on the scan and the window; finished chunks are not loaded again.
 /// </summary>
 public sealed partial class UploadProcessor
 {
@@ -62,11 +63,14 @@ public sealed partial class UploadProcessor
             return await FailAsync(connection, job, totals, events, stillOver, cancellationToken);
         }
 
-        // Chunks sent by an earlier turn or attempt whose messages may be gone (a failed attempt's were
-        // skipped): sent again, and a copy whose chunk is busy or finished does nothing.
+        // Chunks sent whose messages may be gone: those of an earlier attempt (a failed attempt's are
+        // skipped), and those quiet for ChunkResendAfter (a lost message). Not those sent by an earlier
+        // turn of this attempt, which are queued or loading: every scan turn would add a copy of each.
+        // A copy too many does nothing: its chunk is busy or finished.
         await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
         {
-            foreach (var chunk in await ChunkPlan.SentAsync(connection, job.JobId, cancellationToken))
+            foreach (var chunk in await ChunkPlan.ResendAsync(connection, job.JobId, job.Attempt, _options.ChunkResendAfter,
+                         cancellationToken))
             {
                 await Outbox.AddAsync(connection, job with { Chunk = chunk }, UploadStateMachine.Work.Queue, cancellationToken);
             }
@@ -332,7 +336,8 @@ public sealed partial class UploadProcessor
     private async Task SendChunksAsync(NpgsqlConnection connection, ProcessUpload job, CancellationToken cancellationToken)
     {
         await ChunkPlan.LockAsync(connection, JobLock.KeyOf(job.JobId, SendUnit), cancellationToken);
-        foreach (var chunk in await ChunkPlan.SendAsync(connection, job.JobId, _options.ChunksInFlightPerJob, cancellationToken))
+        foreach (var chunk in await ChunkPlan.SendAsync(connection, job.JobId, job.Attempt, _options.ChunksInFlightPerJob,
+                           cancellationToken))
         {
             await Outbox.AddAsync(connection, job with { Chunk = chunk }, UploadStateMachine.Work.Queue, cancellationToken);
         }

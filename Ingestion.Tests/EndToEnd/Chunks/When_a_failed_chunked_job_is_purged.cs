@@ -7,7 +7,8 @@ namespace Ingestion.Tests.EndToEnd.Chunks;
 
 /// <summary>
 /// A keyed file in chunks fails while its later chunks wait in their stage tables (the first
-/// chunk's first row is held by a trigger, then refused), and nobody retries it. While the job
+/// chunk's first row is held by a trigger, then refused), and nobody retries it. The window bounds
+/// how many wait: a staged chunk keeps its place until it is applied. While the job
 /// exists its stage tables stay (a retry would apply them); once retention purges the job (its
 /// times moved back 8 days, retention keeps 7) they are gone, and so is a stage table whose job
 /// no longer exists at all.
@@ -60,6 +61,8 @@ public sealed class When_a_failed_chunked_job_is_purged
         await Task.Delay(TimeSpan.FromSeconds(5));
         var staged = await StageTablesAsync(jobId);
         Assert.That(staged, Is.GreaterThan(0), "later chunks were staged when the first one failed, and kept for a retry");
+        Assert.That(staged, Is.LessThanOrEqualTo(3), "the window (4) bounds what is staged behind a slow first chunk");
+        Assert.That(await ChunksAsync(_deployment, jobId), Is.GreaterThan(4), "the file has more chunks than the window");
 
         var gone = Guid.NewGuid();
         await _deployment.Sandbox.ExecuteAsync($"create table ingestion.upload_stage_{gone:N}_0 (line bigint)");

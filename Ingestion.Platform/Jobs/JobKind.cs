@@ -50,6 +50,14 @@ public abstract class JobKind
     /// </summary>
     public IReadOnlyList<string> Tables { get; init; } = [];
 
+    /// <summary>
+    /// Prefixes of tables the kind creates for one job in the <c>ingestion</c> schema, each named
+    /// the prefix, the job's uuid in 32 hex digits, then anything (<c>upload_stage_&lt;job&gt;_&lt;n&gt;</c>).
+    /// Retention drops a purged job's tables with its rows, and drops any whose job no longer
+    /// exists; a job kind that creates such tables must declare them here or they stay forever.
+    /// </summary>
+    public IReadOnlyList<string> TablePrefixes { get; init; } = [];
+
     /// <summary>Every state, in the order the API lists them: the kind's own, then those every kind shares.</summary>
     public IReadOnlyList<string> States => [Queued, Running, Succeeded, JobStates.Failed, JobStates.Cancelled];
 

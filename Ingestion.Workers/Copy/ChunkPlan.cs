@@ -28,21 +28,31 @@ internal static class ChunkPlan
 
     private const string ScannedSql = "select scanned_offset, scanned_line from ingestion.upload_checkpoints where job_id = @job";
 
-    // The window: pending chunks are sent, in file order, while fewer than @in_flight are sent and unfinished.
+    // The window: pending chunks are sent, in file order, while fewer than @in_flight are sent or loaded.
+    // A loaded chunk (staged, not yet applied) keeps its place until the join applies it: otherwise a
+    // slow chunk at the head would let every chunk after it be staged, the whole file twice over.
     private const string SendSql = """
         with next as (
             select chunk from ingestion.upload_chunks
             where job_id = @job and state = 'pending'
             order by chunk
-            limit greatest(0, @in_flight - (select count(*) from ingestion.upload_chunks where job_id = @job and state = 'sent'))
+            limit greatest(0, @in_flight - (select count(*) from ingestion.upload_chunks
+                                             where job_id = @job and state in ('sent', 'loaded')))
             for update
         )
-        update ingestion.upload_chunks c set state = 'sent', updated_at = now()
+        update ingestion.upload_chunks c set state = 'sent', sent_attempt = @attempt, updated_at = now()
         from next where c.job_id = @job and c.chunk = next.chunk
         returning c.chunk
         """;
 
-    private const string SentSql = "select chunk from ingestion.upload_chunks where job_id = @job and state = 'sent' order by chunk";
+    // A sent chunk's message is owed again when it was sent for an earlier attempt (whose messages the
+    // job layer skips), or when its row has not moved for @stale (the message may be lost). A chunk
+    // being loaded moves its row with every batch; sending marks it, so the next copy waits @stale more.
+    private const string ResendSql = """
+        update ingestion.upload_chunks set sent_attempt = @attempt, updated_at = now()
+        where job_id = @job and state = 'sent' and (sent_attempt < @attempt or updated_at < now() - @stale)
+        returning chunk
+        """;
 
     private const string TotalsSql = """
         select coalesce(sum(rows_loaded), 0)::bigint, coalesce(sum(rows_rejected), 0)::bigint,
@@ -144,14 +154,22 @@ internal static class ChunkPlan
         return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
-    /// <summary>Marks the next pending chunks sent, as many as the window has room for; returns their numbers.</summary>
-    public static Task<List<int>> SendAsync(NpgsqlConnection connection, Guid jobId, int inFlight,
+    /// <summary>
+    /// Marks the next pending chunks sent, as many as the window has room for; returns their numbers.
+    /// The window holds the chunks sent and those loaded but not applied, so it also bounds what is staged.
+    /// </summary>
+    public static Task<List<int>> SendAsync(NpgsqlConnection connection, Guid jobId, int attempt, int inFlight,
         CancellationToken cancellationToken) =>
-        ChunksAsync(connection, SendSql, jobId, cancellationToken, ("in_flight", inFlight));
+        ChunksAsync(connection, SendSql, jobId, cancellationToken, ("attempt", attempt), ("in_flight", inFlight));
 
-    /// <summary>The chunks sent and unfinished: their messages may be gone with an attempt that failed or a worker that died.</summary>
-    public static Task<List<int>> SentAsync(NpgsqlConnection connection, Guid jobId, CancellationToken cancellationToken) =>
-        ChunksAsync(connection, SentSql, jobId, cancellationToken);
+    /// <summary>
+    /// The chunks sent and unfinished whose message may be gone: sent for an earlier attempt, or quiet
+    /// for <paramref name="staleAfter"/>. Marked sent for <paramref name="attempt"/> now, so that the
+    /// job's next turns do not send them again.
+    /// </summary>
+    public static Task<List<int>> ResendAsync(NpgsqlConnection connection, Guid jobId, int attempt, TimeSpan staleAfter,
+        CancellationToken cancellationToken) =>
+        ChunksAsync(connection, ResendSql, jobId, cancellationToken, ("attempt", attempt), ("stale", staleAfter));
 
     /// <summary>
     /// The job's counts as the sum of its chunks': rows, bytes read (from the end of the header), and

@@ -19,7 +19,10 @@ namespace Ingestion.Workers.Retention;
 /// <item>Finished jobs older than <c>Retention:Jobs</c>: the objects their kind says they may
 /// have left (<see cref="JobKind.ObjectsAsync"/>), then their rows: audit trail, webhook
 /// deliveries and attempts, archived failures, the kind's own tables (<see cref="JobKind.Tables"/>),
-/// the job.</item>
+/// the job, and the tables the kind created for the job alone (<see cref="JobKind.TablePrefixes"/>),
+/// dropped in the same transaction.</item>
+/// <item>Tables of a declared prefix whose job no longer exists (one purged before this sweep
+/// existed, say): dropped too, since nothing else would ever name them again.</item>
 /// </list>
 /// The rows are locked (<c>FOR UPDATE SKIP LOCKED</c>) while their objects are deleted and
 /// change only after every delete succeeded: a crash leaves a row to retry, never an object
@@ -66,6 +69,27 @@ public sealed partial class JobPurge(
 
     private static readonly string[] Finished = [.. JobKinds.FinalStates];
 
+    /// <summary>From code (<see cref="JobKind.TablePrefixes"/>), never from input, and checked as identifiers.</summary>
+    private static readonly string[] TablePrefixes = [.. JobKinds.All.SelectMany(k => k.TablePrefixes).Distinct(StringComparer.Ordinal)
+        .Select(p => Identifier.IsValid(p) ? p : throw new InvalidOperationException($"'{p}' is not a table prefix a job kind may declare."))];
+
+    // A job's tables are named its kind's prefix, the job's uuid in hex, then anything. Compared with
+    // left(), not LIKE, in which the prefix's '_' would match any character.
+    private const string JobTablesSql = """
+        select c.relname from pg_class c
+        where c.relnamespace = 'ingestion'::regnamespace and c.relkind in ('r', 'p')
+          and left(c.relname, @length) = any(@names)
+        """;
+
+    private const string OrphanTablesSql = """
+        select c.relname from pg_class c
+        where c.relnamespace = 'ingestion'::regnamespace and c.relkind in ('r', 'p')
+          and left(c.relname, length(@prefix)) = @prefix
+          and substr(c.relname, length(@prefix) + 1, 32) ~ '^[0-9a-f]{32}$'
+          and not exists (select from ingestion.jobs j where j.job_id = substr(c.relname, length(@prefix) + 1, 32)::uuid)
+        order by c.relname limit @batch
+        """;
+
     private readonly RetentionOptions _options = options.Value;
 
     public async Task RunAsync(CancellationToken cancellationToken)
@@ -86,14 +110,19 @@ public sealed partial class JobPurge(
         {
             select.Parameters.AddWithValue("finished", Finished);
             select.Parameters.AddWithValue("age", _options.Jobs);
-        }, AllObjectsAsync, DeleteJobsSql, cancellationToken);
+        }, AllObjectsAsync, DeleteJobsSql, cancellationToken, dropJobTables: true);
+        var orphans = await DropOrphanTablesAsync(cancellationToken);
         LogPurged(jobs.Rows, documents.Rows, jobs.Objects + documents.Objects, clock.ElapsedMilliseconds);
+        if (orphans > 0)
+        {
+            LogOrphans(orphans);
+        }
     }
 
     /// <summary>Batch after batch until one comes back short: select and lock, delete the objects, change the rows.</summary>
     private async Task<(int Rows, int Objects)> PurgeAsync(string what, string selectSql, Action<NpgsqlCommand> parameters,
         Func<JobState, CancellationToken, ValueTask<IEnumerable<(string Bucket, string Key)>>> objectsOf, string changeSql,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, bool dropJobTables = false)
     {
         int rows = 0, objects = 0, batch;
         do
@@ -119,6 +148,11 @@ public sealed partial class JobPurge(
             {
                 change.Parameters.AddWithValue("ids", jobs.Select(j => j.CorrelationId).ToArray());
                 await change.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            if (dropJobTables)
+            {
+                await DropJobTablesAsync(connection, jobs.Select(j => j.CorrelationId), cancellationToken);
             }
 
             await transaction.CommitAsync(cancellationToken);
@@ -150,6 +184,76 @@ public sealed partial class JobPurge(
         }
 
         return found;
+    }
+
+    /// <summary>Drops the tables the purged jobs' kinds created for them, in the purge's transaction.</summary>
+    private async Task DropJobTablesAsync(NpgsqlConnection connection, IEnumerable<Guid> jobIds, CancellationToken cancellationToken)
+    {
+        var ids = jobIds.Select(id => id.ToString("N", CultureInfo.InvariantCulture)).ToList();
+        foreach (var prefix in TablePrefixes)
+        {
+            await using var select = new NpgsqlCommand(JobTablesSql, connection);
+            select.Parameters.AddWithValue("length", prefix.Length + 32);
+            select.Parameters.AddWithValue("names", ids.Select(id => prefix + id).ToArray());
+            await DropAsync(connection, await NamesAsync(select, cancellationToken), cancellationToken);
+        }
+    }
+
+    /// <summary>Drops, in batches, tables of a declared prefix whose job is gone; returns how many.</summary>
+    private async Task<int> DropOrphanTablesAsync(CancellationToken cancellationToken)
+    {
+        var dropped = 0;
+        foreach (var prefix in TablePrefixes)
+        {
+            int batch;
+            do
+            {
+                await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                await using var select = new NpgsqlCommand(OrphanTablesSql, connection, transaction);
+                select.Parameters.AddWithValue("prefix", prefix);
+                select.Parameters.AddWithValue("batch", _options.BatchSize);
+                batch = await DropAsync(connection, await NamesAsync(select, cancellationToken), cancellationToken);
+                await transaction.CommitAsync(cancellationToken);
+                dropped += batch;
+            }
+            while (batch == _options.BatchSize);
+        }
+
+        return dropped;
+    }
+
+    private static async Task<List<string>> NamesAsync(NpgsqlCommand select, CancellationToken cancellationToken)
+    {
+        var names = new List<string>();
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            names.Add(reader.GetString(0));
+        }
+
+        return names;
+    }
+
+    /// <summary>The names come from the catalog, matched to a declared prefix and a uuid; any other shape is left alone.</summary>
+    private async Task<int> DropAsync(NpgsqlConnection connection, List<string> names, CancellationToken cancellationToken)
+    {
+        var dropped = 0;
+        foreach (var name in names)
+        {
+            if (!Identifier.IsValid(name))
+            {
+                LogOddTable(name);
+                continue;
+            }
+
+            await using var drop = new NpgsqlCommand($"drop table if exists ingestion.{Identifier.Quote(name)}", connection);
+            await drop.ExecuteNonQueryAsync(cancellationToken);
+            LogDropped(name);
+            dropped++;
+        }
+
+        return dropped;
     }
 
     private ValueTask<IEnumerable<(string Bucket, string Key)>> DocumentObjects(JobState job, CancellationToken cancellationToken) =>
@@ -197,6 +301,15 @@ public sealed partial class JobPurge(
 
     [LoggerMessage(LogLevel.Information, "Retention purged {Jobs} jobs and {Documents} expired documents ({Objects} objects) in {Milliseconds} ms")]
     private partial void LogPurged(int jobs, int documents, int objects, long milliseconds);
+
+    [LoggerMessage(LogLevel.Information, "Retention dropped {Tables} tables whose job no longer exists")]
+    private partial void LogOrphans(int tables);
+
+    [LoggerMessage(LogLevel.Information, "Retention: dropped table ingestion.{Table}")]
+    private partial void LogDropped(string table);
+
+    [LoggerMessage(LogLevel.Warning, "Retention: table ingestion.{Table} has a job's prefix but a name it cannot quote; left alone")]
+    private partial void LogOddTable(string table);
 
     [LoggerMessage(LogLevel.Information, "Retention: s3://{Bucket}/{Key} was already gone ({Reason})")]
     private partial void LogGone(string bucket, string key, string reason);

@@ -67,10 +67,19 @@ public sealed class UploadProcessingOptions
     public long ChunkBytes { get; set; } = 64L << 20;
 
     /// <summary>
-    /// Chunks of one job sent to the workers at once; the next is sent as one ends. With the
-    /// tenant's slots (<c>Limits:ConcurrentJobsPerTenant</c>) this is what one large file may take
-    /// of the workers.
+    /// Chunks of one job sent to the workers or staged at once; the next is sent as one is done
+    /// (loaded into the table, or applied from its stage), so this also bounds a keyed file's
+    /// stage tables. With the tenant's slots (<c>Limits:ConcurrentJobsPerTenant</c>) this is what
+    /// one large file may take of the workers.
     /// </summary>
     [Range(1, 1024)]
     public int ChunksInFlightPerJob { get; set; } = 4;
+
+    /// <summary>
+    /// A chunk sent whose row has not moved for this long (no batch committed, no attempt begun) has
+    /// its message sent again by the job's next turn, in case it was lost; a chunk that is loading
+    /// moves its row at every batch. Chunks sent for an earlier attempt are sent again at once.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan ChunkResendAfter { get; set; } = TimeSpan.FromMinutes(2);
 }

@@ -23,20 +23,23 @@ namespace Ingestion.Workers.Uploads;
 /// <item><b>Fork.</b> The job's own message (<see cref="ProcessUpload.Chunk"/> null) checks the file
 /// and its header once, then scans the object for record boundaries (<see cref="RecordBoundaries"/>).
 /// Each chunk found is recorded with the scan's new position and, while the job has fewer than
-/// <see cref="UploadProcessingOptions.ChunksInFlightPerJob"/> chunks sent, its
+/// <see cref="UploadProcessingOptions.ChunksInFlightPerJob"/> chunks sent or staged, its
 /// <see cref="ProcessUpload"/> is written to the outbox, in one transaction: loading starts before
 /// the scan ends, and a killed scan resumes after the last chunk it recorded.</item>
 /// <item><b>Chunks.</b> A chunk's message takes the lock of its own unit (chunk + 1), reads its byte
 /// range, and commits its batches with its own checkpoint, as a one-chunk load does. A keyless
 /// dataset's rows go straight into the table; so do a keyed dataset's when every chunk before is
-/// applied; otherwise they are kept in the chunk's stage. When a chunk ends, the next pending one is sent.</item>
+/// applied; otherwise they are kept in the chunk's stage. When a chunk is done (loaded into the table, or
+/// applied from its stage), the next pending one is sent: a staged chunk keeps its place in the window
+/// until it is applied, so the window also bounds how much of the file is staged.</item>
 /// <item><b>Join.</b> Whoever ends a chunk then applies staged chunks to the table in file order
 /// (keyed datasets: so duplicate keys are decided as a sequential load decides them) and, once every
 /// chunk is done and the scan is over, completes the job: reject limits on the whole file's counts,
 /// the rejects file, the checkpoint finished with the sums, <see cref="UploadProcessed"/>.</item>
 /// </list>
-/// A retry (or the reaper) sends the job's message again: it sends the chunks that were sent and did
-/// not finish, and carries on the scan and the window; finished chunks are not loaded again.
+/// A retry (or the reaper) sends the job's message again: it sends again the chunks that were sent for
+/// an earlier attempt or whose rows have not moved for <see cref="UploadProcessingOptions.ChunkResendAfter"/>,
+/// and carries on the scan and the window; finished chunks are not loaded again.
 /// </summary>
 public sealed partial class UploadProcessor
 {
@@ -60,11 +63,14 @@ public sealed partial class UploadProcessor
             return await FailAsync(connection, job, totals, events, stillOver, cancellationToken);
         }
 
-        // Chunks sent by an earlier turn or attempt whose messages may be gone (a failed attempt's were
-        // skipped): sent again, and a copy whose chunk is busy or finished does nothing.
+        // Chunks sent whose messages may be gone: those of an earlier attempt (a failed attempt's are
+        // skipped), and those quiet for ChunkResendAfter (a lost message). Not those sent by an earlier
+        // turn of this attempt, which are queued or loading: every scan turn would add a copy of each.
+        // A copy too many does nothing: its chunk is busy or finished.
         await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
         {
-            foreach (var chunk in await ChunkPlan.SentAsync(connection, job.JobId, cancellationToken))
+            foreach (var chunk in await ChunkPlan.ResendAsync(connection, job.JobId, job.Attempt, _options.ChunkResendAfter,
+                         cancellationToken))
             {
                 await Outbox.AddAsync(connection, job with { Chunk = chunk }, UploadStateMachine.Work.Queue, cancellationToken);
             }
@@ -127,9 +133,16 @@ public sealed partial class UploadProcessor
         }
 
         var checkpoint = await Checkpoint.FindAsync(connection, job.JobId, cancellationToken);
-        if (checkpoint is null || checkpoint.FinishedAt is not null)
+        if (checkpoint is null)
         {
             return JobOutcome.Done;
+        }
+
+        // The join committed the job's end, but the worker may have died before UploadProcessed left:
+        // the job is still running, and this copy of a chunk's message is what is left to say it.
+        if (checkpoint.FinishedAt is not null)
+        {
+            return await SayFinishedAsync(job, checkpoint, events, cancellationToken);
         }
 
         var dataset = await catalog.FindAsync(job.TenantId, job.Dataset, cancellationToken);
@@ -294,6 +307,9 @@ public sealed partial class UploadProcessor
                     await DatasetChanges.BumpAsync(connection, transaction, job.TenantId, dataset.Name, loaded, accounts, cancellationToken);
                 }
 
+                // An applied chunk leaves the window: its place goes to the next pending chunk in the
+                // transaction that frees it, or nothing would send it once the loaded chunks fill the window.
+                await SendChunksAsync(connection, job, cancellationToken);
                 await transaction.CommitAsync(cancellationToken);
                 Telemetry.RowsLoaded.WithLabels(job.TenantId).Inc(loaded);
                 Telemetry.RowsRejected.WithLabels(job.TenantId).Inc(rejected);
@@ -332,7 +348,8 @@ public sealed partial class UploadProcessor
     private async Task SendChunksAsync(NpgsqlConnection connection, ProcessUpload job, CancellationToken cancellationToken)
     {
         await ChunkPlan.LockAsync(connection, JobLock.KeyOf(job.JobId, SendUnit), cancellationToken);
-        foreach (var chunk in await ChunkPlan.SendAsync(connection, job.JobId, _options.ChunksInFlightPerJob, cancellationToken))
+        foreach (var chunk in await ChunkPlan.SendAsync(connection, job.JobId, job.Attempt, _options.ChunksInFlightPerJob,
+                           cancellationToken))
         {
             await Outbox.AddAsync(connection, job with { Chunk = chunk }, UploadStateMachine.Work.Queue, cancellationToken);
         }

@@ -26,6 +26,7 @@ create table ingestion.upload_chunks (
     state          text        not null default 'pending'
                    check (state in ('pending', 'sent', 'loaded', 'done')),
     attempts       integer     not null default 0,
+    sent_attempt   integer     not null default 0,   -- the job attempt its message was last sent for
     updated_at     timestamptz not null default now(),
     primary key (job_id, chunk)
 );

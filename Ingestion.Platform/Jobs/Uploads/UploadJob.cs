@@ -26,6 +26,7 @@ public sealed class UploadJob : JobState
         Running = States.Processing,
         Succeeded = States.Completed,
         Tables = ["upload_checkpoints", "upload_rejects", "upload_chunks"],
+        TablePrefixes = ["upload_stage_"],
         WebhookCounts = job => new Dictionary<string, long> { ["rowsLoaded"] = job.RowsLoaded, ["rowsRejected"] = job.RowsRejected },
         Objects = (job, store, _) => ValueTask.FromResult<IEnumerable<(string, string)>>(ObjectsOf(job, store.Bucket)),
     };

@@ -302,14 +302,15 @@ public sealed partial class UploadProcessor
                 var target = new CopyTarget(job.TenantId, dataset, map, next.StageTable);
                 var accounts = target.AccountSlot >= 0 ? await StagedAccountsAsync(connection, target, cancellationToken) : null;
                 var (loaded, rejected) = await ChunkPlan.ApplyAsync(connection, target, next, cancellationToken);
-                if (loaded > 0)
-                {
-                    await DatasetChanges.BumpAsync(connection, transaction, job.TenantId, dataset.Name, loaded, accounts, cancellationToken);
-                }
 
                 // An applied chunk leaves the window: its place goes to the next pending chunk in the
                 // transaction that frees it, or nothing would send it once the loaded chunks fill the window.
                 await SendChunksAsync(connection, job, cancellationToken);
+                if (loaded > 0)
+                {
+                    // Last, as every load does: the counter rows are locked after the send lock, never before.
+                    await DatasetChanges.BumpAsync(connection, transaction, job.TenantId, dataset.Name, loaded, accounts, cancellationToken);
+                }
                 await transaction.CommitAsync(cancellationToken);
                 Telemetry.RowsLoaded.WithLabels(job.TenantId).Inc(loaded);
                 Telemetry.RowsRejected.WithLabels(job.TenantId).Inc(rejected);

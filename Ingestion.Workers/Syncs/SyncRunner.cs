@@ -101,7 +101,7 @@ public sealed partial class SyncRunner(
             await run.Events.Publish(new SyncStarted(command.JobId, partitions.Count, DateTimeOffset.UtcNow, command.Attempt), cancellationToken);
         }
 
-        using var turn = new Turn(run, source, dataset, DateTimeOffset.UtcNow + _options.SliceDuration);
+        using var turn = new Turn(run, source, dataset, check.Addresses, DateTimeOffset.UtcNow + _options.SliceDuration);
         var pending = new Queue<SyncPartition>(partitions.Where(p => !p.Finished));
         var active = new List<Task<PartitionEnd>>();
         var ends = new List<PartitionEnd>();
@@ -334,6 +334,9 @@ public sealed partial class SyncRunner(
             requests++;
             turn.CountRequest();
             using var request = builder.Build(position);
+
+            // Next links stay on the source's origin (PageRequests), so the addresses approved for it hold for them too.
+            SourceHttp.Approve(request, turn.Approved);
             var clock = Stopwatch.StartNew();
             HttpResponseMessage response;
             try
@@ -536,7 +539,8 @@ public sealed partial class SyncRunner(
     }
 
     /// <summary>What one turn shares between its partitions: the counts it publishes, the pace it observed.</summary>
-    private sealed class Turn(JobRun<RunSync> run, StoredSource source, DatasetDefinition dataset, DateTimeOffset deadline) : IDisposable
+    private sealed class Turn(JobRun<RunSync> run, StoredSource source, DatasetDefinition dataset, IReadOnlyList<IPAddress>? approved,
+        DateTimeOffset deadline) : IDisposable
     {
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private readonly SemaphoreSlim _publishing = new(1, 1);
@@ -549,6 +553,9 @@ public sealed partial class SyncRunner(
         public StoredSource Source => source;
 
         public DatasetDefinition Dataset => dataset;
+
+        /// <summary>The addresses the guard approved for the source's host this turn; null for an allow-listed host.</summary>
+        public IReadOnlyList<IPAddress>? Approved => approved;
 
         public DateTimeOffset Deadline => deadline;
 

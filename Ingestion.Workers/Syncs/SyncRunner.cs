@@ -101,7 +101,7 @@ public sealed partial class SyncRunner(
             await run.Events.Publish(new SyncStarted(command.JobId, partitions.Count, DateTimeOffset.UtcNow, command.Attempt), cancellationToken);
         }
 
-        using var turn = new Turn(run, source, dataset, check.Addresses, DateTimeOffset.UtcNow + _options.SliceDuration);
+        using var turn = new Turn(run, source, dataset, check.Addresses, DateTimeOffset.UtcNow + _options.SliceDuration, _options.ProgressInterval);
         var pending = new Queue<SyncPartition>(partitions.Where(p => !p.Finished));
         var active = new List<Task<PartitionEnd>>();
         var ends = new List<PartitionEnd>();
@@ -540,13 +540,14 @@ public sealed partial class SyncRunner(
 
     /// <summary>What one turn shares between its partitions: the counts it publishes, the pace it observed.</summary>
     private sealed class Turn(JobRun<RunSync> run, StoredSource source, DatasetDefinition dataset, IReadOnlyList<IPAddress>? approved,
-        DateTimeOffset deadline) : IDisposable
+        DateTimeOffset deadline, TimeSpan progressInterval) : IDisposable
     {
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private readonly SemaphoreSlim _publishing = new(1, 1);
         private long _requests;
         private long _latencyTicks = TimeSpan.FromMilliseconds(200).Ticks;
-        private long _lastPublished = long.MinValue;
+        // Elapsed milliseconds of the last publish; the first comes one interval into the turn (SyncStarted said where it began).
+        private long _lastPublished;
 
         public JobRun<RunSync> Run => run;
 
@@ -597,7 +598,7 @@ public sealed partial class SyncRunner(
         public async Task PublishProgressAsync(bool force, CancellationToken cancellationToken)
         {
             var now = _clock.ElapsedMilliseconds;
-            if (!force && now - Interlocked.Read(ref _lastPublished) < 250)
+            if (!force && now - Interlocked.Read(ref _lastPublished) < (long)progressInterval.TotalMilliseconds)
             {
                 return;
             }

@@ -21,7 +21,7 @@ namespace Ingestion.Workers.Syncs;
 /// One turn of a sync job (<see cref="RunSync"/>), with the job's lock and a tenant slot held:
 /// <list type="number">
 /// <item>The source and its dataset are read; the first turn plans the partitions (one, or a time
-/// slice each) with their ranges, from the request or the dataset's high-water mark.</item>
+/// slice each) with their ranges, from the request or the source's watermark.</item>
 /// <item>Unfinished partitions are worked at once, as many as the budget's pace times the observed
 /// latency keeps busy (at most the source's declared parallelism), each on its own connection.</item>
 /// <item>In a partition, the fetcher asks the shared budget (<see cref="RateBudget"/>) before each
@@ -95,7 +95,8 @@ public sealed partial class SyncRunner(
         var partitions = await SyncPartitions.ReadAsync(run.Connection, command.JobId, cancellationToken);
         if (partitions.Count == 0)
         {
-            var ranges = await PlanAsync(run.Connection, command, definition, dataset, cancellationToken);
+            var (ranges, advances) = await PlanAsync(run.Connection, command, definition, cancellationToken);
+            await RecordMarkAsync(run.Connection, command, advances, cancellationToken);
             await SyncPartitions.PlanAsync(run.Connection, command.JobId, ranges, cancellationToken);
             partitions = await SyncPartitions.ReadAsync(run.Connection, command.JobId, cancellationToken);
             await run.Events.Publish(new SyncStarted(command.JobId, partitions.Count, DateTimeOffset.UtcNow, command.Attempt), cancellationToken);
@@ -140,6 +141,7 @@ public sealed partial class SyncRunner(
                     SyncJob.RejectsKeyFor(command.TenantId, command.JobId), cancellationToken);
             }
 
+            await AdvanceWatermarkAsync(run.Connection, command.JobId, cancellationToken);
             LogDone(command.JobId, command.Source, counts.Records, counts.RowsLoaded, counts.Duplicates, counts.Rejects, counts.ExpectedTotal);
             await run.Events.Publish(new SyncDone(command.JobId, counts, rejectsKey, DateTimeOffset.UtcNow, command.Attempt), cancellationToken);
             return JobOutcome.Done;
@@ -157,40 +159,86 @@ public sealed partial class SyncRunner(
     }
 
     /// <summary>
-    /// The time ranges of the partitions: the request's, else (incremental) from the dataset's
-    /// high-water mark minus the lookback; a partitioned source splits the range into its slices.
+    /// The time ranges of the partitions: the request's, else (incremental) from the source's
+    /// watermark minus the lookback, and a full sync when it has none; a partitioned source splits
+    /// the range into its slices. Also whether the job's completion may move the watermark: only when
+    /// its range reaches down to the current mark (from the beginning, or a since at or below it).
     /// </summary>
-    private static async Task<IReadOnlyList<(DateTimeOffset? Since, DateTimeOffset? Until)>> PlanAsync(NpgsqlConnection connection,
-        RunSync command, SourceDefinition source, DatasetDefinition dataset, CancellationToken cancellationToken)
+    private static async Task<(IReadOnlyList<(DateTimeOffset? Since, DateTimeOffset? Until)> Ranges, bool Advances)> PlanAsync(
+        NpgsqlConnection connection, RunSync command, SourceDefinition source, CancellationToken cancellationToken)
     {
+        var now = DateTimeOffset.UtcNow;
         var since = command.Since;
         var until = command.Until;
-        if (since is null && source.Incremental is { } incremental && string.Equals(command.Mode, "incremental", StringComparison.OrdinalIgnoreCase))
+        var watermark = await WatermarkAsync(connection, command.TenantId, command.Source, cancellationToken);
+        var contiguous = since is null || (watermark is { } current && since <= current);
+        if (since is null && source.Incremental is { } incremental && watermark is { } from
+            && string.Equals(command.Mode, "incremental", StringComparison.OrdinalIgnoreCase))
         {
-            var table = TenantSchema.QualifiedTable(command.TenantId, dataset.Name);
-            var column = Identifier.Quote(dataset.Column(incremental.Column)?.Name ?? incremental.Column);
-            await using var max = new NpgsqlCommand($"select max({column}) from {table}", connection);
-            if (await max.ExecuteScalarAsync(cancellationToken) is DateTime mark)
-            {
-                since = new DateTimeOffset(mark, TimeSpan.Zero) - TimeSpan.FromSeconds(incremental.LookbackSeconds);
-            }
+            since = from - TimeSpan.FromSeconds(incremental.LookbackSeconds);
         }
 
         if (source.Partitions is not { } partitions || source.Incremental is null)
         {
-            return [(since, until)];
+            return ([(since, until)], contiguous);
         }
 
-        var from = since ?? partitions.Start;
-        var to = until ?? DateTimeOffset.UtcNow;
+        var start = since ?? partitions.Start;
+        var to = until ?? now;
         var slices = new List<(DateTimeOffset?, DateTimeOffset?)>();
-        for (var start = from; start < to; start = start.AddSeconds(partitions.SliceSeconds))
+        for (var slice = start; slice < to; slice = slice.AddSeconds(partitions.SliceSeconds))
         {
-            var end = start.AddSeconds(partitions.SliceSeconds);
-            slices.Add((start, end < to ? end : to));
+            var end = slice.AddSeconds(partitions.SliceSeconds);
+            slices.Add((slice, end < to ? end : to));
         }
 
-        return slices.Count > 0 ? slices : [(from, to)];
+        return (slices.Count > 0 ? slices : [(start, to)], contiguous);
+    }
+
+    private static async Task<DateTimeOffset?> WatermarkAsync(NpgsqlConnection connection, string tenant, string source,
+        CancellationToken cancellationToken)
+    {
+        await using var read = new NpgsqlCommand(
+            "select mark from ingestion.source_watermarks where tenant_id = @tenant and source = @source", connection);
+        read.Parameters.AddWithValue("tenant", tenant);
+        read.Parameters.AddWithValue("source", source);
+        return await read.ExecuteScalarAsync(cancellationToken) is DateTime mark ? new DateTimeOffset(mark, TimeSpan.Zero) : null;
+    }
+
+    private static async Task RecordMarkAsync(NpgsqlConnection connection, RunSync command, bool advances, CancellationToken cancellationToken)
+    {
+        await using var insert = new NpgsqlCommand("""
+            insert into ingestion.sync_marks (job_id, tenant_id, source, advances, until) values (@job, @tenant, @source, @advances, @until)
+            on conflict (job_id) do nothing
+            """, connection);
+        insert.Parameters.AddWithValue("job", command.JobId);
+        insert.Parameters.AddWithValue("tenant", command.TenantId);
+        insert.Parameters.AddWithValue("source", command.Source);
+        insert.Parameters.AddWithValue("advances", advances);
+        insert.Parameters.AddWithValue("until", (object?)command.Until ?? DBNull.Value);
+        await insert.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The job completed its range: its source's watermark moves up (never down) to the range's
+    /// explicit until, else to the newest record time the job committed. Run before SyncDone is
+    /// published and idempotent, so a turn that repeats after a lost SyncDone moves it no further.
+    /// </summary>
+    private static async Task AdvanceWatermarkAsync(NpgsqlConnection connection, Guid jobId, CancellationToken cancellationToken)
+    {
+        await using var advance = new NpgsqlCommand("""
+            insert into ingestion.source_watermarks (tenant_id, source, mark)
+            select m.tenant_id, m.source,
+                   coalesce(m.until, (select max(p.high_water) from ingestion.sync_partitions p where p.job_id = m.job_id))
+            from ingestion.sync_marks m
+            join ingestion.sources s on s.tenant_id = m.tenant_id and s.name = m.source
+            where m.job_id = @job and m.advances
+              and coalesce(m.until, (select max(p.high_water) from ingestion.sync_partitions p where p.job_id = m.job_id)) is not null
+            on conflict (tenant_id, source) do update
+                set mark = greatest(ingestion.source_watermarks.mark, excluded.mark), updated_at = now()
+            """, connection);
+        advance.Parameters.AddWithValue("job", jobId);
+        await advance.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private async Task<PartitionEnd> WorkPartitionAsync(Turn turn, SyncPartition partition, CancellationToken cancellationToken)

@@ -246,7 +246,7 @@ public sealed partial class SyncRunner(
         var command = turn.Run.Command;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var loader = new PageLoader(connection, command.JobId, partition.Index, command.TenantId, turn.Dataset, turn.Source.Definition,
-            _options.RejectedRecordBytes);
+            _options.RejectedRecordBytes, partition.Pages);
 
         // Two pages at most: the one being loaded and the next one, fetched meanwhile.
         var pages = Channel.CreateBounded<FetchedPage>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });

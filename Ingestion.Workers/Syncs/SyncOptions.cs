@@ -29,6 +29,9 @@ public sealed class SyncOptions
     /// <summary>Attempts at one page through 5xx answers and network failures before the job fails.</summary>
     public int MaxAttempts { get; set; } = 6;
 
+    /// <summary>429 answers in a row to one page's requests before the partition parks until the upstream's retry time, instead of asking again inside the turn.</summary>
+    public int MaxInline429s { get; set; } = 5;
+
     /// <summary>Times a partition may start again from its marks after the upstream refused a stale cursor.</summary>
     public int MaxCursorResumes { get; set; } = 20;
 

@@ -365,8 +365,15 @@ public sealed partial class SyncRunner(
         var http429 = 0;
         var failures = 0;
         var startedResumes = resumes;
+        var http429InRow = 0;
         while (true)
         {
+            // Retries (429, 5xx) keep to the turn's time like pages do: the turn ends and the partition goes on from its checkpoint.
+            if (DateTimeOffset.UtcNow >= turn.Deadline)
+            {
+                return (null, new PartitionEnd(false, null, requests, http429));
+            }
+
             var wait = await budget.TryTakeAsync(source.BudgetKey, policies, cancellationToken);
             if (wait > TimeSpan.Zero)
             {
@@ -424,8 +431,18 @@ public sealed partial class SyncRunner(
                 {
                     http429++;
                     failures++;
+
+                    // An upstream that keeps refusing with short waits would hold this turn: after a few in a row the partition parks.
+                    if (++http429InRow >= _options.MaxInline429s)
+                    {
+                        var retry = signal.BlockedUntil is { } blocked && blocked > now ? blocked : now + Backoff(failures);
+                        return (null, new PartitionEnd(false, retry, requests, http429));
+                    }
+
                     continue;
                 }
+
+                http429InRow = 0;
 
                 if (status >= 500)
                 {

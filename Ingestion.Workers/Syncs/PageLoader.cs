@@ -32,8 +32,6 @@ internal sealed class FetchedPage(JsonDocument body, JsonElement records) : IDis
 
     public bool? Descending { get; init; }
 
-    public int CursorResumes { get; init; }
-
     public void Dispose() => body.Dispose();
 }
 
@@ -271,7 +269,7 @@ internal sealed class PageLoader
                 descending = coalesce(descending, @descending),
                 pages = pages + 1, requests = requests + @requests, records = records + @records, loaded = loaded + @loaded,
                 duplicates = duplicates + @duplicates, rejects = rejects + @rejects, http_429 = http_429 + @http429,
-                expected_total = coalesce(expected_total, @total), cursor_resumes = cursor_resumes + @resumes, updated_at = now()
+                expected_total = coalesce(expected_total, @total), cursor_resumes = 0, updated_at = now()
             where job_id = @job and partition = @partition and pages = @pages
             """, _connection);
         // The total is the partition's first answer: after a refused cursor the upstream counts only the narrowed range.
@@ -290,7 +288,6 @@ internal sealed class PageLoader
         command.Parameters.AddWithValue("rejects", rejects);
         command.Parameters.AddWithValue("http429", (long)page.Http429);
         command.Parameters.AddWithValue("total", NpgsqlDbType.Bigint, (object?)page.ExpectedTotal ?? DBNull.Value);
-        command.Parameters.AddWithValue("resumes", page.CursorResumes);
         command.Parameters.AddWithValue("job", _jobId);
         command.Parameters.AddWithValue("partition", _partition);
         command.Parameters.AddWithValue("pages", pagesBefore);

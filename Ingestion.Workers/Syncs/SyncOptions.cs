@@ -32,7 +32,10 @@ public sealed class SyncOptions
     /// <summary>429 answers in a row to one page's requests before the partition parks until the upstream's retry time, instead of asking again inside the turn.</summary>
     public int MaxInline429s { get; set; } = 5;
 
-    /// <summary>Times a partition may start again from its marks after the upstream refused a stale cursor.</summary>
+    /// <summary>
+    /// Times in a row a partition may start again from its marks after the upstream refused a stale
+    /// cursor without a page getting through in between (a committed page, or a retry, starts the count again).
+    /// </summary>
     public int MaxCursorResumes { get; set; } = 20;
 
     /// <summary>A page's body larger than this fails the sync rather than the worker's memory.</summary>

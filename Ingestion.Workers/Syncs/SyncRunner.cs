@@ -65,11 +65,20 @@ public sealed partial class SyncRunner(
         catch (SyncException e)
         {
             LogFailed(command.JobId, command.Source, e.Code, e.Message);
+            await ForgetCursorRefusalsAsync(run.Connection, command.JobId, cancellationToken);
             var counts = await SyncPartitions.CountsAsync(run.Connection, command.JobId, 0, cancellationToken);
             await run.Events.Publish(new SyncFailed(command.JobId, e.Code, e.Message, counts, DateTimeOffset.UtcNow, command.Attempt),
                 cancellationToken);
             return JobOutcome.Done;
         }
+    }
+
+    /// <summary>The attempt ends: a retry counts its refused cursors from zero, not on top of this attempt's.</summary>
+    private static async Task ForgetCursorRefusalsAsync(NpgsqlConnection connection, Guid jobId, CancellationToken cancellationToken)
+    {
+        await using var reset = new NpgsqlCommand("update ingestion.sync_partitions set cursor_resumes = 0 where job_id = @job", connection);
+        reset.Parameters.AddWithValue("job", jobId);
+        await reset.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private async Task<JobOutcome> RunTurnAsync(JobRun<RunSync> run, CancellationToken cancellationToken)
@@ -299,14 +308,19 @@ public sealed partial class SyncRunner(
         }
     }
 
-    /// <summary>Requests (and 429s) made for a page the partition did not get: counted, though no page commits them.</summary>
+    /// <summary>
+    /// Requests (and 429s) made for a page the partition did not get: counted, though no page commits
+    /// them; and the cursors refused since its last committed page, which the next turn goes on counting.
+    /// </summary>
     private static async Task AddUncommittedRequestsAsync(NpgsqlConnection connection, Guid jobId, int partition, PartitionEnd end,
         CancellationToken cancellationToken)
     {
         await using var update = new NpgsqlCommand("""
-            update ingestion.sync_partitions set requests = requests + @requests, http_429 = http_429 + @http429, updated_at = now()
+            update ingestion.sync_partitions set requests = requests + @requests, http_429 = http_429 + @http429,
+                cursor_resumes = cursor_resumes + @resumes, updated_at = now()
             where job_id = @job and partition = @partition
             """, connection);
+        update.Parameters.AddWithValue("resumes", end.CursorResumes);
         update.Parameters.AddWithValue("requests", (long)end.Requests);
         update.Parameters.AddWithValue("http429", (long)end.Http429);
         update.Parameters.AddWithValue("job", jobId);
@@ -338,7 +352,8 @@ public sealed partial class SyncRunner(
                     return fetched.End!;
                 }
 
-                resumes += page.CursorResumes;
+                // A page got through: the count of refused cursors in a row starts again.
+                resumes = 0;
                 marks = marks.With(page);
                 await pages.WriteAsync(page, cancellationToken);
                 if (page.After is not { } after)
@@ -371,7 +386,7 @@ public sealed partial class SyncRunner(
             // Retries (429, 5xx) keep to the turn's time like pages do: the turn ends and the partition goes on from its checkpoint.
             if (DateTimeOffset.UtcNow >= turn.Deadline)
             {
-                return (null, new PartitionEnd(false, null, requests, http429));
+                return (null, new PartitionEnd(false, null, requests, http429, resumes - startedResumes));
             }
 
             var wait = await budget.TryTakeAsync(source.BudgetKey, policies, cancellationToken);
@@ -379,7 +394,7 @@ public sealed partial class SyncRunner(
             {
                 if (wait > _options.MaxInlineWait)
                 {
-                    return (null, new PartitionEnd(false, DateTimeOffset.UtcNow + wait, requests, http429));
+                    return (null, new PartitionEnd(false, DateTimeOffset.UtcNow + wait, requests, http429, resumes - startedResumes));
                 }
 
                 await Task.Delay(wait, cancellationToken);
@@ -436,7 +451,7 @@ public sealed partial class SyncRunner(
                     if (++http429InRow >= _options.MaxInline429s)
                     {
                         var retry = signal.BlockedUntil is { } blocked && blocked > now ? blocked : now + Backoff(failures);
-                        return (null, new PartitionEnd(false, retry, requests, http429));
+                        return (null, new PartitionEnd(false, retry, requests, http429, resumes - startedResumes));
                     }
 
                     continue;
@@ -473,7 +488,7 @@ public sealed partial class SyncRunner(
                         // A stale cursor (or link): start again from what is committed, with since/until, not from the beginning.
                         if (++resumes > _options.MaxCursorResumes)
                         {
-                            throw new SyncException("cursor_expired", $"The upstream refused the partition's cursor {resumes} times ({status}).");
+                            throw new SyncException("cursor_expired", $"The upstream refused the partition's cursor {resumes} times in a row without a page getting through ({status}).");
                         }
 
                         position = marks.ResumeFrom(position, definition);
@@ -522,7 +537,6 @@ public sealed partial class SyncRunner(
                     HighWater = high,
                     LowWater = low,
                     Descending = descending,
-                    CursorResumes = resumes - startedResumes,
                 }, null);
             }
         }
@@ -543,8 +557,8 @@ public sealed partial class SyncRunner(
     [LoggerMessage(LogLevel.Information, "Sync {JobId}: the upstream refused a cursor ({Status}); resuming from since {Since:o} until {Until:o}")]
     private partial void LogCursorRefused(Guid jobId, int status, DateTimeOffset? since, DateTimeOffset? until);
 
-    /// <summary>How a partition's work ended in this turn.</summary>
-    private sealed record PartitionEnd(bool Finished, DateTimeOffset? ParkedUntil, int Requests, int Http429)
+    /// <summary>How a partition's work ended in this turn; <paramref name="CursorResumes"/>: refused cursors since its last page.</summary>
+    private sealed record PartitionEnd(bool Finished, DateTimeOffset? ParkedUntil, int Requests, int Http429, int CursorResumes = 0)
     {
         public static readonly PartitionEnd Done = new(true, null, 0, 0);
         public static readonly PartitionEnd SliceEnded = new(false, null, 0, 0);

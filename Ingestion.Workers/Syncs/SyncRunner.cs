@@ -194,10 +194,13 @@ public sealed partial class SyncRunner(
 
         var start = since ?? partitions.Start;
         var to = until ?? now;
+
+        // Never more than MaxSlices partitions, whatever range the request gives: the slices widen instead.
+        var sliceSeconds = Math.Max(partitions.SliceSeconds, Math.Ceiling((to - start).TotalSeconds / SourceRules.MaxSlices));
         var slices = new List<(DateTimeOffset?, DateTimeOffset?)>();
-        for (var slice = start; slice < to; slice = slice.AddSeconds(partitions.SliceSeconds))
+        for (var slice = start; slice < to; slice = slice.AddSeconds(sliceSeconds))
         {
-            var end = slice.AddSeconds(partitions.SliceSeconds);
+            var end = slice.AddSeconds(sliceSeconds);
             slices.Add((slice, end < to ? end : to));
         }
 

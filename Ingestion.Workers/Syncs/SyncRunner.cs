@@ -577,20 +577,26 @@ public sealed partial class SyncRunner(
             Max(High, page.HighWater), Min(Low, page.LowWater), Descending ?? page.Descending);
 
         /// <summary>
-        /// Newest first: ask again until a second after the oldest record committed (upstreams often count whole seconds); oldest first: from the
-        /// newest. The record on the boundary comes again and is merged by its key. With no marks, the
-        /// partition starts its range again (the key merges what comes twice).
+        /// Newest first: ask again until a second after the oldest record committed (upstreams often
+        /// count whole seconds), never past the range's own until; oldest first: from the newest. The
+        /// record on the boundary comes again and is merged by its key. With no marks, or pages whose
+        /// direction is not known yet (one time per page so far), the partition starts its range again:
+        /// guessing newest-first would skip older records of an oldest-first API (the key merges what comes twice).
         /// </summary>
         public PagePosition ResumeFrom(PagePosition position, SourceDefinition source)
         {
-            if (source.Incremental is null || (High is null && Low is null))
+            if (source.Incremental is null || High is null || Low is null || Descending is null)
             {
                 return position with { Next = null };
             }
 
-            return Descending == false
-                ? position with { Next = null, Since = High }
-                : position with { Next = null, Until = Low!.Value.AddSeconds(1) };
+            if (Descending == false)
+            {
+                return position with { Next = null, Since = High };
+            }
+
+            var until = Low.Value.AddSeconds(1);
+            return position with { Next = null, Until = position.Until is { } bound && bound < until ? bound : until };
         }
 
         public static (DateTimeOffset? High, DateTimeOffset? Low, bool? Descending) Of(JsonElement records, SourceDefinition source)

@@ -38,4 +38,24 @@ public sealed class Source_connections
         Assert.That(accepted.Connected, Is.True);
         Assert.ThrowsAsync<TimeoutException>(() => sending, "the listener never answers");
     }
+
+    [Test]
+    public void Should_refuse_a_body_over_the_page_limit_as_page_too_large_whether_or_not_it_declares_its_length()
+    {
+        using var http = new SourceHttp(Options.Create(new SyncOptions { MaxPageBytes = 1024 }));
+        var big = System.Text.Encoding.UTF8.GetBytes("[" + string.Join(",", Enumerable.Repeat("\"xxxxxxxxxx\"", 200)) + "]");
+        using var declared = new HttpResponseMessage(HttpStatusCode.OK) { Content = new ByteArrayContent(big) };
+        using var undeclared = new HttpResponseMessage(HttpStatusCode.OK) { Content = new StreamContent(new MemoryStream(big)) };
+        undeclared.Content.Headers.ContentLength = null;
+        using var small = new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent("[1,2,3]") };
+
+        foreach (var response in new[] { declared, undeclared })
+        {
+            var refusal = Assert.ThrowsAsync<SyncException>(() => http.ReadJsonAsync(response, TimeSpan.FromSeconds(5), CancellationToken.None));
+            Assert.That(refusal!.Code, Is.EqualTo("page_too_large"));
+        }
+
+        Assert.That(async () => (await http.ReadJsonAsync(small, TimeSpan.FromSeconds(5), CancellationToken.None)).RootElement.GetArrayLength(),
+            Is.EqualTo(3));
+    }
 }

@@ -32,7 +32,14 @@ internal sealed class FetchedPage(JsonDocument body, JsonElement records) : IDis
 
     public bool? Descending { get; init; }
 
-    public void Dispose() => body.Dispose();
+    /// <summary>The worker's page slot this page holds until it is loaded (<see cref="SourceHttp.TakePageSlotAsync"/>).</summary>
+    public IDisposable? Slot { get; init; }
+
+    public void Dispose()
+    {
+        body.Dispose();
+        Slot?.Dispose();
+    }
 }
 
 /// <summary>What one committed page added.</summary>

@@ -38,8 +38,11 @@ public sealed class SyncOptions
     /// </summary>
     public int MaxCursorResumes { get; set; } = 20;
 
-    /// <summary>A page's body larger than this fails the sync rather than the worker's memory.</summary>
-    public int MaxPageBytes { get; set; } = 64 << 20;
+    /// <summary>A page's body larger than this fails the sync (page_too_large) rather than the worker's memory.</summary>
+    public int MaxPageBytes { get; set; } = 16 << 20;
+
+    /// <summary>Pages read and not yet loaded in one worker, all syncs together: with MaxPageBytes, what bounds its memory for pages.</summary>
+    public int MaxPagesInFlight { get; set; } = 8;
 
     public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 

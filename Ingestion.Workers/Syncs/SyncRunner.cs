@@ -503,27 +503,40 @@ public sealed partial class SyncRunner(
                         $"{PageRequests.Describe(request.RequestUri!)} answered {status} {response.ReasonPhrase}.");
                 }
 
-                if (response.Content.Headers.ContentLength > _options.MaxPageBytes)
-                {
-                    throw new SyncException("page_too_large", $"A page of {response.Content.Headers.ContentLength} bytes is over the {_options.MaxPageBytes} allowed.");
-                }
-
                 JsonDocument body;
-                await using (var stream = await response.Content.ReadAsStreamAsync(cancellationToken))
+                var slot = await http.TakePageSlotAsync(cancellationToken);
+                try
                 {
-                    try
+                    body = await http.ReadJsonAsync(response, _options.RequestTimeout, cancellationToken);
+                }
+                catch (JsonException e)
+                {
+                    slot.Dispose();
+                    throw new SyncException("page_not_json", $"{PageRequests.Describe(request.RequestUri!)} answered a body that is not JSON: {e.Message}");
+                }
+                catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException && !cancellationToken.IsCancellationRequested)
+                {
+                    // The body broke off or was late: a network failure, asked again like one.
+                    slot.Dispose();
+                    if (++failures >= _options.MaxAttempts)
                     {
-                        body = await JsonDocument.ParseAsync(stream, default, cancellationToken);
+                        throw new SyncException("upstream_unreachable",
+                            $"{PageRequests.Describe(request.RequestUri!)} could not be read {failures} times: {e.Message}");
                     }
-                    catch (JsonException e)
-                    {
-                        throw new SyncException("page_not_json", $"{PageRequests.Describe(request.RequestUri!)} answered a body that is not JSON: {e.Message}");
-                    }
+
+                    await Task.Delay(Backoff(failures), cancellationToken);
+                    continue;
+                }
+                catch
+                {
+                    slot.Dispose();
+                    throw;
                 }
 
                 if (!JsonPaths.TryGet(body.RootElement, definition.Records.Path, out var records) || records.ValueKind != JsonValueKind.Array)
                 {
                     body.Dispose();
+                    slot.Dispose();
                     throw new SyncException("records_not_found", $"The page has no array at {definition.Records.Path}.");
                 }
 
@@ -532,6 +545,7 @@ public sealed partial class SyncRunner(
                 var (high, low, descending) = Marks.Of(records, definition);
                 return (new FetchedPage(body, records)
                 {
+                    Slot = slot,
                     Position = position,
                     After = following.Next is null ? null : position with { Next = following.Next },
                     ExpectedTotal = following.ExpectedTotal,

@@ -23,3 +23,8 @@ create table ingestion.sync_marks (
     advances  boolean     not null,
     until     timestamptz
 );
+
+-- Every policy ever declared on a budget key (sources sharing one credential may declare different
+-- ones): each grant is judged by all of them, and grants are kept for the longest window among
+-- them, so one source's short window never deletes the history another's longer window counts.
+alter table ingestion.rate_budgets add column known_policies jsonb not null default '[]';

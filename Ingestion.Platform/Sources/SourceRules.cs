@@ -16,6 +16,12 @@ public static partial class SourceRules
     public const int MaxPageSize = 100_000;
     public const int MaxParallelism = 32;
 
+    /// <summary>
+    /// Time slices (partitions) a sync plans at most: each is a checkpoint row and a task, so a start
+    /// decades back with one-minute slices must not plan millions. The plan widens slices beyond this.
+    /// </summary>
+    public const int MaxSlices = 10_000;
+
     /// <summary>Headers the HTTP client owns, or that would carry a credential in clear inside the definition.</summary>
     private static readonly HashSet<string> ReservedHeaders = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -512,6 +518,13 @@ public static partial class SourceRules
         if (body.SliceSeconds is not (>= 60 and <= 366 * 86_400))
         {
             errors.Add("partitions.sliceSeconds", "must be between 60 seconds and a year.");
+            valid = false;
+        }
+        else if (body.Start is { } start && start <= DateTimeOffset.UtcNow
+                 && (DateTimeOffset.UtcNow - start).TotalSeconds / body.SliceSeconds.Value > MaxSlices)
+        {
+            errors.Add("partitions.sliceSeconds",
+                $"cuts the history since partitions.start into more than {MaxSlices} slices; make the slices longer or the start later.");
             valid = false;
         }
 

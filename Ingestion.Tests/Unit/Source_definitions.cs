@@ -95,6 +95,21 @@ public sealed class Source_definitions
         Assert.That(errors.Keys, Is.EquivalentTo(new[] { "partitions", "schedule.mode" }));
     }
 
+    [Test]
+    public void Should_refuse_partitions_that_would_cut_the_history_into_more_than_the_slices_allowed()
+    {
+        var tooMany = Body() with { Partitions = new SourceRules.PartitionsBody(DateTimeOffset.UtcNow.AddYears(-20), 60, 4) };
+        var enough = Body() with { Partitions = new SourceRules.PartitionsBody(DateTimeOffset.UtcNow.AddYears(-20), 86_400, 4) };
+
+        var (refused, errors) = SourceRules.Validate(tooMany, Events, minimumScheduleMinutes: 5);
+        var (accepted, _) = SourceRules.Validate(enough, Events, minimumScheduleMinutes: 5);
+
+        Assert.That(refused, Is.Null);
+        Assert.That(errors.Keys, Is.EquivalentTo(new[] { "partitions.sliceSeconds" }));
+        Assert.That(errors["partitions.sliceSeconds"].Single(), Does.Contain($"{SourceRules.MaxSlices}"));
+        Assert.That(accepted?.Source.Partitions?.SliceSeconds, Is.EqualTo(86_400));
+    }
+
     private static SourceRules.SourceBody Body() => new(
         "events_api",
         "events",

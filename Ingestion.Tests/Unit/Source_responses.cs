@@ -110,6 +110,28 @@ public sealed class Source_responses
     }
 
     [Test]
+    public void Should_send_the_declared_fixed_headers_on_every_page_next_links_included()
+    {
+        var definition = Source(new SourcePagination(PaginationStyle.NextLink, NextLinkPath: "$.next"),
+            new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
+        definition = definition with
+        {
+            Request = definition.Request with { Headers = new Dictionary<string, string> { ["X-Api-Version"] = "2024-01-01", ["Accept-Language"] = "en" } },
+        };
+        var requests = new PageRequests(definition, "s3cret");
+
+        using var first = requests.Build(new PagePosition(null, null, null));
+        using var next = requests.Build(new PagePosition("https://api.example.com/v1/events?page=2", null, null));
+
+        foreach (var request in new[] { first, next })
+        {
+            Assert.That(request.Headers.GetValues("X-Api-Version"), Is.EqualTo(new[] { "2024-01-01" }));
+            Assert.That(request.Headers.GetValues("Accept-Language"), Is.EqualTo(new[] { "en" }));
+            Assert.That(request.Headers.GetValues("Authorization"), Is.EqualTo(new[] { "Bearer s3cret" }));
+        }
+    }
+
+    [Test]
     public void Should_stop_on_an_empty_page_a_short_page_a_missing_cursor_or_has_more_false()
     {
         var cursor = new PageRequests(Source(new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.next", HasMorePath: "$.more")), null);

@@ -32,9 +32,14 @@ internal sealed class FetchedPage(JsonDocument body, JsonElement records) : IDis
 
     public bool? Descending { get; init; }
 
-    public int CursorResumes { get; init; }
+    /// <summary>The worker's page slot this page holds until it is loaded (<see cref="SourceHttp.TakePageSlotAsync"/>).</summary>
+    public IDisposable? Slot { get; init; }
 
-    public void Dispose() => body.Dispose();
+    public void Dispose()
+    {
+        body.Dispose();
+        Slot?.Dispose();
+    }
 }
 
 /// <summary>What one committed page added.</summary>
@@ -45,7 +50,10 @@ internal readonly record struct PageLoad(long Records, long Loaded, long Duplica
 /// through binary COPY into the table (or, when a key collides, into a staging table merged by the
 /// dataset's key — <c>reject</c> keeps the row already there and counts the record as a duplicate,
 /// <c>upsert</c> replaces it), the bad ones with their raw JSON and the reason into the job's
-/// rejects, and the checkpoint moves past the page, fenced on the page count it started from. A
+/// rejects, and the checkpoint moves past the page, fenced on the page count this loader's runner
+/// started from and has committed since (not the count it reads in the same transaction, which
+/// fences nothing): a second runner of the same partition that committed a page in between makes
+/// this one stop instead of committing its page on top. A
 /// crash before the commit leaves neither the rows nor the checkpoint; after it, both. That is where
 /// exactly-once is kept. One loader per partition connection: its staging table lives in that session.
 /// </summary>
@@ -65,14 +73,18 @@ internal sealed class PageLoader
     private readonly string _mergeSql;
     private bool _staged;
 
+    /// <summary>The partition's page count as this runner expects it: read at the turn's start, one more with each page it commits.</summary>
+    private long _pages;
+
     /// <summary>Distinct accounts of a page's rows (transactions only): at most one entry per record of a page.</summary>
     private readonly HashSet<long> _accounts = [];
     private readonly string _tenantId;
     private readonly string _dataset;
 
     public PageLoader(NpgsqlConnection connection, Guid jobId, int partition, string tenantId, DatasetDefinition dataset,
-        SourceDefinition source, int rejectedRecordBytes)
+        SourceDefinition source, int rejectedRecordBytes, long pagesCommitted)
     {
+        _pages = pagesCommitted;
         _connection = connection;
         _jobId = jobId;
         _partition = partition;
@@ -123,6 +135,12 @@ internal sealed class PageLoader
 
         await using var transaction = await _connection.BeginTransactionAsync(cancellationToken);
         var checkpoint = await ReadPagesAsync(cancellationToken);
+        if (checkpoint.Pages != _pages)
+        {
+            throw new InvalidOperationException(
+                $"Partition {_partition} of job {_jobId} has {checkpoint.Pages} pages committed, not the {_pages} this runner fetched from: another runner moved it.");
+        }
+
         var rejects = new List<(long Ordinal, string Column, string Reason, byte[] Raw)>();
         long loaded, duplicates = 0;
 
@@ -174,7 +192,7 @@ internal sealed class PageLoader
 
         var ordinal = checkpoint.Records + page.Records.GetArrayLength();
         var records = ordinal - checkpoint.Records;
-        await MoveCheckpointAsync(page, checkpoint.Pages, records, loaded, duplicates, rejects.Count, cancellationToken);
+        await MoveCheckpointAsync(page, _pages, records, loaded, duplicates, rejects.Count, cancellationToken);
         if (loaded > 0)
         {
             // Last before commit: readers' ETags move with the rows (the read API's change counters).
@@ -183,6 +201,7 @@ internal sealed class PageLoader
         }
 
         await transaction.CommitAsync(cancellationToken);
+        _pages++;
         return new PageLoad(records, loaded, duplicates, rejects.Count);
     }
 
@@ -257,7 +276,7 @@ internal sealed class PageLoader
                 descending = coalesce(descending, @descending),
                 pages = pages + 1, requests = requests + @requests, records = records + @records, loaded = loaded + @loaded,
                 duplicates = duplicates + @duplicates, rejects = rejects + @rejects, http_429 = http_429 + @http429,
-                expected_total = coalesce(expected_total, @total), cursor_resumes = cursor_resumes + @resumes, updated_at = now()
+                expected_total = coalesce(expected_total, @total), cursor_resumes = 0, updated_at = now()
             where job_id = @job and partition = @partition and pages = @pages
             """, _connection);
         // The total is the partition's first answer: after a refused cursor the upstream counts only the narrowed range.
@@ -276,7 +295,6 @@ internal sealed class PageLoader
         command.Parameters.AddWithValue("rejects", rejects);
         command.Parameters.AddWithValue("http429", (long)page.Http429);
         command.Parameters.AddWithValue("total", NpgsqlDbType.Bigint, (object?)page.ExpectedTotal ?? DBNull.Value);
-        command.Parameters.AddWithValue("resumes", page.CursorResumes);
         command.Parameters.AddWithValue("job", _jobId);
         command.Parameters.AddWithValue("partition", _partition);
         command.Parameters.AddWithValue("pages", pagesBefore);

@@ -88,6 +88,13 @@ public sealed class PageRequests(SourceDefinition source, string? secret)
 
         var request = new HttpRequestMessage(HttpMethod.Get, url);
         request.Headers.Accept.ParseAdd("application/json");
+
+        // The declared fixed headers (an API version, a tenant id), before the credential: a header of the credential's name stays the credential's.
+        foreach (var (name, value) in source.Request.Headers ?? new Dictionary<string, string>())
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+
         if (source.Auth is { In: SourceAuthPlacement.Header } headerAuth && secret is not null)
         {
             request.Headers.TryAddWithoutValidation(headerAuth.Name, headerAuth.Prefix + secret);

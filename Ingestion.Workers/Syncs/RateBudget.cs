@@ -11,7 +11,9 @@ namespace Ingestion.Workers.Syncs;
 /// fewer than R grants are younger than W, and otherwise learns exactly when the oldest of them
 /// leaves the window. Grants are taken under a transaction-scoped advisory lock per budget, so two
 /// workers (or twenty) never both take the last permit. What the upstream says (<c>Retry-After</c>,
-/// a spent <c>X-RateLimit-Remaining</c>) blocks the whole budget until then.
+/// a spent <c>X-RateLimit-Remaining</c>) blocks the whole budget until then. Sources sharing a
+/// credential may declare different policies: the key remembers all of them (<c>known_policies</c>),
+/// each request is judged by every one, and grants are kept for the longest of their windows.
 /// Times are PostgreSQL's clock, the one every worker shares.
 /// </summary>
 public sealed class RateBudget(NpgsqlDataSource dataSource)
@@ -24,10 +26,12 @@ public sealed class RateBudget(NpgsqlDataSource dataSource)
 
     private const string LockSql = "select pg_advisory_xact_lock(hashtextextended('ingestion.budget:' || @key, 0))";
 
+    // The caller's declared policies join those every other source on the key declared (distinct, as [requests, seconds]).
     private const string StateSql = """
-        insert into ingestion.rate_budgets as b (budget_key) values (@key)
-        on conflict (budget_key) do update set budget_key = b.budget_key
-        returning blocked_until, learned_requests, learned_seconds, clock_timestamp()
+        insert into ingestion.rate_budgets as b (budget_key, known_policies) values (@key, @declared::jsonb)
+        on conflict (budget_key) do update set known_policies = (
+            select coalesce(jsonb_agg(distinct p), '[]'::jsonb) from jsonb_array_elements(b.known_policies || excluded.known_policies) p)
+        returning blocked_until, learned_requests, learned_seconds, clock_timestamp(), known_policies::text
         """;
 
     private const string NthYoungestSql = """
@@ -56,14 +60,18 @@ public sealed class RateBudget(NpgsqlDataSource dataSource)
         DateTimeOffset? blockedUntil;
         RateLimitPolicy? learned;
         DateTimeOffset now;
+        List<RateLimitPolicy> known;
         await using (var state = new NpgsqlCommand(StateSql, connection, transaction))
         {
             state.Parameters.AddWithValue("key", budgetKey);
+            state.Parameters.AddWithValue("declared", System.Text.Json.JsonSerializer.Serialize(declared.Select(p => new[] { p.Requests, p.PerSeconds })));
             await using var reader = await state.ExecuteReaderAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
             blockedUntil = reader.IsDBNull(0) ? null : reader.GetFieldValue<DateTimeOffset>(0);
             learned = reader.IsDBNull(1) || reader.IsDBNull(2) ? null : new RateLimitPolicy(reader.GetInt32(1), reader.GetInt32(2));
             now = reader.GetFieldValue<DateTimeOffset>(3);
+            known = System.Text.Json.JsonSerializer.Deserialize<int[][]>(reader.GetString(4))!
+                .Where(p => p.Length == 2 && p[0] > 0 && p[1] > 0).Select(p => new RateLimitPolicy(p[0], p[1])).ToList();
         }
 
         if (blockedUntil > now)
@@ -71,7 +79,8 @@ public sealed class RateBudget(NpgsqlDataSource dataSource)
             return blockedUntil.Value - now;
         }
 
-        var policies = learned is null ? declared : [.. declared, learned];
+        // The strictest known: every policy any source on this key declared, and the learned one.
+        IReadOnlyList<RateLimitPolicy> policies = learned is null ? [.. declared, .. known] : [.. declared, .. known, learned];
         var wait = TimeSpan.Zero;
         foreach (var policy in policies)
         {
@@ -96,7 +105,7 @@ public sealed class RateBudget(NpgsqlDataSource dataSource)
         {
             grant.Parameters.AddWithValue("key", budgetKey);
             grant.Parameters.AddWithValue("now", now);
-            grant.Parameters.AddWithValue("forget", now - TimeSpan.FromSeconds(policies.Max(p => p.PerSeconds)) - Margin);
+            grant.Parameters.AddWithValue("forget", now - TimeSpan.FromSeconds(policies.Count == 0 ? 0 : policies.Max(p => p.PerSeconds)) - Margin);
             await grant.ExecuteNonQueryAsync(cancellationToken);
         }
 

@@ -1,3 +1,7 @@
+using System.Net;
+using System.Text.Json;
+using System.Net.Sockets;
+using Ingestion.Platform.Webhooks;
 using Microsoft.Extensions.Options;
 
 namespace Ingestion.Workers.Syncs;
@@ -6,9 +10,16 @@ namespace Ingestion.Workers.Syncs;
 /// The HTTP client of sources: no proxy, no redirects (a redirect could carry the credential
 /// elsewhere), no cookies. Not the host's HttpClientFactory, whose logging writes request URLs, and a
 /// source's URL may carry its secret as a query parameter.
+/// The socket is opened here, only to the addresses the source guard approved for the request
+/// (<see cref="Approve"/>), each checked again against <see cref="AddressRules"/>: a pooled or new
+/// connection never does a second lookup of its own, so a name that re-resolves to an internal
+/// address after the check (DNS rebinding) gets nowhere. An allow-listed host carries no approved
+/// addresses and is connected to as DNS says.
 /// </summary>
 public sealed class SourceHttp(IOptions<SyncOptions> options) : IDisposable
 {
+    private static readonly HttpRequestOptionsKey<IReadOnlyList<IPAddress>> Approved = new("Ingestion.ApprovedAddresses");
+
     private readonly HttpClient _http = new(new SocketsHttpHandler
     {
         AllowAutoRedirect = false,
@@ -17,13 +28,16 @@ public sealed class SourceHttp(IOptions<SyncOptions> options) : IDisposable
         AutomaticDecompression = System.Net.DecompressionMethods.All,
         PooledConnectionLifetime = TimeSpan.FromMinutes(2),
         ConnectTimeout = TimeSpan.FromSeconds(15),
+        ConnectCallback = ConnectAsync,
     })
     {
         Timeout = Timeout.InfiniteTimeSpan,
-
-        // A page is read whole before it is parsed: this bounds what one page can cost.
-        MaxResponseContentBufferSize = options.Value.MaxPageBytes,
     };
+
+    private readonly int _maxPageBytes = options.Value.MaxPageBytes;
+
+    /// <summary>Pages read and not yet loaded, across every sync of this worker: what bounds its memory, not partitions × jobs.</summary>
+    private readonly SemaphoreSlim _pagesInFlight = new(options.Value.MaxPagesInFlight, options.Value.MaxPagesInFlight);
 
     /// <summary>Sends the request; the body is read by the caller. A <paramref name="timeout"/> that passes is a <see cref="TimeoutException"/>.</summary>
     public async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, TimeSpan timeout, CancellationToken cancellationToken)
@@ -32,7 +46,8 @@ public sealed class SourceHttp(IOptions<SyncOptions> options) : IDisposable
         deadline.CancelAfter(timeout);
         try
         {
-            var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, deadline.Token);
+            // Headers only: the body is read by ReadJsonAsync, counted as it comes, so an oversized one stops at the limit.
+            var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
             return response;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -41,5 +56,162 @@ public sealed class SourceHttp(IOptions<SyncOptions> options) : IDisposable
         }
     }
 
-    public void Dispose() => _http.Dispose();
+    /// <summary>
+    /// Waits for one of the worker's page slots; disposing what it returns frees it (when the page is loaded).
+    /// </summary>
+    public async Task<IDisposable> TakePageSlotAsync(CancellationToken cancellationToken)
+    {
+        await _pagesInFlight.WaitAsync(cancellationToken);
+        return new PageSlot(_pagesInFlight);
+    }
+
+    /// <summary>
+    /// Parses the response's body, read within <paramref name="timeout"/> and never past
+    /// <see cref="SyncOptions.MaxPageBytes"/>: a larger body is <c>page_too_large</c> as soon as its
+    /// declared length or its bytes so far say so (not a network failure to retry). A network failure
+    /// is an <see cref="HttpRequestException"/> or <see cref="IOException"/>, time up a <see cref="TimeoutException"/>.
+    /// </summary>
+    public async Task<JsonDocument> ReadJsonAsync(HttpResponseMessage response, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (response.Content.Headers.ContentLength > _maxPageBytes)
+        {
+            throw TooLarge($"of {response.Content.Headers.ContentLength} bytes");
+        }
+
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            await using var body = await response.Content.ReadAsStreamAsync(deadline.Token);
+            await using var counted = new CountedStream(body, _maxPageBytes, this);
+            return await JsonDocument.ParseAsync(counted, default, deadline.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"The body did not arrive within {timeout.TotalSeconds:0} s.");
+        }
+    }
+
+    private SyncException TooLarge(string what) =>
+        new("page_too_large", $"A page {what} is over the {_maxPageBytes} bytes allowed (Syncs:MaxPageBytes); ask for smaller pages.");
+
+    /// <summary>
+    /// Marks <paramref name="request"/> to connect only to <paramref name="addresses"/>, what
+    /// <see cref="Ingestion.Platform.Sources.SourceGuard.CheckAsync"/> approved for its host (null: an allow-listed host).
+    /// </summary>
+    public static void Approve(HttpRequestMessage request, IReadOnlyList<IPAddress>? addresses)
+    {
+        if (addresses is not null)
+        {
+            request.Options.Set(Approved, addresses);
+        }
+    }
+
+    private static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    {
+        IPAddress[] addresses;
+        if (context.InitialRequestMessage.Options.TryGetValue(Approved, out var approved))
+        {
+            // Checked again here: whatever carried the addresses, a refused one is never connected to.
+            addresses = approved.Where(a => AddressRules.Refusal(a) is null).ToArray();
+            if (addresses.Length == 0)
+            {
+                throw new HttpRequestException($"{context.DnsEndPoint.Host} has no address a source may be called at.");
+            }
+        }
+        else
+        {
+            addresses = await Dns.GetHostAddressesAsync(context.DnsEndPoint.Host, cancellationToken);
+        }
+
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(addresses, context.DnsEndPoint.Port, cancellationToken);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        _http.Dispose();
+        _pagesInFlight.Dispose();
+    }
+
+    private sealed class PageSlot(SemaphoreSlim slots) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                slots.Release();
+            }
+        }
+    }
+
+    /// <summary>A read-only view of a body that refuses to go past the page limit.</summary>
+    private sealed class CountedStream(Stream inner, long limit, SourceHttp owner) : Stream
+    {
+        private long _read;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => _read;
+            set => throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Count(await inner.ReadAsync(buffer, cancellationToken));
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        private int Count(int read)
+        {
+            _read += read;
+            if (_read > limit)
+            {
+                throw owner.TooLarge($"of more than {limit} bytes");
+            }
+
+            return read;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
 }

@@ -29,11 +29,20 @@ public sealed class SyncOptions
     /// <summary>Attempts at one page through 5xx answers and network failures before the job fails.</summary>
     public int MaxAttempts { get; set; } = 6;
 
-    /// <summary>Times a partition may start again from its marks after the upstream refused a stale cursor.</summary>
+    /// <summary>429 answers in a row to one page's requests before the partition parks until the upstream's retry time, instead of asking again inside the turn.</summary>
+    public int MaxInline429s { get; set; } = 5;
+
+    /// <summary>
+    /// Times in a row a partition may start again from its marks after the upstream refused a stale
+    /// cursor without a page getting through in between (a committed page, or a retry, starts the count again).
+    /// </summary>
     public int MaxCursorResumes { get; set; } = 20;
 
-    /// <summary>A page's body larger than this fails the sync rather than the worker's memory.</summary>
-    public int MaxPageBytes { get; set; } = 64 << 20;
+    /// <summary>A page's body larger than this fails the sync (page_too_large) rather than the worker's memory.</summary>
+    public int MaxPageBytes { get; set; } = 16 << 20;
+
+    /// <summary>Pages read and not yet loaded in one worker, all syncs together: with MaxPageBytes, what bounds its memory for pages.</summary>
+    public int MaxPagesInFlight { get; set; } = 8;
 
     public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 

@@ -21,7 +21,7 @@ namespace Ingestion.Workers.Syncs;
 /// One turn of a sync job (<see cref="RunSync"/>), with the job's lock and a tenant slot held:
 /// <list type="number">
 /// <item>The source and its dataset are read; the first turn plans the partitions (one, or a time
-/// slice each) with their ranges, from the request or the dataset's high-water mark.</item>
+/// slice each) with their ranges, from the request or the source's watermark.</item>
 /// <item>Unfinished partitions are worked at once, as many as the budget's pace times the observed
 /// latency keeps busy (at most the source's declared parallelism), each on its own connection.</item>
 /// <item>In a partition, the fetcher asks the shared budget (<see cref="RateBudget"/>) before each
@@ -65,11 +65,20 @@ public sealed partial class SyncRunner(
         catch (SyncException e)
         {
             LogFailed(command.JobId, command.Source, e.Code, e.Message);
+            await ForgetCursorRefusalsAsync(run.Connection, command.JobId, cancellationToken);
             var counts = await SyncPartitions.CountsAsync(run.Connection, command.JobId, 0, cancellationToken);
             await run.Events.Publish(new SyncFailed(command.JobId, e.Code, e.Message, counts, DateTimeOffset.UtcNow, command.Attempt),
                 cancellationToken);
             return JobOutcome.Done;
         }
+    }
+
+    /// <summary>The attempt ends: a retry counts its refused cursors from zero, not on top of this attempt's.</summary>
+    private static async Task ForgetCursorRefusalsAsync(NpgsqlConnection connection, Guid jobId, CancellationToken cancellationToken)
+    {
+        await using var reset = new NpgsqlCommand("update ingestion.sync_partitions set cursor_resumes = 0 where job_id = @job", connection);
+        reset.Parameters.AddWithValue("job", jobId);
+        await reset.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private async Task<JobOutcome> RunTurnAsync(JobRun<RunSync> run, CancellationToken cancellationToken)
@@ -95,13 +104,14 @@ public sealed partial class SyncRunner(
         var partitions = await SyncPartitions.ReadAsync(run.Connection, command.JobId, cancellationToken);
         if (partitions.Count == 0)
         {
-            var ranges = await PlanAsync(run.Connection, command, definition, dataset, cancellationToken);
+            var (ranges, advances) = await PlanAsync(run.Connection, command, definition, cancellationToken);
+            await RecordMarkAsync(run.Connection, command, advances, cancellationToken);
             await SyncPartitions.PlanAsync(run.Connection, command.JobId, ranges, cancellationToken);
             partitions = await SyncPartitions.ReadAsync(run.Connection, command.JobId, cancellationToken);
             await run.Events.Publish(new SyncStarted(command.JobId, partitions.Count, DateTimeOffset.UtcNow, command.Attempt), cancellationToken);
         }
 
-        using var turn = new Turn(run, source, dataset, DateTimeOffset.UtcNow + _options.SliceDuration);
+        using var turn = new Turn(run, source, dataset, check.Addresses, DateTimeOffset.UtcNow + _options.SliceDuration, _options.ProgressInterval);
         var pending = new Queue<SyncPartition>(partitions.Where(p => !p.Finished));
         var active = new List<Task<PartitionEnd>>();
         var ends = new List<PartitionEnd>();
@@ -140,6 +150,7 @@ public sealed partial class SyncRunner(
                     SyncJob.RejectsKeyFor(command.TenantId, command.JobId), cancellationToken);
             }
 
+            await AdvanceWatermarkAsync(run.Connection, command.JobId, cancellationToken);
             LogDone(command.JobId, command.Source, counts.Records, counts.RowsLoaded, counts.Duplicates, counts.Rejects, counts.ExpectedTotal);
             await run.Events.Publish(new SyncDone(command.JobId, counts, rejectsKey, DateTimeOffset.UtcNow, command.Attempt), cancellationToken);
             return JobOutcome.Done;
@@ -157,40 +168,89 @@ public sealed partial class SyncRunner(
     }
 
     /// <summary>
-    /// The time ranges of the partitions: the request's, else (incremental) from the dataset's
-    /// high-water mark minus the lookback; a partitioned source splits the range into its slices.
+    /// The time ranges of the partitions: the request's, else (incremental) from the source's
+    /// watermark minus the lookback, and a full sync when it has none; a partitioned source splits
+    /// the range into its slices. Also whether the job's completion may move the watermark: only when
+    /// its range reaches down to the current mark (from the beginning, or a since at or below it).
     /// </summary>
-    private static async Task<IReadOnlyList<(DateTimeOffset? Since, DateTimeOffset? Until)>> PlanAsync(NpgsqlConnection connection,
-        RunSync command, SourceDefinition source, DatasetDefinition dataset, CancellationToken cancellationToken)
+    private static async Task<(IReadOnlyList<(DateTimeOffset? Since, DateTimeOffset? Until)> Ranges, bool Advances)> PlanAsync(
+        NpgsqlConnection connection, RunSync command, SourceDefinition source, CancellationToken cancellationToken)
     {
+        var now = DateTimeOffset.UtcNow;
         var since = command.Since;
         var until = command.Until;
-        if (since is null && source.Incremental is { } incremental && string.Equals(command.Mode, "incremental", StringComparison.OrdinalIgnoreCase))
+        var watermark = await WatermarkAsync(connection, command.TenantId, command.Source, cancellationToken);
+        var contiguous = since is null || (watermark is { } current && since <= current);
+        if (since is null && source.Incremental is { } incremental && watermark is { } from
+            && string.Equals(command.Mode, "incremental", StringComparison.OrdinalIgnoreCase))
         {
-            var table = TenantSchema.QualifiedTable(command.TenantId, dataset.Name);
-            var column = Identifier.Quote(dataset.Column(incremental.Column)?.Name ?? incremental.Column);
-            await using var max = new NpgsqlCommand($"select max({column}) from {table}", connection);
-            if (await max.ExecuteScalarAsync(cancellationToken) is DateTime mark)
-            {
-                since = new DateTimeOffset(mark, TimeSpan.Zero) - TimeSpan.FromSeconds(incremental.LookbackSeconds);
-            }
+            since = from - TimeSpan.FromSeconds(incremental.LookbackSeconds);
         }
 
         if (source.Partitions is not { } partitions || source.Incremental is null)
         {
-            return [(since, until)];
+            return ([(since, until)], contiguous);
         }
 
-        var from = since ?? partitions.Start;
-        var to = until ?? DateTimeOffset.UtcNow;
+        var start = since ?? partitions.Start;
+        var to = until ?? now;
+
+        // Never more than MaxSlices partitions, whatever range the request gives: the slices widen instead.
+        var sliceSeconds = Math.Max(partitions.SliceSeconds, Math.Ceiling((to - start).TotalSeconds / SourceRules.MaxSlices));
         var slices = new List<(DateTimeOffset?, DateTimeOffset?)>();
-        for (var start = from; start < to; start = start.AddSeconds(partitions.SliceSeconds))
+        for (var slice = start; slice < to; slice = slice.AddSeconds(sliceSeconds))
         {
-            var end = start.AddSeconds(partitions.SliceSeconds);
-            slices.Add((start, end < to ? end : to));
+            var end = slice.AddSeconds(sliceSeconds);
+            slices.Add((slice, end < to ? end : to));
         }
 
-        return slices.Count > 0 ? slices : [(from, to)];
+        return (slices.Count > 0 ? slices : [(start, to)], contiguous);
+    }
+
+    private static async Task<DateTimeOffset?> WatermarkAsync(NpgsqlConnection connection, string tenant, string source,
+        CancellationToken cancellationToken)
+    {
+        await using var read = new NpgsqlCommand(
+            "select mark from ingestion.source_watermarks where tenant_id = @tenant and source = @source", connection);
+        read.Parameters.AddWithValue("tenant", tenant);
+        read.Parameters.AddWithValue("source", source);
+        return await read.ExecuteScalarAsync(cancellationToken) is DateTime mark ? new DateTimeOffset(mark, TimeSpan.Zero) : null;
+    }
+
+    private static async Task RecordMarkAsync(NpgsqlConnection connection, RunSync command, bool advances, CancellationToken cancellationToken)
+    {
+        await using var insert = new NpgsqlCommand("""
+            insert into ingestion.sync_marks (job_id, tenant_id, source, advances, until) values (@job, @tenant, @source, @advances, @until)
+            on conflict (job_id) do nothing
+            """, connection);
+        insert.Parameters.AddWithValue("job", command.JobId);
+        insert.Parameters.AddWithValue("tenant", command.TenantId);
+        insert.Parameters.AddWithValue("source", command.Source);
+        insert.Parameters.AddWithValue("advances", advances);
+        insert.Parameters.AddWithValue("until", (object?)command.Until ?? DBNull.Value);
+        await insert.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The job completed its range: its source's watermark moves up (never down) to the range's
+    /// explicit until, else to the newest record time the job committed. Run before SyncDone is
+    /// published and idempotent, so a turn that repeats after a lost SyncDone moves it no further.
+    /// </summary>
+    private static async Task AdvanceWatermarkAsync(NpgsqlConnection connection, Guid jobId, CancellationToken cancellationToken)
+    {
+        await using var advance = new NpgsqlCommand("""
+            insert into ingestion.source_watermarks (tenant_id, source, mark)
+            select m.tenant_id, m.source,
+                   coalesce(m.until, (select max(p.high_water) from ingestion.sync_partitions p where p.job_id = m.job_id))
+            from ingestion.sync_marks m
+            join ingestion.sources s on s.tenant_id = m.tenant_id and s.name = m.source
+            where m.job_id = @job and m.advances
+              and coalesce(m.until, (select max(p.high_water) from ingestion.sync_partitions p where p.job_id = m.job_id)) is not null
+            on conflict (tenant_id, source) do update
+                set mark = greatest(ingestion.source_watermarks.mark, excluded.mark), updated_at = now()
+            """, connection);
+        advance.Parameters.AddWithValue("job", jobId);
+        await advance.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private async Task<PartitionEnd> WorkPartitionAsync(Turn turn, SyncPartition partition, CancellationToken cancellationToken)
@@ -198,7 +258,7 @@ public sealed partial class SyncRunner(
         var command = turn.Run.Command;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var loader = new PageLoader(connection, command.JobId, partition.Index, command.TenantId, turn.Dataset, turn.Source.Definition,
-            _options.RejectedRecordBytes);
+            _options.RejectedRecordBytes, partition.Pages);
 
         // Two pages at most: the one being loaded and the next one, fetched meanwhile.
         var pages = Channel.CreateBounded<FetchedPage>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
@@ -251,14 +311,19 @@ public sealed partial class SyncRunner(
         }
     }
 
-    /// <summary>Requests (and 429s) made for a page the partition did not get: counted, though no page commits them.</summary>
+    /// <summary>
+    /// Requests (and 429s) made for a page the partition did not get: counted, though no page commits
+    /// them; and the cursors refused since its last committed page, which the next turn goes on counting.
+    /// </summary>
     private static async Task AddUncommittedRequestsAsync(NpgsqlConnection connection, Guid jobId, int partition, PartitionEnd end,
         CancellationToken cancellationToken)
     {
         await using var update = new NpgsqlCommand("""
-            update ingestion.sync_partitions set requests = requests + @requests, http_429 = http_429 + @http429, updated_at = now()
+            update ingestion.sync_partitions set requests = requests + @requests, http_429 = http_429 + @http429,
+                cursor_resumes = cursor_resumes + @resumes, updated_at = now()
             where job_id = @job and partition = @partition
             """, connection);
+        update.Parameters.AddWithValue("resumes", end.CursorResumes);
         update.Parameters.AddWithValue("requests", (long)end.Requests);
         update.Parameters.AddWithValue("http429", (long)end.Http429);
         update.Parameters.AddWithValue("job", jobId);
@@ -290,7 +355,8 @@ public sealed partial class SyncRunner(
                     return fetched.End!;
                 }
 
-                resumes += page.CursorResumes;
+                // A page got through: the count of refused cursors in a row starts again.
+                resumes = 0;
                 marks = marks.With(page);
                 await pages.WriteAsync(page, cancellationToken);
                 if (page.After is not { } after)
@@ -317,14 +383,21 @@ public sealed partial class SyncRunner(
         var http429 = 0;
         var failures = 0;
         var startedResumes = resumes;
+        var http429InRow = 0;
         while (true)
         {
+            // Retries (429, 5xx) keep to the turn's time like pages do: the turn ends and the partition goes on from its checkpoint.
+            if (DateTimeOffset.UtcNow >= turn.Deadline)
+            {
+                return (null, new PartitionEnd(false, null, requests, http429, resumes - startedResumes));
+            }
+
             var wait = await budget.TryTakeAsync(source.BudgetKey, policies, cancellationToken);
             if (wait > TimeSpan.Zero)
             {
                 if (wait > _options.MaxInlineWait)
                 {
-                    return (null, new PartitionEnd(false, DateTimeOffset.UtcNow + wait, requests, http429));
+                    return (null, new PartitionEnd(false, DateTimeOffset.UtcNow + wait, requests, http429, resumes - startedResumes));
                 }
 
                 await Task.Delay(wait, cancellationToken);
@@ -334,6 +407,9 @@ public sealed partial class SyncRunner(
             requests++;
             turn.CountRequest();
             using var request = builder.Build(position);
+
+            // Next links stay on the source's origin (PageRequests), so the addresses approved for it hold for them too.
+            SourceHttp.Approve(request, turn.Approved);
             var clock = Stopwatch.StartNew();
             HttpResponseMessage response;
             try
@@ -373,8 +449,18 @@ public sealed partial class SyncRunner(
                 {
                     http429++;
                     failures++;
+
+                    // An upstream that keeps refusing with short waits would hold this turn: after a few in a row the partition parks.
+                    if (++http429InRow >= _options.MaxInline429s)
+                    {
+                        var retry = signal.BlockedUntil is { } blocked && blocked > now ? blocked : now + Backoff(failures);
+                        return (null, new PartitionEnd(false, retry, requests, http429, resumes - startedResumes));
+                    }
+
                     continue;
                 }
+
+                http429InRow = 0;
 
                 if (status >= 500)
                 {
@@ -405,7 +491,7 @@ public sealed partial class SyncRunner(
                         // A stale cursor (or link): start again from what is committed, with since/until, not from the beginning.
                         if (++resumes > _options.MaxCursorResumes)
                         {
-                            throw new SyncException("cursor_expired", $"The upstream refused the partition's cursor {resumes} times ({status}).");
+                            throw new SyncException("cursor_expired", $"The upstream refused the partition's cursor {resumes} times in a row without a page getting through ({status}).");
                         }
 
                         position = marks.ResumeFrom(position, definition);
@@ -417,27 +503,40 @@ public sealed partial class SyncRunner(
                         $"{PageRequests.Describe(request.RequestUri!)} answered {status} {response.ReasonPhrase}.");
                 }
 
-                if (response.Content.Headers.ContentLength > _options.MaxPageBytes)
-                {
-                    throw new SyncException("page_too_large", $"A page of {response.Content.Headers.ContentLength} bytes is over the {_options.MaxPageBytes} allowed.");
-                }
-
                 JsonDocument body;
-                await using (var stream = await response.Content.ReadAsStreamAsync(cancellationToken))
+                var slot = await http.TakePageSlotAsync(cancellationToken);
+                try
                 {
-                    try
+                    body = await http.ReadJsonAsync(response, _options.RequestTimeout, cancellationToken);
+                }
+                catch (JsonException e)
+                {
+                    slot.Dispose();
+                    throw new SyncException("page_not_json", $"{PageRequests.Describe(request.RequestUri!)} answered a body that is not JSON: {e.Message}");
+                }
+                catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException && !cancellationToken.IsCancellationRequested)
+                {
+                    // The body broke off or was late: a network failure, asked again like one.
+                    slot.Dispose();
+                    if (++failures >= _options.MaxAttempts)
                     {
-                        body = await JsonDocument.ParseAsync(stream, default, cancellationToken);
+                        throw new SyncException("upstream_unreachable",
+                            $"{PageRequests.Describe(request.RequestUri!)} could not be read {failures} times: {e.Message}");
                     }
-                    catch (JsonException e)
-                    {
-                        throw new SyncException("page_not_json", $"{PageRequests.Describe(request.RequestUri!)} answered a body that is not JSON: {e.Message}");
-                    }
+
+                    await Task.Delay(Backoff(failures), cancellationToken);
+                    continue;
+                }
+                catch
+                {
+                    slot.Dispose();
+                    throw;
                 }
 
                 if (!JsonPaths.TryGet(body.RootElement, definition.Records.Path, out var records) || records.ValueKind != JsonValueKind.Array)
                 {
                     body.Dispose();
+                    slot.Dispose();
                     throw new SyncException("records_not_found", $"The page has no array at {definition.Records.Path}.");
                 }
 
@@ -446,6 +545,7 @@ public sealed partial class SyncRunner(
                 var (high, low, descending) = Marks.Of(records, definition);
                 return (new FetchedPage(body, records)
                 {
+                    Slot = slot,
                     Position = position,
                     After = following.Next is null ? null : position with { Next = following.Next },
                     ExpectedTotal = following.ExpectedTotal,
@@ -454,7 +554,6 @@ public sealed partial class SyncRunner(
                     HighWater = high,
                     LowWater = low,
                     Descending = descending,
-                    CursorResumes = resumes - startedResumes,
                 }, null);
             }
         }
@@ -475,8 +574,8 @@ public sealed partial class SyncRunner(
     [LoggerMessage(LogLevel.Information, "Sync {JobId}: the upstream refused a cursor ({Status}); resuming from since {Since:o} until {Until:o}")]
     private partial void LogCursorRefused(Guid jobId, int status, DateTimeOffset? since, DateTimeOffset? until);
 
-    /// <summary>How a partition's work ended in this turn.</summary>
-    private sealed record PartitionEnd(bool Finished, DateTimeOffset? ParkedUntil, int Requests, int Http429)
+    /// <summary>How a partition's work ended in this turn; <paramref name="CursorResumes"/>: refused cursors since its last page.</summary>
+    private sealed record PartitionEnd(bool Finished, DateTimeOffset? ParkedUntil, int Requests, int Http429, int CursorResumes = 0)
     {
         public static readonly PartitionEnd Done = new(true, null, 0, 0);
         public static readonly PartitionEnd SliceEnded = new(false, null, 0, 0);
@@ -492,20 +591,26 @@ public sealed partial class SyncRunner(
             Max(High, page.HighWater), Min(Low, page.LowWater), Descending ?? page.Descending);
 
         /// <summary>
-        /// Newest first: ask again until a second after the oldest record committed (upstreams often count whole seconds); oldest first: from the
-        /// newest. The record on the boundary comes again and is merged by its key. With no marks, the
-        /// partition starts its range again (the key merges what comes twice).
+        /// Newest first: ask again until a second after the oldest record committed (upstreams often
+        /// count whole seconds), never past the range's own until; oldest first: from the newest. The
+        /// record on the boundary comes again and is merged by its key. With no marks, or pages whose
+        /// direction is not known yet (one time per page so far), the partition starts its range again:
+        /// guessing newest-first would skip older records of an oldest-first API (the key merges what comes twice).
         /// </summary>
         public PagePosition ResumeFrom(PagePosition position, SourceDefinition source)
         {
-            if (source.Incremental is null || (High is null && Low is null))
+            if (source.Incremental is null || High is null || Low is null || Descending is null)
             {
                 return position with { Next = null };
             }
 
-            return Descending == false
-                ? position with { Next = null, Since = High }
-                : position with { Next = null, Until = Low!.Value.AddSeconds(1) };
+            if (Descending == false)
+            {
+                return position with { Next = null, Since = High };
+            }
+
+            var until = Low.Value.AddSeconds(1);
+            return position with { Next = null, Until = position.Until is { } bound && bound < until ? bound : until };
         }
 
         public static (DateTimeOffset? High, DateTimeOffset? Low, bool? Descending) Of(JsonElement records, SourceDefinition source)
@@ -536,19 +641,24 @@ public sealed partial class SyncRunner(
     }
 
     /// <summary>What one turn shares between its partitions: the counts it publishes, the pace it observed.</summary>
-    private sealed class Turn(JobRun<RunSync> run, StoredSource source, DatasetDefinition dataset, DateTimeOffset deadline) : IDisposable
+    private sealed class Turn(JobRun<RunSync> run, StoredSource source, DatasetDefinition dataset, IReadOnlyList<IPAddress>? approved,
+        DateTimeOffset deadline, TimeSpan progressInterval) : IDisposable
     {
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private readonly SemaphoreSlim _publishing = new(1, 1);
         private long _requests;
         private long _latencyTicks = TimeSpan.FromMilliseconds(200).Ticks;
-        private long _lastPublished = long.MinValue;
+        // Elapsed milliseconds of the last publish; the first comes one interval into the turn (SyncStarted said where it began).
+        private long _lastPublished;
 
         public JobRun<RunSync> Run => run;
 
         public StoredSource Source => source;
 
         public DatasetDefinition Dataset => dataset;
+
+        /// <summary>The addresses the guard approved for the source's host this turn; null for an allow-listed host.</summary>
+        public IReadOnlyList<IPAddress>? Approved => approved;
 
         public DateTimeOffset Deadline => deadline;
 
@@ -590,7 +700,7 @@ public sealed partial class SyncRunner(
         public async Task PublishProgressAsync(bool force, CancellationToken cancellationToken)
         {
             var now = _clock.ElapsedMilliseconds;
-            if (!force && now - Interlocked.Read(ref _lastPublished) < 250)
+            if (!force && now - Interlocked.Read(ref _lastPublished) < (long)progressInterval.TotalMilliseconds)
             {
                 return;
             }

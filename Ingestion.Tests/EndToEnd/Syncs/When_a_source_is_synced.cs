@@ -194,7 +194,41 @@ public sealed class When_a_source_is_synced
         Assert.That(second["progress"]!["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(150));
         Assert.That(second["progress"]!["records"]!.GetValue<long>(), Is.LessThan(200),
             "only the new records, and those of the high-water mark's second again");
-        Assert.That(second["sync"]!["since"], Is.Null, "the request asked for none: the mark came from the dataset");
+        Assert.That(second["sync"]!["since"], Is.Null, "the request asked for none: the mark came from the source's watermark");
+    }
+
+    [Test]
+    public async Task Should_fetch_the_older_records_a_cancelled_newest_first_sync_left_on_the_next_incremental_run()
+    {
+        // Newest first at 4 pages a second: the cancel comes after the newest pages are committed, before the oldest.
+        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 1_000, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(4, 1)]) });
+        var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
+            CursorParameter: "cursor", LimitParameter: "limit", PageSize: 50), [new RateLimitPolicy(4, 1)],
+            new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
+        using var acme = _deployment.Client(Keys.Acme);
+        using var started = await acme.PostAsJsonAsync($"/v1/sources/{source}/syncs", new { mode = "incremental" });
+        var jobId = (await started.Content.ReadFromJsonAsync<JsonObject>())!["jobId"]!.GetValue<Guid>();
+        var table = TenantSchema.QualifiedTable("acme", source);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (await _deployment.Sandbox.ScalarAsync<long>($"select count(*) from {table}") < 150 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        using (var cancel = await acme.PostAsync($"/v1/jobs/{jobId}/cancel", null))
+        {
+            Assert.That(cancel.IsSuccessStatusCode, Is.True, await cancel.Content.ReadAsStringAsync());
+        }
+
+        var cancelled = await acme.WaitForJobAsync(jobId, TimeSpan.FromSeconds(60), "synced", "failed", "cancelled");
+        var left = await RowsAsync(source);
+
+        var next = await SyncAsync(source, seconds: 120, mode: "incremental");
+
+        Assert.That(cancelled["status"]!.GetValue<string>(), Is.EqualTo("cancelled"), cancelled.ToJsonString());
+        Assert.That(left.Rows, Is.InRange(150L, 999L), "the cancelled sync committed its newest pages only");
+        Assert.That(next["status"]!.GetValue<string>(), Is.EqualTo("synced"), next.ToJsonString());
+        Assert.That(await RowsAsync(source), Is.EqualTo((1_000L, 1_000L)), "the older records the cancelled sync never reached were fetched");
     }
 
     [Test]

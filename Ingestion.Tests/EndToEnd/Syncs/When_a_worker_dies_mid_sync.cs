@@ -70,6 +70,9 @@ public sealed class When_a_worker_dies_mid_sync
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
         var jobId = (await response.Content.ReadFromJsonAsync<JsonObject>())!["jobId"]!.GetValue<Guid>();
 
+        var live = await WaitForLiveProgressAsync(acme, jobId);
+        Assert.That(live, Is.InRange(1, Events - 1), "the job's progress moved while the sync ran, not only at its end");
+
         var kills = new List<long>();
         foreach (var fraction in new[] { 0.25, 0.6 })
         {
@@ -89,6 +92,29 @@ public sealed class When_a_worker_dies_mid_sync
         Assert.That(job["reconciliation"]!["expected"]!.GetValue<long>(), Is.EqualTo(Events));
         Assert.That((await _simulator.StatsAsync()).CursorExpired, Is.GreaterThan(0), "a stale cursor was refused and the sync went on from its marks");
         Assert.That((await _simulator.StatsAsync()).OverPolicy, Is.Zero);
+    }
+
+    /// <summary>The records a running job's view reports, once it reports some before the job ends.</summary>
+    private static async Task<long> WaitForLiveProgressAsync(HttpClient client, Guid jobId)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            var job = (await client.GetFromJsonAsync<JsonObject>($"/v1/jobs/{jobId}"))!;
+            if (job["status"]!.GetValue<string>() is "synced" or "failed" or "cancelled")
+            {
+                break;
+            }
+
+            if (job["progress"]?["records"]?.GetValue<long>() is > 0 and var records)
+            {
+                return records;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return 0;
     }
 
     private async Task<long> WaitForRecordsAsync(Guid jobId, long atLeast)

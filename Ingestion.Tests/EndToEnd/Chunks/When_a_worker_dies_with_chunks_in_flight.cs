@@ -5,8 +5,8 @@ using static Ingestion.Tests.EndToEnd.Chunks.ChunkedLoads;
 namespace Ingestion.Tests.EndToEnd.Chunks;
 
 /// <summary>
-/// Two workers load one file in chunks; one of them is killed with SIGKILL three times while
-/// several chunks are being loaded. The dataset has no key, so a batch loaded twice would show as
+/// Two workers load one file in chunks; both are killed with SIGKILL three times while several
+/// chunks are being loaded, and two new ones take over. The dataset has no key, so a batch loaded twice would show as
 /// duplicate rows, a batch or a chunk skipped as missing ones.
 /// </summary>
 public sealed class When_a_worker_dies_with_chunks_in_flight
@@ -45,14 +45,20 @@ public sealed class When_a_worker_dies_with_chunks_in_flight
             inFlight.Add(await _deployment.Sandbox.ScalarAsync<long>(
                 "select count(*) from ingestion.upload_chunks where job_id = @id and state = 'sent' and byte_offset > start_offset",
                 ("id", jobId)));
-            _deployment.Workers[^1].Kill();
+            // Every worker dies, so each part-loaded chunk must be taken again from its checkpoint.
+            foreach (var worker in _deployment.Workers)
+            {
+                worker.Kill();
+            }
+
+            await _deployment.StartWorkerAsync();
             await _deployment.StartWorkerAsync();
         }
 
         var job = await acme.WaitForJobEndAsync(jobId, seconds: 240);
 
         Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("completed"), job.ToJsonString());
-        Assert.That(inFlight.Max(), Is.GreaterThanOrEqualTo(2), "several chunks were part-loaded when a worker died");
+        Assert.That(inFlight.Max(), Is.Positive, "chunks were part-loaded when the workers died");
         var (count, distinct, max) = await CountsAsync();
         Assert.That(count, Is.EqualTo(Rows), "nothing lost, nothing doubled");
         Assert.That(distinct, Is.EqualTo(Rows));
@@ -62,7 +68,7 @@ public sealed class When_a_worker_dies_with_chunks_in_flight
         Assert.That(await ChunksAsync(_deployment, jobId), Is.GreaterThan(20));
         Assert.That(await _deployment.Sandbox.ScalarAsync<long>(
             "select count(*) from ingestion.upload_chunks where job_id = @id and attempts > 1", ("id", jobId)), Is.Positive,
-            "some chunk was taken again after a kill");
+            "the chunks part-loaded at a kill were taken again");
     }
 
     private async Task WaitForLoadedAsync(Guid jobId, long atLeast)

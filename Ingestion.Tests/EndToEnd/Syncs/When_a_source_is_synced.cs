@@ -1,9 +1,12 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Ingestion.Contracts.Jobs;
+using Ingestion.Contracts.Syncs;
 using Ingestion.Platform.Sources;
 using Ingestion.Platform.Tenancy;
 using Ingestion.Tests.Infrastructure;
+using MassTransit;
 using Microsoft.Extensions.Options;
 
 namespace Ingestion.Tests.EndToEnd.Syncs;
@@ -268,6 +271,31 @@ public sealed class When_a_source_is_synced
         using var response = await client.PostAsJsonAsync($"/v1/sources/{source}/syncs", new { mode = "full" });
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await response.Content.ReadAsStringAsync());
         return (await response.Content.ReadFromJsonAsync<JsonObject>())!["jobId"]!.GetValue<Guid>();
+    }
+
+    [Test]
+    public async Task Should_accept_a_sync_sent_on_the_bus_and_announce_its_end_as_every_job_does()
+    {
+        await _simulator.ReconfigureAsync(new SimulatorConfig
+        {
+            Events = Events,
+            Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(20, 1)]),
+        });
+        var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
+            CursorParameter: "cursor", HasMorePath: "$.meta.has_more", LimitParameter: "limit", PageSize: 100),
+            [new RateLimitPolicy(20, 1)], new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
+        await using var service = await JobOutcomeListener.StartAsync(_deployment.Sandbox);
+        var jobId = NewId.NextGuid();
+
+        // An internal service knows nothing of syncs but the contracts: the request client and the generic events.
+        var accepted = (await service.Bus.CreateRequestClient<SubmitSync>(RequestTimeout.After(s: 30))
+            .GetResponse<JobAccepted>(new SubmitSync(jobId, "acme", source, "full"))).Message;
+        Assert.That((accepted.JobId, accepted.Kind, accepted.TenantId), Is.EqualTo((jobId, "sync", "acme")));
+
+        var completed = await service.WaitAsync<JobCompleted>(jobId, 90);
+        Assert.That((completed.Kind, completed.TenantId, completed.Attempt), Is.EqualTo(("sync", "acme", 1)));
+        Assert.That((completed.Counts["records"], completed.Counts["rowsLoaded"]), Is.EqualTo(((long)Events, (long)Events)));
+        Assert.That(await RowsAsync(source), Is.EqualTo((Events, Events)), "the event follows the committed rows");
     }
 
     private async Task<string> RegisterAsync(string path, SourcePagination pagination, IReadOnlyList<RateLimitPolicy> policies, SourceAuth auth,

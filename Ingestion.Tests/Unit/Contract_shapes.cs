@@ -48,7 +48,11 @@ public sealed class Contract_shapes
                 {string.Join('\n', diff)}
                 """);
             File.WriteAllText(SnapshotPath, actual.Text);
-            Assert.Pass($"{SnapshotPath} rewritten for Ingestion.Contracts {actual.Version}:\n{string.Join('\n', diff)}");
+            TestContext.Out.WriteLine($"{SnapshotPath} rewritten for Ingestion.Contracts {actual.Version}:\n{string.Join('\n', diff)}");
+
+            // Accepted only once the pinned file on disk is what the code now has.
+            Assert.That(File.ReadAllText(SnapshotPath), Is.EqualTo(actual.Text), $"{SnapshotPath} could not be rewritten");
+            return;
         }
 
         Assert.Fail($"""

@@ -12,8 +12,10 @@ namespace Ingestion.Workers.Syncs;
 /// leaves the window. Grants are taken under a transaction-scoped advisory lock per budget, so two
 /// workers (or twenty) never both take the last permit. What the upstream says (<c>Retry-After</c>,
 /// a spent <c>X-RateLimit-Remaining</c>) blocks the whole budget until then. Sources sharing a
-/// credential may declare different policies: the key remembers all of them (<c>known_policies</c>),
-/// each request is judged by every one, and grants are kept for the longest of their windows.
+/// credential may declare different policies: the key remembers all of them (<c>rate_policies</c>),
+/// each request is judged by every one, and grants are kept for the longest of their windows. What
+/// the key remembers lapses: a policy nobody declared, or a limit the upstream stopped saying, for
+/// longer than its window and <see cref="Lapse"/> (a deleted or changed source's old policy).
 /// Times are PostgreSQL's clock, the one every worker shares.
 /// </summary>
 public sealed class RateBudget(NpgsqlDataSource dataSource)
@@ -24,14 +26,31 @@ public sealed class RateBudget(NpgsqlDataSource dataSource)
     /// </summary>
     public static readonly TimeSpan Margin = TimeSpan.FromMilliseconds(30);
 
+    /// <summary>
+    /// How long past its window a policy nobody declares any more, or a limit the upstream stopped
+    /// saying, still counts: longer than any pause between two requests of a sync that is still running.
+    /// </summary>
+    public static readonly TimeSpan Lapse = TimeSpan.FromMinutes(5);
+
     private const string LockSql = "select pg_advisory_xact_lock(hashtextextended('ingestion.budget:' || @key, 0))";
 
-    // The caller's declared policies join those every other source on the key declared (distinct, as [requests, seconds]).
+    // The caller's declared policies are declared again (now), those nobody declared for longer than
+    // their window and the lapse margin are forgotten, and what is left is every policy on the key.
+    private const string DeclareSql = """
+        delete from ingestion.rate_policies
+        where budget_key = @key and declared_at < clock_timestamp() - make_interval(secs => per_seconds) - @lapse;
+        insert into ingestion.rate_policies (budget_key, requests, per_seconds, declared_at)
+        select @key, r, s, clock_timestamp() from unnest(@requests::int[], @seconds::int[]) as d(r, s)
+        on conflict (budget_key, requests, per_seconds) do update set declared_at = excluded.declared_at;
+        select requests, per_seconds from ingestion.rate_policies where budget_key = @key
+        """;
+
+    // A learned limit counts until its window and the lapse margin have passed since a response last said it.
     private const string StateSql = """
-        insert into ingestion.rate_budgets as b (budget_key, known_policies) values (@key, @declared::jsonb)
-        on conflict (budget_key) do update set known_policies = (
-            select coalesce(jsonb_agg(distinct p), '[]'::jsonb) from jsonb_array_elements(b.known_policies || excluded.known_policies) p)
-        returning blocked_until, learned_requests, learned_seconds, clock_timestamp(), known_policies::text
+        select b.blocked_until,
+               case when b.learned_at > clock_timestamp() - make_interval(secs => b.learned_seconds) - @lapse then b.learned_requests end,
+               b.learned_seconds, clock_timestamp()
+        from (select 1) one left join ingestion.rate_budgets b on b.budget_key = @key
         """;
 
     private const string NthYoungestSql = """
@@ -57,21 +76,32 @@ public sealed class RateBudget(NpgsqlDataSource dataSource)
             await lockCommand.ExecuteNonQueryAsync(cancellationToken);
         }
 
+        var known = new List<RateLimitPolicy>();
+        await using (var declare = new NpgsqlCommand(DeclareSql, connection, transaction))
+        {
+            declare.Parameters.AddWithValue("key", budgetKey);
+            declare.Parameters.AddWithValue("lapse", Lapse);
+            declare.Parameters.AddWithValue("requests", declared.Select(p => p.Requests).ToArray());
+            declare.Parameters.AddWithValue("seconds", declared.Select(p => p.PerSeconds).ToArray());
+            await using var reader = await declare.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                known.Add(new RateLimitPolicy(reader.GetInt32(0), reader.GetInt32(1)));
+            }
+        }
+
         DateTimeOffset? blockedUntil;
         RateLimitPolicy? learned;
         DateTimeOffset now;
-        List<RateLimitPolicy> known;
         await using (var state = new NpgsqlCommand(StateSql, connection, transaction))
         {
             state.Parameters.AddWithValue("key", budgetKey);
-            state.Parameters.AddWithValue("declared", System.Text.Json.JsonSerializer.Serialize(declared.Select(p => new[] { p.Requests, p.PerSeconds })));
+            state.Parameters.AddWithValue("lapse", Lapse);
             await using var reader = await state.ExecuteReaderAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
             blockedUntil = reader.IsDBNull(0) ? null : reader.GetFieldValue<DateTimeOffset>(0);
             learned = reader.IsDBNull(1) || reader.IsDBNull(2) ? null : new RateLimitPolicy(reader.GetInt32(1), reader.GetInt32(2));
             now = reader.GetFieldValue<DateTimeOffset>(3);
-            known = System.Text.Json.JsonSerializer.Deserialize<int[][]>(reader.GetString(4))!
-                .Where(p => p.Length == 2 && p[0] > 0 && p[1] > 0).Select(p => new RateLimitPolicy(p[0], p[1])).ToList();
         }
 
         if (blockedUntil > now)
@@ -79,8 +109,8 @@ public sealed class RateBudget(NpgsqlDataSource dataSource)
             return blockedUntil.Value - now;
         }
 
-        // The strictest known: every policy any source on this key declared, and the learned one.
-        IReadOnlyList<RateLimitPolicy> policies = learned is null ? [.. declared, .. known] : [.. declared, .. known, learned];
+        // The strictest known: every policy a source on this key declared lately (the caller's among them), and the learned one.
+        List<RateLimitPolicy> policies = learned is null ? known : [.. known, learned];
         var wait = TimeSpan.Zero;
         foreach (var policy in policies)
         {
@@ -117,10 +147,13 @@ public sealed class RateBudget(NpgsqlDataSource dataSource)
     /// Records what a response said: the budget is blocked until <see cref="RateSignal.BlockedUntil"/>
     /// (never shortened by a later, more hopeful answer), and a limit tighter than every declared
     /// policy of the same window becomes a learned policy, so pacing settles below the real limit
-    /// instead of meeting it with 429s.
+    /// instead of meeting it with 429s. The block is stored on PostgreSQL's clock, the one
+    /// <see cref="TryTakeAsync"/> compares it with: what the worker keeps is how long from
+    /// <paramref name="observedAt"/> (its own clock, when it read the headers) the wait lasts, so a
+    /// worker whose clock is off blocks the budget neither too long nor too short.
     /// </summary>
     public async Task ObserveAsync(string budgetKey, IReadOnlyList<RateLimitPolicy> declared, RateSignal signal,
-        CancellationToken cancellationToken)
+        DateTimeOffset observedAt, CancellationToken cancellationToken)
     {
         var learned = Learned(declared, signal);
         if (signal.BlockedUntil is null && learned is null)
@@ -128,17 +161,20 @@ public sealed class RateBudget(NpgsqlDataSource dataSource)
             return;
         }
 
+        TimeSpan? blockedFor = signal.BlockedUntil is { } until ? until - observedAt : null;
+
         await using var command = dataSource.CreateCommand("""
-            insert into ingestion.rate_budgets as b (budget_key, blocked_until, learned_requests, learned_seconds)
-            values (@key, @blocked, @requests, @seconds)
+            insert into ingestion.rate_budgets as b (budget_key, blocked_until, learned_requests, learned_seconds, learned_at)
+            values (@key, clock_timestamp() + @blocked_for, @requests, @seconds, case when @requests::int is not null then clock_timestamp() end)
             on conflict (budget_key) do update set
                 blocked_until = greatest(b.blocked_until, excluded.blocked_until),
                 learned_requests = coalesce(excluded.learned_requests, b.learned_requests),
                 learned_seconds = coalesce(excluded.learned_seconds, b.learned_seconds),
+                learned_at = coalesce(excluded.learned_at, b.learned_at),
                 updated_at = now()
             """);
         command.Parameters.AddWithValue("key", budgetKey);
-        command.Parameters.AddWithValue("blocked", (object?)signal.BlockedUntil ?? DBNull.Value);
+        command.Parameters.Add(new NpgsqlParameter("blocked_for", NpgsqlTypes.NpgsqlDbType.Interval) { Value = (object?)blockedFor ?? DBNull.Value });
         command.Parameters.AddWithValue("requests", (object?)learned?.Requests ?? DBNull.Value);
         command.Parameters.AddWithValue("seconds", (object?)learned?.PerSeconds ?? DBNull.Value);
         await command.ExecuteNonQueryAsync(cancellationToken);

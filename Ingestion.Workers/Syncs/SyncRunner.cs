@@ -43,6 +43,9 @@ public sealed partial class SyncRunner(
     IOptions<SyncOptions> options,
     ILogger<SyncRunner> logger) : IJobStep<RunSync>
 {
+    /// <summary>How often a turn looks again at how many partitions the budget's pace and the observed latency keep busy.</summary>
+    private static readonly TimeSpan ConcurrencyReview = TimeSpan.FromMilliseconds(250);
+
     private readonly SyncOptions _options = options.Value;
 
     public JobKind Kind => SyncJob.Descriptor;
@@ -127,9 +130,19 @@ public sealed partial class SyncRunner(
                     active.Add(WorkPartitionAsync(turn, pending.Dequeue(), partitionsStop.Token));
                 }
 
-                var ended = await Task.WhenAny(active);
-                active.Remove(ended);
-                ends.Add(await ended);
+                // The pace is judged again as latencies come in, not only when a partition ends: the first
+                // guess (before any answer) is low, and a turn whose partitions all last to its end would
+                // otherwise keep that guess throughout.
+                var tick = Task.Delay(ConcurrencyReview, partitionsStop.Token);
+                var ended = await Task.WhenAny(active.Append(tick));
+                if (ended == tick)
+                {
+                    continue;
+                }
+
+                var end = (Task<PartitionEnd>)ended;
+                active.Remove(end);
+                ends.Add(await end);
             }
         }
         catch
@@ -140,6 +153,8 @@ public sealed partial class SyncRunner(
         }
 
         await turn.PublishProgressAsync(force: true, cancellationToken);
+        LogTurn(command.JobId, turn.Elapsed.TotalSeconds, turn.Seconds(Phase.Budget), turn.Seconds(Phase.Fetch), turn.Seconds(Phase.PageSlot),
+            turn.Seconds(Phase.LoaderBusy), turn.Seconds(Phase.Load));
         if (ends.All(e => e.Finished))
         {
             var counts = await SyncPartitions.CountsAsync(run.Connection, command.JobId, turn.BudgetShare, cancellationToken);
@@ -270,7 +285,9 @@ public sealed partial class SyncRunner(
             {
                 using (page)
                 {
+                    var loading = Stopwatch.StartNew();
                     await loader.LoadAsync(page, cancellationToken);
+                    turn.Spent(Phase.Load, loading.Elapsed);
                 }
 
                 await turn.PublishProgressAsync(force: false, cancellationToken);
@@ -358,7 +375,9 @@ public sealed partial class SyncRunner(
                 // A page got through: the count of refused cursors in a row starts again.
                 resumes = 0;
                 marks = marks.With(page);
+                var handing = Stopwatch.StartNew();
                 await pages.WriteAsync(page, cancellationToken);
+                turn.Spent(Phase.LoaderBusy, handing.Elapsed);
                 if (page.After is not { } after)
                 {
                     return PartitionEnd.Done;
@@ -392,6 +411,7 @@ public sealed partial class SyncRunner(
                 return (null, new PartitionEnd(false, null, requests, http429, resumes - startedResumes));
             }
 
+            var asking = Stopwatch.StartNew();
             var wait = await budget.TryTakeAsync(source.BudgetKey, policies, cancellationToken);
             if (wait > TimeSpan.Zero)
             {
@@ -401,8 +421,11 @@ public sealed partial class SyncRunner(
                 }
 
                 await Task.Delay(wait, cancellationToken);
+                turn.Spent(Phase.Budget, asking.Elapsed);
                 continue;
             }
+
+            turn.Spent(Phase.Budget, asking.Elapsed);
 
             requests++;
             turn.CountRequest();
@@ -442,7 +465,7 @@ public sealed partial class SyncRunner(
 
                 if (definition.RateLimit.LearnFromHeaders || status == 429)
                 {
-                    await budget.ObserveAsync(source.BudgetKey, policies, signal, cancellationToken);
+                    await budget.ObserveAsync(source.BudgetKey, policies, signal, now, cancellationToken);
                 }
 
                 if (status == 429)
@@ -504,7 +527,9 @@ public sealed partial class SyncRunner(
                 }
 
                 JsonDocument body;
+                var slotWait = Stopwatch.StartNew();
                 var slot = await http.TakePageSlotAsync(cancellationToken);
+                turn.Spent(Phase.PageSlot, slotWait.Elapsed);
                 try
                 {
                     body = await http.ReadJsonAsync(response, _options.RequestTimeout, cancellationToken);
@@ -540,6 +565,7 @@ public sealed partial class SyncRunner(
                     throw new SyncException("records_not_found", $"The page has no array at {definition.Records.Path}.");
                 }
 
+                turn.Spent(Phase.Fetch, clock.Elapsed);
                 var count = records.GetArrayLength();
                 var following = builder.Follow(position, body.RootElement, response, count);
                 var (high, low, descending) = Marks.Of(records, definition);
@@ -564,6 +590,10 @@ public sealed partial class SyncRunner(
 
     [LoggerMessage(LogLevel.Information, "Sync {JobId} of source {Source} done: {Records} records, {Loaded} rows loaded, {Duplicates} duplicates, {Rejects} rejects, the upstream reported {Expected}")]
     private partial void LogDone(Guid jobId, string source, long records, long loaded, long duplicates, long rejects, long? expected);
+
+    [LoggerMessage(LogLevel.Information,
+        "Sync {JobId}: turn of {Seconds:0.0} s; summed over its partitions: {Budget:0.0} s asking or waiting for the rate budget, {Fetch:0.0} s fetching pages (of which {Slot:0.0} s waiting for a page slot), {LoaderBusy:0.0} s with a page waiting for its loader, {Load:0.0} s loading")]
+    private partial void LogTurn(Guid jobId, double seconds, double budget, double fetch, double slot, double loaderBusy, double load);
 
     [LoggerMessage(LogLevel.Warning, "Sync {JobId} of source {Source} failed: {Code}: {Message}")]
     private partial void LogFailed(Guid jobId, string source, string code, string message);
@@ -640,12 +670,23 @@ public sealed partial class SyncRunner(
         private static DateTimeOffset? Min(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a < b ? a : b;
     }
 
+    /// <summary>Where a partition's time goes, summed over a turn's partitions: what the turn's log line reports.</summary>
+    private enum Phase
+    {
+        Budget,
+        Fetch,
+        PageSlot,
+        LoaderBusy,
+        Load,
+    }
+
     /// <summary>What one turn shares between its partitions: the counts it publishes, the pace it observed.</summary>
     private sealed class Turn(JobRun<RunSync> run, StoredSource source, DatasetDefinition dataset, IReadOnlyList<IPAddress>? approved,
         DateTimeOffset deadline, TimeSpan progressInterval) : IDisposable
     {
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private readonly SemaphoreSlim _publishing = new(1, 1);
+        private readonly long[] _phaseTicks = new long[Enum.GetValues<Phase>().Length];
         private long _requests;
         private long _latencyTicks = TimeSpan.FromMilliseconds(200).Ticks;
         // Elapsed milliseconds of the last publish; the first comes one interval into the turn (SyncStarted said where it began).
@@ -674,6 +715,12 @@ public sealed partial class SyncRunner(
         }
 
         public void CountRequest() => Interlocked.Increment(ref _requests);
+
+        public TimeSpan Elapsed => _clock.Elapsed;
+
+        public void Spent(Phase phase, TimeSpan time) => Interlocked.Add(ref _phaseTicks[(int)phase], time.Ticks);
+
+        public double Seconds(Phase phase) => TimeSpan.FromTicks(Interlocked.Read(ref _phaseTicks[(int)phase])).TotalSeconds;
 
         /// <summary>A moving average of the upstream's answer time.</summary>
         public void ObserveLatency(TimeSpan latency)

@@ -10,6 +10,7 @@ using Ingestion.Platform.Sources;
 using Ingestion.Platform.Webhooks;
 using MassTransit;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
 
 namespace Ingestion.Api.Syncs;
 
@@ -30,10 +31,13 @@ public static class SyncsApi
     /// <param name="CallbackUrl">Optional http(s) URL that receives a signed webhook when the sync ends.</param>
     public sealed record SyncRequest(string? Mode = null, DateTimeOffset? Since = null, DateTimeOffset? Until = null, string? CallbackUrl = null);
 
-    /// <summary>Starts a sync of the source into its dataset; 202 with the job, which shows its progress and, at the end, its reconciliation.</summary>
+    /// <summary>
+    /// Starts a sync of the source into its dataset; 202 with the job, which shows its progress and, at the end, its
+    /// reconciliation; 409 naming the job when a sync of the source is still queued or syncing.
+    /// </summary>
     public static async Task<Results<Accepted<JobAccepted>, ValidationProblem, ProblemHttpResult>> StartSync(
         string name, HttpContext context, SourceCatalog sources, DatasetCatalog datasets, JobStore jobs, CallbackGuard callbacks,
-        JobRateLimit rateLimit, CancellationToken cancellationToken)
+        JobRateLimit rateLimit, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         var caller = Caller.From(context.User);
         var request = context.Request;
@@ -111,8 +115,19 @@ public static class SyncsApi
             CallbackUrl = body.CallbackUrl,
         };
         var command = new SubmitSync(job.CorrelationId, job.TenantId, job.Source, job.Mode, job.Since, job.Until, job.CallbackUrl);
-        switch (await jobs.CreateAsync(job, command, Queues.Address(Queues.SyncJobs), caller.Actor, JobLimits.For(caller, rateLimit),
-                    cancellationToken))
+        var start = await SyncStarts.StartAsync(dataSource, jobs, job, command, caller.Actor, JobLimits.For(caller, rateLimit),
+            cancellationToken);
+        if (start.Running is { } running)
+        {
+            // One sync of a source at a time: a second would fetch the same pages on the same budget and race on its watermark.
+            var problem = TypedResults.Problem(statusCode: 409, title: "A sync of this source is not done yet",
+                detail: $"Sync job {running} of source '{name}' is still queued or syncing; follow it at {JobsApi.StatusUrl(running)}, or cancel it, before starting another.");
+            problem.ProblemDetails.Extensions["runningJobId"] = running;
+            problem.ProblemDetails.Extensions["statusUrl"] = JobsApi.StatusUrl(running);
+            return problem;
+        }
+
+        switch (start.Creation)
         {
             case JobCreation.Duplicate:
                 var winner = await jobs.FindByIdempotencyKeyAsync(caller.TenantId!, idempotencyKey!, cancellationToken);

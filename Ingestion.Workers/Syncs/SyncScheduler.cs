@@ -15,9 +15,9 @@ namespace Ingestion.Workers.Syncs;
 /// (<c>schedule:{source}:{slot}</c>, the slot being the Unix time divided by the period), so the
 /// unique index on the tenant's keys lets one worker create it however many look at once, and a
 /// restart neither fires a slot again nor forgets one that is due. A slot in which a sync of the
-/// source is still queued or running does not fire (schedules never overlap); the check and the
-/// creation run under an advisory lock per source, so a sync committed by another worker meanwhile
-/// is seen. Slots are aligned on the epoch: every 15 minutes is :00, :15, :30, :45.
+/// source is still queued or running does not fire (schedules never overlap): <see cref="SyncStarts"/>
+/// checks and creates under an advisory lock per source, so a sync committed by another worker or
+/// the API meanwhile is seen. Slots are aligned on the epoch: every 15 minutes is :00, :15, :30, :45.
 /// </summary>
 public sealed partial class SyncScheduler(
     NpgsqlDataSource dataSource,
@@ -30,11 +30,6 @@ public sealed partial class SyncScheduler(
     private const string ScheduledSql = """
         select tenant_id, definition::text from ingestion.sources
         where jsonb_typeof(definition -> 'schedule') = 'object'
-        """;
-
-    private const string RunningSql = """
-        select exists (select 1 from ingestion.jobs
-                       where tenant_id = @tenant and kind = @kind and current_state = any(@states) and data ->> 'source' = @source)
         """;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -85,63 +80,38 @@ public sealed partial class SyncScheduler(
         var schedule = source.Schedule!;
         var slot = now.ToUnixTimeSeconds() / (schedule.EveryMinutes * 60L);
         var key = $"schedule:{source.Name}:{slot.ToString(CultureInfo.InvariantCulture)}";
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using (var take = new NpgsqlCommand("select pg_advisory_lock(hashtextextended('ingestion.schedule:' || @tenant || ':' || @source, 0))", connection))
+        if (await jobs.FindByIdempotencyKeyAsync(tenantId, key, cancellationToken) is not null)
         {
-            take.Parameters.AddWithValue("tenant", tenantId);
-            take.Parameters.AddWithValue("source", source.Name);
-            await take.ExecuteNonQueryAsync(cancellationToken);
+            return false;
         }
 
-        try
+        var mode = schedule.Mode == SyncMode.Incremental && source.Incremental is not null ? "incremental" : "full";
+        var job = new SyncJob
         {
-            if (await jobs.FindByIdempotencyKeyAsync(tenantId, key, cancellationToken) is not null)
-            {
-                return false;
-            }
-
-            await using (var running = new NpgsqlCommand(RunningSql, connection))
-            {
-                running.Parameters.AddWithValue("tenant", tenantId);
-                running.Parameters.AddWithValue("kind", SyncJob.Descriptor.Name);
-                running.Parameters.AddWithValue("states", new[] { SyncJob.Descriptor.Queued, SyncJob.Descriptor.Running });
-                running.Parameters.AddWithValue("source", source.Name);
-                if ((bool)(await running.ExecuteScalarAsync(cancellationToken))!)
-                {
-                    LogOverlap(tenantId, source.Name, slot);
-                    return false;
-                }
-            }
-
-            var mode = schedule.Mode == SyncMode.Incremental && source.Incremental is not null ? "incremental" : "full";
-            var job = new SyncJob
-            {
-                CorrelationId = MassTransit.NewId.NextGuid(),
-                CurrentState = SyncJob.States.Queued,
-                TenantId = tenantId,
-                IdempotencyKey = key,
-                CreatedAt = now,
-                UpdatedAt = now,
-                Source = source.Name,
-                TargetDataset = source.Dataset,
-                Mode = mode,
-            };
-            var submit = new SubmitSync(job.CorrelationId, tenantId, source.Name, mode);
-            var created = await jobs.CreateAsync(job, submit, Queues.Address(Queues.SyncJobs), "schedule", null, cancellationToken);
-            if (created == JobCreation.Created)
-            {
-                LogFired(tenantId, source.Name, slot, job.CorrelationId);
-            }
-
-            return created == JobCreation.Created;
-        }
-        finally
+            CorrelationId = MassTransit.NewId.NextGuid(),
+            CurrentState = SyncJob.States.Queued,
+            TenantId = tenantId,
+            IdempotencyKey = key,
+            CreatedAt = now,
+            UpdatedAt = now,
+            Source = source.Name,
+            TargetDataset = source.Dataset,
+            Mode = mode,
+        };
+        var submit = new SubmitSync(job.CorrelationId, tenantId, source.Name, mode);
+        var start = await SyncStarts.StartAsync(dataSource, jobs, job, submit, "schedule", null, cancellationToken);
+        if (start.Running is not null)
         {
-            await using var release = new NpgsqlCommand("select pg_advisory_unlock(hashtextextended('ingestion.schedule:' || @tenant || ':' || @source, 0))", connection);
-            release.Parameters.AddWithValue("tenant", tenantId);
-            release.Parameters.AddWithValue("source", source.Name);
-            await release.ExecuteNonQueryAsync(CancellationToken.None);
+            LogOverlap(tenantId, source.Name, slot);
+            return false;
         }
+
+        if (start.Creation == JobCreation.Created)
+        {
+            LogFired(tenantId, source.Name, slot, job.CorrelationId);
+        }
+
+        return start.Creation == JobCreation.Created;
     }
 
     [LoggerMessage(LogLevel.Information, "Schedule of source {Source} (tenant {TenantId}) fired slot {Slot}: sync {JobId}")]

@@ -252,6 +252,38 @@ public sealed class When_a_source_is_synced
     }
 
     [Test]
+    public async Task Should_refuse_a_second_sync_of_a_source_while_one_runs_and_name_the_running_job()
+    {
+        // Four pages at two requests a second: the first sync is still running when the second request comes.
+        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 200, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(2, 1)]) });
+        var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
+            CursorParameter: "cursor", LimitParameter: "limit", PageSize: 50), [new RateLimitPolicy(2, 1)],
+            new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
+        using var acme = _deployment.Client(Keys.Acme);
+
+        // Sent together: whichever is second waits for the first's check and creation, then sees its job.
+        var answers = await Task.WhenAll(Enumerable.Range(0, 2).Select(async _ =>
+        {
+            using var response = await acme.PostAsJsonAsync($"/v1/sources/{source}/syncs", new { mode = "full" });
+            return (response.StatusCode, Body: (await response.Content.ReadFromJsonAsync<JsonObject>())!);
+        }));
+
+        Assert.That(answers.Select(a => a.StatusCode), Is.EquivalentTo(new[] { HttpStatusCode.Accepted, HttpStatusCode.Conflict }));
+        var started = answers.Single(a => a.StatusCode == HttpStatusCode.Accepted).Body["jobId"]!.GetValue<Guid>();
+        var refused = answers.Single(a => a.StatusCode == HttpStatusCode.Conflict).Body;
+        Assert.That(refused["runningJobId"]!.GetValue<Guid>(), Is.EqualTo(started), refused.ToJsonString());
+        Assert.That(refused["detail"]!.GetValue<string>(), Does.Contain(started.ToString()));
+
+        var first = await acme.WaitForJobAsync(started, TimeSpan.FromSeconds(60), "synced", "failed", "cancelled");
+        Assert.That(first["status"]!.GetValue<string>(), Is.EqualTo("synced"), first.ToJsonString());
+
+        // Once it is done, the source may be synced again.
+        var again = await SyncAsync(source);
+        Assert.That(again["status"]!.GetValue<string>(), Is.EqualTo("synced"), again.ToJsonString());
+        Assert.That(await RowsAsync(source), Is.EqualTo((200L, 200L)));
+    }
+
+    [Test]
     public async Task Should_fail_a_sync_whose_source_points_inside_without_calling_it()
     {
         // Stored as if the sources API had let it through (or DNS changed since): the worker checks again before any request.

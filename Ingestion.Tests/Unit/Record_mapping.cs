@@ -28,7 +28,7 @@ public sealed class Record_mapping
         Assert.That(mapper.Mark, Is.EqualTo(new DateTime(2026, 1, 5, 10, 0, 0, DateTimeKind.Utc)));
     }
 
-    [TestCase("""{"ts":"2026-01-05T10:00:00Z"}""", "id", "is required but id is missing or null")]
+    [TestCase("""{"ts":"2026-01-05T10:00:00Z"}""", "id", "is required but $.id is missing or null")]
     [TestCase("""{"id":"not-a-uuid","ts":1767607200}""", "id", "is not a UUID")]
     [TestCase("""{"id":"8f1e9c62-0000-4000-8000-000000000001","ts":"yesterday"}""", "occurred_at", "is not a timestamp")]
     [TestCase("""{"id":"8f1e9c62-0000-4000-8000-000000000001","ts":1767607200,"value":1.234}""", "value", "has more than 2 decimal places")]
@@ -48,7 +48,7 @@ public sealed class Record_mapping
     }
 
     private static RecordMapper Mapper() => new(Dataset,
-        new SourceRecords("$.data", new Dictionary<string, string> { ["id"] = "id", ["occurred_at"] = "ts", ["value"] = "value", ["payload"] = "user" }),
+        new SourceRecords("$.data", new Dictionary<string, string> { ["id"] = "$.id", ["occurred_at"] = "$.ts", ["value"] = "$.value", ["payload"] = "$.user" }),
         "occurred_at");
 
     private static JsonElement Record(string json) => JsonDocument.Parse(json).RootElement.Clone();

@@ -17,6 +17,9 @@ public sealed class Source_definitions
     [TestCase("$.meta.next_cursor", "{\"meta\":{\"next_cursor\":\"abc\"}}", "\"abc\"")]
     [TestCase("$.items[1].id", "{\"items\":[{\"id\":1},{\"id\":2}]}", "2")]
     [TestCase("$.user-info.id", "{\"user-info\":{\"id\":\"u\"}}", "\"u\"")]
+    [TestCase("$.a[0][1]", "{\"a\":[[1,2],[3]]}", "2")]
+    [TestCase("$[1]", "[10,20]", "20")]
+    [TestCase("$.a[0].b[2]", "{\"a\":[{\"b\":[0,0,7]}]}", "7")]
     public void Should_select_what_a_path_names(string path, string json, string expected)
     {
         using var document = JsonDocument.Parse(json);
@@ -42,10 +45,41 @@ public sealed class Source_definitions
     [TestCase("$.a[*]")]
     [TestCase("$['a']")]
     [TestCase("$.a b")]
+    [TestCase("$.")]
+    [TestCase("$.a.")]
+    [TestCase("$.a[")]
+    [TestCase("$.a[]")]
+    [TestCase("$.a[-1]")]
+    [TestCase("$.a[1234567]")]
+    [TestCase("$.a]")]
+    [TestCase("$a")]
+    [TestCase("a.b")]
     public void Should_refuse_what_is_not_a_simple_path(string path)
     {
         Assert.That(JsonPath.TryParse(path, out _, out var problem), Is.False);
         Assert.That(problem, Does.Contain("is not a JSON path"));
+    }
+
+    [TestCase("$.meta.next_cursor", "abc")]
+    [TestCase("$.meta.total", "3000000")]
+    [TestCase("$.meta.more", "false")]
+    [TestCase("$.links[1].href", "/b")]
+    [TestCase("$.meta", null)]
+    [TestCase("$.links", null)]
+    [TestCase("$.meta.none", null)]
+    [TestCase("$.links[5].href", null)]
+    public void Should_read_a_selected_scalar_as_text_and_nothing_else(string path, string? expected)
+    {
+        using var body = JsonDocument.Parse("""{"meta":{"next_cursor":"abc","total":3000000,"more":false,"none":null},"links":[{"href":"/a"},{"href":"/b"}]}""");
+
+        Assert.That(JsonPath.Parse(path).SelectText(body.RootElement), Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void Should_keep_the_text_it_was_parsed_from()
+    {
+        Assert.That(JsonPath.Parse("$.a[0][1].b-c").Text, Is.EqualTo("$.a[0][1].b-c"));
+        Assert.That(JsonPath.Parse("$"), Is.SameAs(JsonPath.Root));
     }
 
     [Test]

@@ -26,6 +26,10 @@ public sealed record PageFollowing(string? Next, long? ExpectedTotal);
 public sealed class PageRequests(SourceDefinition source, string? secret)
 {
     private readonly SourcePagination _pagination = source.Pagination;
+    private readonly JsonPath? _totalPath = Optional(source.Records.TotalPath);
+    private readonly JsonPath? _hasMorePath = Optional(source.Pagination.HasMorePath);
+    private readonly JsonPath? _cursorPath = Optional(source.Pagination.CursorPath);
+    private readonly JsonPath? _nextLinkPath = Optional(source.Pagination.NextLinkPath);
 
     public HttpRequestMessage Build(PagePosition position)
     {
@@ -106,11 +110,11 @@ public sealed class PageRequests(SourceDefinition source, string? secret)
     /// <summary>The position after a page of <paramref name="records"/> records, read from its body and headers.</summary>
     public PageFollowing Follow(PagePosition position, JsonElement body, HttpResponseMessage response, int records)
     {
-        long? total = source.Records.TotalPath is { } totalPath && JsonPaths.Text(body, totalPath) is { } text
+        long? total = _totalPath?.SelectText(body) is { } text
                       && long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var parsed)
             ? parsed
             : null;
-        if (records == 0 || (_pagination.HasMorePath is { } hasMore && JsonPaths.TryGet(body, hasMore, out var more)
+        if (records == 0 || (_hasMorePath is { } hasMore && hasMore.TrySelect(body, out var more)
                              && more.ValueKind == JsonValueKind.False))
         {
             return new PageFollowing(null, total);
@@ -127,6 +131,8 @@ public sealed class PageRequests(SourceDefinition source, string? secret)
         return new PageFollowing(string.IsNullOrEmpty(next) ? null : next, total);
     }
 
+    private static JsonPath? Optional(string? path) => path is null ? null : JsonPath.Parse(path);
+
     /// <summary>The URL without its query, which may hold the credential: the only form of it that is logged or shown.</summary>
     public static string Describe(Uri url) => url.GetLeftPart(UriPartial.Path);
 
@@ -137,15 +143,15 @@ public sealed class PageRequests(SourceDefinition source, string? secret)
             return values.FirstOrDefault();
         }
 
-        return _pagination.CursorPath is { } path ? JsonPaths.Text(body, path) : null;
+        return _cursorPath?.SelectText(body);
     }
 
     private string? NextLink(JsonElement body, HttpResponseMessage response)
     {
         string? link = null;
-        if (_pagination.NextLinkPath is { } path)
+        if (_nextLinkPath is { } path)
         {
-            link = JsonPaths.Text(body, path);
+            link = path.SelectText(body);
         }
         else if (response.Headers.TryGetValues("Link", out var values))
         {

@@ -26,7 +26,7 @@ internal sealed class RecordMapper
     {
         _columns = records.Fields
             .Select(f => (Column: dataset.Column(f.Key) ?? throw new InvalidOperationException($"Column {f.Key} is not in dataset {dataset.Name}."), Path: f.Value))
-            .Select(c => new Column(c.Column, c.Path, ColumnCodec.For(c.Column.Type)))
+            .Select(c => new Column(c.Column, JsonPath.Parse(c.Path), ColumnCodec.For(c.Column.Type)))
             .ToArray();
         _values = new RowValues(_columns.Length);
         _fields = new byte[]?[_columns.Length];
@@ -66,7 +66,7 @@ internal sealed class RecordMapper
         for (var i = 0; i < _columns.Length; i++)
         {
             var column = _columns[i];
-            if (!JsonPaths.TryGet(record, column.Path, out var value) || value.ValueKind == JsonValueKind.Null)
+            if (!column.Path.TrySelect(record, out var value))
             {
                 if (column.Definition.Required)
                 {
@@ -154,5 +154,5 @@ internal sealed class RecordMapper
         return _columns[slot].Codec.Parse(buffer.AsSpan(0, length), _values, slot);
     }
 
-    private sealed record Column(DatasetColumn Definition, string Path, ColumnCodec Codec);
+    private sealed record Column(DatasetColumn Definition, JsonPath Path, ColumnCodec Codec);
 }

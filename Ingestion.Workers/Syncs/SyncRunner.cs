@@ -558,7 +558,7 @@ public sealed partial class SyncRunner(
                     throw;
                 }
 
-                if (!JsonPaths.TryGet(body.RootElement, definition.Records.Path, out var records) || records.ValueKind != JsonValueKind.Array)
+                if (!turn.RecordsPath.TrySelect(body.RootElement, out var records) || records.ValueKind != JsonValueKind.Array)
                 {
                     body.Dispose();
                     slot.Dispose();
@@ -568,7 +568,7 @@ public sealed partial class SyncRunner(
                 turn.Spent(Phase.Fetch, clock.Elapsed);
                 var count = records.GetArrayLength();
                 var following = builder.Follow(position, body.RootElement, response, count);
-                var (high, low, descending) = Marks.Of(records, definition);
+                var (high, low, descending) = Marks.Of(records, turn.MarkPath);
                 return (new FetchedPage(body, records)
                 {
                     Slot = slot,
@@ -643,9 +643,10 @@ public sealed partial class SyncRunner(
             return position with { Next = null, Until = position.Until is { } bound && bound < until ? bound : until };
         }
 
-        public static (DateTimeOffset? High, DateTimeOffset? Low, bool? Descending) Of(JsonElement records, SourceDefinition source)
+        /// <param name="path">Where a record holds the source's incremental column; null when it has none.</param>
+        public static (DateTimeOffset? High, DateTimeOffset? Low, bool? Descending) Of(JsonElement records, JsonPath? path)
         {
-            if (source.Incremental is not { } incremental || !source.Records.Fields.TryGetValue(incremental.Column, out var path))
+            if (path is null)
             {
                 return (null, null, null);
             }
@@ -653,7 +654,7 @@ public sealed partial class SyncRunner(
             DateTimeOffset? high = null, low = null, first = null, last = null;
             foreach (var record in records.EnumerateArray())
             {
-                if (JsonPaths.TryGet(record, path, out var value) && RecordTimes.TryRead(value, out var time))
+                if (path.TrySelect(record, out var value) && RecordTimes.TryRead(value, out var time))
                 {
                     first ??= time;
                     last = time;
@@ -697,6 +698,14 @@ public sealed partial class SyncRunner(
         public StoredSource Source => source;
 
         public DatasetDefinition Dataset => dataset;
+
+        /// <summary>The source's paths, parsed once a turn: where a page's records are, and where a record's incremental time is.</summary>
+        public JsonPath RecordsPath { get; } = JsonPath.Parse(source.Definition.Records.Path);
+
+        public JsonPath? MarkPath { get; } = source.Definition.Incremental is { } incremental
+                                             && source.Definition.Records.Fields.TryGetValue(incremental.Column, out var path)
+            ? JsonPath.Parse(path)
+            : null;
 
         /// <summary>The addresses the guard approved for the source's host this turn; null for an allow-listed host.</summary>
         public IReadOnlyList<IPAddress>? Approved => approved;

@@ -55,7 +55,7 @@ public sealed class When_a_source_is_scheduled
             new SourceRequest(_simulator.BaseUrl.ToString(), "/v1/events"),
             new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "),
             new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor", CursorParameter: "cursor", LimitParameter: "limit", PageSize: 25),
-            new SourceRecords("$.data", new Dictionary<string, string> { ["id"] = "id", ["occurred_at"] = "timestamp" }, "$.meta.total"),
+            new SourceRecords("$.data", new Dictionary<string, string> { ["id"] = "$.id", ["occurred_at"] = "$.timestamp" }, "$.meta.total"),
             new SourceRateLimit([new RateLimitPolicy(1, 1)]),
             new SourceIncremental("occurred_at", "since", "until"),
             Schedule: new SourceSchedule(1, SyncMode.Incremental)), SimulatorConfig.Key, CancellationToken.None);

@@ -354,7 +354,7 @@ public sealed class When_a_source_is_synced
             pagination,
             new SourceRecords("$.data", new Dictionary<string, string>
             {
-                ["id"] = "id", ["type"] = "type", ["occurred_at"] = "timestamp", ["value"] = "value",
+                ["id"] = "$.id", ["type"] = "$.type", ["occurred_at"] = "$.timestamp", ["value"] = "$.value",
             }, "$.meta.total"),
             new SourceRateLimit(policies),
             new SourceIncremental("occurred_at", "since", "until"));

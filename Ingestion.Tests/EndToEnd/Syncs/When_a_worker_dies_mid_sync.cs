@@ -62,7 +62,7 @@ public sealed class When_a_worker_dies_mid_sync
             new SourceRequest(_simulator.BaseUrl.ToString(), "/v1/events"),
             new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "),
             new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor", CursorParameter: "cursor", LimitParameter: "limit", PageSize: 100),
-            new SourceRecords("$.data", new Dictionary<string, string> { ["id"] = "id", ["occurred_at"] = "timestamp" }, "$.meta.total"),
+            new SourceRecords("$.data", new Dictionary<string, string> { ["id"] = "$.id", ["occurred_at"] = "$.timestamp" }, "$.meta.total"),
             new SourceRateLimit([new RateLimitPolicy(10, 1)]),
             new SourceIncremental("occurred_at", "since", "until")), SimulatorConfig.Key, CancellationToken.None);
 

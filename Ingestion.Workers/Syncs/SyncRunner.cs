@@ -96,6 +96,18 @@ public sealed partial class SyncRunner(
         }
 
         var definition = source.Definition;
+
+        // Declared through SourceRules, every path parses; one stored otherwise fails the sync by name, not the worker's turn.
+        string?[] paths = [definition.Records.Path, definition.Records.TotalPath, definition.Pagination.CursorPath,
+            definition.Pagination.NextLinkPath, definition.Pagination.HasMorePath, .. definition.Records.Fields.Values];
+        foreach (var path in paths.OfType<string>())
+        {
+            if (!JsonPath.TryParse(path, out _, out var problem))
+            {
+                throw new SyncException("source_invalid", $"{problem} Declare the source again with PUT /v1/sources/{command.Source}.");
+            }
+        }
+
         var dataset = await datasets.FindAsync(command.TenantId, definition.Dataset, cancellationToken)
                       ?? throw new SyncException("dataset_missing", $"The source's dataset '{definition.Dataset}' does not exist.");
         var check = await guard.CheckAsync(definition.Request.Url, cancellationToken);

@@ -102,7 +102,12 @@ public sealed partial class SyncScheduler(
         var start = await SyncStarts.StartAsync(dataSource, jobs, job, submit, "schedule", null, cancellationToken);
         if (start.Running is not null)
         {
-            LogOverlap(tenantId, source.Name, slot);
+            // Another worker may have fired this very slot since the look above: only a sync of an earlier slot is an overlap.
+            if (await jobs.FindByIdempotencyKeyAsync(tenantId, key, cancellationToken) is null)
+            {
+                LogOverlap(tenantId, source.Name, slot);
+            }
+
             return false;
         }
 

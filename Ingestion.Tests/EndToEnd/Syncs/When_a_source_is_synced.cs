@@ -298,6 +298,21 @@ public sealed class When_a_source_is_synced
         Assert.That(job["progress"]!["requests"]!.GetValue<long>(), Is.Zero);
     }
 
+    [Test]
+    public async Task Should_fail_a_sync_whose_stored_path_does_not_parse_by_naming_it()
+    {
+        // Stored as if the sources API had let it through: the JSON path "meta.next" has no root.
+        var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "meta.next",
+            CursorParameter: "cursor"), [new RateLimitPolicy(10, 1)], new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
+
+        var job = await SyncAsync(source);
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("failed"), job.ToJsonString());
+        Assert.That(job["error"]!["code"]!.GetValue<string>(), Is.EqualTo("source_invalid"));
+        Assert.That(job["error"]!["message"]!.GetValue<string>(), Does.Contain("'meta.next' is not a JSON path"));
+        Assert.That(job["progress"]!["requests"]!.GetValue<long>(), Is.Zero);
+    }
+
     private static async Task<Guid> StartAsync(HttpClient client, string source)
     {
         using var response = await client.PostAsJsonAsync($"/v1/sources/{source}/syncs", new { mode = "full" });

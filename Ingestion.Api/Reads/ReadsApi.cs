@@ -90,7 +90,7 @@ public static class ReadsApi
                 if (await RowWriter.WritePageAsync(context, connection, tenant, query, rowsProperty, cursors, options.PageTimeout,
                         cancellationToken) is { } timedOut)
                 {
-                    return PageTimeouts.Problem(context, options.PageTimeout, query.Dataset.Name, timedOut);
+                    return PageTimeouts.Problem(context, options.PageTimeout, query.Dataset.Name, timedOut, query.Limit);
                 }
 
                 break;

@@ -2,6 +2,7 @@ using Ingestion.Api.Accounts;
 using Ingestion.Api.Datasets;
 using Ingestion.Api.Statements;
 using Ingestion.Api.Syncs;
+using Ingestion.Api.Indexes;
 using Ingestion.Platform.Statements;
 using Ingestion.Api.Hosting;
 using Microsoft.AspNetCore.Connections;
@@ -68,6 +69,7 @@ public static class ApiExtensions
         app.MapOpsApi();
         app.MapReadsApi();
         app.MapSourcesApi();
+        app.MapIndexesApi();
         return app;
     }
 }

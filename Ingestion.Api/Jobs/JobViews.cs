@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization.Metadata;
+using Ingestion.Api.Indexes;
 using Ingestion.Api.Statements;
 using Ingestion.Api.Syncs;
 using Ingestion.Api.Uploads;
@@ -21,6 +22,7 @@ public static class JobViews
         new UploadKindView(),
         new StatementKindView(),
         new SyncKindView(),
+        new IndexBuildKindView(),
     ];
 
     private static readonly Dictionary<JobKind, JobKindView> ByKind = Registered.ToDictionary(v => v.Kind);

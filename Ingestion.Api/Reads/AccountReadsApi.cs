@@ -146,20 +146,43 @@ public static class AccountReadsApi
         }
     }
 
+    /// <summary>
+    /// The three queries of a summary go in one batch: one round trip (with the transaction's BEGIN),
+    /// then the COMMIT, instead of one round trip each.
+    /// </summary>
     private static async Task<AccountSummary> FiguresAsync(NpgsqlConnection connection, string table, long accountId, DateOnly start,
         DateOnly end, TimeSpan timeout, CancellationToken cancellationToken)
     {
         // One snapshot for the three queries, so the totals agree with the breakdowns as on a statement.
         await using var snapshot = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
-        var currencies = await ReadAsync(connection, snapshot, AccountFigures.SummarySql(table), accountId, start, end,
-            r => new CurrencyFigures(r.GetString(0).Trim(), r.GetDecimal(1), r.GetDecimal(2), r.GetDecimal(3),
-                r.GetDecimal(1) + r.GetDecimal(2) + r.GetDecimal(3), r.GetInt64(4)), timeout, cancellationToken);
-        var categories = await ReadAsync(connection, snapshot,
-            AccountFigures.BreakdownSql(table, AccountFigures.CategoryLabel, $"{AccountFigures.CategoryOrder} limit {MaxCategories}"),
-            accountId, start, end, Breakdown, timeout, cancellationToken);
-        var months = await ReadAsync(connection, snapshot,
-            AccountFigures.BreakdownSql(table, AccountFigures.MonthLabel, AccountFigures.MonthOrder),
-            accountId, start, end, Breakdown, timeout, cancellationToken);
+        await using var batch = new NpgsqlBatch(connection, snapshot) { Timeout = (int)timeout.TotalSeconds };
+        foreach (var sql in new[]
+                 {
+                     AccountFigures.SummarySql(table),
+                     AccountFigures.BreakdownSql(table, AccountFigures.CategoryLabel, $"{AccountFigures.CategoryOrder} limit {MaxCategories}"),
+                     AccountFigures.BreakdownSql(table, AccountFigures.MonthLabel, AccountFigures.MonthOrder),
+                 })
+        {
+            var command = new NpgsqlBatchCommand(sql);
+            command.Parameters.AddWithValue("account", accountId);
+            command.Parameters.AddWithValue("from", Start(start));
+            command.Parameters.AddWithValue("to", Start(end.AddDays(1)));
+            batch.BatchCommands.Add(command);
+        }
+
+        List<CurrencyFigures> currencies;
+        List<BreakdownFigures> categories;
+        List<BreakdownFigures> months;
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            currencies = await ReadAsync(reader, r => new CurrencyFigures(r.GetString(0).Trim(), r.GetDecimal(1), r.GetDecimal(2),
+                r.GetDecimal(3), r.GetDecimal(1) + r.GetDecimal(2) + r.GetDecimal(3), r.GetInt64(4)), cancellationToken);
+            await reader.NextResultAsync(cancellationToken);
+            categories = await ReadAsync(reader, Breakdown, cancellationToken);
+            await reader.NextResultAsync(cancellationToken);
+            months = await ReadAsync(reader, Breakdown, cancellationToken);
+        }
+
         await snapshot.CommitAsync(cancellationToken);
         return new AccountSummary(accountId, Day(start), Day(end), currencies, categories, months);
     }
@@ -167,14 +190,10 @@ public static class AccountReadsApi
     private static BreakdownFigures Breakdown(NpgsqlDataReader r) =>
         new(r.GetString(0), r.GetString(1).Trim(), r.GetDecimal(2), r.GetDecimal(3), r.GetDecimal(2) + r.GetDecimal(3), r.GetInt64(4));
 
-    private static async Task<List<T>> ReadAsync<T>(NpgsqlConnection connection, NpgsqlTransaction snapshot, string sql, long accountId,
-        DateOnly from, DateOnly to, Func<NpgsqlDataReader, T> map, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>The rows of the reader's current result.</summary>
+    private static async Task<List<T>> ReadAsync<T>(NpgsqlDataReader reader, Func<NpgsqlDataReader, T> map,
+        CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(sql, connection, snapshot) { CommandTimeout = (int)timeout.TotalSeconds };
-        command.Parameters.AddWithValue("account", accountId);
-        command.Parameters.AddWithValue("from", Start(from));
-        command.Parameters.AddWithValue("to", Start(to.AddDays(1)));
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var rows = new List<T>();
         while (await reader.ReadAsync(cancellationToken))
         {

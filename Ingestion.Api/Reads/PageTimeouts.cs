@@ -26,7 +26,8 @@ public static class PageTimeouts
         };
 
     /// <summary>The problem a timed-out read answers, with the validators the request had been given removed.</summary>
-    public static ProblemHttpResult Problem(HttpContext context, TimeSpan timeout, string what, Exception exception)
+    /// <param name="limit">The page's row limit, when the read is a page: asking for fewer rows is one way to narrow it.</param>
+    public static ProblemHttpResult Problem(HttpContext context, TimeSpan timeout, string what, Exception exception, int? limit = null)
     {
         var seconds = ((long)Math.Ceiling(timeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
         context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(PageTimeouts))
@@ -36,8 +37,16 @@ public static class PageTimeouts
         headers.Remove("ETag");
         headers.Remove("Content-Disposition");
         headers.CacheControl = "no-store";
+        var fewer = limit is { } rows ? $", ask for fewer rows than limit={rows.ToString(CultureInfo.InvariantCulture)}" : "";
+        var extensions = new Dictionary<string, object?> { ["timeoutSeconds"] = (long)Math.Ceiling(timeout.TotalSeconds) };
+        if (limit is not null)
+        {
+            extensions["limit"] = limit;
+        }
+
         return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The query took too long",
-            detail: $"The query took longer than the page timeout ({seconds} s); narrow the filter or add an index that serves it.",
-            extensions: new Dictionary<string, object?> { ["timeoutSeconds"] = (long)Math.Ceiling(timeout.TotalSeconds) });
+            detail: $"The query is too expensive: it took longer than the page timeout ({seconds} s). Narrow the filter{fewer}, " +
+                    "or add an index that serves it.",
+            extensions: extensions);
     }
 }

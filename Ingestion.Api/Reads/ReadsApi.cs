@@ -90,7 +90,7 @@ public static class ReadsApi
                 if (await RowWriter.WritePageAsync(context, connection, tenant, query, rowsProperty, cursors, options.PageTimeout,
                         cancellationToken) is { } timedOut)
                 {
-                    return PageTimeouts.Problem(context, options.PageTimeout, query.Dataset.Name, timedOut);
+                    return PageTimeouts.Problem(context, options.PageTimeout, query.Dataset.Name, timedOut, query.Limit);
                 }
 
                 break;
@@ -116,8 +116,19 @@ public static class ReadsApi
         var filtered = string.Join(", ", query.Filters.Select(f => f.Column.Name).Distinct());
         return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "No index serves this filter",
             detail: $"Dataset '{query.Dataset.Name}' has about {target.Rows:N0} rows and no index starts with a filtered column ({filtered}), " +
-                    $"so every request would read them all. The index {DatasetIndex.Describe(columns)} serves it " +
-                    "(a dataset declares its indexes in \"indexes\" when it is registered).",
-            extensions: new Dictionary<string, object?> { ["index"] = columns });
+                    $"so every request would read them all. The index {DatasetIndex.Describe(columns)} serves it: add it with " +
+                    $"POST /v1/datasets/{query.Dataset.Name}/indexes and the body {{\"columns\": {DatasetIndex.Describe(columns)}}}, " +
+                    "which starts a job that builds it without blocking loads or reads; this filter works once the job is built.",
+            extensions: new Dictionary<string, object?>
+            {
+                ["index"] = columns,
+                ["addIndex"] = new IndexRequestLink("POST", $"/v1/datasets/{query.Dataset.Name}/indexes", new IndexRequestBody(columns)),
+            });
     }
 }
+
+/// <summary>The request that adds the index a refused filter needs.</summary>
+public sealed record IndexRequestLink(string Method, string Href, IndexRequestBody Body);
+
+/// <summary>The body of <see cref="IndexRequestLink"/>.</summary>
+public sealed record IndexRequestBody(IReadOnlyList<string> Columns);

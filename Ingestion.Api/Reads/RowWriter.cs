@@ -17,9 +17,16 @@ public static class RowWriter
     private const int FlushBytes = 32 * 1024;
 
     /// <summary>
+    /// A JSON page is held until it is complete up to this size (a page of the largest limit of
+    /// ordinary rows fits), so a timeout mid-page is still a problem response; a larger one streams.
+    /// </summary>
+    private const int PageBufferBytes = 512 * 1024;
+
+    /// <summary>
     /// Writes a JSON page: <c>{"rows": [...], "nextCursor": …, "next": …}</c>. Returns null once
-    /// written, or the exception when the query ran past <paramref name="timeout"/> before its
-    /// first row (where a slow plan spends its time: scanning, sorting), nothing written yet.
+    /// written, or the exception when the query ran past <paramref name="timeout"/> before the page
+    /// was sent (before its first row, where a slow plan spends its time, or in the middle of the
+    /// page, where a filter that matches few rows of many does): nothing written yet.
     /// </summary>
     public static async Task<Exception?> WritePageAsync(HttpContext context, NpgsqlConnection connection, string tenantId,
         RowQuery query, string rowsProperty, RowCursor cursors, TimeSpan timeout, CancellationToken cancellationToken)
@@ -44,7 +51,7 @@ public static class RowWriter
         }
 
         await using var reader = opened;
-        var output = context.Response.BodyWriter;
+        var output = new PageBuffer(context.Response.BodyWriter, PageBufferBytes);
         await using var json = new Utf8JsonWriter(output);
         json.WriteStartObject();
         json.WriteStartArray(rowsProperty);
@@ -52,25 +59,38 @@ public static class RowWriter
         var last = new object[ordinals.Length];
         var written = 0;
         var more = false;
-        for (; row; row = await reader.ReadAsync(cancellationToken))
+        try
         {
-            if (written == query.Limit)
+            for (; row; row = await reader.ReadAsync(cancellationToken))
             {
-                more = true;
-                break;
-            }
+                if (written == query.Limit)
+                {
+                    more = true;
+                    break;
+                }
 
-            WriteRow(json, reader, query.Fields);
-            for (var i = 0; i < ordinals.Length; i++)
-            {
-                last[i] = ordinals[i] < 0 ? reader.GetString(~ordinals[i]) : reader.GetValue(ordinals[i]);
-            }
+                WriteRow(json, reader, query.Fields);
+                for (var i = 0; i < ordinals.Length; i++)
+                {
+                    last[i] = ordinals[i] < 0 ? reader.GetString(~ordinals[i]) : reader.GetValue(ordinals[i]);
+                }
 
-            written++;
-            if (json.BytesPending >= FlushBytes)
-            {
-                await json.FlushAsync(cancellationToken);
+                written++;
+                if (json.BytesPending >= FlushBytes)
+                {
+                    json.Flush();
+                    if (output.Full)
+                    {
+                        await output.SpillAsync(cancellationToken);
+                    }
+                }
             }
+        }
+        catch (Exception exception) when (PageTimeouts.IsTimeout(exception, cancellationToken) && !output.Spilled)
+        {
+            // Nothing was sent: the held half-page is dropped and the caller answers with the problem.
+            json.Reset();
+            return exception;
         }
 
         json.WriteEndArray();
@@ -87,7 +107,8 @@ public static class RowWriter
         }
 
         json.WriteEndObject();
-        await json.FlushAsync(cancellationToken);
+        json.Flush();
+        await output.SpillAsync(cancellationToken);
         return null;
     }
 

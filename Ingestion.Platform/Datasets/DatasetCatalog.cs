@@ -20,6 +20,9 @@ public sealed class DatasetCatalog(NpgsqlDataSource dataSource)
         on conflict do nothing
         """;
 
+    private const string LockSql = "select definition from ingestion.datasets where tenant_id = @tenant and name = @name for update";
+    private const string UpdateSql = "update ingestion.datasets set definition = @definition where tenant_id = @tenant and name = @name";
+
     public async Task<DatasetDefinition?> FindAsync(string tenantId, string name, CancellationToken cancellationToken)
     {
         if (!Identifier.IsValid(name))
@@ -57,6 +60,42 @@ public sealed class DatasetCatalog(NpgsqlDataSource dataSource)
         if (!await CreateInAsync(connection, tenantId, dataset, cancellationToken))
         {
             return false;
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>
+    /// Declares an index built on the dataset's table after its registration (by an index build job),
+    /// so reads may filter and order by it. Locks the definition's row, so two declarations cannot
+    /// lose one another. False when the dataset no longer exists.
+    /// </summary>
+    public static async Task<bool> DeclareIndexAsync(NpgsqlConnection connection, string tenantId, string name,
+        IReadOnlyList<string> columns, CancellationToken cancellationToken)
+    {
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        DatasetDefinition dataset;
+        await using (var select = new NpgsqlCommand(LockSql, connection, transaction))
+        {
+            select.Parameters.AddWithValue("tenant", tenantId);
+            select.Parameters.AddWithValue("name", name);
+            if (await select.ExecuteScalarAsync(cancellationToken) is not string json)
+            {
+                return false;
+            }
+
+            dataset = Deserialize(json);
+        }
+
+        if (!DatasetIndex.IsDeclared(dataset, columns))
+        {
+            await using var update = new NpgsqlCommand(UpdateSql, connection, transaction);
+            update.Parameters.AddWithValue("tenant", tenantId);
+            update.Parameters.AddWithValue("name", name);
+            update.Parameters.AddWithValue("definition", NpgsqlTypes.NpgsqlDbType.Jsonb,
+                JsonSerializer.Serialize(dataset with { Indexes = [.. dataset.SecondaryIndexes, columns] }, Json));
+            await update.ExecuteNonQueryAsync(cancellationToken);
         }
 
         await transaction.CommitAsync(cancellationToken);

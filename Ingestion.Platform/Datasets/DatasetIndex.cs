@@ -32,6 +32,11 @@ public static class DatasetIndex
         $"create index {(concurrently ? "concurrently " : "")}if not exists {Identifier.Quote(NameOf(dataset, columns))} " +
         $"on {TenantSchema.QualifiedTable(tenantId, dataset)} ({string.Join(", ", columns.Select(Identifier.Quote))})";
 
+    /// <summary>Whether the dataset already has an index on exactly these columns: its key, or a declared one.</summary>
+    public static bool IsDeclared(DatasetDefinition dataset, IReadOnlyList<string> columns) =>
+        dataset.Key.SequenceEqual(columns, StringComparer.Ordinal)
+        || dataset.SecondaryIndexes.Any(index => index.SequenceEqual(columns, StringComparer.Ordinal));
+
     /// <summary>How a client writes the index in a request, e.g. <c>["account_id", "occurred_at"]</c>.</summary>
     public static string Describe(IEnumerable<string> columns) => "[" + string.Join(", ", columns.Select(c => $"\"{c}\"")) + "]";
 

@@ -13,6 +13,7 @@ public static class JobKinds
         UploadJob.Descriptor,
         StatementJob.Descriptor,
         SyncJob.Descriptor,
+        IndexBuildJob.Descriptor,
     ];
 
     private static readonly Dictionary<string, JobKind> ByName = All.ToDictionary(k => k.Name, StringComparer.Ordinal);

@@ -36,6 +36,11 @@ public sealed partial class Job_kinds
             "Ingestion.Platform/Jobs/Syncs/", "Ingestion.Api/Syncs/", "Ingestion.Workers/Syncs/",
             "Ingestion.Workers/StateMachines/Sync", "Ingestion.Workers/Consumers/RunSync",
         ],
+        ["index-build"] =
+        [
+            "Ingestion.Platform/Jobs/Indexes/", "Ingestion.Api/Indexes/", "Ingestion.Workers/Indexes/",
+            "Ingestion.Workers/StateMachines/IndexBuild", "Ingestion.Workers/Consumers/BuildIndex",
+        ],
     };
 
     /// <summary>The kinds' contracts, one namespace each.</summary>
@@ -44,6 +49,7 @@ public sealed partial class Job_kinds
         ["upload"] = "Ingestion.Contracts.Uploads",
         ["statement"] = "Ingestion.Contracts.Statements",
         ["sync"] = "Ingestion.Contracts.Syncs",
+        ["index-build"] = "Ingestion.Contracts.Indexes",
     };
 
     /// <summary>The registration lines: the one place per host that lists every kind.</summary>

@@ -131,6 +131,11 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
             await ExecuteAsync(connection, $"analyze {target.StageName}", cancellationToken);
             if (target.Dataset.OnKeyConflict == KeyConflictPolicy.Upsert)
             {
+                if (target.DisplacedAccountsSql.Length > 0)
+                {
+                    await AddAccountsAsync(connection, target.DisplacedAccountsSql, cancellationToken);
+                }
+
                 await ExecuteAsync(connection, target.UpsertFromStageSql, cancellationToken);
             }
             else
@@ -142,6 +147,17 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
         }
 
         return new BatchResult(loaded, rejected, endOffset, endLine, endOfFile, target.AccountSlot >= 0 ? _accounts : null);
+    }
+
+    /// <summary>Adds the accounts a query names to the batch's, for their change counters.</summary>
+    private async Task AddAccountsAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            _accounts.Add(reader.GetInt64(0));
+        }
     }
 
     /// <summary>A staged row's record, kept as a reject would be if its key turns it into one.</summary>

@@ -69,7 +69,25 @@ internal sealed class CopyTarget
         AccountSlot = dataset.Name == BuiltInDatasets.Transactions.Name
             ? map.Columns.ToList().FindIndex(c => c.Column.Name == BuiltInDatasets.AccountColumn)
             : -1;
+
+        var account = Identifier.Quote(BuiltInDatasets.AccountColumn);
+        DisplacedAccountsSql = AccountSlot < 0 || keys.Count == 0 || dataset.OnKeyConflict != KeyConflictPolicy.Upsert
+            ? ""
+            : $"select distinct t.{account} from {table} t join {stage} s on {Match("t", "s")}";
+        StagedAccountsSql = DisplacedAccountsSql.Length == 0
+            ? $"select distinct {account} from {stage}"
+            : $"select {account} from {stage} union {DisplacedAccountsSql}";
     }
+
+    /// <summary>
+    /// The accounts of the rows an upsert of the stage replaces, run before it: a transaction that moves
+    /// from account A to account B changes what A shows as much as what B shows. Empty when the load
+    /// replaces no rows or is not of transactions.
+    /// </summary>
+    public string DisplacedAccountsSql { get; }
+
+    /// <summary>Every account a kept stage's rows touch when it is applied: theirs, and those of the rows they replace.</summary>
+    public string StagedAccountsSql { get; }
 
     /// <summary>Where the account id is among a row's values, for the accounts' change counters; -1 when not loading transactions.</summary>
     public int AccountSlot { get; }

@@ -5,6 +5,7 @@ using Ingestion.Platform.Messaging;
 using Ingestion.Platform.Webhooks;
 using Ingestion.Workers.Consumers;
 using Ingestion.Workers.Documents;
+using Ingestion.Workers.Indexes;
 using Ingestion.Workers.Jobs;
 using Ingestion.Workers.Limits;
 using Ingestion.Workers.Reaper;
@@ -32,6 +33,7 @@ public static class WorkersExtensions
         builder.Services.AddHostedService<SystemFontResolver.Installer>();
         builder.Services.AddSingleton<StatementBuilder>();
         builder.AddIngestionSyncs();
+        builder.AddIngestionIndexBuilds();
         builder.AddIngestionWebhooks();
         builder.Services.AddSingleton<WebhookClient>();
         builder.Services.AddHostedService<WebhookSender>();
@@ -43,10 +45,13 @@ public static class WorkersExtensions
             bus.AddConsumer<RenderStatementConsumer>(typeof(RenderStatementConsumerDefinition));
             bus.AddSagaStateMachine<SyncStateMachine, SyncJob>(typeof(SyncStateMachineDefinition)).JobRepository();
             bus.AddConsumer<RunSyncConsumer>(typeof(RunSyncConsumerDefinition));
+            bus.AddSagaStateMachine<IndexBuildStateMachine, IndexBuildJob>(typeof(IndexBuildStateMachineDefinition)).JobRepository();
+            bus.AddConsumer<BuildIndexConsumer>(typeof(BuildIndexConsumerDefinition));
         });
         builder.Services.AddSingleton<JobWork>(UploadStateMachine.Work);
         builder.Services.AddSingleton<JobWork>(StatementStateMachine.Work);
         builder.Services.AddSingleton<JobWork>(SyncStateMachine.Work);
+        builder.Services.AddSingleton<JobWork>(IndexBuildStateMachine.Work);
 
         // What a job submitted on the bus must pass before it exists (JobAcceptance).
         builder.Services.AddSingleton<ISubmitCheck<SubmitUpload>, UploadSubmitCheck>();

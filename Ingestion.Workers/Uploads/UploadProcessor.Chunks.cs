@@ -393,12 +393,14 @@ public sealed partial class UploadProcessor
     [LoggerMessage(LogLevel.Information, "Job {JobId}: chunk {Chunk} applied to the table")]
     private partial void LogChunkApplied(Guid jobId, int chunk);
 
-    /// <summary>The accounts of a kept chunk's staged rows, for their change counters when the chunk is applied.</summary>
+    /// <summary>
+    /// The accounts a kept chunk touches when it is applied, for their change counters: its staged rows'
+    /// and, under upsert, those of the rows they replace.
+    /// </summary>
     private static async Task<IReadOnlyCollection<long>> StagedAccountsAsync(NpgsqlConnection connection, CopyTarget target,
         CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(
-            $"select distinct {Identifier.Quote(BuiltInDatasets.AccountColumn)} from {target.StageName}", connection);
+        await using var command = new NpgsqlCommand(target.StagedAccountsSql, connection);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var accounts = new List<long>();
         while (await reader.ReadAsync(cancellationToken))

@@ -53,4 +53,34 @@ public sealed class When_a_page_runs_past_its_timeout
         using var served = await acme.GetAsync(path);
         Assert.That(served.StatusCode, Is.EqualTo(HttpStatusCode.OK), "the same page once the table is free");
     }
+
+    [Test]
+    public async Task Should_answer_the_same_problem_when_the_query_stalls_in_the_middle_of_a_page()
+    {
+        using var acme = _stack.Client(Keys.Acme);
+        var name = "stall_" + Guid.NewGuid().ToString("N")[..8];
+        await acme.CreateDatasetAsync(When_dataset_rows_are_read.Definition(name));
+
+        // Rows stream in key order through the key's index; the 300th takes 3 s, after the server has
+        // sent the first ones: the page stalls mid-way, past its timeout.
+        await _stack.Sandbox.ExecuteAsync($"""
+            insert into tenant_acme."{name}" (id, name, at, note)
+            select g, 'item', now(), repeat('x', 100) from generate_series(1, 100000) g;
+            analyze tenant_acme."{name}";
+            alter table tenant_acme."{name}" rename to "{name}_rows";
+            create view tenant_acme."{name}" as
+                select r.* from tenant_acme."{name}_rows" r
+                cross join lateral (select case when r.id = 300 then pg_sleep(3) end) stall;
+            """);
+
+        using var stalled = await acme.GetAsync($"/v1/datasets/{name}/rows?limit=1000");
+        var body = await stalled.Content.ReadAsStringAsync();
+
+        Assert.That(stalled.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), body);
+        var problem = await stalled.ProblemAsync();
+        Assert.That(problem["title"]!.GetValue<string>(), Is.EqualTo("The query took too long"));
+        Assert.That(problem["detail"]!.GetValue<string>(), Does.Contain("too expensive").And.Contain("limit=1000"));
+        Assert.That(problem["limit"]!.GetValue<int>(), Is.EqualTo(1000));
+        Assert.That(body, Does.Not.Contain("\"rows\""), "no half page before the problem");
+    }
 }

@@ -180,6 +180,53 @@ public sealed partial class When_an_account_is_read
         }
     }
 
+    /// <summary>
+    /// The built-in transactions dataset rejects a repeated key; a tenant whose transactions upsert lets a
+    /// load move a transaction to another account, and the account it left shows a change as much as the
+    /// one it joined. Acme's definition upserts for the length of the test.
+    /// </summary>
+    [Test]
+    public async Task Should_change_the_etag_of_both_accounts_when_an_upsert_moves_a_transaction()
+    {
+        var (from, to) = (_account + 20, _account + 21);
+        var moved = Guid.NewGuid();
+        await _acme.LoadAsync("transactions", ReadClient.Csv(TestCsv.Header,
+            [$"{moved},{from},2026-01-05T10:00:00Z,-7.00,CHF,Shop,fees,Moved", Line(from, 6), Line(to, 6)]));
+        var paths = new[] { $"/v1/accounts/{from}/transactions?from=2026-01-01&to=2026-01-31", $"/v1/accounts/{to}/transactions?from=2026-01-01&to=2026-01-31" };
+        var etags = new List<string>();
+        foreach (var path in paths)
+        {
+            using var first = await _acme.ReadAsync(path);
+            Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.OK), path);
+            etags.Add(first.Headers.ETag!.ToString());
+        }
+
+        await SetTransactionsConflictPolicyAsync("Upsert");
+        try
+        {
+            await _acme.LoadAsync("transactions", ReadClient.Csv(TestCsv.Header, [$"{moved},{to},2026-01-05T10:00:00Z,-7.00,CHF,Shop,fees,Moved"]));
+        }
+        finally
+        {
+            await SetTransactionsConflictPolicyAsync("Reject");
+        }
+
+        for (var i = 0; i < paths.Length; i++)
+        {
+            using var response = await _acme.ReadAsync(paths[i], ifNoneMatch: etags[i]);
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), $"{paths[i]} after the move");
+            var ids = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["transactions"]!.AsArray()
+                .Select(t => t!["transaction_id"]!.GetValue<Guid>());
+            Assert.That(ids.Contains(moved), Is.EqualTo(i == 1), paths[i]);
+        }
+    }
+
+    private static Task SetTransactionsConflictPolicyAsync(string policy) =>
+        TestRun.Shared.Sandbox.ExecuteAsync("""
+            update ingestion.datasets set definition = jsonb_set(definition, '{onKeyConflict}', to_jsonb(@policy::text))
+            where tenant_id = 'acme' and name = 'transactions'
+            """, ("policy", policy));
+
     [Test]
     public async Task Should_tag_a_summary_with_its_period_so_the_default_one_changes_with_the_date()
     {

@@ -1,0 +1,232 @@
+using System.Globalization;
+using Ingestion.Contracts.Indexes;
+using Ingestion.Platform.Datasets;
+using Ingestion.Platform.Jobs;
+using Ingestion.Platform.Tenancy;
+using Ingestion.Workers.Jobs;
+using MassTransit;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Ingestion.Workers.Indexes;
+
+/// <summary>
+/// Builds an index on a loaded dataset's table without blocking its loads or reads:
+/// <c>CREATE INDEX CONCURRENTLY IF NOT EXISTS</c>, outside any transaction (PostgreSQL refuses it
+/// inside one), then declares it in the dataset's definition so reads may use it.
+/// <para>
+/// A concurrent build that fails, is cancelled or dies with its worker leaves an INVALID index of
+/// that name, which <c>IF NOT EXISTS</c> would then take for done. So every run first drops an
+/// invalid index of the name it is about to build, and a failed build drops what it left at once;
+/// the name is the service's (<see cref="DatasetIndex.NameOf"/>) and one job builds it (migration
+/// 0019), so the invalid index dropped is never another build's work in progress.
+/// </para>
+/// </summary>
+public sealed partial class IndexBuilder(DatasetCatalog catalog, NpgsqlDataSource dataSource, IOptions<IndexBuildOptions> options,
+    ILogger<IndexBuilder> logger) : IJobStep<BuildIndex>
+{
+    private const string LockNotAvailable = "55P03";
+
+    private const string ValiditySql = """
+        select i.indisvalid
+        from pg_index i
+        join pg_class c on c.oid = i.indexrelid
+        join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = @schema and c.relname = @name
+        """;
+
+    private const string ProgressSql = """
+        select phase, blocks_done, blocks_total, tuples_done, tuples_total
+        from pg_stat_progress_create_index where pid = @pid
+        """;
+
+    public JobKind Kind => IndexBuildJob.Descriptor;
+
+    public bool RunsOutsideWorkingStates => false;
+
+    public BuildIndex AtAttempt(BuildIndex command, int attempt) => command with { Attempt = attempt };
+
+    public string TenantOf(BuildIndex command) => command.TenantId;
+
+    public async Task<JobOutcome> RunAsync(JobRun<BuildIndex> run, CancellationToken cancellationToken)
+    {
+        var command = run.Command;
+        var connection = run.Connection;
+        if (await catalog.FindAsync(command.TenantId, command.Dataset, cancellationToken) is not { } dataset)
+        {
+            return await FailAsync(run, "dataset_missing", $"Dataset '{command.Dataset}' no longer exists.", cancellationToken);
+        }
+
+        // The API checked the columns; the definition is read again in case the dataset was replaced since.
+        if (DatasetIndex.Check(command.Columns, c => dataset.Columns.Any(d => d.Name == c)) is { } invalid)
+        {
+            return await FailAsync(run, "column_missing", $"The index cannot be built: its columns {invalid}", cancellationToken);
+        }
+
+        var name = DatasetIndex.NameOf(dataset.Name, command.Columns);
+        var schema = TenantSchema.NameOf(command.TenantId);
+        await run.Events.Publish(new IndexBuildStarted(command.JobId, name, DateTimeOffset.UtcNow, command.Attempt), cancellationToken);
+
+        await DropInvalidAsync(connection, schema, name, cancellationToken);
+        try
+        {
+            await BuildAsync(run, DatasetIndex.CreateSql(command.TenantId, dataset.Name, command.Columns, concurrently: true),
+                cancellationToken);
+        }
+        catch (PostgresException e) when (e.SqlState == LockNotAvailable)
+        {
+            await DropInvalidAsync(connection, schema, name, CancellationToken.None);
+            return await FailAsync(run, "table_busy",
+                $"The build waited longer than {options.Value.LockTimeout.TotalSeconds:0} s (IndexBuilds:LockTimeout) for a lock on " +
+                $"dataset '{dataset.Name}' or for transactions older than it to end; retry the job when the table is quieter.",
+                cancellationToken);
+        }
+        catch (PostgresException e) when (!e.IsTransient)
+        {
+            await DropInvalidAsync(connection, schema, name, CancellationToken.None);
+            return await FailAsync(run, "build_failed", $"PostgreSQL could not build the index: {e.MessageText}", cancellationToken);
+        }
+        catch (Exception e) when (e is OperationCanceledException or NpgsqlException)
+        {
+            // Cancelled, or the server went away: what the build left is dropped here when it can be,
+            // and in any case by the next run before it builds again.
+            await TryDropInvalidAsync(connection, schema, name);
+            throw;
+        }
+
+        if (await IsValidAsync(connection, schema, name, cancellationToken) is not true)
+        {
+            await DropInvalidAsync(connection, schema, name, CancellationToken.None);
+            return await FailAsync(run, "build_failed", $"Index {name} was not valid after its build; retry the job.", cancellationToken);
+        }
+
+        if (!await DatasetCatalog.DeclareIndexAsync(connection, command.TenantId, dataset.Name, command.Columns, cancellationToken))
+        {
+            return await FailAsync(run, "dataset_missing", $"Dataset '{command.Dataset}' was removed while its index was built.",
+                cancellationToken);
+        }
+
+        LogBuilt(command.JobId, name);
+        await run.Events.Publish(new IndexBuilt(command.JobId, name, DateTimeOffset.UtcNow, command.Attempt), cancellationToken);
+        return JobOutcome.Done;
+    }
+
+    /// <summary>An index build cancelled before it started has nothing to undo: the cancel ended it.</summary>
+    public Task<JobOutcome> StopAsync(JobRun<BuildIndex> run, CancellationToken cancellationToken) => Task.FromResult(JobOutcome.Done);
+
+    /// <summary>
+    /// Runs the DDL on the job's connection with its own lock timeout and no statement timeout (a large
+    /// table takes minutes), while another connection reads PostgreSQL's progress of it.
+    /// </summary>
+    private async Task BuildAsync(JobRun<BuildIndex> run, string sql, CancellationToken cancellationToken)
+    {
+        var connection = run.Connection;
+        var lockTimeout = ((long)options.Value.LockTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
+        await using (var set = new NpgsqlCommand(
+                         "select set_config('lock_timeout', @lock_timeout, false), set_config('statement_timeout', '0', false)", connection))
+        {
+            set.Parameters.AddWithValue("lock_timeout", lockTimeout);
+            await set.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        using var reporting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var reporter = ReportAsync(run, connection.ProcessID, reporting.Token);
+        try
+        {
+            await using var create = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+        finally
+        {
+            await reporting.CancelAsync();
+            await reporter;
+            // The connection goes back to the pool: the next user gets the server's defaults.
+            await using var reset = new NpgsqlCommand("reset lock_timeout; reset statement_timeout", connection);
+            await reset.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>Publishes the build's phase and counts about once a second; a cancel seen here stops the build.</summary>
+    private async Task ReportAsync(JobRun<BuildIndex> run, int pid, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var timer = new PeriodicTimer(options.Value.ProgressInterval);
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                if (await run.IsCancelledAsync(cancellationToken))
+                {
+                    await run.StopAsync();
+                    return;
+                }
+
+                await using var command = dataSource.CreateCommand(ProgressSql);
+                command.Parameters.AddWithValue("pid", pid);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                if (await reader.ReadAsync(cancellationToken))
+                {
+                    await run.Events.Publish(new IndexBuildProgressed(run.Command.JobId, reader.GetString(0), reader.GetInt64(1),
+                        reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), DateTimeOffset.UtcNow, run.Command.Attempt), cancellationToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The build ended: so does its report.
+        }
+    }
+
+    private static async Task<bool?> IsValidAsync(NpgsqlConnection connection, string schema, string name, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(ValiditySql, connection);
+        command.Parameters.AddWithValue("schema", schema);
+        command.Parameters.AddWithValue("name", name);
+        return await command.ExecuteScalarAsync(cancellationToken) as bool?;
+    }
+
+    private async Task DropInvalidAsync(NpgsqlConnection connection, string schema, string name, CancellationToken cancellationToken)
+    {
+        if (await IsValidAsync(connection, schema, name, cancellationToken) is not false)
+        {
+            return;
+        }
+
+        LogDroppingInvalid(schema, name);
+        await using var drop = new NpgsqlCommand(
+            $"drop index concurrently if exists {Identifier.Quote(schema)}.{Identifier.Quote(name)}", connection);
+        await drop.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>After a cancel or a lost server: the next run drops it anyway, so a failure here only waits for that.</summary>
+    private async Task TryDropInvalidAsync(NpgsqlConnection connection, string schema, string name)
+    {
+        try
+        {
+            await DropInvalidAsync(connection, schema, name, CancellationToken.None);
+        }
+        catch (NpgsqlException e)
+        {
+            LogDropDeferred(name, e.Message);
+        }
+    }
+
+    private async Task<JobOutcome> FailAsync(JobRun<BuildIndex> run, string code, string message, CancellationToken cancellationToken)
+    {
+        LogFailed(run.Command.JobId, code, message);
+        await run.Events.Publish(new IndexBuildFailed(run.Command.JobId, code, message, DateTimeOffset.UtcNow, run.Command.Attempt),
+            cancellationToken);
+        return JobOutcome.Done;
+    }
+
+    [LoggerMessage(LogLevel.Information, "Index build {JobId}: index {Name} is built and declared")]
+    private partial void LogBuilt(Guid jobId, string name);
+
+    [LoggerMessage(LogLevel.Warning, "Dropping the invalid index {Schema}.{Name} a failed or interrupted build left")]
+    private partial void LogDroppingInvalid(string schema, string name);
+
+    [LoggerMessage(LogLevel.Warning, "The invalid index {Name} could not be dropped now ({Reason}); the next build of it drops it first")]
+    private partial void LogDropDeferred(string name, string reason);
+
+    [LoggerMessage(LogLevel.Warning, "Index build {JobId} failed ({Code}): {Message}")]
+    private partial void LogFailed(Guid jobId, string code, string message);
+}

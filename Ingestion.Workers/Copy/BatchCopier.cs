@@ -66,9 +66,10 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
             await ExecuteAsync(connection, target.CreateStageSql, cancellationToken);
         }
 
-        await using (var importer = await connection.BeginBinaryImportAsync(staged ? target.StageCopySql : target.CopySql,
+        await using (var copy = await BinaryCopyRows.BeginAsync(connection, staged ? target.StageCopySql : target.CopySql,
                          cancellationToken))
         {
+            var fields = target.Columns + (staged ? 2 : 0);
             var started = Stopwatch.GetTimestamp();
             var read = 0;
             while (true)
@@ -88,19 +89,20 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
                 }
                 else
                 {
-                    importer.StartRow();
-                    converter.Write(importer, records.Reader);
+                    copy.StartRow(fields);
+                    converter.Write(copy, records.Reader);
                     if (target.AccountSlot >= 0)
                     {
                         _accounts.Add(converter.IntegerAt(target.AccountSlot));
                     }
                     if (staged)
                     {
-                        importer.Write(records.StartLine, NpgsqlDbType.Bigint);
-                        importer.Write(RawRecord(records), NpgsqlDbType.Bytea);
+                        copy.WriteInt64(records.StartLine);
+                        copy.WriteBytes(RawRecord(records));
                     }
 
                     rows++;
+                    await copy.FlushIfFullAsync(cancellationToken);
                 }
 
                 endOffset = records.EndOffset;
@@ -121,7 +123,7 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
                 }
             }
 
-            await importer.CompleteAsync(cancellationToken);
+            await copy.CompleteAsync(cancellationToken);
         }
 
         var rejected = await WriteRejectsAsync(connection, jobId, cancellationToken);
@@ -161,7 +163,7 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
     }
 
     /// <summary>A staged row's record, kept as a reject would be if its key turns it into one.</summary>
-    private ArraySegment<byte> RawRecord(CsvRecords records)
+    private ReadOnlySpan<byte> RawRecord(CsvRecords records)
     {
         var raw = records.Reader.RawRecord;
         var room = Math.Min(raw.Length, options.RejectedRecordBytes) + RejectedRecord.MaxMarkerBytes;
@@ -170,7 +172,7 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
             _raw = new byte[Math.Max(room, _raw.Length * 2)];
         }
 
-        return new ArraySegment<byte>(_raw, 0, RejectedRecord.Write(raw, options.RejectedRecordBytes, _raw));
+        return _raw.AsSpan(0, RejectedRecord.Write(raw, options.RejectedRecordBytes, _raw));
     }
 
     private async Task<long> WriteRejectsAsync(NpgsqlConnection connection, Guid jobId, CancellationToken cancellationToken)

@@ -87,6 +87,15 @@ internal static class ChunkPlan
         from ingestion.upload_checkpoints p where p.job_id = @job
         """;
 
+    private const string AtCursorSql = "select applied_chunks = @chunk from ingestion.upload_checkpoints where job_id = @job";
+
+    // A chunk still loading whose staged rows were applied: its counts become the table's, and it goes on directly.
+    private const string CaughtUpSql = """
+        update ingestion.upload_chunks
+        set rows_loaded = @loaded, rows_rejected = rows_rejected + @rejected, updated_at = now()
+        where job_id = @job and chunk = @chunk and state = 'sent' and byte_offset = @byte_offset
+        """;
+
     private const string AppliedDirectlySql = """
         update ingestion.upload_checkpoints set applied_chunks = applied_chunks + 1, updated_at = now()
         where job_id = @job and applied_chunks = @chunk
@@ -217,6 +226,62 @@ internal static class ChunkPlan
     public static async Task<(long Loaded, long Rejected)> ApplyAsync(NpgsqlConnection connection, CopyTarget target,
         UploadChunk chunk, CancellationToken cancellationToken)
     {
+        var (loaded, rejected) = await ApplyStageAsync(connection, target, chunk, cancellationToken);
+        await using var command = new NpgsqlCommand(AppliedSql, connection);
+        command.Parameters.AddWithValue("job", chunk.JobId);
+        command.Parameters.AddWithValue("chunk", chunk.Number);
+        command.Parameters.AddWithValue("loaded", loaded);
+        command.Parameters.AddWithValue("rejected", rejected);
+        if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
+        {
+            throw new InvalidOperationException(
+                $"Chunk {chunk.Number} of job {chunk.JobId} is not the next to apply: another attempt applied it. Nothing is committed.");
+        }
+
+        return (loaded, rejected);
+    }
+
+    /// <summary>
+    /// Whether every chunk before this one is applied, so that the rest of it can go straight into the
+    /// table (no chunk after it is in the table: they stage while it is unfinished).
+    /// </summary>
+    public static async Task<bool> AtCursorAsync(NpgsqlConnection connection, UploadChunk chunk, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(AtCursorSql, connection);
+        command.Parameters.AddWithValue("job", chunk.JobId);
+        command.Parameters.AddWithValue("chunk", chunk.Number);
+        return await command.ExecuteScalarAsync(cancellationToken) is true;
+    }
+
+    /// <summary>
+    /// A staging chunk that the cursor reached while it loads: its staged rows are applied now, as
+    /// <see cref="ApplyAsync"/> applies a finished chunk's, its stage dropped, and its counts made the
+    /// table's, in the caller's transaction, fenced on its checkpoint. Its next batches go straight into
+    /// the table (its stage no longer exists, which is what a resumed chunk reads), so only the rows it
+    /// loaded ahead of its turn are written twice. Returns the chunk with its new counts.
+    /// </summary>
+    public static async Task<(UploadChunk Chunk, long Loaded, long Rejected)> CatchUpAsync(NpgsqlConnection connection,
+        CopyTarget target, UploadChunk chunk, CancellationToken cancellationToken)
+    {
+        var (loaded, rejected) = await ApplyStageAsync(connection, target, chunk, cancellationToken);
+        await using var command = new NpgsqlCommand(CaughtUpSql, connection);
+        command.Parameters.AddWithValue("job", chunk.JobId);
+        command.Parameters.AddWithValue("chunk", chunk.Number);
+        command.Parameters.AddWithValue("byte_offset", chunk.ByteOffset);
+        command.Parameters.AddWithValue("loaded", loaded);
+        command.Parameters.AddWithValue("rejected", rejected);
+        if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
+        {
+            throw new InvalidOperationException(
+                $"Chunk {chunk.Number} of job {chunk.JobId} is no longer at byte {chunk.ByteOffset}: another attempt moved it. Nothing is committed.");
+        }
+
+        return (chunk with { RowsLoaded = loaded, RowsRejected = chunk.RowsRejected + rejected }, loaded, rejected);
+    }
+
+    private static async Task<(long Loaded, long Rejected)> ApplyStageAsync(NpgsqlConnection connection, CopyTarget target,
+        UploadChunk chunk, CancellationToken cancellationToken)
+    {
         await BatchCopier.ExecuteAsync(connection, $"analyze {target.StageName}", cancellationToken);
         long loaded;
         long rejected = 0;
@@ -233,17 +298,6 @@ internal static class ChunkPlan
         }
 
         await BatchCopier.ExecuteAsync(connection, $"drop table {target.StageName}", cancellationToken);
-        await using var command = new NpgsqlCommand(AppliedSql, connection);
-        command.Parameters.AddWithValue("job", chunk.JobId);
-        command.Parameters.AddWithValue("chunk", chunk.Number);
-        command.Parameters.AddWithValue("loaded", loaded);
-        command.Parameters.AddWithValue("rejected", rejected);
-        if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
-        {
-            throw new InvalidOperationException(
-                $"Chunk {chunk.Number} of job {chunk.JobId} is not the next to apply: another attempt applied it. Nothing is committed.");
-        }
-
         return (loaded, rejected);
     }
 

@@ -30,6 +30,7 @@ internal sealed class CopyTarget
         string Match(string a, string b) => string.Join(" and ", keys.Select(k => $"{a}.{k} = {b}.{k}"));
         var keyText = $"'({keyNames})=(' || concat_ws(', ', {string.Join(", ", keys.Select(k => $"s.{k}::text"))}) || ')'";
 
+        Columns = columns.Count;
         CopySql = $"copy {table} ({list}) from stdin (format binary)";
         CreateStageSql = chunkStage is null
             ? $"create temp table {stage} (like {table}, __line bigint not null, __raw bytea not null) on commit drop"
@@ -96,6 +97,9 @@ internal sealed class CopyTarget
 
     /// <summary>The table staged rows go to: the temporary one, or a chunk's.</summary>
     public string StageName { get; }
+
+    /// <summary>How many of the table's columns a row of the file fills (the stage adds its line and raw record).</summary>
+    public int Columns { get; }
 
     /// <summary>Rows straight into the table: PostgreSQL's fastest path, used while no key collides.</summary>
     public string CopySql { get; }

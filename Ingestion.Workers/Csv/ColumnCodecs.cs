@@ -1,4 +1,5 @@
 using Ingestion.Platform.Datasets;
+using Ingestion.Workers.Copy;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -26,6 +27,10 @@ internal abstract class ColumnCodec(ColumnType type)
     /// <summary>Null when the field is a valid value of the column, or why it is not.</summary>
     public abstract string? Parse(ReadOnlySpan<byte> field, RowValues values, int slot);
 
+    /// <summary>Encoded straight into the COPY's buffer: an upload's hot path (see <see cref="BinaryCopyRows"/>).</summary>
+    public abstract void Write(BinaryCopyRows rows, ReadOnlySpan<byte> field, RowValues values, int slot);
+
+    /// <summary>Through Npgsql's importer: for a sync's pages, a few hundred rows at a time.</summary>
     public abstract void Write(NpgsqlBinaryImporter importer, ReadOnlySpan<byte> field, RowValues values, int slot);
 
     public static ColumnCodec For(ColumnType type) => type.Kind switch
@@ -44,7 +49,8 @@ internal abstract class ColumnCodec(ColumnType type)
 
 /// <summary>
 /// Text goes to PostgreSQL as the bytes it arrived in. The binary COPY format of text is
-/// its UTF-8 bytes, which is also how bytea is framed, so no string is ever allocated.
+/// its UTF-8 bytes (as bytea's is), so no string is ever allocated; an upload writes them straight
+/// from the read buffer.
 /// The record's UTF-8 was validated before any field is parsed.
 /// </summary>
 internal sealed class TextCodec(ColumnType type) : ColumnCodec(type)
@@ -63,6 +69,11 @@ internal sealed class TextCodec(ColumnType type) : ColumnCodec(type)
         }
 
         return null;
+    }
+
+    public override void Write(BinaryCopyRows rows, ReadOnlySpan<byte> field, RowValues values, int slot)
+    {
+        rows.WriteBytes(field);
     }
 
     public override void Write(NpgsqlBinaryImporter importer, ReadOnlySpan<byte> field, RowValues values, int slot)
@@ -95,6 +106,18 @@ internal sealed class IntegerCodec(ColumnType type, long min, long max) : Column
 
         values.Integers[slot] = value;
         return null;
+    }
+
+    public override void Write(BinaryCopyRows rows, ReadOnlySpan<byte> field, RowValues values, int slot)
+    {
+        if (Type.Kind == ColumnKind.Integer)
+        {
+            rows.WriteInt32((int)values.Integers[slot]);
+        }
+        else
+        {
+            rows.WriteInt64(values.Integers[slot]);
+        }
     }
 
     public override void Write(NpgsqlBinaryImporter importer, ReadOnlySpan<byte> field, RowValues values, int slot)
@@ -141,6 +164,9 @@ internal sealed class NumericCodec(ColumnType type) : ColumnCodec(type)
         return null;
     }
 
+    public override void Write(BinaryCopyRows rows, ReadOnlySpan<byte> field, RowValues values, int slot) =>
+        rows.WriteNumeric(values.Decimals[slot]);
+
     public override void Write(NpgsqlBinaryImporter importer, ReadOnlySpan<byte> field, RowValues values, int slot) =>
         importer.Write(values.Decimals[slot], NpgsqlDbType.Numeric);
 
@@ -169,6 +195,9 @@ internal sealed class BooleanCodec(ColumnType type) : ColumnCodec(type)
         return null;
     }
 
+    public override void Write(BinaryCopyRows rows, ReadOnlySpan<byte> field, RowValues values, int slot) =>
+        rows.WriteBoolean(values.Integers[slot] == 1);
+
     public override void Write(NpgsqlBinaryImporter importer, ReadOnlySpan<byte> field, RowValues values, int slot) =>
         importer.Write(values.Integers[slot] == 1, NpgsqlDbType.Boolean);
 }
@@ -185,6 +214,9 @@ internal sealed class DateCodec(ColumnType type) : ColumnCodec(type)
         values.Dates[slot] = value;
         return null;
     }
+
+    public override void Write(BinaryCopyRows rows, ReadOnlySpan<byte> field, RowValues values, int slot) =>
+        rows.WriteDate(values.Dates[slot]);
 
     public override void Write(NpgsqlBinaryImporter importer, ReadOnlySpan<byte> field, RowValues values, int slot) =>
         importer.Write(values.Dates[slot], NpgsqlDbType.Date);
@@ -203,6 +235,9 @@ internal sealed class TimestampCodec(ColumnType type) : ColumnCodec(type)
         return null;
     }
 
+    public override void Write(BinaryCopyRows rows, ReadOnlySpan<byte> field, RowValues values, int slot) =>
+        rows.WriteTimestampTz(values.Timestamps[slot]);
+
     public override void Write(NpgsqlBinaryImporter importer, ReadOnlySpan<byte> field, RowValues values, int slot) =>
         importer.Write(values.Timestamps[slot], NpgsqlDbType.TimestampTz);
 }
@@ -219,6 +254,9 @@ internal sealed class UuidCodec(ColumnType type) : ColumnCodec(type)
         values.Guids[slot] = value;
         return null;
     }
+
+    public override void Write(BinaryCopyRows rows, ReadOnlySpan<byte> field, RowValues values, int slot) =>
+        rows.WriteUuid(values.Guids[slot]);
 
     public override void Write(NpgsqlBinaryImporter importer, ReadOnlySpan<byte> field, RowValues values, int slot) =>
         importer.Write(values.Guids[slot], NpgsqlDbType.Uuid);

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Unicode;
 using CsvHelper;
-using Npgsql;
+using Ingestion.Workers.Copy;
 
 namespace Ingestion.Workers.Csv;
 
@@ -83,17 +83,17 @@ internal sealed class RowConverter
     public long IntegerAt(int slot) => _values.Integers[slot];
 
     /// <summary>Writes the row that <see cref="Check"/> accepted last.</summary>
-    public void Write(NpgsqlBinaryImporter importer, CsvReader reader)
+    public void Write(BinaryCopyRows rows, CsvReader reader)
     {
         for (var i = 0; i < _codecs.Length; i++)
         {
             if (_values.Nulls[i])
             {
-                importer.WriteNull();
+                rows.WriteNull();
             }
             else
             {
-                _codecs[i].Write(importer, reader.GetSpan(_map.Columns[i].Field), _values, i);
+                _codecs[i].Write(rows, reader.GetSpan(_map.Columns[i].Field), _values, i);
             }
         }
     }

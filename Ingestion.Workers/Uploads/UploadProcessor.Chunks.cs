@@ -183,6 +183,15 @@ public sealed partial class UploadProcessor
         {
             while (true)
             {
+                if (!direct && await ChunkPlan.AtCursorAsync(connection, chunk, cancellationToken))
+                {
+                    // Every chunk before this one is in the table now: the rest of it goes there directly.
+                    chunk = await CatchUpAsync(connection, job, dataset, map!, chunk, cancellationToken);
+                    LogChunkCaughtUp(job.JobId, number, chunk.Line);
+                    direct = true;
+                    copier = new BatchCopier(new CopyTarget(job.TenantId, dataset, map!), new RowConverter(map!), _options);
+                }
+
                 records ??= await OpenChunkAsync(job, checkpoint.ETag, chunk, cancellationToken);
                 var mode = !direct ? BatchMode.Kept : staged ? BatchMode.Staged : BatchMode.Direct;
                 BatchResult batch;
@@ -345,6 +354,33 @@ public sealed partial class UploadProcessor
         }
     }
 
+    /// <summary>
+    /// Applies what a chunk staged ahead of its turn, once its turn has come while it loads, in one
+    /// transaction (<see cref="ChunkPlan.CatchUpAsync"/>); a chunk that has staged nothing just goes on directly.
+    /// </summary>
+    private static async Task<UploadChunk> CatchUpAsync(NpgsqlConnection connection, ProcessUpload job, DatasetDefinition dataset,
+        HeaderMap map, UploadChunk chunk, CancellationToken cancellationToken)
+    {
+        if (chunk.ByteOffset == chunk.StartOffset)
+        {
+            return chunk;
+        }
+
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var target = new CopyTarget(job.TenantId, dataset, map, chunk.StageTable);
+        var accounts = target.AccountSlot >= 0 ? await StagedAccountsAsync(connection, target, cancellationToken) : null;
+        var (caughtUp, loaded, rejected) = await ChunkPlan.CatchUpAsync(connection, target, chunk, cancellationToken);
+        if (loaded > 0)
+        {
+            await DatasetChanges.BumpAsync(connection, transaction, job.TenantId, dataset.Name, loaded, accounts, cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        Telemetry.RowsLoaded.WithLabels(job.TenantId).Inc(loaded);
+        Telemetry.RowsRejected.WithLabels(job.TenantId).Inc(rejected);
+        return caughtUp;
+    }
+
     /// <summary>Sends the next pending chunks the window has room for, through the outbox, in the caller's transaction.</summary>
     private async Task SendChunksAsync(NpgsqlConnection connection, ProcessUpload job, CancellationToken cancellationToken)
     {
@@ -389,6 +425,9 @@ public sealed partial class UploadProcessor
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: chunk {Chunk} loaded ({Rows} rows, {Rejected} rejected)")]
     private partial void LogChunkLoaded(Guid jobId, int chunk, long rows, long rejected);
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId}: chunk {Chunk} reached its turn while loading; what it staged is applied, and it goes on directly from line {Line}")]
+    private partial void LogChunkCaughtUp(Guid jobId, int chunk, long line);
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: chunk {Chunk} applied to the table")]
     private partial void LogChunkApplied(Guid jobId, int chunk);

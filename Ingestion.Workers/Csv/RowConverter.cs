@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Unicode;
 using CsvHelper;
+using Ingestion.Platform.Datasets;
 using Npgsql;
 
 namespace Ingestion.Workers.Csv;
@@ -19,12 +20,15 @@ internal sealed class RowConverter
     private readonly HeaderMap _map;
     private readonly ColumnCodec[] _codecs;
     private readonly RowValues _values;
+    private readonly NullMarkers? _nullMarkers;
 
-    public RowConverter(HeaderMap map)
+    /// <param name="dialect">How values are written (null markers, number and date formats); null: plain CSV.</param>
+    public RowConverter(HeaderMap map, CsvDialect? dialect = null)
     {
         _map = map;
-        _codecs = map.Columns.Select(c => ColumnCodec.For(c.Column.Type)).ToArray();
+        _codecs = map.Columns.Select(c => DialectCodecs.For(c.Column, dialect)).ToArray();
         _values = new RowValues(map.Columns.Count);
+        _nullMarkers = NullMarkers.Of(dialect);
     }
 
     public RowProblem? Check(CsvRecords records)
@@ -58,11 +62,12 @@ internal sealed class RowConverter
         {
             var column = _map.Columns[i];
             var field = reader.GetSpan(column.Field);
-            if (field.IsEmpty)
+            if (field.IsEmpty || _nullMarkers?.Matches(field) == true)
             {
                 if (column.Column.Required)
                 {
-                    return new RowProblem(column.Column.Name, "is required but empty");
+                    return new RowProblem(column.Column.Name,
+                        field.IsEmpty ? "is required but empty" : $"is required but is the null marker {Utf8Fields.Quote(field)}");
                 }
 
                 _values.Nulls[i] = true;

@@ -19,6 +19,10 @@ namespace Ingestion.Platform.Datasets;
 /// <param name="DecimalSeparator">In numbers: <c>.</c> or <c>,</c>.</param>
 /// <param name="ThousandsSeparator">Groups digits in numbers (<c>1.234.567,89</c>); null: no grouping.</param>
 /// <param name="TimeZone">An IANA zone that timestamps without an offset are in; null: UTC.</param>
+/// <param name="Encoding">
+/// <c>utf-8</c> (with or without a byte order mark), <c>windows-1252</c> or <c>iso-8859-1</c>. A file that starts with a UTF-16
+/// byte order mark is read as UTF-16 whatever this says.
+/// </param>
 public sealed record CsvDialect(
     char Delimiter = ',',
     char? Quote = '"',
@@ -28,7 +32,8 @@ public sealed record CsvDialect(
     IReadOnlyList<string>? NullMarkers = null,
     char DecimalSeparator = '.',
     char? ThousandsSeparator = null,
-    string? TimeZone = null)
+    string? TimeZone = null,
+    string Encoding = CsvDialectRules.Utf8)
 {
     public static readonly CsvDialect Default = new();
 
@@ -42,7 +47,7 @@ public sealed record CsvDialect(
     /// Whether record boundaries can be found by scanning for quotes and line breaks alone (RFC 4180 quoting or none, and a
     /// header that ends before the first boundary), which cutting a file into chunks needs.
     /// </summary>
-    public bool Splittable => Escape is null && Header;
+    public bool Splittable => Escape is null && Header && Encoding == CsvDialectRules.Utf8;
 }
 
 /// <summary>
@@ -60,9 +65,13 @@ public static class CsvDialectRules
     /// <summary>Timestamps written as whole milliseconds since 1970-01-01T00:00:00Z.</summary>
     public const string UnixMilliseconds = "unix_milliseconds";
 
+    public const string Utf8 = "utf-8";
+    public const string Windows1252 = "windows-1252";
+    public const string Latin1 = "iso-8859-1";
+
     /// <summary>The names an upload may override, as query parameters or form fields.</summary>
     public static readonly IReadOnlyList<string> UploadOptions =
-        ["delimiter", "quote", "escape", "header", "fields", "nullMarkers", "decimalSeparator", "thousandsSeparator", "timeZone"];
+        ["delimiter", "quote", "escape", "header", "fields", "nullMarkers", "decimalSeparator", "thousandsSeparator", "timeZone", "encoding"];
 
     /// <summary>A dialect as a request spells it: every member optional, falling back to a base dialect.</summary>
     public sealed record DialectRequest(
@@ -74,7 +83,8 @@ public static class CsvDialectRules
         IReadOnlyList<string?>? NullMarkers = null,
         string? DecimalSeparator = null,
         string? ThousandsSeparator = null,
-        string? TimeZone = null);
+        string? TimeZone = null,
+        string? Encoding = null);
 
     /// <summary>
     /// An upload's overrides as they arrive in a query string or a form: single strings, lists comma-separated
@@ -113,7 +123,8 @@ public static class CsvDialectRules
             List(values, "nullMarkers"),
             values.GetValueOrDefault("decimalSeparator"),
             values.GetValueOrDefault("thousandsSeparator"),
-            values.GetValueOrDefault("timeZone"));
+            values.GetValueOrDefault("timeZone"),
+            values.GetValueOrDefault("encoding"));
     }
 
     /// <summary>
@@ -286,7 +297,25 @@ public static class CsvDialectRules
             }
         }
 
-        return failed ? null : new CsvDialect(delimiter, quote, escape, header, fields, nullMarkers, decimalSeparator, thousands, timeZone);
+        var encoding = basis.Encoding;
+        if (request.Encoding is { } encodingText)
+        {
+            encoding = encodingText.Trim().ToLowerInvariant() switch
+            {
+                "utf-8" or "utf8" or "utf-16" or "utf16" => Utf8,
+                "windows-1252" or "cp1252" => Windows1252,
+                "iso-8859-1" or "latin1" or "latin-1" => Latin1,
+                _ => null!,
+            };
+            if (encoding is null)
+            {
+                Error("encoding", "must be utf-8, windows-1252 or iso-8859-1 (UTF-16 is recognised by its byte order mark).");
+            }
+        }
+
+        return failed
+            ? null
+            : new CsvDialect(delimiter, quote, escape, header, fields, nullMarkers, decimalSeparator, thousands, timeZone, encoding!);
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Ingestion.Api.Security;
 using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Tenancy;
@@ -27,10 +28,13 @@ public static class DatasetsApi
         long? MaxRejectedRows,
         double? MaxRejectedRatio,
         IReadOnlyList<IReadOnlyList<string>> Indexes,
+        CsvDialect Dialect,
         string UploadUrl,
         string RowsUrl);
 
-    public sealed record ColumnView(string Name, string Type, bool Required);
+    public sealed record ColumnView(string Name, string Type, bool Required,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Source = null,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Format = null);
 
     public static async Task<Results<Created<DatasetView>, ValidationProblem, ProblemHttpResult>> RegisterDataset(
         HttpRequest request, DatasetCatalog catalog, CancellationToken cancellationToken)
@@ -92,13 +96,14 @@ public static class DatasetsApi
     private static DatasetView View(string tenantId, DatasetDefinition d) => new(
         d.Name,
         $"{TenantSchema.NameOf(tenantId)}.{d.Name}",
-        d.Columns.Select(c => new ColumnView(c.Name, c.Type.ToSql(), c.Required)).ToList(),
+        d.Columns.Select(c => new ColumnView(c.Name, c.Type.ToSql(), c.Required, c.Source, c.Format)).ToList(),
         d.Key,
         d.OnKeyConflict.ToString().ToLowerInvariant(),
         d.IgnoreUnknownColumns,
         d.MaxRejectedRows,
         d.MaxRejectedRatio,
         d.SecondaryIndexes,
+        d.CsvDialect,
         $"/v1/datasets/{d.Name}/uploads",
         $"/v1/datasets/{d.Name}/rows");
 }

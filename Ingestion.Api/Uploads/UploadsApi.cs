@@ -53,6 +53,13 @@ public static class UploadsApi
             return DatasetsApi.UnknownDataset(name);
         }
 
+        // Dialect options in the query string are checked before a byte of the body is read.
+        var dialectOptions = UploadDialectOptions.FromQuery(request.Query);
+        if (UploadDialectOptions.Resolve(dataset, dialectOptions).Problem is { } badQuery)
+        {
+            return badQuery;
+        }
+
         if (Idempotency.Read(request, out var idempotencyKey) is { } invalidKey)
         {
             return invalidKey;
@@ -113,6 +120,7 @@ public static class UploadsApi
                     FormFields(callbacks, tenant), cancellationToken);
                 stored = form.Stored;
                 callbackUrl = form.Fields.GetValueOrDefault("callbackUrl");
+                UploadDialectOptions.AddFormFields(dialectOptions, form.Fields);
             }
         }
         catch (UploadTooLargeException e)
@@ -126,6 +134,13 @@ public static class UploadsApi
         catch (UploadFormException e)
         {
             return Problem(400, "Invalid upload form", e.Message);
+        }
+
+        var (dialect, badDialect) = UploadDialectOptions.Resolve(dataset, dialectOptions);
+        if (badDialect is not null)
+        {
+            await store.DeleteAsync(key, CancellationToken.None);
+            return badDialect;
         }
 
         var now = DateTimeOffset.UtcNow;
@@ -143,6 +158,7 @@ public static class UploadsApi
             Key = key,
             Bytes = stored.Bytes,
             Sha256 = stored.Sha256,
+            Dialect = dialect,
         };
         var submit = new SubmitUpload(jobId, tenant, dataset.Name, store.Bucket, key, callbackUrl);
         JobCreation created;
@@ -178,10 +194,15 @@ public static class UploadsApi
     }
 
     /// <summary>The text fields an upload form may carry, with their checks (a callback URL is resolved and its addresses checked).</summary>
-    private static Dictionary<string, Func<string, CancellationToken, Task<string?>>> FormFields(CallbackGuard callbacks, string tenant) => new()
+    private static Dictionary<string, Func<string, CancellationToken, Task<string?>>> FormFields(CallbackGuard callbacks, string tenant)
     {
-        ["callbackUrl"] = (url, cancellationToken) => callbacks.RefusalAsync(url, tenant, cancellationToken),
-    };
+        var fields = new Dictionary<string, Func<string, CancellationToken, Task<string?>>>
+        {
+            ["callbackUrl"] = (url, cancellationToken) => callbacks.RefusalAsync(url, tenant, cancellationToken),
+        };
+        UploadDialectOptions.AcceptFormFields(fields);
+        return fields;
+    }
 
     private static Results<Accepted<JobAccepted>, ProblemHttpResult> Replay(HttpContext context, JobState earlier, string dataset) =>
         Idempotency.Replay(context, earlier, earlier is UploadJob && earlier.Dataset == dataset,

@@ -5,7 +5,7 @@ public static class DatasetRules
 {
     public const int MaxColumns = 400;
 
-    public sealed record ColumnRequest(string? Name, string? Type, bool? Required);
+    public sealed record ColumnRequest(string? Name, string? Type, bool? Required, string? Source = null, string? Format = null);
 
     public sealed record DatasetRequest(
         string? Name,
@@ -15,7 +15,8 @@ public static class DatasetRules
         bool? IgnoreUnknownColumns,
         long? MaxRejectedRows,
         double? MaxRejectedRatio,
-        IReadOnlyList<IReadOnlyList<string>>? Indexes = null);
+        IReadOnlyList<IReadOnlyList<string>>? Indexes = null,
+        CsvDialectRules.DialectRequest? Dialect = null);
 
     public static (DatasetDefinition? Dataset, Dictionary<string, string[]> Errors) Validate(DatasetRequest request)
     {
@@ -47,6 +48,7 @@ public static class DatasetRules
         }
 
         var names = new HashSet<string>(StringComparer.Ordinal);
+        var sources = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         for (var i = 0; i < requested.Count; i++)
         {
             var column = requested[i];
@@ -68,9 +70,27 @@ public static class DatasetRules
                 valid = false;
             }
 
+            var source = column.Source?.Trim();
+            if (source is not null && (source.Length is 0 or > 200 || source.Any(char.IsControl)))
+            {
+                Error($"columns[{i}].source", "must be a header name of 1 to 200 characters, without control characters.");
+                valid = false;
+            }
+            else if (source is not null && !sources.Add(source))
+            {
+                Error($"columns[{i}].source", $"'{source}' feeds another column too.");
+                valid = false;
+            }
+
+            if (valid && column.Format is { } format && CsvDialectRules.CheckFormat(type, format) is { } formatError)
+            {
+                Error($"columns[{i}].format", formatError);
+                valid = false;
+            }
+
             if (valid)
             {
-                columns.Add(new DatasetColumn(column.Name!, type, column.Required ?? false));
+                columns.Add(new DatasetColumn(column.Name!, type, column.Required ?? false, source, column.Format));
             }
         }
 
@@ -127,16 +147,25 @@ public static class DatasetRules
             }
         }
 
+        // A header name may feed one column only: a column's own name counts when it has no source.
+        foreach (var column in columns.Where(c => c.Source is null && sources.Contains(c.Name)))
+        {
+            Error("columns", $"'{column.Name}' is both a column's name and another column's source.");
+        }
+
+        var keySet = key.ToHashSet(StringComparer.Ordinal);
+        var finalColumns = columns.Select(c => keySet.Contains(c.Name) ? c with { Required = true } : c).ToList();
+        var dialect = CsvDialectRules.Apply(request.Dialect, CsvDialect.Default, finalColumns, "dialect.", Error);
+
         if (errors.Count > 0)
         {
             return (null, errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
         }
 
-        // Key columns cannot be null: they are always required.
-        var keySet = key.ToHashSet(StringComparer.Ordinal);
-        columns = columns.Select(c => keySet.Contains(c.Name) ? c with { Required = true } : c).ToList();
-        return (new DatasetDefinition(request.Name!, columns, key.ToList(), policy,
+        // Key columns cannot be null: they are always required (finalColumns says so).
+        return (new DatasetDefinition(request.Name!, finalColumns, key.ToList(), policy,
             request.IgnoreUnknownColumns ?? false, request.MaxRejectedRows, request.MaxRejectedRatio,
-            indexes.Count == 0 ? null : indexes.Select(index => (IReadOnlyList<string>)index.ToList()).ToList()), []);
+            indexes.Count == 0 ? null : indexes.Select(index => (IReadOnlyList<string>)index.ToList()).ToList(),
+            request.Dialect is null || dialect == CsvDialect.Default ? null : dialect), []);
     }
 }

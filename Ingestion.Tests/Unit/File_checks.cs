@@ -43,9 +43,10 @@ public sealed class File_checks
         Assert.That(HeaderMap.Build(BuiltInDatasets.Transactions with { IgnoreUnknownColumns = true }, header).Problem, Is.Null);
     }
 
-    [TestCase(new byte[] { 0xFF, 0xFE, 0x61, 0x00 }, "UTF-16")]
     [TestCase(new byte[] { 0x50, 0x4B, 0x03, 0x04, 0x14 }, "ZIP archive")]
     [TestCase(new byte[] { 0x1F, 0x8B, 0x08 }, "gzip")]
+    [TestCase(new byte[] { 0x28, 0xB5, 0x2F, 0xFD, 0x04 }, "zstd")]
+    [TestCase(new byte[] { 0x50, 0x41, 0x52, 0x31, 0x15 }, "Parquet")]
     [TestCase(new byte[] { 0x25, 0x50, 0x44, 0x46, 0x2D }, "PDF")]
     [TestCase(new byte[] { 0x61, 0x2C, 0x62, 0x0A, 0x00, 0x01 }, "NUL byte at offset 4")]
     public void Should_tell_what_a_file_that_is_not_text_is(byte[] head, string what)
@@ -54,6 +55,10 @@ public sealed class File_checks
         Assert.That(problem!.Code, Is.EqualTo("not_text"));
         Assert.That(problem.Message, Does.Contain(what));
     }
+
+    [Test]
+    public void Should_pass_utf16_text_read_as_utf16_whose_nul_bytes_are_characters() =>
+        Assert.That(FileSniffer.Check([0xFF, 0xFE, 0x61, 0x00, 0x2C, 0x00], utf16: true), Is.Null);
 
     [Test]
     public void Should_pass_csv_text_with_a_bom() =>

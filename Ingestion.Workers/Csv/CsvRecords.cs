@@ -1,4 +1,5 @@
 using CsvHelper;
+using Ingestion.Platform.Datasets;
 
 namespace Ingestion.Workers.Csv;
 
@@ -20,15 +21,19 @@ internal sealed class CsvRecords : IDisposable
     /// The line <paramref name="source"/> starts on. A resumed read starts just before the
     /// line break that ended the last committed record, so its first (empty) line is that one.
     /// </param>
-    public CsvRecords(Stream source, long offset, long line, int maxRecordBytes)
+    /// <param name="dialect">How fields are delimited and quoted; null: RFC 4180 with commas.</param>
+    public CsvRecords(Stream source, long offset, long line, int maxRecordBytes, CsvDialect? dialect = null)
     {
+        dialect ??= CsvDialect.Default;
         _baseOffset = offset;
         _baseLine = line;
         _reader = CsvReader.Create(source, new CsvReaderOptions
         {
-            Separator = ',',
+            Separator = dialect.Delimiter,
             HasHeader = false,
-            Mode = CsvMode.Rfc4180,
+            Mode = dialect.Quote is not null ? CsvMode.Rfc4180 : dialect.Escape is not null ? CsvMode.Escape : CsvMode.NoEscape,
+            Quote = dialect.Quote ?? '"',
+            Escape = dialect.Escape ?? '\\',
             BufferSize = 1 << 20,
             MaxRecordSize = maxRecordBytes,
             TrackLineNumbers = true,

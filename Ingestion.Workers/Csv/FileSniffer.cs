@@ -5,16 +5,17 @@ internal static class FileSniffer
 {
     public const int SampleSize = 8192;
 
-    public static FileProblem? Check(ReadOnlySpan<byte> head)
+    /// <param name="utf16">The file starts with a UTF-16 byte order mark and is read as UTF-16: its NUL bytes are text.</param>
+    public static FileProblem? Check(ReadOnlySpan<byte> head, bool utf16 = false)
     {
         if (head.IsEmpty)
         {
             return new FileProblem("empty_file", "The file is empty.");
         }
 
-        if (head.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) || head.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]))
+        if (utf16)
         {
-            return NotText("it is UTF-16 text; save it as UTF-8");
+            return null;
         }
 
         if (head.StartsWith("PK\u0003\u0004"u8))
@@ -25,6 +26,16 @@ internal static class FileSniffer
         if (head.StartsWith((ReadOnlySpan<byte>)[0x1F, 0x8B]))
         {
             return NotText("it is gzip-compressed; upload it uncompressed");
+        }
+
+        if (head.StartsWith((ReadOnlySpan<byte>)[0x28, 0xB5, 0x2F, 0xFD]))
+        {
+            return NotText("it is zstd-compressed; upload it uncompressed");
+        }
+
+        if (head.StartsWith("PAR1"u8))
+        {
+            return NotText("it is a Parquet file; export it as CSV");
         }
 
         if (head.StartsWith("%PDF"u8))

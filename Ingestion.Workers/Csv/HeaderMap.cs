@@ -12,6 +12,30 @@ internal sealed record MappedColumn(DatasetColumn Column, int Field);
 /// </summary>
 internal sealed record HeaderMap(IReadOnlyList<string> Header, IReadOnlyList<MappedColumn> Columns)
 {
+    /// <summary>
+    /// The map for a file read with <paramref name="dialect"/>: from its header line, or, for a file without one, from the
+    /// fields the dialect declares (<paramref name="header"/> is then that list, as the checkpoint keeps it).
+    /// </summary>
+    public static (HeaderMap? Map, FileProblem? Problem) For(DatasetDefinition dataset, CsvDialect dialect, IReadOnlyList<string> header)
+    {
+        if (dialect.Header)
+        {
+            return Build(dataset, header);
+        }
+
+        var columns = header
+            .Select((name, field) => (Column: name.Length == 0 ? null : dataset.Column(name), Field: field))
+            .Where(f => f.Column is not null)
+            .Select(f => new MappedColumn(f.Column!, f.Field))
+            .OrderBy(c => dataset.Columns.ToList().IndexOf(c.Column))
+            .ToList();
+        var missing = dataset.Columns.Where(c => c.Required && columns.All(m => m.Column != c)).Select(c => c.Name).ToList();
+        return missing.Count > 0
+            ? (null, new FileProblem("missing_columns",
+                $"The declared fields lack required column{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)} of dataset '{dataset.Name}'."))
+            : (new HeaderMap(header, columns), null);
+    }
+
     /// <summary>The map, or the file-level problem that makes the file unloadable.</summary>
     public static (HeaderMap? Map, FileProblem? Problem) Build(DatasetDefinition dataset, IReadOnlyList<string> header)
     {
@@ -38,8 +62,8 @@ internal sealed record HeaderMap(IReadOnlyList<string> Header, IReadOnlyList<Map
             seen[names[i]] = i;
         }
 
-        var missing = dataset.Columns.Where(c => c.Required && !seen.ContainsKey(c.Name)).Select(c => c.Name).ToList();
-        var unknown = names.Where(n => dataset.Column(n) is null).ToList();
+        var missing = dataset.Columns.Where(c => c.Required && !seen.ContainsKey(c.HeaderName)).Select(c => c.HeaderName).ToList();
+        var unknown = names.Where(n => dataset.ColumnForHeader(n) is null).ToList();
         if (missing.Count > 0)
         {
             var looksLikeData = unknown.Count == names.Count;
@@ -55,8 +79,8 @@ internal sealed record HeaderMap(IReadOnlyList<string> Header, IReadOnlyList<Map
         }
 
         var columns = dataset.Columns
-            .Where(c => seen.ContainsKey(c.Name))
-            .Select(c => new MappedColumn(c, seen[c.Name]))
+            .Where(c => seen.ContainsKey(c.HeaderName))
+            .Select(c => new MappedColumn(c, seen[c.HeaderName]))
             .ToList();
         return (new HeaderMap(names, columns), null);
     }

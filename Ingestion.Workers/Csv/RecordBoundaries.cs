@@ -16,7 +16,10 @@ namespace Ingestion.Workers.Csv;
 /// still belongs to exactly one chunk.
 /// </para>
 /// </summary>
-internal sealed class RecordBoundaries(Stream source, long offset, long line) : IDisposable
+/// <param name="delimiter">Between fields: a quote opens a field only right after one (or a line break).</param>
+/// <param name="quote">The dialect's quote; null when the file has no quoting, so every line break ends a record.</param>
+internal sealed class RecordBoundaries(Stream source, long offset, long line, byte delimiter = (byte)',', byte? quote = (byte)'"')
+    : IDisposable
 {
     private const int BufferSize = 1 << 20;
 
@@ -80,7 +83,7 @@ internal sealed class RecordBoundaries(Stream source, long offset, long line) : 
             if (_quotePending)
             {
                 _quotePending = false;
-                if (b == (byte)'"')
+                if (b == quote)
                 {
                     // An escaped quote inside a quoted field.
                     _previous = b;
@@ -91,7 +94,9 @@ internal sealed class RecordBoundaries(Stream source, long offset, long line) : 
                 _inQuotes = false;
             }
 
-            var next = span[_position..].IndexOfAny((byte)'"', (byte)'\r', (byte)'\n');
+            var next = quote is { } q
+                ? span[_position..].IndexOfAny(q, (byte)'\r', (byte)'\n')
+                : span[_position..].IndexOfAny((byte)'\r', (byte)'\n');
             if (next < 0)
             {
                 _previous = span[^1];
@@ -105,13 +110,13 @@ internal sealed class RecordBoundaries(Stream source, long offset, long line) : 
             var at = _bufferStart + _position;
             _previous = b;
             _position++;
-            if (b == (byte)'"')
+            if (b == quote)
             {
                 if (_inQuotes)
                 {
                     _quotePending = true;
                 }
-                else if (before is (byte)',' or (byte)'\r' or (byte)'\n')
+                else if (before == delimiter || before is (byte)'\r' or (byte)'\n')
                 {
                     // A quote opens a field only at its start; elsewhere it is an ordinary character.
                     _inQuotes = true;

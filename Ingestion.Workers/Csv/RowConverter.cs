@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Unicode;
 using CsvHelper;
+using Ingestion.Platform.Datasets;
 using Ingestion.Workers.Copy;
 
 namespace Ingestion.Workers.Csv;
@@ -19,12 +20,18 @@ internal sealed class RowConverter
     private readonly HeaderMap _map;
     private readonly ColumnCodec[] _codecs;
     private readonly RowValues _values;
+    private readonly NullMarkers? _nullMarkers;
+    private readonly string _encoding;
 
-    public RowConverter(HeaderMap map)
+    /// <param name="dialect">How values are written (null markers, number and date formats); null: plain CSV.</param>
+    /// <param name="encoding">The encoding the file was read in, for a record that is not valid in it.</param>
+    public RowConverter(HeaderMap map, CsvDialect? dialect = null, string encoding = "UTF-8")
     {
+        _encoding = encoding;
         _map = map;
-        _codecs = map.Columns.Select(c => ColumnCodec.For(c.Column.Type)).ToArray();
+        _codecs = map.Columns.Select(c => DialectCodecs.For(c.Column, dialect)).ToArray();
         _values = new RowValues(map.Columns.Count);
+        _nullMarkers = NullMarkers.Of(dialect);
     }
 
     public RowProblem? Check(CsvRecords records)
@@ -46,7 +53,10 @@ internal sealed class RowConverter
 
         if (!Utf8.IsValid(raw))
         {
-            return new RowProblem(null, $"is not valid UTF-8 (byte 0x{raw[InvalidUtf8At(raw)]:X2} at position {InvalidUtf8At(raw) + 1} of the record)");
+            // A transcoded file marks a byte that is no character of its encoding as 0xFF (Utf8Transcoder.Invalid).
+            return new RowProblem(null, _encoding == "UTF-8"
+                ? $"is not valid UTF-8 (byte 0x{raw[InvalidUtf8At(raw)]:X2} at position {InvalidUtf8At(raw) + 1} of the record)"
+                : $"is not valid {_encoding}: it holds a byte that is no character of it (character {Utf8Fields.CountCharacters(raw[..InvalidUtf8At(raw)]) + 1} of the record)");
         }
 
         if (raw.IndexOf((byte)0) is var nul and >= 0)
@@ -58,11 +68,12 @@ internal sealed class RowConverter
         {
             var column = _map.Columns[i];
             var field = reader.GetSpan(column.Field);
-            if (field.IsEmpty)
+            if (field.IsEmpty || _nullMarkers?.Matches(field) == true)
             {
                 if (column.Column.Required)
                 {
-                    return new RowProblem(column.Column.Name, "is required but empty");
+                    return new RowProblem(column.Column.Name,
+                        field.IsEmpty ? "is required but empty" : $"is required but is the null marker {Utf8Fields.Quote(field)}");
                 }
 
                 _values.Nulls[i] = true;

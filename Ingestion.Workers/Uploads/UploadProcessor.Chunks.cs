@@ -52,7 +52,7 @@ public sealed partial class UploadProcessor
     private static bool Keyed(DatasetDefinition dataset) => dataset.Key.Count > 0;
 
     /// <summary>The job's message for a job loaded in chunks: scan, send, then join if everything is in.</summary>
-    private async Task<JobOutcome> ForkAsync(JobRun<ProcessUpload> run, DatasetDefinition dataset, HeaderMap map,
+    private async Task<JobOutcome> ForkAsync(JobRun<ProcessUpload> run, DatasetDefinition dataset, HeaderMap map, CsvDialect dialect,
         Checkpoint checkpoint, CancellationToken cancellationToken)
     {
         var (connection, job, events) = (run.Connection, run.Command, run.Events);
@@ -84,7 +84,8 @@ public sealed partial class UploadProcessor
             var slice = Stopwatch.StartNew();
             var (offset, line) = await ChunkPlan.ScannedAsync(connection, job.JobId, cancellationToken);
             using var boundaries = new RecordBoundaries(
-                await store.OpenReadAsync(job.Bucket, job.Key, offset, checkpoint.ETag, cancellationToken), offset, line);
+                await store.OpenReadAsync(job.Bucket, job.Key, offset, checkpoint.ETag, cancellationToken), offset, line,
+                (byte)dialect.Delimiter, (byte?)dialect.Quote);
             while (true)
             {
                 var next = await boundaries.NextAsync(offset + checkpoint.ChunkBytes!.Value, cancellationToken);
@@ -152,7 +153,8 @@ public sealed partial class UploadProcessor
                 new FileProblem("unknown_dataset", $"Tenant '{job.TenantId}' has no dataset '{job.Dataset}'."), cancellationToken);
         }
 
-        var (map, problem) = HeaderMap.Build(dataset, checkpoint.Header);
+        var dialect = await UploadDialect.ReadAsync(connection, job.JobId, dataset, cancellationToken);
+        var (map, problem) = HeaderMap.For(dataset, dialect, checkpoint.Header);
         if (problem is not null)
         {
             return await FailAsync(connection, job, await WithTotalsAsync(connection, checkpoint, cancellationToken), events,
@@ -174,7 +176,7 @@ public sealed partial class UploadProcessor
         // before it); the others keep their rows in their stage until their turn.
         var direct = !keyed || await ChunkPlan.LoadsDirectlyAsync(connection, chunk, cancellationToken);
         var copier = new BatchCopier(new CopyTarget(job.TenantId, dataset, map!, direct ? null : chunk.StageTable),
-            new RowConverter(map!), _options);
+            new RowConverter(map!, dialect), _options);
         var staged = false;
         var slice = Stopwatch.StartNew();
         var sinceProgress = Stopwatch.StartNew();
@@ -189,10 +191,10 @@ public sealed partial class UploadProcessor
                     chunk = await CatchUpAsync(connection, job, dataset, map!, chunk, cancellationToken);
                     LogChunkCaughtUp(job.JobId, number, chunk.Line);
                     direct = true;
-                    copier = new BatchCopier(new CopyTarget(job.TenantId, dataset, map!), new RowConverter(map!), _options);
+                    copier = new BatchCopier(new CopyTarget(job.TenantId, dataset, map!), new RowConverter(map!, dialect), _options);
                 }
 
-                records ??= await OpenChunkAsync(job, checkpoint.ETag, chunk, cancellationToken);
+                records ??= await OpenChunkAsync(job, checkpoint.ETag, chunk, dialect, cancellationToken);
                 var mode = !direct ? BatchMode.Kept : staged ? BatchMode.Staged : BatchMode.Direct;
                 BatchResult batch;
                 await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
@@ -406,12 +408,13 @@ public sealed partial class UploadProcessor
     }
 
     /// <summary>The chunk's range from its checkpoint on; a chunk whose last batch ended on its last record reads nothing.</summary>
-    private async Task<CsvRecords> OpenChunkAsync(ProcessUpload job, string? etag, UploadChunk chunk, CancellationToken cancellationToken)
+    private async Task<CsvRecords> OpenChunkAsync(ProcessUpload job, string? etag, UploadChunk chunk, CsvDialect dialect,
+        CancellationToken cancellationToken)
     {
         var source = chunk.ByteOffset < chunk.EndOffset
             ? await store.OpenReadAsync(job.Bucket, job.Key, chunk.ByteOffset, etag, cancellationToken, chunk.EndOffset)
             : Stream.Null;
-        return new CsvRecords(source, chunk.ByteOffset, chunk.Line, _options.MaxRecordBytes);
+        return new CsvRecords(source, chunk.ByteOffset, chunk.Line, _options.MaxRecordBytes, dialect);
     }
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: the chunk scan's slice ends at byte {Offset}; a new message carries on")]

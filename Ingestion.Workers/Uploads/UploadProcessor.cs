@@ -87,6 +87,9 @@ public sealed partial class UploadProcessor(
         }
 
         await events.Publish(new UploadProcessingStarted(job.JobId, source.Size, DateTimeOffset.UtcNow, job.Attempt), cancellationToken);
+        var dialect = await UploadDialect.ReadAsync(connection, job.JobId, dataset, cancellationToken);
+        var encoding = DecodedSource.Of(source.Size == 0 ? [] : await store.ReadHeadAsync(job.Bucket, job.Key, 2, source.ETag,
+            cancellationToken), dialect);
         CsvRecords? records = null;
         try
         {
@@ -94,11 +97,11 @@ public sealed partial class UploadProcessor(
             FileProblem? problem;
             if (checkpoint is null)
             {
-                (records, checkpoint, map, problem) = await StartAsync(connection, job, dataset, source, cancellationToken);
+                (records, checkpoint, map, problem) = await StartAsync(connection, job, dataset, dialect, encoding, source, cancellationToken);
             }
             else
             {
-                (map, problem) = HeaderMap.Build(dataset, checkpoint.Header);
+                (map, problem) = HeaderMap.For(dataset, dialect, checkpoint.Header);
             }
 
             if (problem is not null)
@@ -108,10 +111,10 @@ public sealed partial class UploadProcessor(
 
             if (checkpoint!.ChunkBytes is not null)
             {
-                return await ForkAsync(run, dataset, map!, checkpoint, cancellationToken);
+                return await ForkAsync(run, dataset, map!, dialect, checkpoint, cancellationToken);
             }
 
-            return await LoadAsync(run, map!, checkpoint, records, cancellationToken);
+            return await LoadAsync(run, map!, dialect, encoding, checkpoint, records, cancellationToken);
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.PreconditionFailed)
         {
@@ -150,18 +153,29 @@ public sealed partial class UploadProcessor(
     /// the file is known to be loadable text with a header that fits the dataset.
     /// </summary>
     private async Task<(CsvRecords?, Checkpoint?, HeaderMap?, FileProblem?)> StartAsync(NpgsqlConnection connection,
-        ProcessUpload job, DatasetDefinition dataset, ObjectInfo source, CancellationToken cancellationToken)
+        ProcessUpload job, DatasetDefinition dataset, CsvDialect dialect, SourceEncoding encoding, ObjectInfo source,
+        CancellationToken cancellationToken)
     {
         var head = source.Size == 0
             ? []
             : await store.ReadHeadAsync(job.Bucket, job.Key, FileSniffer.SampleSize, source.ETag, cancellationToken);
-        if (FileSniffer.Check(head) is { } notText)
+        if (FileSniffer.Check(head, utf16: encoding is SourceEncoding.Utf16LittleEndian or SourceEncoding.Utf16BigEndian) is { } notText)
         {
             return (null, null, null, notText);
         }
 
-        var records = new CsvRecords(await store.OpenReadAsync(job.Bucket, job.Key, 0, source.ETag, cancellationToken), 0, 1,
-            _options.MaxRecordBytes);
+        if (!dialect.Header)
+        {
+            // No header: the dialect declares the fields, and the first record is data. Nothing read yet: offset 0, line 0.
+            var (declared, declaredProblem) = HeaderMap.For(dataset, dialect, dialect.Fields ?? []);
+            return declaredProblem is not null
+                ? (null, null, null, declaredProblem)
+                : (null, await Checkpoint.CreateAsync(connection, job.JobId, source.ETag, declared!.Header, source.Size, 0, 0, null,
+                    cancellationToken), declared, null);
+        }
+
+        var records = new CsvRecords(await DecodedSource.OpenAsync(store, job, source.ETag, 0, encoding, cancellationToken), 0, 1,
+            _options.MaxRecordBytes, dialect);
         if (!records.Read())
         {
             return (records, null, null, new FileProblem("no_header", "The file has no header line: it holds only empty lines."));
@@ -180,21 +194,24 @@ public sealed partial class UploadProcessor(
             return (records, null, null, problem);
         }
 
-        // A large object is loaded in chunks; a small one is one chunk, loaded by this message as before.
-        var chunkBytes = source.Size > _options.ChunkBytes ? _options.ChunkBytes : (long?)null;
+        // A large object is loaded in chunks; a small one is one chunk, loaded by this message as before. So is a file whose
+        // record boundaries a scan for quotes and line breaks cannot find (an escape character can hide a line break).
+        var chunkBytes = source.Size > _options.ChunkBytes && dialect.Splittable && encoding == SourceEncoding.Utf8
+            ? _options.ChunkBytes
+            : (long?)null;
         var checkpoint = await Checkpoint.CreateAsync(connection, job.JobId, source.ETag, map!.Header, source.Size,
             records.EndOffset, records.EndLine, chunkBytes, cancellationToken);
         return (records, checkpoint, map, null);
     }
 
-    private async Task<JobOutcome> LoadAsync(JobRun<ProcessUpload> run, HeaderMap map, Checkpoint checkpoint, CsvRecords? records,
-        CancellationToken cancellationToken)
+    private async Task<JobOutcome> LoadAsync(JobRun<ProcessUpload> run, HeaderMap map, CsvDialect dialect, SourceEncoding encoding,
+        Checkpoint checkpoint, CsvRecords? records, CancellationToken cancellationToken)
     {
         var (connection, job, events) = (run.Connection, run.Command, run.Events);
         var dataset = await catalog.FindAsync(job.TenantId, job.Dataset, cancellationToken)
             ?? throw new InvalidOperationException($"Dataset {job.Dataset} disappeared while job {job.JobId} ran.");
         var target = new CopyTarget(job.TenantId, dataset, map);
-        var copier = new BatchCopier(target, new RowConverter(map), _options);
+        var copier = new BatchCopier(target, new RowConverter(map, dialect, DecodedSource.Name(encoding)), _options);
         var staged = dataset.OnKeyConflict == KeyConflictPolicy.Upsert;
         var slice = Stopwatch.StartNew();
         var sinceProgress = Stopwatch.StartNew();
@@ -209,7 +226,7 @@ public sealed partial class UploadProcessor(
         {
             while (true)
             {
-                records ??= await OpenAtAsync(job, checkpoint, cancellationToken);
+                records ??= await OpenAtAsync(job, checkpoint, dialect, encoding, cancellationToken);
                 BatchResult batch;
                 await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
                 {
@@ -284,9 +301,14 @@ public sealed partial class UploadProcessor(
         }
     }
 
-    private async Task<CsvRecords> OpenAtAsync(ProcessUpload job, Checkpoint checkpoint, CancellationToken cancellationToken) =>
-        new(await store.OpenReadAsync(job.Bucket, job.Key, checkpoint.ByteOffset, checkpoint.ETag, cancellationToken),
-            checkpoint.ByteOffset, checkpoint.Line, _options.MaxRecordBytes);
+    /// <summary>
+    /// The records after the checkpoint. A checkpoint at offset 0 is a file without a header that nothing of has been read:
+    /// the read starts on line 1 rather than just before a line break.
+    /// </summary>
+    private async Task<CsvRecords> OpenAtAsync(ProcessUpload job, Checkpoint checkpoint, CsvDialect dialect, SourceEncoding encoding,
+        CancellationToken cancellationToken) =>
+        new(await DecodedSource.OpenAsync(store, job, checkpoint.ETag, checkpoint.ByteOffset, encoding, cancellationToken),
+            checkpoint.ByteOffset, checkpoint.ByteOffset == 0 ? 1 : checkpoint.Line, _options.MaxRecordBytes, dialect);
 
     private FileProblem? RejectLimit(RejectLimits limits, Checkpoint checkpoint, bool endOfFile)
     {

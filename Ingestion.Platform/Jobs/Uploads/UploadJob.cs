@@ -59,6 +59,12 @@ public sealed class UploadJob : JobState
     /// <inheritdoc cref="MaxRejectedRows"/>
     public double? MaxRejectedRatio { get; set; }
 
+    /// <summary>
+    /// The dialect the file is read with, when the upload overrode its dataset's (<see cref="UploadDialect"/>); null: the
+    /// dataset's. Fixed at intake, so a resumed or retried load reads the file as the first attempt did.
+    /// </summary>
+    public Datasets.CsvDialect? Dialect { get; set; }
+
     /// <summary>For a cancelled job: the last line loaded or rejected before it stopped.</summary>
     public long? StoppedAfterLine { get; set; }
 

@@ -1,0 +1,150 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using Ingestion.Tests.Infrastructure;
+
+namespace Ingestion.Tests.EndToEnd.Formats;
+
+/// <summary>
+/// Files from Windows and older systems: Windows-1252 and ISO-8859-1 when the upload declares them, UTF-16 by its byte
+/// order mark. Their text lands as the right Unicode; a byte that is no character of the encoding rejects its row, never
+/// a silent substitute; and a load that resumes inside such a file (here: a key collision makes it start the batch again
+/// from its checkpoint) finds exactly the line it left.
+/// </summary>
+public sealed class When_a_file_is_not_utf8
+{
+    private static readonly Encoding Windows1252 = CodePagesEncodingProvider.Instance.GetEncoding(1252)!;
+
+    private readonly TestCsv _ids = new();
+    private HttpClient _acme = null!;
+
+    [OneTimeSetUp]
+    public void Connect() => _acme = TestRun.Shared.Client(Keys.Acme);
+
+    [OneTimeTearDown]
+    public void Disconnect() => _acme.Dispose();
+
+    private string Row(int n, string merchant) => $"{_ids.Id(n)},1,2026-03-01T10:00:00Z,1.00,EUR,{merchant},groceries,Row {n}";
+
+    [Test]
+    public async Task Should_load_a_windows_1252_file_as_the_right_unicode_and_resume_inside_it_exactly()
+    {
+        // 1,100 rows in batches of 500; the key of line 1,051 is in the table already, so the third batch collides and
+        // is redone from its checkpoint (line 1,001), which for a transcoded file means reading from the start and skipping.
+        await TestRun.Shared.Sandbox.ExecuteAsync(
+            "insert into tenant_acme.transactions (transaction_id, account_id, occurred_at, amount, currency) values (@id, 7, now(), 1, 'CHF')",
+            ("id", _ids.Id(1050)));
+        var text = new StringBuilder(TestCsv.Header).Append("\r\n");
+        for (var n = 1; n <= 1100; n++)
+        {
+            text.Append(Row(n, $"Café Straße €{n}")).Append("\r\n");
+        }
+
+        var bytes = Windows1252.GetBytes(text.ToString());
+        Assert.That(bytes, Does.Contain((byte)0x80), "€ is 0x80 in Windows-1252");
+
+        var job = await UploadAsync(bytes, "?encoding=windows-1252");
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("completed"), job.ToJsonString());
+        Assert.That(job["dialect"]!["encoding"]!.GetValue<string>(), Is.EqualTo("windows-1252"));
+        Assert.That(job["progress"]!["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(1099));
+        var rejects = await Rejects.DownloadAsync(job["rejects"]!["url"]!.GetValue<string>());
+        Assert.That(rejects.Select(r => (r.Line, r.Column)), Is.EqualTo(new[] { (1051L, "transaction_id") }));
+        var merchants = await TestRun.Shared.Sandbox.ScalarAsync<string[]>(
+            "select array_agg(merchant order by description) from tenant_acme.transactions where transaction_id = any(@ids) and account_id = 1",
+            ("ids", new[] { 1, 1000, 1001, 1049, 1051, 1100 }.Select(_ids.Id).ToArray()));
+        Assert.That(merchants, Is.EquivalentTo(new[]
+        {
+            "Café Straße €1", "Café Straße €1000", "Café Straße €1001", "Café Straße €1049", "Café Straße €1051", "Café Straße €1100",
+        }));
+        Assert.That(await TestRun.Shared.Sandbox.ScalarAsync<long>(
+            "select count(*) from tenant_acme.transactions where transaction_id = any(@ids) and account_id = 1",
+            ("ids", Enumerable.Range(1, 1100).Select(_ids.Id).ToArray())), Is.EqualTo(1099), "every row once, none twice");
+    }
+
+    [Test]
+    public async Task Should_reject_a_row_with_a_byte_windows_1252_does_not_define_and_load_the_others()
+    {
+        var bytes = Windows1252.GetBytes($"{TestCsv.Header}\n{Row(2001, "Crème")}\n")
+            .Concat(Windows1252.GetBytes(Row(2002, "Bad")))
+            .Concat(new byte[] { 0x81, (byte)'\n' })
+            .Concat(Windows1252.GetBytes($"{Row(2003, "Fußweg")}\n"))
+            .ToArray();
+
+        var job = await UploadAsync(bytes, "?encoding=windows-1252");
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("completed"), job.ToJsonString());
+        var rejects = await Rejects.DownloadAsync(job["rejects"]!["url"]!.GetValue<string>());
+        Assert.That(rejects.Select(r => (r.Line, r.Reason)), Is.EqualTo(new[]
+        {
+            (3L, $"is not valid Windows-1252: it holds a byte that is no character of it (character {Row(2002, "Bad").Length + 1} of the record)"),
+        }));
+        Assert.That(await MerchantsAsync(2001, 2002, 2003), Is.EqualTo(new[] { "Crème", "Fußweg" }));
+    }
+
+    [Test]
+    public async Task Should_load_an_iso_8859_1_file_declared_in_a_form_field()
+    {
+        using var form = new MultipartFormDataContent();
+        form.Add(new StringContent("iso-8859-1"), "encoding");
+        var file = new ByteArrayContent(Encoding.Latin1.GetBytes($"{TestCsv.Header}\n{Row(3001, "Zürich Bäckerei ÿ")}\n"));
+        file.Headers.ContentType = new MediaTypeHeaderValue("text/csv");
+        form.Add(file, "file", "latin1.csv");
+        using var response = await _acme.PostAsync("/v1/datasets/transactions/uploads", form);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.That((int)response.StatusCode, Is.EqualTo(202), body);
+
+        var job = await _acme.WaitForJobEndAsync(JsonNode.Parse(body)!["jobId"]!.GetValue<Guid>());
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("completed"), job.ToJsonString());
+        Assert.That(await MerchantsAsync(3001), Is.EqualTo(new[] { "Zürich Bäckerei ÿ" }));
+    }
+
+    [Test]
+    public async Task Should_read_big_endian_utf16_by_its_mark_and_reject_a_lone_surrogate()
+    {
+        var utf16 = new UnicodeEncoding(bigEndian: true, byteOrderMark: true);
+        var bytes = utf16.GetPreamble()
+            .Concat(utf16.GetBytes($"{TestCsv.Header}\n{Row(4001, "Αθήνα 😀")}\n{Row(4002, "half")}"))
+            .Concat(new byte[] { 0xD8, 0x3D })
+            .Concat(utf16.GetBytes($"\n{Row(4003, "東京")}\n"))
+            .ToArray();
+
+        var job = await UploadAsync(bytes, "");
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("completed"), job.ToJsonString());
+        var rejects = await Rejects.DownloadAsync(job["rejects"]!["url"]!.GetValue<string>());
+        Assert.That(rejects.Select(r => (r.Line, r.Reason)), Is.EqualTo(new[]
+        {
+            (3L, $"is not valid UTF-16: it holds a byte that is no character of it (character {Row(4002, "half").Length + 1} of the record)"),
+        }));
+        Assert.That(await MerchantsAsync(4001, 4002, 4003), Is.EqualTo(new[] { "Αθήνα 😀", "東京" }));
+    }
+
+    [Test]
+    public async Task Should_refuse_an_encoding_it_does_not_read()
+    {
+        using var content = new ByteArrayContent("a\n"u8.ToArray());
+        content.Headers.ContentType = new MediaTypeHeaderValue("text/csv");
+        using var response = await _acme.PostAsync("/v1/datasets/transactions/uploads?encoding=ebcdic", content);
+        var problem = await response.ProblemAsync();
+
+        Assert.That((int)response.StatusCode, Is.EqualTo(400));
+        Assert.That(problem["errors"]!["encoding"]![0]!.GetValue<string>(), Does.StartWith("must be utf-8, windows-1252 or iso-8859-1"));
+    }
+
+    private async Task<JsonNode> UploadAsync(byte[] bytes, string query)
+    {
+        using var content = new ByteArrayContent(bytes);
+        content.Headers.ContentType = new MediaTypeHeaderValue("text/csv");
+        using var response = await _acme.PostAsync($"/v1/datasets/transactions/uploads{query}", content);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.That((int)response.StatusCode, Is.EqualTo(202), body);
+        return await _acme.WaitForJobEndAsync(JsonNode.Parse(body)!["jobId"]!.GetValue<Guid>());
+    }
+
+    private async Task<string[]> MerchantsAsync(params int[] ids) =>
+        await TestRun.Shared.Sandbox.ScalarAsync<string[]>(
+            "select array_agg(merchant order by description) from tenant_acme.transactions where transaction_id = any(@ids)",
+            ("ids", ids.Select(_ids.Id).ToArray())) ?? [];
+}

@@ -1,0 +1,56 @@
+using System.IO.Compression;
+using System.Text;
+using Ingestion.Tests.Infrastructure;
+
+namespace Ingestion.Tests.EndToEnd.Formats;
+
+/// <summary>
+/// A file sent as CSV that is something else fails its job at once, before a row is read, with a message that says
+/// what the file is: nothing is loaded and no row is rejected one by one.
+/// </summary>
+public sealed class When_a_file_is_not_what_it_claims
+{
+    private HttpClient _acme = null!;
+
+    [OneTimeSetUp]
+    public void Connect() => _acme = TestRun.Shared.Client(Keys.Acme);
+
+    [OneTimeTearDown]
+    public void Disconnect() => _acme.Dispose();
+
+    private static IEnumerable<TestCaseData> Files()
+    {
+        var csv = Encoding.UTF8.GetBytes(TestCsv.Header + "\n" + new TestCsv().Row(1) + "\n");
+        var gzip = new MemoryStream();
+        using (var compressor = new GZipStream(gzip, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            compressor.Write(csv);
+        }
+
+        var zip = new MemoryStream();
+        using (var archive = new ZipArchive(zip, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            using var entry = archive.CreateEntry("export.csv").Open();
+            entry.Write(csv);
+        }
+
+        // A Parquet file starts and ends with PAR1; what lies between does not matter to the check.
+        byte[] parquet = [.. "PAR1"u8, 0x15, 0x04, 0x15, 0x10, .. new byte[64], .. "PAR1"u8];
+        byte[] zstd = [0x28, 0xB5, 0x2F, 0xFD, 0x04, 0x58, .. csv];
+        yield return new TestCaseData(parquet, "The file is not CSV text: it is a Parquet file; export it as CSV.").SetArgDisplayNames("parquet");
+        yield return new TestCaseData(zip.ToArray(), "The file is not CSV text: it is a ZIP archive (an .xlsx workbook is one); export the sheet as CSV.").SetArgDisplayNames("zip");
+        yield return new TestCaseData(gzip.ToArray(), "The file is not CSV text: it is gzip-compressed; upload it uncompressed.").SetArgDisplayNames("gzip");
+        yield return new TestCaseData(zstd, "The file is not CSV text: it is zstd-compressed; upload it uncompressed.").SetArgDisplayNames("zstd");
+    }
+
+    [TestCaseSource(nameof(Files))]
+    public async Task Should_fail_the_job_at_once_saying_what_the_file_is(byte[] file, string message)
+    {
+        var job = await _acme.WaitForJobEndAsync(await _acme.StartUploadAsync("transactions", file));
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("failed"), job.ToJsonString());
+        Assert.That(job["error"]!["code"]!.GetValue<string>(), Is.EqualTo("not_text"));
+        Assert.That(job["error"]!["message"]!.GetValue<string>(), Is.EqualTo(message));
+        Assert.That(job["progress"]!["rowsLoaded"]!.GetValue<long>() + job["progress"]!["rowsRejected"]!.GetValue<long>(), Is.Zero);
+    }
+}

@@ -1,0 +1,107 @@
+using System.Text;
+using Ingestion.Platform.Datasets;
+using Ingestion.Workers.Csv;
+
+namespace Ingestion.Tests.Unit;
+
+public sealed class Csv_dialects
+{
+    private static readonly DatasetColumn Amount = new("amount", ColumnType.Numeric(14, 2), false);
+
+    [TestCase("1.234.567,89", "1234567.89")]
+    [TestCase("-0,5", "-0.5")]
+    [TestCase("+12", "12")]
+    [TestCase("999", "999")]
+    public void Should_read_grouped_numbers_with_a_decimal_comma(string field, string expected)
+    {
+        var values = new RowValues(1);
+        var codec = DialectCodecs.For(Amount, CsvDialect.Default with { DecimalSeparator = ',', ThousandsSeparator = '.' });
+
+        Assert.That(codec.Parse(Encoding.UTF8.GetBytes(field), values, 0), Is.Null);
+        Assert.That(values.Decimals[0], Is.EqualTo(decimal.Parse(expected, System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    [TestCase("1.23,4")]
+    [TestCase("1234.567,8")]
+    [TestCase(".123,4")]
+    [TestCase("1,")]
+    [TestCase("1.234.56")]
+    [TestCase("12 345")]
+    public void Should_refuse_numbers_whose_grouping_is_not_in_threes(string field)
+    {
+        var codec = DialectCodecs.For(Amount, CsvDialect.Default with { DecimalSeparator = ',', ThousandsSeparator = '.' });
+
+        Assert.That(codec.Parse(Encoding.UTF8.GetBytes(field), new RowValues(1), 0),
+            Does.StartWith("is not a number written with digits grouped by '.' with ',' before decimals"));
+    }
+
+    [Test]
+    public void Should_leave_plain_columns_to_the_plain_codecs_in_the_default_dialect()
+    {
+        Assert.That(DialectCodecs.For(Amount, CsvDialect.Default), Is.InstanceOf<NumericCodec>());
+        Assert.That(DialectCodecs.For(Amount, null), Is.InstanceOf<NumericCodec>());
+    }
+
+    [TestCase("date", "dd.MM.yyyy", null)]
+    [TestCase("timestamptz", "MM/dd/yyyy HH:mm", null)]
+    [TestCase("timestamptz", "unix_seconds", null)]
+    [TestCase("date", "unix_seconds", "'unix_seconds' is only for timestamptz columns.")]
+    [TestCase("date", "MM.yyyy", "'MM.yyyy' does not name a whole date (day, month and year), as in dd.MM.yyyy.")]
+    [TestCase("timestamptz", "dd.MM.yyyy", "does not name a date and an hour")]
+    [TestCase("integer", "0.00", "is only for date and timestamptz columns")]
+    public void Should_check_a_columns_format_at_registration(string type, string format, string? error)
+    {
+        Assert.That(ColumnType.TryParse(type, out var columnType, out _), Is.True);
+
+        var problem = CsvDialectRules.CheckFormat(columnType, format);
+
+        Assert.That(problem, error is null ? Is.Null : Does.Contain(error));
+    }
+
+    [Test]
+    public void Should_apply_an_uploads_options_on_top_of_the_datasets_dialect()
+    {
+        var basis = CsvDialect.Default with { Delimiter = ';', DecimalSeparator = ',', NullMarkers = ["NULL"] };
+        var errors = new List<string>();
+
+        var dialect = CsvDialectRules.Apply(
+            CsvDialectRules.FromStrings(new Dictionary<string, string> { ["delimiter"] = "tab", ["header"] = "false", ["fields"] = "amount, ,note" },
+                (f, m) => errors.Add(f)),
+            basis, [Amount, new DatasetColumn("note", ColumnType.Text, false)], "", (f, m) => errors.Add($"{f}: {m}"));
+
+        Assert.That(errors, Is.Empty);
+        Assert.That(dialect, Is.EqualTo(basis with { Delimiter = '\t', Header = false, Fields = dialect!.Fields }));
+        Assert.That(dialect.Fields, Is.EqualTo(new[] { "amount", "", "note" }));
+        Assert.That(dialect.NullMarkers, Is.EqualTo(new[] { "NULL" }));
+    }
+
+    [Test]
+    public void Should_name_every_option_that_is_wrong()
+    {
+        var errors = new Dictionary<string, string>();
+
+        var dialect = CsvDialectRules.Apply(new CsvDialectRules.DialectRequest(Delimiter: ";", Quote: ";", Escape: "\\",
+            Header: false, Fields: ["nope"], DecimalSeparator: ",", ThousandsSeparator: ","), CsvDialect.Default, [Amount], "dialect.",
+            (f, m) => errors[f] = m);
+
+        Assert.That(dialect, Is.Null);
+        Assert.That(errors.Keys, Is.EquivalentTo(new[] { "dialect.quote", "dialect.escape", "dialect.fields", "dialect.thousandsSeparator" }));
+        Assert.That(errors["dialect.escape"], Does.StartWith("cannot be combined with a quote"));
+    }
+
+    [Test]
+    public void Should_read_fields_split_by_the_dialects_delimiter_and_treat_null_markers_as_null()
+    {
+        var dataset = new DatasetDefinition("t", [Amount, new DatasetColumn("note", ColumnType.Text, false, Source: "Note")], []);
+        var dialect = CsvDialect.Default with { Delimiter = '|', DecimalSeparator = ',', NullMarkers = [@"\N"] };
+        using var records = new CsvRecords(new MemoryStream("Note|amount\n\\N|1,5\n"u8.ToArray()), 0, 1, 1 << 20, dialect);
+        Assert.That(records.Read(), Is.True);
+        var (map, problem) = HeaderMap.For(dataset, dialect, Enumerable.Range(0, records.Reader.FieldCount).Select(records.Reader.GetString).ToList());
+        Assert.That(problem, Is.Null);
+        var converter = new RowConverter(map!, dialect);
+
+        Assert.That(records.Read(), Is.True);
+        Assert.That(converter.Check(records), Is.Null);
+        Assert.That(map!.Columns.Select(c => (c.Column.Name, c.Field)), Is.EqualTo(new[] { ("amount", 1), ("note", 0) }));
+    }
+}

@@ -1,0 +1,112 @@
+using Ingestion.Contracts.Uploads;
+using Ingestion.Platform.Datasets;
+using Ingestion.Platform.Storage;
+
+namespace Ingestion.Workers.Csv;
+
+/// <summary>The encodings a file may be read from; everything but UTF-8 is transcoded to UTF-8 as it is read.</summary>
+internal enum SourceEncoding
+{
+    Utf8,
+    Utf16LittleEndian,
+    Utf16BigEndian,
+    Windows1252,
+    Latin1,
+}
+
+/// <summary>
+/// An upload's object as UTF-8 text from some offset on. A UTF-8 object is read from the offset with a ranged GET, as
+/// it always was. Any other is read from its start through <see cref="Utf8Transcoder"/> and the text before the offset
+/// skipped without parsing: offsets (and so checkpoints) count UTF-8 bytes, which map to no fixed position in the object.
+/// </summary>
+internal static class DecodedSource
+{
+    private const int SkipBufferSize = 1 << 20;
+
+    /// <summary>
+    /// The encoding the object is read in: UTF-16 whenever it starts with a UTF-16 byte order mark (which no other
+    /// encoding's text does), else the dialect's.
+    /// </summary>
+    public static SourceEncoding Of(ReadOnlySpan<byte> head, CsvDialect dialect)
+    {
+        if (head.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]))
+        {
+            return SourceEncoding.Utf16LittleEndian;
+        }
+
+        if (head.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]))
+        {
+            return SourceEncoding.Utf16BigEndian;
+        }
+
+        return dialect.Encoding switch
+        {
+            CsvDialectRules.Windows1252 => SourceEncoding.Windows1252,
+            CsvDialectRules.Latin1 => SourceEncoding.Latin1,
+            _ => SourceEncoding.Utf8,
+        };
+    }
+
+    public static async Task<Stream> OpenAsync(ObjectStore store, ProcessUpload job, string? etag, long offset, SourceEncoding encoding,
+        CancellationToken cancellationToken)
+    {
+        if (encoding == SourceEncoding.Utf8)
+        {
+            return await store.OpenReadAsync(job.Bucket, job.Key, offset, etag, cancellationToken);
+        }
+
+        var raw = await store.OpenReadAsync(job.Bucket, job.Key, 0, etag, cancellationToken);
+        Stream text = encoding switch
+        {
+            SourceEncoding.Utf16LittleEndian => Utf8Transcoder.Utf16(raw, bigEndian: false),
+            SourceEncoding.Utf16BigEndian => Utf8Transcoder.Utf16(raw, bigEndian: true),
+            _ => Utf8Transcoder.SingleByte(raw, encoding),
+        };
+        try
+        {
+            await SkipAsync(text, offset, cancellationToken);
+            return text;
+        }
+        catch
+        {
+            await text.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static async Task SkipAsync(Stream text, long bytes, CancellationToken cancellationToken)
+    {
+        if (bytes == 0)
+        {
+            return;
+        }
+
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(SkipBufferSize);
+        try
+        {
+            while (bytes > 0)
+            {
+                var read = await text.ReadAsync(buffer.AsMemory(0, (int)Math.Min(bytes, SkipBufferSize)), cancellationToken);
+                if (read == 0)
+                {
+                    throw new InvalidOperationException($"The text ended {bytes:N0} bytes before the checkpoint's offset.");
+                }
+
+                bytes -= read;
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>How a record that is not valid text is described: in the encoding the file was read in.</summary>
+    public static string Name(SourceEncoding encoding) => encoding switch
+    {
+        SourceEncoding.Utf16LittleEndian or SourceEncoding.Utf16BigEndian => "UTF-16",
+        SourceEncoding.Windows1252 => "Windows-1252",
+        SourceEncoding.Latin1 => "ISO-8859-1",
+        _ => "UTF-8",
+    };
+}

@@ -1,37 +1,39 @@
 // #/ops (operator keys only): failed jobs grouped by cause, retried a group or all at once and
 // followed until they end, or archived; dead-lettered messages with their fault headers,
-// redelivered one or a whole queue.
-import { formatNumber, h, showProblem } from "../ui.js";
-import { actionButton, facts, grid, isFinal, statusBadge } from "./parts.js";
+// redelivered one at a time or a whole queue; jobs that stopped moving and what the reaper re-drove.
+import { formatNumber, formatTime, h, showProblem, statusBadge, table } from "../ui.js";
+import { actionButton, facts, isFinal, succeeded } from "./parts.js";
 
-/** Retried jobs are followed by polling (not one SSE stream each: a browser holds six connections per origin). */
+/** Retried jobs are followed by polling, not one SSE stream each: a browser keeps six connections per origin. */
 const FOLLOW_POLL_MS = 1500;
 const FOLLOW_MAX = 50;
 
-export async function render(main, ctx) {
-  const { api, session } = ctx;
-  main.append(h("h1", {}, "Operations"));
+export async function render(main, { api, session }) {
+  main.append(h("h1", null, "Operations"));
   if (!session.isOps) {
     main.append(h("p", { role: "alert" }, "This page needs an operator key: sign in with one to see failures and dead letters."));
     return undefined;
   }
 
-  const followed = h("section", { "aria-labelledby": "ops-retried", hidden: "" }, h("h2", { id: "ops-retried" }, "Retried jobs"));
+  const retried = h("section", { "aria-labelledby": "ops-retried", hidden: true }, h("h2", { id: "ops-retried" }, "Retried jobs"));
   const failures = h("section", { "aria-labelledby": "ops-failures" }, h("h2", { id: "ops-failures" }, "Failed jobs by cause"));
   const deadLetters = h("section", { "aria-labelledby": "ops-dead-letters" }, h("h2", { id: "ops-dead-letters" }, "Dead letters"));
-  main.append(followed, failures, deadLetters);
+  const stalled = h("section", { "aria-labelledby": "ops-stalled" }, h("h2", { id: "ops-stalled" }, "Stalled jobs and the reaper"));
+  main.append(retried, failures, deadLetters, stalled);
 
-  const follower = followJobs(api, followed);
-  const reload = async () => {
-    await Promise.all([showFailures(api, failures, follower, reload), showDeadLetters(api, deadLetters, reload)]);
-  };
+  const follower = followJobs(api, retried);
+  const reload = () => Promise.all([
+    showFailures(api, failures, follower, reload),
+    showDeadLetters(api, deadLetters, reload),
+    showStalled(api, stalled),
+  ]);
   await reload();
   return () => follower.stop();
 }
 
 async function showFailures(api, section, follower, reload) {
-  const body = h("div");
   const problems = h("div", { class: "problems" });
+  const body = h("div");
   section.replaceChildren(section.firstChild, problems, body);
   let view;
   try {
@@ -40,51 +42,53 @@ async function showFailures(api, section, follower, reload) {
     showProblem(problems, error);
     return;
   }
-
   if (view.groups.length === 0) {
-    body.append(h("p", {}, "No failed jobs."));
+    body.append(h("p", { class: "empty" }, "No failed jobs."));
     return;
   }
 
-  const retried = (result) => {
+  const retry = async (path) => {
+    const result = await api.post(path);
     follower.add(result.jobIds);
-    return reload();
+    await reload();
   };
   body.append(
     h("p", { class: "actions" }, `${formatNumber(view.failedJobs)} failed jobs in ${view.groups.length} groups. `,
-      actionButton("Retry every failed job", problems, async () => retried(await api.post("/v1/ops/failures/retry", {})))),
-    ...view.groups.map((group) => {
+      actionButton("Retry every failed job", problems, () => retry("/v1/ops/failures/retry"))),
+    view.groups.map((group) => {
       const groupProblems = h("div", { class: "problems" });
-      const heading = `${group.kind}: ${group.code}`;
-      return h("article", { class: "failure-group", "data-group": group.groupId, "aria-label": heading },
-        h("h3", {}, heading),
+      const name = `${group.kind}: ${group.code}`;
+      const path = `/v1/ops/failures/${encodeURIComponent(group.groupId)}`;
+      return h("article", { class: "failure-group", "data-group": group.groupId, "aria-label": `${name}, ${group.message}` },
+        h("h3", null, name),
         h("p", { class: "message" }, group.message),
         facts([
           ["Jobs", formatNumber(group.count)],
-          ["First seen", new Date(group.firstSeen).toLocaleString()],
-          ["Last seen", new Date(group.lastSeen).toLocaleString()],
+          ["First seen", formatTime(group.firstSeen)],
+          ["Last seen", formatTime(group.lastSeen)],
           ["Tenants", group.tenants.join(", ")],
         ]),
-        grid(`Latest failures of ${heading}`, ["Job", "Tenant", "Dataset", "Failed", "Message"],
-          group.jobs.map((job) => [
-            h("a", { href: `#/jobs/${encodeURIComponent(job.jobId)}` }, job.jobId),
-            job.tenantId, job.dataset ?? "", new Date(job.failedAt).toLocaleString(), job.message,
-          ])),
+        table([
+          { label: "Job", value: (job) => h("a", { href: `#/jobs/${encodeURIComponent(job.jobId)}` }, job.jobId) },
+          { label: "Tenant", value: (job) => job.tenantId },
+          { label: "Dataset", value: (job) => job.dataset ?? "–" },
+          { label: "Failed", value: (job) => formatTime(job.failedAt) },
+          { label: "Message", value: (job) => job.message },
+        ], group.jobs, { caption: `Latest failures of ${name}` }),
         h("p", { class: "actions" },
-          actionButton(`Retry ${group.count} jobs`, groupProblems,
-            async () => retried(await api.post(`/v1/ops/failures/${encodeURIComponent(group.groupId)}/retry`, {})),
-            { "aria-label": `Retry the ${group.count} jobs of ${heading}` }),
+          actionButton(`Retry ${formatNumber(group.count)} jobs`, groupProblems, () => retry(`${path}/retry`),
+            { "aria-label": `Retry the ${group.count} jobs of ${name}` }),
           actionButton("Archive", groupProblems, async () => {
-            await api.post(`/v1/ops/failures/${encodeURIComponent(group.groupId)}/archive`, {});
+            await api.post(`${path}/archive`);
             await reload();
-          }, { class: "secondary", "aria-label": `Archive the jobs of ${heading} without retrying` })),
+          }, { class: "secondary", "aria-label": `Archive the jobs of ${name} without retrying them` })),
         groupProblems);
     }));
 }
 
 async function showDeadLetters(api, section, reload) {
-  const body = h("div");
   const problems = h("div", { class: "problems" });
+  const body = h("div");
   section.replaceChildren(section.firstChild, problems, body);
   let view;
   try {
@@ -93,97 +97,122 @@ async function showDeadLetters(api, section, reload) {
     showProblem(problems, error);
     return;
   }
-
   const queues = view.queues.filter((queue) => queue.messages > 0);
   if (queues.length === 0) {
-    body.append(h("p", {}, "No dead-lettered messages."));
+    body.append(h("p", { class: "empty" }, "No dead-lettered messages."));
     return;
   }
 
-  body.append(...queues.map((queue) => {
+  body.append(queues.map((queue) => {
     const queueProblems = h("div", { class: "problems" });
     const path = `/v1/ops/dead-letters/${encodeURIComponent(queue.queue)}`;
+    const redeliver = async (target) => {
+      await api.post(target);
+      await reload();
+    };
     return h("article", { class: "dead-letter-queue", "aria-label": queue.queue },
-      h("h3", {}, `${queue.queue} (${formatNumber(queue.messages)} messages)`),
+      h("h3", null, `${queue.queue}: ${formatNumber(queue.messages)} messages`),
       h("p", { class: "actions" },
-        actionButton(`Redeliver all to ${queue.originalQueue}`, queueProblems, async () => {
-          await api.post(`${path}/redeliver`, {});
-          await reload();
-        })),
+        actionButton(`Redeliver all to ${queue.originalQueue}`, queueProblems, () => redeliver(`${path}/redeliver`))),
       queueProblems,
-      grid(`Messages of ${queue.queue}`, ["Message", "Type", "Job", "Exception", "Consumer", "Faulted", "Redelivered", ""],
-        queue.items.map((item) => [
-          item.messageId,
-          item.messageType,
-          item.jobId ? h("a", { href: `#/jobs/${encodeURIComponent(item.jobId)}` }, item.jobId) : "",
-          h("span", {}, h("strong", {}, item.exceptionType ?? ""), h("br"), item.exceptionMessage ?? ""),
-          item.consumerType ?? "",
-          item.faultedAt ? new Date(item.faultedAt).toLocaleString() : "",
-          item.redeliveredTimes ? String(item.redeliveredTimes) : "never",
-          actionButton("Redeliver", queueProblems, async () => {
-            await api.post(`${path}/${encodeURIComponent(item.messageId)}/redeliver`, {});
-            await reload();
-          }, { "aria-label": `Redeliver message ${item.messageId}` }),
-        ])));
+      table([
+        { label: "Message", value: (m) => m.messageId },
+        { label: "Type", value: (m) => m.messageType },
+        { label: "Job", value: (m) => (m.jobId ? h("a", { href: `#/jobs/${encodeURIComponent(m.jobId)}` }, m.jobId) : "–") },
+        { label: "Exception", value: (m) => [h("strong", null, m.exceptionType ?? "–"), h("br", null), m.exceptionMessage ?? ""] },
+        { label: "Consumer", value: (m) => m.consumerType ?? "–" },
+        { label: "Input address", value: (m) => m.inputAddress ?? "–" },
+        { label: "Faulted", value: (m) => formatTime(m.faultedAt) },
+        { label: "Redelivered", value: (m) => (m.redeliveredTimes ? `${m.redeliveredTimes} times` : "never") },
+        { label: "Action", value: (m) => actionButton("Redeliver", queueProblems, () => redeliver(`${path}/${encodeURIComponent(m.messageId)}/redeliver`),
+          { "aria-label": `Redeliver message ${m.messageId}` }) },
+      ], queue.items, { caption: `First messages of ${queue.queue}` }));
   }));
 }
 
-/** Follows retried jobs until each ends: the list an operator watches after pressing Retry. */
+async function showStalled(api, section) {
+  const problems = h("div", { class: "problems" });
+  const body = h("div");
+  section.replaceChildren(section.firstChild, problems, body);
+  let view;
+  try {
+    view = await api.get("/v1/ops/stalled");
+  } catch (error) {
+    showProblem(problems, error);
+    return;
+  }
+  const job = (item) => h("a", { href: `#/jobs/${encodeURIComponent(item.jobId)}` }, item.jobId);
+  body.append(
+    h("p", { class: "hint" }, `Unfinished jobs with no change or heartbeat for ${view.quietSeconds} s: the reaper sends their work again once no worker holds them.`),
+    table([
+      { label: "Job", value: job },
+      { label: "Kind", value: (item) => item.kind },
+      { label: "Tenant", value: (item) => item.tenantId },
+      { label: "Status", value: (item) => statusBadge(item.status) },
+      { label: "Last moved", value: (item) => formatTime(item.lastMoved) },
+    ], view.stalled, { caption: "Stalled jobs", empty: "No job has stalled." }),
+    table([
+      { label: "Job", value: job },
+      { label: "Re-driven", value: (item) => formatTime(item.at) },
+      { label: "Sent again", value: (item) => item.what },
+      { label: "Kind", value: (item) => item.kind ?? "–" },
+      { label: "Tenant", value: (item) => item.tenantId ?? "–" },
+      { label: "Status now", value: (item) => (item.status ? statusBadge(item.status) : "removed") },
+    ], view.reaped, { caption: "Latest re-drives by the reaper", empty: "The reaper has re-driven no job." }));
+}
+
+/** Follows retried jobs until each ends: what an operator watches after pressing Retry. */
 function followJobs(api, section) {
   const jobs = new Map();
+  const summary = h("p", { role: "status", class: "retried-summary" });
   const list = h("div");
-  const summary = h("p", { role: "status", "aria-live": "polite" });
-  section.append(summary, list);
+  const problems = h("div", { class: "problems" });
+  section.append(summary, problems, list);
   let timer = null;
 
   function draw() {
     const all = [...jobs.values()];
-    const done = all.filter((job) => job && isFinal(job.status));
-    summary.textContent = `${done.length} of ${all.length} retried jobs finished` +
-      `${done.length === all.length ? `: ${done.filter((j) => j.status === "completed" || j.status === "ready" || j.status === "synced").length} succeeded.` : "."}`;
-    list.replaceChildren(grid("Retried jobs", ["Job", "Kind", "Status", "Updated"],
-      [...jobs.entries()].map(([id, job]) => [
-        h("a", { href: `#/jobs/${encodeURIComponent(id)}` }, id),
-        job ? job.kind : "",
-        job ? statusBadge(job.status) : "…",
-        job ? new Date(job.updatedAt).toLocaleTimeString() : "",
-      ])));
+    const ended = all.filter((job) => job && isFinal(job.status));
+    summary.textContent = ended.length === all.length
+      ? `All ${all.length} retried jobs ended: ${ended.filter((job) => succeeded(job.status)).length} succeeded.`
+      : `${ended.length} of ${all.length} retried jobs ended.`;
+    list.replaceChildren(table([
+      { label: "Job", value: ([id]) => h("a", { href: `#/jobs/${encodeURIComponent(id)}` }, id) },
+      { label: "Kind", value: ([, job]) => job?.kind ?? "…" },
+      { label: "Status", value: ([, job]) => (job ? statusBadge(job.status) : "…") },
+      { label: "Updated", value: ([, job]) => (job ? formatTime(job.updatedAt) : "…") },
+    ], [...jobs.entries()], { caption: "Retried jobs" }));
   }
 
   async function poll() {
     const pending = [...jobs.entries()].filter(([, job]) => !job || !isFinal(job.status)).map(([id]) => id);
+    if (pending.length === 0) {
+      clearInterval(timer);
+      timer = null;
+      return;
+    }
     await Promise.all(pending.map(async (id) => {
       try {
         jobs.set(id, await api.get(`/v1/jobs/${encodeURIComponent(id)}`));
       } catch (error) {
-        showProblem(list, error);
+        showProblem(problems, error);
       }
     }));
     draw();
-    if (pending.length === 0 && timer !== null) {
-      clearInterval(timer);
-      timer = null;
-    }
   }
 
   return {
     add(ids) {
       section.hidden = false;
-      for (const id of ids.slice(0, FOLLOW_MAX)) {
-        // A job retried again is followed from its new attempt.
-        jobs.set(id, null);
-      }
+      // A job retried again is followed from its new attempt.
+      for (const id of ids.slice(0, FOLLOW_MAX)) jobs.set(id, null);
       draw();
-      if (timer === null) {
-        timer = setInterval(poll, FOLLOW_POLL_MS);
-      }
+      timer ??= setInterval(poll, FOLLOW_POLL_MS);
       poll();
     },
     stop() {
-      if (timer !== null) {
-        clearInterval(timer);
-        timer = null;
-      }
+      clearInterval(timer);
+      timer = null;
     },
   };
 }

@@ -2,8 +2,8 @@
 // optional parts (pagination, records, rate limit, incremental, partitions, schedule), so it is
 // edited as the JSON the API takes, starting from a working example; the API's problem names
 // every field that is wrong.
-import { h, showProblem } from "../ui.js";
-import { field, grid, on, props, showFieldErrors } from "./parts.js";
+import { field, h, showProblem, table } from "../ui.js";
+import { showFieldErrors } from "./parts.js";
 
 const EXAMPLE = {
   name: "events_api",
@@ -19,59 +19,51 @@ const EXAMPLE = {
   rateLimit: { policies: [{ requests: 10, perSeconds: 60 }] },
 };
 
-export async function render(main, ctx) {
-  const { api, navigate } = ctx;
-  main.append(h("h1", {}, "Sources"));
-  const listSection = h("section", { "aria-labelledby": "sources-list" }, h("h2", { id: "sources-list" }, "Registered"));
-  main.append(listSection);
+export async function render(main, { api, navigate }) {
+  const list = h("section", { "aria-labelledby": "sources-list" }, h("h2", { id: "sources-list" }, "Registered"));
+  main.append(h("h1", null, "Sources"), list);
   try {
     const sources = await api.get("/v1/sources");
-    listSection.append(sources.length === 0
-      ? h("p", {}, "No sources yet: register one below.")
-      : grid("Sources of this tenant", ["Name", "Into dataset", "Calls", "Rate limit", "Schedule"],
-        sources.map((s) => [
-          h("a", { href: `#/sources/${encodeURIComponent(s.name)}` }, s.name),
-          h("a", { href: `#/datasets/${encodeURIComponent(s.dataset)}` }, s.dataset),
-          `${s.request.baseUrl}${s.request.path}`,
-          s.rateLimit.policies.map((p) => `${p.requests} per ${p.perSeconds} s`).join(", ") || "none declared",
-          s.schedule ? `every ${s.schedule.everyMinutes} min, ${s.schedule.mode}` : "on demand",
-        ])));
+    list.append(table([
+      { label: "Name", value: (s) => h("a", { href: `#/sources/${encodeURIComponent(s.name)}` }, s.name) },
+      { label: "Into dataset", value: (s) => h("a", { href: `#/datasets/${encodeURIComponent(s.dataset)}` }, s.dataset) },
+      { label: "Calls", value: (s) => `${s.request.baseUrl}${s.request.path}` },
+      { label: "Rate limit", value: (s) => s.rateLimit.policies.map((p) => `${p.requests} per ${p.perSeconds} s`).join(", ") || "none declared" },
+      { label: "Schedule", value: (s) => (s.schedule ? `every ${s.schedule.everyMinutes} min, ${s.schedule.mode}` : "on demand") },
+    ], sources, { caption: "Sources of this tenant", empty: "No sources yet: register one below." }));
   } catch (error) {
-    showProblem(listSection, error);
+    showProblem(list, error);
   }
 
-  const definition = props(h("textarea", { name: "definition", rows: "22", spellcheck: "false", class: "code" }),
-    { value: JSON.stringify(EXAMPLE, null, 2), required: true });
+  const definition = h("textarea", { name: "definition", rows: "22", spellcheck: "false", class: "code", required: true,
+    value: JSON.stringify(EXAMPLE, null, 2) });
   const submit = h("button", { type: "submit" }, "Register");
   const problems = h("div", { class: "problems" });
   const form = h("form", { class: "stack" },
     field("Definition (JSON)", definition,
-      "as POST /v1/sources takes it: request, auth (the secret is write-only), pagination, records, rateLimit, incremental, partitions, schedule"),
+      "As POST /v1/sources takes it: request, auth (the secret is write-only), pagination, records, rateLimit, incremental, partitions, schedule. README, Sources, says what each part may hold."),
     submit, problems);
   main.append(h("section", { "aria-labelledby": "sources-register" }, h("h2", { id: "sources-register" }, "Register a source"), form));
 
-  on(form, {
-    submit: async (event) => {
-      event.preventDefault();
-      problems.replaceChildren();
-      let body;
-      try {
-        body = JSON.parse(definition.value);
-      } catch (error) {
-        problems.append(h("p", { role: "alert" }, `The definition is not JSON: ${error.message}`));
-        definition.focus();
-        return;
-      }
-      submit.disabled = true;
-      try {
-        const created = await api.post("/v1/sources", body);
-        navigate(`#/sources/${encodeURIComponent(created.name)}`);
-      } catch (error) {
-        showFieldErrors(problems, error);
-      } finally {
-        submit.disabled = false;
-      }
-    },
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    problems.replaceChildren();
+    let body;
+    try {
+      body = JSON.parse(definition.value);
+    } catch (error) {
+      showProblem(problems, { title: "The definition is not JSON", detail: error.message });
+      definition.focus();
+      return;
+    }
+    submit.disabled = true;
+    try {
+      const created = await api.post("/v1/sources", body);
+      navigate(`#/sources/${encodeURIComponent(created.name)}`);
+    } catch (error) {
+      showFieldErrors(problems, error);
+    } finally {
+      submit.disabled = false;
+    }
   });
-  return undefined;
 }

@@ -63,7 +63,7 @@ function registerForm(api, navigate) {
 
   const submit = h("button", { type: "submit" }, "Register");
   const form = h("form", { class: "stack", novalidate: true },
-    field("Name", name, "Lower-case letters, digits and _, starting with a letter."),
+    field("Dataset name", name, "Lower-case letters, digits and _, starting with a letter."),
     h("h3", null, "Columns"),
     h("datalist", { id: "dataset-types" }, TYPES.map((t) => h("option", { value: t }))),
     h("p", { class: "hint" }, "Types: text, char(n), varchar(n), integer, bigint, numeric(p,s), numeric, boolean, date, timestamptz, uuid."),

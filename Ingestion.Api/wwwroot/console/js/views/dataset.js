@@ -6,13 +6,14 @@ import { facts } from "./parts.js";
 export async function render(main, { api, params }) {
   const name = params.name;
   const path = `/v1/datasets/${encodeURIComponent(name)}`;
-  main.append(h("h1", null, `Dataset ${name}`));
+  const problem = h("div");
+  main.append(h("h1", null, `Dataset ${name}`), problem);
 
   let dataset;
   try {
     dataset = await api.get(path);
   } catch (error) {
-    showProblem(main, error);
+    showProblem(problem, error);
     return;
   }
 

@@ -31,6 +31,11 @@ export async function render(main, { api, session }) {
   return () => follower.stop();
 }
 
+/** "1 group", "3 groups". */
+function count(n, noun) {
+  return `${formatNumber(n)} ${noun}${n === 1 ? "" : "s"}`;
+}
+
 async function showFailures(api, section, follower, reload) {
   const problems = h("div", { class: "problems" });
   const body = h("div");
@@ -53,9 +58,9 @@ async function showFailures(api, section, follower, reload) {
     await reload();
   };
   body.append(
-    h("p", { class: "actions" }, `${formatNumber(view.failedJobs)} failed jobs in ${view.groups.length} groups. `,
+    h("p", { class: "actions" }, `${count(view.failedJobs, "failed job")} in ${count(view.groups.length, "group")}. `,
       actionButton("Retry every failed job", problems, () => retry("/v1/ops/failures/retry"))),
-    view.groups.map((group) => {
+    ...view.groups.map((group) => {
       const groupProblems = h("div", { class: "problems" });
       const name = `${group.kind}: ${group.code}`;
       const path = `/v1/ops/failures/${encodeURIComponent(group.groupId)}`;
@@ -76,8 +81,8 @@ async function showFailures(api, section, follower, reload) {
           { label: "Message", value: (job) => job.message },
         ], group.jobs, { caption: `Latest failures of ${name}` }),
         h("p", { class: "actions" },
-          actionButton(`Retry ${formatNumber(group.count)} jobs`, groupProblems, () => retry(`${path}/retry`),
-            { "aria-label": `Retry the ${group.count} jobs of ${name}` }),
+          actionButton(`Retry ${count(group.count, "job")}`, groupProblems, () => retry(`${path}/retry`),
+            { "aria-label": `Retry ${count(group.count, "job")} of ${name}` }),
           actionButton("Archive", groupProblems, async () => {
             await api.post(`${path}/archive`);
             await reload();
@@ -103,7 +108,7 @@ async function showDeadLetters(api, section, reload) {
     return;
   }
 
-  body.append(queues.map((queue) => {
+  body.append(...queues.map((queue) => {
     const queueProblems = h("div", { class: "problems" });
     const path = `/v1/ops/dead-letters/${encodeURIComponent(queue.queue)}`;
     const redeliver = async (target) => {
@@ -111,7 +116,7 @@ async function showDeadLetters(api, section, reload) {
       await reload();
     };
     return h("article", { class: "dead-letter-queue", "aria-label": queue.queue },
-      h("h3", null, `${queue.queue}: ${formatNumber(queue.messages)} messages`),
+      h("h3", null, `${queue.queue}: ${count(queue.messages, "message")}`),
       h("p", { class: "actions" },
         actionButton(`Redeliver all to ${queue.originalQueue}`, queueProblems, () => redeliver(`${path}/redeliver`))),
       queueProblems,

@@ -15,13 +15,14 @@ const MAX_SAMPLES = 120;
 export async function render(main, { api, params }) {
   const name = params.name;
   const path = `/v1/sources/${encodeURIComponent(name)}`;
-  main.append(h("h1", null, `Source ${name}`));
+  const problem = h("div");
+  main.append(h("h1", null, `Source ${name}`), problem);
 
   let source;
   try {
     source = await api.get(path);
   } catch (error) {
-    showProblem(main, error);
+    showProblem(problem, error);
     return undefined;
   }
 
@@ -135,7 +136,7 @@ function followSync(api, jobId, container, budget) {
     ]));
 
     if (lastRequests !== null) {
-      samples.push({ label: formatTime(job.updatedAt), value: Math.max(0, (p.requests ?? 0) - lastRequests) });
+      samples.push({ label: new Date(job.updatedAt).toLocaleTimeString(), value: Math.max(0, (p.requests ?? 0) - lastRequests) });
       if (samples.length > MAX_SAMPLES) samples.shift();
       pace.replaceChildren(barChart(`Requests of sync ${jobId} between its progress events`, samples));
     }
@@ -176,7 +177,8 @@ function budgetPanel(api, path) {
       problems.replaceChildren();
       // The tightest policy's pace, as requests per slot: the line the bars should stay under on average.
       const pace = view.policies.length > 0 ? Math.min(...view.policies.map((p) => p.requests / p.perSeconds)) * view.slotSeconds : 0;
-      body.replaceChildren(
+      // Wrapped in h(), which leaves out the parts that are null.
+      body.replaceChildren(h("div", null,
         view.blockedUntil && Date.parse(view.blockedUntil) > Date.parse(view.at)
           ? h("p", { class: "warning" }, `The upstream asked for no request before ${formatTime(view.blockedUntil)}.`)
           : null,
@@ -186,7 +188,7 @@ function budgetPanel(api, path) {
             h("strong", { class: "used" }, `${p.used} used`), " ",
             h("meter", { min: "0", max: String(p.requests), value: String(Math.min(p.used, p.requests)), high: String(p.requests * 0.8),
               "aria-label": `${p.used} of ${p.requests} requests in the last ${p.perSeconds} s` })))),
-        barChart(`Requests granted per ${view.slotSeconds} s over the last ${view.windowSeconds} s`, slots(view), pace));
+        barChart(`Requests granted per ${view.slotSeconds} s over the last ${view.windowSeconds} s`, slots(view), pace)));
     } catch (error) {
       showProblem(problems, error);
     }

@@ -84,12 +84,12 @@ function followStatement(api, jobId, section) {
 
     if (job.status !== offered && (job.status === "ready" || job.status === "failed")) {
       offered = job.status;
-      download.replaceChildren(
-        job.document && !job.document.expired
-          ? actionButton("Download", problems, () => downloadStatement(api, jobId))
-          : job.document
-            ? h("p", null, "The document has expired; request the statement again.")
-            : null);
+      download.replaceChildren();
+      if (job.document && !job.document.expired) {
+        download.append(actionButton("Download", problems, () => downloadStatement(api, jobId)));
+      } else if (job.document) {
+        download.append(h("p", null, "The document has expired; request the statement again."));
+      }
     }
   });
 }

@@ -19,6 +19,7 @@ export async function render(main, { api, session }) {
   const failures = h("section", { "aria-labelledby": "ops-failures" }, h("h2", { id: "ops-failures" }, "Failed jobs by cause"));
   const deadLetters = h("section", { "aria-labelledby": "ops-dead-letters" }, h("h2", { id: "ops-dead-letters" }, "Dead letters"));
   const stalled = h("section", { "aria-labelledby": "ops-stalled" }, h("h2", { id: "ops-stalled" }, "Stalled jobs and the reaper"));
+  for (const section of [failures, deadLetters, stalled]) section.append(h("p", { class: "loading" }, "Loading…"));
   main.append(retried, failures, deadLetters, stalled);
 
   const follower = followJobs(api, retried);
@@ -166,6 +167,18 @@ async function showStalled(api, section) {
     ], view.reaped, { caption: "Latest re-drives by the reaper", empty: "The reaper has re-driven no job." }));
 }
 
+/**
+ * Where a retried job stands since its retry, from its audit trail: the API writes the RetryJob
+ * action before it answers, so the transitions after the last one are this attempt's (the job's
+ * own status still says "failed" until the state machine takes the retry up).
+ */
+async function sinceRetry(api, id) {
+  const { events } = await api.get(`/v1/jobs/${encodeURIComponent(id)}/history`);
+  const retry = events.findLastIndex((e) => e.type === "action" && e.what === "RetryJob");
+  const last = events.slice(retry + 1).filter((e) => e.type === "transition").at(-1);
+  return last ? { status: last.to.toLowerCase(), at: last.at } : { status: "retrying", at: events[retry]?.at };
+}
+
 /** Follows retried jobs until each ends: what an operator watches after pressing Retry. */
 function followJobs(api, section) {
   const jobs = new Map();
@@ -183,9 +196,8 @@ function followJobs(api, section) {
       : `${ended.length} of ${all.length} retried jobs ended.`;
     list.replaceChildren(table([
       { label: "Job", value: ([id]) => h("a", { href: `#/jobs/${encodeURIComponent(id)}` }, id) },
-      { label: "Kind", value: ([, job]) => job?.kind ?? "…" },
       { label: "Status", value: ([, job]) => (job ? statusBadge(job.status) : "…") },
-      { label: "Updated", value: ([, job]) => (job ? formatTime(job.updatedAt) : "…") },
+      { label: "Since", value: ([, job]) => (job ? formatTime(job.at) : "…") },
     ], [...jobs.entries()], { caption: "Retried jobs" }));
   }
 
@@ -198,7 +210,7 @@ function followJobs(api, section) {
     }
     await Promise.all(pending.map(async (id) => {
       try {
-        jobs.set(id, await api.get(`/v1/jobs/${encodeURIComponent(id)}`));
+        jobs.set(id, await sinceRetry(api, id));
       } catch (error) {
         showProblem(problems, error);
       }

@@ -90,3 +90,8 @@ export function watchJob(api, jobId, onJob) {
   source.addEventListener("progress", handle);
   return () => source.close();
 }
+
+/** The URL a source calls: its base URL and path, joined with one slash. */
+export function callsOf(request) {
+  return `${request.baseUrl.replace(/\/+$/, "")}/${request.path.replace(/^\/+/, "")}`;
+}

@@ -4,7 +4,7 @@
 // as far back as the budget's longest window), and the sync's own requests between its progress
 // events while this page watches.
 import { field, formatNumber, formatTime, h, showProblem, statusBadge, table } from "../ui.js";
-import { barChart, facts, isFinal, showFieldErrors, watchJob } from "./parts.js";
+import { barChart, callsOf, facts, isFinal, showFieldErrors, watchJob } from "./parts.js";
 
 /** How often the budget is read while a sync runs (one indexed read of a small table). */
 const BUDGET_POLL_MS = 2000;
@@ -31,7 +31,7 @@ export async function render(main, { api, params }) {
     h("h2", { id: "source-definition" }, "Definition"),
     facts([
       ["Into dataset", h("a", { href: `#/datasets/${encodeURIComponent(source.dataset)}` }, source.dataset)],
-      ["Calls", `${source.request.baseUrl}${source.request.path}`],
+      ["Calls", callsOf(source.request)],
       ["Credential", auth
         ? `${auth.in} ${auth.name}, ${auth.secretUnreadable ? "secret unreadable: send it again" : auth.hasSecret ? "secret stored" : "no secret"}`
         : "none"],
@@ -55,7 +55,7 @@ export async function render(main, { api, params }) {
   let stopRun = () => {};
   const follow = (jobId) => {
     stopRun();
-    stopRun = followSync(api, jobId, run, budget);
+    stopRun = followSync(api, jobId, run, budget, () => showRecent());
   };
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -71,23 +71,27 @@ export async function render(main, { api, params }) {
   });
 
   // The jobs API filters by dataset; the source is the sync's own field.
-  try {
-    const page = await api.get(`/v1/jobs?kind=sync&dataset=${encodeURIComponent(source.dataset)}&limit=20`);
-    const mine = page.items.filter((job) => job.sync?.source === name);
-    recent.append(table([
-      { label: "Job", value: (job) => h("a", { href: `#/jobs/${encodeURIComponent(job.jobId)}` }, job.jobId) },
-      { label: "Status", value: (job) => statusBadge(job.status) },
-      { label: "Mode", value: (job) => job.sync.mode },
-      { label: "Records", value: (job) => formatNumber(job.progress?.records) },
-      { label: "Rows loaded", value: (job) => formatNumber(job.progress?.rowsLoaded) },
-      { label: "Requests", value: (job) => formatNumber(job.progress?.requests) },
-      { label: "Created", value: (job) => formatTime(job.createdAt) },
-    ], mine, { caption: `Recent syncs of ${name}`, empty: "This source has not been synced yet." }));
-    const running = mine.find((job) => !isFinal(job.status));
-    if (running) follow(running.jobId);
-  } catch (error) {
-    showProblem(recent, error);
-  }
+  const showRecent = async () => {
+    try {
+      const page = await api.get(`/v1/jobs?kind=sync&dataset=${encodeURIComponent(source.dataset)}&limit=20`);
+      const mine = page.items.filter((job) => job.sync?.source === name);
+      recent.replaceChildren(recent.firstChild, table([
+        { label: "Job", value: (job) => h("a", { href: `#/jobs/${encodeURIComponent(job.jobId)}` }, job.jobId) },
+        { label: "Status", value: (job) => statusBadge(job.status) },
+        { label: "Mode", value: (job) => job.sync.mode },
+        { label: "Records", value: (job) => formatNumber(job.progress?.records) },
+        { label: "Rows loaded", value: (job) => formatNumber(job.progress?.rowsLoaded) },
+        { label: "Requests", value: (job) => formatNumber(job.progress?.requests) },
+        { label: "Created", value: (job) => formatTime(job.createdAt) },
+      ], mine, { caption: `Recent syncs of ${name}`, empty: "This source has not been synced yet." }));
+      return mine;
+    } catch (error) {
+      showProblem(recent, error);
+      return [];
+    }
+  };
+  const running = (await showRecent()).find((job) => !isFinal(job.status));
+  if (running) follow(running.jobId);
 
   await budget.refresh();
   return () => {
@@ -97,7 +101,7 @@ export async function render(main, { api, params }) {
 }
 
 /** One sync's live state: counts, its share of the budget and its pace over time, until it ends. */
-function followSync(api, jobId, container, budget) {
+function followSync(api, jobId, container, budget, onEnd) {
   const state = h("p", { role: "status" });
   const progress = h("progress", { "aria-label": "Records read of the expected total" });
   const details = h("div");
@@ -145,6 +149,7 @@ function followSync(api, jobId, container, budget) {
     if (isFinal(job.status)) {
       budget.stopPolling();
       budget.refresh();
+      onEnd();
     }
   });
   return () => {

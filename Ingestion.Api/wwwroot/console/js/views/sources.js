@@ -3,7 +3,7 @@
 // edited as the JSON the API takes, starting from a working example; the API's problem names
 // every field that is wrong.
 import { field, h, showProblem, table } from "../ui.js";
-import { showFieldErrors } from "./parts.js";
+import { callsOf, showFieldErrors } from "./parts.js";
 
 const EXAMPLE = {
   name: "events_api",
@@ -27,7 +27,7 @@ export async function render(main, { api, navigate }) {
     list.append(table([
       { label: "Name", value: (s) => h("a", { href: `#/sources/${encodeURIComponent(s.name)}` }, s.name) },
       { label: "Into dataset", value: (s) => h("a", { href: `#/datasets/${encodeURIComponent(s.dataset)}` }, s.dataset) },
-      { label: "Calls", value: (s) => `${s.request.baseUrl}${s.request.path}` },
+      { label: "Calls", value: (s) => callsOf(s.request) },
       { label: "Rate limit", value: (s) => s.rateLimit.policies.map((p) => `${p.requests} per ${p.perSeconds} s`).join(", ") || "none declared" },
       { label: "Schedule", value: (s) => (s.schedule ? `every ${s.schedule.everyMinutes} min, ${s.schedule.mode}` : "on demand") },
     ], sources, { caption: "Sources of this tenant", empty: "No sources yet: register one below." }));

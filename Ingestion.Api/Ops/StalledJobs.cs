@@ -20,10 +20,13 @@ public static class StalledJobs
     /// <summary>The reaper's default <c>Reaper:StaleAfter</c>: a job this quiet is one it would re-drive.</summary>
     private static readonly TimeSpan DefaultQuietFor = TimeSpan.FromMinutes(5);
 
+    /// <summary>The states of unfinished jobs, named rather than "not final" so that jobs_state (current_state, updated_at) serves the query.</summary>
+    private static readonly string[] Working = JobKinds.States.Except(JobKinds.FinalStates).ToArray();
+
     private const string StalledSql = """
         select job_id, kind, tenant_id, current_state, dataset, greatest(updated_at, heartbeat_at) as last_moved
         from ingestion.jobs
-        where current_state <> all(@final) and greatest(updated_at, heartbeat_at) < now() - @quiet
+        where current_state = any(@working) and greatest(updated_at, heartbeat_at) < now() - @quiet
         order by last_moved
         limit @limit
         """;
@@ -63,7 +66,7 @@ public static class StalledJobs
         var stalled = new List<StalledJob>();
         await using (var command = new NpgsqlCommand(StalledSql, connection))
         {
-            command.Parameters.AddWithValue("final", JobKinds.FinalStates.ToArray());
+            command.Parameters.AddWithValue("working", Working);
             command.Parameters.AddWithValue("quiet", quiet);
             command.Parameters.AddWithValue("limit", size);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);

@@ -47,7 +47,7 @@ public sealed class When_an_operator_retries_a_failure_group_in_the_console : Vi
         await card.GetByRole(AriaRole.Button, new() { Name = $"Retry {Jobs} jobs of" }).ClickAsync();
         await Assertions.Expect(Page.Locator(".retried-summary"))
             .ToHaveTextAsync($"All {Jobs} retried jobs ended: {Jobs} succeeded.", new() { Timeout = 60_000 });
-        await Assertions.Expect(card).Not.ToBeAttachedAsync();
+        await Assertions.Expect(card).Not.ToBeAttachedAsync(new() { Timeout = 15_000 });
 
         foreach (var jobId in jobIds)
         {

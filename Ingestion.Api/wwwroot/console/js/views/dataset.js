@@ -58,7 +58,8 @@ export async function render(main, { api, params }) {
     const query = new URLSearchParams({ limit: limit.value });
     if (cursor) query.set("cursor", cursor);
     try {
-      const page = await api.get(`${path}/rows?${query}`);
+      // Pages may be reused for Reads:CacheMaxAge; no-cache revalidates (a 304 by ETag), so a load that just committed shows.
+      const page = await api.get(`${path}/rows?${query}`, { headers: { "Cache-Control": "no-cache" } });
       here = cursor;
       ahead = page.nextCursor ?? null;
       rows.replaceChildren(table(columns, page.rows, { caption: `Rows of ${name}, page ${behind.length + 1}`, empty: "No rows." }));

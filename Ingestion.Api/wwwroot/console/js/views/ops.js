@@ -22,7 +22,8 @@ export async function render(main, { api, session }) {
   for (const section of [failures, deadLetters, stalled]) section.append(h("p", { class: "loading" }, "Loading…"));
   main.append(retried, failures, deadLetters, stalled);
 
-  const follower = followJobs(api, retried);
+  // When every retried job has ended, the lists are read again: the groups they left are gone.
+  const follower = followJobs(api, retried, () => reload());
   const reload = () => Promise.all([
     showFailures(api, failures, follower, reload),
     showDeadLetters(api, deadLetters, reload),
@@ -30,6 +31,11 @@ export async function render(main, { api, session }) {
   ]);
   await reload();
   return () => follower.stop();
+}
+
+/** Actions on many jobs or messages at once ask first; one group's retry, the common case, does not. */
+function confirmed(question) {
+  return window.confirm(question);
 }
 
 /** "1 group", "3 groups". */
@@ -60,7 +66,8 @@ async function showFailures(api, section, follower, reload) {
   };
   body.append(
     h("p", { class: "actions" }, `${count(view.failedJobs, "failed job")} in ${count(view.groups.length, "group")}. `,
-      actionButton("Retry every failed job", problems, () => retry("/v1/ops/failures/retry"))),
+      actionButton("Retry every failed job", problems, () => confirmed(`Retry all ${count(view.failedJobs, "failed job")}, whatever their cause?`)
+        && retry("/v1/ops/failures/retry"))),
     ...view.groups.map((group) => {
       const groupProblems = h("div", { class: "problems" });
       const name = `${group.kind}: ${group.code}`;
@@ -85,6 +92,7 @@ async function showFailures(api, section, follower, reload) {
           actionButton(`Retry ${count(group.count, "job")}`, groupProblems, () => retry(`${path}/retry`),
             { "aria-label": `Retry ${count(group.count, "job")} of ${name}` }),
           actionButton("Archive", groupProblems, async () => {
+            if (!confirmed(`Archive ${count(group.count, "job")} of ${name} without retrying them?`)) return;
             await api.post(`${path}/archive`);
             await reload();
           }, { class: "secondary", "aria-label": `Archive the jobs of ${name} without retrying them` })),
@@ -119,7 +127,8 @@ async function showDeadLetters(api, section, reload) {
     return h("article", { class: "dead-letter-queue", "aria-label": queue.queue },
       h("h3", null, `${queue.queue}: ${count(queue.messages, "message")}`),
       h("p", { class: "actions" },
-        actionButton(`Redeliver all to ${queue.originalQueue}`, queueProblems, () => redeliver(`${path}/redeliver`))),
+        actionButton(`Redeliver all to ${queue.originalQueue}`, queueProblems,
+          () => confirmed(`Send all ${count(queue.messages, "message")} of ${queue.queue} back to ${queue.originalQueue}?`) && redeliver(`${path}/redeliver`))),
       queueProblems,
       table([
         { label: "Message", value: (m) => m.messageId },
@@ -180,7 +189,7 @@ async function sinceRetry(api, id) {
 }
 
 /** Follows retried jobs until each ends: what an operator watches after pressing Retry. */
-function followJobs(api, section) {
+function followJobs(api, section, onAllEnded) {
   const jobs = new Map();
   const summary = h("p", { role: "status", class: "retried-summary" });
   const list = h("div");
@@ -206,6 +215,7 @@ function followJobs(api, section) {
     if (pending.length === 0) {
       clearInterval(timer);
       timer = null;
+      onAllEnded();
       return;
     }
     await Promise.all(pending.map(async (id) => {

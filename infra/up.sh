@@ -35,6 +35,10 @@ install_missing() {
   fi
   command -v node >/dev/null || { log "installing nodejs"; apt_install nodejs npm; }
   for tool in curl jq; do command -v $tool >/dev/null || { log "installing $tool"; apt_install $tool; }; done
+  # The console's browser tests drive Debian's Chromium (Playwright cannot download its own here).
+  if [ ! -x /usr/bin/chromium ]; then
+    log "installing chromium (browser tests)"; apt_install chromium
+  fi
   if [ ! -f "$INGESTION_ROOT/infra/s3/node_modules/s3rver/package.json" ]; then
     log "installing s3rver (pinned by infra/s3/package-lock.json)"
     (cd "$INGESTION_ROOT/infra/s3" && npm ci --no-audit --no-fund --loglevel=error)

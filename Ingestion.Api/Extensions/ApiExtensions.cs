@@ -1,4 +1,5 @@
 using Ingestion.Api.Accounts;
+using Ingestion.Api.Console;
 using Ingestion.Api.Datasets;
 using Ingestion.Api.Statements;
 using Ingestion.Api.Syncs;
@@ -50,12 +51,15 @@ public static class ApiExtensions
             }));
         builder.AddIngestionOps();
         builder.AddIngestionReads();
+        builder.AddIngestionConsole();
         return builder;
     }
 
     public static WebApplication MapIngestionApi(this WebApplication app)
     {
+        app.UseIngestionConsole();
         app.UseAuthentication();
+        app.UseCsrfProtection();
         app.UseAuthorization();
         app.MapOpenApi().AllowAnonymous();
         app.MapDatasetsApi();
@@ -70,6 +74,7 @@ public static class ApiExtensions
         app.MapReadsApi();
         app.MapSourcesApi();
         app.MapIndexesApi();
+        app.MapIngestionConsole();
         return app;
     }
 }

@@ -55,6 +55,7 @@ public static class OpsApi
         api.MapPost("/dead-letters/{queue}/{messageId}/redeliver", RedeliverOne);
         api.MapGet("/outbox", OutboxOps.ListPoisoned);
         api.MapPost("/outbox/{id:long}/redeliver", OutboxOps.RedeliverPoisoned);
+        api.MapGet("/stalled", StalledJobs.List);
         return app;
     }
 

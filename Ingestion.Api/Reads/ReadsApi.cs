@@ -18,8 +18,22 @@ public static class ReadsApi
             .RequireAuthorization(SecurityExtensions.TenantPolicy)
             .WithReadBudget()
             .WithTags("Reads");
+
+        // A download link (the console's Export) cannot send an Accept header: the same CSV export at a path of its own.
+        app.MapGet("/v1/datasets/{name}/rows.csv", RowsAsCsv)
+            .RequireAuthorization(SecurityExtensions.TenantPolicy)
+            .WithReadBudget()
+            .WithTags("Reads");
         app.MapAccountReadsApi();
         return app;
+    }
+
+    /// <summary>The rows as <c>text/csv</c> whatever the request's <c>Accept</c>, as an attachment: filters and <c>order</c> as for <c>/rows</c>.</summary>
+    public static Task<IResult> RowsAsCsv(string name, HttpContext context, ReadCatalog catalog, ReadDatabase database,
+        RowCursor cursors, IOptions<ReadOptions> options, CancellationToken cancellationToken)
+    {
+        context.Request.Headers.Accept = "text/csv";
+        return Rows(name, context, catalog, database, cursors, options, cancellationToken);
     }
 
     public static async Task<IResult> Rows(string name, HttpContext context, ReadCatalog catalog, ReadDatabase database,

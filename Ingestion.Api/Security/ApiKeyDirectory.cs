@@ -32,7 +32,10 @@ public sealed class ApiKeyDirectory
 
     public Caller? Find(string key) => _callers.GetValueOrDefault(Hash(key));
 
-    private static string Hash(string key) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+    /// <summary>The caller of a key known only by its <see cref="Hash"/>: how a console session finds its key again.</summary>
+    public Caller? FindByHash(string keyHash) => _callers.GetValueOrDefault(keyHash);
+
+    public static string Hash(string key) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
 
     private static string Fingerprint(string key) => Hash(key)[..8].ToLowerInvariant();
 }

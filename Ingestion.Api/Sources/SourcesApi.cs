@@ -22,6 +22,7 @@ public static class SourcesApi
         api.MapGet("/{name}", GetSource);
         api.MapPut("/{name}", ReplaceSource);
         api.MapDelete("/{name}", DeleteSource);
+        api.MapSourceBudget();
         return app;
     }
 

@@ -86,6 +86,14 @@ public sealed class When_a_worker_loses_the_broker_mid_job
         Assert.That(await _deployment.Sandbox.ScalarAsync<long>(
             "select count(*) from ingestion.job_events where job_id = @id and actor = 'reaper'", ("id", jobId)), Is.GreaterThanOrEqualTo(1),
             "the reaper's resend is in the job's audit trail");
+
+        // What the ops console shows: the reaper's re-drive, and the job as it stands now.
+        using var ops = _deployment.Client(Keys.Ops);
+        var reaped = (await ops.GetJsonAsync("/v1/ops/stalled"))["reaped"]!.AsArray();
+        var redrive = reaped.FirstOrDefault(r => r!["jobId"]!.GetValue<Guid>() == jobId);
+        Assert.That(redrive, Is.Not.Null, reaped.ToJsonString());
+        Assert.That(redrive!["status"]!.GetValue<string>(), Is.EqualTo("completed"));
+        Assert.That(redrive["tenantId"]!.GetValue<string>(), Is.EqualTo("acme"));
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)

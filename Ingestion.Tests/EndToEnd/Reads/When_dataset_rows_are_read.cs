@@ -228,6 +228,21 @@ public sealed class When_dataset_rows_are_read
     }
 
     [Test]
+    public async Task Should_export_csv_at_its_own_path_whatever_the_accept_header()
+    {
+        // A browser's download link sends Accept: text/html,…; the path alone asks for CSV.
+        using var byPath = await _acme.ReadAsync($"/v1/datasets/{_name}/rows.csv?id[lte]=12&order=id", "text/html");
+        using var byAccept = await _acme.ReadAsync($"/v1/datasets/{_name}/rows?id[lte]=12&order=id", "text/csv");
+
+        Assert.That(byPath.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(ContentType(byPath), Is.EqualTo("text/csv; charset=utf-8"));
+        Assert.That(byPath.Content.Headers.ContentDisposition?.FileName, Is.EqualTo($"{_name}.csv"));
+        Assert.That(await byPath.Content.ReadAsStringAsync(), Is.EqualTo(await byAccept.Content.ReadAsStringAsync()));
+        using var other = await _globex.GetAsync($"/v1/datasets/{_name}/rows.csv");
+        Assert.That(other.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "another tenant's dataset is not there");
+    }
+
+    [Test]
     public async Task Should_answer_another_tenant_404()
     {
         using var response = await _globex.GetAsync($"/v1/datasets/{_name}/rows");

@@ -75,6 +75,8 @@ export async function render(main, { api, params }) {
     try {
       const accepted = await api.upload(`/v1/datasets/${encodeURIComponent(dataset.value)}/uploads`, file, {
         signal: controller.signal,
+        // Whatever type the system gave the file (Windows says application/vnd.ms-excel): the API reads it as CSV and checks it.
+        headers: { 'Content-Type': 'text/csv' },
         onProgress: ({ loaded, total }) => {
           bar.max = total || 1;
           bar.value = loaded;

@@ -39,7 +39,7 @@ public static class ApiExtensions
         builder.Services.AddSingleton<AccountDocuments>();
         builder.Services.AddSingleton<AttachmentChecks>();
         builder.AddIngestionWebhooks();
-        builder.Services.AddOpenApi(options => options.AddJobViewSchema());
+        builder.Services.AddOpenApi(options => options.AddJobViewSchema().AddProblemResponses());
         builder.Services.AddHostedService<ServiceGauges>();
         builder.AddIngestionBus(bus =>
             // Every instance hears every job change on a queue of its own that goes with it.

@@ -41,14 +41,17 @@ public sealed class SessionAuthenticationHandler(
     {
         Response.StatusCode = StatusCodes.Status401Unauthorized;
         Response.Headers.WWWAuthenticate = $"{SchemeName} cookie=\"{CookieName}\"";
+        var presented = Request.Cookies.ContainsKey(CookieName);
         await problems.WriteAsync(new ProblemDetailsContext
         {
             HttpContext = Context,
             ProblemDetails =
             {
                 Status = StatusCodes.Status401Unauthorized,
-                Title = "Session expired",
-                Detail = "Your session has expired or was ended: sign in again.",
+                Title = presented ? "Session expired" : "Not signed in",
+                Detail = presented
+                    ? "Your session has expired or was ended: sign in again."
+                    : "Sign in first: POST your API key to /v1/session.",
             },
         });
     }

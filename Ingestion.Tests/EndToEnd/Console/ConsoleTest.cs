@@ -46,8 +46,14 @@ public abstract class ConsoleTest
         var browser = await BrowserAsync();
         Context = await browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = BaseUrl.ToString(), ViewportSize = Viewport });
         Context.SetDefaultTimeout(15_000);
-        Page = await Context.NewPageAsync();
-        Page.Console += (_, message) =>
+        await NewPageAsync();
+    }
+
+    /// <summary>Another tab of the same browser (same session), watched like the first; it becomes <see cref="Page"/>.</summary>
+    protected async Task<IPage> NewPageAsync()
+    {
+        var page = await Context.NewPageAsync();
+        page.Console += (_, message) =>
         {
             var line = $"{message.Type}: {message.Text} ({message.Location})";
             _log.Enqueue(line);
@@ -56,11 +62,13 @@ public abstract class ConsoleTest
                 _errors.Enqueue(line);
             }
         };
-        Page.PageError += (_, error) =>
+        page.PageError += (_, error) =>
         {
             _log.Enqueue("pageerror: " + error);
             _errors.Enqueue("pageerror: " + error);
         };
+        Page = page;
+        return page;
     }
 
     [TearDown]

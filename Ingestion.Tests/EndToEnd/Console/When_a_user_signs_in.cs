@@ -32,7 +32,7 @@ public sealed class When_a_user_signs_in : ConsoleTest
 
         await Expect(Page.GetByRole(AriaRole.Heading, new() { Name = "Jobs" })).ToBeVisibleAsync();
         await Expect(Page.GetByText("Tenant acme")).ToBeVisibleAsync();
-        await Expect(Page.GetByRole(AriaRole.Link, new() { Name = jobId.ToString()[..8] })).ToBeVisibleAsync();
+        await Expect(Page.GetByRole(AriaRole.Link, new() { Name = jobId.ToString() })).ToBeVisibleAsync();
 
         var cookie = (await Context.CookiesAsync()).Single(c => c.Name == "ingestion_session");
         Assert.That(cookie.HttpOnly, Is.True);

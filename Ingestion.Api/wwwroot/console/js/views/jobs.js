@@ -57,7 +57,7 @@ export async function render(main, { api, params, session, navigate }) {
   async function load() {
     const page = await api.get(`/v1/jobs?${query}`);
     const columns = [
-      { label: 'Job', value: (j) => h('a', { href: `#/jobs/${j.jobId}`, class: 'mono' }, j.jobId.slice(0, 8)) },
+      { label: 'Job', value: (j) => h('a', { href: `#/jobs/${j.jobId}`, class: 'mono' }, j.jobId) },
       { label: 'Kind', value: (j) => j.kind },
       session.isOps ? { label: 'Tenant', value: (j) => j.tenant ?? '–' } : null,
       { label: 'Dataset or account', value: jobSubject },
@@ -66,9 +66,10 @@ export async function render(main, { api, params, session, navigate }) {
       { label: 'Age', value: (j) => h('time', { datetime: j.createdAt, title: new Date(j.createdAt).toLocaleString() }, formatAge(j.createdAt)) },
     ].filter(Boolean);
     list.replaceChildren(table(columns, page.items, { caption: 'Jobs, newest first', empty: 'No jobs match.' }));
-    pager.replaceChildren(
+    pager.replaceChildren(...[
       params.cursor ? h('a', { href: hashOf(filters) }, 'First page') : null,
-      page.nextCursor ? h('a', { href: hashOf({ ...filters, cursor: page.nextCursor }) }, 'Next page') : null);
+      page.nextCursor ? h('a', { href: hashOf({ ...filters, cursor: page.nextCursor }) }, 'Next page') : null,
+    ].filter(Boolean));
     live.textContent = `Updated ${new Date().toLocaleTimeString()}; refreshes every ${refreshMs / 1000} s.`;
   }
 

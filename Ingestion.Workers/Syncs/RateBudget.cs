@@ -9,7 +9,8 @@ namespace Ingestion.Workers.Syncs;
 /// every policy admits it: the declared ones, and a tighter one the upstream revealed. A policy
 /// "R requests in any W seconds" is kept as a sliding log of grants: the request is granted when
 /// fewer than R grants are younger than W, and otherwise learns exactly when the oldest of them
-/// leaves the window. Grants are taken under a transaction-scoped advisory lock per budget, so two
+/// leaves the window; and a short window's grants are spaced evenly over it (<see cref="Pace"/>),
+/// not taken in bursts. Grants are taken under a transaction-scoped advisory lock per budget, so two
 /// workers (or twenty) never both take the last permit. What the upstream says (<c>Retry-After</c>,
 /// a spent <c>X-RateLimit-Remaining</c>) blocks the whole budget until then. Sources sharing a
 /// credential may declare different policies: the key remembers all of them (<c>rate_policies</c>),
@@ -52,6 +53,14 @@ public sealed class RateBudget(NpgsqlDataSource dataSource)
                b.learned_seconds, clock_timestamp()
         from (select 1) one left join ingestion.rate_budgets b on b.budget_key = @key
         """;
+
+    /// <summary>
+    /// The longest spacing between two grants that pacing imposes: a policy whose window over its
+    /// requests is longer (5 per minute) keeps its burst, so a small sync does not wait minutes for its first pages.
+    /// </summary>
+    public static readonly TimeSpan MaxPace = TimeSpan.FromSeconds(1);
+
+    private const string YoungestSql = "select max(at) from ingestion.rate_grants where budget_key = @key";
 
     private const string NthYoungestSql = """
         select at from ingestion.rate_grants where budget_key = @key and at > @since order by at desc offset @skip limit 1
@@ -131,6 +140,18 @@ public sealed class RateBudget(NpgsqlDataSource dataSource)
             return wait;
         }
 
+        var pace = Pace(policies);
+        if (pace > TimeSpan.Zero)
+        {
+            await using var youngest = new NpgsqlCommand(YoungestSql, connection, transaction);
+            youngest.Parameters.AddWithValue("key", budgetKey);
+            if (await youngest.ExecuteScalarAsync(cancellationToken) is DateTime last
+                && new DateTimeOffset(last, TimeSpan.Zero) + pace - now is { } early && early > TimeSpan.Zero)
+            {
+                return early;
+            }
+        }
+
         await using (var grant = new NpgsqlCommand(GrantSql, connection, transaction))
         {
             grant.Parameters.AddWithValue("key", budgetKey);
@@ -199,6 +220,29 @@ public sealed class RateBudget(NpgsqlDataSource dataSource)
 
         var allowed = declared.Where(p => p.PerSeconds == window).Select(p => (int?)p.Requests).Min();
         return allowed is null || limit < allowed ? new RateLimitPolicy(limit, window) : null;
+    }
+
+    /// <summary>
+    /// The spacing between two grants: a window's permits spread evenly over it (its length and the
+    /// margin over its requests), not taken in a burst. A burst sends its requests together, so the
+    /// last ones reach the upstream late behind the others while the next burst's first arrives on
+    /// time: the gap the margin covers is then spent by the client itself. Evenly spaced, requests
+    /// meet no queue of their own, and the rate is the same. Only short spacings (up to
+    /// <see cref="MaxPace"/>); the log of grants holds every policy either way.
+    /// </summary>
+    public static TimeSpan Pace(IReadOnlyList<RateLimitPolicy> policies)
+    {
+        var pace = TimeSpan.Zero;
+        foreach (var policy in policies)
+        {
+            var spacing = (TimeSpan.FromSeconds(policy.PerSeconds) + Margin) / (2 * policy.Requests);
+            if (spacing <= MaxPace && spacing > pace)
+            {
+                pace = spacing;
+            }
+        }
+
+        return pace;
     }
 
     /// <summary>The fastest pace every declared policy allows, in requests per second.</summary>

@@ -465,7 +465,6 @@ public sealed partial class SyncRunner(
 
             using (response)
             {
-                turn.ObserveLatency(clock.Elapsed);
                 var now = DateTimeOffset.UtcNow;
                 var signal = RateHeaders.Read(response.Headers, now);
                 var status = (int)response.StatusCode;
@@ -577,7 +576,9 @@ public sealed partial class SyncRunner(
                     throw new SyncException("records_not_found", $"The page has no array at {definition.Records.Path}.");
                 }
 
+                // The whole round trip, body parsed: what a partition waits per page, so what sizes how many run at once.
                 turn.Spent(Phase.Fetch, clock.Elapsed);
+                turn.ObserveLatency(clock.Elapsed);
                 var count = records.GetArrayLength();
                 var following = builder.Follow(position, body.RootElement, response, count);
                 var (high, low, descending) = Marks.Of(records, turn.MarkPath);
@@ -752,14 +753,16 @@ public sealed partial class SyncRunner(
 
         /// <summary>
         /// Partitions worked at once: enough to keep the budget's pace busy while each waits its latency
-        /// for a page (pace × latency, plus one loading), never more than the source declares.
+        /// for a page (pace × latency, with a quarter more for latency that varies page to page, plus one
+        /// asking the budget), never more than the source declares. A partition too many only waits its
+        /// turn at the budget; one too few leaves permits unused.
         /// </summary>
         public int Concurrency(SourceDefinition definition)
         {
             var declared = definition.Partitions?.Parallelism ?? 1;
             var ceiling = RateBudget.Ceiling(definition.RateLimit.Policies);
             var latency = TimeSpan.FromTicks(Interlocked.Read(ref _latencyTicks)).TotalSeconds;
-            var needed = double.IsInfinity(ceiling) ? declared : (int)Math.Ceiling(ceiling * latency) + 1;
+            var needed = double.IsInfinity(ceiling) ? declared : (int)Math.Ceiling(ceiling * latency * 1.25) + 1;
             return Math.Clamp(needed, 1, Math.Max(1, declared));
         }
 

@@ -39,7 +39,7 @@ internal static class SyncBench
             Window = window,
         });
         Bench.Log($"simulator at {simulator.BaseUrl}: {events:N0} events, pages of {pageSize:N0}, {requestsPerSecond} requests/s ({window} window); "
-                  + (parallelism > 0 ? $"{parallelism} time slices at once" : "no partitions"));
+                  + (parallelism > 0 ? $"{2 * parallelism} time slices, up to {parallelism} at once" : "no partitions"));
 
         var settings = new Dictionary<string, string>(sandbox.Settings) { ["Sources__AllowedHosts__0"] = "127.0.0.1" };
         await using var api = await HostProcess.StartAsync("Ingestion.Api", "bench-sync-api", settings);
@@ -57,11 +57,13 @@ internal static class SyncBench
             if (parallelism > 0)
             {
                 // One cursor chain is a sequence of round trips; a data engineer splits the history into
-                // time slices so several chains share the budget: as many equal slices as run at once.
+                // time slices so several chains share the budget. Twice as many slices as may run at once:
+                // the worker runs as many as the budget and the page latency need (up to parallelism), and
+                // the pending ones keep that many busy to the end instead of a tail of a few long slices.
                 source["partitions"] = new JsonObject
                 {
                     ["start"] = start.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
-                    ["sliceSeconds"] = (int)Math.Ceiling(History.TotalSeconds / parallelism),
+                    ["sliceSeconds"] = (int)Math.Ceiling(History.TotalSeconds / (2 * parallelism)),
                     ["parallelism"] = parallelism,
                 };
             }

@@ -14,7 +14,7 @@ namespace Ingestion.Tests.EndToEnd.Syncs;
 /// </summary>
 public sealed class When_a_budget_key_outlives_what_it_learned
 {
-    private static readonly RateLimitPolicy Generous = new(100, 1);
+    private static readonly RateLimitPolicy Generous = new(1000, 1);
 
     private Sandbox _sandbox = null!;
     private RateBudget _budget = null!;

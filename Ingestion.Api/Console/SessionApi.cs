@@ -50,6 +50,7 @@ public static class SessionApi
             IsEssential = true,
         });
         NoStore(context);
+        ClearCache(context);
         return TypedResults.Ok(View(session));
     }
 
@@ -72,11 +73,15 @@ public static class SessionApi
             Secure = !environment.IsDevelopment(),
             Path = "/",
         });
+        ClearCache(context);
         return TypedResults.NoContent();
     }
 
     private static SessionView View(ConsoleSession session) =>
         new(session.Caller.TenantId, session.Caller.IsOps, session.CsrfToken, session.ExpiresAt);
+
+    // Reads the browser kept belong to whoever was signed in: the next one must not see them.
+    private static void ClearCache(HttpContext context) => context.Response.Headers["Clear-Site-Data"] = "\"cache\"";
 
     // The body carries the CSRF token: no cache or proxy may keep it.
     private static void NoStore(HttpContext context) => context.Response.Headers.CacheControl = "no-store";

@@ -16,7 +16,8 @@ public static class SessionApi
     public static IEndpointRouteBuilder MapSessionApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/v1/session").WithTags("Console session");
-        api.MapPost("/", SignInAsync).AllowAnonymous();
+        // The key in the body signs in, not a cookie the browser may still hold from another tab.
+        api.MapPost("/", SignInAsync).AllowAnonymous().WithMetadata(new CsrfExempt());
         var signedIn = new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder(SessionAuthenticationHandler.SchemeName)
             .RequireAuthenticatedUser().Build();
         api.MapGet("/", Current).RequireAuthorization(signedIn);
@@ -37,6 +38,13 @@ public static class SessionApi
         if (keys.Find(body.ApiKey) is not { } caller)
         {
             return TypedResults.Problem(statusCode: 401, title: "Unknown API key", detail: "That key is not known to this service.");
+        }
+
+        // The cookie set below replaces the one presented (another tab's session): end that one, so
+        // a copy of it kept elsewhere signs in nobody.
+        if (context.Request.Cookies[SessionAuthenticationHandler.CookieName] is { Length: > 0 } presented)
+        {
+            await sessions.EndAsync(presented, cancellationToken);
         }
 
         var (token, session) = await sessions.OpenAsync(body.ApiKey, caller, cancellationToken);

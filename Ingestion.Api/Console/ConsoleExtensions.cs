@@ -62,7 +62,12 @@ public static class ConsoleExtensions
         return app;
     }
 
-    /// <summary>After authentication: a cookie-signed state change must carry the session's CSRF token.</summary>
+    /// <summary>
+    /// After authorization: a cookie-signed state change must carry the session's CSRF token. Only
+    /// then is the caller the one the endpoint acts for: an endpoint whose policy names the session
+    /// scheme (<c>DELETE /v1/session</c>) authenticates the cookie there, even when the request also
+    /// carries an <c>X-Api-Key</c> that the default scheme tried first.
+    /// </summary>
     public static WebApplication UseCsrfProtection(this WebApplication app)
     {
         app.UseMiddleware<CsrfProtection>();

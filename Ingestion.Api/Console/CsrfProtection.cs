@@ -7,7 +7,10 @@ namespace Ingestion.Api.Console;
 /// session's token in <see cref="Header"/>. Another site can make a browser send the cookie
 /// (SameSite=Strict already stops most of that) but cannot read the token, which only the
 /// console's own page receives from <c>/v1/session</c>. Requests with <c>X-Api-Key</c> are
-/// not affected: no browser adds that header on its own.
+/// not affected: no browser adds that header on its own. It runs after authorization, so it
+/// judges the identity the endpoint was authorized with (see
+/// <see cref="ConsoleExtensions.UseCsrfProtection"/>). Endpoints marked <see cref="CsrfExempt"/>
+/// authenticate otherwise (the sign-in carries a key in its body) and are not checked.
 /// </summary>
 public sealed class CsrfProtection(RequestDelegate next, IProblemDetailsService problems)
 {
@@ -16,6 +19,7 @@ public sealed class CsrfProtection(RequestDelegate next, IProblemDetailsService 
     public async Task InvokeAsync(HttpContext context)
     {
         if (context.User.Identity?.AuthenticationType == SessionAuthenticationHandler.SchemeName
+            && context.GetEndpoint()?.Metadata.GetMetadata<CsrfExempt>() is null
             && !(HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)
                 || HttpMethods.IsOptions(context.Request.Method) || HttpMethods.IsTrace(context.Request.Method))
             && !(context.Features.Get<ConsoleSession>() is { } session
@@ -40,3 +44,6 @@ public sealed class CsrfProtection(RequestDelegate next, IProblemDetailsService 
         await next(context);
     }
 }
+
+/// <summary>Endpoint metadata: the endpoint does not act on the strength of the session cookie, so <see cref="CsrfProtection"/> lets it be.</summary>
+public sealed class CsrfExempt;

@@ -16,7 +16,8 @@ public static class SessionApi
     public static IEndpointRouteBuilder MapSessionApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/v1/session").WithTags("Console session");
-        api.MapPost("/", SignInAsync).AllowAnonymous();
+        // The key in the body signs in, not a cookie the browser may still hold from another tab.
+        api.MapPost("/", SignInAsync).AllowAnonymous().WithMetadata(new CsrfExempt());
         var signedIn = new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder(SessionAuthenticationHandler.SchemeName)
             .RequireAuthenticatedUser().Build();
         api.MapGet("/", Current).RequireAuthorization(signedIn);
@@ -39,6 +40,13 @@ public static class SessionApi
             return TypedResults.Problem(statusCode: 401, title: "Unknown API key", detail: "That key is not known to this service.");
         }
 
+        // The cookie set below replaces the one presented (another tab's session): end that one, so
+        // a copy of it kept elsewhere signs in nobody.
+        if (context.Request.Cookies[SessionAuthenticationHandler.CookieName] is { Length: > 0 } presented)
+        {
+            await sessions.EndAsync(presented, cancellationToken);
+        }
+
         var (token, session) = await sessions.OpenAsync(body.ApiKey, caller, cancellationToken);
         context.Response.Cookies.Append(SessionAuthenticationHandler.CookieName, token, new CookieOptions
         {
@@ -50,6 +58,7 @@ public static class SessionApi
             IsEssential = true,
         });
         NoStore(context);
+        ClearCache(context);
         return TypedResults.Ok(View(session));
     }
 
@@ -72,11 +81,15 @@ public static class SessionApi
             Secure = !environment.IsDevelopment(),
             Path = "/",
         });
+        ClearCache(context);
         return TypedResults.NoContent();
     }
 
     private static SessionView View(ConsoleSession session) =>
         new(session.Caller.TenantId, session.Caller.IsOps, session.CsrfToken, session.ExpiresAt);
+
+    // Reads the browser kept belong to whoever was signed in: the next one must not see them.
+    private static void ClearCache(HttpContext context) => context.Response.Headers["Clear-Site-Data"] = "\"cache\"";
 
     // The body carries the CSRF token: no cache or proxy may keep it.
     private static void NoStore(HttpContext context) => context.Response.Headers.CacheControl = "no-store";

@@ -59,8 +59,8 @@ public static class ApiExtensions
     {
         app.UseIngestionConsole();
         app.UseAuthentication();
-        app.UseCsrfProtection();
         app.UseAuthorization();
+        app.UseCsrfProtection();
         app.MapOpenApi().AllowAnonymous();
         app.MapDatasetsApi();
         app.MapUploadsApi();

@@ -97,7 +97,7 @@ public static class AccountReadsApi
         }
 
         return await ReadsApi.ServeAsync(context, database, tenant, query, format, ordered: true, "transactions",
-            ReadCaching.AccountTag(version.Value, "transactions-" + ReadCaching.Suffix(format)), options.Value, cursors,
+            ReadCaching.AccountTag(tenant, version.Value, "transactions-" + ReadCaching.Suffix(format)), options.Value, cursors,
             cancellationToken);
     }
 
@@ -128,7 +128,7 @@ public static class AccountReadsApi
 
         // The period is in the tag: without from/to it is "this month up to today", which moves at
         // midnight while the account's counter does not, and yesterday's figures must not be a 304.
-        if (ReadCaching.IsNotModified(context, ReadCaching.AccountTag(version.Value, $"summary-{Day(start)}-{Day(end)}"),
+        if (ReadCaching.IsNotModified(context, ReadCaching.AccountTag(tenant, version.Value, $"summary-{Day(start)}-{Day(end)}"),
                 options.Value.CacheMaxAge))
         {
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);

@@ -72,7 +72,7 @@ public static class ReadsApi
         // An export without an order is read in storage order: one sequential scan, nothing sorted.
         var ordered = paged || context.Request.Query.ContainsKey("order");
         return await ServeAsync(context, database, tenant, query, format, ordered, "rows",
-            ReadCaching.DatasetTag(target.Version, format), options.Value, cursors, cancellationToken);
+            ReadCaching.DatasetTag(tenant, target.Version, format), options.Value, cursors, cancellationToken);
     }
 
     /// <summary>Answers 304 when the client's ETag is current, otherwise streams the rows in the negotiated format.</summary>

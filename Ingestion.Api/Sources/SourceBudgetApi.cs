@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Ingestion.Api.Security;
 using Ingestion.Platform.Sources;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -21,10 +20,20 @@ public static class SourceBudgetApi
 
     private const int MaxWindowSeconds = 3600;
 
-    // One row even before any sync created the budget (left join on a one-row select).
+    // One row even before any sync created the budget (left join on a one-row select). A learned
+    // limit counts, as in the workers' RateBudget, until its window and the lapse have passed since a
+    // response last said it.
     private const string StateSql = """
-        select b.blocked_until, b.learned_requests, b.learned_seconds, coalesce(b.known_policies, '[]'::jsonb)::text, clock_timestamp()
+        select b.blocked_until,
+               case when b.learned_at > clock_timestamp() - make_interval(secs => b.learned_seconds) - @lapse then b.learned_requests end,
+               b.learned_seconds, clock_timestamp()
         from (select 1) one left join ingestion.rate_budgets b on b.budget_key = @key
+        """;
+
+    // Every policy a source on the credential declared and that has not lapsed (RateBudget's rule).
+    private const string KnownPoliciesSql = """
+        select requests, per_seconds from ingestion.rate_policies
+        where budget_key = @key and declared_at >= clock_timestamp() - make_interval(secs => per_seconds) - @lapse
         """;
 
     private const string UsedSql = """
@@ -85,6 +94,7 @@ public static class SourceBudgetApi
         await using (var state = new NpgsqlCommand(StateSql, connection))
         {
             state.Parameters.AddWithValue("key", source.BudgetKey);
+            state.Parameters.AddWithValue("lapse", SourceRateLimit.Lapse);
             await using var reader = await state.ExecuteReaderAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
             blockedUntil = reader.IsDBNull(0) ? null : reader.GetFieldValue<DateTimeOffset>(0);
@@ -93,11 +103,22 @@ public static class SourceBudgetApi
                 policies.Add((reader.GetInt32(1), reader.GetInt32(2), "learned"));
             }
 
-            var known = JsonSerializer.Deserialize<int[][]>(reader.GetString(3)) ?? [];
-            policies.AddRange(known
-                .Where(p => p.Length == 2 && p[0] > 0 && p[1] > 0 && !declared.Any(d => d.Requests == p[0] && d.PerSeconds == p[1]))
-                .Select(p => (p[0], p[1], "shared")));
-            now = reader.GetFieldValue<DateTimeOffset>(4);
+            now = reader.GetFieldValue<DateTimeOffset>(3);
+        }
+
+        await using (var known = new NpgsqlCommand(KnownPoliciesSql, connection))
+        {
+            known.Parameters.AddWithValue("key", source.BudgetKey);
+            known.Parameters.AddWithValue("lapse", SourceRateLimit.Lapse);
+            await using var reader = await known.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var (requests, perSeconds) = (reader.GetInt32(0), reader.GetInt32(1));
+                if (!declared.Any(d => d.Requests == requests && d.PerSeconds == perSeconds))
+                {
+                    policies.Add((requests, perSeconds, "shared"));
+                }
+            }
         }
 
         var uses = new List<PolicyUse>(policies.Count);

@@ -109,7 +109,15 @@ public sealed record RateLimitPolicy(int Requests, int PerSeconds);
 /// the IETF <c>RateLimit</c>/<c>RateLimit-Policy</c> fields, and <c>Retry-After</c> (seconds or an
 /// HTTP date), which always wins.
 /// </summary>
-public sealed record SourceRateLimit(IReadOnlyList<RateLimitPolicy> Policies, bool LearnFromHeaders = true);
+public sealed record SourceRateLimit(IReadOnlyList<RateLimitPolicy> Policies, bool LearnFromHeaders = true)
+{
+    /// <summary>
+    /// How long past its window a policy nobody declares any more, or a limit the upstream stopped
+    /// saying, still counts: longer than any pause between two requests of a sync that is still running.
+    /// The workers' budget and the budget's read model both judge by it, so they agree on what counts.
+    /// </summary>
+    public static readonly TimeSpan Lapse = TimeSpan.FromMinutes(5);
+}
 
 [JsonConverter(typeof(JsonStringEnumConverter<TimeFormat>))]
 public enum TimeFormat

@@ -27,11 +27,8 @@ public sealed class RateBudget(NpgsqlDataSource dataSource)
     /// </summary>
     public static readonly TimeSpan Margin = TimeSpan.FromMilliseconds(30);
 
-    /// <summary>
-    /// How long past its window a policy nobody declares any more, or a limit the upstream stopped
-    /// saying, still counts: longer than any pause between two requests of a sync that is still running.
-    /// </summary>
-    public static readonly TimeSpan Lapse = TimeSpan.FromMinutes(5);
+    /// <inheritdoc cref="SourceRateLimit.Lapse"/>
+    public static readonly TimeSpan Lapse = SourceRateLimit.Lapse;
 
     private const string LockSql = "select pg_advisory_xact_lock(hashtextextended('ingestion.budget:' || @key, 0))";
 

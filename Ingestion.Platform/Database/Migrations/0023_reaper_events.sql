@@ -1,4 +1,11 @@
 -- The ops console lists the reaper's latest re-drives (GET /v1/ops/stalled). Its rows are a tiny
 -- part of job_events, which holds every transition of every job: a partial index on them alone
 -- lets that listing read only them, newest first.
-create index job_events_reaper on ingestion.job_events (id) where actor = 'reaper';
+--
+-- Not `concurrently`: the migrator runs every file inside a transaction (DatabaseMigrator), where
+-- PostgreSQL refuses `create index concurrently`. So this build takes a SHARE lock on job_events
+-- and every job transition (each inserts an event) waits until it ends: on a deployment with a
+-- large job_events, apply it in a quiet window, or build the index by hand first with
+--   create index concurrently if not exists job_events_reaper on ingestion.job_events (id) where actor = 'reaper';
+-- (check it is valid: pg_index.indisvalid), after which this statement finds it and does nothing.
+create index if not exists job_events_reaper on ingestion.job_events (id) where actor = 'reaper';

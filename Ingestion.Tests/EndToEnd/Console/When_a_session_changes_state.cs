@@ -58,6 +58,43 @@ public sealed class When_a_session_changes_state
         Assert.That((await browser.SendAsync(ops)).StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
     }
 
+    [Test]
+    public async Task Should_not_sign_out_by_the_cookie_without_the_csrf_token_whatever_key_comes_with_it()
+    {
+        using var browser = new HttpClient { BaseAddress = TestRun.Shared.Api.Url };
+        var signIn = await browser.PostAsJsonAsync("/v1/session", new { apiKey = Keys.Acme });
+        Carry(signIn, browser);
+
+        // The default scheme tries the (unknown) key and finds no one; the endpoint signs out by the cookie.
+        var forged = new HttpRequestMessage(HttpMethod.Delete, "/v1/session");
+        forged.Headers.Add("X-Api-Key", "not-a-key-of-this-service");
+        var refused = await browser.SendAsync(forged);
+
+        Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+        Assert.That(await refused.Content.ReadAsStringAsync(), Does.Contain("X-CSRF-Token"));
+        Assert.That((await browser.GetAsync("/v1/session")).StatusCode, Is.EqualTo(HttpStatusCode.OK), "the session is still open");
+    }
+
+    [Test]
+    public async Task Should_sign_in_again_over_an_open_session_and_end_the_old_one()
+    {
+        using var browser = new HttpClient { BaseAddress = TestRun.Shared.Api.Url };
+        Carry(await browser.PostAsJsonAsync("/v1/session", new { apiKey = Keys.Acme }), browser);
+
+        // Another tab signs in while this browser still holds a valid session cookie (and sends no CSRF token).
+        var again = await browser.PostAsJsonAsync("/v1/session", new { apiKey = Keys.Globex });
+        Assert.That(again.StatusCode, Is.EqualTo(HttpStatusCode.OK), await again.Content.ReadAsStringAsync());
+        Assert.That(JsonNode.Parse(await again.Content.ReadAsStringAsync())!["tenant"]!.GetValue<string>(), Is.EqualTo("globex"));
+        Assert.That(again.Headers.GetValues("Clear-Site-Data").Single(), Is.EqualTo("\"cache\""),
+            "the previous tenant's cached reads go");
+
+        Assert.That((await browser.GetAsync("/v1/jobs")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized),
+            "the cookie it replaced signs in nobody any more");
+        using var renewed = new HttpClient { BaseAddress = TestRun.Shared.Api.Url };
+        Carry(again, renewed);
+        Assert.That((await renewed.GetAsync("/v1/jobs")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+    }
+
     /// <summary>Sends the session cookie on every later request, as a browser would (it is Secure, so a CookieContainer keeps it off plain http).</summary>
     private static void Carry(HttpResponseMessage signIn, HttpClient browser)
     {

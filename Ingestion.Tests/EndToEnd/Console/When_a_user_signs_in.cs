@@ -75,4 +75,28 @@ public sealed class When_a_user_signs_in : ConsoleTest
         Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
         AssertNoConsoleErrors();
     }
+
+    [Test]
+    public async Task Should_stay_signed_in_and_say_so_when_signing_out_fails()
+    {
+        await Page.GotoAsync(ConsoleUrl());
+        ExpectConsoleError(NotSignedInYet);
+        await SignInAsync(Keys.Acme);
+        // The API is unavailable for the sign-out, as a 503 from a proxy would be: the session is still open.
+        await Page.RouteAsync("**/v1/session", route => route.Request.Method == "DELETE"
+            ? route.FulfillAsync(new() { Status = 503, ContentType = "application/problem+json",
+                Body = """{"title":"Service unavailable","detail":"Try again shortly.","status":503}""" })
+            : route.ContinueAsync());
+
+        await Page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+        await Expect(Page.GetByRole(AriaRole.Alert)).ToContainTextAsync("Not signed out");
+        await Expect(Page.GetByRole(AriaRole.Heading, new() { Name = "Jobs" })).ToBeVisibleAsync();
+        await Expect(Page.GetByText("You have signed out.")).Not.ToBeVisibleAsync();
+        Assert.That((await Context.CookiesAsync()).Any(c => c.Name == "ingestion_session"), Is.True);
+
+        await Page.UnrouteAllAsync();
+        await Page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+        await Expect(Page.GetByText("You have signed out.")).ToBeVisibleAsync();
+        AssertNoConsoleErrors();
+    }
 }

@@ -264,14 +264,14 @@ public sealed class When_dataset_rows_are_read
         var etag = first.Headers.ETag!.ToString();
         Assert.That(first.Headers.CacheControl!.Private, Is.True);
         Assert.That(first.Headers.CacheControl.MaxAge, Is.Not.Null);
-        Assert.That(first.Headers.Vary, Is.EquivalentTo(new[] { "Accept", "X-Api-Key" }),
+        Assert.That(first.Headers.Vary, Is.EquivalentTo(new[] { "Accept", "X-Api-Key", "Cookie" }),
             "versions are per tenant: another key's answer on this URL may carry the same tag");
 
         using (var again = await _acme.ReadAsync(path, ifNoneMatch: etag))
         {
             Assert.That(again.StatusCode, Is.EqualTo(HttpStatusCode.NotModified));
             Assert.That(again.Headers.ETag!.ToString(), Is.EqualTo(etag));
-            Assert.That(again.Headers.Vary, Is.EquivalentTo(new[] { "Accept", "X-Api-Key" }));
+            Assert.That(again.Headers.Vary, Is.EquivalentTo(new[] { "Accept", "X-Api-Key", "Cookie" }));
         }
 
         await _acme.LoadAsync(other, ReadClient.Csv(Header, [Row(1)]));
@@ -284,6 +284,23 @@ public sealed class When_dataset_rows_are_read
         using var afterOwn = await _acme.ReadAsync(path, ifNoneMatch: etag);
         Assert.That(afterOwn.StatusCode, Is.EqualTo(HttpStatusCode.OK), "this dataset's load");
         Assert.That(afterOwn.Headers.ETag!.ToString(), Is.Not.EqualTo(etag));
+    }
+
+    [Test]
+    public async Task Should_not_answer_another_tenants_tag_as_current()
+    {
+        var name = "twins_" + Guid.NewGuid().ToString("N")[..8];
+        await _acme.CreateDatasetAsync(Definition(name));
+        await _globex.CreateDatasetAsync(Definition(name));
+        await _acme.LoadAsync(name, ReadClient.Csv(Header, [Row(1)]));
+        await _globex.LoadAsync(name, ReadClient.Csv(Header, [Row(2)]));
+        var path = $"/v1/datasets/{name}/rows.csv";
+        using var acme = await _acme.ReadAsync(path);
+        using var globex = await _globex.ReadAsync(path, ifNoneMatch: acme.Headers.ETag!.ToString());
+
+        Assert.That(globex.StatusCode, Is.EqualTo(HttpStatusCode.OK), "both datasets are at their first load, but their rows differ");
+        Assert.That(await globex.Content.ReadAsStringAsync(), Does.Contain("item 2").And.Not.Contain("item 1"));
+        Assert.That(globex.Headers.ETag!.ToString(), Is.Not.EqualTo(acme.Headers.ETag.ToString()));
     }
 
     private static string ContentType(HttpResponseMessage response) =>

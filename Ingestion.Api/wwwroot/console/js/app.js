@@ -127,8 +127,15 @@ document.getElementById('sign-out').addEventListener('click', async () => {
   try {
     await sessionApi.signOut();
   } catch (error) {
-    // Already ended on the server: the page signs out all the same.
-    if (error?.status !== 401) console.warn('sign-out failed', error);
+    // 401: already ended on the server, so the page signs out all the same. Anything else (a 503,
+    // no network) may have left the session open: say so and keep the shell, to try again.
+    if (error?.status !== 401) {
+      showProblem(main, {
+        title: 'Not signed out',
+        detail: `The session may still be open (${error?.detail ?? error?.message ?? error}). Try again.`,
+      });
+      return;
+    }
   }
   signInForm('You have signed out.');
 });

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 using Ingestion.Api.Jobs;
 using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Storage;
@@ -54,7 +55,8 @@ public sealed record RejectLimitsView(long? MaxRejectedRows, double? MaxRejected
 
 /// <param name="BytesRead">Bytes of the object read; for a compressed object, compressed bytes, so progress is against <paramref name="BytesTotal"/>.</param>
 /// <param name="UncompressedBytesRead">A compressed object only: bytes of its decompressed text read.</param>
-public sealed record UploadProgressView(long RowsLoaded, long RowsRejected, long BytesRead, long? BytesTotal, long? UncompressedBytesRead = null);
+public sealed record UploadProgressView(long RowsLoaded, long RowsRejected, long BytesRead, long? BytesTotal,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? UncompressedBytesRead = null);
 
 /// <summary>The rejected rows: how many, and a presigned link to the CSV that lists them.</summary>
 public sealed record RejectsView(long Count, string Url, DateTimeOffset ExpiresAt);

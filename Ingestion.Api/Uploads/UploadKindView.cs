@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 using Ingestion.Api.Jobs;
 using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Storage;
@@ -22,7 +23,7 @@ public sealed class UploadKindView : JobKindView<UploadJob>
         view.Set(nameof(UploadJob.Bytes), job.Bytes);
         view.Set(nameof(UploadJob.Sha256), job.Sha256);
         view.Set(nameof(UploadJob.Dialect), job.Dialect);
-        view.Progress = new UploadProgressView(job.RowsLoaded, job.RowsRejected, job.BytesRead, job.Bytes);
+        view.Progress = new UploadProgressView(job.RowsLoaded, job.RowsRejected, job.BytesRead, job.Bytes, job.UncompressedBytesRead);
         view.Set("RejectLimits", job.MaxRejectedRows is null && job.MaxRejectedRatio is null
             ? null
             : new RejectLimitsView(job.MaxRejectedRows, job.MaxRejectedRatio));
@@ -52,7 +53,10 @@ public sealed class UploadKindView : JobKindView<UploadJob>
 /// <summary>Reject limits a retry raised above the dataset's for this upload, if one did.</summary>
 public sealed record RejectLimitsView(long? MaxRejectedRows, double? MaxRejectedRatio);
 
-public sealed record UploadProgressView(long RowsLoaded, long RowsRejected, long BytesRead, long? BytesTotal);
+/// <param name="BytesRead">Bytes of the object read; for a compressed object, compressed bytes, so progress is against <paramref name="BytesTotal"/>.</param>
+/// <param name="UncompressedBytesRead">A compressed object only: bytes of its decompressed text read.</param>
+public sealed record UploadProgressView(long RowsLoaded, long RowsRejected, long BytesRead, long? BytesTotal,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? UncompressedBytesRead = null);
 
 /// <summary>The rejected rows: how many, and a presigned link to the CSV that lists them.</summary>
 public sealed record RejectsView(long Count, string Url, DateTimeOffset ExpiresAt);

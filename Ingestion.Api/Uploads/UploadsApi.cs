@@ -83,7 +83,14 @@ public static class UploadsApi
         if (kind == Body.Unsupported)
         {
             return Problem(415, "Unsupported content type",
-                $"Send the CSV as text/csv, or as the 'file' part of multipart/form-data; got '{request.ContentType ?? "none"}'.");
+                $"Send the CSV as text/csv (application/gzip or application/zstd when compressed), or as the 'file' part of multipart/form-data; got '{request.ContentType ?? "none"}'.");
+        }
+
+        // A compressed body is stored as sent and decompressed by the worker, which knows gzip and zstd by their first bytes.
+        if (request.Headers.ContentEncoding.ToString() is { Length: > 0 } encoding && !ReadableContentEncodings.Contains(encoding.Trim()))
+        {
+            return Problem(415, "Unsupported Content-Encoding",
+                $"Content-Encoding '{encoding}' cannot be read: send the file uncompressed, or compressed with gzip or zstd.");
         }
 
         if (request.ContentLength > intake.MaxBytes)
@@ -215,6 +222,8 @@ public static class UploadsApi
         Multipart,
     }
 
+    private static readonly HashSet<string> ReadableContentEncodings = new(StringComparer.OrdinalIgnoreCase) { "gzip", "x-gzip", "zstd", "identity" };
+
     private static Body BodyKind(string? contentType)
     {
         if (!MediaTypeHeaderValue.TryParse(contentType, out var type))
@@ -225,6 +234,7 @@ public static class UploadsApi
         return type.MediaType.Value?.ToLowerInvariant() switch
         {
             "text/csv" or "application/csv" => Body.Csv,
+            "application/gzip" or "application/x-gzip" or "application/zstd" => Body.Csv,
             "multipart/form-data" => Body.Multipart,
             _ => Body.Unsupported,
         };

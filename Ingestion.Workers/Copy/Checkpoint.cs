@@ -20,10 +20,12 @@ internal sealed record Checkpoint(
     DateTimeOffset? FinishedAt,
     string? RejectsKey,
     long? ChunkBytes = null,
-    bool ScanDone = false)
+    bool ScanDone = false,
+    long? CompressedRead = null)
 {
     private const string Columns =
-        "job_id, etag, header, bytes_total, byte_offset, line, rows_loaded, rows_rejected, finished_at, rejects_key, chunk_bytes, scan_done";
+        "job_id, etag, header, bytes_total, byte_offset, line, rows_loaded, rows_rejected, finished_at, rejects_key, chunk_bytes, scan_done, " +
+        "compressed_read";
 
     private const string FindSql = $"select {Columns} from ingestion.upload_checkpoints where job_id = @job";
 
@@ -37,13 +39,14 @@ internal sealed record Checkpoint(
     private const string AdvanceSql = $"""
         update ingestion.upload_checkpoints
         set byte_offset = @to_offset, line = @to_line, rows_loaded = rows_loaded + @loaded,
-            rows_rejected = rows_rejected + @rejected, updated_at = now()
+            rows_rejected = rows_rejected + @rejected, compressed_read = @compressed_read, updated_at = now()
         where job_id = @job and byte_offset = @from_offset and finished_at is null
         returning {Columns}
         """;
 
     private const string FinishSql = $"""
-        update ingestion.upload_checkpoints set finished_at = now(), rejects_key = @rejects_key, updated_at = now()
+        update ingestion.upload_checkpoints set finished_at = now(), rejects_key = @rejects_key, updated_at = now(),
+            compressed_read = case when compressed_read is null then null else bytes_total end
         where job_id = @job returning {Columns}
         """;
 
@@ -86,8 +89,9 @@ internal sealed record Checkpoint(
     /// Moves the checkpoint past a batch, inside the batch's transaction. Fenced on the offset
     /// the batch started from: if anything else moved it, the batch must not commit.
     /// </summary>
+    /// <param name="compressedRead">A compressed object: how many of its bytes the decompressor has read so far.</param>
     public async Task<Checkpoint> AdvanceAsync(NpgsqlConnection connection, long toOffset, long toLine, long loaded,
-        long rejected, CancellationToken cancellationToken)
+        long rejected, CancellationToken cancellationToken, long? compressedRead = null)
     {
         await using var command = new NpgsqlCommand(AdvanceSql, connection);
         command.Parameters.AddWithValue("job", JobId);
@@ -96,10 +100,17 @@ internal sealed record Checkpoint(
         command.Parameters.AddWithValue("to_line", toLine);
         command.Parameters.AddWithValue("loaded", loaded);
         command.Parameters.AddWithValue("rejected", rejected);
+        command.Parameters.Add(new NpgsqlParameter<long?>("compressed_read", NpgsqlTypes.NpgsqlDbType.Bigint) { TypedValue = compressedRead });
         return await ReadAsync(command, cancellationToken)
             ?? throw new InvalidOperationException(
                 $"The checkpoint of job {JobId} is no longer at byte {ByteOffset}: another attempt moved it. This batch is not committed.");
     }
+
+    /// <summary>The object's bytes read: for a compressed object, the decompressor's input, not the text's offset.</summary>
+    public long ObjectBytesRead => CompressedRead ?? ByteOffset;
+
+    /// <summary>The text's bytes read, for a compressed object only (a plain object's are <see cref="ObjectBytesRead"/>).</summary>
+    public long? UncompressedBytesRead => CompressedRead is null ? null : ByteOffset;
 
     public async Task<Checkpoint> FinishAsync(NpgsqlConnection connection, string? rejectsKey, CancellationToken cancellationToken)
     {
@@ -139,6 +150,7 @@ internal sealed record Checkpoint(
             reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
             reader.IsDBNull(9) ? null : reader.GetString(9),
             reader.IsDBNull(10) ? null : reader.GetInt64(10),
-            reader.GetBoolean(11));
+            reader.GetBoolean(11),
+            reader.IsDBNull(12) ? null : reader.GetInt64(12));
     }
 }

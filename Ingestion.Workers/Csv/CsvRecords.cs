@@ -46,6 +46,9 @@ internal sealed class CsvRecords : IDisposable
 
     public CsvReader Reader => _reader;
 
+    /// <summary>For a compressed object: its bytes the decompressor has read so far (<see cref="DecodedSource"/>).</summary>
+    public CountingStream? Compressed { get; init; }
+
     /// <summary>Why CsvHelper found the current record's quoting broken, if it did.</summary>
     public CsvMalformedReason? Malformed { get; private set; }
 

@@ -1,6 +1,10 @@
 namespace Ingestion.Workers.Csv;
 
-/// <summary>Tells a text file from something else by its first bytes, before any row is read.</summary>
+/// <summary>
+/// Tells a text file from something else by its first bytes, before any row is read. For a compressed upload these are the
+/// first bytes of what it decompresses to (<see cref="DecodedSource.ReadHeadAsync"/>): a compressed file inside is one
+/// compression too many.
+/// </summary>
 internal static class FileSniffer
 {
     public const int SampleSize = 8192;
@@ -25,12 +29,12 @@ internal static class FileSniffer
 
         if (head.StartsWith((ReadOnlySpan<byte>)[0x1F, 0x8B]))
         {
-            return NotText("it is gzip-compressed; upload it uncompressed");
+            return NotText("it is gzip-compressed (inside any compression it was sent with); compress it once, or not at all");
         }
 
         if (head.StartsWith((ReadOnlySpan<byte>)[0x28, 0xB5, 0x2F, 0xFD]))
         {
-            return NotText("it is zstd-compressed; upload it uncompressed");
+            return NotText("it is zstd-compressed (inside any compression it was sent with); compress it once, or not at all");
         }
 
         if (head.StartsWith("PAR1"u8))

@@ -85,6 +85,7 @@ public sealed class UploadStateMachine
         if (progress.BytesRead >= job.BytesRead)
         {
             job.BytesRead = progress.BytesRead;
+            job.UncompressedBytesRead = progress.UncompressedBytesRead;
             job.RowsLoaded = progress.RowsLoaded;
             job.RowsRejected = progress.RowsRejected;
             job.Bytes = progress.BytesTotal;
@@ -96,6 +97,7 @@ public sealed class UploadStateMachine
         job.RowsLoaded = processed.RowsLoaded;
         job.RowsRejected = processed.RowsRejected;
         job.BytesRead = processed.BytesRead;
+        job.UncompressedBytesRead = processed.UncompressedBytesRead;
         job.RejectsKey = processed.RejectsKey;
         job.StartedAt ??= processed.CompletedAt;
         job.CompletedAt = processed.CompletedAt;
@@ -110,6 +112,7 @@ public sealed class UploadStateMachine
         job.RowsLoaded = failed.RowsLoaded;
         job.RowsRejected = failed.RowsRejected;
         job.BytesRead = failed.BytesRead;
+        job.UncompressedBytesRead = failed.UncompressedBytesRead;
         job.RejectsKey = failed.RejectsKey;
         job.CompletedAt = failed.FailedAt;
         job.Error = new JobError(failed.Code, failed.Message, failed.FailedAt);
@@ -120,6 +123,7 @@ public sealed class UploadStateMachine
         job.RowsLoaded = stopped.RowsLoaded;
         job.RowsRejected = stopped.RowsRejected;
         job.BytesRead = stopped.BytesRead;
+        job.UncompressedBytesRead = stopped.UncompressedBytesRead;
         job.StoppedAfterLine = stopped.Line;
     }
 

@@ -88,16 +88,22 @@ public sealed partial class UploadProcessor(
 
         await events.Publish(new UploadProcessingStarted(job.JobId, source.Size, DateTimeOffset.UtcNow, job.Attempt), cancellationToken);
         var dialect = await UploadDialect.ReadAsync(connection, job.JobId, dataset, cancellationToken);
-        var encoding = DecodedSource.Of(source.Size == 0 ? [] : await store.ReadHeadAsync(job.Bucket, job.Key, 2, source.ETag,
-            cancellationToken), dialect);
         CsvRecords? records = null;
         try
         {
+            // The object's own first bytes say whether it is compressed; the rest of what is sniffed is the text inside.
+            var compression = source.Size == 0 ? SourceCompression.None
+                : Decompression.Of(await store.ReadHeadAsync(job.Bucket, job.Key, Decompression.MagicLength, source.ETag, cancellationToken));
+            var head = source.Size == 0 ? []
+                : await DecodedSource.ReadHeadAsync(store, job, source.ETag, compression, FileSniffer.SampleSize, cancellationToken);
+            var encoding = DecodedSource.Of(head, dialect);
+            var text = new SourceText(encoding, compression);
             HeaderMap? map;
             FileProblem? problem;
             if (checkpoint is null)
             {
-                (records, checkpoint, map, problem) = await StartAsync(connection, job, dataset, dialect, encoding, source, cancellationToken);
+                (records, checkpoint, map, problem) = await StartAsync(connection, job, dataset, dialect, text, head, source,
+                    cancellationToken);
             }
             else
             {
@@ -114,11 +120,16 @@ public sealed partial class UploadProcessor(
                 return await ForkAsync(run, dataset, map!, dialect, checkpoint, cancellationToken);
             }
 
-            return await LoadAsync(run, map!, dialect, encoding, checkpoint, records, cancellationToken);
+            return await LoadAsync(run, map!, dialect, text, checkpoint, records, cancellationToken);
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.PreconditionFailed)
         {
             return await FailAsync(connection, job, checkpoint, events, ObjectChanged(job), cancellationToken);
+        }
+        catch (InvalidDataException e)
+        {
+            // Only a decompressor throws this: the compressed data is broken before the header could be read.
+            return await FailAsync(connection, job, checkpoint, events, Corrupt(e, checkpoint), cancellationToken);
         }
         finally
         {
@@ -153,12 +164,10 @@ public sealed partial class UploadProcessor(
     /// the file is known to be loadable text with a header that fits the dataset.
     /// </summary>
     private async Task<(CsvRecords?, Checkpoint?, HeaderMap?, FileProblem?)> StartAsync(NpgsqlConnection connection,
-        ProcessUpload job, DatasetDefinition dataset, CsvDialect dialect, SourceEncoding encoding, ObjectInfo source,
+        ProcessUpload job, DatasetDefinition dataset, CsvDialect dialect, SourceText text, byte[] head, ObjectInfo source,
         CancellationToken cancellationToken)
     {
-        var head = source.Size == 0
-            ? []
-            : await store.ReadHeadAsync(job.Bucket, job.Key, FileSniffer.SampleSize, source.ETag, cancellationToken);
+        var encoding = text.Encoding;
         if (FileSniffer.Check(head, utf16: encoding is SourceEncoding.Utf16LittleEndian or SourceEncoding.Utf16BigEndian) is { } notText)
         {
             return (null, null, null, notText);
@@ -174,8 +183,7 @@ public sealed partial class UploadProcessor(
                     cancellationToken), declared, null);
         }
 
-        var records = new CsvRecords(await DecodedSource.OpenAsync(store, job, source.ETag, 0, encoding, cancellationToken), 0, 1,
-            _options.MaxRecordBytes, dialect);
+        var records = await OpenRecordsAsync(job, source.ETag, 0, 1, dialect, text, cancellationToken);
         if (!records.Read())
         {
             return (records, null, null, new FileProblem("no_header", "The file has no header line: it holds only empty lines."));
@@ -195,18 +203,26 @@ public sealed partial class UploadProcessor(
         }
 
         // A large object is loaded in chunks; a small one is one chunk, loaded by this message as before. So is a file whose
-        // record boundaries a scan for quotes and line breaks cannot find (an escape character can hide a line break).
+        // record boundaries a scan for quotes and line breaks cannot find (an escape character can hide a line break), and
+        // a compressed one, which cannot be entered at a byte range.
         var chunkBytes = source.Size > _options.ChunkBytes && dialect.Splittable && encoding == SourceEncoding.Utf8
+            && text.Compression == SourceCompression.None
             ? _options.ChunkBytes
             : (long?)null;
+        if (source.Size > _options.ChunkBytes && text.Compression != SourceCompression.None)
+        {
+            LogCompressedOneChunk(job.JobId, Decompression.Name(text.Compression), source.Size);
+        }
+
         var checkpoint = await Checkpoint.CreateAsync(connection, job.JobId, source.ETag, map!.Header, source.Size,
             records.EndOffset, records.EndLine, chunkBytes, cancellationToken);
         return (records, checkpoint, map, null);
     }
 
-    private async Task<JobOutcome> LoadAsync(JobRun<ProcessUpload> run, HeaderMap map, CsvDialect dialect, SourceEncoding encoding,
+    private async Task<JobOutcome> LoadAsync(JobRun<ProcessUpload> run, HeaderMap map, CsvDialect dialect, SourceText text,
         Checkpoint checkpoint, CsvRecords? records, CancellationToken cancellationToken)
     {
+        var encoding = text.Encoding;
         var (connection, job, events) = (run.Connection, run.Command, run.Events);
         var dataset = await catalog.FindAsync(job.TenantId, job.Dataset, cancellationToken)
             ?? throw new InvalidOperationException($"Dataset {job.Dataset} disappeared while job {job.JobId} ran.");
@@ -226,7 +242,7 @@ public sealed partial class UploadProcessor(
         {
             while (true)
             {
-                records ??= await OpenAtAsync(job, checkpoint, dialect, encoding, cancellationToken);
+                records ??= await OpenAtAsync(job, checkpoint, dialect, text, cancellationToken);
                 BatchResult batch;
                 await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
                 {
@@ -246,7 +262,7 @@ public sealed partial class UploadProcessor(
                     }
 
                     checkpoint = await checkpoint.AdvanceAsync(connection, batch.EndOffset, batch.EndLine, batch.Loaded,
-                        batch.Rejected, cancellationToken);
+                        batch.Rejected, cancellationToken, records.Compressed?.BytesRead);
                     if (batch.Loaded > 0)
                     {
                         // Last before commit: readers' ETags move with the rows, and the counter's row lock is brief.
@@ -278,7 +294,8 @@ public sealed partial class UploadProcessor(
                 if (sinceProgress.Elapsed >= _options.ProgressInterval)
                 {
                     await events.Publish(new UploadProgressed(job.JobId, checkpoint.RowsLoaded, checkpoint.RowsRejected,
-                        checkpoint.ByteOffset, checkpoint.BytesTotal, DateTimeOffset.UtcNow, job.Attempt), cancellationToken);
+                        checkpoint.ObjectBytesRead, checkpoint.BytesTotal, DateTimeOffset.UtcNow, job.Attempt,
+                        checkpoint.UncompressedBytesRead), cancellationToken);
                     sinceProgress.Restart();
                 }
 
@@ -295,20 +312,38 @@ public sealed partial class UploadProcessor(
                 $"The record starting on line {records?.AbsoluteLine(e.LineNumber) ?? checkpoint.Line + 1:N0} is longer than {_options.MaxRecordBytes:N0} bytes, most likely because a quote is never closed. Rows before it are loaded."),
                 cancellationToken);
         }
+        catch (InvalidDataException e)
+        {
+            // Only a decompressor throws this: what was committed before the broken data stays, and the job says where.
+            return await FailAsync(connection, job, checkpoint, events, Corrupt(e, checkpoint), cancellationToken);
+        }
         finally
         {
             records?.Dispose();
         }
     }
 
+    private static FileProblem Corrupt(InvalidDataException e, Checkpoint? checkpoint) => new("corrupt_file",
+        checkpoint is null
+            ? $"The file's compressed data is corrupt or truncated ({e.Message}); nothing was loaded."
+            : $"The file's compressed data is corrupt or truncated after line {checkpoint.Line:N0} ({e.Message}). Rows up to that line are loaded, the rest are not.");
+
     /// <summary>
     /// The records after the checkpoint. A checkpoint at offset 0 is a file without a header that nothing of has been read:
     /// the read starts on line 1 rather than just before a line break.
     /// </summary>
-    private async Task<CsvRecords> OpenAtAsync(ProcessUpload job, Checkpoint checkpoint, CsvDialect dialect, SourceEncoding encoding,
+    private Task<CsvRecords> OpenAtAsync(ProcessUpload job, Checkpoint checkpoint, CsvDialect dialect, SourceText text,
         CancellationToken cancellationToken) =>
-        new(await DecodedSource.OpenAsync(store, job, checkpoint.ETag, checkpoint.ByteOffset, encoding, cancellationToken),
-            checkpoint.ByteOffset, checkpoint.ByteOffset == 0 ? 1 : checkpoint.Line, _options.MaxRecordBytes, dialect);
+        OpenRecordsAsync(job, checkpoint.ETag, checkpoint.ByteOffset, checkpoint.ByteOffset == 0 ? 1 : checkpoint.Line, dialect, text,
+            cancellationToken);
+
+    private async Task<CsvRecords> OpenRecordsAsync(ProcessUpload job, string? etag, long offset, long line, CsvDialect dialect,
+        SourceText text, CancellationToken cancellationToken)
+    {
+        var (stream, compressed) = await DecodedSource.OpenAsync(store, job, etag, offset, text.Encoding, text.Compression,
+            cancellationToken);
+        return new CsvRecords(stream, offset, line, _options.MaxRecordBytes, dialect) { Compressed = compressed };
+    }
 
     private FileProblem? RejectLimit(RejectLimits limits, Checkpoint checkpoint, bool endOfFile)
     {
@@ -343,7 +378,8 @@ public sealed partial class UploadProcessor(
             : null;
         LogFailed(job.JobId, problem.Code, problem.Message);
         await events.Publish(new UploadFailed(job.JobId, problem.Code, problem.Message, checkpoint?.RowsLoaded ?? 0,
-            checkpoint?.RowsRejected ?? 0, checkpoint?.ByteOffset ?? 0, rejectsKey, DateTimeOffset.UtcNow, job.Attempt), cancellationToken);
+            checkpoint?.RowsRejected ?? 0, checkpoint?.ObjectBytesRead ?? 0, rejectsKey, DateTimeOffset.UtcNow, job.Attempt,
+            checkpoint?.UncompressedBytesRead), cancellationToken);
         return JobOutcome.Done;
     }
 
@@ -354,12 +390,13 @@ public sealed partial class UploadProcessor(
         var line = checkpoint?.Line ?? 0;
         LogCancelled(job.JobId, line, checkpoint?.RowsLoaded ?? 0);
         await events.Publish(new UploadCancelled(job.JobId, checkpoint?.RowsLoaded ?? 0, checkpoint?.RowsRejected ?? 0,
-            checkpoint?.ByteOffset ?? 0, line, DateTimeOffset.UtcNow, job.Attempt), cancellationToken);
+            checkpoint?.ObjectBytesRead ?? 0, line, DateTimeOffset.UtcNow, job.Attempt, checkpoint?.UncompressedBytesRead), cancellationToken);
         return JobOutcome.Cancelled;
     }
 
     private static UploadProcessed Processed(Checkpoint checkpoint, int attempt) => new(checkpoint.JobId, checkpoint.RowsLoaded,
-        checkpoint.RowsRejected, checkpoint.BytesTotal, checkpoint.RejectsKey, checkpoint.FinishedAt!.Value, attempt);
+        checkpoint.RowsRejected, checkpoint.BytesTotal, checkpoint.RejectsKey, checkpoint.FinishedAt!.Value, attempt,
+        checkpoint.UncompressedBytesRead);
 
     private static FileProblem ObjectChanged(ProcessUpload job) => new("object_changed",
         $"The object s3://{job.Bucket}/{job.Key} was replaced after the job started; upload it as a new job.");
@@ -381,6 +418,9 @@ public sealed partial class UploadProcessor(
     [LoggerMessage(LogLevel.Information, "Job {JobId}: keys collide with rows already loaded; batches after line {Line} go through a staging table")]
     private partial void LogStaging(Guid jobId, long line);
 
+    [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is {Compression}-compressed ({Bytes} bytes): loaded as one chunk, since a compressed stream cannot be split at byte ranges")]
+    private partial void LogCompressedOneChunk(Guid jobId, string compression, long bytes);
+
     [LoggerMessage(LogLevel.Information, "Job {JobId}: slice ends after line {Line} ({Rows} rows loaded); a new message carries on")]
     private partial void LogSliceEnd(Guid jobId, long line, long rows);
 
@@ -393,3 +433,6 @@ public sealed partial class UploadProcessor(
     [LoggerMessage(LogLevel.Warning, "Job {JobId} failed ({Code}): {Message}")]
     private partial void LogFailed(Guid jobId, string code, string message);
 }
+
+/// <summary>How an object's bytes become UTF-8 text: decompressed, then converted from its encoding.</summary>
+internal sealed record SourceText(SourceEncoding Encoding, SourceCompression Compression);

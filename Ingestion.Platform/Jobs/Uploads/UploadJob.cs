@@ -45,7 +45,11 @@ public sealed class UploadJob : JobState
     /// <summary>SHA-256 of the uploaded bytes, hex; computed while they streamed in through the API.</summary>
     public string? Sha256 { get; set; }
 
+    /// <summary>Bytes of the object read: for a compressed object, compressed bytes, measured against <see cref="Bytes"/>.</summary>
     public long BytesRead { get; set; }
+
+    /// <summary>A compressed object only: bytes of its decompressed text read so far; null for a plain object.</summary>
+    public long? UncompressedBytesRead { get; set; }
 
     public long RowsLoaded { get; set; }
 

@@ -21,12 +21,6 @@ public sealed class When_a_file_is_not_what_it_claims
     private static IEnumerable<TestCaseData> Files()
     {
         var csv = Encoding.UTF8.GetBytes(TestCsv.Header + "\n" + new TestCsv().Row(1) + "\n");
-        var gzip = new MemoryStream();
-        using (var compressor = new GZipStream(gzip, CompressionLevel.Fastest, leaveOpen: true))
-        {
-            compressor.Write(csv);
-        }
-
         var zip = new MemoryStream();
         using (var archive = new ZipArchive(zip, ZipArchiveMode.Create, leaveOpen: true))
         {
@@ -36,11 +30,17 @@ public sealed class When_a_file_is_not_what_it_claims
 
         // A Parquet file starts and ends with PAR1; what lies between does not matter to the check.
         byte[] parquet = [.. "PAR1"u8, 0x15, 0x04, 0x15, 0x10, .. new byte[64], .. "PAR1"u8];
-        byte[] zstd = [0x28, 0xB5, 0x2F, 0xFD, 0x04, 0x58, .. csv];
+
+        // A compressed upload is sniffed inside: a gzip of a ZIP archive is a ZIP archive.
+        var zipInGzip = new MemoryStream();
+        using (var compressor = new GZipStream(zipInGzip, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            compressor.Write(zip.ToArray());
+        }
+
         yield return new TestCaseData(parquet, "The file is not CSV text: it is a Parquet file; export it as CSV.").SetArgDisplayNames("parquet");
         yield return new TestCaseData(zip.ToArray(), "The file is not CSV text: it is a ZIP archive (an .xlsx workbook is one); export the sheet as CSV.").SetArgDisplayNames("zip");
-        yield return new TestCaseData(gzip.ToArray(), "The file is not CSV text: it is gzip-compressed; upload it uncompressed.").SetArgDisplayNames("gzip");
-        yield return new TestCaseData(zstd, "The file is not CSV text: it is zstd-compressed; upload it uncompressed.").SetArgDisplayNames("zstd");
+        yield return new TestCaseData(zipInGzip.ToArray(), "The file is not CSV text: it is a ZIP archive (an .xlsx workbook is one); export the sheet as CSV.").SetArgDisplayNames("zip.gz");
     }
 
     [TestCaseSource(nameof(Files))]

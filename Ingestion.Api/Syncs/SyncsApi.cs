@@ -10,7 +10,6 @@ using Ingestion.Platform.Sources;
 using Ingestion.Platform.Webhooks;
 using MassTransit;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Npgsql;
 
 namespace Ingestion.Api.Syncs;
 
@@ -37,7 +36,7 @@ public static class SyncsApi
     /// </summary>
     public static async Task<Results<Accepted<JobAccepted>, ValidationProblem, ProblemHttpResult>> StartSync(
         string name, HttpContext context, SourceCatalog sources, DatasetCatalog datasets, JobStore jobs, CallbackGuard callbacks,
-        JobRateLimit rateLimit, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+        JobRateLimit rateLimit, CancellationToken cancellationToken)
     {
         var caller = Caller.From(context.User);
         var request = context.Request;
@@ -115,7 +114,7 @@ public static class SyncsApi
             CallbackUrl = body.CallbackUrl,
         };
         var command = new SubmitSync(job.CorrelationId, job.TenantId, job.Source, job.Mode, job.Since, job.Until, job.CallbackUrl);
-        var start = await SyncStarts.StartAsync(dataSource, jobs, job, command, caller.Actor, JobLimits.For(caller, rateLimit),
+        var start = await SyncStarts.StartAsync(jobs, job, command, caller.Actor, JobLimits.For(caller, rateLimit),
             cancellationToken);
         if (start.Running is { } running)
         {

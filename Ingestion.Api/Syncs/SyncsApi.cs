@@ -118,6 +118,12 @@ public static class SyncsApi
             cancellationToken);
         if (start.Running is { } running)
         {
+            // A retry whose original is the running job (or came in while this one waited for the source) is its replay, not a conflict.
+            if (idempotencyKey is not null && await jobs.FindByIdempotencyKeyAsync(caller.TenantId!, idempotencyKey, cancellationToken) is { } original)
+            {
+                return Replay(context, original, name, mode, body);
+            }
+
             // One sync of a source at a time: a second would fetch the same pages on the same budget and race on its watermark.
             var problem = TypedResults.Problem(statusCode: 409, title: "A sync of this source is not done yet",
                 detail: $"Sync job {running} of source '{name}' is still queued or syncing; follow it at {JobsApi.StatusUrl(running)}, or cancel it, before starting another.");

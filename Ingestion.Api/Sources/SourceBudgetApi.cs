@@ -30,10 +30,9 @@ public static class SourceBudgetApi
         from (select 1) one left join ingestion.rate_budgets b on b.budget_key = @key
         """;
 
-    // Every policy a source on the credential declared and that has not lapsed (RateBudget's rule).
+    // Every policy of every source on the credential (RateBudget judges each request by all of them).
     private const string KnownPoliciesSql = """
-        select requests, per_seconds from ingestion.rate_policies
-        where budget_key = @key and declared_at >= clock_timestamp() - make_interval(secs => per_seconds) - @lapse
+        select distinct requests, per_seconds from ingestion.rate_policies where budget_key = @key
         """;
 
     private const string UsedSql = """
@@ -109,7 +108,6 @@ public static class SourceBudgetApi
         await using (var known = new NpgsqlCommand(KnownPoliciesSql, connection))
         {
             known.Parameters.AddWithValue("key", source.BudgetKey);
-            known.Parameters.AddWithValue("lapse", SourceRateLimit.Lapse);
             await using var reader = await known.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {

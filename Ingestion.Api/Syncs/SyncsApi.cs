@@ -10,7 +10,6 @@ using Ingestion.Platform.Sources;
 using Ingestion.Platform.Webhooks;
 using MassTransit;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Npgsql;
 
 namespace Ingestion.Api.Syncs;
 
@@ -37,7 +36,7 @@ public static class SyncsApi
     /// </summary>
     public static async Task<Results<Accepted<JobAccepted>, ValidationProblem, ProblemHttpResult>> StartSync(
         string name, HttpContext context, SourceCatalog sources, DatasetCatalog datasets, JobStore jobs, CallbackGuard callbacks,
-        JobRateLimit rateLimit, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+        JobRateLimit rateLimit, CancellationToken cancellationToken)
     {
         var caller = Caller.From(context.User);
         var request = context.Request;
@@ -115,10 +114,16 @@ public static class SyncsApi
             CallbackUrl = body.CallbackUrl,
         };
         var command = new SubmitSync(job.CorrelationId, job.TenantId, job.Source, job.Mode, job.Since, job.Until, job.CallbackUrl);
-        var start = await SyncStarts.StartAsync(dataSource, jobs, job, command, caller.Actor, JobLimits.For(caller, rateLimit),
+        var start = await SyncStarts.StartAsync(jobs, job, command, caller.Actor, JobLimits.For(caller, rateLimit),
             cancellationToken);
         if (start.Running is { } running)
         {
+            // A retry whose original is the running job (or came in while this one waited for the source) is its replay, not a conflict.
+            if (idempotencyKey is not null && await jobs.FindByIdempotencyKeyAsync(caller.TenantId!, idempotencyKey, cancellationToken) is { } original)
+            {
+                return Replay(context, original, name, mode, body);
+            }
+
             // One sync of a source at a time: a second would fetch the same pages on the same budget and race on its watermark.
             var problem = TypedResults.Problem(statusCode: 409, title: "A sync of this source is not done yet",
                 detail: $"Sync job {running} of source '{name}' is still queued or syncing; follow it at {JobsApi.StatusUrl(running)}, or cancel it, before starting another.");

@@ -22,6 +22,9 @@ public enum JobCreation
 
     /// <summary>The tenant is at its <c>Limits:JobsPerHour</c>; nothing was written.</summary>
     OverLimit,
+
+    /// <summary>The caller's condition did not hold; nothing was written.</summary>
+    Declined,
 }
 
 /// <summary>Where a page of jobs ends: the next page starts after this job.</summary>
@@ -57,12 +60,29 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
     /// </summary>
     /// <param name="actor">Who asked for the job, for its audit trail.</param>
     /// <param name="jobsPerHour">The tenant's limit; null for a caller that is not limited.</param>
-    public async Task<JobCreation> CreateAsync<TCommand>(JobState job, TCommand command, Uri destination, string actor,
+    public Task<JobCreation> CreateAsync<TCommand>(JobState job, TCommand command, Uri destination, string actor,
         int? jobsPerHour, CancellationToken cancellationToken)
+        where TCommand : class, IJobMessage =>
+        CreateAsync(job, command, destination, actor, jobsPerHour, null, cancellationToken);
+
+    /// <summary>
+    /// As above, when <paramref name="condition"/> holds: it runs first, in the creation's transaction
+    /// on its connection, so it may take a transaction-scoped lock and look at what is committed, and
+    /// what it saw still holds when the job is inserted. False writes nothing (<see cref="JobCreation.Declined"/>).
+    /// One connection for both: a check that held one connection while the insert waited for another
+    /// would, in a burst of waiters each holding one, leave the holder none.
+    /// </summary>
+    public async Task<JobCreation> CreateAsync<TCommand>(JobState job, TCommand command, Uri destination, string actor,
+        int? jobsPerHour, Func<NpgsqlConnection, CancellationToken, Task<bool>>? condition, CancellationToken cancellationToken)
         where TCommand : class, IJobMessage
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (condition is not null && !await condition(connection, cancellationToken))
+        {
+            return JobCreation.Declined;
+        }
+
         if (jobsPerHour is not null)
         {
             await JobRateLimit.LockAsync(connection, job.TenantId, cancellationToken);

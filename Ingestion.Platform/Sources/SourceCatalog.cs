@@ -58,22 +58,18 @@ public sealed class SourceCatalog(NpgsqlDataSource dataSource, SourceSecrets sec
         return sources;
     }
 
-    /// <summary>Registers the source. False when the tenant already has one of that name.</summary>
-    public async Task<bool> CreateAsync(string tenantId, SourceDefinition source, string? secret, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand("""
+    /// <summary>Registers the source and its rate policies. False when the tenant already has one of that name.</summary>
+    public async Task<bool> CreateAsync(string tenantId, SourceDefinition source, string? secret, CancellationToken cancellationToken) =>
+        await WriteAsync("""
             insert into ingestion.sources (tenant_id, name, definition, secret, budget_key)
             values (@tenant, @name, @definition, @secret, @budget)
             on conflict do nothing
-            """);
-        AddRow(command, tenantId, source, secret);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
-    }
+            """, tenantId, source, secret, cancellationToken);
 
     /// <summary>
-    /// Replaces the source's definition. A null <paramref name="secret"/> keeps the stored one (it is
-    /// write-only: a client cannot read it back to send it again), unless the new definition has no
-    /// auth, which drops it. False when there is no such source.
+    /// Replaces the source's definition and rate policies. A null <paramref name="secret"/> keeps the
+    /// stored one (it is write-only: a client cannot read it back to send it again), unless the new
+    /// definition has no auth, which drops it. False when there is no such source.
     /// </summary>
     public async Task<bool> ReplaceAsync(string tenantId, SourceDefinition source, string? secret, CancellationToken cancellationToken)
     {
@@ -82,20 +78,56 @@ public sealed class SourceCatalog(NpgsqlDataSource dataSource, SourceSecrets sec
             secret = existing.Secret;
         }
 
-        await using var command = dataSource.CreateCommand("""
+        return await WriteAsync("""
             update ingestion.sources set definition = @definition, secret = @secret, budget_key = @budget, updated_at = now()
             where tenant_id = @tenant and name = @name
-            """);
-        AddRow(command, tenantId, source, secret);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+            """, tenantId, source, secret, cancellationToken);
     }
 
+    /// <summary>Deletes the source; its rate policies go with it (<c>on delete cascade</c>).</summary>
     public async Task<bool> DeleteAsync(string tenantId, string name, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("delete from ingestion.sources where tenant_id = @tenant and name = @name");
         command.Parameters.AddWithValue("tenant", tenantId);
         command.Parameters.AddWithValue("name", name);
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    // The source's rate policies are written with its row, in one transaction: the budget key judges
+    // every request by the policies of the sources that declare them now (Workers/Syncs/RateBudget.cs),
+    // so a PUT's new policies (or new credential, hence key) take the place of the old ones at once.
+    private const string PoliciesSql = """
+        delete from ingestion.rate_policies where tenant_id = @tenant and source_name = @name;
+        insert into ingestion.rate_policies (tenant_id, source_name, budget_key, requests, per_seconds)
+        select distinct @tenant, @name, @budget, r, s from unnest(@requests::int[], @seconds::int[]) as p(r, s)
+        """;
+
+    private async Task<bool> WriteAsync(string sql, string tenantId, SourceDefinition source, string? secret,
+        CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var command = new NpgsqlCommand(sql, connection, transaction))
+        {
+            AddRow(command, tenantId, source, secret);
+            if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
+            {
+                return false;
+            }
+        }
+
+        await using (var policies = new NpgsqlCommand(PoliciesSql, connection, transaction))
+        {
+            policies.Parameters.AddWithValue("tenant", tenantId);
+            policies.Parameters.AddWithValue("name", source.Name);
+            policies.Parameters.AddWithValue("budget", secrets.BudgetKey(tenantId, source, secret));
+            policies.Parameters.AddWithValue("requests", source.RateLimit.Policies.Select(p => p.Requests).ToArray());
+            policies.Parameters.AddWithValue("seconds", source.RateLimit.Policies.Select(p => p.PerSeconds).ToArray());
+            await policies.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return true;
     }
 
     private void AddRow(NpgsqlCommand command, string tenantId, SourceDefinition source, string? secret)

@@ -112,9 +112,9 @@ public sealed record RateLimitPolicy(int Requests, int PerSeconds);
 public sealed record SourceRateLimit(IReadOnlyList<RateLimitPolicy> Policies, bool LearnFromHeaders = true)
 {
     /// <summary>
-    /// How long past its window a policy nobody declares any more, or a limit the upstream stopped
-    /// saying, still counts: longer than any pause between two requests of a sync that is still running.
-    /// The workers' budget and the budget's read model both judge by it, so they agree on what counts.
+    /// How long past its window a limit the upstream stopped saying still counts: longer than any pause
+    /// between two requests of a sync that is still running. (Declared policies last as long as their
+    /// source declares them.) The workers' budget and the budget's read model both judge by it.
     /// </summary>
     public static readonly TimeSpan Lapse = TimeSpan.FromMinutes(5);
 }

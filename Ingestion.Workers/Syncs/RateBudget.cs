@@ -13,10 +13,10 @@ namespace Ingestion.Workers.Syncs;
 /// not taken in bursts. Grants are taken under a transaction-scoped advisory lock per budget, so two
 /// workers (or twenty) never both take the last permit. What the upstream says (<c>Retry-After</c>,
 /// a spent <c>X-RateLimit-Remaining</c>) blocks the whole budget until then. Sources sharing a
-/// credential may declare different policies: the key remembers all of them (<c>rate_policies</c>),
-/// each request is judged by every one, and grants are kept for the longest of their windows. What
-/// the key remembers lapses: a policy nobody declared, or a limit the upstream stopped saying, for
-/// longer than its window and <see cref="Lapse"/> (a deleted or changed source's old policy).
+/// credential may declare different policies: each request is judged by every policy of every
+/// source on the key (<c>rate_policies</c>, written with the source, so a policy lasts as long as its
+/// source declares it, however seldom that source syncs), and grants are kept for the longest of
+/// their windows. A limit the upstream stopped saying lapses after its window and <see cref="Lapse"/>.
 /// Times are PostgreSQL's clock, the one every worker shares.
 /// </summary>
 public sealed class RateBudget(NpgsqlDataSource dataSource)
@@ -32,15 +32,9 @@ public sealed class RateBudget(NpgsqlDataSource dataSource)
 
     private const string LockSql = "select pg_advisory_xact_lock(hashtextextended('ingestion.budget:' || @key, 0))";
 
-    // The caller's declared policies are declared again (now), those nobody declared for longer than
-    // their window and the lapse margin are forgotten, and what is left is every policy on the key.
-    private const string DeclareSql = """
-        delete from ingestion.rate_policies
-        where budget_key = @key and declared_at < clock_timestamp() - make_interval(secs => per_seconds) - @lapse;
-        insert into ingestion.rate_policies (budget_key, requests, per_seconds, declared_at)
-        select @key, r, s, clock_timestamp() from unnest(@requests::int[], @seconds::int[]) as d(r, s)
-        on conflict (budget_key, requests, per_seconds) do update set declared_at = excluded.declared_at;
-        select requests, per_seconds from ingestion.rate_policies where budget_key = @key
+    // Every policy the sources on the key declare now (the caller's run may hold an older definition: its own count too).
+    private const string DeclaredSql = """
+        select distinct requests, per_seconds from ingestion.rate_policies where budget_key = @key
         """;
 
     // A learned limit counts until its window and the lapse margin have passed since a response last said it.
@@ -82,13 +76,10 @@ public sealed class RateBudget(NpgsqlDataSource dataSource)
             await lockCommand.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        var known = new List<RateLimitPolicy>();
-        await using (var declare = new NpgsqlCommand(DeclareSql, connection, transaction))
+        var known = new HashSet<RateLimitPolicy>(declared);
+        await using (var declare = new NpgsqlCommand(DeclaredSql, connection, transaction))
         {
             declare.Parameters.AddWithValue("key", budgetKey);
-            declare.Parameters.AddWithValue("lapse", Lapse);
-            declare.Parameters.AddWithValue("requests", declared.Select(p => p.Requests).ToArray());
-            declare.Parameters.AddWithValue("seconds", declared.Select(p => p.PerSeconds).ToArray());
             await using var reader = await declare.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
@@ -115,8 +106,8 @@ public sealed class RateBudget(NpgsqlDataSource dataSource)
             return blockedUntil.Value - now;
         }
 
-        // The strictest known: every policy a source on this key declared lately (the caller's among them), and the learned one.
-        List<RateLimitPolicy> policies = learned is null ? known : [.. known, learned];
+        // The strictest known: every policy a source on this key declares (the caller's among them), and the learned one.
+        List<RateLimitPolicy> policies = learned is null ? [.. known] : [.. known, learned];
         var wait = TimeSpan.Zero;
         foreach (var policy in policies)
         {

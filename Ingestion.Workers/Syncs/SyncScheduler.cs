@@ -99,7 +99,7 @@ public sealed partial class SyncScheduler(
             Mode = mode,
         };
         var submit = new SubmitSync(job.CorrelationId, tenantId, source.Name, mode);
-        var start = await SyncStarts.StartAsync(dataSource, jobs, job, submit, "schedule", null, cancellationToken);
+        var start = await SyncStarts.StartAsync(jobs, job, submit, "schedule", null, cancellationToken);
         if (start.Running is not null)
         {
             // Another worker may have fired this very slot since the look above: only a sync of an earlier slot is an overlap.

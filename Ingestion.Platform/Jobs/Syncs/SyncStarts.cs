@@ -10,14 +10,14 @@ public sealed record SyncStart(JobCreation? Creation, Guid? Running);
 /// <summary>
 /// Starts a sync job unless one of the same source is still queued or syncing: two syncs of one
 /// source would fetch the same pages twice on the same budget and race on its watermark. Every
-/// start (the API's and the schedules') checks and creates under one advisory lock per source, so
-/// a job another host committed meanwhile is seen.
+/// start (the API's and the schedules') checks and creates in one transaction under a
+/// transaction-scoped advisory lock per source, so a job another host committed meanwhile is seen,
+/// and the lock holder needs no second connection to insert (a burst of starts for one source
+/// holds one pooled connection per waiter).
 /// </summary>
 public static class SyncStarts
 {
-    private const string LockSql = "select pg_advisory_lock(hashtextextended('ingestion.sync-start:' || @tenant || ':' || @source, 0))";
-
-    private const string UnlockSql = "select pg_advisory_unlock(hashtextextended('ingestion.sync-start:' || @tenant || ':' || @source, 0))";
+    private const string LockSql = "select pg_advisory_xact_lock(hashtextextended('ingestion.sync-start:' || @tenant || ':' || @source, 0))";
 
     private const string RunningSql = """
         select job_id from ingestion.jobs
@@ -25,39 +25,29 @@ public static class SyncStarts
         order by created_at limit 1
         """;
 
-    public static async Task<SyncStart> StartAsync(NpgsqlDataSource dataSource, JobStore jobs, SyncJob job, SubmitSync command,
+    public static async Task<SyncStart> StartAsync(JobStore jobs, SyncJob job, SubmitSync command,
         string actor, int? jobsPerHour, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await RunAsync(connection, LockSql, job, cancellationToken);
-        try
-        {
-            await using (var running = new NpgsqlCommand(RunningSql, connection))
+        Guid? running = null;
+        var creation = await jobs.CreateAsync(job, command, Queues.Address(Queues.SyncJobs), actor, jobsPerHour,
+            async (connection, token) =>
             {
-                running.Parameters.AddWithValue("tenant", job.TenantId);
-                running.Parameters.AddWithValue("kind", SyncJob.Descriptor.Name);
-                running.Parameters.AddWithValue("states", new[] { SyncJob.Descriptor.Queued, SyncJob.Descriptor.Running });
-                running.Parameters.AddWithValue("source", job.Source);
-                if (await running.ExecuteScalarAsync(cancellationToken) is Guid other)
+                await using (var locking = new NpgsqlCommand(LockSql, connection))
                 {
-                    return new SyncStart(null, other);
+                    locking.Parameters.AddWithValue("tenant", job.TenantId);
+                    locking.Parameters.AddWithValue("source", job.Source);
+                    await locking.ExecuteNonQueryAsync(token);
                 }
-            }
 
-            return new SyncStart(await jobs.CreateAsync(job, command, Queues.Address(Queues.SyncJobs), actor, jobsPerHour, cancellationToken),
-                null);
-        }
-        finally
-        {
-            await RunAsync(connection, UnlockSql, job, CancellationToken.None);
-        }
-    }
-
-    private static async Task RunAsync(NpgsqlConnection connection, string sql, SyncJob job, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        command.Parameters.AddWithValue("tenant", job.TenantId);
-        command.Parameters.AddWithValue("source", job.Source);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+                await using var check = new NpgsqlCommand(RunningSql, connection);
+                check.Parameters.AddWithValue("tenant", job.TenantId);
+                check.Parameters.AddWithValue("kind", SyncJob.Descriptor.Name);
+                check.Parameters.AddWithValue("states", new[] { SyncJob.Descriptor.Queued, SyncJob.Descriptor.Running });
+                check.Parameters.AddWithValue("source", job.Source);
+                running = await check.ExecuteScalarAsync(token) as Guid?;
+                return running is null;
+            },
+            cancellationToken);
+        return creation == JobCreation.Declined ? new SyncStart(null, running) : new SyncStart(creation, null);
     }
 }

@@ -3,21 +3,25 @@ using Ingestion.Platform.Sources;
 using Ingestion.Tests.Infrastructure;
 using Ingestion.Workers.Syncs;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 
 namespace Ingestion.Tests.EndToEnd.Syncs;
 
 /// <summary>
-/// The shared rate budget on a real PostgreSQL (a database of its own, no hosts): what a budget key
-/// remembers, a policy another source declared or a limit the upstream said, lapses once nobody has
-/// said it for its window and the lapse margin; and a block the upstream asked for lasts as long as
+/// The shared rate budget on a real PostgreSQL (a database of its own, no hosts): a policy counts on
+/// its budget key for as long as a source declares it, however long since that source's last request;
+/// a limit the upstream said lapses once no response has said it for its window and the lapse margin; and a block the upstream asked for lasts as long as
 /// it asked, measured on PostgreSQL's clock whatever the worker's clock says.
 /// </summary>
 public sealed class When_a_budget_key_outlives_what_it_learned
 {
     private static readonly RateLimitPolicy Generous = new(1000, 1);
 
+    private const string Secret = "a-shared-credential";
+
     private Sandbox _sandbox = null!;
     private RateBudget _budget = null!;
+    private SourceCatalog _catalog = null!;
 
     [OneTimeSetUp]
     public async Task StartAsync()
@@ -25,29 +29,57 @@ public sealed class When_a_budget_key_outlives_what_it_learned
         _sandbox = await Sandbox.CreateAsync(TestRun.Servers, "budget_" + Guid.NewGuid().ToString("N")[..8]);
         await new DatabaseMigrator(_sandbox.Db, [], NullLogger<DatabaseMigrator>.Instance).StartAsync(CancellationToken.None);
         _budget = new RateBudget(_sandbox.Db);
+        _catalog = new SourceCatalog(_sandbox.Db, new SourceSecrets(Options.Create(new SourceOptions { SecretKey = Keys.SourcesSecretKey })));
     }
 
     [OneTimeTearDown]
     public async Task StopAsync() => await _sandbox.DisposeAsync();
 
     [Test]
-    public async Task Should_stop_judging_by_a_policy_nobody_declares_any_more()
+    public async Task Should_hold_every_source_on_the_credential_to_a_policy_its_source_declares_however_seldom_it_syncs()
     {
-        var key = "key-" + Guid.NewGuid();
+        // The daily source describes the credential's real limit; the other, on the same credential, declares a fast one.
+        var tenant = NewTenant();
+        await _catalog.CreateAsync(tenant, Source("daily", new RateLimitPolicy(3, 3600)), Secret, CancellationToken.None);
+        await _catalog.CreateAsync(tenant, Source("fast", Generous), Secret, CancellationToken.None);
+        var key = await KeyAsync(tenant, "daily");
+        Assert.That(await KeyAsync(tenant, "fast"), Is.EqualTo(key), "one credential, one budget");
 
-        // A source allowed one request a second takes it; another source on the same credential is held to that too.
-        Assert.That(await _budget.TryTakeAsync(key, [new RateLimitPolicy(1, 1)], CancellationToken.None), Is.EqualTo(TimeSpan.Zero));
+        // The daily source last asked yesterday; the fast one takes two in the hour, minutes ago.
+        Assert.That(await _budget.TryTakeAsync(key, [Generous], CancellationToken.None), Is.EqualTo(TimeSpan.Zero));
+        Assert.That(await _budget.TryTakeAsync(key, [Generous], CancellationToken.None), Is.EqualTo(TimeSpan.Zero));
+        await _sandbox.ExecuteAsync("update ingestion.rate_grants set at = at - @ago where budget_key = @key",
+            ("ago", RateBudget.Lapse + TimeSpan.FromMinutes(1)), ("key", key));
+
+        Assert.That(await _budget.TryTakeAsync(key, [Generous], CancellationToken.None), Is.EqualTo(TimeSpan.Zero), "the third of three an hour");
+        Assert.That(await _sandbox.ScalarAsync<long>("select count(*) from ingestion.rate_grants where budget_key = @key", ("key", key)),
+            Is.EqualTo(3), "the grant kept the hour's grants the daily source's policy counts");
+        Assert.That(await _budget.TryTakeAsync(key, [Generous], CancellationToken.None), Is.GreaterThan(TimeSpan.FromMinutes(50)),
+            "the fourth waits for the hour, though the fast source alone would allow it");
+    }
+
+    [Test]
+    public async Task Should_stop_judging_by_a_policy_once_its_source_declares_another_or_is_deleted()
+    {
+        var tenant = NewTenant();
+        await _catalog.CreateAsync(tenant, Source("strict", new RateLimitPolicy(1, 3600)), Secret, CancellationToken.None);
+        var key = await KeyAsync(tenant, "strict");
+
+        Assert.That(await _budget.TryTakeAsync(key, [Generous], CancellationToken.None), Is.EqualTo(TimeSpan.Zero));
+        Assert.That(await _budget.TryTakeAsync(key, [Generous], CancellationToken.None), Is.GreaterThan(TimeSpan.Zero),
+            "held to the strict source's one an hour");
+
+        // A PUT replaces the source's policies.
+        Assert.That(await _catalog.ReplaceAsync(tenant, Source("strict", new RateLimitPolicy(2, 3600)), null, CancellationToken.None), Is.True);
+        Assert.That(await _budget.TryTakeAsync(key, [Generous], CancellationToken.None), Is.EqualTo(TimeSpan.Zero), "two an hour now");
         Assert.That(await _budget.TryTakeAsync(key, [Generous], CancellationToken.None), Is.GreaterThan(TimeSpan.Zero));
 
-        // The first source is deleted (or re-declared): nobody declares its policy any more, for longer than its window and the margin.
-        await _sandbox.ExecuteAsync(
-            "update ingestion.rate_policies set declared_at = declared_at - @ago where budget_key = @key and requests = 1",
-            ("ago", RateBudget.Lapse + TimeSpan.FromSeconds(2)), ("key", key));
-
+        // A DELETE removes them.
+        Assert.That(await _catalog.DeleteAsync(tenant, "strict", CancellationToken.None), Is.True);
         Assert.That(await _budget.TryTakeAsync(key, [Generous], CancellationToken.None), Is.EqualTo(TimeSpan.Zero),
             "judged by the policies still declared");
-        Assert.That(await _sandbox.ScalarAsync<long>("select count(*) from ingestion.rate_policies where budget_key = @key and requests = 1",
-            ("key", key)), Is.Zero, "the lapsed policy is forgotten");
+        Assert.That(await _sandbox.ScalarAsync<long>("select count(*) from ingestion.rate_policies where budget_key = @key", ("key", key)),
+            Is.Zero, "the deleted source's policies are gone");
     }
 
     [Test]
@@ -80,4 +112,17 @@ public sealed class When_a_budget_key_outlives_what_it_learned
         var wait = await _budget.TryTakeAsync(key, [Generous], CancellationToken.None);
         Assert.That(wait, Is.InRange(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3)), "three seconds from when it was said, on one clock");
     }
+
+    private static string NewTenant() => "budget-" + Guid.NewGuid().ToString("N")[..8];
+
+    private async Task<string> KeyAsync(string tenant, string source) =>
+        (await _catalog.FindAsync(tenant, source, CancellationToken.None))!.BudgetKey;
+
+    // Registered straight in the catalog: the budget needs the source's row and policies, not its dataset or a reachable upstream.
+    private static SourceDefinition Source(string name, params RateLimitPolicy[] policies) => new(name, name,
+        new SourceRequest("http://127.0.0.1:9/", "/v1/events"),
+        new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "),
+        new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor", CursorParameter: "cursor", PageSize: 25),
+        new SourceRecords("$.data", new Dictionary<string, string> { ["id"] = "$.id" }),
+        new SourceRateLimit(policies));
 }

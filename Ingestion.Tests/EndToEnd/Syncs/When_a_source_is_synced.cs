@@ -284,6 +284,37 @@ public sealed class When_a_source_is_synced
     }
 
     [Test]
+    public async Task Should_answer_a_retry_of_a_running_sync_with_its_job_not_a_conflict()
+    {
+        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 200, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(2, 1)]) });
+        var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
+            CursorParameter: "cursor", LimitParameter: "limit", PageSize: 50), [new RateLimitPolicy(2, 1)],
+            new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
+        using var acme = _deployment.Client(Keys.Acme);
+        var key = "retry-" + Guid.NewGuid();
+
+        // A client that timed out sends its request again with the same key, while the first is still being created, then once more.
+        var together = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => StartWithKeyAsync(acme, source, key)));
+        var later = await StartWithKeyAsync(acme, source, key);
+
+        var answers = together.Append(later).ToList();
+        Assert.That(answers.Select(a => a.StatusCode), Is.All.EqualTo(HttpStatusCode.Accepted), string.Join("\n", answers.Select(a => a.Body)));
+        var job = answers[0].Body["jobId"]!.GetValue<Guid>();
+        Assert.That(answers.Select(a => a.Body["jobId"]!.GetValue<Guid>()), Is.All.EqualTo(job), "one job, replayed");
+
+        var done = await acme.WaitForJobAsync(job, TimeSpan.FromSeconds(60), "synced", "failed", "cancelled");
+        Assert.That(done["status"]!.GetValue<string>(), Is.EqualTo("synced"), done.ToJsonString());
+    }
+
+    private static async Task<(HttpStatusCode StatusCode, JsonObject Body)> StartWithKeyAsync(HttpClient client, string source, string key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/sources/{source}/syncs") { Content = JsonContent.Create(new { mode = "full" }) };
+        request.Headers.Add("Idempotency-Key", key);
+        using var response = await client.SendAsync(request);
+        return (response.StatusCode, (await response.Content.ReadFromJsonAsync<JsonObject>())!);
+    }
+
+    [Test]
     public async Task Should_fail_a_sync_whose_source_points_inside_without_calling_it()
     {
         // Stored as if the sources API had let it through (or DNS changed since): the worker checks again before any request.

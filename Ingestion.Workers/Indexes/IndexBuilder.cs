@@ -19,7 +19,8 @@ namespace Ingestion.Workers.Indexes;
 /// that name, which <c>IF NOT EXISTS</c> would then take for done. So every run first drops an
 /// invalid index of the name it is about to build, and a failed build drops what it left at once;
 /// the name is the service's (<see cref="DatasetIndex.NameOf"/>) and one job builds it (migration
-/// 0019), so the invalid index dropped is never another build's work in progress.
+/// 0019), and an index is taken for the job's (dropped, or declared) only when it is on the dataset's
+/// table over exactly the job's columns, so what is dropped is never another build's work in progress.
 /// </para>
 /// </summary>
 public sealed partial class IndexBuilder(DatasetCatalog catalog, NpgsqlDataSource dataSource, IOptions<IndexBuildOptions> options,
@@ -27,11 +28,19 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, NpgsqlDataSourc
 {
     private const string LockNotAvailable = "55P03";
 
-    private const string ValiditySql = """
-        select i.indisvalid
+    /// <summary>The index of that name in the schema: whether it is valid, and whether it is the job's (table, columns, plain btree).</summary>
+    private const string FindIndexSql = """
+        select i.indisvalid,
+               t.relname = @table and am.amname = 'btree' and i.indexprs is null and i.indpred is null
+               and array(select a.attname::text
+                         from unnest(i.indkey::int2[]) with ordinality k(attnum, position)
+                         join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+                         order by k.position) = @columns
         from pg_index i
         join pg_class c on c.oid = i.indexrelid
         join pg_namespace n on n.oid = c.relnamespace
+        join pg_class t on t.oid = i.indrelid
+        join pg_am am on am.oid = c.relam
         where n.nspname = @schema and c.relname = @name
         """;
 
@@ -65,9 +74,10 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, NpgsqlDataSourc
 
         var name = DatasetIndex.NameOf(dataset.Name, command.Columns);
         var schema = TenantSchema.NameOf(command.TenantId);
+        var target = new Target(schema, name, dataset.Name, command.Columns);
         await run.Events.Publish(new IndexBuildStarted(command.JobId, name, DateTimeOffset.UtcNow, command.Attempt), cancellationToken);
 
-        await DropInvalidAsync(connection, schema, name, cancellationToken);
+        await DropInvalidAsync(connection, target, cancellationToken);
         try
         {
             await BuildAsync(run, DatasetIndex.CreateSql(command.TenantId, dataset.Name, command.Columns, concurrently: true),
@@ -75,7 +85,7 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, NpgsqlDataSourc
         }
         catch (PostgresException e) when (e.SqlState == LockNotAvailable)
         {
-            await DropInvalidAsync(connection, schema, name, CancellationToken.None);
+            await DropInvalidAsync(connection, target, CancellationToken.None);
             return await FailAsync(run, "table_busy",
                 $"The build waited longer than {options.Value.LockTimeout.TotalSeconds:0} s (IndexBuilds:LockTimeout) for a lock on " +
                 $"dataset '{dataset.Name}' or for transactions older than it to end; retry the job when the table is quieter.",
@@ -83,21 +93,27 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, NpgsqlDataSourc
         }
         catch (PostgresException e) when (!e.IsTransient)
         {
-            await DropInvalidAsync(connection, schema, name, CancellationToken.None);
+            await DropInvalidAsync(connection, target, CancellationToken.None);
             return await FailAsync(run, "build_failed", $"PostgreSQL could not build the index: {e.MessageText}", cancellationToken);
         }
         catch (Exception e) when (e is OperationCanceledException or NpgsqlException)
         {
             // Cancelled, or the server went away: what the build left is dropped here when it can be,
             // and in any case by the next run before it builds again.
-            await TryDropInvalidAsync(connection, schema, name);
+            await TryDropInvalidAsync(connection, target);
             throw;
         }
 
-        if (await IsValidAsync(connection, schema, name, cancellationToken) is not true)
+        switch (await FindAsync(connection, target, cancellationToken))
         {
-            await DropInvalidAsync(connection, schema, name, CancellationToken.None);
-            return await FailAsync(run, "build_failed", $"Index {name} was not valid after its build; retry the job.", cancellationToken);
+            case Found.NotOurs:
+                // IF NOT EXISTS did nothing: declaring would promise reads an index the table does not have.
+                return await FailAsync(run, "index_name_taken",
+                    $"Schema {schema} already has an index named {name} that is not on dataset '{dataset.Name}' over " +
+                    $"{DatasetIndex.Describe(command.Columns)}; drop or rename it, then retry the job.", cancellationToken);
+            case not Found.Valid:
+                await DropInvalidAsync(connection, target, CancellationToken.None);
+                return await FailAsync(run, "build_failed", $"Index {name} was not valid after its build; retry the job.", cancellationToken);
         }
 
         if (!await DatasetCatalog.DeclareIndexAsync(connection, command.TenantId, dataset.Name, command.Columns, cancellationToken))
@@ -176,37 +192,46 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, NpgsqlDataSourc
         }
     }
 
-    private static async Task<bool?> IsValidAsync(NpgsqlConnection connection, string schema, string name, CancellationToken cancellationToken)
+    private static async Task<Found> FindAsync(NpgsqlConnection connection, Target target, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(ValiditySql, connection);
-        command.Parameters.AddWithValue("schema", schema);
-        command.Parameters.AddWithValue("name", name);
-        return await command.ExecuteScalarAsync(cancellationToken) as bool?;
+        await using var command = new NpgsqlCommand(FindIndexSql, connection);
+        command.Parameters.AddWithValue("schema", target.Schema);
+        command.Parameters.AddWithValue("name", target.Name);
+        command.Parameters.AddWithValue("table", target.Table);
+        command.Parameters.AddWithValue("columns", target.Columns.ToArray());
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return Found.None;
+        }
+
+        return !reader.GetBoolean(1) ? Found.NotOurs : reader.GetBoolean(0) ? Found.Valid : Found.Invalid;
     }
 
-    private async Task DropInvalidAsync(NpgsqlConnection connection, string schema, string name, CancellationToken cancellationToken)
+    /// <summary>Drops the job's own index (its table, its columns) when it is invalid; any other index of the name is left alone.</summary>
+    private async Task DropInvalidAsync(NpgsqlConnection connection, Target target, CancellationToken cancellationToken)
     {
-        if (await IsValidAsync(connection, schema, name, cancellationToken) is not false)
+        if (await FindAsync(connection, target, cancellationToken) is not Found.Invalid)
         {
             return;
         }
 
-        LogDroppingInvalid(schema, name);
+        LogDroppingInvalid(target.Schema, target.Name);
         await using var drop = new NpgsqlCommand(
-            $"drop index concurrently if exists {Identifier.Quote(schema)}.{Identifier.Quote(name)}", connection);
+            $"drop index concurrently if exists {Identifier.Quote(target.Schema)}.{Identifier.Quote(target.Name)}", connection);
         await drop.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>After a cancel or a lost server: the next run drops it anyway, so a failure here only waits for that.</summary>
-    private async Task TryDropInvalidAsync(NpgsqlConnection connection, string schema, string name)
+    private async Task TryDropInvalidAsync(NpgsqlConnection connection, Target target)
     {
         try
         {
-            await DropInvalidAsync(connection, schema, name, CancellationToken.None);
+            await DropInvalidAsync(connection, target, CancellationToken.None);
         }
         catch (NpgsqlException e)
         {
-            LogDropDeferred(name, e.Message);
+            LogDropDeferred(target.Name, e.Message);
         }
     }
 
@@ -216,6 +241,17 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, NpgsqlDataSourc
         await run.Events.Publish(new IndexBuildFailed(run.Command.JobId, code, message, DateTimeOffset.UtcNow, run.Command.Attempt),
             cancellationToken);
         return JobOutcome.Done;
+    }
+
+    /// <summary>The index a job builds: its name in the tenant's schema, on the dataset's table, over these columns in order.</summary>
+    private sealed record Target(string Schema, string Name, string Table, IReadOnlyList<string> Columns);
+
+    private enum Found
+    {
+        None,
+        Valid,
+        Invalid,
+        NotOurs,
     }
 
     [LoggerMessage(LogLevel.Information, "Index build {JobId}: index {Name} is built and declared")]

@@ -77,43 +77,21 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, NpgsqlDataSourc
         var target = new Target(schema, name, dataset.Name, command.Columns);
         await run.Events.Publish(new IndexBuildStarted(command.JobId, name, DateTimeOffset.UtcNow, command.Attempt), cancellationToken);
 
-        await DropInvalidAsync(connection, target, cancellationToken);
+        // Every wait of the build and of its drops (the table's lock, older transactions) is bounded by the
+        // lock timeout, so a busy table ends the job as table_busy instead of a command timeout retried.
+        await SetTimeoutsAsync(connection, cancellationToken);
         try
         {
-            await BuildAsync(run, DatasetIndex.CreateSql(command.TenantId, dataset.Name, command.Columns, concurrently: true),
-                cancellationToken);
+            if (await BuildAsync(run, dataset, target, cancellationToken) is { } failed)
+            {
+                return failed;
+            }
         }
-        catch (PostgresException e) when (e.SqlState == LockNotAvailable)
+        finally
         {
-            await DropInvalidAsync(connection, target, CancellationToken.None);
-            return await FailAsync(run, "table_busy",
-                $"The build waited longer than {options.Value.LockTimeout.TotalSeconds:0} s (IndexBuilds:LockTimeout) for a lock on " +
-                $"dataset '{dataset.Name}' or for transactions older than it to end; retry the job when the table is quieter.",
-                cancellationToken);
-        }
-        catch (PostgresException e) when (!e.IsTransient)
-        {
-            await DropInvalidAsync(connection, target, CancellationToken.None);
-            return await FailAsync(run, "build_failed", $"PostgreSQL could not build the index: {e.MessageText}", cancellationToken);
-        }
-        catch (Exception e) when (e is OperationCanceledException or NpgsqlException)
-        {
-            // Cancelled, or the server went away: what the build left is dropped here when it can be,
-            // and in any case by the next run before it builds again.
-            await TryDropInvalidAsync(connection, target);
-            throw;
-        }
-
-        switch (await FindAsync(connection, target, cancellationToken))
-        {
-            case Found.NotOurs:
-                // IF NOT EXISTS did nothing: declaring would promise reads an index the table does not have.
-                return await FailAsync(run, "index_name_taken",
-                    $"Schema {schema} already has an index named {name} that is not on dataset '{dataset.Name}' over " +
-                    $"{DatasetIndex.Describe(command.Columns)}; drop or rename it, then retry the job.", cancellationToken);
-            case not Found.Valid:
-                await DropInvalidAsync(connection, target, CancellationToken.None);
-                return await FailAsync(run, "build_failed", $"Index {name} was not valid after its build; retry the job.", cancellationToken);
+            // The connection goes back to the pool: the next user gets the server's defaults.
+            await using var reset = new NpgsqlCommand("reset lock_timeout; reset statement_timeout", connection);
+            await reset.ExecuteNonQueryAsync(CancellationToken.None);
         }
 
         if (!await DatasetCatalog.DeclareIndexAsync(connection, command.TenantId, dataset.Name, command.Columns, cancellationToken))
@@ -131,34 +109,82 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, NpgsqlDataSourc
     public Task<JobOutcome> StopAsync(JobRun<BuildIndex> run, CancellationToken cancellationToken) => Task.FromResult(JobOutcome.Done);
 
     /// <summary>
-    /// Runs the DDL on the job's connection with its own lock timeout and no statement timeout (a large
-    /// table takes minutes), while another connection reads PostgreSQL's progress of it.
+    /// Drops what an earlier build of the index left, builds it, and checks it is the job's and valid.
+    /// Null when it is; otherwise the job's failure. Runs under the lock timeout: a drop that waits it
+    /// out in a failure path is deferred to the next build, which drops it first.
     /// </summary>
-    private async Task BuildAsync(JobRun<BuildIndex> run, string sql, CancellationToken cancellationToken)
+    private async Task<JobOutcome?> BuildAsync(JobRun<BuildIndex> run, DatasetDefinition dataset, Target target,
+        CancellationToken cancellationToken)
     {
+        var command = run.Command;
         var connection = run.Connection;
-        var lockTimeout = ((long)options.Value.LockTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
-        await using (var set = new NpgsqlCommand(
-                         "select set_config('lock_timeout', @lock_timeout, false), set_config('statement_timeout', '0', false)", connection))
-        {
-            set.Parameters.AddWithValue("lock_timeout", lockTimeout);
-            await set.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        using var reporting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var reporter = ReportAsync(run, connection.ProcessID, reporting.Token);
         try
         {
-            await using var create = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
+            await DropInvalidAsync(connection, target, cancellationToken);
+            await CreateAsync(run, DatasetIndex.CreateSql(command.TenantId, dataset.Name, command.Columns, concurrently: true),
+                cancellationToken);
+        }
+        catch (PostgresException e) when (e.SqlState == LockNotAvailable)
+        {
+            await TryDropInvalidAsync(connection, target);
+            return await FailAsync(run, "table_busy",
+                $"The build waited longer than {options.Value.LockTimeout.TotalSeconds:0} s (IndexBuilds:LockTimeout) for a lock on " +
+                $"dataset '{dataset.Name}' or for transactions older than it to end; retry the job when the table is quieter.",
+                cancellationToken);
+        }
+        catch (PostgresException e) when (!e.IsTransient)
+        {
+            await TryDropInvalidAsync(connection, target);
+            return await FailAsync(run, "build_failed", $"PostgreSQL could not build the index: {e.MessageText}", cancellationToken);
+        }
+        catch (Exception e) when (e is OperationCanceledException or NpgsqlException)
+        {
+            // Cancelled, or the server went away: what the build left is dropped here when it can be,
+            // and in any case by the next run before it builds again.
+            await TryDropInvalidAsync(connection, target);
+            throw;
+        }
+
+        switch (await FindAsync(connection, target, cancellationToken))
+        {
+            case Found.NotOurs:
+                // IF NOT EXISTS did nothing: declaring would promise reads an index the table does not have.
+                return await FailAsync(run, "index_name_taken",
+                    $"Schema {target.Schema} already has an index named {target.Name} that is not on dataset '{dataset.Name}' over " +
+                    $"{DatasetIndex.Describe(command.Columns)}; drop or rename it, then retry the job.", cancellationToken);
+            case not Found.Valid:
+                await TryDropInvalidAsync(connection, target);
+                return await FailAsync(run, "build_failed", $"Index {target.Name} was not valid after its build; retry the job.",
+                    cancellationToken);
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>The job's lock timeout, and no statement timeout (a large table takes minutes), on its connection.</summary>
+    private async Task SetTimeoutsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var lockTimeout = ((long)options.Value.LockTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
+        await using var set = new NpgsqlCommand(
+            "select set_config('lock_timeout', @lock_timeout, false), set_config('statement_timeout', '0', false)", connection);
+        set.Parameters.AddWithValue("lock_timeout", lockTimeout);
+        await set.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Runs the DDL on the job's connection, while another connection reads PostgreSQL's progress of it.</summary>
+    private async Task CreateAsync(JobRun<BuildIndex> run, string sql, CancellationToken cancellationToken)
+    {
+        using var reporting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var reporter = ReportAsync(run, run.Connection.ProcessID, reporting.Token);
+        try
+        {
+            await using var create = new NpgsqlCommand(sql, run.Connection) { CommandTimeout = 0 };
             await create.ExecuteNonQueryAsync(cancellationToken);
         }
         finally
         {
             await reporting.CancelAsync();
             await reporter;
-            // The connection goes back to the pool: the next user gets the server's defaults.
-            await using var reset = new NpgsqlCommand("reset lock_timeout; reset statement_timeout", connection);
-            await reset.ExecuteNonQueryAsync(CancellationToken.None);
         }
     }
 
@@ -218,11 +244,15 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, NpgsqlDataSourc
 
         LogDroppingInvalid(target.Schema, target.Name);
         await using var drop = new NpgsqlCommand(
-            $"drop index concurrently if exists {Identifier.Quote(target.Schema)}.{Identifier.Quote(target.Name)}", connection);
+            $"drop index concurrently if exists {Identifier.Quote(target.Schema)}.{Identifier.Quote(target.Name)}", connection)
+        {
+            // Its waits (the table, older transactions) are bounded by the lock timeout, not by a command timeout.
+            CommandTimeout = 0,
+        };
         await drop.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>After a cancel or a lost server: the next run drops it anyway, so a failure here only waits for that.</summary>
+    /// <summary>In a failure path (a busy table, a cancel, a lost server): the next run drops it anyway, so a failure here only waits for that.</summary>
     private async Task TryDropInvalidAsync(NpgsqlConnection connection, Target target)
     {
         try

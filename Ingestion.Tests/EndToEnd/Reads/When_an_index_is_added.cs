@@ -117,6 +117,30 @@ public sealed class When_an_index_is_added
         Assert.That(await IsValidIndexAsync(name), Is.True, "the other table's index is left as it was");
     }
 
+    [Test]
+    public async Task Should_fail_as_table_busy_when_a_transaction_outlasts_the_lock_timeout()
+    {
+        // A write that stays open: CONCURRENTLY waits for it after creating its (invalid) index, and so does
+        // the drop of what it left. Both waits are bounded by IndexBuilds:LockTimeout (5 s in the shared stack).
+        await using var loader = await TestRun.Shared.Sandbox.Db.OpenConnectionAsync();
+        await using var open = await loader.BeginTransactionAsync();
+        await using (var insert = new Npgsql.NpgsqlCommand(
+                         $"update tenant_acme.\"{_name}\" set note = note where id = 1", loader, open))
+        {
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        using var accepted = await _acme.PostAsJsonAsync($"/v1/datasets/{_name}/indexes", new { columns = new[] { "ref" } });
+        Assert.That(accepted.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await accepted.Content.ReadAsStringAsync());
+        var jobId = (await accepted.Content.ReadFromJsonAsync<JsonObject>())!["jobId"]!.GetValue<Guid>();
+        var job = await _acme.WaitForJobAsync(jobId, TimeSpan.FromSeconds(40), "built", "failed", "cancelled");
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("failed"), job.ToJsonString());
+        Assert.That(job["error"]!["code"]!.GetValue<string>(), Is.EqualTo("table_busy"));
+        Assert.That(job["error"]!["message"]!.GetValue<string>(), Does.Contain("IndexBuilds:LockTimeout"));
+        await open.RollbackAsync();
+    }
+
     [TestCase("""{"columns": ["nope"]}""", "columns", "'nope' is not one of the columns")]
     [TestCase("""{"columns": []}""", "columns", "at least one column")]
     [TestCase("""{"columns": ["qty", "qty"]}""", "columns", "more than once")]

@@ -86,18 +86,25 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, NpgsqlDataSourc
             {
                 return failed;
             }
+
+            switch (await DatasetCatalog.DeclareIndexAsync(connection, command.TenantId, dataset.Name, command.Columns, cancellationToken))
+            {
+                case IndexDeclaration.DatasetMissing:
+                    return await FailAsync(run, "dataset_missing", $"Dataset '{command.Dataset}' was removed while its index was built.",
+                        cancellationToken);
+                case IndexDeclaration.TooMany:
+                    // Builds accepted together ended together: an index no read may use would only slow the loads.
+                    await TryDropAsync(connection, target, onlyInvalid: false);
+                    return await FailAsync(run, "too_many_indexes",
+                        $"Dataset '{dataset.Name}' reached {DatasetIndex.MaxIndexes} indexes, the most a dataset may have, while this " +
+                        $"one was built; index {name} was dropped.", cancellationToken);
+            }
         }
         finally
         {
             // The connection goes back to the pool: the next user gets the server's defaults.
             await using var reset = new NpgsqlCommand("reset lock_timeout; reset statement_timeout", connection);
             await reset.ExecuteNonQueryAsync(CancellationToken.None);
-        }
-
-        if (!await DatasetCatalog.DeclareIndexAsync(connection, command.TenantId, dataset.Name, command.Columns, cancellationToken))
-        {
-            return await FailAsync(run, "dataset_missing", $"Dataset '{command.Dataset}' was removed while its index was built.",
-                cancellationToken);
         }
 
         LogBuilt(command.JobId, name);
@@ -126,7 +133,7 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, NpgsqlDataSourc
         }
         catch (PostgresException e) when (e.SqlState == LockNotAvailable)
         {
-            await TryDropInvalidAsync(connection, target);
+            await TryDropAsync(connection, target, onlyInvalid: true);
             return await FailAsync(run, "table_busy",
                 $"The build waited longer than {options.Value.LockTimeout.TotalSeconds:0} s (IndexBuilds:LockTimeout) for a lock on " +
                 $"dataset '{dataset.Name}' or for transactions older than it to end; retry the job when the table is quieter.",
@@ -134,14 +141,14 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, NpgsqlDataSourc
         }
         catch (PostgresException e) when (!e.IsTransient)
         {
-            await TryDropInvalidAsync(connection, target);
+            await TryDropAsync(connection, target, onlyInvalid: true);
             return await FailAsync(run, "build_failed", $"PostgreSQL could not build the index: {e.MessageText}", cancellationToken);
         }
         catch (Exception e) when (e is OperationCanceledException or NpgsqlException)
         {
             // Cancelled, or the server went away: what the build left is dropped here when it can be,
             // and in any case by the next run before it builds again.
-            await TryDropInvalidAsync(connection, target);
+            await TryDropAsync(connection, target, onlyInvalid: true);
             throw;
         }
 
@@ -153,7 +160,7 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, NpgsqlDataSourc
                     $"Schema {target.Schema} already has an index named {target.Name} that is not on dataset '{dataset.Name}' over " +
                     $"{DatasetIndex.Describe(command.Columns)}; drop or rename it, then retry the job.", cancellationToken);
             case not Found.Valid:
-                await TryDropInvalidAsync(connection, target);
+                await TryDropAsync(connection, target, onlyInvalid: true);
                 return await FailAsync(run, "build_failed", $"Index {target.Name} was not valid after its build; retry the job.",
                     cancellationToken);
             default:
@@ -235,9 +242,13 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, NpgsqlDataSourc
     }
 
     /// <summary>Drops the job's own index (its table, its columns) when it is invalid; any other index of the name is left alone.</summary>
-    private async Task DropInvalidAsync(NpgsqlConnection connection, Target target, CancellationToken cancellationToken)
+    private Task DropInvalidAsync(NpgsqlConnection connection, Target target, CancellationToken cancellationToken) =>
+        DropAsync(connection, target, onlyInvalid: true, cancellationToken);
+
+    private async Task DropAsync(NpgsqlConnection connection, Target target, bool onlyInvalid, CancellationToken cancellationToken)
     {
-        if (await FindAsync(connection, target, cancellationToken) is not Found.Invalid)
+        var found = await FindAsync(connection, target, cancellationToken);
+        if (found is not (Found.Invalid or Found.Valid) || (onlyInvalid && found is Found.Valid))
         {
             return;
         }
@@ -253,11 +264,11 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, NpgsqlDataSourc
     }
 
     /// <summary>In a failure path (a busy table, a cancel, a lost server): the next run drops it anyway, so a failure here only waits for that.</summary>
-    private async Task TryDropInvalidAsync(NpgsqlConnection connection, Target target)
+    private async Task TryDropAsync(NpgsqlConnection connection, Target target, bool onlyInvalid)
     {
         try
         {
-            await DropInvalidAsync(connection, target, CancellationToken.None);
+            await DropAsync(connection, target, onlyInvalid, CancellationToken.None);
         }
         catch (NpgsqlException e)
         {
@@ -287,10 +298,10 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, NpgsqlDataSourc
     [LoggerMessage(LogLevel.Information, "Index build {JobId}: index {Name} is built and declared")]
     private partial void LogBuilt(Guid jobId, string name);
 
-    [LoggerMessage(LogLevel.Warning, "Dropping the invalid index {Schema}.{Name} a failed or interrupted build left")]
+    [LoggerMessage(LogLevel.Warning, "Dropping the index {Schema}.{Name} a failed or interrupted build left")]
     private partial void LogDroppingInvalid(string schema, string name);
 
-    [LoggerMessage(LogLevel.Warning, "The invalid index {Name} could not be dropped now ({Reason}); the next build of it drops it first")]
+    [LoggerMessage(LogLevel.Warning, "The index {Name} could not be dropped now ({Reason}); the next build of it drops it first if invalid")]
     private partial void LogDropDeferred(string name, string reason);
 
     [LoggerMessage(LogLevel.Warning, "Index build {JobId} failed ({Code}): {Message}")]

@@ -141,6 +141,38 @@ public sealed class When_an_index_is_added
         await open.RollbackAsync();
     }
 
+    [Test]
+    public async Task Should_count_builds_not_yet_ended_against_the_most_indexes_a_dataset_may_have()
+    {
+        var many = "many_" + Guid.NewGuid().ToString("N")[..8];
+        await _acme.CreateDatasetAsync(When_dataset_rows_are_read.Definition(many));
+        await _acme.LoadAsync(many, ReadClient.Csv(When_dataset_rows_are_read.Header, Enumerable.Range(1, 20).Select(When_dataset_rows_are_read.Row)));
+        string[][] indexes = [["name", "price"], ["name"], ["price"], ["qty"], ["active"], ["day"], ["at"], ["ref"], ["note"], ["name", "id"], ["price", "id"]];
+
+        // Asked in a row, before the first build could end: only ten are accepted.
+        var jobIds = new List<Guid>();
+        HttpStatusCode? last = null;
+        foreach (var columns in indexes)
+        {
+            using var response = await _acme.PostAsJsonAsync($"/v1/datasets/{many}/indexes", new { columns });
+            last = response.StatusCode;
+            if (response.StatusCode == HttpStatusCode.Accepted)
+            {
+                jobIds.Add((await response.Content.ReadFromJsonAsync<JsonObject>())!["jobId"]!.GetValue<Guid>());
+            }
+        }
+
+        Assert.That(jobIds, Has.Count.EqualTo(10));
+        Assert.That(last, Is.EqualTo(HttpStatusCode.Conflict));
+        foreach (var jobId in jobIds)
+        {
+            await _acme.WaitForJobAsync(jobId, TimeSpan.FromSeconds(60), "built", "failed", "cancelled");
+        }
+
+        var described = await _acme.GetJsonAsync($"/v1/datasets/{many}");
+        Assert.That(described["indexes"]!.AsArray(), Has.Count.EqualTo(10));
+    }
+
     [TestCase("""{"columns": ["nope"]}""", "columns", "'nope' is not one of the columns")]
     [TestCase("""{"columns": []}""", "columns", "at least one column")]
     [TestCase("""{"columns": ["qty", "qty"]}""", "columns", "more than once")]

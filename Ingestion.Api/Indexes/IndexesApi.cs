@@ -25,6 +25,12 @@ public static class IndexesApi
         where tenant_id = @tenant and kind = @kind and dataset = @dataset and data ->> 'indexName' = @name
         """;
 
+    /// <summary>Builds of the dataset's indexes not yet ended: each will declare one more index.</summary>
+    private const string PendingBuildsSql = """
+        select count(*) from ingestion.jobs
+        where tenant_id = @tenant and kind = @kind and dataset = @dataset and current_state in (@scheduled, @building)
+        """;
+
     public static IEndpointRouteBuilder MapIndexesApi(this IEndpointRouteBuilder app)
     {
         app.MapGroup("/v1/datasets")
@@ -108,10 +114,14 @@ public static class IndexesApi
                 detail: $"Dataset '{dataset.Name}' declares the index {DatasetIndex.Describe(columns)} (its key, or since its registration).");
         }
 
-        if (dataset.SecondaryIndexes.Count >= DatasetIndex.MaxIndexes)
+        // Builds still queued count too: twenty requests in a row would otherwise all pass a check of the
+        // declared ones (the declaration checks again, under its row lock, for requests that race this one).
+        var pending = await CountPendingBuildsAsync(dataSource, caller.TenantId!, dataset.Name, cancellationToken);
+        if (dataset.SecondaryIndexes.Count + pending >= DatasetIndex.MaxIndexes)
         {
             return TypedResults.Problem(statusCode: 409, title: "The dataset has as many indexes as it may",
-                detail: $"Dataset '{dataset.Name}' has {dataset.SecondaryIndexes.Count} indexes, the most a dataset may have ({DatasetIndex.MaxIndexes}).");
+                detail: $"Dataset '{dataset.Name}' has {dataset.SecondaryIndexes.Count} indexes and {pending} being built, " +
+                        $"the most a dataset may have ({DatasetIndex.MaxIndexes}).");
         }
 
         if (await JobLimits.CheckAsync(context, caller, rateLimit, cancellationToken) is { } tooMany)
@@ -150,6 +160,18 @@ public static class IndexesApi
         }
 
         return Idempotency.Accepted(job);
+    }
+
+    private static async Task<long> CountPendingBuildsAsync(NpgsqlDataSource dataSource, string tenantId, string dataset,
+        CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(PendingBuildsSql);
+        command.Parameters.AddWithValue("tenant", tenantId);
+        command.Parameters.AddWithValue("kind", IndexBuildJob.KindName);
+        command.Parameters.AddWithValue("dataset", dataset);
+        command.Parameters.AddWithValue("scheduled", IndexBuildJob.States.Scheduled);
+        command.Parameters.AddWithValue("building", IndexBuildJob.States.Building);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     private static async Task<JobState?> FindBuildAsync(NpgsqlDataSource dataSource, string tenantId, string dataset, string indexName,

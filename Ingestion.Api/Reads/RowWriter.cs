@@ -79,10 +79,7 @@ public static class RowWriter
                 if (json.BytesPending >= FlushBytes)
                 {
                     json.Flush();
-                    if (output.Full)
-                    {
-                        await output.SpillAsync(cancellationToken);
-                    }
+                    await output.SendAsync(complete: false, cancellationToken);
                 }
             }
         }
@@ -108,7 +105,7 @@ public static class RowWriter
 
         json.WriteEndObject();
         json.Flush();
-        await output.SpillAsync(cancellationToken);
+        await output.SendAsync(complete: true, cancellationToken);
         return null;
     }
 

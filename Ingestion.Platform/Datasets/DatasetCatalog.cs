@@ -69,9 +69,10 @@ public sealed class DatasetCatalog(NpgsqlDataSource dataSource)
     /// <summary>
     /// Declares an index built on the dataset's table after its registration (by an index build job),
     /// so reads may filter and order by it. Locks the definition's row, so two declarations cannot
-    /// lose one another. False when the dataset no longer exists.
+    /// lose one another, and the most indexes a dataset may have holds even when builds accepted
+    /// together end together.
     /// </summary>
-    public static async Task<bool> DeclareIndexAsync(NpgsqlConnection connection, string tenantId, string name,
+    public static async Task<IndexDeclaration> DeclareIndexAsync(NpgsqlConnection connection, string tenantId, string name,
         IReadOnlyList<string> columns, CancellationToken cancellationToken)
     {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -82,7 +83,7 @@ public sealed class DatasetCatalog(NpgsqlDataSource dataSource)
             select.Parameters.AddWithValue("name", name);
             if (await select.ExecuteScalarAsync(cancellationToken) is not string json)
             {
-                return false;
+                return IndexDeclaration.DatasetMissing;
             }
 
             dataset = Deserialize(json);
@@ -90,6 +91,11 @@ public sealed class DatasetCatalog(NpgsqlDataSource dataSource)
 
         if (!DatasetIndex.IsDeclared(dataset, columns))
         {
+            if (dataset.SecondaryIndexes.Count >= DatasetIndex.MaxIndexes)
+            {
+                return IndexDeclaration.TooMany;
+            }
+
             await using var update = new NpgsqlCommand(UpdateSql, connection, transaction);
             update.Parameters.AddWithValue("tenant", tenantId);
             update.Parameters.AddWithValue("name", name);
@@ -99,7 +105,7 @@ public sealed class DatasetCatalog(NpgsqlDataSource dataSource)
         }
 
         await transaction.CommitAsync(cancellationToken);
-        return true;
+        return IndexDeclaration.Declared;
     }
 
     /// <summary>Creates the tenant's schema and built-in datasets if they are missing.</summary>
@@ -167,4 +173,17 @@ public sealed class DatasetCatalog(NpgsqlDataSource dataSource)
     public static DatasetDefinition Deserialize(string json) =>
         JsonSerializer.Deserialize<DatasetDefinition>(json, Json)
         ?? throw new InvalidOperationException("A dataset definition in ingestion.datasets is empty.");
+}
+
+/// <summary>What <see cref="DatasetCatalog.DeclareIndexAsync"/> did.</summary>
+public enum IndexDeclaration
+{
+    /// <summary>The index is declared (now, or it already was).</summary>
+    Declared,
+
+    /// <summary>The dataset no longer exists.</summary>
+    DatasetMissing,
+
+    /// <summary>The dataset already declares <see cref="DatasetIndex.MaxIndexes"/> indexes.</summary>
+    TooMany,
 }

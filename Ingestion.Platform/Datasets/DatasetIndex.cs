@@ -11,20 +11,18 @@ public static class DatasetIndex
     public const int MaxColumns = 8;
 
     /// <summary>
-    /// The index's name: PostgreSQL's own default (<c>table_col1_col2_idx</c>) when it fits in
-    /// 63 characters, so the built-in index created before names existed keeps its name;
-    /// otherwise the table and a hash of the columns.
+    /// The index's name: the dataset and its columns joined for a person to read (cut to fit), then a
+    /// hash of the dataset and the exact column list, so two indexes never share a name. Joined alone,
+    /// <c>orders</c> on (account, id) and on (account_id) would, and so would <c>orders_item</c> on (id)
+    /// and <c>orders</c> on (item_id) in the same schema: one build would take the other's index for its own.
     /// </summary>
     public static string NameOf(string dataset, IReadOnlyList<string> columns)
     {
-        var name = $"{dataset}_{string.Join("_", columns)}_idx";
-        if (name.Length <= Identifier.MaxLength)
-        {
-            return name;
-        }
-
-        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join(",", columns))))[..12];
-        return $"{dataset[..Math.Min(dataset.Length, Identifier.MaxLength - 17)]}_{hash}_idx";
+        // A comma and a colon cannot occur in an identifier: the hashed text spells one list only.
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{dataset}:{string.Join(",", columns)}")))[..12];
+        var readable = $"{dataset}_{string.Join("_", columns)}";
+        const int suffix = 1 + 12 + 4;
+        return $"{readable[..Math.Min(readable.Length, Identifier.MaxLength - suffix)]}_{hash}_idx";
     }
 
     /// <summary>The DDL; <paramref name="concurrently"/> for a table that is loaded or read while it is built.</summary>

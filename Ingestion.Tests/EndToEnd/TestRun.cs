@@ -24,6 +24,9 @@ public sealed class TestRun
 
         // Datasets of a few thousand rows count as large, so the read API's index refusal shows.
         ["Reads__UnindexedScanMaxRows"] = "1000",
+
+        // An index build that waits out a busy table fails as table_busy in seconds, not after the default 30 s.
+        ["IndexBuilds__LockTimeout"] = "00:00:05",
     };
 
     [OneTimeSetUp]

@@ -115,7 +115,17 @@ public sealed class Row_queries
 
         Assert.That(dataset, Is.Null);
         Assert.That(errors.Keys, Is.EquivalentTo(new[] { "indexes[1]", "indexes[2]", "indexes[3]" }));
-        Assert.That(DatasetIndex.NameOf("transactions", ["account_id", "occurred_at"]), Is.EqualTo("transactions_account_id_occurred_at_idx"));
+        Assert.That(DatasetIndex.NameOf("transactions", ["account_id", "occurred_at"]), Does.StartWith("transactions_account_id_occurred_at_"));
         Assert.That(DatasetIndex.NameOf(new string('d', 60), ["x"]), Has.Length.LessThanOrEqualTo(63));
+    }
+
+    [Test]
+    public void Should_give_different_indexes_different_names()
+    {
+        Assert.That(DatasetIndex.NameOf("orders", ["account", "id"]), Is.Not.EqualTo(DatasetIndex.NameOf("orders", ["account_id"])));
+        Assert.That(DatasetIndex.NameOf("orders_item", ["id"]), Is.Not.EqualTo(DatasetIndex.NameOf("orders", ["item_id"])));
+        Assert.That(DatasetIndex.NameOf(new string('d', 60), ["a"]), Is.Not.EqualTo(DatasetIndex.NameOf(new string('d', 60), ["b"])),
+            "names cut to 63 characters still differ");
+        Assert.That(DatasetIndex.NameOf("orders", ["account", "id"]), Is.EqualTo(DatasetIndex.NameOf("orders", ["account", "id"])));
     }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Ingestion.Platform.Datasets;
 using Ingestion.Tests.Infrastructure;
 
 namespace Ingestion.Tests.EndToEnd.Reads;
@@ -78,7 +79,7 @@ public sealed class When_an_index_is_added
     {
         // What a CONCURRENTLY build that failed leaves behind, under the name the service will choose:
         // a unique index on a column full of duplicates fails, and stays as an INVALID index.
-        var name = $"{_name}_active_idx";
+        var name = DatasetIndex.NameOf(_name, ["active"]);
         Assert.ThrowsAsync<Npgsql.PostgresException>(() => TestRun.Shared.Sandbox.ExecuteAsync(
             $"create unique index concurrently \"{name}\" on tenant_acme.\"{_name}\" (active)"));
         Assert.That(await IsValidIndexAsync(name), Is.False, "the failed build left an invalid index");
@@ -93,6 +94,83 @@ public sealed class When_an_index_is_added
         Assert.That(await TestRun.Shared.Sandbox.ScalarAsync<bool>(
             "select i.indisunique from pg_index i join pg_class c on c.oid = i.indexrelid where c.relname = @name", ("name", name)),
             Is.False, "the service's index, not the one left behind");
+    }
+
+    [Test]
+    public async Task Should_not_take_another_tables_index_of_the_same_name_for_its_own()
+    {
+        // An index of the very name the service will choose, on another table of the tenant's schema.
+        var name = DatasetIndex.NameOf(_name, ["day"]);
+        await TestRun.Shared.Sandbox.ExecuteAsync($"create table tenant_acme.\"{_name}_other\" (day date)");
+        await TestRun.Shared.Sandbox.ExecuteAsync($"create index \"{name}\" on tenant_acme.\"{_name}_other\" (day)");
+
+        using var accepted = await _acme.PostAsJsonAsync($"/v1/datasets/{_name}/indexes", new { columns = new[] { "day" } });
+        Assert.That(accepted.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await accepted.Content.ReadAsStringAsync());
+        var jobId = (await accepted.Content.ReadFromJsonAsync<JsonObject>())!["jobId"]!.GetValue<Guid>();
+        var job = await _acme.WaitForJobAsync(jobId, TimeSpan.FromSeconds(60), "built", "failed", "cancelled");
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("failed"), job.ToJsonString());
+        Assert.That(job["error"]!["code"]!.GetValue<string>(), Is.EqualTo("index_name_taken"));
+        var described = await _acme.GetJsonAsync($"/v1/datasets/{_name}");
+        Assert.That(described["indexes"]!.AsArray().Select(i => string.Join(",", i!.AsArray().Select(c => c!.GetValue<string>()))),
+            Does.Not.Contain("day"), "an index the table does not have is not declared");
+        Assert.That(await IsValidIndexAsync(name), Is.True, "the other table's index is left as it was");
+    }
+
+    [Test]
+    public async Task Should_fail_as_table_busy_when_a_transaction_outlasts_the_lock_timeout()
+    {
+        // A write that stays open: CONCURRENTLY waits for it after creating its (invalid) index, and so does
+        // the drop of what it left. Both waits are bounded by IndexBuilds:LockTimeout (5 s in the shared stack).
+        await using var loader = await TestRun.Shared.Sandbox.Db.OpenConnectionAsync();
+        await using var open = await loader.BeginTransactionAsync();
+        await using (var insert = new Npgsql.NpgsqlCommand(
+                         $"update tenant_acme.\"{_name}\" set note = note where id = 1", loader, open))
+        {
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        using var accepted = await _acme.PostAsJsonAsync($"/v1/datasets/{_name}/indexes", new { columns = new[] { "ref" } });
+        Assert.That(accepted.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await accepted.Content.ReadAsStringAsync());
+        var jobId = (await accepted.Content.ReadFromJsonAsync<JsonObject>())!["jobId"]!.GetValue<Guid>();
+        var job = await _acme.WaitForJobAsync(jobId, TimeSpan.FromSeconds(40), "built", "failed", "cancelled");
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("failed"), job.ToJsonString());
+        Assert.That(job["error"]!["code"]!.GetValue<string>(), Is.EqualTo("table_busy"));
+        Assert.That(job["error"]!["message"]!.GetValue<string>(), Does.Contain("IndexBuilds:LockTimeout"));
+        await open.RollbackAsync();
+    }
+
+    [Test]
+    public async Task Should_count_builds_not_yet_ended_against_the_most_indexes_a_dataset_may_have()
+    {
+        var many = "many_" + Guid.NewGuid().ToString("N")[..8];
+        await _acme.CreateDatasetAsync(When_dataset_rows_are_read.Definition(many));
+        await _acme.LoadAsync(many, ReadClient.Csv(When_dataset_rows_are_read.Header, Enumerable.Range(1, 20).Select(When_dataset_rows_are_read.Row)));
+        string[][] indexes = [["name", "price"], ["name"], ["price"], ["qty"], ["active"], ["day"], ["at"], ["ref"], ["note"], ["name", "id"], ["price", "id"]];
+
+        // Asked in a row, before the first build could end: only ten are accepted.
+        var jobIds = new List<Guid>();
+        HttpStatusCode? last = null;
+        foreach (var columns in indexes)
+        {
+            using var response = await _acme.PostAsJsonAsync($"/v1/datasets/{many}/indexes", new { columns });
+            last = response.StatusCode;
+            if (response.StatusCode == HttpStatusCode.Accepted)
+            {
+                jobIds.Add((await response.Content.ReadFromJsonAsync<JsonObject>())!["jobId"]!.GetValue<Guid>());
+            }
+        }
+
+        Assert.That(jobIds, Has.Count.EqualTo(10));
+        Assert.That(last, Is.EqualTo(HttpStatusCode.Conflict));
+        foreach (var jobId in jobIds)
+        {
+            await _acme.WaitForJobAsync(jobId, TimeSpan.FromSeconds(60), "built", "failed", "cancelled");
+        }
+
+        var described = await _acme.GetJsonAsync($"/v1/datasets/{many}");
+        Assert.That(described["indexes"]!.AsArray(), Has.Count.EqualTo(10));
     }
 
     [TestCase("""{"columns": ["nope"]}""", "columns", "'nope' is not one of the columns")]

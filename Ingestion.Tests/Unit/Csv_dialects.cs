@@ -58,6 +58,21 @@ public sealed class Csv_dialects
         Assert.That(problem, error is null ? Is.Null : Does.Contain(error));
     }
 
+    [TestCase("2026-03-01 14:30", "2026-03-01T13:30:00Z")]
+    [TestCase("2026-03-01 14:30Z", "2026-03-01T14:30:00Z")]
+    [TestCase("2026-03-01 14:30+05:00", "2026-03-01T09:30:00Z")]
+    [TestCase("2026-07-01 14:30", "2026-07-01T12:30:00Z")]
+    public void Should_read_a_value_without_the_offset_a_K_format_allows_in_the_dialects_zone(string field, string expected)
+    {
+        var values = new RowValues(1);
+        var codec = DialectCodecs.For(new DatasetColumn("at", ColumnType.TimestampTz, false, Format: "yyyy-MM-dd HH:mmK"),
+            CsvDialect.Default with { TimeZone = "Europe/Zurich" });
+
+        Assert.That(codec.Parse(Encoding.UTF8.GetBytes(field), values, 0), Is.Null);
+        Assert.That(values.Timestamps[0], Is.EqualTo(DateTime.Parse(expected, null, System.Globalization.DateTimeStyles.RoundtripKind)));
+        Assert.That(values.Timestamps[0].Kind, Is.EqualTo(DateTimeKind.Utc));
+    }
+
     [Test]
     public void Should_apply_an_uploads_options_on_top_of_the_datasets_dialect()
     {

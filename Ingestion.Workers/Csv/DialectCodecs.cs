@@ -185,41 +185,33 @@ internal sealed class FormattedDateCodec(ColumnType type, string format) : Colum
 }
 
 /// <summary>
-/// Timestamps in a declared format such as <c>MM/dd/yyyy HH:mm</c>. A format with an offset (<c>zzz</c>, <c>K</c>) says
-/// where each value is; otherwise the value is wall-clock time in the dialect's zone (UTC when it has none). A time that
-/// the zone skips (clocks going forward) is a reject; one it repeats (clocks going back) is read as standard time.
+/// Timestamps in a declared format such as <c>MM/dd/yyyy HH:mm</c>. A value with an offset (<c>zzz</c>, or <c>K</c> when
+/// it is written) says where it is; otherwise the value is wall-clock time in the dialect's zone (UTC when it has none).
+/// <c>K</c> also matches no offset at all, so whether a value has one is read from the parse, not from the format. A time
+/// that the zone skips (clocks going forward) is a reject; one it repeats (clocks going back) is read as standard time.
 /// </summary>
 internal sealed class FormattedTimestampCodec(ColumnType type, string format, TimeZoneInfo? zone) : ColumnCodec(type)
 {
-    private readonly bool _hasOffset = format.Contains('z') || format.Contains('K');
-
     public override string? Parse(ReadOnlySpan<byte> field, RowValues values, int slot)
     {
         Span<char> chars = stackalloc char[64];
         var length = DialectCodecs.Decode(field, chars);
-        if (length < 0)
+
+        // AdjustToUniversal turns a value with an offset into UTC (Kind Utc) by that offset, never through the host's
+        // zone, and leaves one without an offset as it is written (Kind Unspecified).
+        if (length < 0 || !DateTime.TryParseExact(chars[..length], format, CultureInfo.InvariantCulture,
+                DateTimeStyles.AdjustToUniversal, out var parsed))
         {
             return Mismatch(field);
         }
 
-        if (_hasOffset)
+        if (parsed.Kind == DateTimeKind.Utc)
         {
-            if (!DateTimeOffset.TryParseExact(chars[..length], format, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal,
-                    out var withOffset))
-            {
-                return Mismatch(field);
-            }
-
-            values.Timestamps[slot] = withOffset.UtcDateTime;
+            values.Timestamps[slot] = parsed;
             return null;
         }
 
-        if (!DateTime.TryParseExact(chars[..length], format, CultureInfo.InvariantCulture, DateTimeStyles.None, out var local))
-        {
-            return Mismatch(field);
-        }
-
-        return ZonedTimestampCodec.ToUtc(local, zone, field, values, slot);
+        return ZonedTimestampCodec.ToUtc(parsed, zone, field, values, slot);
     }
 
     public override void Write(NpgsqlBinaryImporter importer, ReadOnlySpan<byte> field, RowValues values, int slot) =>

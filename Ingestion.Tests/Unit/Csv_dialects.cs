@@ -73,6 +73,32 @@ public sealed class Csv_dialects
         Assert.That(values.Timestamps[0].Kind, Is.EqualTo(DateTimeKind.Utc));
     }
 
+    [TestCase(null, "Europe/Zurich", "0001-01-01T00:30:00", "ISO 8601 in Europe/Zurich")]
+    [TestCase("yyyy-MM-dd HH:mm", "America/New_York", "9999-12-31 23:30", "the format yyyy-MM-dd HH:mm in America/New_York")]
+    [TestCase("yyyy-MM-dd HH:mmK", null, "0001-01-01 00:00", "the format yyyy-MM-dd HH:mmK")]
+    [TestCase("unix_seconds", null, "-62135596800", "the format unix_seconds")]
+    [TestCase("unix_milliseconds", null, "-62135596800000", "the format unix_milliseconds")]
+    public void Should_reject_a_timestamp_that_would_clamp_to_an_end_of_the_range(string? format, string? zone, string field, string written)
+    {
+        var codec = DialectCodecs.For(new DatasetColumn("at", ColumnType.TimestampTz, false, Format: format),
+            CsvDialect.Default with { TimeZone = zone });
+
+        Assert.That(codec.Parse(Encoding.UTF8.GetBytes(field), new RowValues(1), 0),
+            Is.EqualTo($"is out of range for a timestamp (0001-01-01 to 9999-12-31 UTC) in {written}: \"{field}\""));
+    }
+
+    [TestCase("unix_seconds", "-62135596799", "0001-01-01T00:00:01Z")]
+    [TestCase("yyyy-MM-dd HH:mm:ssK", "0001-01-01 00:00:01Z", "0001-01-01T00:00:01Z")]
+    public void Should_load_the_first_representable_instants(string format, string field, string expected)
+    {
+        var values = new RowValues(1);
+        var codec = DialectCodecs.For(new DatasetColumn("at", ColumnType.TimestampTz, false, Format: format),
+            CsvDialect.Default);
+
+        Assert.That(codec.Parse(Encoding.UTF8.GetBytes(field), values, 0), Is.Null);
+        Assert.That(values.Timestamps[0], Is.EqualTo(DateTime.Parse(expected, null, System.Globalization.DateTimeStyles.RoundtripKind)));
+    }
+
     [Test]
     public void Should_apply_an_uploads_options_on_top_of_the_datasets_dialect()
     {

@@ -208,10 +208,10 @@ internal sealed class FormattedTimestampCodec(ColumnType type, string format, Ti
         if (parsed.Kind == DateTimeKind.Utc)
         {
             values.Timestamps[slot] = parsed;
-            return null;
+            return ZonedTimestampCodec.InRange(parsed) ? null : ZonedTimestampCodec.OutOfRange($"the format {format}", field);
         }
 
-        return ZonedTimestampCodec.ToUtc(parsed, zone, field, values, slot);
+        return ZonedTimestampCodec.ToUtc(parsed, zone, $"the format {format}", field, values, slot);
     }
 
     public override void Write(NpgsqlBinaryImporter importer, ReadOnlySpan<byte> field, RowValues values, int slot) =>
@@ -234,23 +234,26 @@ internal sealed class ZonedTimestampCodec(ColumnType type, TimeZoneInfo zone) : 
         if (HasOffset(field))
         {
             values.Timestamps[slot] = utc;
-            return null;
+            return InRange(utc) ? null : OutOfRange("ISO 8601", field);
         }
 
-        return ToUtc(DateTime.SpecifyKind(utc, DateTimeKind.Unspecified), zone, field, values, slot);
+        return ToUtc(DateTime.SpecifyKind(utc, DateTimeKind.Unspecified), zone, "ISO 8601", field, values, slot);
     }
 
     public override void Write(NpgsqlBinaryImporter importer, ReadOnlySpan<byte> field, RowValues values, int slot) =>
         importer.Write(values.Timestamps[slot], NpgsqlDbType.TimestampTz);
 
-    /// <summary>Wall-clock time in <paramref name="zone"/> (UTC when null) as an instant, or why it is none.</summary>
-    public static string? ToUtc(DateTime local, TimeZoneInfo? zone, ReadOnlySpan<byte> field, RowValues values, int slot)
+    /// <summary>
+    /// Wall-clock time in <paramref name="zone"/> (UTC when null) as an instant, or why it is none; <paramref name="written"/>
+    /// names how the value is written, for the reason.
+    /// </summary>
+    public static string? ToUtc(DateTime local, TimeZoneInfo? zone, string written, ReadOnlySpan<byte> field, RowValues values, int slot)
     {
         local = DateTime.SpecifyKind(local, DateTimeKind.Unspecified);
         if (zone is null)
         {
             values.Timestamps[slot] = DateTime.SpecifyKind(local, DateTimeKind.Utc);
-            return null;
+            return InRange(values.Timestamps[slot]) ? null : OutOfRange(written, field);
         }
 
         if (zone.IsInvalidTime(local))
@@ -258,9 +261,20 @@ internal sealed class ZonedTimestampCodec(ColumnType type, TimeZoneInfo zone) : 
             return $"is a time that does not exist in {zone.Id} (the clocks skip it): {Utf8Fields.Quote(field)}";
         }
 
+        // ConvertTimeToUtc clamps an instant before year 1 or after year 9999 to DateTime.MinValue/MaxValue, which
+        // InRange refuses.
         values.Timestamps[slot] = TimeZoneInfo.ConvertTimeToUtc(local, zone);
-        return null;
+        return InRange(values.Timestamps[slot]) ? null : OutOfRange($"{written} in {zone.Id}", field);
     }
+
+    /// <summary>
+    /// Whether an instant loads as itself: Npgsql writes DateTime.MinValue and MaxValue as -infinity and infinity, and a
+    /// conversion that leaves the DateTime range is clamped to them, so neither end is a value.
+    /// </summary>
+    public static bool InRange(DateTime utc) => utc > DateTime.MinValue && utc < DateTime.MaxValue;
+
+    public static string OutOfRange(string written, ReadOnlySpan<byte> field) =>
+        $"is out of range for a timestamp (0001-01-01 to 9999-12-31 UTC) in {written}: {Utf8Fields.Quote(field)}";
 
     /// <summary>An ISO 8601 value ends with <c>Z</c> or has a sign after its date part when it carries an offset.</summary>
     private static bool HasOffset(ReadOnlySpan<byte> field) =>
@@ -284,12 +298,12 @@ internal sealed class UnixTimestampCodec(ColumnType type, bool milliseconds) : C
         var (min, max) = milliseconds ? (MinSeconds * 1000, MaxSeconds * 1000 + 999) : (MinSeconds, MaxSeconds);
         if (value < min || value > max)
         {
-            return $"is out of range for a timestamp in the format {unit}: {Utf8Fields.Quote(field)}";
+            return ZonedTimestampCodec.OutOfRange($"the format {unit}", field);
         }
 
         values.Timestamps[slot] = (milliseconds ? DateTimeOffset.FromUnixTimeMilliseconds(value) : DateTimeOffset.FromUnixTimeSeconds(value))
             .UtcDateTime;
-        return null;
+        return ZonedTimestampCodec.InRange(values.Timestamps[slot]) ? null : ZonedTimestampCodec.OutOfRange($"the format {unit}", field);
     }
 
     public override void Write(NpgsqlBinaryImporter importer, ReadOnlySpan<byte> field, RowValues values, int slot) =>

@@ -130,10 +130,12 @@ public static class CsvDialectRules
     /// <summary>
     /// The dialect <paramref name="request"/> describes on top of <paramref name="basis"/>, for a dataset with
     /// <paramref name="columns"/>, or null with errors reported through <paramref name="error"/> under
-    /// <paramref name="prefix"/>.
+    /// <paramref name="prefix"/>. Without <paramref name="combinations"/>, only what is wrong with an option on its own is
+    /// an error, not how it goes with the others (a quote equal to the delimiter, no header and no fields): for a request
+    /// that other options may still complete, such as an upload's query string before its form has been read.
     /// </summary>
     public static CsvDialect? Apply(DialectRequest? request, CsvDialect basis, IReadOnlyList<DatasetColumn> columns, string prefix,
-        Action<string, string> error)
+        Action<string, string> error, bool combinations = true)
     {
         var failed = false;
         void Error(string field, string message)
@@ -190,7 +192,7 @@ public static class CsvDialectRules
             {
                 Error("escape", "must be one printable ASCII character other than a letter, digit or space, or 'none'.");
             }
-            else if (request.Quote is not (null or "none" or ""))
+            else if (combinations && request.Quote is not (null or "none" or ""))
             {
                 Error("escape", "cannot be combined with a quote: a file is read with RFC 4180 quoting (a doubled quote is a quote) or with an escape character and no quoting; set quote to 'none'.");
             }
@@ -201,12 +203,12 @@ public static class CsvDialectRules
             }
         }
 
-        if (quote == delimiter)
+        if (combinations && quote == delimiter)
         {
             Error("quote", "must differ from the delimiter.");
         }
 
-        if (escape == delimiter)
+        if (combinations && escape == delimiter)
         {
             Error("escape", "must differ from the delimiter.");
         }
@@ -218,12 +220,12 @@ public static class CsvDialectRules
             fields = CheckFields(requestedFields, columns, prefix + "fields", ref failed, error);
         }
 
-        if (!header && fields is null)
+        if (combinations && !header && fields is null)
         {
             Error("fields", "must list the file's fields in order when the file has no header.");
         }
 
-        if (header && request.Fields is not null)
+        if (combinations && header && request.Fields is not null)
         {
             Error("fields", "is only for files without a header (header: false); a header names the fields itself.");
         }
@@ -275,7 +277,7 @@ public static class CsvDialectRules
             }
         }
 
-        if (thousands == decimalSeparator)
+        if (combinations && thousands == decimalSeparator)
         {
             Error("thousandsSeparator", $"must differ from the decimal separator '{decimalSeparator}'.");
         }

@@ -117,6 +117,22 @@ public sealed class Csv_dialects
     }
 
     [Test]
+    public void Should_check_each_option_on_its_own_when_the_others_may_still_come()
+    {
+        var errors = new List<string>();
+        var request = CsvDialectRules.FromStrings(new Dictionary<string, string> { ["header"] = "false", ["decimalSeparator"] = "," },
+            (f, m) => errors.Add(f));
+
+        var alone = CsvDialectRules.Apply(request, CsvDialect.Default with { ThousandsSeparator = ',' }, [Amount], "",
+            (f, m) => errors.Add(f), combinations: false);
+        Assert.That(errors, Is.Empty);
+        Assert.That(alone, Is.Not.Null);
+
+        CsvDialectRules.Apply(request, CsvDialect.Default with { ThousandsSeparator = ',' }, [Amount], "", (f, m) => errors.Add(f));
+        Assert.That(errors, Is.EquivalentTo(new[] { "fields", "thousandsSeparator" }));
+    }
+
+    [Test]
     public void Should_name_every_option_that_is_wrong()
     {
         var errors = new Dictionary<string, string>();

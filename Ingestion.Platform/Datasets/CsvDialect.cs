@@ -302,16 +302,20 @@ public static class CsvDialectRules
         var encoding = basis.Encoding;
         if (request.Encoding is { } encodingText)
         {
-            encoding = encodingText.Trim().ToLowerInvariant() switch
+            var name = encodingText.Trim().ToLowerInvariant();
+            encoding = name switch
             {
-                "utf-8" or "utf8" or "utf-16" or "utf16" => Utf8,
+                "utf-8" or "utf8" => Utf8,
                 "windows-1252" or "cp1252" => Windows1252,
                 "iso-8859-1" or "latin1" or "latin-1" => Latin1,
                 _ => null!,
             };
             if (encoding is null)
             {
-                Error("encoding", "must be utf-8, windows-1252 or iso-8859-1 (UTF-16 is recognised by its byte order mark).");
+                // Declaring UTF-16 would read a file without its mark as UTF-8 and show utf-8 on the job: refused instead.
+                Error("encoding", name.StartsWith("utf-16", StringComparison.Ordinal) || name.StartsWith("utf16", StringComparison.Ordinal)
+                    ? "cannot be declared as UTF-16: a UTF-16 file is recognised by its byte order mark (FF FE or FE FF at its start), whatever the encoding says; send it with its mark, or as utf-8."
+                    : "must be utf-8, windows-1252 or iso-8859-1 (UTF-16 is recognised by its byte order mark).");
             }
         }
 

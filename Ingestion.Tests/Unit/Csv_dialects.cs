@@ -116,6 +116,23 @@ public sealed class Csv_dialects
         Assert.That(dialect.NullMarkers, Is.EqualTo(new[] { "NULL" }));
     }
 
+    [TestCase("utf-16")]
+    [TestCase("UTF16")]
+    [TestCase("utf-16le")]
+    public void Should_refuse_utf16_declared_since_only_its_byte_order_mark_says_so(string encoding)
+    {
+        var errors = new Dictionary<string, string>();
+
+        var dialect = CsvDialectRules.Apply(new CsvDialectRules.DialectRequest(Encoding: encoding), CsvDialect.Default, [Amount], "",
+            (f, m) => errors[f] = m);
+
+        Assert.That(dialect, Is.Null);
+        Assert.That(errors, Is.EqualTo(new Dictionary<string, string>
+        {
+            ["encoding"] = "cannot be declared as UTF-16: a UTF-16 file is recognised by its byte order mark (FF FE or FE FF at its start), whatever the encoding says; send it with its mark, or as utf-8.",
+        }));
+    }
+
     [Test]
     public void Should_check_each_option_on_its_own_when_the_others_may_still_come()
     {

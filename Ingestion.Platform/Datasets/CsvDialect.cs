@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 
 namespace Ingestion.Platform.Datasets;
 
@@ -37,16 +38,22 @@ public sealed record CsvDialect(
 {
     public static readonly CsvDialect Default = new();
 
+    // The computed properties below are for the reader, not part of the dialect: they are left out of the dataset and job
+    // views and of the stored JSON (a whole TimeZoneInfo, host-dependent, looked up at every serialization).
+
     /// <summary>The zone of <see cref="TimeZone"/>, or null for UTC.</summary>
+    [JsonIgnore]
     public TimeZoneInfo? Zone => TimeZone is null ? null : TimeZoneInfo.FindSystemTimeZoneById(TimeZone);
 
     /// <summary>Whether numbers are written other than as plain <c>-1234.56</c>.</summary>
+    [JsonIgnore]
     public bool LocalNumbers => DecimalSeparator != '.' || ThousandsSeparator is not null;
 
     /// <summary>
     /// Whether record boundaries can be found by scanning for quotes and line breaks alone (RFC 4180 quoting or none, and a
     /// header that ends before the first boundary), which cutting a file into chunks needs.
     /// </summary>
+    [JsonIgnore]
     public bool Splittable => Escape is null && Header && Encoding == CsvDialectRules.Utf8;
 }
 

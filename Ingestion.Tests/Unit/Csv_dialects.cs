@@ -8,6 +8,9 @@ public sealed class Csv_dialects
 {
     private static readonly DatasetColumn Amount = new("amount", ColumnType.Numeric(14, 2), false);
 
+    /// <summary>As the dataset catalog stores definitions and the API writes views.</summary>
+    private static readonly System.Text.Json.JsonSerializerOptions Web = new(System.Text.Json.JsonSerializerDefaults.Web);
+
     [TestCase("1.234.567,89", "1234567.89")]
     [TestCase("-0,5", "-0.5")]
     [TestCase("+12", "12")]
@@ -147,6 +150,20 @@ public sealed class Csv_dialects
 
         CsvDialectRules.Apply(request, CsvDialect.Default with { ThousandsSeparator = ',' }, [Amount], "", (f, m) => errors.Add(f));
         Assert.That(errors, Is.EquivalentTo(new[] { "fields", "thousandsSeparator" }));
+    }
+
+    [Test]
+    public void Should_store_and_show_only_what_the_dialect_declares()
+    {
+        var dialect = CsvDialect.Default with { TimeZone = "Europe/Zurich", DecimalSeparator = ',' };
+
+        var json = System.Text.Json.JsonSerializer.SerializeToNode(dialect, Web)!.AsObject();
+
+        Assert.That(json.Select(p => p.Key), Is.EquivalentTo(new[]
+        {
+            "delimiter", "quote", "escape", "header", "fields", "nullMarkers", "decimalSeparator", "thousandsSeparator", "timeZone", "encoding",
+        }));
+        Assert.That(System.Text.Json.JsonSerializer.Deserialize<CsvDialect>(json, Web), Is.EqualTo(dialect));
     }
 
     [Test]

@@ -183,9 +183,10 @@ public sealed class Csv_dialects
     [Test]
     public void Should_read_fields_split_by_the_dialects_delimiter_and_treat_null_markers_as_null()
     {
-        var dataset = new DatasetDefinition("t", [Amount, new DatasetColumn("note", ColumnType.Text, false, Source: "Note")], []);
+        // A typed column: \N is no date, so the row passes only if the marker is read as NULL.
+        var dataset = new DatasetDefinition("t", [Amount, new DatasetColumn("booked_on", ColumnType.Date, false, Source: "Booked")], []);
         var dialect = CsvDialect.Default with { Delimiter = '|', DecimalSeparator = ',', NullMarkers = [@"\N"] };
-        using var records = new CsvRecords(new MemoryStream("Note|amount\n\\N|1,5\n"u8.ToArray()), 0, 1, 1 << 20, dialect);
+        using var records = new CsvRecords(new MemoryStream("Booked|amount\n\\N|1,5\n"u8.ToArray()), 0, 1, 1 << 20, dialect);
         Assert.That(records.Read(), Is.True);
         var (map, problem) = HeaderMap.For(dataset, dialect, Enumerable.Range(0, records.Reader.FieldCount).Select(records.Reader.GetString).ToList());
         Assert.That(problem, Is.Null);
@@ -193,6 +194,6 @@ public sealed class Csv_dialects
 
         Assert.That(records.Read(), Is.True);
         Assert.That(converter.Check(records), Is.Null);
-        Assert.That(map!.Columns.Select(c => (c.Column.Name, c.Field)), Is.EqualTo(new[] { ("amount", 1), ("note", 0) }));
+        Assert.That(map!.Columns.Select(c => (c.Column.Name, c.Field)), Is.EqualTo(new[] { ("amount", 1), ("booked_on", 0) }));
     }
 }

@@ -42,8 +42,13 @@ public static class UploadDialectOptions
         }
     }
 
-    /// <summary>The dialect the upload is read with (the dataset's when no option is given), or a 400 naming each bad option.</summary>
-    public static (CsvDialect? Dialect, ProblemHttpResult? Problem) Resolve(DatasetDefinition dataset, IReadOnlyDictionary<string, string> options)
+    /// <summary>
+    /// The dialect the upload is read with (the dataset's when no option is given), or a 400 naming each bad option. When
+    /// the options are not <paramref name="complete"/> (a form may still add or override some), only options wrong on their
+    /// own are refused, and the dialect returned is not the one to read with.
+    /// </summary>
+    public static (CsvDialect? Dialect, ProblemHttpResult? Problem) Resolve(DatasetDefinition dataset, IReadOnlyDictionary<string, string> options,
+        bool complete = true)
     {
         var errors = new Dictionary<string, List<string>>();
         void Error(string field, string message)
@@ -62,7 +67,7 @@ public static class UploadDialectOptions
         }
 
         var request = CsvDialectRules.FromStrings(options, Error);
-        var dialect = CsvDialectRules.Apply(request, dataset.CsvDialect, dataset.Columns, "", Error);
+        var dialect = CsvDialectRules.Apply(request, dataset.CsvDialect, dataset.Columns, "", Error, combinations: complete);
         if (dialect is not null && errors.Count == 0)
         {
             return (dialect, null);

@@ -53,9 +53,10 @@ public static class UploadsApi
             return DatasetsApi.UnknownDataset(name);
         }
 
-        // Dialect options in the query string are checked before a byte of the body is read.
+        // Dialect options in the query string are checked before a byte of the body is read: together for a text/csv body,
+        // each on its own for a form, whose fields may complete or override them (header=false here, fields there).
         var dialectOptions = UploadDialectOptions.FromQuery(request.Query);
-        if (UploadDialectOptions.Resolve(dataset, dialectOptions).Problem is { } badQuery)
+        if (UploadDialectOptions.Resolve(dataset, dialectOptions, complete: BodyKind(request.ContentType) != Body.Multipart).Problem is { } badQuery)
         {
             return badQuery;
         }

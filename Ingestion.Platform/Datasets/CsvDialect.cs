@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 
 namespace Ingestion.Platform.Datasets;
 
@@ -37,16 +38,22 @@ public sealed record CsvDialect(
 {
     public static readonly CsvDialect Default = new();
 
+    // The computed properties below are for the reader, not part of the dialect: they are left out of the dataset and job
+    // views and of the stored JSON (a whole TimeZoneInfo, host-dependent, looked up at every serialization).
+
     /// <summary>The zone of <see cref="TimeZone"/>, or null for UTC.</summary>
+    [JsonIgnore]
     public TimeZoneInfo? Zone => TimeZone is null ? null : TimeZoneInfo.FindSystemTimeZoneById(TimeZone);
 
     /// <summary>Whether numbers are written other than as plain <c>-1234.56</c>.</summary>
+    [JsonIgnore]
     public bool LocalNumbers => DecimalSeparator != '.' || ThousandsSeparator is not null;
 
     /// <summary>
     /// Whether record boundaries can be found by scanning for quotes and line breaks alone (RFC 4180 quoting or none, and a
     /// header that ends before the first boundary), which cutting a file into chunks needs.
     /// </summary>
+    [JsonIgnore]
     public bool Splittable => Escape is null && Header && Encoding == CsvDialectRules.Utf8;
 }
 
@@ -130,10 +137,12 @@ public static class CsvDialectRules
     /// <summary>
     /// The dialect <paramref name="request"/> describes on top of <paramref name="basis"/>, for a dataset with
     /// <paramref name="columns"/>, or null with errors reported through <paramref name="error"/> under
-    /// <paramref name="prefix"/>.
+    /// <paramref name="prefix"/>. Without <paramref name="combinations"/>, only what is wrong with an option on its own is
+    /// an error, not how it goes with the others (a quote equal to the delimiter, no header and no fields): for a request
+    /// that other options may still complete, such as an upload's query string before its form has been read.
     /// </summary>
     public static CsvDialect? Apply(DialectRequest? request, CsvDialect basis, IReadOnlyList<DatasetColumn> columns, string prefix,
-        Action<string, string> error)
+        Action<string, string> error, bool combinations = true)
     {
         var failed = false;
         void Error(string field, string message)
@@ -190,7 +199,7 @@ public static class CsvDialectRules
             {
                 Error("escape", "must be one printable ASCII character other than a letter, digit or space, or 'none'.");
             }
-            else if (request.Quote is not (null or "none" or ""))
+            else if (combinations && request.Quote is not (null or "none" or ""))
             {
                 Error("escape", "cannot be combined with a quote: a file is read with RFC 4180 quoting (a doubled quote is a quote) or with an escape character and no quoting; set quote to 'none'.");
             }
@@ -201,12 +210,12 @@ public static class CsvDialectRules
             }
         }
 
-        if (quote == delimiter)
+        if (combinations && quote == delimiter)
         {
             Error("quote", "must differ from the delimiter.");
         }
 
-        if (escape == delimiter)
+        if (combinations && escape == delimiter)
         {
             Error("escape", "must differ from the delimiter.");
         }
@@ -218,12 +227,12 @@ public static class CsvDialectRules
             fields = CheckFields(requestedFields, columns, prefix + "fields", ref failed, error);
         }
 
-        if (!header && fields is null)
+        if (combinations && !header && fields is null)
         {
             Error("fields", "must list the file's fields in order when the file has no header.");
         }
 
-        if (header && request.Fields is not null)
+        if (combinations && header && request.Fields is not null)
         {
             Error("fields", "is only for files without a header (header: false); a header names the fields itself.");
         }
@@ -275,7 +284,7 @@ public static class CsvDialectRules
             }
         }
 
-        if (thousands == decimalSeparator)
+        if (combinations && thousands == decimalSeparator)
         {
             Error("thousandsSeparator", $"must differ from the decimal separator '{decimalSeparator}'.");
         }
@@ -300,16 +309,20 @@ public static class CsvDialectRules
         var encoding = basis.Encoding;
         if (request.Encoding is { } encodingText)
         {
-            encoding = encodingText.Trim().ToLowerInvariant() switch
+            var name = encodingText.Trim().ToLowerInvariant();
+            encoding = name switch
             {
-                "utf-8" or "utf8" or "utf-16" or "utf16" => Utf8,
+                "utf-8" or "utf8" => Utf8,
                 "windows-1252" or "cp1252" => Windows1252,
                 "iso-8859-1" or "latin1" or "latin-1" => Latin1,
                 _ => null!,
             };
             if (encoding is null)
             {
-                Error("encoding", "must be utf-8, windows-1252 or iso-8859-1 (UTF-16 is recognised by its byte order mark).");
+                // Declaring UTF-16 would read a file without its mark as UTF-8 and show utf-8 on the job: refused instead.
+                Error("encoding", name.StartsWith("utf-16", StringComparison.Ordinal) || name.StartsWith("utf16", StringComparison.Ordinal)
+                    ? "cannot be declared as UTF-16: a UTF-16 file is recognised by its byte order mark (FF FE or FE FF at its start), whatever the encoding says; send it with its mark, or as utf-8."
+                    : "must be utf-8, windows-1252 or iso-8859-1 (UTF-16 is recognised by its byte order mark).");
             }
         }
 

@@ -8,6 +8,9 @@ public sealed class Csv_dialects
 {
     private static readonly DatasetColumn Amount = new("amount", ColumnType.Numeric(14, 2), false);
 
+    /// <summary>As the dataset catalog stores definitions and the API writes views.</summary>
+    private static readonly System.Text.Json.JsonSerializerOptions Web = new(System.Text.Json.JsonSerializerDefaults.Web);
+
     [TestCase("1.234.567,89", "1234567.89")]
     [TestCase("-0,5", "-0.5")]
     [TestCase("+12", "12")]
@@ -58,6 +61,47 @@ public sealed class Csv_dialects
         Assert.That(problem, error is null ? Is.Null : Does.Contain(error));
     }
 
+    [TestCase("2026-03-01 14:30", "2026-03-01T13:30:00Z")]
+    [TestCase("2026-03-01 14:30Z", "2026-03-01T14:30:00Z")]
+    [TestCase("2026-03-01 14:30+05:00", "2026-03-01T09:30:00Z")]
+    [TestCase("2026-07-01 14:30", "2026-07-01T12:30:00Z")]
+    public void Should_read_a_value_without_the_offset_a_K_format_allows_in_the_dialects_zone(string field, string expected)
+    {
+        var values = new RowValues(1);
+        var codec = DialectCodecs.For(new DatasetColumn("at", ColumnType.TimestampTz, false, Format: "yyyy-MM-dd HH:mmK"),
+            CsvDialect.Default with { TimeZone = "Europe/Zurich" });
+
+        Assert.That(codec.Parse(Encoding.UTF8.GetBytes(field), values, 0), Is.Null);
+        Assert.That(values.Timestamps[0], Is.EqualTo(DateTime.Parse(expected, null, System.Globalization.DateTimeStyles.RoundtripKind)));
+        Assert.That(values.Timestamps[0].Kind, Is.EqualTo(DateTimeKind.Utc));
+    }
+
+    [TestCase(null, "Europe/Zurich", "0001-01-01T00:30:00", "ISO 8601 in Europe/Zurich")]
+    [TestCase("yyyy-MM-dd HH:mm", "America/New_York", "9999-12-31 23:30", "the format yyyy-MM-dd HH:mm in America/New_York")]
+    [TestCase("yyyy-MM-dd HH:mmK", null, "0001-01-01 00:00", "the format yyyy-MM-dd HH:mmK")]
+    [TestCase("unix_seconds", null, "-62135596800", "the format unix_seconds")]
+    [TestCase("unix_milliseconds", null, "-62135596800000", "the format unix_milliseconds")]
+    public void Should_reject_a_timestamp_that_would_clamp_to_an_end_of_the_range(string? format, string? zone, string field, string written)
+    {
+        var codec = DialectCodecs.For(new DatasetColumn("at", ColumnType.TimestampTz, false, Format: format),
+            CsvDialect.Default with { TimeZone = zone });
+
+        Assert.That(codec.Parse(Encoding.UTF8.GetBytes(field), new RowValues(1), 0),
+            Is.EqualTo($"is out of range for a timestamp (0001-01-01 to 9999-12-31 UTC) in {written}: \"{field}\""));
+    }
+
+    [TestCase("unix_seconds", "-62135596799", "0001-01-01T00:00:01Z")]
+    [TestCase("yyyy-MM-dd HH:mm:ssK", "0001-01-01 00:00:01Z", "0001-01-01T00:00:01Z")]
+    public void Should_load_the_first_representable_instants(string format, string field, string expected)
+    {
+        var values = new RowValues(1);
+        var codec = DialectCodecs.For(new DatasetColumn("at", ColumnType.TimestampTz, false, Format: format),
+            CsvDialect.Default);
+
+        Assert.That(codec.Parse(Encoding.UTF8.GetBytes(field), values, 0), Is.Null);
+        Assert.That(values.Timestamps[0], Is.EqualTo(DateTime.Parse(expected, null, System.Globalization.DateTimeStyles.RoundtripKind)));
+    }
+
     [Test]
     public void Should_apply_an_uploads_options_on_top_of_the_datasets_dialect()
     {
@@ -73,6 +117,53 @@ public sealed class Csv_dialects
         Assert.That(dialect, Is.EqualTo(basis with { Delimiter = '\t', Header = false, Fields = dialect!.Fields }));
         Assert.That(dialect.Fields, Is.EqualTo(new[] { "amount", "", "note" }));
         Assert.That(dialect.NullMarkers, Is.EqualTo(new[] { "NULL" }));
+    }
+
+    [TestCase("utf-16")]
+    [TestCase("UTF16")]
+    [TestCase("utf-16le")]
+    public void Should_refuse_utf16_declared_since_only_its_byte_order_mark_says_so(string encoding)
+    {
+        var errors = new Dictionary<string, string>();
+
+        var dialect = CsvDialectRules.Apply(new CsvDialectRules.DialectRequest(Encoding: encoding), CsvDialect.Default, [Amount], "",
+            (f, m) => errors[f] = m);
+
+        Assert.That(dialect, Is.Null);
+        Assert.That(errors, Is.EqualTo(new Dictionary<string, string>
+        {
+            ["encoding"] = "cannot be declared as UTF-16: a UTF-16 file is recognised by its byte order mark (FF FE or FE FF at its start), whatever the encoding says; send it with its mark, or as utf-8.",
+        }));
+    }
+
+    [Test]
+    public void Should_check_each_option_on_its_own_when_the_others_may_still_come()
+    {
+        var errors = new List<string>();
+        var request = CsvDialectRules.FromStrings(new Dictionary<string, string> { ["header"] = "false", ["decimalSeparator"] = "," },
+            (f, m) => errors.Add(f));
+
+        var alone = CsvDialectRules.Apply(request, CsvDialect.Default with { ThousandsSeparator = ',' }, [Amount], "",
+            (f, m) => errors.Add(f), combinations: false);
+        Assert.That(errors, Is.Empty);
+        Assert.That(alone, Is.Not.Null);
+
+        CsvDialectRules.Apply(request, CsvDialect.Default with { ThousandsSeparator = ',' }, [Amount], "", (f, m) => errors.Add(f));
+        Assert.That(errors, Is.EquivalentTo(new[] { "fields", "thousandsSeparator" }));
+    }
+
+    [Test]
+    public void Should_store_and_show_only_what_the_dialect_declares()
+    {
+        var dialect = CsvDialect.Default with { TimeZone = "Europe/Zurich", DecimalSeparator = ',' };
+
+        var json = System.Text.Json.JsonSerializer.SerializeToNode(dialect, Web)!.AsObject();
+
+        Assert.That(json.Select(p => p.Key), Is.EquivalentTo(new[]
+        {
+            "delimiter", "quote", "escape", "header", "fields", "nullMarkers", "decimalSeparator", "thousandsSeparator", "timeZone", "encoding",
+        }));
+        Assert.That(System.Text.Json.JsonSerializer.Deserialize<CsvDialect>(json, Web), Is.EqualTo(dialect));
     }
 
     [Test]
@@ -92,9 +183,10 @@ public sealed class Csv_dialects
     [Test]
     public void Should_read_fields_split_by_the_dialects_delimiter_and_treat_null_markers_as_null()
     {
-        var dataset = new DatasetDefinition("t", [Amount, new DatasetColumn("note", ColumnType.Text, false, Source: "Note")], []);
+        // A typed column: \N is no date, so the row passes only if the marker is read as NULL.
+        var dataset = new DatasetDefinition("t", [Amount, new DatasetColumn("booked_on", ColumnType.Date, false, Source: "Booked")], []);
         var dialect = CsvDialect.Default with { Delimiter = '|', DecimalSeparator = ',', NullMarkers = [@"\N"] };
-        using var records = new CsvRecords(new MemoryStream("Note|amount\n\\N|1,5\n"u8.ToArray()), 0, 1, 1 << 20, dialect);
+        using var records = new CsvRecords(new MemoryStream("Booked|amount\n\\N|1,5\n"u8.ToArray()), 0, 1, 1 << 20, dialect);
         Assert.That(records.Read(), Is.True);
         var (map, problem) = HeaderMap.For(dataset, dialect, Enumerable.Range(0, records.Reader.FieldCount).Select(records.Reader.GetString).ToList());
         Assert.That(problem, Is.Null);
@@ -102,6 +194,6 @@ public sealed class Csv_dialects
 
         Assert.That(records.Read(), Is.True);
         Assert.That(converter.Check(records), Is.Null);
-        Assert.That(map!.Columns.Select(c => (c.Column.Name, c.Field)), Is.EqualTo(new[] { ("amount", 1), ("note", 0) }));
+        Assert.That(map!.Columns.Select(c => (c.Column.Name, c.Field)), Is.EqualTo(new[] { ("amount", 1), ("booked_on", 0) }));
     }
 }

@@ -26,6 +26,14 @@ public sealed class Text_encodings
         Assert.That(await ReadAllAsync(transcoder, 64), Is.EqualTo(new byte[] { (byte)'a', 0xFF, 0xFF, (byte)'b' }));
     }
 
+    [Test]
+    public async Task Should_mark_the_c1_bytes_of_iso_8859_1_as_invalid_utf8()
+    {
+        await using var transcoder = Utf8Transcoder.SingleByte(new MemoryStream([(byte)'a', 0x80, 0x9F, 0xA0, 0xE9, 0xFF]), SourceEncoding.Latin1);
+
+        Assert.That(await ReadAllAsync(transcoder, 64), Is.EqualTo(new byte[] { (byte)'a', 0xFF, 0xFF }.Concat(Encoding.UTF8.GetBytes("\u00A0éÿ"))));
+    }
+
     [TestCase(false, 1)]
     [TestCase(true, 3)]
     [TestCase(false, 4096)]

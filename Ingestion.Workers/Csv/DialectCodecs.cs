@@ -192,41 +192,33 @@ internal sealed class FormattedDateCodec(ColumnType type, string format) : Colum
 }
 
 /// <summary>
-/// Timestamps in a declared format such as <c>MM/dd/yyyy HH:mm</c>. A format with an offset (<c>zzz</c>, <c>K</c>) says
-/// where each value is; otherwise the value is wall-clock time in the dialect's zone (UTC when it has none). A time that
-/// the zone skips (clocks going forward) is a reject; one it repeats (clocks going back) is read as standard time.
+/// Timestamps in a declared format such as <c>MM/dd/yyyy HH:mm</c>. A value with an offset (<c>zzz</c>, or <c>K</c> when
+/// it is written) says where it is; otherwise the value is wall-clock time in the dialect's zone (UTC when it has none).
+/// <c>K</c> also matches no offset at all, so whether a value has one is read from the parse, not from the format. A time
+/// that the zone skips (clocks going forward) is a reject; one it repeats (clocks going back) is read as standard time.
 /// </summary>
 internal sealed class FormattedTimestampCodec(ColumnType type, string format, TimeZoneInfo? zone) : ColumnCodec(type)
 {
-    private readonly bool _hasOffset = format.Contains('z') || format.Contains('K');
-
     public override string? Parse(ReadOnlySpan<byte> field, RowValues values, int slot)
     {
         Span<char> chars = stackalloc char[64];
         var length = DialectCodecs.Decode(field, chars);
-        if (length < 0)
+
+        // AdjustToUniversal turns a value with an offset into UTC (Kind Utc) by that offset, never through the host's
+        // zone, and leaves one without an offset as it is written (Kind Unspecified).
+        if (length < 0 || !DateTime.TryParseExact(chars[..length], format, CultureInfo.InvariantCulture,
+                DateTimeStyles.AdjustToUniversal, out var parsed))
         {
             return Mismatch(field);
         }
 
-        if (_hasOffset)
+        if (parsed.Kind == DateTimeKind.Utc)
         {
-            if (!DateTimeOffset.TryParseExact(chars[..length], format, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal,
-                    out var withOffset))
-            {
-                return Mismatch(field);
-            }
-
-            values.Timestamps[slot] = withOffset.UtcDateTime;
-            return null;
+            values.Timestamps[slot] = parsed;
+            return ZonedTimestampCodec.InRange(parsed) ? null : ZonedTimestampCodec.OutOfRange($"the format {format}", field);
         }
 
-        if (!DateTime.TryParseExact(chars[..length], format, CultureInfo.InvariantCulture, DateTimeStyles.None, out var local))
-        {
-            return Mismatch(field);
-        }
-
-        return ZonedTimestampCodec.ToUtc(local, zone, field, values, slot);
+        return ZonedTimestampCodec.ToUtc(parsed, zone, $"the format {format}", field, values, slot);
     }
 
     public override void Write(BinaryCopyRows rows, ReadOnlySpan<byte> field, RowValues values, int slot) =>
@@ -252,10 +244,10 @@ internal sealed class ZonedTimestampCodec(ColumnType type, TimeZoneInfo zone) : 
         if (HasOffset(field))
         {
             values.Timestamps[slot] = utc;
-            return null;
+            return InRange(utc) ? null : OutOfRange("ISO 8601", field);
         }
 
-        return ToUtc(DateTime.SpecifyKind(utc, DateTimeKind.Unspecified), zone, field, values, slot);
+        return ToUtc(DateTime.SpecifyKind(utc, DateTimeKind.Unspecified), zone, "ISO 8601", field, values, slot);
     }
 
     public override void Write(BinaryCopyRows rows, ReadOnlySpan<byte> field, RowValues values, int slot) =>
@@ -264,14 +256,17 @@ internal sealed class ZonedTimestampCodec(ColumnType type, TimeZoneInfo zone) : 
     public override void Write(NpgsqlBinaryImporter importer, ReadOnlySpan<byte> field, RowValues values, int slot) =>
         importer.Write(values.Timestamps[slot], NpgsqlDbType.TimestampTz);
 
-    /// <summary>Wall-clock time in <paramref name="zone"/> (UTC when null) as an instant, or why it is none.</summary>
-    public static string? ToUtc(DateTime local, TimeZoneInfo? zone, ReadOnlySpan<byte> field, RowValues values, int slot)
+    /// <summary>
+    /// Wall-clock time in <paramref name="zone"/> (UTC when null) as an instant, or why it is none; <paramref name="written"/>
+    /// names how the value is written, for the reason.
+    /// </summary>
+    public static string? ToUtc(DateTime local, TimeZoneInfo? zone, string written, ReadOnlySpan<byte> field, RowValues values, int slot)
     {
         local = DateTime.SpecifyKind(local, DateTimeKind.Unspecified);
         if (zone is null)
         {
             values.Timestamps[slot] = DateTime.SpecifyKind(local, DateTimeKind.Utc);
-            return null;
+            return InRange(values.Timestamps[slot]) ? null : OutOfRange(written, field);
         }
 
         if (zone.IsInvalidTime(local))
@@ -279,9 +274,20 @@ internal sealed class ZonedTimestampCodec(ColumnType type, TimeZoneInfo zone) : 
             return $"is a time that does not exist in {zone.Id} (the clocks skip it): {Utf8Fields.Quote(field)}";
         }
 
+        // ConvertTimeToUtc clamps an instant before year 1 or after year 9999 to DateTime.MinValue/MaxValue, which
+        // InRange refuses.
         values.Timestamps[slot] = TimeZoneInfo.ConvertTimeToUtc(local, zone);
-        return null;
+        return InRange(values.Timestamps[slot]) ? null : OutOfRange($"{written} in {zone.Id}", field);
     }
+
+    /// <summary>
+    /// Whether an instant loads as itself: Npgsql writes DateTime.MinValue and MaxValue as -infinity and infinity, and a
+    /// conversion that leaves the DateTime range is clamped to them, so neither end is a value.
+    /// </summary>
+    public static bool InRange(DateTime utc) => utc > DateTime.MinValue && utc < DateTime.MaxValue;
+
+    public static string OutOfRange(string written, ReadOnlySpan<byte> field) =>
+        $"is out of range for a timestamp (0001-01-01 to 9999-12-31 UTC) in {written}: {Utf8Fields.Quote(field)}";
 
     /// <summary>An ISO 8601 value ends with <c>Z</c> or has a sign after its date part when it carries an offset.</summary>
     private static bool HasOffset(ReadOnlySpan<byte> field) =>
@@ -305,12 +311,12 @@ internal sealed class UnixTimestampCodec(ColumnType type, bool milliseconds) : C
         var (min, max) = milliseconds ? (MinSeconds * 1000, MaxSeconds * 1000 + 999) : (MinSeconds, MaxSeconds);
         if (value < min || value > max)
         {
-            return $"is out of range for a timestamp in the format {unit}: {Utf8Fields.Quote(field)}";
+            return ZonedTimestampCodec.OutOfRange($"the format {unit}", field);
         }
 
         values.Timestamps[slot] = (milliseconds ? DateTimeOffset.FromUnixTimeMilliseconds(value) : DateTimeOffset.FromUnixTimeSeconds(value))
             .UtcDateTime;
-        return null;
+        return ZonedTimestampCodec.InRange(values.Timestamps[slot]) ? null : ZonedTimestampCodec.OutOfRange($"the format {unit}", field);
     }
 
     public override void Write(BinaryCopyRows rows, ReadOnlySpan<byte> field, RowValues values, int slot) =>

@@ -56,7 +56,7 @@ internal sealed class RowConverter
             // A transcoded file marks a byte that is no character of its encoding as 0xFF (Utf8Transcoder.Invalid).
             return new RowProblem(null, _encoding == "UTF-8"
                 ? $"is not valid UTF-8 (byte 0x{raw[InvalidUtf8At(raw)]:X2} at position {InvalidUtf8At(raw) + 1} of the record)"
-                : $"is not valid {_encoding}: it holds a byte that is no character of it (character {Utf8Fields.CountCharacters(raw[..InvalidUtf8At(raw)]) + 1} of the record)");
+                : $"is not valid {_encoding}: it holds a byte that is no character of it (character {Utf8Fields.CountCharacters(raw[..InvalidUtf8At(raw)]) + 1} of the record){Hint}");
         }
 
         if (raw.IndexOf((byte)0) is var nul and >= 0)
@@ -108,6 +108,14 @@ internal sealed class RowConverter
             }
         }
     }
+
+    /// <summary>
+    /// ISO-8859-1 leaves only 0x80-0x9F undefined, and those are the bytes Windows-1252 puts its euro sign and curly quotes
+    /// at: a file labelled ISO-8859-1 that holds one was written by Windows.
+    /// </summary>
+    private string Hint => _encoding == "ISO-8859-1"
+        ? $"; bytes 0x80-0x9F are Windows-1252 characters such as €, so declare encoding={CsvDialectRules.Windows1252} if Windows wrote the file"
+        : "";
 
     private static string Describe(CsvMalformedReason reason, CsvRecords records) => reason switch
     {

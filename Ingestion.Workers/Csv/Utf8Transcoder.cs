@@ -51,8 +51,10 @@ internal sealed class Utf8Transcoder : Stream
     };
 
     /// <summary>
-    /// Byte to character. The five bytes Windows-1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) are decoded by some
-    /// libraries as C1 control characters; a text file never means those, so they count as undefined here.
+    /// Byte to character. A byte that decodes to a C1 control character (U+0080-U+009F) counts as undefined: a text file
+    /// never means one. That covers the five bytes Windows-1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D), which some
+    /// libraries decode as C1 controls, and all of 0x80-0x9F in ISO-8859-1: a file labelled ISO-8859-1 with such bytes was
+    /// almost always written by Windows (0x80 is its euro sign), so loading them would hide the wrong label as invisible text.
     /// </summary>
     private static char[] Table(Encoding encoding)
     {
@@ -62,7 +64,7 @@ internal sealed class Utf8Transcoder : Stream
             try
             {
                 var c = encoding.GetString([(byte)b]);
-                table[b] = c.Length == 1 && !(encoding.CodePage == 1252 && c[0] is >= '\u0080' and <= '\u009F') ? c[0] : Undefined;
+                table[b] = c.Length == 1 && c[0] is not (>= '\u0080' and <= '\u009F') ? c[0] : Undefined;
             }
             catch (DecoderFallbackException)
             {

@@ -83,11 +83,13 @@ public sealed class When_a_file_is_not_utf8
     }
 
     [Test]
-    public async Task Should_load_an_iso_8859_1_file_declared_in_a_form_field()
+    public async Task Should_load_an_iso_8859_1_file_declared_in_a_form_field_and_reject_a_windows_euro_sign_in_it()
     {
         using var form = new MultipartFormDataContent();
         form.Add(new StringContent("iso-8859-1"), "encoding");
-        var file = new ByteArrayContent(Encoding.Latin1.GetBytes($"{TestCsv.Header}\n{Row(3001, "Zürich Bäckerei ÿ")}\n"));
+        var file = new ByteArrayContent(Encoding.Latin1.GetBytes($"{TestCsv.Header}\n{Row(3001, "Zürich Bäckerei ÿ")}\n")
+            .Concat(Windows1252.GetBytes($"{Row(3002, "Kiosk €")}\n"))
+            .ToArray());
         file.Headers.ContentType = new MediaTypeHeaderValue("text/csv");
         form.Add(file, "file", "latin1.csv");
         using var response = await _acme.PostAsync("/v1/datasets/transactions/uploads", form);
@@ -97,7 +99,13 @@ public sealed class When_a_file_is_not_utf8
         var job = await _acme.WaitForJobEndAsync(JsonNode.Parse(body)!["jobId"]!.GetValue<Guid>());
 
         Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("completed"), job.ToJsonString());
-        Assert.That(await MerchantsAsync(3001), Is.EqualTo(new[] { "Zürich Bäckerei ÿ" }));
+        var rejects = await Rejects.DownloadAsync(job["rejects"]!["url"]!.GetValue<string>());
+        Assert.That(rejects.Select(r => (r.Line, r.Reason)), Is.EqualTo(new[]
+        {
+            (3L, $"is not valid ISO-8859-1: it holds a byte that is no character of it (character {Row(3002, "Kiosk €").IndexOf('€') + 1} of the record); " +
+                "bytes 0x80-0x9F are Windows-1252 characters such as €, so declare encoding=windows-1252 if Windows wrote the file"),
+        }));
+        Assert.That(await MerchantsAsync(3001, 3002), Is.EqualTo(new[] { "Zürich Bäckerei ÿ" }));
     }
 
     [Test]

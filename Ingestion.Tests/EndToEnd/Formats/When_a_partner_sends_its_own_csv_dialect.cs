@@ -133,16 +133,18 @@ public sealed class When_a_partner_sends_its_own_csv_dialect
     }
 
     [Test]
-    public async Task Should_take_dialect_options_from_form_fields_too()
+    public async Task Should_take_dialect_options_from_form_fields_too_completing_those_of_the_query()
     {
+        // header=false in the query needs the fields of the form: the query alone is not refused before the form is read.
         using var form = new MultipartFormDataContent();
         form.Add(new StringContent("tab"), "delimiter");
         form.Add(new StringContent("."), "decimalSeparator");
         form.Add(new StringContent(","), "thousandsSeparator");
-        var file = new ByteArrayContent(Encoding.UTF8.GetBytes($"Booking ID\tAmount\n{Id(40)}\t\"1,234.5\"\n"));
+        form.Add(new StringContent("booking_id,amount"), "fields");
+        var file = new ByteArrayContent(Encoding.UTF8.GetBytes($"{Id(40)}\t\"1,234.5\"\n"));
         file.Headers.ContentType = new MediaTypeHeaderValue("text/csv");
         form.Add(file, "file", "export.tsv");
-        using var response = await _acme.PostAsync($"/v1/datasets/{_dataset}/uploads", form);
+        using var response = await _acme.PostAsync($"/v1/datasets/{_dataset}/uploads?header=false", form);
         Assert.That((int)response.StatusCode, Is.EqualTo(202), await response.Content.ReadAsStringAsync());
         var job = await _acme.WaitForJobEndAsync(JsonNode.Parse(await response.Content.ReadAsStringAsync())!["jobId"]!.GetValue<Guid>());
 

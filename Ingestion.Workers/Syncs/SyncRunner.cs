@@ -137,6 +137,13 @@ public sealed partial class SyncRunner(
         {
             while (pending.Count > 0 || active.Count > 0)
             {
+                if (partitionsStop.IsCancellationRequested)
+                {
+                    // Stopping (a cancel, a shutdown): start nothing more and wait for the running partitions
+                    // without the tick, whose delay would end at once on the cancelled token and spin.
+                    partitionsStop.Token.ThrowIfCancellationRequested();
+                }
+
                 while (pending.Count > 0 && active.Count < turn.Concurrency(definition))
                 {
                     active.Add(WorkPartitionAsync(turn, pending.Dequeue(), partitionsStop.Token));

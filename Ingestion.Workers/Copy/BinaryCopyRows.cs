@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Data;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace Ingestion.Workers.Copy;
@@ -11,7 +13,7 @@ namespace Ingestion.Workers.Copy;
 /// buffer. The encodings are PostgreSQL's binary send formats (big-endian), as Npgsql writes them,
 /// infinities of dates and timestamps included.
 /// </summary>
-internal sealed class BinaryCopyRows : IAsyncDisposable
+internal sealed partial class BinaryCopyRows : IAsyncDisposable
 {
     // "PGCOPY\n\xff\r\n\0": the format's fixed signature.
     private static ReadOnlySpan<byte> Signature => [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00];
@@ -23,14 +25,18 @@ internal sealed class BinaryCopyRows : IAsyncDisposable
     private static readonly long PostgresEpochTicks = new DateTime(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc).Ticks;
     private static readonly int PostgresEpochDay = new DateOnly(2000, 1, 1).DayNumber;
 
+    private readonly NpgsqlConnection _connection;
     private readonly NpgsqlRawCopyStream _stream;
+    private readonly ILogger _logger;
     private byte[] _buffer = new byte[FlushAt * 2];
     private int _length;
     private bool _completed;
 
-    private BinaryCopyRows(NpgsqlRawCopyStream stream)
+    private BinaryCopyRows(NpgsqlConnection connection, NpgsqlRawCopyStream stream, ILogger logger)
     {
+        _connection = connection;
         _stream = stream;
+        _logger = logger;
         Signature.CopyTo(_buffer);
         _length = Signature.Length + 8; // flags and header extension length: both zero
         _buffer.AsSpan(Signature.Length, 8).Clear();
@@ -39,9 +45,9 @@ internal sealed class BinaryCopyRows : IAsyncDisposable
     /// <summary>Rows written since the start (what the importer's completion used to return).</summary>
     public long Rows { get; private set; }
 
-    public static async Task<BinaryCopyRows> BeginAsync(NpgsqlConnection connection, string copySql,
+    public static async Task<BinaryCopyRows> BeginAsync(NpgsqlConnection connection, string copySql, ILogger logger,
         CancellationToken cancellationToken) =>
-        new(await connection.BeginRawBinaryCopyAsync(copySql, cancellationToken));
+        new(connection, await connection.BeginRawBinaryCopyAsync(copySql, cancellationToken), logger);
 
     public void StartRow(int fields)
     {
@@ -172,19 +178,50 @@ internal sealed class BinaryCopyRows : IAsyncDisposable
         await _stream.DisposeAsync();
     }
 
-    /// <summary>A COPY left without <see cref="CompleteAsync"/> (an exception while reading) is cancelled, never half-committed.</summary>
+    /// <summary>
+    /// A COPY left without <see cref="CompleteAsync"/> (an exception while reading) is cancelled, never
+    /// half-committed. Only ever reached while an exception is on its way out, so nothing here may
+    /// replace it: a write that failed broke the connection (a cancelled token, PostgreSQL gone), which
+    /// ended the COPY with it, and cancelling then throws ObjectDisposedException instead of the
+    /// OperationCanceledException or transient NpgsqlException the job's cancel and retry rules act on.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        if (!_completed)
+        if (_completed)
         {
-            _completed = true;
+            return;
+        }
+
+        _completed = true;
+        if (_connection.FullState.HasFlag(ConnectionState.Broken))
+        {
+            return; // the broken connection has ended the COPY: nothing is left to cancel or commit
+        }
+
+        try
+        {
             await _stream.CancelAsync();
+        }
+        catch (Exception e)
+        {
+            // The connection is then broken and its transaction lost: nothing of the COPY is committed.
+            LogCancelFailed(e);
         }
     }
 
     private async Task FlushAsync(CancellationToken cancellationToken)
     {
-        await _stream.WriteAsync(_buffer.AsMemory(0, _length), cancellationToken);
+        try
+        {
+            await _stream.WriteAsync(_buffer.AsMemory(0, _length), cancellationToken);
+        }
+        catch (NpgsqlException e) when (e.InnerException is OperationCanceledException && cancellationToken.IsCancellationRequested)
+        {
+            // Npgsql reports a write cancelled while PostgreSQL was not reading as "Exception while writing to
+            // stream"; the job layer tells a cancel from a failure by OperationCanceledException.
+            throw new OperationCanceledException("The COPY was cancelled while writing.", e, cancellationToken);
+        }
+
         _length = 0;
     }
 
@@ -198,4 +235,8 @@ internal sealed class BinaryCopyRows : IAsyncDisposable
 
         return _buffer.AsSpan(_length);
     }
+
+    [LoggerMessage(LogLevel.Debug,
+        "Cancelling an unfinished COPY failed; the exception that left it unfinished is the one reported")]
+    private partial void LogCancelFailed(Exception exception);
 }

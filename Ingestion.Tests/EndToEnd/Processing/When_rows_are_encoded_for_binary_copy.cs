@@ -1,5 +1,6 @@
 using System.Text;
 using Ingestion.Workers.Copy;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -73,7 +74,7 @@ public sealed class When_rows_are_encoded_for_binary_copy
         }
 
         await using (var ours = await BinaryCopyRows.BeginAsync(connection, $"copy ours (row, {Columns}) from stdin (format binary)",
-                         CancellationToken.None))
+                         NullLogger.Instance, CancellationToken.None))
         {
             foreach (var row in rows)
             {

@@ -11,7 +11,7 @@ namespace Ingestion.Workers.Copy;
 /// (type resolution, size, format), which profiling showed to be the largest part of a worker's
 /// CPU per row; the values here are already parsed and typed, so each is a few stores into a
 /// buffer. The encodings are PostgreSQL's binary send formats (big-endian), as Npgsql writes them,
-/// infinities of dates and timestamps included.
+/// except that the extreme dates and timestamps stay dates (see <see cref="WriteDate"/>).
 /// </summary>
 internal sealed partial class BinaryCopyRows : IAsyncDisposable
 {
@@ -102,17 +102,20 @@ internal sealed partial class BinaryCopyRows : IAsyncDisposable
         _length += 20;
     }
 
-    /// <summary>Microseconds since 2000-01-01 UTC; <see cref="DateTime.MinValue"/> and <see cref="DateTime.MaxValue"/> are ∓infinity.</summary>
-    public void WriteTimestampTz(DateTime value) => WriteInt64(
-        value == DateTime.MaxValue ? long.MaxValue
-        : value == DateTime.MinValue ? long.MinValue
-        : (value.Ticks - PostgresEpochTicks) / 10);
+    /// <summary>
+    /// Microseconds since 2000-01-01 UTC. <see cref="DateTime.MinValue"/> and <see cref="DateTime.MaxValue"/>
+    /// are written as the instants they are, not as ∓infinity as Npgsql would: a file's
+    /// <c>9999-12-31T23:59:59.9999999Z</c> is a real (open-ended) timestamp, and date arithmetic on
+    /// infinity fails. The codecs parse no infinity token, so none is ever written.
+    /// </summary>
+    public void WriteTimestampTz(DateTime value) => WriteInt64((value.Ticks - PostgresEpochTicks) / 10);
 
-    /// <summary>Days since 2000-01-01; <see cref="DateOnly.MinValue"/> and <see cref="DateOnly.MaxValue"/> are ∓infinity.</summary>
-    public void WriteDate(DateOnly value) => WriteInt32(
-        value == DateOnly.MaxValue ? int.MaxValue
-        : value == DateOnly.MinValue ? int.MinValue
-        : value.DayNumber - PostgresEpochDay);
+    /// <summary>
+    /// Days since 2000-01-01. <see cref="DateOnly.MinValue"/> and <see cref="DateOnly.MaxValue"/> are
+    /// 0001-01-01 and 9999-12-31, not ∓infinity as Npgsql would write them: <c>9999-12-31</c> is a common
+    /// open-ended marker in files, and must stay a date that SQL can compute with.
+    /// </summary>
+    public void WriteDate(DateOnly value) => WriteInt32(value.DayNumber - PostgresEpochDay);
 
     /// <summary>
     /// numeric: base-10000 digits around the decimal point (weight: the power of 10000 of the first),

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Ingestion.Platform.Datasets;
 using Ingestion.Workers.Csv;
 using Ingestion.Workers.Uploads;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -32,7 +33,7 @@ internal sealed record BatchResult(long Loaded, long Rejected, long EndOffset, l
 /// decide nothing: the chunk's rows are applied to the table later, in file order.</item>
 /// </list>
 /// </summary>
-internal sealed class BatchCopier(CopyTarget target, RowConverter converter, UploadProcessingOptions options)
+internal sealed class BatchCopier(CopyTarget target, RowConverter converter, UploadProcessingOptions options, ILogger logger)
 {
     private const string CopyRejectsSql =
         "copy ingestion.upload_rejects (job_id, line, column_name, reason, raw) from stdin (format binary)";
@@ -67,7 +68,7 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
         }
 
         await using (var copy = await BinaryCopyRows.BeginAsync(connection, staged ? target.StageCopySql : target.CopySql,
-                         cancellationToken))
+                         logger, cancellationToken))
         {
             var fields = target.Columns + (staged ? 2 : 0);
             var started = Stopwatch.GetTimestamp();

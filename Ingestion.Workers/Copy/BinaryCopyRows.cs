@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Data;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace Ingestion.Workers.Copy;
@@ -9,9 +11,9 @@ namespace Ingestion.Workers.Copy;
 /// (type resolution, size, format), which profiling showed to be the largest part of a worker's
 /// CPU per row; the values here are already parsed and typed, so each is a few stores into a
 /// buffer. The encodings are PostgreSQL's binary send formats (big-endian), as Npgsql writes them,
-/// infinities of dates and timestamps included.
+/// except that the extreme dates and timestamps stay dates (see <see cref="WriteDate"/>).
 /// </summary>
-internal sealed class BinaryCopyRows : IAsyncDisposable
+internal sealed partial class BinaryCopyRows : IAsyncDisposable
 {
     // "PGCOPY\n\xff\r\n\0": the format's fixed signature.
     private static ReadOnlySpan<byte> Signature => [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00];
@@ -23,14 +25,18 @@ internal sealed class BinaryCopyRows : IAsyncDisposable
     private static readonly long PostgresEpochTicks = new DateTime(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc).Ticks;
     private static readonly int PostgresEpochDay = new DateOnly(2000, 1, 1).DayNumber;
 
+    private readonly NpgsqlConnection _connection;
     private readonly NpgsqlRawCopyStream _stream;
+    private readonly ILogger _logger;
     private byte[] _buffer = new byte[FlushAt * 2];
     private int _length;
     private bool _completed;
 
-    private BinaryCopyRows(NpgsqlRawCopyStream stream)
+    private BinaryCopyRows(NpgsqlConnection connection, NpgsqlRawCopyStream stream, ILogger logger)
     {
+        _connection = connection;
         _stream = stream;
+        _logger = logger;
         Signature.CopyTo(_buffer);
         _length = Signature.Length + 8; // flags and header extension length: both zero
         _buffer.AsSpan(Signature.Length, 8).Clear();
@@ -39,9 +45,9 @@ internal sealed class BinaryCopyRows : IAsyncDisposable
     /// <summary>Rows written since the start (what the importer's completion used to return).</summary>
     public long Rows { get; private set; }
 
-    public static async Task<BinaryCopyRows> BeginAsync(NpgsqlConnection connection, string copySql,
+    public static async Task<BinaryCopyRows> BeginAsync(NpgsqlConnection connection, string copySql, ILogger logger,
         CancellationToken cancellationToken) =>
-        new(await connection.BeginRawBinaryCopyAsync(copySql, cancellationToken));
+        new(connection, await connection.BeginRawBinaryCopyAsync(copySql, cancellationToken), logger);
 
     public void StartRow(int fields)
     {
@@ -96,17 +102,20 @@ internal sealed class BinaryCopyRows : IAsyncDisposable
         _length += 20;
     }
 
-    /// <summary>Microseconds since 2000-01-01 UTC; <see cref="DateTime.MinValue"/> and <see cref="DateTime.MaxValue"/> are ∓infinity.</summary>
-    public void WriteTimestampTz(DateTime value) => WriteInt64(
-        value == DateTime.MaxValue ? long.MaxValue
-        : value == DateTime.MinValue ? long.MinValue
-        : (value.Ticks - PostgresEpochTicks) / 10);
+    /// <summary>
+    /// Microseconds since 2000-01-01 UTC. <see cref="DateTime.MinValue"/> and <see cref="DateTime.MaxValue"/>
+    /// are written as the instants they are, not as ∓infinity as Npgsql would: a file's
+    /// <c>9999-12-31T23:59:59.9999999Z</c> is a real (open-ended) timestamp, and date arithmetic on
+    /// infinity fails. The codecs parse no infinity token, so none is ever written.
+    /// </summary>
+    public void WriteTimestampTz(DateTime value) => WriteInt64((value.Ticks - PostgresEpochTicks) / 10);
 
-    /// <summary>Days since 2000-01-01; <see cref="DateOnly.MinValue"/> and <see cref="DateOnly.MaxValue"/> are ∓infinity.</summary>
-    public void WriteDate(DateOnly value) => WriteInt32(
-        value == DateOnly.MaxValue ? int.MaxValue
-        : value == DateOnly.MinValue ? int.MinValue
-        : value.DayNumber - PostgresEpochDay);
+    /// <summary>
+    /// Days since 2000-01-01. <see cref="DateOnly.MinValue"/> and <see cref="DateOnly.MaxValue"/> are
+    /// 0001-01-01 and 9999-12-31, not ∓infinity as Npgsql would write them: <c>9999-12-31</c> is a common
+    /// open-ended marker in files, and must stay a date that SQL can compute with.
+    /// </summary>
+    public void WriteDate(DateOnly value) => WriteInt32(value.DayNumber - PostgresEpochDay);
 
     /// <summary>
     /// numeric: base-10000 digits around the decimal point (weight: the power of 10000 of the first),
@@ -172,19 +181,50 @@ internal sealed class BinaryCopyRows : IAsyncDisposable
         await _stream.DisposeAsync();
     }
 
-    /// <summary>A COPY left without <see cref="CompleteAsync"/> (an exception while reading) is cancelled, never half-committed.</summary>
+    /// <summary>
+    /// A COPY left without <see cref="CompleteAsync"/> (an exception while reading) is cancelled, never
+    /// half-committed. Only ever reached while an exception is on its way out, so nothing here may
+    /// replace it: a write that failed broke the connection (a cancelled token, PostgreSQL gone), which
+    /// ended the COPY with it, and cancelling then throws ObjectDisposedException instead of the
+    /// OperationCanceledException or transient NpgsqlException the job's cancel and retry rules act on.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        if (!_completed)
+        if (_completed)
         {
-            _completed = true;
+            return;
+        }
+
+        _completed = true;
+        if (_connection.FullState.HasFlag(ConnectionState.Broken))
+        {
+            return; // the broken connection has ended the COPY: nothing is left to cancel or commit
+        }
+
+        try
+        {
             await _stream.CancelAsync();
+        }
+        catch (Exception e)
+        {
+            // The connection is then broken and its transaction lost: nothing of the COPY is committed.
+            LogCancelFailed(e);
         }
     }
 
     private async Task FlushAsync(CancellationToken cancellationToken)
     {
-        await _stream.WriteAsync(_buffer.AsMemory(0, _length), cancellationToken);
+        try
+        {
+            await _stream.WriteAsync(_buffer.AsMemory(0, _length), cancellationToken);
+        }
+        catch (NpgsqlException e) when (e.InnerException is OperationCanceledException && cancellationToken.IsCancellationRequested)
+        {
+            // Npgsql reports a write cancelled while PostgreSQL was not reading as "Exception while writing to
+            // stream"; the job layer tells a cancel from a failure by OperationCanceledException.
+            throw new OperationCanceledException("The COPY was cancelled while writing.", e, cancellationToken);
+        }
+
         _length = 0;
     }
 
@@ -198,4 +238,8 @@ internal sealed class BinaryCopyRows : IAsyncDisposable
 
         return _buffer.AsSpan(_length);
     }
+
+    [LoggerMessage(LogLevel.Debug,
+        "Cancelling an unfinished COPY failed; the exception that left it unfinished is the one reported")]
+    private partial void LogCancelFailed(Exception exception);
 }

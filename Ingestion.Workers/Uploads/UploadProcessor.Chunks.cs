@@ -176,7 +176,7 @@ public sealed partial class UploadProcessor
         // before it); the others keep their rows in their stage until their turn.
         var direct = !keyed || await ChunkPlan.LoadsDirectlyAsync(connection, chunk, cancellationToken);
         var copier = new BatchCopier(new CopyTarget(job.TenantId, dataset, map!, direct ? null : chunk.StageTable),
-            new RowConverter(map!, dialect), _options);
+            new RowConverter(map!, dialect), _options, logger);
         var staged = false;
         var slice = Stopwatch.StartNew();
         var sinceProgress = Stopwatch.StartNew();
@@ -191,7 +191,7 @@ public sealed partial class UploadProcessor
                     chunk = await CatchUpAsync(connection, job, dataset, map!, chunk, cancellationToken);
                     LogChunkCaughtUp(job.JobId, number, chunk.Line);
                     direct = true;
-                    copier = new BatchCopier(new CopyTarget(job.TenantId, dataset, map!), new RowConverter(map!, dialect), _options);
+                    copier = new BatchCopier(new CopyTarget(job.TenantId, dataset, map!), new RowConverter(map!, dialect), _options, logger);
                 }
 
                 records ??= await OpenChunkAsync(job, checkpoint.ETag, chunk, dialect, cancellationToken);

@@ -227,7 +227,7 @@ public sealed partial class UploadProcessor(
         var dataset = await catalog.FindAsync(job.TenantId, job.Dataset, cancellationToken)
             ?? throw new InvalidOperationException($"Dataset {job.Dataset} disappeared while job {job.JobId} ran.");
         var target = new CopyTarget(job.TenantId, dataset, map);
-        var copier = new BatchCopier(target, new RowConverter(map, dialect, DecodedSource.Name(encoding)), _options);
+        var copier = new BatchCopier(target, new RowConverter(map, dialect, DecodedSource.Name(encoding)), _options, logger);
         var staged = dataset.OnKeyConflict == KeyConflictPolicy.Upsert;
         var slice = Stopwatch.StartNew();
         var sinceProgress = Stopwatch.StartNew();

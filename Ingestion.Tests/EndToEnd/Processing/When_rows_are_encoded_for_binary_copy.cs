@@ -1,5 +1,6 @@
 using System.Text;
 using Ingestion.Workers.Copy;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -8,7 +9,8 @@ namespace Ingestion.Tests.EndToEnd.Processing;
 /// <summary>
 /// Uploads encode their rows for binary COPY themselves (<see cref="BinaryCopyRows"/>), not through
 /// Npgsql's importer. The same values, edge values included, written both ways into two identical
-/// tables must give identical rows: Npgsql's encoding is the reference.
+/// tables must give identical rows: Npgsql's encoding is the reference, except at the extreme dates
+/// and timestamps, which Npgsql writes as ∓infinity and BinaryCopyRows as the dates they are.
 /// </summary>
 public sealed class When_rows_are_encoded_for_binary_copy
 {
@@ -73,7 +75,7 @@ public sealed class When_rows_are_encoded_for_binary_copy
         }
 
         await using (var ours = await BinaryCopyRows.BeginAsync(connection, $"copy ours (row, {Columns}) from stdin (format binary)",
-                         CancellationToken.None))
+                         NullLogger.Instance, CancellationToken.None))
         {
             foreach (var row in rows)
             {
@@ -100,6 +102,35 @@ public sealed class When_rows_are_encoded_for_binary_copy
 
             await ours.CompleteAsync(CancellationToken.None);
             Assert.That(ours.Rows, Is.EqualTo(rows.Count));
+        }
+
+        // The one intended difference: a file's 0001-01-01 and 9999-12-31 stay dates (Npgsql writes ∓infinity).
+        await using (var literal = new NpgsqlCommand("""
+            update theirs set d = case when d = 'infinity' then date '9999-12-31' else date '0001-01-01' end
+                where not isfinite(d);
+            update theirs set t = case when t = 'infinity' then timestamptz '9999-12-31 23:59:59.999999+00'
+                                       else timestamptz '0001-01-01 00:00:00+00' end
+                where not isfinite(t);
+            """, connection))
+        {
+            await literal.ExecuteNonQueryAsync();
+        }
+
+        await using (var extremes = new NpgsqlCommand("""
+            select min(d)::text, max(d)::text, min(t) = timestamptz '0001-01-01 00:00:00+00',
+                   max(t) = timestamptz '9999-12-31 23:59:59.999999+00'
+            from ours
+            """, connection))
+        await using (var extreme = await extremes.ExecuteReaderAsync())
+        {
+            await extreme.ReadAsync();
+            Assert.Multiple(() =>
+            {
+                Assert.That(extreme.GetString(0), Is.EqualTo("0001-01-01"), "DateOnly.MinValue");
+                Assert.That(extreme.GetString(1), Is.EqualTo("9999-12-31"), "DateOnly.MaxValue");
+                Assert.That(extreme.GetBoolean(2), "DateTime.MinValue is 0001-01-01 00:00 UTC");
+                Assert.That(extreme.GetBoolean(3), "DateTime.MaxValue is 9999-12-31 23:59:59.999999 UTC");
+            });
         }
 
         // Compared as text, which shows scale (12.50 against 12.5) and infinities, and as values.

@@ -97,7 +97,9 @@ public static class SourceBudgetApi
             await using var reader = await state.ExecuteReaderAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
             blockedUntil = reader.IsDBNull(0) ? null : reader.GetFieldValue<DateTimeOffset>(0);
-            if (!reader.IsDBNull(1) && !reader.IsDBNull(2))
+            // A limit the upstream says that its source already declares adds nothing: shown once, as declared.
+            if (!reader.IsDBNull(1) && !reader.IsDBNull(2)
+                && !declared.Any(d => d.Requests == reader.GetInt32(1) && d.PerSeconds == reader.GetInt32(2)))
             {
                 policies.Add((reader.GetInt32(1), reader.GetInt32(2), "learned"));
             }

@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using Ingestion.Workers.Streams;
 
 namespace Ingestion.Workers.Csv;
 
@@ -55,7 +56,7 @@ internal static class Decompression
 /// part of that member and either break it (an exception) or never come out as the sentinel's content. The sentinel's
 /// content is held back from the reader and checked at the end.
 /// </summary>
-internal sealed class GzipEndCheck : Stream
+internal sealed class GzipEndCheck : ReadOnlyStream
 {
     private static readonly byte[] SentinelText = "\u0000ingestion gzip end check\u0000"u8.ToArray();
     private static readonly byte[] Sentinel = CompressSentinel();
@@ -68,24 +69,7 @@ internal sealed class GzipEndCheck : Stream
 
     public GzipEndCheck(Stream compressed) => _gzip = new GZipStream(new ThenSentinel(compressed), CompressionMode.Decompress);
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
     public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -120,16 +104,6 @@ internal sealed class GzipEndCheck : Stream
         return count;
     }
 
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
     protected override void Dispose(bool disposing)
     {
         if (disposing)
@@ -152,43 +126,16 @@ internal sealed class GzipEndCheck : Stream
     }
 
     /// <summary>The object's bytes, then the sentinel member's.</summary>
-    private sealed class ThenSentinel(Stream source) : Stream
+    private sealed class ThenSentinel(Stream source) : ReadOnlyStream
     {
         private int _sentinelRead = -1;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
 
         public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer) => _sentinelRead < 0 && source.Read(buffer) is var read and > 0 ? read : FromSentinel(buffer);
 
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
             _sentinelRead < 0 && await source.ReadAsync(buffer, cancellationToken) is var read and > 0 ? read : FromSentinel(buffer.Span);
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
@@ -215,17 +162,9 @@ internal sealed class GzipEndCheck : Stream
 /// Counts the bytes read through it: how much of a compressed object the decompressor has consumed, which is what progress
 /// against the object's size measures. Reset by each open of the object, as each open reads it from its start.
 /// </summary>
-internal sealed class CountingStream(Stream inner) : Stream
+internal sealed class CountingStream(Stream inner) : ReadOnlyStream
 {
     public long BytesRead { get; private set; }
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
 
     public override long Position
     {
@@ -239,19 +178,6 @@ internal sealed class CountingStream(Stream inner) : Stream
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
         Counted(await inner.ReadAsync(buffer, cancellationToken));
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -1,4 +1,5 @@
 using System.Text;
+using Ingestion.Workers.Streams;
 
 namespace Ingestion.Workers.Csv;
 
@@ -9,7 +10,7 @@ namespace Ingestion.Workers.Csv;
 /// rather than loaded with a substitute: nothing is mangled silently. Offsets of what it yields are those of the UTF-8
 /// text, not of the object; a reader that resumes at one reads the object from its start and skips (<see cref="DecodedSource"/>).
 /// </summary>
-internal sealed class Utf8Transcoder : Stream
+internal sealed class Utf8Transcoder : ReadOnlyStream
 {
     /// <summary>What an invalid byte or code unit becomes.</summary>
     public const byte Invalid = 0xFF;
@@ -75,16 +76,7 @@ internal sealed class Utf8Transcoder : Stream
         return table;
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
     public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -215,16 +207,6 @@ internal sealed class Utf8Transcoder : Stream
             _stashEnd = new Rune(codePoint).EncodeToUtf8(_stash);
         }
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

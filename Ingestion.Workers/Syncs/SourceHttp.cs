@@ -1,7 +1,8 @@
+using System.Net.Sockets;
 using System.Net;
 using System.Text.Json;
-using System.Net.Sockets;
 using Ingestion.Platform.Webhooks;
+using Ingestion.Workers.Streams;
 using Microsoft.Extensions.Options;
 
 namespace Ingestion.Workers.Syncs;
@@ -157,17 +158,9 @@ public sealed class SourceHttp(IOptions<SyncOptions> options) : IDisposable
     }
 
     /// <summary>A read-only view of a body that refuses to go past the page limit.</summary>
-    private sealed class CountedStream(Stream inner, long limit, SourceHttp owner) : Stream
+    private sealed class CountedStream(Stream inner, long limit, SourceHttp owner) : ReadOnlyStream
     {
         private long _read;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
 
         public override long Position
         {
@@ -180,9 +173,6 @@ public sealed class SourceHttp(IOptions<SyncOptions> options) : IDisposable
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
             Count(await inner.ReadAsync(buffer, cancellationToken));
 
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
         private int Count(int read)
         {
             _read += read;
@@ -193,16 +183,6 @@ public sealed class SourceHttp(IOptions<SyncOptions> options) : IDisposable
 
             return read;
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

@@ -101,12 +101,16 @@ internal static class ChunkPlan
         """;
 
     // The cursor passes the chunks that are done: loaded directly, in their turn or (in parallel) out of it.
-    // It never moves back: a chunk evicted is after the unfinished chunk that evicted it.
+    // It never moves back: a chunk evicted is after the unfinished chunk that evicted it. Unmoved, the row is
+    // not written (nor locked), so the scan recording chunks meanwhile does not wait for this join.
     private const string SkipDoneSql = """
-        update ingestion.upload_checkpoints p
-        set applied_chunks = coalesce((select min(c.chunk) from ingestion.upload_chunks c where c.job_id = p.job_id and c.state <> 'done'),
-                                      (select count(*)::int from ingestion.upload_chunks c where c.job_id = p.job_id))
-        where p.job_id = @job and p.finished_at is null
+        with cursor as (
+            select coalesce(min(chunk) filter (where state <> 'done'), count(*)::int) as next
+            from ingestion.upload_chunks where job_id = @job
+        )
+        update ingestion.upload_checkpoints p set applied_chunks = cursor.next, updated_at = now()
+        from cursor
+        where p.job_id = @job and p.finished_at is null and p.applied_chunks <> cursor.next
         """;
 
     private const string ForgetBatchesSql = "delete from ingestion.upload_chunk_batches where job_id = @job";

@@ -55,6 +55,14 @@ public sealed partial class UploadProcessor
 
     private static bool Keyed(DatasetDefinition dataset) => dataset.Key.Count > 0;
 
+    /// <summary>
+    /// Whether a large file of this dataset is cut into chunks: keyless and <c>reject</c> datasets, whose chunks load
+    /// straight into the table in parallel; an <c>upsert</c> dataset's only when <see cref="UploadProcessingOptions.ChunkUpserts"/>
+    /// says so, since its chunks are applied in file order through stages, slower than one stream on a small database.
+    /// </summary>
+    private bool Chunked(DatasetDefinition dataset) =>
+        !Keyed(dataset) || dataset.OnKeyConflict == KeyConflictPolicy.Reject || _options.ChunkUpserts;
+
     /// <summary>The job's message for a job loaded in chunks: scan, send, then join if everything is in.</summary>
     private async Task<JobOutcome> ForkAsync(JobRun<ProcessUpload> run, DatasetDefinition dataset, HeaderMap map, CsvDialect dialect,
         Checkpoint checkpoint, CancellationToken cancellationToken)

@@ -24,6 +24,7 @@ public sealed class When_a_failed_chunked_job_is_purged
     {
         ["Processing__ChunkBytes"] = "4096",
         ["Processing__ChunksInFlightPerJob"] = "4",
+        ["Processing__ChunkUpserts"] = "true",
         ["Processing__BatchRows"] = "100",
         ["Retention__Period"] = "00:00:02",
     }, workers: 2);

@@ -31,6 +31,7 @@ public sealed class When_a_large_file_is_loaded_in_chunks
         {
             ["Processing__ChunkBytes"] = ChunkBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Processing__ChunksInFlightPerJob"] = "4",
+            ["Processing__ChunkUpserts"] = "true",
             ["Processing__BatchRows"] = "7",
         }, workers: 2);
         _client = _chunked.Client(Keys.Acme);

@@ -61,12 +61,14 @@ public sealed class UploadProcessingOptions
     /// An object larger than this is loaded in chunks of about this size, cut at record boundaries,
     /// by as many workers as take them; a smaller one is one chunk, loaded exactly as before. Large
     /// enough that a chunk's fixed costs (a ranged GET, a few transactions, a join step) vanish
-    /// beside its rows; small enough that a file has several chunks per worker to share out. 64 MiB:
-    /// keyless and <c>reject</c>-keyed chunks load straight into the table in parallel, which with two
-    /// workers measured faster than one stream (ARCHITECTURE.md, "Large files"); 1 TiB turns chunking off.
+    /// beside its rows; small enough that a file has several chunks per worker to share out (64 MiB
+    /// is a good size). Off by default (1 TiB, so every file is one chunk): keyless and <c>reject</c>
+    /// chunks load straight into the table in parallel, but on the 2-core machine measured here two
+    /// workers' streams were no faster than one, each row costing PostgreSQL more CPU with several
+    /// backends in one index (ARCHITECTURE.md, "Large files"); turn it on where PostgreSQL has cores to spare.
     /// </summary>
     [Range(typeof(long), "1024", "1099511627776")]
-    public long ChunkBytes { get; set; } = 64L << 20;
+    public long ChunkBytes { get; set; } = 1L << 40;
 
     /// <summary>
     /// Chunks of one job sent to the workers or staged at once; the next is sent as one is done

@@ -143,11 +143,13 @@ public sealed class When_a_large_file_is_loaded_in_chunks
 
         var jobId = chunked["jobId"]!.GetValue<Guid>();
         Assert.That(await ChunksAsync(_chunked, jobId), Is.GreaterThan(20));
-        // Under reject every chunk loads straight into the table, in parallel (a key's later line comes 10 chunks
-        // on, long after the window passed the first: no eviction is needed); under upsert the chunks ahead of
-        // their turn are staged, then applied in file order.
-        var applied = _chunked.Workers.Any(w => Regex.IsMatch(w.Log(), $@"Job {jobId}: chunk \d+ applied to the table"));
-        Assert.That(applied, Is.EqualTo(policy == "upsert"), "chunks ahead of their turn were staged, then applied in file order");
+        // Under upsert the chunks ahead of their turn are staged, then applied in file order. Under reject they load
+        // in parallel, and whether one is evicted (then the job stages) depends on timing alone: nothing is asserted.
+        if (policy == "upsert")
+        {
+            var applied = _chunked.Workers.Any(w => Regex.IsMatch(w.Log(), $@"Job {jobId}: chunk \d+ applied to the table"));
+            Assert.That(applied, Is.True, "chunks ahead of their turn were staged, then applied in file order");
+        }
         var rows = await RowsAsync(_chunked, name);
         Assert.That(rows, Is.EqualTo(await RowsAsync(TestRun.Shared, name)).And.Exactly(700).Items);
         Assert.That(chunked["progress"]!["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(sequential["progress"]!["rowsLoaded"]!.GetValue<long>()));

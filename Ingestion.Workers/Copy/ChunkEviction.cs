@@ -72,9 +72,18 @@ internal sealed class ChunkEviction(Guid jobId, int chunk)
 
         long rows = 0;
         var accounts = new HashSet<long>();
+        var undone = new List<int>();
         foreach (var evicted in later)
         {
             var (startLine, line) = await LockAsync(connection, evicted, cancellationToken);
+            if (!await HoldsKeysAsync(connection, target, evicted, cancellationToken))
+            {
+                // The list was read before the lock: another eviction undid this chunk meanwhile (and it may be
+                // loading again, into its stage). Resetting it now would load its rows twice, or drop its rejects.
+                continue;
+            }
+
+            undone.Add(evicted);
             await using (var delete = new NpgsqlCommand(target.EvictRowsSql, connection))
             {
                 delete.Parameters.AddWithValue("job", jobId);
@@ -98,7 +107,17 @@ internal sealed class ChunkEviction(Guid jobId, int chunk)
             await forget.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        return new Eviction(later, rows, accounts);
+        return undone.Count == 0 ? Eviction.None : new Eviction(undone, rows, accounts);
+    }
+
+    /// <summary>Under the chunk's lock, in a fresh statement: whether its committed batches still hold a key of the stage.</summary>
+    private async Task<bool> HoldsKeysAsync(NpgsqlConnection connection, CopyTarget target, int evicted,
+        CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(target.HoldsKeysSql, connection);
+        command.Parameters.AddWithValue("job", jobId);
+        command.Parameters.AddWithValue("chunk", evicted);
+        return await command.ExecuteScalarAsync(cancellationToken) is true;
     }
 
     /// <summary>Locks the chunk's row (waiting for a batch of it in flight), and reads the lines its rejects may be on.</summary>

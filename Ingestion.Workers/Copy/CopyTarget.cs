@@ -80,6 +80,10 @@ internal sealed class CopyTarget
             join ingestion.upload_chunk_batches b on b.job_id = @job and b.chunk > @chunk and b.xid::xid = t.xmin
             order by b.chunk
             """;
+        HoldsKeysSql = keys.Count == 0 ? "" : $"""
+            select exists (select from {stage} s join {table} t on {Match("s", "t")}
+                           join ingestion.upload_chunk_batches b on b.job_id = @job and b.chunk = @chunk and b.xid::xid = t.xmin)
+            """;
         EvictRowsSql = $"""
             delete from {table} t using ingestion.upload_chunk_batches b
             where b.job_id = @job and b.chunk = @chunk and t.xmin = b.xid::xid
@@ -131,6 +135,12 @@ internal sealed class CopyTarget
 
     /// <summary>The later chunks of a job (<c>@job</c>, after <c>@chunk</c>) whose committed batches wrote a key of the stage.</summary>
     public string LaterChunksSql { get; }
+
+    /// <summary>
+    /// Whether a chunk (<c>@chunk</c>) still holds, through its committed batches, a key of the stage: asked again
+    /// once its row is locked, since another eviction may have undone it meanwhile.
+    /// </summary>
+    public string HoldsKeysSql { get; }
 
     /// <summary>Deletes the rows a chunk's committed batches wrote (their <c>xmin</c>); returns their accounts (transactions only).</summary>
     public string EvictRowsSql { get; }

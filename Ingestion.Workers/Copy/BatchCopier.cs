@@ -157,7 +157,12 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
                     _accounts.UnionWith(evicted.Accounts);
                 }
 
-                rejected += await RejectAsync(connection, target, target.RejectExistingKeysSql, jobId, cancellationToken);
+                // A later chunk that commits one of the keys after the eviction looked must not turn the earlier line
+                // into a reject: with an eviction, its rows are left to the insert, whose unique violation redoes this batch.
+                rejected += eviction is null
+                    ? await RejectAsync(connection, target, target.RejectExistingKeysSql, jobId, cancellationToken)
+                    : await RejectAsync(connection, target, target.RejectKeysBeforeLaterChunksSql, jobId, cancellationToken,
+                        eviction.Chunk);
                 loaded = await ExecuteAsync(connection, target.InsertFromStageSql, cancellationToken);
             }
         }
@@ -226,11 +231,15 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
 
     /// <summary>Runs one of the target's statements that turn staged rows into rejects; returns how many.</summary>
     internal static async Task<long> RejectAsync(NpgsqlConnection connection, CopyTarget target, string sql, Guid jobId,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, int? chunk = null)
     {
         await using var command = new NpgsqlCommand(sql, connection);
         command.Parameters.AddWithValue("job", jobId);
         command.Parameters.AddWithValue("key_columns", target.KeyColumns);
+        if (chunk is { } number)
+        {
+            command.Parameters.AddWithValue("chunk", number);
+        }
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 }

@@ -318,7 +318,8 @@ internal static class ChunkPlan
         {
             rejected += await BatchCopier.RejectAsync(connection, target, target.RejectDuplicatesInFileSql, chunk.JobId, cancellationToken);
             evicted = await new ChunkEviction(chunk.JobId, chunk.Number).EvictLaterChunksAsync(connection, target, cancellationToken);
-            rejected += await BatchCopier.RejectAsync(connection, target, target.RejectExistingKeysSql, chunk.JobId, cancellationToken);
+            rejected += await BatchCopier.RejectAsync(connection, target, target.RejectKeysBeforeLaterChunksSql, chunk.JobId,
+                cancellationToken, chunk.Number);
             loaded = await BatchCopier.ExecuteAsync(connection, target.InsertFromStageSql, cancellationToken);
             if (loaded > 0)
             {

@@ -56,6 +56,20 @@ internal sealed class CopyTarget
             select @job, s.__line, @key_columns, 'has the key ' || {keyText} || ', which is already in the table', s.__raw
             from dropped s
             """;
+        // The same, for a chunk loaded in parallel: a row a later chunk of the job (after @chunk) wrote is not
+        // "already in the table" for it, whenever that chunk committed. The insert then meets it (a unique
+        // violation), and the batch or apply is redone, which evicts that chunk (LaterChunksSql) before this step.
+        RejectKeysBeforeLaterChunksSql = $"""
+            with dropped as (
+                delete from {stage} s using {table} t where {Match("s", "t")}
+                and not exists (select from ingestion.upload_chunk_batches b
+                                where b.job_id = @job and b.chunk > @chunk and b.xid::xid = t.xmin)
+                returning s.*
+            )
+            insert into ingestion.upload_rejects (job_id, line, column_name, reason, raw)
+            select @job, s.__line, @key_columns, 'has the key ' || {keyText} || ', which is already in the table', s.__raw
+            from dropped s
+            """;
         InsertFromStageSql = $"insert into {table} ({list}) select {list} from {stage}";
 
         var updates = map.Columns.Where(c => !dataset.Key.Contains(c.Column.Name))
@@ -127,6 +141,13 @@ internal sealed class CopyTarget
 
     /// <summary>Rows whose key is already in the table become rejects.</summary>
     public string RejectExistingKeysSql { get; }
+
+    /// <summary>
+    /// <see cref="RejectExistingKeysSql"/> for a chunk (<c>@chunk</c>) loaded in parallel: a row written by a
+    /// later chunk of the job does not reject the staged row, even if that chunk committed after the eviction
+    /// looked (statements under READ COMMITTED each see their own moment), since the earlier line owns the key.
+    /// </summary>
+    public string RejectKeysBeforeLaterChunksSql { get; }
 
     public string InsertFromStageSql { get; }
 

@@ -339,6 +339,7 @@ public sealed partial class UploadProcessor
         Checkpoint checkpoint, CancellationToken cancellationToken)
     {
         var (connection, job, events) = (run.Connection, run.Command, run.Events);
+        var clashes = 0;
         while (true)
         {
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -355,7 +356,22 @@ public sealed partial class UploadProcessor
                 var next = (await UploadChunk.FindAsync(connection, job.JobId, plan.Applied, cancellationToken))!;
                 var target = new CopyTarget(job.TenantId, dataset, map, next.StageTable);
                 var accounts = target.AccountSlot >= 0 ? await StagedAccountsAsync(connection, target, cancellationToken) : null;
-                var (loaded, rejected, evicted) = await ChunkPlan.ApplyAsync(connection, target, next, cancellationToken);
+                long loaded, rejected;
+                Eviction evicted;
+                try
+                {
+                    (loaded, rejected, evicted) = await ChunkPlan.ApplyAsync(connection, target, next, cancellationToken);
+                }
+                catch (PostgresException e) when (IsClash(e) && ++clashes <= MaxClashes)
+                {
+                    // A later chunk still loading in parallel committed (or holds open) one of the stage's keys after
+                    // the eviction looked: applied again, the eviction finds it, as a batch redone staged does.
+                    await transaction.RollbackAsync(cancellationToken);
+                    LogApplyRedone(job.JobId, next.Number, e.SqlState);
+                    continue;
+                }
+
+                clashes = 0;
 
                 // An applied chunk leaves the window: its place goes to the next pending chunk in the
                 // transaction that frees it, or nothing would send it once the loaded chunks fill the window.
@@ -414,7 +430,27 @@ public sealed partial class UploadProcessor
             return chunk;
         }
 
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var clashes = 0;
+        while (true)
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            try
+            {
+                return await CatchUpOnceAsync(connection, transaction, job, dataset, map, chunk, cancellationToken);
+            }
+            catch (PostgresException e) when (IsClash(e) && ++clashes <= MaxClashes)
+            {
+                // As in the join: a later chunk loading in parallel wrote one of the stage's keys after the eviction
+                // looked, or its open batch deadlocked with this one. Redone, the eviction finds it.
+                await transaction.RollbackAsync(cancellationToken);
+                LogApplyRedone(job.JobId, chunk.Number, e.SqlState);
+            }
+        }
+    }
+
+    private async Task<UploadChunk> CatchUpOnceAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ProcessUpload job,
+        DatasetDefinition dataset, HeaderMap map, UploadChunk chunk, CancellationToken cancellationToken)
+    {
         var target = new CopyTarget(job.TenantId, dataset, map, chunk.StageTable);
         var accounts = target.AccountSlot >= 0 ? await StagedAccountsAsync(connection, target, cancellationToken) : null;
         var (caughtUp, loaded, rejected, evicted) = await ChunkPlan.CatchUpAsync(connection, target, chunk, cancellationToken);
@@ -505,6 +541,13 @@ public sealed partial class UploadProcessor
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: chunk {Chunk} applied to the table")]
     private partial void LogChunkApplied(Guid jobId, int chunk);
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId}: applying chunk {Chunk}'s stage met a chunk loading in parallel ({SqlState}); applied again")]
+    private partial void LogApplyRedone(Guid jobId, int chunk, string sqlState);
+
+    /// <summary>A key collision with another chunk's rows, or a deadlock with its open batch: the transaction is redone.</summary>
+    private static bool IsClash(PostgresException e) =>
+        e.SqlState is PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.DeadlockDetected;
 
     /// <summary>
     /// The accounts a kept chunk touches when it is applied, for their change counters: its staged rows'

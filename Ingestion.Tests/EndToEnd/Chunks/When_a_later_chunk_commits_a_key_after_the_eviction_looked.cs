@@ -1,0 +1,161 @@
+using Ingestion.Platform.Datasets;
+using Ingestion.Platform.Tenancy;
+using Ingestion.Workers.Copy;
+using Ingestion.Workers.Csv;
+using Npgsql;
+
+namespace Ingestion.Tests.EndToEnd.Chunks;
+
+/// <summary>
+/// A chunk loaded in parallel decides its staged rows in several statements, each seeing its own moment:
+/// a later chunk can commit one of the stage's keys after the eviction looked for later chunks and before
+/// the reject step. That row must not turn the earlier line into a reject (a sequential load keeps the
+/// earlier line): the insert meets it instead, and the batch is redone, whose eviction finds the chunk.
+/// Driven statement by statement on the shared database, so that the later commit falls exactly between.
+/// </summary>
+public sealed class When_a_later_chunk_commits_a_key_after_the_eviction_looked
+{
+    [Test]
+    public async Task Should_leave_the_key_to_the_insert_instead_of_rejecting_the_earlier_line()
+    {
+        var db = TestRun.Shared.Sandbox.Db;
+        var tenant = "evict" + Guid.NewGuid().ToString("N")[..8];
+        var dataset = new DatasetDefinition("prices", [new DatasetColumn("sku", ColumnType.Text, true)], ["sku"]);
+        var map = HeaderMap.Build(dataset, ["sku"]).Map!;
+        var table = TenantSchema.QualifiedTable(tenant, dataset.Name);
+        var jobId = Guid.NewGuid();
+        await using var earlier = await db.OpenConnectionAsync();
+        await using var later = await db.OpenConnectionAsync();
+        await ExecuteAsync(earlier, $"create schema {Identifier.Quote(TenantSchema.NameOf(tenant))}; create table {table} (sku text primary key)");
+        try
+        {
+            // A row from before the job.
+            await ExecuteAsync(later, $"insert into {table} values ('OLD')");
+
+            // Chunk 1 stages lines 2 to 4 and looks for later chunks holding their keys: none yet.
+            var target = new CopyTarget(tenant, dataset, map);
+            await using var transaction = await earlier.BeginTransactionAsync();
+            await ExecuteAsync(earlier, target.CreateStageSql);
+            await ExecuteAsync(earlier, $"insert into {target.StageName} (sku, __line, __raw) values ('K', 2, ''), ('OLD', 3, ''), ('NEW', 4, '')");
+            var evicted = await new ChunkEviction(jobId, 1).EvictLaterChunksAsync(earlier, target, CancellationToken.None);
+            Assert.That(evicted.Chunks, Is.Empty);
+
+            // Now chunk 3 commits a batch holding K (its xmin recorded, as a batch of a chunk loaded in parallel is).
+            await using (var chunk3 = await later.BeginTransactionAsync())
+            {
+                await ExecuteAsync(later, $"insert into {table} values ('K')");
+                await ExecuteAsync(later, """
+                    insert into ingestion.upload_chunk_batches (job_id, chunk, xid, from_line, to_line)
+                    values (@job, 3, pg_current_xact_id(), 200, 201)
+                    """, jobId);
+                await chunk3.CommitAsync();
+            }
+
+            // Only the row from before the job rejects its line; K is left to the insert, which meets chunk 3's row.
+            var rejected = await BatchCopier.RejectAsync(earlier, target, target.RejectKeysBeforeLaterChunksSql, jobId,
+                CancellationToken.None, 1);
+            Assert.That(rejected, Is.EqualTo(1));
+            await using (var lines = new NpgsqlCommand("select array_agg(line order by line) from ingestion.upload_rejects where job_id = @job", earlier))
+            {
+                lines.Parameters.AddWithValue("job", jobId);
+                Assert.That(await lines.ExecuteScalarAsync(), Is.EqualTo(new long[] { 3 }), "line 2 keeps K, as a sequential load does");
+            }
+
+            var clash = Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(earlier, target.InsertFromStageSql));
+            Assert.That(clash!.SqlState, Is.EqualTo(PostgresErrorCodes.UniqueViolation), "the batch is redone, and its eviction finds chunk 3");
+            await transaction.RollbackAsync();
+        }
+        finally
+        {
+            await ExecuteAsync(later, $"drop schema {Identifier.Quote(TenantSchema.NameOf(tenant))} cascade");
+            await ExecuteAsync(later, "delete from ingestion.upload_chunk_batches where job_id = @job", jobId);
+        }
+    }
+
+    /// <summary>
+    /// Two earlier chunks clash with the same later one: the second lists it, then waits for its lock while the
+    /// first evicts it. Once it has the lock, the second finds nothing of the chunk left and must not reset it
+    /// again (it may be reloading into its stage by then: its rows would be staged twice, or its rejects lost).
+    /// </summary>
+    [Test]
+    public async Task Should_not_evict_again_a_chunk_another_eviction_undid_while_it_waited()
+    {
+        var db = TestRun.Shared.Sandbox.Db;
+        var tenant = "evict" + Guid.NewGuid().ToString("N")[..8];
+        var dataset = new DatasetDefinition("prices", [new DatasetColumn("sku", ColumnType.Text, true)], ["sku"]);
+        var map = HeaderMap.Build(dataset, ["sku"]).Map!;
+        var table = TenantSchema.QualifiedTable(tenant, dataset.Name);
+        var jobId = Guid.NewGuid();
+        await using var first = await db.OpenConnectionAsync();
+        await using var second = await db.OpenConnectionAsync();
+        await using var other = await db.OpenConnectionAsync();
+        await ExecuteAsync(other, $"create schema {Identifier.Quote(TenantSchema.NameOf(tenant))}; create table {table} (sku text primary key)");
+        try
+        {
+            // Chunk 2 (lines 101 to 200) is done and holds K.
+            await ExecuteAsync(other, """
+                insert into ingestion.upload_chunks (job_id, chunk, start_offset, end_offset, start_line, byte_offset, line, rows_loaded, state)
+                values (@job, 2, 1000, 2000, 100, 2000, 200, 1, 'done')
+                """, jobId);
+            await using (var chunk2 = await other.BeginTransactionAsync())
+            {
+                await ExecuteAsync(other, $"insert into {table} values ('K')");
+                await ExecuteAsync(other, """
+                    insert into ingestion.upload_chunk_batches (job_id, chunk, xid, from_line, to_line)
+                    values (@job, 2, pg_current_xact_id(), 100, 200)
+                    """, jobId);
+                await chunk2.CommitAsync();
+            }
+
+            // Chunk 0 evicts it, not committed yet; chunk 1 lists it and waits for its lock.
+            var target = new CopyTarget(tenant, dataset, map);
+            await using var evicting = await first.BeginTransactionAsync();
+            await ExecuteAsync(first, target.CreateStageSql);
+            await ExecuteAsync(first, $"insert into {target.StageName} (sku, __line, __raw) values ('K', 5, '')");
+            Assert.That((await new ChunkEviction(jobId, 0).EvictLaterChunksAsync(first, target, CancellationToken.None)).Chunks,
+                Is.EqualTo(new[] { 2 }));
+
+            await using var waiting = await second.BeginTransactionAsync();
+            await ExecuteAsync(second, target.CreateStageSql);
+            await ExecuteAsync(second, $"insert into {target.StageName} (sku, __line, __raw) values ('K', 50, '')");
+            var late = new ChunkEviction(jobId, 1).EvictLaterChunksAsync(second, target, CancellationToken.None);
+            await using (var blocked = new NpgsqlCommand("select exists (select from pg_locks where pid = @pid and not granted)", other))
+            {
+                blocked.Parameters.AddWithValue("pid", second.ProcessID);
+                var deadline = DateTime.UtcNow.AddSeconds(10);
+                while (await blocked.ExecuteScalarAsync() is not true && !late.IsCompleted)
+                {
+                    Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "chunk 1's eviction waits for chunk 2's lock");
+                    await Task.Delay(20);
+                }
+            }
+
+            await evicting.CommitAsync();
+            Assert.That((await late).Chunks, Is.Empty, "chunk 2 was undone meanwhile: nothing of it holds K");
+            await using (var evictions = new NpgsqlCommand("select evictions from ingestion.upload_chunks where job_id = @job and chunk = 2", other))
+            {
+                evictions.Parameters.AddWithValue("job", jobId);
+                Assert.That(await evictions.ExecuteScalarAsync(), Is.EqualTo(1), "reset once, by chunk 0");
+            }
+
+            await waiting.RollbackAsync();
+        }
+        finally
+        {
+            await ExecuteAsync(other, $"drop schema {Identifier.Quote(TenantSchema.NameOf(tenant))} cascade");
+            await ExecuteAsync(other, "delete from ingestion.upload_chunks where job_id = @job", jobId);
+            await ExecuteAsync(other, "delete from ingestion.upload_chunk_batches where job_id = @job", jobId);
+        }
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, Guid? job = null)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        if (job is { } id)
+        {
+            command.Parameters.AddWithValue("job", id);
+        }
+
+        await command.ExecuteNonQueryAsync();
+    }
+}

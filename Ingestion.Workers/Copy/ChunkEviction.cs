@@ -27,8 +27,9 @@ internal sealed record Eviction(IReadOnlyList<int> Chunks, long Rows, IReadOnlyC
 /// and its batch record are then deleted too) or makes it fail its check; chunk rows are locked in ascending
 /// order (a chunk evicts only later ones), so these locks cannot deadlock among themselves. A wait on a key
 /// another open batch inserted can still deadlock with it; PostgreSQL then aborts one, which is redone
-/// (<c>UploadProcessor.Chunks.cs</c>). The <c>xmin</c> compared is 32 bits: a row from before the job matches a
-/// batch only if it is some four billion transactions old and has a key of the stage.
+/// (<c>UploadProcessor.Chunks.cs</c>). The <c>xmin</c> compared is 32 bits and a frozen row keeps its raw one: after
+/// 2^32 transactions an old row can share a batch's <c>xmin</c>, and <see cref="CopyTarget.EvictRowsSql"/>, which
+/// has no key condition, would delete it too (known, not fixed yet: see ARCHITECTURE).
 /// </remarks>
 internal sealed class ChunkEviction(Guid jobId, int chunk)
 {

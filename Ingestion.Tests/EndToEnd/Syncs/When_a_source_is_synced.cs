@@ -14,7 +14,9 @@ namespace Ingestion.Tests.EndToEnd.Syncs;
 /// <summary>
 /// A source on the upstream simulator is synced into a dataset with real hosts, PostgreSQL, RabbitMQ
 /// and S3: every record arrives once, whatever the pagination style, the timestamp format or the
-/// rate-limit convention, and a well-declared policy costs no 429 and no request beyond it.
+/// rate-limit convention, and a well-declared policy costs no 429 and no request beyond it. Each
+/// source has a credential of its own (the simulator accepts any key), so one test's policies never
+/// pace another's syncs: the policies of every source on a credential hold all of them.
 /// </summary>
 public sealed class When_a_source_is_synced
 {
@@ -26,7 +28,7 @@ public sealed class When_a_source_is_synced
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _simulator = await UpstreamSimulator.StartAsync(new SimulatorConfig { Events = Events });
+        _simulator = await UpstreamSimulator.StartAsync(new SimulatorConfig { Events = Events, Keys = [] });
         _deployment = await Deployment.StartAsync(TestRun.Servers, "syncs", new Dictionary<string, string>
         {
             ["Sources__AllowedHosts__0"] = "127.0.0.1",
@@ -63,7 +65,7 @@ public sealed class When_a_source_is_synced
     [TestCaseSource(nameof(Styles))]
     public async Task Should_load_every_record_once_in_each_pagination_style(string path, SourcePagination pagination)
     {
-        await _simulator.ReconfigureAsync(new SimulatorConfig
+        await UpstreamAsync(new SimulatorConfig
         {
             Events = Events,
             Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(20, 1)]),
@@ -86,7 +88,7 @@ public sealed class When_a_source_is_synced
     public async Task Should_learn_a_lower_real_limit_from_the_headers_and_still_load_everything(string headers, string retryAfter)
     {
         // The API documents 50 requests a second but enforces 4 in any 2 seconds.
-        await _simulator.ReconfigureAsync(new SimulatorConfig
+        await UpstreamAsync(new SimulatorConfig
         {
             Events = 600,
             Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(50, 1)]),
@@ -110,7 +112,7 @@ public sealed class When_a_source_is_synced
     [Test]
     public async Task Should_report_the_upstream_total_and_reconcile_against_it()
     {
-        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 500, Policies = new SimulatorPolicies(Query: [new SimulatorPolicy(20, 1)]) });
+        await UpstreamAsync(new SimulatorConfig { Events = 500, Policies = new SimulatorPolicies(Query: [new SimulatorPolicy(20, 1)]) });
         var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
             CursorParameter: "cursor", LimitParameter: "limit", PageSize: 100), [new RateLimitPolicy(20, 1)],
             new SourceAuth(SourceAuthPlacement.Query, "api_key"));
@@ -124,7 +126,7 @@ public sealed class When_a_source_is_synced
         Assert.That(reconciliation["difference"]!.GetValue<long>(), Is.Zero);
         Assert.That((await _simulator.StatsAsync()).OverPolicy, Is.Zero);
         var logs = string.Join("\n", _deployment.Workers.Select(w => w.Log())) + _deployment.Api.Log();
-        Assert.That(logs, Does.Not.Contain(SimulatorConfig.Key), "the secret is never logged, not even in a URL");
+        Assert.That(logs, Does.Not.Contain(SimulatorConfig.Key), "no source's secret is ever logged, not even in a URL");
         var checkpoints = await _deployment.Sandbox.ScalarAsync<long>(
             "select count(*) from ingestion.sync_partitions where next_page like '%' || @key || '%'", ("key", SimulatorConfig.Key));
         Assert.That(checkpoints, Is.Zero, "nor kept in a checkpoint");
@@ -133,13 +135,13 @@ public sealed class When_a_source_is_synced
     [Test]
     public async Task Should_keep_two_syncs_on_one_credential_within_its_policy_across_two_workers()
     {
-        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 1_000, Window = "sliding",
+        await UpstreamAsync(new SimulatorConfig { Events = 1_000, Window = "sliding",
             Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(6, 1)]) });
         var pagination = new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor", CursorParameter: "cursor",
             LimitParameter: "limit", PageSize: 50);
         var auth = new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer ");
-        var first = await RegisterAsync("/v1/events", pagination, [new RateLimitPolicy(6, 1)], auth);
-        var second = await RegisterAsync("/v1/events", pagination, [new RateLimitPolicy(6, 1)], auth);
+        var first = await RegisterAsync("/v1/events", pagination, [new RateLimitPolicy(6, 1)], auth, secret: "one-credential");
+        var second = await RegisterAsync("/v1/events", pagination, [new RateLimitPolicy(6, 1)], auth, secret: "one-credential");
         await _simulator.ResetStatsAsync();
 
         using var acme = _deployment.Client(Keys.Acme);
@@ -158,7 +160,7 @@ public sealed class When_a_source_is_synced
     public async Task Should_ride_out_a_429_storm_and_5xx_faults_without_losing_or_doubling_a_record()
     {
         // No rate headers at all, only 429 with Retry-After; and one answer in five a 500 or 503.
-        await _simulator.ReconfigureAsync(new SimulatorConfig
+        await UpstreamAsync(new SimulatorConfig
         {
             Events = 800,
             Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(50, 1)]),
@@ -182,7 +184,7 @@ public sealed class When_a_source_is_synced
     [Test]
     public async Task Should_fetch_only_new_records_on_a_second_incremental_run()
     {
-        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 700, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(20, 1)]) });
+        await UpstreamAsync(new SimulatorConfig { Events = 700, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(20, 1)]) });
         var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
             CursorParameter: "cursor", LimitParameter: "limit", PageSize: 100), [new RateLimitPolicy(20, 1)],
             new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
@@ -204,7 +206,7 @@ public sealed class When_a_source_is_synced
     public async Task Should_fetch_the_older_records_a_cancelled_newest_first_sync_left_on_the_next_incremental_run()
     {
         // Newest first at 4 pages a second: the cancel comes after the newest pages are committed, before the oldest.
-        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 1_000, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(4, 1)]) });
+        await UpstreamAsync(new SimulatorConfig { Events = 1_000, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(4, 1)]) });
         var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
             CursorParameter: "cursor", LimitParameter: "limit", PageSize: 50), [new RateLimitPolicy(4, 1)],
             new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
@@ -237,7 +239,7 @@ public sealed class When_a_source_is_synced
     [Test]
     public async Task Should_park_a_long_wait_for_the_budget_instead_of_holding_a_worker()
     {
-        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 300, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(2, 4)]) });
+        await UpstreamAsync(new SimulatorConfig { Events = 300, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(2, 4)]) });
         var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
             CursorParameter: "cursor", LimitParameter: "limit", PageSize: 50), [new RateLimitPolicy(2, 4)],
             new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
@@ -255,7 +257,7 @@ public sealed class When_a_source_is_synced
     public async Task Should_refuse_a_second_sync_of_a_source_while_one_runs_and_name_the_running_job()
     {
         // Four pages at two requests a second: the first sync is still running when the second request comes.
-        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 200, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(2, 1)]) });
+        await UpstreamAsync(new SimulatorConfig { Events = 200, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(2, 1)]) });
         var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
             CursorParameter: "cursor", LimitParameter: "limit", PageSize: 50), [new RateLimitPolicy(2, 1)],
             new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
@@ -286,7 +288,7 @@ public sealed class When_a_source_is_synced
     [Test]
     public async Task Should_answer_a_retry_of_a_running_sync_with_its_job_not_a_conflict()
     {
-        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 200, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(2, 1)]) });
+        await UpstreamAsync(new SimulatorConfig { Events = 200, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(2, 1)]) });
         var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
             CursorParameter: "cursor", LimitParameter: "limit", PageSize: 50), [new RateLimitPolicy(2, 1)],
             new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
@@ -354,7 +356,7 @@ public sealed class When_a_source_is_synced
     [Test]
     public async Task Should_accept_a_sync_sent_on_the_bus_and_announce_its_end_as_every_job_does()
     {
-        await _simulator.ReconfigureAsync(new SimulatorConfig
+        await UpstreamAsync(new SimulatorConfig
         {
             Events = Events,
             Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(20, 1)]),
@@ -376,8 +378,12 @@ public sealed class When_a_source_is_synced
         Assert.That(await RowsAsync(source), Is.EqualTo((Events, Events)), "the event follows the committed rows");
     }
 
+    /// <summary>The simulator as a test needs it, accepting any key: each source's credential is its own unless the test shares one.</summary>
+    private Task UpstreamAsync(SimulatorConfig config) => _simulator.ReconfigureAsync(config with { Keys = [] });
+
+    /// <summary>Declares a source and its dataset; its secret starts with <see cref="SimulatorConfig.Key"/> and is its own unless given.</summary>
     private async Task<string> RegisterAsync(string path, SourcePagination pagination, IReadOnlyList<RateLimitPolicy> policies, SourceAuth auth,
-        string? baseUrl = null)
+        string? baseUrl = null, string? secret = null)
     {
         var name = $"events_{++_sources}";
         using var acme = _deployment.Client(Keys.Acme);
@@ -406,7 +412,7 @@ public sealed class When_a_source_is_synced
             new SourceIncremental("occurred_at", "since", "until"));
         var catalog = new SourceCatalog(_deployment.Sandbox.Db,
             new SourceSecrets(Options.Create(new SourceOptions { SecretKey = Keys.SourcesSecretKey })));
-        Assert.That(await catalog.CreateAsync("acme", definition, SimulatorConfig.Key, CancellationToken.None), Is.True);
+        Assert.That(await catalog.CreateAsync("acme", definition, $"{SimulatorConfig.Key}-{secret ?? name}", CancellationToken.None), Is.True);
         return name;
     }
 

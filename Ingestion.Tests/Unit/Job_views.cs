@@ -28,7 +28,7 @@ public sealed partial class Job_views
             {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"sync","status":"syncing","tenant":"acme","dataset":"events","bytes":null,"sha256":null,"dialect":null,"sync":{"source":"events","mode":"incremental","since":"2026-02-01T00:00:00+00:00","until":null,"partitions":1},"index":null,"createdAt":"2026-03-01T09:00:00+00:00","updatedAt":"2026-03-01T09:00:11+00:00","startedAt":"2026-03-01T09:00:01+00:00","completedAt":null,"progress":{"requests":12,"records":50000,"rowsLoaded":49990,"duplicates":7,"rejects":3,"http429":1,"budgetShare":0.97,"expectedTotal":100000,"eta":"2026-03-01T09:00:21+00:00"},"error":null,"rejects":null,"rejectLimits":null,"statement":null,"document":null,"reconciliation":null,"syncRejects":null,"cancellation":null,"links":{"self":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","stream":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/stream","history":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/history","cancel":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/cancel"}}
             """,
         ["sync-synced"] = """
-            {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"sync","status":"synced","tenant":null,"dataset":"events","bytes":null,"sha256":null,"dialect":null,"sync":{"source":"events","mode":"incremental","since":"2026-02-01T00:00:00+00:00","until":null,"partitions":1},"index":null,"createdAt":"2026-03-01T09:00:00+00:00","updatedAt":"2026-03-01T09:00:11+00:00","startedAt":"2026-03-01T09:00:01+00:00","completedAt":"2026-03-01T09:00:20+00:00","progress":{"requests":21,"records":100003,"rowsLoaded":99998,"duplicates":3,"rejects":2,"http429":0,"budgetShare":0,"expectedTotal":100000,"eta":null},"error":null,"rejects":null,"rejectLimits":null,"statement":null,"document":null,"reconciliation":{"expected":100000,"distinctKeysLoaded":99998,"duplicates":3,"rejects":2,"difference":0},"syncRejects":{"count":2,"url":"<presigned>","expiresAt":"<presigned>"},"cancellation":null,"links":{"self":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","stream":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/stream","history":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/history"}}
+            {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"sync","status":"synced","tenant":null,"dataset":"events","bytes":null,"sha256":null,"dialect":null,"sync":{"source":"events","mode":"incremental","since":"2026-02-01T00:00:00+00:00","until":null,"partitions":1},"index":null,"createdAt":"2026-03-01T09:00:00+00:00","updatedAt":"2026-03-01T09:00:11+00:00","startedAt":"2026-03-01T09:00:01+00:00","completedAt":"2026-03-01T09:00:20+00:00","progress":{"requests":21,"records":100003,"rowsLoaded":99998,"duplicates":3,"rejects":2,"http429":0,"budgetShare":0,"expectedTotal":100000,"eta":null},"error":null,"rejects":null,"rejectLimits":null,"statement":null,"document":null,"reconciliation":{"expected":100000,"distinctKeysLoaded":99998,"duplicates":3,"rejects":2,"difference":0,"duplicateKeys":{"keys":[{"key":{"id":"6d1f0c3e-9b7a-4c55-8e21-0f4a2b9c7d10"},"times":2,"places":[{"partition":0,"page":4,"record":391},{"partition":0,"page":9,"record":877}]},{"key":{"id":"a04e5b7c-2d13-4f6a-9c88-51b2e3f0d6a9"},"times":1,"places":[{"partition":0,"page":12,"record":1150}]}],"complete":true}},"syncRejects":{"count":2,"url":"<presigned>","expiresAt":"<presigned>"},"cancellation":null,"links":{"self":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","stream":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/stream","history":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/history"}}
             """,
         ["upload-processing"] = """
             {"jobId":"0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","kind":"upload","status":"processing","tenant":"acme","dataset":"transactions","bytes":8192,"sha256":"ab12","dialect":null,"sync":null,"index":null,"createdAt":"2026-03-01T09:00:00+00:00","updatedAt":"2026-03-01T09:00:07+00:00","startedAt":"2026-03-01T09:00:02+00:00","completedAt":null,"progress":{"rowsLoaded":120,"rowsRejected":3,"bytesRead":4096,"bytesTotal":8192},"error":null,"rejects":{"count":3,"url":"<presigned>","expiresAt":"<presigned>"},"rejectLimits":null,"statement":null,"document":null,"reconciliation":null,"syncRejects":null,"cancellation":null,"links":{"self":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77","stream":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/stream","history":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/history","cancel":"/v1/jobs/0b5e7c2a-1f00-4d2e-9a51-6f3c2d1e0a77/cancel"}}
@@ -175,7 +175,7 @@ public sealed partial class Job_views
     [TestCaseSource(nameof(SyncCases))]
     public async Task Should_show_each_kind_of_job_as_before(string name, JobState job, bool showTenant, bool withLinks)
     {
-        var view = withLinks ? await JobView.WithLinksAsync(job, showTenant, Store) : JobView.From(job, showTenant);
+        var view = withLinks ? await JobView.WithLinksAsync(job, showTenant, Store, Details, CancellationToken.None) : JobView.From(job, showTenant);
         var json = Presigned().Replace(JsonSerializer.Serialize(view, ApiJson()), "$1\"<presigned>\"$2\"<presigned>\"}");
 
         Assert.That(json, Is.EqualTo(Views[name]));
@@ -209,6 +209,20 @@ public sealed partial class Job_views
     private static readonly ObjectStore Store = new(
         StorageExtensions.CreateClient(new S3Options { ServiceUrl = "http://127.0.0.1:9", AccessKey = "a", SecretKey = "b", Bucket = "ingestion" }),
         Options.Create(new S3Options { ServiceUrl = "http://127.0.0.1:9", AccessKey = "a", SecretKey = "b", Bucket = "ingestion" }));
+
+    /// <summary>What a kind reads from its own tables for <c>GET /v1/jobs/{id}</c>, as it would read it: no server is asked.</summary>
+    private static readonly IServiceProvider Details = new ServiceCollection().AddSingleton<SyncDuplicates>(new ReadDuplicates()).BuildServiceProvider();
+
+    /// <summary>The two keys behind the synced job's three duplicates.</summary>
+    private sealed class ReadDuplicates() : SyncDuplicates(null!)
+    {
+        public override Task<IReadOnlyList<SyncDuplicateKey>> ReadAsync(Guid jobId, CancellationToken cancellationToken) =>
+            Task.FromResult<IReadOnlyList<SyncDuplicateKey>>(
+            [
+                new(JsonSerializer.SerializeToElement(new { id = "6d1f0c3e-9b7a-4c55-8e21-0f4a2b9c7d10" }), 2, [new(0, 4, 391), new(0, 9, 877)]),
+                new(JsonSerializer.SerializeToElement(new { id = "a04e5b7c-2d13-4f6a-9c88-51b2e3f0d6a9" }), 1, [new(0, 12, 1150)]),
+            ]);
+    }
 
     /// <summary>The options the API answers with, configured as the API configures them.</summary>
     private static JsonSerializerOptions ApiJson() =>

@@ -133,6 +133,39 @@ public sealed class When_a_source_is_synced
     }
 
     [Test]
+    public async Task Should_name_the_keys_the_upstream_served_twice_in_the_reconciliation()
+    {
+        // Seed 004's 3,000,003 versus 3,000,000 in small: the listing has 300 entries and says so, but three events come twice, a page apart.
+        await UpstreamAsync(new SimulatorConfig { Events = 300, Repeats = 3, RepeatGap = 50, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(20, 1)]) });
+        var repeated = await _simulator.RepeatedAsync();
+        var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
+            CursorParameter: "cursor", LimitParameter: "limit", PageSize: 50), [new RateLimitPolicy(20, 1)],
+            new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
+
+        var job = await SyncAsync(source);
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("synced"), job.ToJsonString());
+        Assert.That(repeated, Has.Count.EqualTo(3));
+        Assert.That(await RowsAsync(source), Is.EqualTo((297L, 297L)));
+        var reconciliation = job["reconciliation"]!;
+        Assert.That((reconciliation["expected"]!.GetValue<long>(), reconciliation["distinctKeysLoaded"]!.GetValue<long>(),
+            reconciliation["duplicates"]!.GetValue<long>(), reconciliation["difference"]!.GetValue<long>()), Is.EqualTo((300L, 297L, 3L, -3L)));
+
+        // Newest first: the repeat (at the newer position) is read first, the event at its own position pages later is the duplicate.
+        var keys = reconciliation["duplicateKeys"]!["keys"]!.AsArray();
+        Assert.That(reconciliation["duplicateKeys"]!["complete"]!.GetValue<bool>(), Is.True, "the keys listed account for every duplicate");
+        Assert.That(keys.Select(k => k!["key"]!["id"]!.GetValue<string>()), Is.EquivalentTo(repeated.Select(r => r.Id)), job.ToJsonString());
+        foreach (var repeat in repeated)
+        {
+            var key = keys.Single(k => k!["key"]!["id"]!.GetValue<string>() == repeat.Id)!;
+            var record = 300 - repeat.Of;
+            Assert.That(key["times"]!.GetValue<long>(), Is.EqualTo(1));
+            Assert.That(key["places"]!.AsArray().Select(p => (p!["partition"]!.GetValue<int>(), p["page"]!.GetValue<long>(), p["record"]!.GetValue<long>())),
+                Is.EqualTo(new[] { (0, (record + 49L) / 50, (long)record) }), $"position {repeat.Of}, served again at {repeat.Position}");
+        }
+    }
+
+    [Test]
     public async Task Should_keep_two_syncs_on_one_credential_within_its_policy_across_two_workers()
     {
         await UpstreamAsync(new SimulatorConfig { Events = 1_000, Window = "sliding",

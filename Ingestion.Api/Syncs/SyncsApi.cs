@@ -80,13 +80,19 @@ public static class SyncsApi
             return TypedResults.ValidationProblem(errors, title: "The sync request is not valid");
         }
 
-        if (await datasets.FindAsync(caller.TenantId!, source.Definition.Dataset, cancellationToken) is null)
+        if (await datasets.FindAsync(caller.TenantId!, source.Definition.Dataset, cancellationToken) is not { } dataset)
         {
             return TypedResults.Problem(statusCode: 409, title: "The source's dataset does not exist",
                 detail: $"Source '{name}' loads into dataset '{source.Definition.Dataset}', which is not registered; create it first.");
         }
 
         var mode = (body.Mode ?? "full").ToLowerInvariant();
+        if (mode == "incremental" && dataset.Key.Count == 0)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["mode"] = [SourceRules.KeylessIncremental(dataset.Name)] },
+                title: "The sync request is not valid");
+        }
+
         if (idempotencyKey is not null && await jobs.FindByIdempotencyKeyAsync(caller.TenantId!, idempotencyKey, cancellationToken) is { } earlier)
         {
             return Replay(context, earlier, name, mode, body);

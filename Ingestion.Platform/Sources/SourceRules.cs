@@ -106,7 +106,7 @@ public static partial class SourceRules
         var rateLimit = ValidateRateLimit(body.RateLimit, errors);
         var incremental = ValidateIncremental(body.Incremental, dataset, records, errors);
         var partitions = ValidatePartitions(body.Partitions, body.Incremental, incremental, errors);
-        var schedule = ValidateSchedule(body.Schedule, body.Incremental, minimumScheduleMinutes, errors);
+        var schedule = ValidateSchedule(body.Schedule, body.Incremental, dataset, minimumScheduleMinutes, errors);
 
         if (errors.Count > 0)
         {
@@ -539,7 +539,15 @@ public static partial class SourceRules
             : null;
     }
 
-    private static SourceSchedule? ValidateSchedule(ScheduleBody? body, IncrementalBody? incremental, int minimumMinutes, Errors errors)
+    /// <summary>
+    /// Why an incremental sync into a dataset without a key is refused: it asks from the high-water mark's second on (and
+    /// lookbackSeconds before it), so it reads again records the last sync loaded, which only a key can recognise.
+    /// </summary>
+    public static string KeylessIncremental(string dataset) =>
+        $"dataset '{dataset}' has no key, and an incremental sync reads again the records of its high-water mark's second (and lookbackSeconds before it): without a key they would be loaded twice. Declare a key on the dataset, or sync in full, or ask for since/until ranges that do not overlap.";
+
+    private static SourceSchedule? ValidateSchedule(ScheduleBody? body, IncrementalBody? incremental, DatasetDefinition? dataset, int minimumMinutes,
+        Errors errors)
     {
         if (body is null)
         {
@@ -562,6 +570,11 @@ public static partial class SourceRules
         else if (mode == SyncMode.Incremental && incremental is null)
         {
             errors.Add("schedule.mode", "'incremental' needs incremental (its column and since parameter); or schedule full syncs.");
+            valid = false;
+        }
+        else if (mode == SyncMode.Incremental && dataset is { Key.Count: 0 })
+        {
+            errors.Add("schedule.mode", SourceRules.KeylessIncremental(dataset.Name));
             valid = false;
         }
 

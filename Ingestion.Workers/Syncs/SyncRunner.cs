@@ -110,6 +110,12 @@ public sealed partial class SyncRunner(
 
         var dataset = await datasets.FindAsync(command.TenantId, definition.Dataset, cancellationToken)
                       ?? throw new SyncException("dataset_missing", $"The source's dataset '{definition.Dataset}' does not exist.");
+        if (dataset.Key.Count == 0 && string.Equals(command.Mode, "incremental", StringComparison.OrdinalIgnoreCase))
+        {
+            // The API refuses it; a SubmitSync from the bus (or a schedule declared before the rule) fails here, before any request.
+            throw new SyncException("incremental_without_key", SourceRules.KeylessIncremental(dataset.Name));
+        }
+
         var check = await guard.CheckAsync(definition.Request.Url, cancellationToken);
         if (!check.IsAllowed)
         {

@@ -350,6 +350,30 @@ public sealed class When_a_source_is_synced
     }
 
     [Test]
+    public async Task Should_refuse_an_incremental_sync_into_a_dataset_without_a_key_that_would_load_its_mark_twice()
+    {
+        // An incremental sync asks from the high-water mark's second on: without a key, that second's rows would be appended again.
+        using var acme = _deployment.Client(Keys.Acme);
+        var dataset = TestSources.EventsDataset("keyless_events");
+        dataset.Remove("key");
+        dataset.Remove("onKeyConflict");
+        var source = TestSources.Events("keyless_events", "keyless_events", _simulator.BaseUrl, "sim-key-keyless");
+        await TestSources.RegisterAsync(acme, dataset, source);
+
+        using var sync = await acme.PostAsJsonAsync("/v1/sources/keyless_events/syncs", new { mode = "incremental" });
+        source["name"] = "keyless_scheduled";
+        source["schedule"] = new JsonObject { ["everyMinutes"] = 15, ["mode"] = "incremental" };
+        using var scheduled = await acme.PostAsJsonAsync("/v1/sources", source);
+
+        Assert.That(sync.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((await sync.ProblemAsync())["errors"]!["mode"]![0]!.GetValue<string>(), Does.Contain("has no key"));
+        Assert.That(scheduled.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((await scheduled.ProblemAsync())["errors"]!["schedule.mode"]![0]!.GetValue<string>(), Does.Contain("has no key"));
+        Assert.That(await _deployment.Sandbox.ScalarAsync<long>("select count(*) from ingestion.jobs where kind = 'sync' and data ->> 'source' = 'keyless_events'"),
+            Is.Zero, "no job was created");
+    }
+
+    [Test]
     public async Task Should_fail_a_sync_whose_source_points_inside_without_calling_it()
     {
         // Stored as if the sources API had let it through (or DNS changed since): the worker checks again before any request.

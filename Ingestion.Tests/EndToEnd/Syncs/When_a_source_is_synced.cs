@@ -163,6 +163,14 @@ public sealed class When_a_source_is_synced
             Assert.That(key["places"]!.AsArray().Select(p => (p!["partition"]!.GetValue<int>(), p["page"]!.GetValue<long>(), p["record"]!.GetValue<long>())),
                 Is.EqualTo(new[] { (0, (record + 49L) / 50, (long)record) }), $"position {repeat.Of}, served again at {repeat.Position}");
         }
+
+        // A second full sync meets every key again: the full count stays exact, the keys named stop at the bound and say so.
+        var again = await SyncAsync(source);
+        var whole = again["reconciliation"]!;
+        Assert.That((whole["distinctKeysLoaded"]!.GetValue<long>(), whole["duplicates"]!.GetValue<long>()), Is.EqualTo((0L, 300L)));
+        Assert.That(whole["duplicateKeys"]!["keys"]!.AsArray(), Has.Count.EqualTo(100));
+        Assert.That(whole["duplicateKeys"]!["complete"]!.GetValue<bool>(), Is.False);
+        Assert.That(whole["duplicateKeys"]!["keys"]![0]!["places"]![0]!["record"]!.GetValue<long>(), Is.EqualTo(1), "the first keys met are kept");
     }
 
     [Test]

@@ -10,7 +10,7 @@ using Ingestion.Tests.Infrastructure;
 // make bench-ingest: Ingestion.Bench ingest --rows N [--workers N] [--chunk-bytes N] [--format csv|csv.gz]
 // make bench-statement: Ingestion.Bench statement --lines N
 // make bench-progress: Ingestion.Bench progress --jobs 50 --clients 200
-// make bench-read: Ingestion.Bench read --transactions N --accounts N --rate R --seconds S --step-seconds S --export-rows N
+// make bench-read: Ingestion.Bench read --transactions N --accounts N --rate R --seconds S --step-seconds S --export-rows N [--export-only 1]
 // make chaos: Ingestion.Bench chaos --minutes 10 [--grace 300] [--seed N]
 // make bench-sync: Ingestion.Bench sync --events N [--page-size 5000] [--requests-per-second 10] [--window sliding] [--workers 2] [--parallelism 16]
 var command = args.FirstOrDefault();
@@ -32,7 +32,8 @@ switch (command)
         break;
     case "read":
         await ReadBench.RunAsync(options.Long("transactions", 5_000_000), options.Long("accounts", 100_000), (int)options.Long("rate", 2000),
-            (int)options.Long("seconds", 60), (int)options.Long("step-seconds", 20), options.Long("export-rows", 10_000_000));
+            (int)options.Long("seconds", 60), (int)options.Long("step-seconds", 20), options.Long("export-rows", 10_000_000),
+            options.Long("export-only", 0) != 0);
         break;
     case "chaos":
         return await ChaosRun.RunAsync(options.Double("minutes", 10), TimeSpan.FromSeconds(options.Long("grace", 300)),

@@ -49,6 +49,9 @@ public sealed class SyncOptions
     /// <summary>How often a worker looks for schedules that are due (each slot fires once, whichever worker sees it first).</summary>
     public TimeSpan SchedulePeriod { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>How often the rate budget's grants that no window counts any more are deleted, for keys no sync asks on now (<see cref="RateGrantSweep"/>).</summary>
+    public TimeSpan GrantSweepPeriod { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>A rejected record's raw JSON is kept up to this many bytes, then cut and marked.</summary>
     public int RejectedRecordBytes { get; set; } = 4096;
 }

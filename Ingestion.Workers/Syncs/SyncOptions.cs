@@ -55,6 +55,9 @@ public sealed class SyncOptions
     /// </summary>
     public TimeSpan ScheduleMinute { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>How often the rate budget's grants that no window counts any more are deleted, for keys no sync asks on now (<see cref="RateGrantSweep"/>).</summary>
+    public TimeSpan GrantSweepPeriod { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>A rejected record's raw JSON is kept up to this many bytes, then cut and marked.</summary>
     public int RejectedRecordBytes { get; set; } = 4096;
 }

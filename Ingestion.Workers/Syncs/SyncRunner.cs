@@ -179,7 +179,7 @@ public sealed partial class SyncRunner(
 
         await turn.PublishProgressAsync(force: true, cancellationToken);
         LogTurn(command.JobId, turn.Elapsed.TotalSeconds, turn.Seconds(Phase.Budget), turn.Seconds(Phase.Fetch), turn.Seconds(Phase.PageSlot),
-            turn.Seconds(Phase.LoaderBusy), turn.Seconds(Phase.Load));
+            turn.Seconds(Phase.LoaderBusy), turn.Seconds(Phase.Load), turn.Requests, turn.SlotsLetGo, turn.SlotRate);
         if (ends.All(e => e.Finished))
         {
             var counts = await SyncPartitions.CountsAsync(run.Connection, command.JobId, turn.BudgetShare, cancellationToken);
@@ -437,20 +437,29 @@ public sealed partial class SyncRunner(
             }
 
             var asking = Stopwatch.StartNew();
-            var wait = await budget.TryTakeAsync(source.BudgetKey, policies, cancellationToken);
-            if (wait > TimeSpan.Zero)
+            var permit = await budget.ReserveAsync(source.BudgetKey, policies, RateBudget.Lead, cancellationToken);
+            if (!permit.Reserved)
             {
-                if (wait > _options.MaxInlineWait)
+                if (permit.Wait > _options.MaxInlineWait)
                 {
-                    return (null, new PartitionEnd(false, DateTimeOffset.UtcNow + wait, requests, http429, resumes - startedResumes));
+                    return (null, new PartitionEnd(false, DateTimeOffset.UtcNow + permit.Wait, requests, http429, resumes - startedResumes));
                 }
 
-                await Task.Delay(wait, cancellationToken);
+                // Nothing is held meanwhile: ask again once the slot comes within the budget's lead.
+                var until = permit.Wait - RateBudget.Lead;
+                await Task.Delay(until > RateBudget.MinPace ? until : RateBudget.MinPace, cancellationToken);
                 turn.Spent(Phase.Budget, asking.Elapsed);
                 continue;
             }
 
+            turn.SlotTaken(permit);
+            var usable = await budget.WaitForAsync(source.BudgetKey, permit, cancellationToken);
             turn.Spent(Phase.Budget, asking.Elapsed);
+            if (!usable)
+            {
+                turn.SlotLetGo();
+                continue;
+            }
 
             requests++;
             turn.CountRequest();
@@ -618,8 +627,9 @@ public sealed partial class SyncRunner(
     private partial void LogDone(Guid jobId, string source, long records, long loaded, long duplicates, long rejects, long? expected);
 
     [LoggerMessage(LogLevel.Information,
-        "Sync {JobId}: turn of {Seconds:0.0} s; summed over its partitions: {Budget:0.0} s asking or waiting for the rate budget, {Fetch:0.0} s fetching pages (of which {Slot:0.0} s waiting for a page slot), {LoaderBusy:0.0} s with a page waiting for its loader, {Load:0.0} s loading")]
-    private partial void LogTurn(Guid jobId, double seconds, double budget, double fetch, double slot, double loaderBusy, double load);
+        "Sync {JobId}: turn of {Seconds:0.0} s; summed over its partitions: {Budget:0.0} s asking or waiting for the rate budget, {Fetch:0.0} s fetching pages (of which {Slot:0.0} s waiting for a page slot), {LoaderBusy:0.0} s with a page waiting for its loader, {Load:0.0} s loading; {Requests} requests, {LetGo} budget slots let go (woken too late for them, or a pause asked for), {SlotRate:0.00} slots a second from the first to the last")]
+    private partial void LogTurn(Guid jobId, double seconds, double budget, double fetch, double slot, double loaderBusy, double load, long requests, long letGo,
+        double slotRate);
 
     [LoggerMessage(LogLevel.Warning, "Sync {JobId} of source {Source} failed: {Code}: {Message}")]
     private partial void LogFailed(Guid jobId, string source, string code, string message);
@@ -707,6 +717,14 @@ public sealed partial class SyncRunner(
         Load,
     }
 
+    /// <summary>How many slots a turn took, and the first and last of them (<see cref="Stopwatch"/> timestamps).</summary>
+    private sealed class SlotSpan
+    {
+        public long Count;
+        public long First = long.MaxValue;
+        public long Last = long.MinValue;
+    }
+
     /// <summary>What one turn shares between its partitions: the counts it publishes, the pace it observed.</summary>
     private sealed class Turn(JobRun<RunSync> run, StoredSource source, DatasetDefinition dataset, IReadOnlyList<IPAddress>? approved,
         DateTimeOffset deadline, TimeSpan progressInterval) : IDisposable
@@ -715,6 +733,8 @@ public sealed partial class SyncRunner(
         private readonly SemaphoreSlim _publishing = new(1, 1);
         private readonly long[] _phaseTicks = new long[Enum.GetValues<Phase>().Length];
         private long _requests;
+        private long _slotsLetGo;
+        private readonly SlotSpan _slotTimes = new();
         private long _latencyTicks = TimeSpan.FromMilliseconds(200).Ticks;
         // Elapsed milliseconds of the last publish; the first comes one interval into the turn (SyncStarted said where it began).
         private long _lastPublished;
@@ -750,6 +770,37 @@ public sealed partial class SyncRunner(
         }
 
         public void CountRequest() => Interlocked.Increment(ref _requests);
+
+        public long Requests => Interlocked.Read(ref _requests);
+
+        /// <summary>Budget slots taken and not used: the worker woke too late for them, or the upstream asked for a pause.</summary>
+        public long SlotsLetGo => Interlocked.Read(ref _slotsLetGo);
+
+        public void SlotLetGo() => Interlocked.Increment(ref _slotsLetGo);
+
+        /// <summary>A slot the budget gave (to be used or let go), by when it falls on this worker's clock: what the pace it granted is measured by.</summary>
+        public void SlotTaken(BudgetSlot slot)
+        {
+            var at = slot.Latest;
+            lock (_slotTimes)
+            {
+                _slotTimes.Count++;
+                _slotTimes.First = Math.Min(_slotTimes.First, at);
+                _slotTimes.Last = Math.Max(_slotTimes.Last, at);
+            }
+        }
+
+        /// <summary>Slots the budget gave a second, from the turn's first slot to its last (0 with fewer than two).</summary>
+        public double SlotRate
+        {
+            get
+            {
+                lock (_slotTimes)
+                {
+                    return _slotTimes.Count < 2 ? 0 : (_slotTimes.Count - 1) / Stopwatch.GetElapsedTime(_slotTimes.First, _slotTimes.Last).TotalSeconds;
+                }
+            }
+        }
 
         public TimeSpan Elapsed => _clock.Elapsed;
 

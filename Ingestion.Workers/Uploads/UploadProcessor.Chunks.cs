@@ -85,8 +85,11 @@ public sealed partial class UploadProcessor
             var (offset, line) = await ChunkPlan.ScannedAsync(connection, job.JobId, cancellationToken);
             var (delimiter, quote) = file.Boundaries
                 ?? throw new InvalidOperationException($"Job {job.JobId} is planned in chunks, but its file cannot be cut at byte ranges.");
+            // The scan names each boundary by the line its line break ends, counting from the break it starts on; a file
+            // without a header (JSON Lines) starts at offset 0, before any break, so its first break ends line 1.
             using var boundaries = new RecordBoundaries(
-                await store.OpenReadAsync(job.Bucket, job.Key, offset, checkpoint.ETag, cancellationToken), offset, line, delimiter, quote);
+                await store.OpenReadAsync(job.Bucket, job.Key, offset, checkpoint.ETag, cancellationToken), offset,
+                offset == 0 ? 1 : line, delimiter, quote);
             while (true)
             {
                 var next = await boundaries.NextAsync(offset + checkpoint.ChunkBytes!.Value, cancellationToken);

@@ -11,6 +11,7 @@ using Ingestion.Platform.Storage;
 using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
 using Ingestion.Workers.Jobs;
+using Ingestion.Workers.JsonLines;
 using Ingestion.Workers.Sagas;
 using MassTransit;
 using Microsoft.Extensions.Options;
@@ -98,12 +99,20 @@ public sealed partial class UploadProcessor(
             var head = source.Size == 0 ? []
                 : await DecodedSource.ReadHeadAsync(store, job, source.ETag, compression, FileSniffer.SampleSize, cancellationToken);
             var text = new SourceText(format == UploadFormat.Csv ? DecodedSource.Of(head, dialect) : SourceEncoding.Utf8, compression);
+
+            // Before a reader is chosen: a file that is not what it is declared as says what it is, whatever the format.
+            var utf16 = text.Encoding is SourceEncoding.Utf16LittleEndian or SourceEncoding.Utf16BigEndian;
+            if (checkpoint is null && FileSniffer.Check(head, format, utf16) is { } notLoadable)
+            {
+                return await FailAsync(connection, job, checkpoint, events, notLoadable, cancellationToken);
+            }
+
             var file = SourceFor(format, job, source.ETag, dataset, dialect, text);
             HeaderMap? map;
             FileProblem? problem;
             if (checkpoint is null)
             {
-                (records, checkpoint, map, problem) = await StartAsync(connection, job, format, file, text, head, source, cancellationToken);
+                (records, checkpoint, map, problem) = await StartAsync(connection, job, file, text, source, cancellationToken);
             }
             else
             {
@@ -145,16 +154,15 @@ public sealed partial class UploadProcessor(
     /// The one place an upload's format decides how its file is read: everything after (the batch loop, checkpoints,
     /// rejects, chunks) works on the <see cref="IRecordSource"/> and its <see cref="IUploadRecords"/>.
     /// </summary>
-#pragma warning disable CA1859 // The seam returns the interface: the JSON Lines and Parquet sources join the switch.
     private IRecordSource SourceFor(string format, ProcessUpload job, string? etag, DatasetDefinition dataset, CsvDialect dialect,
         SourceText text) => format switch
     {
         UploadFormat.Csv => new CsvRecordSource(store, job, etag, dataset, dialect, text, _options),
+        UploadFormat.JsonLines => new JsonLinesRecordSource(store, job, etag, dataset, text, _options),
         // The Parquet reader is not written yet: a file declared parquet fails at once, saying so.
         _ => throw new UnsupportedFormatException(new FileProblem($"{format}_unsupported",
             $"Files declared '{format}' cannot be loaded by this version of the service yet; nothing was loaded.")),
     };
-#pragma warning restore CA1859
 
     /// <summary>
     /// Cancelled while queued or between two slices. The batches committed so far stay, with the
@@ -179,19 +187,12 @@ public sealed partial class UploadProcessor(
     }
 
     /// <summary>
-    /// A job's first attempt: file-level checks, then the format's start (for CSV, the header). Nothing is committed before
-    /// the file is known to be loadable, in the format it is declared in, with columns that fit the dataset.
+    /// A job's first attempt, once the file is known to be what it is declared as: the format's start (for CSV, the header).
+    /// Nothing is committed before the file is known to be loadable, with columns that fit the dataset.
     /// </summary>
     private async Task<(IUploadRecords?, Checkpoint?, HeaderMap?, FileProblem?)> StartAsync(NpgsqlConnection connection,
-        ProcessUpload job, string format, IRecordSource file, SourceText text, byte[] head, ObjectInfo source,
-        CancellationToken cancellationToken)
+        ProcessUpload job, IRecordSource file, SourceText text, ObjectInfo source, CancellationToken cancellationToken)
     {
-        var utf16 = text.Encoding is SourceEncoding.Utf16LittleEndian or SourceEncoding.Utf16BigEndian;
-        if (FileSniffer.Check(head, format, utf16) is { } notLoadable)
-        {
-            return (null, null, null, notLoadable);
-        }
-
         var start = await file.StartAsync(cancellationToken);
         if (start.Problem is not null)
         {

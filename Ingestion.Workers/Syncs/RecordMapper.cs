@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Sources;
+using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
 using Npgsql;
 
@@ -99,6 +100,22 @@ internal sealed class RecordMapper
             else
             {
                 _columns[i].Codec.Write(importer, _fields[i].AsSpan(0, _lengths[i]), _values, i);
+            }
+        }
+    }
+
+    /// <summary>Writes the row that <see cref="Check"/> accepted last, straight into an upload's COPY (JSON Lines files).</summary>
+    public void Write(BinaryCopyRows rows)
+    {
+        for (var i = 0; i < _columns.Length; i++)
+        {
+            if (_values.Nulls[i])
+            {
+                rows.WriteNull();
+            }
+            else
+            {
+                _columns[i].Codec.Write(rows, _fields[i].AsSpan(0, _lengths[i]), _values, i);
             }
         }
     }

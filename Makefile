@@ -23,7 +23,7 @@ help:
 	@echo "make pack         Ingestion.Contracts as a NuGet package, into artifacts/"
 	@echo "make accept-contracts  rewrite the pinned contract snapshot after a deliberate, versioned change"
 	@echo "make bench-upload          stream a 2 GB file through the API"
-	@echo "make bench-ingest ROWS=N [WORKERS=N] [CHUNK_BYTES=N] [FORMAT=csv.gz]  load an N-row CSV from S3 (in chunks across N workers), compared with psql \\copy"
+	@echo "make bench-ingest ROWS=N [WORKERS=N] [CHUNK_BYTES=N] [FORMAT=csv.gz|csv.zst|parquet]  load an N-row CSV (or the same rows compressed, or as Parquet) from S3 (in chunks across N workers), compared with psql \\copy"
 	@echo "make bench-statement LINES=N  render an N-line statement"
 	@echo "make bench-progress        50 jobs watched by 200 SSE clients: delivery delay percentiles"
 	@echo "make bench-rejects REJECTS=N  N rejected records of 1 MiB each: the worker's peak RSS"

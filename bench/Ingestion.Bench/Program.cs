@@ -7,7 +7,7 @@ using Ingestion.Bench;
 using Ingestion.Tests.Infrastructure;
 
 // make bench-upload: Ingestion.Bench upload --bytes N
-// make bench-ingest: Ingestion.Bench ingest --rows N [--workers N] [--chunk-bytes N] [--format csv|csv.gz]
+// make bench-ingest: Ingestion.Bench ingest --rows N [--workers N] [--chunk-bytes N] [--format csv|csv.gz|csv.zst|parquet]
 // make bench-statement: Ingestion.Bench statement --lines N
 // make bench-progress: Ingestion.Bench progress --jobs 50 --clients 200
 // make bench-read: Ingestion.Bench read --transactions N --accounts N --rate R --seconds S --step-seconds S --export-rows N

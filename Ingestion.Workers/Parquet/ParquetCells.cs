@@ -163,32 +163,52 @@ internal abstract class ParquetCell(DatasetColumn column, DataField field)
     }
 }
 
-/// <summary>A column read into a buffer of nullable values: a null is a null, whatever the column's type.</summary>
+/// <summary>
+/// A column read into a typed buffer: of nullable values when the column is optional (a null is a null, whatever its type),
+/// of plain values when it is required. Parquet.Net's nullable read of a required column marks values null at random
+/// (its definition levels are not cleared), so a required column is never read as nullable.
+/// </summary>
 internal abstract class ParquetCell<T>(DatasetColumn column, DataField field) : ParquetCell(column, field) where T : struct
 {
-    protected T?[] Values { get; private set; } = [];
+    private T?[] _nullable = [];
+    private T[] _plain = [];
 
     public override async Task ReadAsync(ParquetRowGroupReader group, int rows, CancellationToken cancellationToken)
     {
-        if (Values.Length < rows)
+        if (Field.IsNullable)
         {
-            Values = new T?[rows];
-        }
+            if (_nullable.Length < rows)
+            {
+                _nullable = new T?[rows];
+            }
 
-        await group.ReadAsync<T>(Field, Values.AsMemory(0, rows), null, cancellationToken);
-    }
-
-    public override bool IsNull(int row) => Values[row] is null;
-
-    public override void Describe(int row, Utf8JsonWriter json)
-    {
-        if (Values[row] is { } value)
-        {
-            json.WriteStringValue(Format(value));
+            await group.ReadAsync<T>(Field, _nullable.AsMemory(0, rows), null, cancellationToken);
         }
         else
         {
+            if (_plain.Length < rows)
+            {
+                _plain = new T[rows];
+            }
+
+            await group.ReadAsync<T>(Field, _plain.AsMemory(0, rows), null, cancellationToken);
+        }
+    }
+
+    public override bool IsNull(int row) => Field.IsNullable && _nullable[row] is null;
+
+    /// <summary>The row's value; only asked of a row that is not null.</summary>
+    protected T Value(int row) => Field.IsNullable ? _nullable[row]!.Value : _plain[row];
+
+    public override void Describe(int row, Utf8JsonWriter json)
+    {
+        if (IsNull(row))
+        {
             json.WriteNullValue();
+        }
+        else
+        {
+            json.WriteStringValue(Format(Value(row)));
         }
     }
 
@@ -204,7 +224,7 @@ internal sealed class IntegerCell<T>(DatasetColumn column, DataField field) : Pa
 
     public override string? Parse(int row, RowValues values, int slot)
     {
-        var value = Int128.CreateTruncating(Values[row]!.Value);
+        var value = Int128.CreateTruncating(Value(row));
         if (Column.Type.Kind == ColumnKind.Numeric)
         {
             values.Decimals[slot] = (decimal)value;
@@ -226,7 +246,7 @@ internal sealed class DecimalCell(DatasetColumn column, DataField field) : Parqu
 {
     public override string? Parse(int row, RowValues values, int slot)
     {
-        var value = Values[row]!.Value;
+        var value = Value(row);
         if (Column.Type.Kind == ColumnKind.Numeric)
         {
             values.Decimals[slot] = value;
@@ -254,7 +274,7 @@ internal sealed class BooleanCell(DatasetColumn column, DataField field) : Parqu
 {
     public override string? Parse(int row, RowValues values, int slot)
     {
-        values.Integers[slot] = Values[row]!.Value ? 1 : 0;
+        values.Integers[slot] = Value(row) ? 1 : 0;
         return null;
     }
 
@@ -265,7 +285,7 @@ internal sealed class DateCell(DatasetColumn column, DataField field) : ParquetC
 {
     public override string? Parse(int row, RowValues values, int slot)
     {
-        values.Dates[slot] = Values[row]!.Value;
+        values.Dates[slot] = Value(row);
         return null;
     }
 
@@ -283,7 +303,7 @@ internal sealed class TimestampCell(DatasetColumn column, DataField field, TimeZ
 
     public override string? Parse(int row, RowValues values, int slot)
     {
-        var value = Values[row]!.Value;
+        var value = Value(row);
         if (_utc || zone is null)
         {
             values.Timestamps[slot] = DateTime.SpecifyKind(value, DateTimeKind.Utc);
@@ -310,7 +330,7 @@ internal sealed class UuidCell(DatasetColumn column, DataField field) : ParquetC
 {
     public override string? Parse(int row, RowValues values, int slot)
     {
-        values.Guids[slot] = Values[row]!.Value;
+        values.Guids[slot] = Value(row);
         return null;
     }
 
@@ -328,7 +348,7 @@ internal sealed class StringCell(DatasetColumn column, DataField field, ColumnCo
 
     public override string? Parse(int row, RowValues values, int slot)
     {
-        var chars = Values[row]!.Value.Span;
+        var chars = Value(row).Span;
         var room = Encoding.UTF8.GetMaxByteCount(chars.Length);
         if (_utf8.Length < room)
         {

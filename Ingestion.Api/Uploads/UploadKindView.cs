@@ -14,6 +14,7 @@ public sealed class UploadKindView : JobKindView<UploadJob>
         new(nameof(UploadJob.Bytes), typeof(long?), JobViewSlot.Subject),
         new(nameof(UploadJob.Sha256), typeof(string), JobViewSlot.Subject),
         new(nameof(UploadJob.Dialect), typeof(Platform.Datasets.CsvDialect), JobViewSlot.Subject),
+        new(nameof(UploadJob.Format), typeof(string), JobViewSlot.Subject),
         new("Rejects", typeof(RejectsView), JobViewSlot.Outcome),
         new("RejectLimits", typeof(RejectLimitsView), JobViewSlot.Outcome),
     ];
@@ -23,6 +24,7 @@ public sealed class UploadKindView : JobKindView<UploadJob>
         view.Set(nameof(UploadJob.Bytes), job.Bytes);
         view.Set(nameof(UploadJob.Sha256), job.Sha256);
         view.Set(nameof(UploadJob.Dialect), job.Dialect);
+        view.Set(nameof(UploadJob.Format), job.Format);
         view.Progress = new UploadProgressView(job.RowsLoaded, job.RowsRejected, job.BytesRead, job.Bytes, job.UncompressedBytesRead);
         view.Set("RejectLimits", job.MaxRejectedRows is null && job.MaxRejectedRatio is null
             ? null

@@ -52,7 +52,7 @@ public sealed partial class UploadProcessor
     private static bool Keyed(DatasetDefinition dataset) => dataset.Key.Count > 0;
 
     /// <summary>The job's message for a job loaded in chunks: scan, send, then join if everything is in.</summary>
-    private async Task<JobOutcome> ForkAsync(JobRun<ProcessUpload> run, DatasetDefinition dataset, HeaderMap map, CsvDialect dialect,
+    private async Task<JobOutcome> ForkAsync(JobRun<ProcessUpload> run, DatasetDefinition dataset, HeaderMap map, IRecordSource file,
         Checkpoint checkpoint, CancellationToken cancellationToken)
     {
         var (connection, job, events) = (run.Connection, run.Command, run.Events);
@@ -83,9 +83,10 @@ public sealed partial class UploadProcessor
         {
             var slice = Stopwatch.StartNew();
             var (offset, line) = await ChunkPlan.ScannedAsync(connection, job.JobId, cancellationToken);
+            var (delimiter, quote) = file.Boundaries
+                ?? throw new InvalidOperationException($"Job {job.JobId} is planned in chunks, but its file cannot be cut at byte ranges.");
             using var boundaries = new RecordBoundaries(
-                await store.OpenReadAsync(job.Bucket, job.Key, offset, checkpoint.ETag, cancellationToken), offset, line,
-                (byte)dialect.Delimiter, (byte?)dialect.Quote);
+                await store.OpenReadAsync(job.Bucket, job.Key, offset, checkpoint.ETag, cancellationToken), offset, line, delimiter, quote);
             while (true)
             {
                 var next = await boundaries.NextAsync(offset + checkpoint.ChunkBytes!.Value, cancellationToken);
@@ -153,8 +154,11 @@ public sealed partial class UploadProcessor
                 new FileProblem("unknown_dataset", $"Tenant '{job.TenantId}' has no dataset '{job.Dataset}'."), cancellationToken);
         }
 
+        // Only a plain UTF-8 object is planned in chunks.
         var dialect = await UploadDialect.ReadAsync(connection, job.JobId, dataset, cancellationToken);
-        var (map, problem) = HeaderMap.For(dataset, dialect, checkpoint.Header);
+        var format = await UploadDialect.ReadFormatAsync(connection, job.JobId, dataset, cancellationToken);
+        var file = SourceFor(format, job, checkpoint.ETag, dataset, dialect, new SourceText(SourceEncoding.Utf8, SourceCompression.None));
+        var (map, problem) = file.Resume(checkpoint.Header);
         if (problem is not null)
         {
             return await FailAsync(connection, job, await WithTotalsAsync(connection, checkpoint, cancellationToken), events,
@@ -175,12 +179,11 @@ public sealed partial class UploadProcessor
         // load does (a collision redoes the batch through a temporary stage, deciding against everything
         // before it); the others keep their rows in their stage until their turn.
         var direct = !keyed || await ChunkPlan.LoadsDirectlyAsync(connection, chunk, cancellationToken);
-        var copier = new BatchCopier(new CopyTarget(job.TenantId, dataset, map!, direct ? null : chunk.StageTable),
-            new RowConverter(map!, dialect), _options, logger);
+        var copier = new BatchCopier(new CopyTarget(job.TenantId, dataset, map!, direct ? null : chunk.StageTable), _options, logger);
         var staged = false;
         var slice = Stopwatch.StartNew();
         var sinceProgress = Stopwatch.StartNew();
-        CsvRecords? records = null;
+        IUploadRecords? records = null;
         try
         {
             while (true)
@@ -191,10 +194,10 @@ public sealed partial class UploadProcessor
                     chunk = await CatchUpAsync(connection, job, dataset, map!, chunk, cancellationToken);
                     LogChunkCaughtUp(job.JobId, number, chunk.Line);
                     direct = true;
-                    copier = new BatchCopier(new CopyTarget(job.TenantId, dataset, map!), new RowConverter(map!, dialect), _options, logger);
+                    copier = new BatchCopier(new CopyTarget(job.TenantId, dataset, map!), _options, logger);
                 }
 
-                records ??= await OpenChunkAsync(job, checkpoint.ETag, chunk, dialect, cancellationToken);
+                records ??= await file.OpenAsync(map!, new RecordPosition(chunk.ByteOffset, chunk.Line), chunk.EndOffset, cancellationToken);
                 var mode = !direct ? BatchMode.Kept : staged ? BatchMode.Staged : BatchMode.Direct;
                 BatchResult batch;
                 await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
@@ -270,11 +273,11 @@ public sealed partial class UploadProcessor
                 }
             }
         }
-        catch (CsvFormatException e)
+        catch (RecordTooLongException e)
         {
             return await FailAsync(connection, job, await WithTotalsAsync(connection, checkpoint, cancellationToken), events,
                 new FileProblem("record_too_long",
-                    $"The record starting on line {records?.AbsoluteLine(e.LineNumber) ?? chunk.Line + 1:N0} is longer than {_options.MaxRecordBytes:N0} bytes, most likely because a quote is never closed."),
+                    $"The record starting on line {e.Line:N0} is longer than {_options.MaxRecordBytes:N0} bytes{e.Hint}."),
                 cancellationToken);
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.PreconditionFailed)
@@ -405,16 +408,6 @@ public sealed partial class UploadProcessor
 
         var (loaded, rejected, bytesRead, line) = await ChunkPlan.TotalsAsync(connection, checkpoint.JobId, cancellationToken);
         return checkpoint with { RowsLoaded = loaded, RowsRejected = rejected, ByteOffset = bytesRead, Line = line };
-    }
-
-    /// <summary>The chunk's range from its checkpoint on; a chunk whose last batch ended on its last record reads nothing.</summary>
-    private async Task<CsvRecords> OpenChunkAsync(ProcessUpload job, string? etag, UploadChunk chunk, CsvDialect dialect,
-        CancellationToken cancellationToken)
-    {
-        var source = chunk.ByteOffset < chunk.EndOffset
-            ? await store.OpenReadAsync(job.Bucket, job.Key, chunk.ByteOffset, etag, cancellationToken, chunk.EndOffset)
-            : Stream.Null;
-        return new CsvRecords(source, chunk.ByteOffset, chunk.Line, _options.MaxRecordBytes, dialect);
     }
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: the chunk scan's slice ends at byte {Offset}; a new message carries on")]

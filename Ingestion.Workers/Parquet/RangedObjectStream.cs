@@ -1,3 +1,4 @@
+using System.Buffers;
 using Ingestion.Platform.Storage;
 
 namespace Ingestion.Workers.Parquet;
@@ -87,9 +88,34 @@ internal sealed class RangedObjectStream(ObjectStore store, string bucket, strin
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    /// <summary>The reader is asynchronous throughout; a synchronous read would block a thread on network I/O.</summary>
-    public override int Read(byte[] buffer, int offset, int count) =>
-        throw new NotSupportedException("Read the object asynchronously.");
+    /// <summary>
+    /// Parquet.Net reads some small structures (page headers) synchronously even from its asynchronous calls: served from
+    /// the read-ahead buffer, and a miss blocks on the GET, as a CSV's records block on their stream.
+    /// </summary>
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        if (_position >= _bufferStart && _position < _bufferStart + _bufferLength)
+        {
+            var count = (int)Math.Min(buffer.Length, _bufferStart + _bufferLength - _position);
+            _buffer.AsSpan((int)(_position - _bufferStart), count).CopyTo(buffer);
+            _position += count;
+            return count;
+        }
+
+        var rented = ArrayPool<byte>.Shared.Rent(buffer.Length);
+        try
+        {
+            var read = ReadAsync(rented.AsMemory(0, buffer.Length)).AsTask().GetAwaiter().GetResult();
+            rented.AsSpan(0, read).CopyTo(buffer);
+            return read;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
 
     public override void Flush()
     {

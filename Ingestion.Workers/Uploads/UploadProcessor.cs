@@ -11,6 +11,7 @@ using Ingestion.Platform.Storage;
 using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
 using Ingestion.Workers.Jobs;
+using Ingestion.Workers.Parquet;
 using Ingestion.Workers.Sagas;
 using MassTransit;
 using Microsoft.Extensions.Options;
@@ -98,7 +99,7 @@ public sealed partial class UploadProcessor(
             var head = source.Size == 0 ? []
                 : await DecodedSource.ReadHeadAsync(store, job, source.ETag, compression, FileSniffer.SampleSize, cancellationToken);
             var text = new SourceText(format == UploadFormat.Csv ? DecodedSource.Of(head, dialect) : SourceEncoding.Utf8, compression);
-            var file = SourceFor(format, job, source.ETag, dataset, dialect, text);
+            var file = SourceFor(format, job, source, dataset, dialect, text);
             HeaderMap? map;
             FileProblem? problem;
             if (checkpoint is null)
@@ -146,11 +147,12 @@ public sealed partial class UploadProcessor(
     /// rejects, chunks) works on the <see cref="IRecordSource"/> and its <see cref="IUploadRecords"/>.
     /// </summary>
 #pragma warning disable CA1859 // The seam returns the interface: the JSON Lines and Parquet sources join the switch.
-    private IRecordSource SourceFor(string format, ProcessUpload job, string? etag, DatasetDefinition dataset, CsvDialect dialect,
+    private IRecordSource SourceFor(string format, ProcessUpload job, ObjectInfo source, DatasetDefinition dataset, CsvDialect dialect,
         SourceText text) => format switch
     {
-        UploadFormat.Csv => new CsvRecordSource(store, job, etag, dataset, dialect, text, _options),
-        // The Parquet reader is not written yet: a file declared parquet fails at once, saying so.
+        UploadFormat.Csv => new CsvRecordSource(store, job, source.ETag, dataset, dialect, text, _options),
+        UploadFormat.Parquet => new ParquetRecordSource(store, job, source, dataset, dialect, text.Compression, _options),
+        // A format whose reader this build lacks fails at once, saying so.
         _ => throw new UnsupportedFormatException(new FileProblem($"{format}_unsupported",
             $"Files declared '{format}' cannot be loaded by this version of the service yet; nothing was loaded.")),
     };

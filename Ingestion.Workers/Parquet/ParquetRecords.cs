@@ -50,6 +50,17 @@ internal sealed class ParquetRecords : IAsyncDisposable
         Values = new RowValues(cells.Length);
     }
 
+    /// <summary>
+    /// Dates as <see cref="DateOnly"/>; and Parquet.Net's pool of decompression buffers bounded, which by default keeps
+    /// every buffer it ever lent (a worker's memory would then follow the largest row group it ever read, for good).
+    /// </summary>
+    private static readonly ParquetOptions Options = new()
+    {
+        UseDateOnlyTypeForDates = true,
+        MaximumSmallPoolFreeBytes = 4 << 20,
+        MaximumLargePoolFreeBytes = 32 << 20,
+    };
+
     /// <summary>The dataset's columns this file feeds, in COPY order, as a CSV header map (each column's field is its cell).</summary>
     public HeaderMap Map { get; }
 
@@ -103,8 +114,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
         ParquetReader reader;
         try
         {
-            reader = await ParquetReader.CreateAsync(stream, new ParquetOptions { UseDateOnlyTypeForDates = true },
-                leaveStreamOpen: true, cancellationToken);
+            reader = await ParquetReader.CreateAsync(stream, Options, leaveStreamOpen: true, cancellationToken);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ParquetException or NotSupportedException
                                       or ArgumentException)

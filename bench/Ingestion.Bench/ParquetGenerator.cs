@@ -6,15 +6,13 @@ namespace Ingestion.Bench;
 
 /// <summary>
 /// The bench's transactions CSV (<see cref="CsvGenerator"/>) rewritten as Parquet, typed as a data engineer would write
-/// it: UUID, INT64, TIMESTAMP(MICROS, UTC), DECIMAL(14,2) and strings, Snappy-compressed, in row groups of
-/// <see cref="RowGroupRows"/>. Streamed: the CSV is read a row group's worth at a time and each group written before the
+/// it: UUID, INT64, TIMESTAMP(MICROS, UTC), DECIMAL(14,2) and strings, Snappy-compressed, in row groups of a given
+/// number of rows (the worker's memory follows the row group's size, not the file's). Streamed: the CSV is read a row group's worth at a time and each group written before the
 /// next is read, so the generator holds one row group, whatever the file's size. Read from the CSV rather than generated
 /// again, so both files hold the same values and the load can be checked against psql's copy of the CSV.
 /// </summary>
 internal static class ParquetGenerator
 {
-    public const int RowGroupRows = 500_000;
-
     private static readonly ParquetSchema Schema = new(
         new DataField<Guid>("transaction_id"),
         new DataField<long>("account_id"),
@@ -25,22 +23,22 @@ internal static class ParquetGenerator
         new DataField<string>("category", nullable: true),
         new DataField<string>("description", nullable: true));
 
-    public static async Task<string> FromCsvAsync(string csvPath)
+    public static async Task<string> FromCsvAsync(string csvPath, int rowGroupRows)
     {
-        var path = Path.ChangeExtension(csvPath, ".parquet");
+        var path = Path.ChangeExtension(csvPath, $".rg{rowGroupRows}.parquet");
         if (File.Exists(path))
         {
             return path;
         }
 
-        Bench.Log($"writing {Path.GetFileName(path)} (row groups of {RowGroupRows:N0}, Snappy; not timed)");
+        Bench.Log($"writing {Path.GetFileName(path)} (row groups of {rowGroupRows:N0}, Snappy; not timed)");
         var partial = path + ".partial";
         var fields = Schema.GetDataFields();
-        var ids = new Guid[RowGroupRows];
-        var accounts = new long[RowGroupRows];
-        var times = new DateTime[RowGroupRows];
-        var amounts = new decimal[RowGroupRows];
-        var texts = Enumerable.Range(0, 4).Select(_ => new string[RowGroupRows]).ToArray();
+        var ids = new Guid[rowGroupRows];
+        var accounts = new long[rowGroupRows];
+        var times = new DateTime[rowGroupRows];
+        var amounts = new decimal[rowGroupRows];
+        var texts = Enumerable.Range(0, 4).Select(_ => new string[rowGroupRows]).ToArray();
         await using (var file = File.Create(partial))
         await using (var writer = await ParquetWriter.CreateAsync(Schema, file,
                          new ParquetOptions { CompressionMethod = CompressionMethod.Snappy }))
@@ -50,7 +48,7 @@ internal static class ParquetGenerator
             while (true)
             {
                 var rows = 0;
-                while (rows < RowGroupRows && await csv.ReadLineAsync() is { } line)
+                while (rows < rowGroupRows && await csv.ReadLineAsync() is { } line)
                 {
                     Parse(line, rows, ids, accounts, times, amounts, texts);
                     rows++;

@@ -160,7 +160,8 @@ public sealed partial class UploadProcessor
         // Only a plain UTF-8 object is planned in chunks.
         var dialect = await UploadDialect.ReadAsync(connection, job.JobId, dataset, cancellationToken);
         var format = await UploadDialect.ReadFormatAsync(connection, job.JobId, dataset, cancellationToken);
-        var file = SourceFor(format, job, checkpoint.ETag, dataset, dialect, new SourceText(SourceEncoding.Utf8, SourceCompression.None));
+        var file = SourceFor(format, job, new Platform.Storage.ObjectInfo(checkpoint.BytesTotal, checkpoint.ETag), dataset, dialect,
+            new SourceText(SourceEncoding.Utf8, SourceCompression.None));
         var (map, problem) = file.Resume(checkpoint.Header);
         if (problem is not null)
         {

@@ -7,7 +7,7 @@ using Ingestion.Bench;
 using Ingestion.Tests.Infrastructure;
 
 // make bench-upload: Ingestion.Bench upload --bytes N
-// make bench-ingest: Ingestion.Bench ingest --rows N [--workers N] [--chunk-bytes N] [--format csv|csv.gz]
+// make bench-ingest: Ingestion.Bench ingest --rows N [--workers N] [--chunk-bytes N] [--format csv|csv.gz|csv.zst|parquet] [--row-group-rows 100000]
 // make bench-statement: Ingestion.Bench statement --lines N
 // make bench-progress: Ingestion.Bench progress --jobs 50 --clients 200
 // make bench-read: Ingestion.Bench read --transactions N --accounts N --rate R --seconds S --step-seconds S --export-rows N [--export-only 1]
@@ -22,7 +22,8 @@ switch (command)
         break;
     case "ingest":
         await IngestBench.RunAsync(options.Long("rows", 5_000_000), (int)options.Long("workers", 1),
-            options.Long("chunk-bytes", 0) is > 0 and var chunkBytes ? chunkBytes : null, options.String("format", "csv"));
+            options.Long("chunk-bytes", 0) is > 0 and var chunkBytes ? chunkBytes : null, options.String("format", "csv"),
+            (int)options.Long("row-group-rows", 100_000));
         break;
     case "statement":
         await StatementBench.RunAsync(options.Long("lines", 100_000));

@@ -1,0 +1,115 @@
+using Npgsql;
+
+namespace Ingestion.Workers.Copy;
+
+/// <summary>What an eviction undid: the chunks, the rows deleted from the table, and their accounts (transactions only).</summary>
+internal sealed record Eviction(IReadOnlyList<int> Chunks, long Rows, IReadOnlyCollection<long> Accounts)
+{
+    public static readonly Eviction None = new([], 0, []);
+}
+
+/// <summary>
+/// A keyed chunk's staged rows (a batch redone after a unique violation, or a stage applied in file order)
+/// meet a row with their key in the table. When that row was written by a <i>later</i> chunk of the same job
+/// (its <c>xmin</c> is one of the later chunk's batches, <c>ingestion.upload_chunk_batches</c>), the later
+/// line holds a key an earlier line owns: a sequential load would have rejected the later line. So the later
+/// chunk is undone in the caller's transaction, before the staged rows are decided: its rows deleted by
+/// <c>xmin</c>, its rejects by its line range, its batches forgotten, its checkpoint reset to its start and
+/// its <c>evictions</c> moved. Its loader, if one is at work, finds the count moved at its next batch, rolls
+/// that batch back and loads the chunk again from its start; a chunk that was done becomes pending and is sent
+/// again. Loaded again, the clash now rejects its row. An eviction only moves a key to an earlier line, so
+/// evictions end; the job's first one also ends its parallel mode (<see cref="ChunkPlan.LoadsDirectlyAsync"/>),
+/// since deleting by <c>xmin</c> scans the table.
+/// </summary>
+/// <remarks>
+/// Locks: the evicted chunk's row is locked before its rows are deleted. A batch locks its own chunk's row
+/// first (<see cref="UploadChunk.LockAsync"/>), so an eviction waits for a batch in flight to commit (its rows
+/// and its batch record are then deleted too) or makes it fail its check; chunk rows are locked in ascending
+/// order (a chunk evicts only later ones), so these locks cannot deadlock among themselves. A wait on a key
+/// another open batch inserted can still deadlock with it; PostgreSQL then aborts one, which is redone
+/// (<c>UploadProcessor.Chunks.cs</c>). The <c>xmin</c> compared is 32 bits: a row from before the job matches a
+/// batch only if it is some four billion transactions old and has a key of the stage.
+/// </remarks>
+internal sealed class ChunkEviction(Guid jobId, int chunk)
+{
+    private const string LockSql = """
+        select start_line, line from ingestion.upload_chunks where job_id = @job and chunk = @chunk for update
+        """;
+
+    private const string ForgetSql = """
+        delete from ingestion.upload_rejects where job_id = @job and line > @start_line and line <= @line;
+        delete from ingestion.upload_chunk_batches where job_id = @job and chunk = @chunk;
+        update ingestion.upload_chunks
+        set byte_offset = start_offset, line = start_line, rows_loaded = 0, rows_rejected = 0, evictions = evictions + 1,
+            state = case when state = 'done' then 'pending' else state end, updated_at = now()
+        where job_id = @job and chunk = @chunk;
+        """;
+
+    public Guid JobId => jobId;
+
+    public int Chunk => chunk;
+
+    /// <summary>Evicts every later chunk of the job that wrote a row with a key of the target's stage.</summary>
+    public async Task<Eviction> EvictLaterChunksAsync(NpgsqlConnection connection, CopyTarget target,
+        CancellationToken cancellationToken)
+    {
+        var later = new List<int>();
+        await using (var command = new NpgsqlCommand(target.LaterChunksSql, connection))
+        {
+            command.Parameters.AddWithValue("job", jobId);
+            command.Parameters.AddWithValue("chunk", chunk);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                later.Add(reader.GetInt32(0));
+            }
+        }
+
+        if (later.Count == 0)
+        {
+            return Eviction.None;
+        }
+
+        long rows = 0;
+        var accounts = new HashSet<long>();
+        foreach (var evicted in later)
+        {
+            var (startLine, line) = await LockAsync(connection, evicted, cancellationToken);
+            await using (var delete = new NpgsqlCommand(target.EvictRowsSql, connection))
+            {
+                delete.Parameters.AddWithValue("job", jobId);
+                delete.Parameters.AddWithValue("chunk", evicted);
+                await using var reader = await delete.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    rows++;
+                    if (!reader.IsDBNull(0))
+                    {
+                        accounts.Add(reader.GetInt64(0));
+                    }
+                }
+            }
+
+            await using var forget = new NpgsqlCommand(ForgetSql, connection);
+            forget.Parameters.AddWithValue("job", jobId);
+            forget.Parameters.AddWithValue("chunk", evicted);
+            forget.Parameters.AddWithValue("start_line", startLine);
+            forget.Parameters.AddWithValue("line", line);
+            await forget.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return new Eviction(later, rows, accounts);
+    }
+
+    /// <summary>Locks the chunk's row (waiting for a batch of it in flight), and reads the lines its rejects may be on.</summary>
+    private async Task<(long StartLine, long Line)> LockAsync(NpgsqlConnection connection, int evicted,
+        CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(LockSql, connection);
+        command.Parameters.AddWithValue("job", jobId);
+        command.Parameters.AddWithValue("chunk", evicted);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (reader.GetInt64(0), reader.GetInt64(1));
+    }
+}

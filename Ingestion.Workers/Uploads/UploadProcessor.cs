@@ -113,7 +113,7 @@ public sealed partial class UploadProcessor(
             FileProblem? problem;
             if (checkpoint is null)
             {
-                (records, checkpoint, map, problem) = await StartAsync(connection, job, dataset, file, text, source, cancellationToken);
+                (records, checkpoint, map, problem) = await StartAsync(connection, job, file, text, source, cancellationToken);
             }
             else
             {
@@ -195,8 +195,7 @@ public sealed partial class UploadProcessor(
     /// Nothing is committed before the file is known to be loadable, with columns that fit the dataset.
     /// </summary>
     private async Task<(IUploadRecords?, Checkpoint?, HeaderMap?, FileProblem?)> StartAsync(NpgsqlConnection connection,
-        ProcessUpload job, DatasetDefinition dataset, IRecordSource file, SourceText text, ObjectInfo source,
-        CancellationToken cancellationToken)
+        ProcessUpload job, IRecordSource file, SourceText text, ObjectInfo source, CancellationToken cancellationToken)
     {
         var start = await file.StartAsync(cancellationToken);
         if (start.Problem is not null)

@@ -16,12 +16,9 @@ internal enum BatchMode
     Kept,
 }
 
-/// <summary>
-/// What one batch did, where the next one starts, and which accounts it wrote (transactions only); and, for a
-/// chunk whose staged batch met a later chunk's rows, the chunks it evicted (their accounts are among the batch's).
-/// </summary>
+/// <summary>What one batch did, where the next one starts, and which accounts it wrote (transactions only).</summary>
 internal sealed record BatchResult(long Loaded, long Rejected, long EndOffset, long EndLine, bool EndOfFile,
-    IReadOnlyCollection<long>? Accounts, Eviction? Evicted = null);
+    IReadOnlyCollection<long>? Accounts);
 
 /// <summary>
 /// Streams one batch of records (of any format: <see cref="IUploadRecords"/>) into PostgreSQL with binary COPY, inside the
@@ -35,11 +32,8 @@ internal sealed record BatchResult(long Loaded, long Rejected, long EndOffset, l
 /// <item><b>kept</b>: COPY into the target's stage table (a chunk's, <see cref="CopyTarget"/>) and
 /// decide nothing: the chunk's rows are applied to the table later, in file order.</item>
 /// </list>
-/// A chunk of a keyed job loaded in parallel passes its <c>eviction</c>: a staged batch of it first
-/// evicts the later chunks that hold its keys (<see cref="ChunkEviction"/>), then decides its rows.
 /// </summary>
-internal sealed class BatchCopier(CopyTarget target, UploadProcessingOptions options, ILogger logger,
-    ChunkEviction? eviction = null)
+internal sealed class BatchCopier(CopyTarget target, UploadProcessingOptions options, ILogger logger)
 {
     private const string CopyRejectsSql =
         "copy ingestion.upload_rejects (job_id, line, column_name, reason, raw) from stdin (format binary)";
@@ -134,7 +128,6 @@ internal sealed class BatchCopier(CopyTarget target, UploadProcessingOptions opt
 
         var rejected = await WriteRejectsAsync(connection, jobId, cancellationToken);
         var loaded = rows;
-        Eviction? evicted = null;
         if (mode == BatchMode.Staged)
         {
             await ExecuteAsync(connection, $"analyze {target.StageName}", cancellationToken);
@@ -150,18 +143,12 @@ internal sealed class BatchCopier(CopyTarget target, UploadProcessingOptions opt
             else
             {
                 rejected += await RejectAsync(connection, target, target.RejectDuplicatesInFileSql, jobId, cancellationToken);
-                if (eviction is not null)
-                {
-                    evicted = await eviction.EvictLaterChunksAsync(connection, target, cancellationToken);
-                    _accounts.UnionWith(evicted.Accounts);
-                }
-
                 rejected += await RejectAsync(connection, target, target.RejectExistingKeysSql, jobId, cancellationToken);
                 loaded = await ExecuteAsync(connection, target.InsertFromStageSql, cancellationToken);
             }
         }
 
-        return new BatchResult(loaded, rejected, endOffset, endLine, endOfFile, target.AccountSlot >= 0 ? _accounts : null, evicted);
+        return new BatchResult(loaded, rejected, endOffset, endLine, endOfFile, target.AccountSlot >= 0 ? _accounts : null);
     }
 
     /// <summary>Adds the accounts a query names to the batch's, for their change counters.</summary>

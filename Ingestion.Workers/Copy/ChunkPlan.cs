@@ -80,13 +80,9 @@ internal static class ChunkPlan
         where job_id = @job and applied_chunks = @chunk and exists (select from chunk)
         """;
 
-    // A fresh chunk whose predecessors are all applied, or of a job still loading in parallel (no eviction
-    // yet); or one that has loaded batches and has no stage.
+    // A fresh chunk whose predecessors are all applied; or one that has loaded batches and has no stage.
     private const string DirectSql = """
-        select (@byte_offset = @start_offset
-                and (p.applied_chunks = @chunk
-                     or (@parallel and p.parallel_chunks
-                         and not exists (select from ingestion.upload_chunks c where c.job_id = p.job_id and c.evictions > 0))))
+        select (@byte_offset = @start_offset and p.applied_chunks = @chunk)
             or (@byte_offset > @start_offset and to_regclass(@stage) is null)
         from ingestion.upload_checkpoints p where p.job_id = @job
         """;
@@ -100,32 +96,21 @@ internal static class ChunkPlan
         where job_id = @job and chunk = @chunk and state = 'sent' and byte_offset = @byte_offset
         """;
 
-    // The cursor passes the chunks that are done: loaded directly, in their turn or (in parallel) out of it.
-    // It never moves back: a chunk evicted is after the unfinished chunk that evicted it. Unmoved, the row is
-    // not written (nor locked), so the scan recording chunks meanwhile does not wait for this join.
-    private const string SkipDoneSql = """
-        with cursor as (
-            select coalesce(min(chunk) filter (where state <> 'done'), count(*)::int) as next
-            from ingestion.upload_chunks where job_id = @job
-        )
-        update ingestion.upload_checkpoints p set applied_chunks = cursor.next, updated_at = now()
-        from cursor
-        where p.job_id = @job and p.finished_at is null and p.applied_chunks <> cursor.next
+    private const string AppliedDirectlySql = """
+        update ingestion.upload_checkpoints set applied_chunks = applied_chunks + 1, updated_at = now()
+        where job_id = @job and applied_chunks = @chunk
         """;
-
-    private const string ForgetBatchesSql = "delete from ingestion.upload_chunk_batches where job_id = @job";
 
     /// <summary>
     /// Whether a keyed dataset's chunk loads straight into the table: it is the next to apply (every
-    /// chunk before it is in the table), or the job loads in <paramref name="parallel"/> (reject policy) and
-    /// has evicted no chunk yet; and it has not started staging. Decided when it starts, and kept: one
-    /// that has loaded batches goes on as it began, which its stage table's existence tells.
+    /// chunk before it is in the table, and none after it can be applied while it is unfinished), and it
+    /// has not started staging. Decided when it starts, and kept: one that has loaded batches goes on as
+    /// it began, which its stage table's existence tells.
     /// </summary>
-    public static async Task<bool> LoadsDirectlyAsync(NpgsqlConnection connection, UploadChunk chunk, bool parallel,
+    public static async Task<bool> LoadsDirectlyAsync(NpgsqlConnection connection, UploadChunk chunk,
         CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(DirectSql, connection);
-        command.Parameters.AddWithValue("parallel", parallel);
         command.Parameters.AddWithValue("job", chunk.JobId);
         command.Parameters.AddWithValue("chunk", chunk.Number);
         command.Parameters.AddWithValue("byte_offset", chunk.ByteOffset);
@@ -134,20 +119,17 @@ internal static class ChunkPlan
         return await command.ExecuteScalarAsync(cancellationToken) is true;
     }
 
-    /// <summary>Moves the cursor past the chunks that are done, in the join's transaction (under its lock).</summary>
-    public static async Task SkipDoneAsync(NpgsqlConnection connection, Guid jobId, CancellationToken cancellationToken)
+    /// <summary>A keyed chunk that loaded straight into the table is applied as it ends, in its last batch's transaction.</summary>
+    public static async Task AppliedDirectlyAsync(NpgsqlConnection connection, UploadChunk chunk, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(SkipDoneSql, connection);
-        command.Parameters.AddWithValue("job", jobId);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    /// <summary>At the join: the batches' transaction ids are needed only while chunks may be evicted.</summary>
-    public static async Task ForgetBatchesAsync(NpgsqlConnection connection, Guid jobId, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(ForgetBatchesSql, connection);
-        command.Parameters.AddWithValue("job", jobId);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(AppliedDirectlySql, connection);
+        command.Parameters.AddWithValue("job", chunk.JobId);
+        command.Parameters.AddWithValue("chunk", chunk.Number);
+        if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
+        {
+            throw new InvalidOperationException(
+                $"Chunk {chunk.Number} of job {chunk.JobId} loaded into the table out of its turn. This batch is not committed.");
+        }
     }
 
     /// <summary>
@@ -240,11 +222,11 @@ internal static class ChunkPlan
     /// chunks are applied in file order) become rejects; with <c>upsert</c>, the chunk's last row per
     /// key wins over the table. Then its stage is dropped and the chunk is done.
     /// </summary>
-    /// <returns>The rows loaded into the table, the rows the keys rejected, and the later chunks evicted.</returns>
-    public static async Task<(long Loaded, long Rejected, Eviction Evicted)> ApplyAsync(NpgsqlConnection connection, CopyTarget target,
+    /// <returns>The rows loaded into the table and the rows the keys rejected.</returns>
+    public static async Task<(long Loaded, long Rejected)> ApplyAsync(NpgsqlConnection connection, CopyTarget target,
         UploadChunk chunk, CancellationToken cancellationToken)
     {
-        var (loaded, rejected, evicted) = await ApplyStageAsync(connection, target, chunk, cancellationToken);
+        var (loaded, rejected) = await ApplyStageAsync(connection, target, chunk, cancellationToken);
         await using var command = new NpgsqlCommand(AppliedSql, connection);
         command.Parameters.AddWithValue("job", chunk.JobId);
         command.Parameters.AddWithValue("chunk", chunk.Number);
@@ -256,7 +238,7 @@ internal static class ChunkPlan
                 $"Chunk {chunk.Number} of job {chunk.JobId} is not the next to apply: another attempt applied it. Nothing is committed.");
         }
 
-        return (loaded, rejected, evicted);
+        return (loaded, rejected);
     }
 
     /// <summary>
@@ -278,10 +260,10 @@ internal static class ChunkPlan
     /// the table (its stage no longer exists, which is what a resumed chunk reads), so only the rows it
     /// loaded ahead of its turn are written twice. Returns the chunk with its new counts.
     /// </summary>
-    public static async Task<(UploadChunk Chunk, long Loaded, long Rejected, Eviction Evicted)> CatchUpAsync(
-        NpgsqlConnection connection, CopyTarget target, UploadChunk chunk, CancellationToken cancellationToken)
+    public static async Task<(UploadChunk Chunk, long Loaded, long Rejected)> CatchUpAsync(NpgsqlConnection connection,
+        CopyTarget target, UploadChunk chunk, CancellationToken cancellationToken)
     {
-        var (loaded, rejected, evicted) = await ApplyStageAsync(connection, target, chunk, cancellationToken);
+        var (loaded, rejected) = await ApplyStageAsync(connection, target, chunk, cancellationToken);
         await using var command = new NpgsqlCommand(CaughtUpSql, connection);
         command.Parameters.AddWithValue("job", chunk.JobId);
         command.Parameters.AddWithValue("chunk", chunk.Number);
@@ -294,21 +276,15 @@ internal static class ChunkPlan
                 $"Chunk {chunk.Number} of job {chunk.JobId} is no longer at byte {chunk.ByteOffset}: another attempt moved it. Nothing is committed.");
         }
 
-        return (chunk with { RowsLoaded = loaded, RowsRejected = chunk.RowsRejected + rejected }, loaded, rejected, evicted);
+        return (chunk with { RowsLoaded = loaded, RowsRejected = chunk.RowsRejected + rejected }, loaded, rejected);
     }
 
-    /// <summary>
-    /// Decides a chunk's stage against the table. Under <c>reject</c>, later chunks that loaded in parallel
-    /// and hold its keys are evicted first (<see cref="ChunkEviction"/>); the rows it inserts are recorded as
-    /// a batch of the chunk, like any other that writes rows of a keyed job loaded in chunks.
-    /// </summary>
-    private static async Task<(long Loaded, long Rejected, Eviction Evicted)> ApplyStageAsync(NpgsqlConnection connection,
-        CopyTarget target, UploadChunk chunk, CancellationToken cancellationToken)
+    private static async Task<(long Loaded, long Rejected)> ApplyStageAsync(NpgsqlConnection connection, CopyTarget target,
+        UploadChunk chunk, CancellationToken cancellationToken)
     {
         await BatchCopier.ExecuteAsync(connection, $"analyze {target.StageName}", cancellationToken);
         long loaded;
         long rejected = 0;
-        var evicted = Eviction.None;
         if (target.Dataset.OnKeyConflict == KeyConflictPolicy.Upsert)
         {
             await BatchCopier.ExecuteAsync(connection, target.UpsertFromStageSql, cancellationToken);
@@ -317,17 +293,12 @@ internal static class ChunkPlan
         else
         {
             rejected += await BatchCopier.RejectAsync(connection, target, target.RejectDuplicatesInFileSql, chunk.JobId, cancellationToken);
-            evicted = await new ChunkEviction(chunk.JobId, chunk.Number).EvictLaterChunksAsync(connection, target, cancellationToken);
             rejected += await BatchCopier.RejectAsync(connection, target, target.RejectExistingKeysSql, chunk.JobId, cancellationToken);
             loaded = await BatchCopier.ExecuteAsync(connection, target.InsertFromStageSql, cancellationToken);
-            if (loaded > 0)
-            {
-                await chunk.RecordBatchAsync(connection, chunk.StartLine, chunk.Line, cancellationToken);
-            }
         }
 
         await BatchCopier.ExecuteAsync(connection, $"drop table {target.StageName}", cancellationToken);
-        return (loaded, rejected, evicted);
+        return (loaded, rejected);
     }
 
     private static async Task<List<int>> ChunksAsync(NpgsqlConnection connection, string sql, Guid jobId,

@@ -75,16 +75,6 @@ internal sealed class CopyTarget
         DisplacedAccountsSql = AccountSlot < 0 || keys.Count == 0 || dataset.OnKeyConflict != KeyConflictPolicy.Upsert
             ? ""
             : $"select distinct t.{account} from {table} t join {stage} s on {Match("t", "s")}";
-        LaterChunksSql = keys.Count == 0 ? "" : $"""
-            select distinct b.chunk from {stage} s join {table} t on {Match("s", "t")}
-            join ingestion.upload_chunk_batches b on b.job_id = @job and b.chunk > @chunk and b.xid::xid = t.xmin
-            order by b.chunk
-            """;
-        EvictRowsSql = $"""
-            delete from {table} t using ingestion.upload_chunk_batches b
-            where b.job_id = @job and b.chunk = @chunk and t.xmin = b.xid::xid
-            returning {(AccountSlot >= 0 ? "t." + account : "null::bigint")}
-            """;
         StagedAccountsSql = DisplacedAccountsSql.Length == 0
             ? $"select distinct {account} from {stage}"
             : $"select {account} from {stage} union {DisplacedAccountsSql}";
@@ -128,12 +118,6 @@ internal sealed class CopyTarget
 
     /// <summary>The last row of the batch for each key wins, over the table too.</summary>
     public string UpsertFromStageSql { get; }
-
-    /// <summary>The later chunks of a job (<c>@job</c>, after <c>@chunk</c>) whose committed batches wrote a key of the stage.</summary>
-    public string LaterChunksSql { get; }
-
-    /// <summary>Deletes the rows a chunk's committed batches wrote (their <c>xmin</c>); returns their accounts (transactions only).</summary>
-    public string EvictRowsSql { get; }
 
     public string KeyColumns { get; }
 

@@ -19,8 +19,7 @@ internal sealed record UploadChunk(
     long RowsLoaded,
     long RowsRejected,
     string State,
-    int Attempts,
-    int Evictions)
+    int Attempts)
 {
     public const string Pending = "pending";
     public const string Sent = "sent";
@@ -28,16 +27,9 @@ internal sealed record UploadChunk(
     public const string Done = "done";
 
     private const string Columns =
-        "job_id, chunk, start_offset, end_offset, start_line, byte_offset, line, rows_loaded, rows_rejected, state, attempts, evictions";
+        "job_id, chunk, start_offset, end_offset, start_line, byte_offset, line, rows_loaded, rows_rejected, state, attempts";
 
     private const string FindSql = $"select {Columns} from ingestion.upload_chunks where job_id = @job and chunk = @chunk";
-
-    private const string LockSql = $"select {Columns} from ingestion.upload_chunks where job_id = @job and chunk = @chunk for update";
-
-    private const string RecordBatchSql = """
-        insert into ingestion.upload_chunk_batches (job_id, chunk, xid, from_line, to_line)
-        values (@job, @chunk, pg_current_xact_id(), @from_line, @to_line)
-        """;
 
     private const string AttemptSql = $"""
         update ingestion.upload_chunks set attempts = attempts + 1, updated_at = now()
@@ -48,7 +40,7 @@ internal sealed record UploadChunk(
         update ingestion.upload_chunks
         set byte_offset = @to_offset, line = @to_line, rows_loaded = rows_loaded + @loaded,
             rows_rejected = rows_rejected + @rejected, state = @state, updated_at = now()
-        where job_id = @job and chunk = @chunk and byte_offset = @from_offset and state = 'sent' and evictions = @evictions
+        where job_id = @job and chunk = @chunk and byte_offset = @from_offset and state = 'sent'
         returning {Columns}
         """;
 
@@ -69,26 +61,6 @@ internal sealed record UploadChunk(
         await ReadAsync(Command(connection, AttemptSql, jobId, chunk), cancellationToken);
 
     /// <summary>
-    /// Locks the chunk's row first thing in a batch's transaction, and reads it: an eviction
-    /// (<see cref="ChunkEviction"/>) waits for the batch to commit, or the batch sees that one came first.
-    /// </summary>
-    public async Task<UploadChunk> LockAsync(NpgsqlConnection connection, CancellationToken cancellationToken) =>
-        await ReadAsync(Command(connection, LockSql, JobId, Number), cancellationToken)
-        ?? throw new InvalidOperationException($"Chunk {Number} of job {JobId} no longer exists. This batch is not committed.");
-
-    /// <summary>
-    /// Records, in the transaction of a batch that wrote rows into the table, that transaction's id: the
-    /// <c>xmin</c> of the rows, by which a clash with an earlier chunk finds and evicts this one.
-    /// </summary>
-    public async Task RecordBatchAsync(NpgsqlConnection connection, long fromLine, long toLine, CancellationToken cancellationToken)
-    {
-        await using var command = Command(connection, RecordBatchSql, JobId, Number);
-        command.Parameters.AddWithValue("from_line", fromLine);
-        command.Parameters.AddWithValue("to_line", toLine);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    /// <summary>
     /// Moves the chunk's checkpoint past a batch, inside the batch's transaction, fenced on the offset
     /// the batch started from. At the chunk's end it becomes <paramref name="state"/>: done, or loaded
     /// when its rows wait in its stage to be applied in file order.
@@ -98,7 +70,6 @@ internal sealed record UploadChunk(
     {
         await using var command = Command(connection, AdvanceSql, JobId, Number);
         command.Parameters.AddWithValue("from_offset", ByteOffset);
-        command.Parameters.AddWithValue("evictions", Evictions);
         command.Parameters.AddWithValue("to_offset", toOffset);
         command.Parameters.AddWithValue("to_line", toLine);
         command.Parameters.AddWithValue("loaded", loaded);
@@ -129,7 +100,7 @@ internal sealed record UploadChunk(
 
             return new UploadChunk(reader.GetGuid(0), reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3),
                 reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8),
-                reader.GetString(9), reader.GetInt32(10), reader.GetInt32(11));
+                reader.GetString(9), reader.GetInt32(10));
         }
     }
 }

@@ -62,10 +62,9 @@ public sealed class UploadProcessingOptions
     /// by as many workers as take them; a smaller one is one chunk, loaded exactly as before. Large
     /// enough that a chunk's fixed costs (a ranged GET, a few transactions, a join step) vanish
     /// beside its rows; small enough that a file has several chunks per worker to share out (64 MiB
-    /// is a good size). Off by default (1 TiB, so every file is one chunk): keyless and <c>reject</c>
-    /// chunks load straight into the table in parallel, but on the 2-core machine measured here two
-    /// workers' streams were no faster than one, each row costing PostgreSQL more CPU with several
-    /// backends in one index (ARCHITECTURE.md, "Large files"); turn it on where PostgreSQL has cores to spare.
+    /// is a good size). Off by default (1 TiB, so every file is one chunk): into a keyed dataset,
+    /// chunks that run ahead of their turn are staged and applied in file order, and measured here
+    /// that is about half as fast as one stream (ARCHITECTURE.md, "Large files").
     /// </summary>
     [Range(typeof(long), "1024", "1099511627776")]
     public long ChunkBytes { get; set; } = 1L << 40;
@@ -78,14 +77,6 @@ public sealed class UploadProcessingOptions
     /// </summary>
     [Range(1, 1024)]
     public int ChunksInFlightPerJob { get; set; } = 4;
-
-    /// <summary>
-    /// Whether an <c>upsert</c> dataset's large file is loaded in chunks too. Off: the last line of a key must win,
-    /// which COPY cannot decide, so such chunks are staged and applied in file order, every row ahead of its turn
-    /// written twice by one backend; measured on 2 cores that is about half as fast as one stream. On a database
-    /// with cores to spare the parsing and staging in parallel may still pay (ARCHITECTURE.md, "Large files").
-    /// </summary>
-    public bool ChunkUpserts { get; set; }
 
     /// <summary>
     /// A chunk sent whose row has not moved for this long (no batch committed, no attempt begun) has

@@ -47,21 +47,9 @@ public sealed partial class UploadProcessor
     private const long SendUnit = -1;
     private const long JoinUnit = -2;
 
-    // Consecutive clashes one batch may meet before its message faults: each redo is staged and sees what the
-    // batches it waited for committed, so more than a few means something other than keys is wrong.
-    private const int MaxClashes = 10;
-
     public long UnitOf(ProcessUpload command) => command.Chunk is { } chunk ? chunk + 1L : 0;
 
     private static bool Keyed(DatasetDefinition dataset) => dataset.Key.Count > 0;
-
-    /// <summary>
-    /// Whether a large file of this dataset is cut into chunks: keyless and <c>reject</c> datasets, whose chunks load
-    /// straight into the table in parallel; an <c>upsert</c> dataset's only when <see cref="UploadProcessingOptions.ChunkUpserts"/>
-    /// says so, since its chunks are applied in file order through stages, slower than one stream on a small database.
-    /// </summary>
-    private bool Chunked(DatasetDefinition dataset) =>
-        !Keyed(dataset) || dataset.OnKeyConflict == KeyConflictPolicy.Reject || _options.ChunkUpserts;
 
     /// <summary>The job's message for a job loaded in chunks: scan, send, then join if everything is in.</summary>
     private async Task<JobOutcome> ForkAsync(JobRun<ProcessUpload> run, DatasetDefinition dataset, HeaderMap map, IRecordSource file,
@@ -191,18 +179,12 @@ public sealed partial class UploadProcessor
         var limits = await RejectLimits.ReadAsync(connection, job.JobId, dataset, cancellationToken);
         var keyed = Keyed(dataset);
 
-        // Under reject, a keyed job's chunks load straight into the table in parallel, as a one-chunk load
-        // does: a collision redoes the batch through a temporary stage, which evicts a later chunk that holds
-        // one of its keys and rejects the rest as before. After the job's first eviction, and always under
-        // upsert (the last line wins), only the chunk whose predecessors are all applied loads directly; the
-        // others keep their rows in their stage until their turn.
-        var parallel = keyed && dataset.OnKeyConflict == KeyConflictPolicy.Reject;
-        var direct = !keyed || await ChunkPlan.LoadsDirectlyAsync(connection, chunk, parallel, cancellationToken);
-        BatchCopier Copier() => new(new CopyTarget(job.TenantId, dataset, map!, direct ? null : chunk.StageTable), _options, logger,
-            parallel && direct ? new ChunkEviction(job.JobId, number) : null);
-        var copier = Copier();
+        // A keyed chunk whose predecessors are all applied loads straight into the table, as a one-chunk
+        // load does (a collision redoes the batch through a temporary stage, deciding against everything
+        // before it); the others keep their rows in their stage until their turn.
+        var direct = !keyed || await ChunkPlan.LoadsDirectlyAsync(connection, chunk, cancellationToken);
+        var copier = new BatchCopier(new CopyTarget(job.TenantId, dataset, map!, direct ? null : chunk.StageTable), _options, logger);
         var staged = false;
-        var clashes = 0;
         var slice = Stopwatch.StartNew();
         var sinceProgress = Stopwatch.StartNew();
         IUploadRecords? records = null;
@@ -216,7 +198,7 @@ public sealed partial class UploadProcessor
                     chunk = await CatchUpAsync(connection, job, dataset, map!, chunk, cancellationToken);
                     LogChunkCaughtUp(job.JobId, number, chunk.Line);
                     direct = true;
-                    copier = Copier();
+                    copier = new BatchCopier(new CopyTarget(job.TenantId, dataset, map!), _options, logger);
                 }
 
                 records ??= await file.OpenAsync(map!, new RecordPosition(chunk.ByteOffset, chunk.Line), chunk.EndOffset, cancellationToken);
@@ -224,34 +206,13 @@ public sealed partial class UploadProcessor
                 BatchResult batch;
                 await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
                 {
-                    // First: an eviction of this chunk waits for this batch to commit, or came first and is seen here.
-                    var current = await chunk.LockAsync(connection, cancellationToken);
-                    if (current.Evictions != chunk.Evictions)
-                    {
-                        // An earlier chunk holds a key this one loaded: it undid this chunk's rows and reset its checkpoint.
-                        // Nothing of this batch is written; the chunk is loaded again from its start, as the job now loads.
-                        await transaction.RollbackAsync(cancellationToken);
-                        LogChunkEvicted(job.JobId, number, current.Evictions);
-                        records.Dispose();
-                        records = null;
-                        chunk = current;
-                        direct = await ChunkPlan.LoadsDirectlyAsync(connection, chunk, parallel, cancellationToken);
-                        copier = Copier();
-                        staged = false;
-                        continue;
-                    }
-
-                    var fromLine = chunk.Line;
                     try
                     {
                         batch = await copier.CopyAsync(connection, records, job.JobId, chunk.ByteOffset, chunk.Line, mode,
                             cancellationToken);
                     }
-                    catch (PostgresException e) when (mode != BatchMode.Kept && ++clashes <= MaxClashes
-                        && e.SqlState is PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.DeadlockDetected)
+                    catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && mode == BatchMode.Direct)
                     {
-                        // A key collides (with rows committed, or, loading in parallel, with another chunk's open batch,
-                        // which may deadlock with this one): redo this batch, and the rest of the chunk, through a stage.
                         await transaction.RollbackAsync(cancellationToken);
                         LogStaging(job.JobId, chunk.Line);
                         staged = true;
@@ -260,31 +221,27 @@ public sealed partial class UploadProcessor
                         continue;
                     }
 
-                    clashes = 0;
                     chunk = await chunk.AdvanceAsync(connection, batch.EndOffset, batch.EndLine, batch.Loaded, batch.Rejected,
                         !batch.EndOfFile ? UploadChunk.Sent : direct ? UploadChunk.Done : UploadChunk.Loaded, cancellationToken);
-                    if (parallel && direct && batch.Loaded > 0)
+                    if (batch.EndOfFile)
                     {
-                        await chunk.RecordBatchAsync(connection, fromLine, batch.EndLine, cancellationToken);
-                    }
+                        if (keyed && direct)
+                        {
+                            await ChunkPlan.AppliedDirectlyAsync(connection, chunk, cancellationToken);
+                        }
 
-                    var evicted = batch.Evicted ?? Eviction.None;
-                    if (batch.EndOfFile || evicted.Chunks.Count > 0)
-                    {
-                        // Its place in the window goes to the next chunk, in the transaction that frees it; an evicted
-                        // chunk that was done is pending again, and sent as the window allows.
+                        // Its place in the window goes to the next chunk, in the transaction that frees it.
                         await SendChunksAsync(connection, job, cancellationToken);
                     }
 
-                    if (direct && (batch.Loaded > 0 || evicted.Rows > 0))
+                    if (direct && batch.Loaded > 0)
                     {
                         // Rows a reader can see now: their ETags move in the same commit (kept rows move them when applied).
-                        await DatasetChanges.BumpAsync(connection, transaction, job.TenantId, dataset.Name, batch.Loaded - evicted.Rows,
-                            batch.Accounts, cancellationToken);
+                        await DatasetChanges.BumpAsync(connection, transaction, job.TenantId, dataset.Name, batch.Loaded, batch.Accounts,
+                            cancellationToken);
                     }
 
                     await transaction.CommitAsync(cancellationToken);
-                    LogEvictions(job.JobId, number, evicted);
                 }
 
                 Telemetry.RowsLoaded.WithLabels(job.TenantId).Inc(direct ? batch.Loaded : 0);
@@ -351,7 +308,6 @@ public sealed partial class UploadProcessor
         {
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             await ChunkPlan.LockAsync(connection, JobLock.KeyOf(job.JobId, JoinUnit), cancellationToken);
-            await ChunkPlan.SkipDoneAsync(connection, job.JobId, cancellationToken);
             var plan = await ChunkPlan.StateAsync(connection, job.JobId, cancellationToken);
             if (plan.Finished)
             {
@@ -363,19 +319,17 @@ public sealed partial class UploadProcessor
                 var next = (await UploadChunk.FindAsync(connection, job.JobId, plan.Applied, cancellationToken))!;
                 var target = new CopyTarget(job.TenantId, dataset, map, next.StageTable);
                 var accounts = target.AccountSlot >= 0 ? await StagedAccountsAsync(connection, target, cancellationToken) : null;
-                var (loaded, rejected, evicted) = await ChunkPlan.ApplyAsync(connection, target, next, cancellationToken);
+                var (loaded, rejected) = await ChunkPlan.ApplyAsync(connection, target, next, cancellationToken);
 
                 // An applied chunk leaves the window: its place goes to the next pending chunk in the
                 // transaction that frees it, or nothing would send it once the loaded chunks fill the window.
                 await SendChunksAsync(connection, job, cancellationToken);
-                if (loaded > 0 || evicted.Rows > 0)
+                if (loaded > 0)
                 {
                     // Last, as every load does: the counter rows are locked after the send lock, never before.
-                    await DatasetChanges.BumpAsync(connection, transaction, job.TenantId, dataset.Name, loaded - evicted.Rows,
-                        Accounts(accounts, evicted), cancellationToken);
+                    await DatasetChanges.BumpAsync(connection, transaction, job.TenantId, dataset.Name, loaded, accounts, cancellationToken);
                 }
                 await transaction.CommitAsync(cancellationToken);
-                LogEvictions(job.JobId, next.Number, evicted);
                 Telemetry.RowsLoaded.WithLabels(job.TenantId).Inc(loaded);
                 Telemetry.RowsRejected.WithLabels(job.TenantId).Inc(rejected);
                 LogChunkApplied(job.JobId, next.Number);
@@ -401,7 +355,6 @@ public sealed partial class UploadProcessor
                 ? await RejectsFile.WriteAsync(connection, store, job.TenantId, job.JobId, cancellationToken)
                 : null;
             var finished = await checkpoint.FinishChunksAsync(connection, rejectsKey, cancellationToken);
-            await ChunkPlan.ForgetBatchesAsync(connection, job.JobId, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             await events.Publish(Processed(finished, job.Attempt), cancellationToken);
             LogCompleted(job.JobId, finished.RowsLoaded, finished.RowsRejected);
@@ -414,7 +367,7 @@ public sealed partial class UploadProcessor
     /// Applies what a chunk staged ahead of its turn, once its turn has come while it loads, in one
     /// transaction (<see cref="ChunkPlan.CatchUpAsync"/>); a chunk that has staged nothing just goes on directly.
     /// </summary>
-    private async Task<UploadChunk> CatchUpAsync(NpgsqlConnection connection, ProcessUpload job, DatasetDefinition dataset,
+    private static async Task<UploadChunk> CatchUpAsync(NpgsqlConnection connection, ProcessUpload job, DatasetDefinition dataset,
         HeaderMap map, UploadChunk chunk, CancellationToken cancellationToken)
     {
         if (chunk.ByteOffset == chunk.StartOffset)
@@ -425,20 +378,13 @@ public sealed partial class UploadProcessor
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var target = new CopyTarget(job.TenantId, dataset, map, chunk.StageTable);
         var accounts = target.AccountSlot >= 0 ? await StagedAccountsAsync(connection, target, cancellationToken) : null;
-        var (caughtUp, loaded, rejected, evicted) = await ChunkPlan.CatchUpAsync(connection, target, chunk, cancellationToken);
-        if (evicted.Chunks.Count > 0)
+        var (caughtUp, loaded, rejected) = await ChunkPlan.CatchUpAsync(connection, target, chunk, cancellationToken);
+        if (loaded > 0)
         {
-            await SendChunksAsync(connection, job, cancellationToken);
-        }
-
-        if (loaded > 0 || evicted.Rows > 0)
-        {
-            await DatasetChanges.BumpAsync(connection, transaction, job.TenantId, dataset.Name, loaded - evicted.Rows,
-                Accounts(accounts, evicted), cancellationToken);
+            await DatasetChanges.BumpAsync(connection, transaction, job.TenantId, dataset.Name, loaded, accounts, cancellationToken);
         }
 
         await transaction.CommitAsync(cancellationToken);
-        LogEvictions(job.JobId, chunk.Number, evicted);
         Telemetry.RowsLoaded.WithLabels(job.TenantId).Inc(loaded);
         Telemetry.RowsRejected.WithLabels(job.TenantId).Inc(rejected);
         return caughtUp;
@@ -467,24 +413,6 @@ public sealed partial class UploadProcessor
         var (loaded, rejected, bytesRead, line) = await ChunkPlan.TotalsAsync(connection, checkpoint.JobId, cancellationToken);
         return checkpoint with { RowsLoaded = loaded, RowsRejected = rejected, ByteOffset = bytesRead, Line = line };
     }
-
-    /// <summary>The accounts a transaction touched: those of the rows it applied, and those of the rows an eviction deleted.</summary>
-    private static IReadOnlyCollection<long>? Accounts(IReadOnlyCollection<long>? applied, Eviction evicted) =>
-        evicted.Accounts.Count == 0 ? applied : [.. (applied ?? []).Union(evicted.Accounts)];
-
-    private void LogEvictions(Guid jobId, int chunk, Eviction evicted)
-    {
-        foreach (var later in evicted.Chunks)
-        {
-            LogChunkEvicts(jobId, chunk, later, evicted.Rows);
-        }
-    }
-
-    [LoggerMessage(LogLevel.Information, "Job {JobId}: chunk {Chunk} holds a key that chunk {Later} loaded first: chunk {Later} is evicted ({Rows} rows deleted) and loads again, and the job's chunks ahead of their turn are staged from now on")]
-    private partial void LogChunkEvicts(Guid jobId, int chunk, int later, long rows);
-
-    [LoggerMessage(LogLevel.Information, "Job {JobId}: chunk {Chunk} was evicted (eviction {Evictions}) while it loaded: its open batch is dropped and it loads again from its start")]
-    private partial void LogChunkEvicted(Guid jobId, int chunk, int evictions);
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: the chunk scan's slice ends at byte {Offset}; a new message carries on")]
     private partial void LogScanSliceEnd(Guid jobId, long offset);

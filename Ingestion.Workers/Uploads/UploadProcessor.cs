@@ -207,7 +207,6 @@ public sealed partial class UploadProcessor(
         // record boundaries a scan cannot find (an escape character can hide a line break), and a compressed one, which
         // cannot be entered at a byte range.
         var chunkBytes = source.Size > _options.ChunkBytes && file.Boundaries is not null && text.Compression == SourceCompression.None
-            && Chunked(dataset)
             ? _options.ChunkBytes
             : (long?)null;
         if (source.Size > _options.ChunkBytes && text.Compression != SourceCompression.None)

@@ -25,7 +25,7 @@ public sealed class UploadJob : JobState
         Queued = States.Uploaded,
         Running = States.Processing,
         Succeeded = States.Completed,
-        Tables = ["upload_checkpoints", "upload_rejects", "upload_chunks", "upload_chunk_batches"],
+        Tables = ["upload_checkpoints", "upload_rejects", "upload_chunks"],
         TablePrefixes = ["upload_stage_"],
         WebhookCounts = job => new Dictionary<string, long> { ["rowsLoaded"] = job.RowsLoaded, ["rowsRejected"] = job.RowsRejected },
         Objects = (job, store, _) => ValueTask.FromResult<IEnumerable<(string, string)>>(ObjectsOf(job, store.Bucket)),

@@ -6,8 +6,7 @@ using static Ingestion.Tests.EndToEnd.Chunks.ChunkedLoads;
 namespace Ingestion.Tests.EndToEnd.Chunks;
 
 /// <summary>
-/// A keyed file in chunks (upsert: its chunks ahead of their turn are staged, since the last line of a key
-/// wins) fails while its later chunks wait in their stage tables (the first
+/// A keyed file in chunks fails while its later chunks wait in their stage tables (the first
 /// chunk's first row is held by a trigger, then refused), and nobody retries it. The window bounds
 /// how many wait: a staged chunk keeps its place until it is applied. While the job
 /// exists its stage tables stay (a retry would apply them); once retention purges the job (its
@@ -24,7 +23,6 @@ public sealed class When_a_failed_chunked_job_is_purged
     {
         ["Processing__ChunkBytes"] = "4096",
         ["Processing__ChunksInFlightPerJob"] = "4",
-        ["Processing__ChunkUpserts"] = "true",
         ["Processing__BatchRows"] = "100",
         ["Retention__Period"] = "00:00:02",
     }, workers: 2);
@@ -37,8 +35,7 @@ public sealed class When_a_failed_chunked_job_is_purged
     {
         using var acme = _deployment.Client(Keys.Acme);
         await CreateDatasetAsync(acme, "ledger",
-            [new { name = "entry", type = "integer", required = true }, new { name = "note", type = "text" }], key: ["entry"],
-            onKeyConflict: "upsert");
+            [new { name = "entry", type = "integer", required = true }, new { name = "note", type = "text" }], key: ["entry"]);
         await _deployment.Sandbox.ExecuteAsync("""
             create function tenant_acme.refuse() returns trigger language plpgsql as $$
             begin

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Ingestion.Api.Jobs;
+using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Webhooks;
 using Microsoft.AspNetCore.Http;
@@ -188,6 +189,29 @@ public sealed partial class Job_views
         var json = JsonSerializer.Serialize(WebhookPayload.For(job), WebhookPayload.Json);
 
         Assert.That(json, Is.EqualTo(WebhookBodies[name]));
+    }
+
+    /// <summary>
+    /// A Parquet job's checkpoint offset is a count of rows (its position), which the worker reports where a compressed
+    /// text's decompressed bytes go: shown as bytes, it would be a false figure. A gzip-compressed CSV's stays.
+    /// </summary>
+    [TestCase(UploadFormat.Parquet, null)]
+    [TestCase(UploadFormat.Csv, 9000L)]
+    public void Should_show_uncompressed_bytes_only_for_text(string format, long? shown)
+    {
+        var job = Upload(job =>
+        {
+            job.CurrentState = "Processing";
+            job.Format = format;
+            job.RowsLoaded = 120;
+            job.BytesRead = 4096;
+            job.UncompressedBytesRead = 9000;
+        });
+
+        var progress = JsonSerializer.SerializeToNode(JobView.From(job, true), ApiJson())!["progress"]!.AsObject();
+
+        Assert.That(progress["uncompressedBytesRead"]?.GetValue<long>(), Is.EqualTo(shown));
+        Assert.That(progress["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(120));
     }
 
     [TestCase("state", "unknown", "state must be one of uploaded, processing, completed, requested, rendering, ready, queued, syncing, synced, scheduled, building, built, failed, cancelled.")]

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using Ingestion.Platform.Datasets;
@@ -25,6 +26,9 @@ internal abstract class ParquetCell(DatasetColumn column, DataField field)
 
     /// <summary>Reads the column chunk of <paramref name="group"/>: its first <paramref name="rows"/> values.</summary>
     public abstract Task ReadAsync(ParquetRowGroupReader group, int rows, CancellationToken cancellationToken);
+
+    /// <summary>Lets go of the values the last <see cref="ReadAsync"/> read that are objects (strings); typed ones stay, reused.</summary>
+    public abstract void Release();
 
     public abstract bool IsNull(int row);
 
@@ -164,41 +168,59 @@ internal abstract class ParquetCell(DatasetColumn column, DataField field)
 }
 
 /// <summary>
-/// A column read into a typed buffer: of nullable values when the column is optional (a null is a null, whatever its type),
-/// of plain values when it is required. Parquet.Net's nullable read of a required column marks values null at random
-/// (its definition levels are not cleared), so a required column is never read as nullable.
+/// A column read into typed buffers of its own, reused from one row group to the next: its values, densely (a null takes
+/// no slot), and for an optional column each row's definition level, turned in place into the row's slot in the values
+/// (-1: null). Read through Parquet.Net's raw read, which fills these buffers and rents nothing for the values: its
+/// nullable read rents an array of the values from the shared array pool and gives it back uncleared, so for a string
+/// column the pool kept the strings of past row groups reachable, for good (measured on the bench's 100,000-row groups:
+/// generation 2 grew from 12 to 47 MB over ten groups, even with a full collection after each; read raw, it stays at 6 MB).
+/// A required column has no levels to read.
 /// </summary>
 internal abstract class ParquetCell<T>(DatasetColumn column, DataField field) : ParquetCell(column, field) where T : struct
 {
-    private T?[] _nullable = [];
-    private T[] _plain = [];
+    private T[] _values = [];
+    private int[] _slots = [];
+    private bool _optional;
 
     public override async Task ReadAsync(ParquetRowGroupReader group, int rows, CancellationToken cancellationToken)
     {
-        if (Field.IsNullable)
+        _optional = Field.MaxDefinitionLevel > 0; // known once the reader has the schema: a cell is made from the field alone
+        if (_values.Length < rows)
         {
-            if (_nullable.Length < rows)
-            {
-                _nullable = new T?[rows];
-            }
-
-            await group.ReadAsync<T>(Field, _nullable.AsMemory(0, rows), null, cancellationToken);
+            _values = new T[rows];
         }
-        else
-        {
-            if (_plain.Length < rows)
-            {
-                _plain = new T[rows];
-            }
 
-            await group.ReadAsync<T>(Field, _plain.AsMemory(0, rows), null, cancellationToken);
+        if (_optional && _slots.Length < rows)
+        {
+            _slots = new int[rows];
+        }
+
+        // Not `? … : null`, which converts the null to an empty buffer (a null array) rather than to no buffer.
+        var levels = _optional ? _slots.AsMemory(0, rows) : (Memory<int>?)null;
+        await group.ReadRawAsync(Field, _values.AsMemory(0, rows), levels, null, cancellationToken);
+        if (_optional)
+        {
+            var defined = Field.MaxDefinitionLevel;
+            var next = 0;
+            for (var row = 0; row < rows; row++)
+            {
+                _slots[row] = _slots[row] == defined ? next++ : -1;
+            }
         }
     }
 
-    public override bool IsNull(int row) => Field.IsNullable && _nullable[row] is null;
+    public override void Release()
+    {
+        if (RuntimeHelpers.IsReferenceOrContainsReferences<T>())
+        {
+            Array.Clear(_values);
+        }
+    }
+
+    public override bool IsNull(int row) => _optional && _slots[row] < 0;
 
     /// <summary>The row's value; only asked of a row that is not null.</summary>
-    protected T Value(int row) => Field.IsNullable ? _nullable[row]!.Value : _plain[row];
+    protected T Value(int row) => _values[_optional ? _slots[row] : row];
 
     public override void Describe(int row, Utf8JsonWriter json)
     {

@@ -247,6 +247,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
     {
         var reader = _reader.OpenRowGroupReader(group);
         _group = -1; // a read that fails halfway leaves no group half loaded
+        ReleaseDecoded();
         var rows = (int)reader.RowCount;
         foreach (var cell in _cells)
         {
@@ -254,6 +255,18 @@ internal sealed class ParquetRecords : IAsyncDisposable
         }
 
         (_group, _rows) = (group, rows);
+    }
+
+    /// <summary>
+    /// Lets go of the previous row group's strings before the next group is decoded, so that a collection during the
+    /// decoding can free them: only one row group's values are ever reachable.
+    /// </summary>
+    private void ReleaseDecoded()
+    {
+        foreach (var cell in _cells)
+        {
+            cell.Release();
+        }
     }
 
     /// <summary>Checks the current row and parses it into <see cref="Values"/>; the first problem is the reject's.</summary>

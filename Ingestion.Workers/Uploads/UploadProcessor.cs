@@ -213,6 +213,10 @@ public sealed partial class UploadProcessor(
         {
             LogCompressedOneChunk(job.JobId, Decompression.Name(text.Compression), source.Size);
         }
+        else if (source.Size > _options.ChunkBytes && file is ParquetRecordSource)
+        {
+            LogParquetOneChunk(job.JobId, source.Size);
+        }
 
         var checkpoint = await Checkpoint.CreateAsync(connection, job.JobId, source.ETag, start.Header, source.Size,
             start.From.Offset, start.From.Line, chunkBytes, cancellationToken);
@@ -402,6 +406,9 @@ public sealed partial class UploadProcessor(
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is {Compression}-compressed ({Bytes} bytes): loaded as one chunk, since a compressed stream cannot be split at byte ranges")]
     private partial void LogCompressedOneChunk(Guid jobId, string compression, long bytes);
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is a Parquet file ({Bytes} bytes): loaded as one chunk, one row group at a time, since its rows are in column chunks that no byte range of the file cuts into whole rows")]
+    private partial void LogParquetOneChunk(Guid jobId, long bytes);
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: slice ends after line {Line} ({Rows} rows loaded); a new message carries on")]
     private partial void LogSliceEnd(Guid jobId, long line, long rows);

@@ -103,6 +103,30 @@ public sealed class Json_lines
     }
 
     [Test]
+    public void Should_reject_a_line_with_a_byte_that_is_not_utf8_or_an_unpaired_surrogate_escape_and_read_on()
+    {
+        using var records = Open([
+            .. "{\"id\":\"8f1e9c62-0000-4000-8000-000000000001\",\"city\":\"Z"u8, 0xFC, .. "rich\"}\n"u8,
+            .. "{\"id\":\"8f1e9c62-0000-4000-8000-000000000002\",\"meta\":{\"at\":\"\\uD800\"}}\n"u8,
+            .. "{\"id\":\"\\uDC00\"}\n"u8,
+            .. "{\"id\":\"8f1e9c62-0000-4000-8000-000000000004\",\"city\":\"Z\u00FCrich \\uD83D\\uDE00\"}\n"u8,
+        ], new RecordPosition(0, 0));
+        var problems = new List<(long Line, RowProblem? Problem)>();
+        while (records.Read())
+        {
+            problems.Add((records.Line, records.Check()));
+        }
+
+        Assert.That(problems.Select(p => (p.Line, p.Problem?.Column, p.Problem?.Reason)), Is.EqualTo(new (long, string?, string?)[]
+        {
+            (1, null, "is not valid UTF-8 (byte 0xFC at byte 55 of the line)"),
+            (2, "at", "is not valid text: it holds half of a surrogate pair (an escape such as \\uD800 without its other half) (at $.meta.at)"),
+            (3, "id", "is not valid text: it holds half of a surrogate pair (an escape such as \\uD800 without its other half) (at $.id)"),
+            (4, null, null),
+        }), "a line in an unmapped field is rejected as a whole; a mapped value names its column; valid UTF-8 and a paired escape fit");
+    }
+
+    [Test]
     public void Should_stop_at_a_line_longer_than_the_limit_naming_its_line()
     {
         var longLine = "{\"id\":\"" + new string('x', 5000) + "\"}";
@@ -130,7 +154,15 @@ public sealed class Json_lines
     [TestCase("jsonl", "PAR1\u0015\u0004", "format_mismatch")]
     [TestCase("jsonl", "id,amount\n1,2\n", "format_mismatch")]
     [TestCase("parquet", "id,amount\n1,2\n", "format_mismatch")]
+    [TestCase("jsonl", "\"id\",\"amount\"\n1,2\n", "format_mismatch")]
+    [TestCase("jsonl", "name,amount\nx,2\n", "format_mismatch")]
+    [TestCase("jsonl", "null_count\n3\n", "format_mismatch")]
+    [TestCase("jsonl", "12,5\n", "format_mismatch")]
     [TestCase("jsonl", "\n  {\"id\":1}\n", null)]
+    [TestCase("jsonl", "[1,2,3]\r\n{\"id\":1}\n", null)]
+    [TestCase("jsonl", "\uFEFF\"x\"\n{\"id\":1}\n", null)]
+    [TestCase("jsonl", "-12.5\nnull\n", null)]
+    [TestCase("jsonl", "[\"a line longer than the head", null)]
     [TestCase("csv", "id,amount\n1,2\n", null)]
     [TestCase("parquet", "PAR1\u0015\u0004", null)]
     public void Should_tell_a_file_that_is_not_what_it_is_declared_as(string format, string head, string? code) =>

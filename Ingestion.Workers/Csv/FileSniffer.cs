@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Ingestion.Platform.Datasets;
 
 namespace Ingestion.Workers.Csv;
@@ -13,8 +14,8 @@ internal static class FileSniffer
 
     /// <summary>
     /// Whether the file looks like what it is declared as (<see cref="UploadFormat"/>): a Parquet file has its magic, a CSV
-    /// file is not JSON Lines, a JSON Lines file starts with an object, and neither is a Parquet file or anything else but
-    /// text. A mismatch says what the file is and how to declare it.
+    /// file is not JSON Lines, a JSON Lines file starts with a JSON value (an object, or a record to reject), and neither is
+    /// a Parquet file or anything else but text. A mismatch says what the file is and how to declare it.
     /// </summary>
     public static FileProblem? Check(ReadOnlySpan<byte> head, string format, bool utf16 = false)
     {
@@ -35,7 +36,7 @@ internal static class FileSniffer
                 return Mismatch(format, $"it is a Parquet file; declare {UploadFormat.Option}={UploadFormat.Parquet}");
             case UploadFormat.Csv when first == '{':
                 return Mismatch(format, $"it starts with '{{', so it is JSON (one object per line is JSON Lines); declare {UploadFormat.Option}={UploadFormat.JsonLines}");
-            case UploadFormat.JsonLines when Check(head, utf16) is null && first is not ('{' or null):
+            case UploadFormat.JsonLines when Check(head, utf16) is null && first is not ('{' or null) && !StartsWithJsonValue(head):
                 return Mismatch(format, $"its first line does not start with '{{' but with '{Printable(first!.Value)}', so it is no JSON object per line; most likely it is CSV: declare {UploadFormat.Option}={UploadFormat.Csv}");
             default:
                 return Check(head, utf16, format == UploadFormat.JsonLines ? "JSON Lines" : "CSV");
@@ -102,6 +103,36 @@ internal static class FileSniffer
 
         var at = head.IndexOfAnyExcept(" \t\r\n"u8);
         return at < 0 ? null : (char)head[at];
+    }
+
+    /// <summary>
+    /// Whether the first non-blank line is a JSON value, or the head cuts one that opens with <c>[</c> or <c>"</c>. A JSON
+    /// Lines file whose first record is an array, a string or a number is still JSON Lines, that record a reject like the
+    /// same line further on; a CSV header (<c>id,amount</c>, <c>"id","amount"</c>) is no JSON value.
+    /// </summary>
+    private static bool StartsWithJsonValue(ReadOnlySpan<byte> head)
+    {
+        if (head.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
+        {
+            head = head[3..];
+        }
+
+        var line = head[head.IndexOfAnyExcept(" \t\r\n"u8)..];
+        var end = line.IndexOfAny((byte)'\r', (byte)'\n');
+        if (end >= 0)
+        {
+            line = line[..end];
+        }
+
+        try
+        {
+            var reader = new Utf8JsonReader(line);
+            return reader.Read() && reader.TrySkip() && !reader.Read();
+        }
+        catch (JsonException)
+        {
+            return end < 0 && line[0] is (byte)'[' or (byte)'"';
+        }
     }
 
     private static string Printable(char c) => c is >= ' ' and < (char)127 ? c.ToString() : $"byte 0x{(int)c:X2}";

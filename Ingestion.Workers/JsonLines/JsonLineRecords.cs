@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using System.Text.Unicode;
 using Ingestion.Platform.Sources;
 using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
@@ -90,6 +91,13 @@ internal sealed class JsonLineRecords : IUploadRecords
 
     public RowProblem? Check()
     {
+        // JsonDocument does not check the UTF-8 inside strings, and the mapper would find it only in a mapped value.
+        if (!Utf8.IsValid(Raw))
+        {
+            var at = RowConverter.InvalidUtf8At(Raw);
+            return new RowProblem(null, $"is not valid UTF-8 (byte 0x{Raw[at]:X2} at byte {at + 1} of the line)");
+        }
+
         try
         {
             _document = JsonDocument.Parse(_buffer.AsMemory(_recordStart, _recordLength), Options);

@@ -1,4 +1,4 @@
-using System.Text;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Jobs;
@@ -229,7 +229,7 @@ internal sealed class PageLoader
             if (_mapper.Check(record) is { } problem)
             {
                 rejects.Add((ordinal, problem.Column, problem.Reason,
-                    RejectedRecord.Keep(Encoding.UTF8.GetBytes(record.GetRawText()), _rejectedRecordBytes)));
+                    RejectedRecord.Keep(JsonMarshal.GetRawUtf8Value(record), _rejectedRecordBytes)));
                 continue;
             }
 

@@ -139,7 +139,12 @@ internal sealed class RecordMapper
         switch (value.ValueKind)
         {
             case JsonValueKind.String:
-                text = value.GetString()!;
+                if (!JsonText.TryGetString(value, out var unescaped, out var unreadable))
+                {
+                    return unreadable;
+                }
+
+                text = unescaped;
                 if (text.Contains('\0'))
                 {
                     return "contains a NUL character, which PostgreSQL text cannot hold";
@@ -157,7 +162,12 @@ internal sealed class RecordMapper
                     return $"is a JSON {value.ValueKind.ToString().ToLowerInvariant()}, not a {_columns[slot].Definition.Type.ToSql()}";
                 }
 
-                text = value.GetRawText();
+                if (!JsonText.TryGetRawText(value, out var json, out var invalid))
+                {
+                    return invalid;
+                }
+
+                text = json;
                 break;
         }
 

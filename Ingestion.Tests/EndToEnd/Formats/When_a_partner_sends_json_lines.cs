@@ -51,13 +51,17 @@ public sealed class When_a_partner_sends_json_lines
             lines.Add(Event(n));
         }
 
-        // Line numbers below are the file's: bad lines replace events 5, 7, 9 and 11, and line 3 is blank.
+        // Line numbers below are the file's: bad lines replace events 5, 7, 9, 11, 13 and 15, and line 3 is blank.
         lines[2] = "   ";
         lines[4] = $$"""{"id":"{{Id(5)}}","meta":{"at":""";
         lines[6] = "[1,2,3]";
         lines[8] = $$$"""{"id":"{{{Id(9)}}}","meta":{"at":1772366400},"payload":{"amount":"twelve","currency":"EUR"}}""";
         lines[10] = """{"meta":{"at":1772366400},"payload":{"amount":1,"currency":"EUR"}}""";
-        _job = await _acme.WaitForJobEndAsync(await _acme.StartUploadAsync(_dataset, Encoding.UTF8.GetBytes(string.Join("\r\n", lines) + "\n")));
+        lines[12] = Event(13).Replace("SKU-13", "Z\u0001rich", StringComparison.Ordinal);
+        lines[14] = Event(15).Replace("\"CHF\"", "\"\\uD800\"", StringComparison.Ordinal);
+        var file = Encoding.UTF8.GetBytes(string.Join("\r\n", lines) + "\n");
+        file[Array.IndexOf(file, (byte)1)] = 0xFC; // Zürich in Latin-1, as a partner's export may hold it.
+        _job = await _acme.WaitForJobEndAsync(await _acme.StartUploadAsync(_dataset, file));
         Assert.That(_job["status"]!.GetValue<string>(), Is.EqualTo("completed"), _job.ToJsonString());
         _rejects = await Rejects.DownloadAsync(_job["rejects"]!["url"]!.GetValue<string>());
     }
@@ -68,9 +72,9 @@ public sealed class When_a_partner_sends_json_lines
     [Test]
     public async Task Should_load_nested_fields_and_timestamps_of_every_kind_with_their_values()
     {
-        var expected = Enumerable.Range(1, Events).Where(n => n is not (3 or 5 or 7 or 9 or 11)).Select(Row).Order(StringComparer.Ordinal).ToList();
+        var expected = Enumerable.Range(1, Events).Where(n => n is not (3 or 5 or 7 or 9 or 11 or 13 or 15)).Select(Row).Order(StringComparer.Ordinal).ToList();
 
-        Assert.That(_job["progress"]!["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(Events - 5));
+        Assert.That(_job["progress"]!["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(Events - 7));
         Assert.That(await RowsAsync(), Is.EqualTo(expected));
     }
 
@@ -83,6 +87,8 @@ public sealed class When_a_partner_sends_json_lines
             (7L, "", "is a JSON array, not an object"),
             (9L, "amount", "is not a number: \"twelve\" (at $.payload.amount)"),
             (11L, "id", "is required but $.id is missing or null"),
+            (13L, "", "is not valid UTF-8 (byte 0xFC at byte 166 of the line)"),
+            (15L, "currency", "is not valid text: it holds half of a surrogate pair (an escape such as \\uD800 without its other half) (at $.payload.currency)"),
         }));
         Assert.That(Encoding.UTF8.GetString(_rejects[1].Record), Is.EqualTo("[1,2,3]"), "the raw line, without its line break");
     }

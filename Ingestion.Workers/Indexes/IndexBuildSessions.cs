@@ -127,8 +127,10 @@ public sealed partial class IndexBuildSessions(NpgsqlDataSource dataSource, IOpt
                     await using var create = new NpgsqlCommand(createSql, session) { CommandTimeout = 0 };
                     await create.ExecuteNonQueryAsync(_stopping.Token);
                 }
-                catch (PostgresException e) when (!e.IsTransient && !_stopping.IsCancellationRequested)
+                catch (PostgresException e) when (!_stopping.IsCancellationRequested)
                 {
+                    // Every error the server reports for the CREATE is recorded, transient ones too: Npgsql counts a lock
+                    // timeout (55P03) as transient, and it is what makes the job table_busy rather than a lost build.
                     (code, message) = (e.SqlState, e.MessageText);
                 }
 

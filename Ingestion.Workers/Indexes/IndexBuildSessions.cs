@@ -17,9 +17,14 @@ namespace Ingestion.Workers.Indexes;
 /// within a second and aborts its build, even in the middle of a sort or a wait for old transactions,
 /// instead of building on for a client that is gone while the next turn starts another.
 /// </para>
+/// <para>
+/// The sessions come from a data source of their own without pooling, so a build's backend ends with its build:
+/// a pooled backend would go on to serve other work (another tenant's) under the recorded (pid, backend_start),
+/// and a later cancel, or a check that the build still runs, would act on that work instead.
+/// </para>
 /// </summary>
-public sealed partial class IndexBuildSessions(NpgsqlDataSource dataSource, IOptions<IndexBuildOptions> options,
-    ILogger<IndexBuildSessions> logger) : IAsyncDisposable
+public sealed partial class IndexBuildSessions(IConfiguration configuration, IOptions<IndexBuildOptions> options,
+    ILoggerFactory loggerFactory, ILogger<IndexBuildSessions> logger) : IAsyncDisposable
 {
     private const string IdentifySql = "select pg_backend_pid(), backend_start from pg_stat_activity where pid = pg_backend_pid()";
 
@@ -38,6 +43,16 @@ public sealed partial class IndexBuildSessions(NpgsqlDataSource dataSource, IOpt
 
     private readonly ConcurrentDictionary<Guid, Task> _builds = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly NpgsqlDataSource _dataSource = Unpooled(configuration, loggerFactory);
+
+    private static NpgsqlDataSource Unpooled(IConfiguration configuration, ILoggerFactory loggerFactory)
+    {
+        var builder = new NpgsqlDataSourceBuilder(configuration.GetConnectionString("Postgres"));
+        builder.UseLoggerFactory(loggerFactory);
+        builder.ConnectionStringBuilder.Pooling = false;
+        builder.ConnectionStringBuilder.ApplicationName = "ingestion-index-build";
+        return builder.Build();
+    }
 
     /// <summary>Builds running on this worker now.</summary>
     public int Running => _builds.Count;
@@ -71,7 +86,7 @@ public sealed partial class IndexBuildSessions(NpgsqlDataSource dataSource, IOpt
     public async Task StartAsync(NpgsqlConnection jobConnection, Guid jobId, int attempt, int starts, string createSql,
         CancellationToken cancellationToken)
     {
-        var session = await dataSource.OpenConnectionAsync(cancellationToken);
+        var session = await _dataSource.OpenConnectionAsync(cancellationToken);
         BuildSession identity;
         try
         {
@@ -141,11 +156,6 @@ public sealed partial class IndexBuildSessions(NpgsqlDataSource dataSource, IOpt
                 finish.Parameters.AddWithValue("code", (object?)code ?? DBNull.Value);
                 finish.Parameters.AddWithValue("message", (object?)message ?? DBNull.Value);
                 await finish.ExecuteNonQueryAsync(CancellationToken.None);
-
-                // The session goes back to the pool: the next user gets the server's defaults.
-                await using var reset = new NpgsqlCommand(
-                    "reset lock_timeout; reset statement_timeout; reset client_connection_check_interval", session);
-                await reset.ExecuteNonQueryAsync(CancellationToken.None);
             }
         }
         catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
@@ -166,6 +176,7 @@ public sealed partial class IndexBuildSessions(NpgsqlDataSource dataSource, IOpt
         await _stopping.CancelAsync();
         await Task.WhenAll(_builds.Values);
         _stopping.Dispose();
+        await _dataSource.DisposeAsync();
     }
 
     [LoggerMessage(LogLevel.Information, "Index build {JobId}: build {Starts} started on PostgreSQL backend {Pid}, outside the job's message")]

@@ -50,7 +50,7 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
         where n.nspname = @schema and c.relname = @name
         """;
 
-    /// <summary>The build's progress while its backend (pid and start: a pid may be reused) runs it; no row once it ended.</summary>
+    /// <summary>The build's progress while its backend (pid and start: a pid may be reused) runs it; no row while it waits for a lock or once it ended.</summary>
     private const string ProgressSql = """
         select p.phase, p.blocks_done, p.blocks_total, p.tuples_done, p.tuples_total
         from pg_stat_progress_create_index p
@@ -65,6 +65,14 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
 
     private const string CancelSql = """
         select pg_cancel_backend(pid) from pg_stat_activity where pid = @pid and backend_start = @backend_start
+        """;
+
+    /// <summary>
+    /// Whether the build's backend is alive: build sessions are not pooled, so it lives exactly as long as its build
+    /// (waiting for a lock, building, or recording how it ended), and never serves other work.
+    /// </summary>
+    private const string AliveSql = """
+        select exists (select from pg_stat_activity where pid = @pid and backend_start = @backend_start)
         """;
 
     public JobKind Kind => IndexBuildJob.Descriptor;
@@ -124,7 +132,7 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
                 return await FinishAsync(run, dataset, target, recorded, cancellationToken);
             }
 
-            if (sessions.Runs(command.JobId) || await IsBuildingAsync(run.Connection, recorded.Session, cancellationToken))
+            if (sessions.Runs(command.JobId) || await IsAliveAsync(run.Connection, recorded.Session, cancellationToken))
             {
                 return await WatchAsync(run, dataset, target, recorded.Session, cancellationToken);
             }
@@ -183,7 +191,7 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
         {
             if (await run.IsCancelledAsync(cancellationToken))
             {
-                await CancelBuildAsync(run.Connection, target, session);
+                await CancelBuildAsync(run.Connection, command, target);
                 await run.StopAsync();
                 cancellationToken.ThrowIfCancellationRequested();
             }
@@ -200,15 +208,19 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
                 await using var reader = await progress.ExecuteReaderAsync(cancellationToken);
                 if (await reader.ReadAsync(cancellationToken))
                 {
-                    seen = true;
                     await run.Events.Publish(new IndexBuildProgressed(command.JobId, reader.GetString(0), reader.GetInt64(1),
                         reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), DateTimeOffset.UtcNow, command.Attempt), cancellationToken);
                 }
-                else if (!sessions.Runs(command.JobId))
-                {
-                    // Neither building nor finished: the backend is gone. The next turn finds out why.
-                    return JobOutcome.Continue;
-                }
+            }
+
+            if (await IsAliveAsync(run.Connection, session, cancellationToken))
+            {
+                seen = true;
+            }
+            else if (!sessions.Runs(command.JobId))
+            {
+                // Neither alive nor finished: the backend is gone. The next turn finds out why.
+                return JobOutcome.Continue;
             }
 
             // Let go only once the build was seen running on the server: the next turn, on any worker, must see it there.
@@ -274,8 +286,7 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
     public async Task<JobOutcome> StopAsync(JobRun<BuildIndex> run, CancellationToken cancellationToken)
     {
         var command = run.Command;
-        if (await ReadSessionAsync(run.Connection, command.JobId, cancellationToken) is not { Finished: false } recorded
-            || await catalog.FindAsync(command.TenantId, command.Dataset, cancellationToken) is not { } dataset)
+        if (await catalog.FindAsync(command.TenantId, command.Dataset, cancellationToken) is not { } dataset)
         {
             return JobOutcome.Done;
         }
@@ -283,7 +294,7 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
         await SetTimeoutsAsync(run.Connection, cancellationToken);
         try
         {
-            await CancelBuildAsync(run.Connection, TargetOf(command, dataset), recorded.Session);
+            await CancelBuildAsync(run.Connection, command, TargetOf(command, dataset));
         }
         finally
         {
@@ -294,13 +305,22 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
         return JobOutcome.Done;
     }
 
-    /// <summary>Cancels the build's statement on its backend (only that backend: pid and start both match), then drops what it left.</summary>
-    private async Task CancelBuildAsync(NpgsqlConnection connection, Target target, BuildSession session)
+    /// <summary>
+    /// Cancels the job's build, read from its record at the time of the cancel: a build not yet finished has its statement
+    /// cancelled on its backend (only that backend: pid and start both match, and it is not pooled), then what it left is dropped.
+    /// </summary>
+    private async Task CancelBuildAsync(NpgsqlConnection connection, BuildIndex command, Target target)
     {
-        await using (var cancel = new NpgsqlCommand(CancelSql, connection))
+        if (await ReadSessionAsync(connection, command.JobId, CancellationToken.None) is not { } recorded)
         {
-            cancel.Parameters.AddWithValue("pid", session.Pid);
-            cancel.Parameters.AddWithValue("backend_start", session.BackendStart);
+            return;
+        }
+
+        if (!recorded.Finished)
+        {
+            await using var cancel = new NpgsqlCommand(CancelSql, connection);
+            cancel.Parameters.AddWithValue("pid", recorded.Session.Pid);
+            cancel.Parameters.AddWithValue("backend_start", recorded.Session.BackendStart);
             await cancel.ExecuteNonQueryAsync(CancellationToken.None);
         }
 
@@ -308,9 +328,9 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
         await TryDropAsync(connection, target, onlyInvalid: true);
     }
 
-    private static async Task<bool> IsBuildingAsync(NpgsqlConnection connection, BuildSession session, CancellationToken cancellationToken)
+    private static async Task<bool> IsAliveAsync(NpgsqlConnection connection, BuildSession session, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand($"select exists ({ProgressSql})", connection);
+        await using var command = new NpgsqlCommand(AliveSql, connection);
         command.Parameters.AddWithValue("pid", session.Pid);
         command.Parameters.AddWithValue("backend_start", session.BackendStart);
         return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;

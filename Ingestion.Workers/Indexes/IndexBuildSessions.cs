@@ -122,14 +122,15 @@ public sealed partial class IndexBuildSessions(IConfiguration configuration, IOp
         }
 
         LogStarted(jobId, starts, identity.Pid);
-        // Listed before it starts: a build that ends at once must not unlist itself before it is listed.
-        var build = new Task<Task>(() => BuildAsync(session, jobId, identity, createSql));
-        _builds[jobId] = build.Unwrap();
-        build.Start(TaskScheduler.Default);
+        // Listed before it starts: a build that ends at once must not unlist itself before it is listed. It unlists only
+        // itself: a later attempt's build of the job may have taken its place (after ending this one).
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _builds[jobId] = ended.Task;
+        _ = Task.Run(() => BuildAsync(session, jobId, identity, createSql, ended), CancellationToken.None);
     }
 
     /// <summary>Runs the build to its end and records how it ended; a lost session records nothing (the next turn sees it gone).</summary>
-    private async Task BuildAsync(NpgsqlConnection session, Guid jobId, BuildSession identity, string createSql)
+    private async Task BuildAsync(NpgsqlConnection session, Guid jobId, BuildSession identity, string createSql, TaskCompletionSource ended)
     {
         try
         {
@@ -166,7 +167,8 @@ public sealed partial class IndexBuildSessions(IConfiguration configuration, IOp
         }
         finally
         {
-            _builds.TryRemove(jobId, out _);
+            _builds.TryRemove(KeyValuePair.Create(jobId, ended.Task));
+            ended.SetResult();
         }
     }
 

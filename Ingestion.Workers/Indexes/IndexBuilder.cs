@@ -124,7 +124,16 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
     {
         var command = run.Command;
         var starts = 0;
-        if (await ReadSessionAsync(run.Connection, command.JobId, cancellationToken) is { } recorded && recorded.Attempt == command.Attempt)
+        var recorded = await ReadSessionAsync(run.Connection, command.JobId, cancellationToken);
+        if (recorded is { Finished: false } && recorded.Attempt != command.Attempt
+            && !await EndBuildAsync(run.Connection, recorded.Session, cancellationToken))
+        {
+            // An earlier attempt's build still runs (cancelled and retried between its turns, or faulted): a second build of
+            // the index must not start beside it, nor drop what it is building. It was cancelled; the job asks again shortly.
+            return run.ResumeLater(DateTimeOffset.UtcNow + options.Value.ProgressInterval);
+        }
+
+        if (recorded is not null && recorded.Attempt == command.Attempt)
         {
             starts = recorded.Starts;
             if (recorded.Finished)
@@ -328,6 +337,39 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
         await TryDropAsync(connection, target, onlyInvalid: true);
     }
 
+    /// <summary>
+    /// Cancels the build on its backend and waits, up to the lock timeout, for the backend to end (its session is not
+    /// pooled, so it ends with the build). Returns whether it ended.
+    /// </summary>
+    private async Task<bool> EndBuildAsync(NpgsqlConnection connection, BuildSession session, CancellationToken cancellationToken)
+    {
+        if (!await IsAliveAsync(connection, session, cancellationToken))
+        {
+            return true;
+        }
+
+        LogEndingEarlierBuild(session.Pid);
+        await using (var cancel = new NpgsqlCommand(CancelSql, connection))
+        {
+            cancel.Parameters.AddWithValue("pid", session.Pid);
+            cancel.Parameters.AddWithValue("backend_start", session.BackendStart);
+            await cancel.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var until = DateTimeOffset.UtcNow + options.Value.LockTimeout;
+        while (await IsAliveAsync(connection, session, cancellationToken))
+        {
+            if (DateTimeOffset.UtcNow >= until)
+            {
+                return false;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+        }
+
+        return true;
+    }
+
     private static async Task<bool> IsAliveAsync(NpgsqlConnection connection, BuildSession session, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(AliveSql, connection);
@@ -450,6 +492,9 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
 
     [LoggerMessage(LogLevel.Warning, "Index build {JobId}: build {Starts} of index {Name} ended with its worker before it finished")]
     private partial void LogLostBuild(Guid jobId, string name, int starts);
+
+    [LoggerMessage(LogLevel.Warning, "An earlier attempt's index build still runs on PostgreSQL backend {Pid}: it is cancelled before this attempt builds")]
+    private partial void LogEndingEarlierBuild(int pid);
 
     [LoggerMessage(LogLevel.Warning, "Dropping the index {Schema}.{Name} a failed or interrupted build left")]
     private partial void LogDroppingInvalid(string schema, string name);

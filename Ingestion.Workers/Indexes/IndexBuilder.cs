@@ -200,7 +200,7 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
         {
             if (await run.IsCancelledAsync(cancellationToken))
             {
-                await CancelBuildAsync(run.Connection, command, target);
+                await CancelBuildAsync(run.Connection, command, dataset, target);
                 await run.StopAsync();
                 cancellationToken.ThrowIfCancellationRequested();
             }
@@ -303,7 +303,7 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
         await SetTimeoutsAsync(run.Connection, cancellationToken);
         try
         {
-            await CancelBuildAsync(run.Connection, command, TargetOf(command, dataset));
+            await CancelBuildAsync(run.Connection, command, dataset, TargetOf(command, dataset));
         }
         finally
         {
@@ -316,9 +316,11 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
 
     /// <summary>
     /// Cancels the job's build, read from its record at the time of the cancel: a build not yet finished has its statement
-    /// cancelled on its backend (only that backend: pid and start both match, and it is not pooled), then what it left is dropped.
+    /// cancelled on its backend (only that backend: pid and start both match, and it is not pooled), then what it left is
+    /// dropped, valid or not: a build that ended before the cancel reached it leaves a valid index no one declares, which
+    /// would escape the most indexes a dataset may have and slow every load. An index the dataset declares is left.
     /// </summary>
-    private async Task CancelBuildAsync(NpgsqlConnection connection, BuildIndex command, Target target)
+    private async Task CancelBuildAsync(NpgsqlConnection connection, BuildIndex command, DatasetDefinition dataset, Target target)
     {
         if (await ReadSessionAsync(connection, command.JobId, CancellationToken.None) is not { } recorded)
         {
@@ -334,7 +336,8 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
         }
 
         // The cancelled CREATE ends within moments; the drop waits for it under the lock timeout.
-        await TryDropAsync(connection, target, onlyInvalid: true);
+        var declared = dataset.SecondaryIndexes.Any(columns => columns.SequenceEqual(command.Columns));
+        await TryDropAsync(connection, target, onlyInvalid: declared);
     }
 
     /// <summary>

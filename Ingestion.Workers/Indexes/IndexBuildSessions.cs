@@ -17,9 +17,14 @@ namespace Ingestion.Workers.Indexes;
 /// within a second and aborts its build, even in the middle of a sort or a wait for old transactions,
 /// instead of building on for a client that is gone while the next turn starts another.
 /// </para>
+/// <para>
+/// The sessions come from a data source of their own without pooling, so a build's backend ends with its build:
+/// a pooled backend would go on to serve other work (another tenant's) under the recorded (pid, backend_start),
+/// and a later cancel, or a check that the build still runs, would act on that work instead.
+/// </para>
 /// </summary>
-public sealed partial class IndexBuildSessions(NpgsqlDataSource dataSource, IOptions<IndexBuildOptions> options,
-    ILogger<IndexBuildSessions> logger) : IAsyncDisposable
+public sealed partial class IndexBuildSessions(IConfiguration configuration, IOptions<IndexBuildOptions> options,
+    ILoggerFactory loggerFactory, ILogger<IndexBuildSessions> logger) : IAsyncDisposable
 {
     private const string IdentifySql = "select pg_backend_pid(), backend_start from pg_stat_activity where pid = pg_backend_pid()";
 
@@ -38,6 +43,16 @@ public sealed partial class IndexBuildSessions(NpgsqlDataSource dataSource, IOpt
 
     private readonly ConcurrentDictionary<Guid, Task> _builds = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly NpgsqlDataSource _dataSource = Unpooled(configuration, loggerFactory);
+
+    private static NpgsqlDataSource Unpooled(IConfiguration configuration, ILoggerFactory loggerFactory)
+    {
+        var builder = new NpgsqlDataSourceBuilder(configuration.GetConnectionString("Postgres"));
+        builder.UseLoggerFactory(loggerFactory);
+        builder.ConnectionStringBuilder.Pooling = false;
+        builder.ConnectionStringBuilder.ApplicationName = "ingestion-index-build";
+        return builder.Build();
+    }
 
     /// <summary>Builds running on this worker now.</summary>
     public int Running => _builds.Count;
@@ -71,7 +86,7 @@ public sealed partial class IndexBuildSessions(NpgsqlDataSource dataSource, IOpt
     public async Task StartAsync(NpgsqlConnection jobConnection, Guid jobId, int attempt, int starts, string createSql,
         CancellationToken cancellationToken)
     {
-        var session = await dataSource.OpenConnectionAsync(cancellationToken);
+        var session = await _dataSource.OpenConnectionAsync(cancellationToken);
         BuildSession identity;
         try
         {
@@ -107,14 +122,15 @@ public sealed partial class IndexBuildSessions(NpgsqlDataSource dataSource, IOpt
         }
 
         LogStarted(jobId, starts, identity.Pid);
-        // Listed before it starts: a build that ends at once must not unlist itself before it is listed.
-        var build = new Task<Task>(() => BuildAsync(session, jobId, identity, createSql));
-        _builds[jobId] = build.Unwrap();
-        build.Start(TaskScheduler.Default);
+        // Listed before it starts: a build that ends at once must not unlist itself before it is listed. It unlists only
+        // itself: a later attempt's build of the job may have taken its place (after ending this one).
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _builds[jobId] = ended.Task;
+        _ = Task.Run(() => BuildAsync(session, jobId, identity, createSql, ended), CancellationToken.None);
     }
 
     /// <summary>Runs the build to its end and records how it ended; a lost session records nothing (the next turn sees it gone).</summary>
-    private async Task BuildAsync(NpgsqlConnection session, Guid jobId, BuildSession identity, string createSql)
+    private async Task BuildAsync(NpgsqlConnection session, Guid jobId, BuildSession identity, string createSql, TaskCompletionSource ended)
     {
         try
         {
@@ -127,8 +143,10 @@ public sealed partial class IndexBuildSessions(NpgsqlDataSource dataSource, IOpt
                     await using var create = new NpgsqlCommand(createSql, session) { CommandTimeout = 0 };
                     await create.ExecuteNonQueryAsync(_stopping.Token);
                 }
-                catch (PostgresException e) when (!e.IsTransient && !_stopping.IsCancellationRequested)
+                catch (PostgresException e) when (!_stopping.IsCancellationRequested)
                 {
+                    // Every error the server reports for the CREATE is recorded, transient ones too: Npgsql counts a lock
+                    // timeout (55P03) as transient, and it is what makes the job table_busy rather than a lost build.
                     (code, message) = (e.SqlState, e.MessageText);
                 }
 
@@ -139,11 +157,6 @@ public sealed partial class IndexBuildSessions(NpgsqlDataSource dataSource, IOpt
                 finish.Parameters.AddWithValue("code", (object?)code ?? DBNull.Value);
                 finish.Parameters.AddWithValue("message", (object?)message ?? DBNull.Value);
                 await finish.ExecuteNonQueryAsync(CancellationToken.None);
-
-                // The session goes back to the pool: the next user gets the server's defaults.
-                await using var reset = new NpgsqlCommand(
-                    "reset lock_timeout; reset statement_timeout; reset client_connection_check_interval", session);
-                await reset.ExecuteNonQueryAsync(CancellationToken.None);
             }
         }
         catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
@@ -154,7 +167,8 @@ public sealed partial class IndexBuildSessions(NpgsqlDataSource dataSource, IOpt
         }
         finally
         {
-            _builds.TryRemove(jobId, out _);
+            _builds.TryRemove(KeyValuePair.Create(jobId, ended.Task));
+            ended.SetResult();
         }
     }
 
@@ -164,6 +178,7 @@ public sealed partial class IndexBuildSessions(NpgsqlDataSource dataSource, IOpt
         await _stopping.CancelAsync();
         await Task.WhenAll(_builds.Values);
         _stopping.Dispose();
+        await _dataSource.DisposeAsync();
     }
 
     [LoggerMessage(LogLevel.Information, "Index build {JobId}: build {Starts} started on PostgreSQL backend {Pid}, outside the job's message")]

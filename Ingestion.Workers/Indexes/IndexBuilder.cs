@@ -50,7 +50,7 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
         where n.nspname = @schema and c.relname = @name
         """;
 
-    /// <summary>The build's progress while its backend (pid and start: a pid may be reused) runs it; no row once it ended.</summary>
+    /// <summary>The build's progress while its backend (pid and start: a pid may be reused) runs it; no row while it waits for a lock or once it ended.</summary>
     private const string ProgressSql = """
         select p.phase, p.blocks_done, p.blocks_total, p.tuples_done, p.tuples_total
         from pg_stat_progress_create_index p
@@ -65,6 +65,14 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
 
     private const string CancelSql = """
         select pg_cancel_backend(pid) from pg_stat_activity where pid = @pid and backend_start = @backend_start
+        """;
+
+    /// <summary>
+    /// Whether the build's backend is alive: build sessions are not pooled, so it lives exactly as long as its build
+    /// (waiting for a lock, building, or recording how it ended), and never serves other work.
+    /// </summary>
+    private const string AliveSql = """
+        select exists (select from pg_stat_activity where pid = @pid and backend_start = @backend_start)
         """;
 
     public JobKind Kind => IndexBuildJob.Descriptor;
@@ -116,7 +124,16 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
     {
         var command = run.Command;
         var starts = 0;
-        if (await ReadSessionAsync(run.Connection, command.JobId, cancellationToken) is { } recorded && recorded.Attempt == command.Attempt)
+        var recorded = await ReadSessionAsync(run.Connection, command.JobId, cancellationToken);
+        if (recorded is { Finished: false } && recorded.Attempt != command.Attempt
+            && !await EndBuildAsync(run.Connection, recorded.Session, cancellationToken))
+        {
+            // An earlier attempt's build still runs (cancelled and retried between its turns, or faulted): a second build of
+            // the index must not start beside it, nor drop what it is building. It was cancelled; the job asks again shortly.
+            return run.ResumeLater(DateTimeOffset.UtcNow + options.Value.ProgressInterval);
+        }
+
+        if (recorded is not null && recorded.Attempt == command.Attempt)
         {
             starts = recorded.Starts;
             if (recorded.Finished)
@@ -124,7 +141,7 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
                 return await FinishAsync(run, dataset, target, recorded, cancellationToken);
             }
 
-            if (sessions.Runs(command.JobId) || await IsBuildingAsync(run.Connection, recorded.Session, cancellationToken))
+            if (sessions.Runs(command.JobId) || await IsAliveAsync(run.Connection, recorded.Session, cancellationToken))
             {
                 return await WatchAsync(run, dataset, target, recorded.Session, cancellationToken);
             }
@@ -183,7 +200,7 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
         {
             if (await run.IsCancelledAsync(cancellationToken))
             {
-                await CancelBuildAsync(run.Connection, target, session);
+                await CancelBuildAsync(run.Connection, command, dataset, target);
                 await run.StopAsync();
                 cancellationToken.ThrowIfCancellationRequested();
             }
@@ -200,15 +217,19 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
                 await using var reader = await progress.ExecuteReaderAsync(cancellationToken);
                 if (await reader.ReadAsync(cancellationToken))
                 {
-                    seen = true;
                     await run.Events.Publish(new IndexBuildProgressed(command.JobId, reader.GetString(0), reader.GetInt64(1),
                         reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), DateTimeOffset.UtcNow, command.Attempt), cancellationToken);
                 }
-                else if (!sessions.Runs(command.JobId))
-                {
-                    // Neither building nor finished: the backend is gone. The next turn finds out why.
-                    return JobOutcome.Continue;
-                }
+            }
+
+            if (await IsAliveAsync(run.Connection, session, cancellationToken))
+            {
+                seen = true;
+            }
+            else if (!sessions.Runs(command.JobId))
+            {
+                // Neither alive nor finished: the backend is gone. The next turn finds out why.
+                return JobOutcome.Continue;
             }
 
             // Let go only once the build was seen running on the server: the next turn, on any worker, must see it there.
@@ -274,8 +295,7 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
     public async Task<JobOutcome> StopAsync(JobRun<BuildIndex> run, CancellationToken cancellationToken)
     {
         var command = run.Command;
-        if (await ReadSessionAsync(run.Connection, command.JobId, cancellationToken) is not { Finished: false } recorded
-            || await catalog.FindAsync(command.TenantId, command.Dataset, cancellationToken) is not { } dataset)
+        if (await catalog.FindAsync(command.TenantId, command.Dataset, cancellationToken) is not { } dataset)
         {
             return JobOutcome.Done;
         }
@@ -283,7 +303,7 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
         await SetTimeoutsAsync(run.Connection, cancellationToken);
         try
         {
-            await CancelBuildAsync(run.Connection, TargetOf(command, dataset), recorded.Session);
+            await CancelBuildAsync(run.Connection, command, dataset, TargetOf(command, dataset));
         }
         finally
         {
@@ -294,23 +314,68 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
         return JobOutcome.Done;
     }
 
-    /// <summary>Cancels the build's statement on its backend (only that backend: pid and start both match), then drops what it left.</summary>
-    private async Task CancelBuildAsync(NpgsqlConnection connection, Target target, BuildSession session)
+    /// <summary>
+    /// Cancels the job's build, read from its record at the time of the cancel: a build not yet finished has its statement
+    /// cancelled on its backend (only that backend: pid and start both match, and it is not pooled), then what it left is
+    /// dropped, valid or not: a build that ended before the cancel reached it leaves a valid index no one declares, which
+    /// would escape the most indexes a dataset may have and slow every load. An index the dataset declares is left.
+    /// </summary>
+    private async Task CancelBuildAsync(NpgsqlConnection connection, BuildIndex command, DatasetDefinition dataset, Target target)
     {
-        await using (var cancel = new NpgsqlCommand(CancelSql, connection))
+        if (await ReadSessionAsync(connection, command.JobId, CancellationToken.None) is not { } recorded)
         {
-            cancel.Parameters.AddWithValue("pid", session.Pid);
-            cancel.Parameters.AddWithValue("backend_start", session.BackendStart);
+            return;
+        }
+
+        if (!recorded.Finished)
+        {
+            await using var cancel = new NpgsqlCommand(CancelSql, connection);
+            cancel.Parameters.AddWithValue("pid", recorded.Session.Pid);
+            cancel.Parameters.AddWithValue("backend_start", recorded.Session.BackendStart);
             await cancel.ExecuteNonQueryAsync(CancellationToken.None);
         }
 
         // The cancelled CREATE ends within moments; the drop waits for it under the lock timeout.
-        await TryDropAsync(connection, target, onlyInvalid: true);
+        var declared = dataset.SecondaryIndexes.Any(columns => columns.SequenceEqual(command.Columns));
+        await TryDropAsync(connection, target, onlyInvalid: declared);
     }
 
-    private static async Task<bool> IsBuildingAsync(NpgsqlConnection connection, BuildSession session, CancellationToken cancellationToken)
+    /// <summary>
+    /// Cancels the build on its backend and waits, up to the lock timeout, for the backend to end (its session is not
+    /// pooled, so it ends with the build). Returns whether it ended.
+    /// </summary>
+    private async Task<bool> EndBuildAsync(NpgsqlConnection connection, BuildSession session, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand($"select exists ({ProgressSql})", connection);
+        if (!await IsAliveAsync(connection, session, cancellationToken))
+        {
+            return true;
+        }
+
+        LogEndingEarlierBuild(session.Pid);
+        await using (var cancel = new NpgsqlCommand(CancelSql, connection))
+        {
+            cancel.Parameters.AddWithValue("pid", session.Pid);
+            cancel.Parameters.AddWithValue("backend_start", session.BackendStart);
+            await cancel.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var until = DateTimeOffset.UtcNow + options.Value.LockTimeout;
+        while (await IsAliveAsync(connection, session, cancellationToken))
+        {
+            if (DateTimeOffset.UtcNow >= until)
+            {
+                return false;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+        }
+
+        return true;
+    }
+
+    private static async Task<bool> IsAliveAsync(NpgsqlConnection connection, BuildSession session, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(AliveSql, connection);
         command.Parameters.AddWithValue("pid", session.Pid);
         command.Parameters.AddWithValue("backend_start", session.BackendStart);
         return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
@@ -430,6 +495,9 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
 
     [LoggerMessage(LogLevel.Warning, "Index build {JobId}: build {Starts} of index {Name} ended with its worker before it finished")]
     private partial void LogLostBuild(Guid jobId, string name, int starts);
+
+    [LoggerMessage(LogLevel.Warning, "An earlier attempt's index build still runs on PostgreSQL backend {Pid}: it is cancelled before this attempt builds")]
+    private partial void LogEndingEarlierBuild(int pid);
 
     [LoggerMessage(LogLevel.Warning, "Dropping the index {Schema}.{Name} a failed or interrupted build left")]
     private partial void LogDroppingInvalid(string schema, string name);

@@ -83,6 +83,74 @@ public sealed class When_an_index_build_outlives_its_message
             "one valid index, nothing invalid left");
     }
 
+    [Test]
+    public async Task Should_fail_as_table_busy_once_when_another_build_holds_the_table()
+    {
+        // What another build of the table holds (SHARE UPDATE EXCLUSIVE): the job's CREATE waits for it before it creates
+        // anything, past IndexBuilds:LockTimeout (5 s in the shared stack). That is the build's own table_busy, not a lost
+        // build started again (nothing is left to drop, so no drop would report the busy table instead).
+        var deployment = TestRun.Shared;
+        using var acme = deployment.Client(Keys.Acme);
+        var name = "busy_" + Guid.NewGuid().ToString("N")[..8];
+        await acme.CreateDatasetAsync(When_dataset_rows_are_read.Definition(name));
+        await FillAsync(deployment, name);
+
+        Guid jobId;
+        JsonNode job;
+        await using (var other = await deployment.Sandbox.Db.OpenConnectionAsync())
+        await using (var holding = await other.BeginTransactionAsync())
+        {
+            await using (var lockTable = new NpgsqlCommand($"lock table tenant_acme.\"{name}\" in share update exclusive mode", other, holding))
+            {
+                await lockTable.ExecuteNonQueryAsync();
+            }
+
+            jobId = await AddIndexAsync(acme, name, "qty");
+            job = await acme.WaitForJobAsync(jobId, TimeSpan.FromSeconds(40), "built", "failed", "cancelled");
+            await holding.RollbackAsync();
+        }
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("failed"), job.ToJsonString());
+        Assert.That(job["error"]!["code"]!.GetValue<string>(), Is.EqualTo("table_busy"), job.ToJsonString());
+        Assert.That(await StartsAsync(deployment, jobId), Is.EqualTo(1), "the build that met the lock timeout is not started again");
+        Assert.That(await IndexesAsync(deployment, name, DatasetIndex.NameOf(name, ["qty"])), Is.EqualTo((0L, 0L)));
+    }
+
+    [Test]
+    public async Task Should_cancel_the_running_build_and_leave_no_index()
+    {
+        var deployment = TestRun.Shared;
+        using var acme = deployment.Client(Keys.Acme);
+        var name = "cancelled_" + Guid.NewGuid().ToString("N")[..8];
+        await acme.CreateDatasetAsync(When_dataset_rows_are_read.Definition(name));
+        await FillAsync(deployment, name);
+        var index = DatasetIndex.NameOf(name, ["price"]);
+
+        Guid jobId;
+        await using (var writer = await deployment.Sandbox.Db.OpenConnectionAsync())
+        await using (var open = await HoldWriteAsync(writer, name))
+        {
+            jobId = await AddIndexAsync(acme, name, "price");
+            await WaitUntilAsync(async () => await BuildingAsync(deployment, jobId), "the build runs on its recorded backend");
+            Assert.That(await IndexesAsync(deployment, name, index), Is.EqualTo((0L, 1L)), "the waiting build made its INVALID index");
+
+            using (var cancel = await acme.PostAsync($"/v1/jobs/{jobId}/cancel", null))
+            {
+                Assert.That(cancel.IsSuccessStatusCode, Is.True, await cancel.Content.ReadAsStringAsync());
+            }
+
+            // The recorded backend's CREATE is cancelled, and the backend (not pooled) ends with it.
+            await WaitUntilAsync(async () => !await RecordedBackendAliveAsync(deployment, jobId), "the recorded backend's build was cancelled");
+            await open.RollbackAsync();
+        }
+
+        // The cancel's drop waited for the open write (within the lock timeout) and then dropped what the build left.
+        await WaitUntilAsync(async () => await IndexesAsync(deployment, name, index) == (0L, 0L), "no index, valid or invalid, remains");
+        var job = await acme.WaitForJobAsync(jobId, TimeSpan.FromSeconds(30), "built", "failed", "cancelled");
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("cancelled"), job.ToJsonString());
+        Assert.That(await IndexesAsync(deployment, name, index), Is.EqualTo((0L, 0L)));
+    }
+
     /// <summary>Rows written straight into the dataset's table: the build needs rows, not the upload path that loads them.</summary>
     private static Task FillAsync(Deployment deployment, string dataset) =>
         deployment.Sandbox.ExecuteAsync($"""
@@ -112,6 +180,14 @@ public sealed class When_an_index_build_outlives_its_message
             select exists (select from ingestion.index_build_sessions s
                            join pg_stat_activity a on a.pid = s.backend_pid and a.backend_start = s.backend_start
                            join pg_stat_progress_create_index p on p.pid = a.pid
+                           where s.job_id = @job)
+            """, ("job", jobId));
+
+    /// <summary>Whether the backend recorded for the job is alive at all (build sessions are not pooled: it ends with its build).</summary>
+    private static async Task<bool> RecordedBackendAliveAsync(Deployment deployment, Guid jobId) =>
+        await deployment.Sandbox.ScalarAsync<bool>("""
+            select exists (select from ingestion.index_build_sessions s
+                           join pg_stat_activity a on a.pid = s.backend_pid and a.backend_start = s.backend_start
                            where s.job_id = @job)
             """, ("job", jobId));
 

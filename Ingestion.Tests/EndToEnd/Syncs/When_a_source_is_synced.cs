@@ -32,7 +32,8 @@ public sealed class When_a_source_is_synced
         _deployment = await Deployment.StartAsync(TestRun.Servers, "syncs", new Dictionary<string, string>
         {
             ["Sources__AllowedHosts__0"] = "127.0.0.1",
-            ["Syncs__MaxInlineWait"] = "00:00:02",
+            // Above the budget's lead (2 s): a slot 2-3 s away is waited for inline, a farther one parks the sync.
+            ["Syncs__MaxInlineWait"] = "00:00:03",
         });
 
         // Two workers: any of them may take any turn of any sync, and they share every budget.
@@ -289,8 +290,9 @@ public sealed class When_a_source_is_synced
 
         Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("synced"), job.ToJsonString());
         Assert.That(await RowsAsync(source), Is.EqualTo((300L, 300L)));
-        Assert.That(string.Join("\n", _deployment.Workers.Select(w => w.Log())), Does.Contain("parked"),
-            "waits longer than MaxInlineWait went back to PostgreSQL");
+        var jobId = job["jobId"]!.GetValue<Guid>();
+        Assert.That(string.Join("\n", _deployment.Workers.Select(w => w.Log())), Does.Match($"Sync {jobId} of source {source} waits .*: parked"),
+            "this sync's waits longer than MaxInlineWait went back to PostgreSQL");
         Assert.That((await _simulator.StatsAsync()).OverPolicy, Is.Zero);
     }
 

@@ -550,6 +550,12 @@ public sealed partial class SyncRunner(
                             throw new SyncException("cursor_expired", $"The upstream refused the partition's cursor {resumes} times in a row without a page getting through ({status}).");
                         }
 
+                        if (turn.Dataset.Key.Count == 0)
+                        {
+                            // Going on from the marks reads the last committed records again, starting over reads them all: only a key recognises them.
+                            throw new SyncException("cursor_expired_without_key", SourceRules.KeylessCursorExpired(turn.Dataset.Name, status));
+                        }
+
                         position = marks.ResumeFrom(position, definition);
                         LogCursorRefused(turn.Run.Command.JobId, status, position.Since, position.Until);
                         continue;

@@ -297,6 +297,27 @@ public sealed class When_a_source_is_synced
     }
 
     [Test]
+    public async Task Should_fail_a_sync_into_a_keyless_dataset_whose_cursor_expires_instead_of_loading_records_twice()
+    {
+        // One request every 2 s and cursors that live 1 s: the second page's cursor is refused.
+        await UpstreamAsync(new SimulatorConfig
+        {
+            Events = 100, CursorTtlSeconds = 1, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(1, 2)]),
+        });
+        var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
+            CursorParameter: "cursor", LimitParameter: "limit", PageSize: 50), [new RateLimitPolicy(1, 2)],
+            new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "), keyed: false);
+
+        var job = await SyncAsync(source, seconds: 60);
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("failed"), job.ToJsonString());
+        Assert.That(job["error"]!["code"]!.GetValue<string>(), Is.EqualTo("cursor_expired_without_key"));
+        Assert.That(job["error"]!["message"]!.GetValue<string>(), Does.Contain("declare a key"));
+        Assert.That(await RowsAsync(source), Is.EqualTo((50L, 50L)), "the first page stays, once");
+        Assert.That((await _simulator.StatsAsync()).CursorExpired, Is.EqualTo(1));
+    }
+
+    [Test]
     public async Task Should_refuse_a_second_sync_of_a_source_while_one_runs_and_name_the_running_job()
     {
         // Four pages at two requests a second: the first sync is still running when the second request comes.
@@ -450,7 +471,7 @@ public sealed class When_a_source_is_synced
 
     /// <summary>Declares a source and its dataset; its secret starts with <see cref="SimulatorConfig.Key"/> and is its own unless given.</summary>
     private async Task<string> RegisterAsync(string path, SourcePagination pagination, IReadOnlyList<RateLimitPolicy> policies, SourceAuth auth,
-        string? baseUrl = null, string? secret = null)
+        string? baseUrl = null, string? secret = null, bool keyed = true)
     {
         var name = $"events_{++_sources}";
         using var acme = _deployment.Client(Keys.Acme);
@@ -464,7 +485,7 @@ public sealed class When_a_source_is_synced
                 new { name = "occurred_at", type = "timestamptz", required = true },
                 new { name = "value", type = "numeric(10,2)", required = false },
             },
-            key = new[] { "id" },
+            key = keyed ? new[] { "id" } : Array.Empty<string>(),
         })).EnsureSuccessStatusCode();
 
         var definition = new SourceDefinition(name, name,

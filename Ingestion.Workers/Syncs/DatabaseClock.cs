@@ -44,6 +44,16 @@ internal sealed class DatabaseClock
         return (FromTicks(local - bestError), FromTicks(local + bestError));
     }
 
+    /// <summary>How wide a moment's place on this worker's clock is now (<see cref="Place"/>'s latest less its earliest); zero before any reading.</summary>
+    public TimeSpan Uncertainty(long now)
+    {
+        lock (_gate)
+        {
+            var error = ErrorNow(now);
+            return error == long.MaxValue ? TimeSpan.Zero : TimeSpan.FromTicks(2 * error);
+        }
+    }
+
     private long ErrorNow(long now) => _error == long.MaxValue
         ? long.MaxValue
         : _error + (long)(Stopwatch.GetElapsedTime(_readAt, now).Ticks * DriftPerSecond);

@@ -41,7 +41,11 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     /// </summary>
     public static readonly TimeSpan Margin = TimeSpan.FromMilliseconds(25);
 
-    /// <summary>How late after its slot a request may still be sent; later, the slot is let go and another taken.</summary>
+    /// <summary>
+    /// How late after its slot a request may still be sent (counted from the slot's earliest moment on this worker's
+    /// clock, and widened by the skew of a worker that knows PostgreSQL's clock loosely: <see cref="ReserveAsync"/>);
+    /// later, the slot is let go and another taken.
+    /// </summary>
     public static readonly TimeSpan Tolerance = TimeSpan.FromMilliseconds(12);
 
     /// <summary>
@@ -70,8 +74,9 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     /// </summary>
     private const string LockSql = "select pg_advisory_xact_lock(hashtextextended('ingestion.budget:' || @key, 0))";
 
-    // The earliest slot every policy allows: not before now, the upstream's block, the pace after the
-    // latest slot, nor a window (and the margin) after the R-th latest slot of any policy. Policies: the
+    // The earliest slot every policy allows: not before now and the caller's round trip (a slot that has
+    // passed when its answer arrives is let go), the upstream's block, the pace after the latest slot, nor
+    // a window (and the margin, and the caller's skew) after the R-th latest slot of any policy. Policies: the
     // caller's (its run may hold an older definition), every source's on the key, and the learned one in
     // force. The slot is taken when it lies within the lead; the grants older than the longest window go.
     private const string SlotSql = $"""
@@ -87,10 +92,10 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
             union
             select learned_requests, learned_seconds from budget where learned_requests is not null
         ),
-        windows as (select requests, make_interval(secs => per_seconds) + @margin as span from policies),
+        windows as (select requests, make_interval(secs => per_seconds) + @margin + @skew as span from policies),
         slot as (
             select greatest(
-                (select now from clock),
+                (select now from clock) + @round_trip,
                 (select blocked_until from budget),
                 (select max(g.at) from ingestion.rate_grants g where g.budget_key = @key)
                     + (select max(w.span / w.requests) from windows w where w.span / w.requests between @min_pace and @max_pace),
@@ -130,6 +135,9 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     /// <summary>Blocks the upstream asked for that this worker heard, on its own monotonic clock: a slot taken before one is let go.</summary>
     private readonly ConcurrentDictionary<string, long> _blockedUntil = new(StringComparer.Ordinal);
 
+    /// <summary>The last slot statement's round trip (<see cref="Stopwatch"/> ticks): the soonest a slot may lie after PostgreSQL's now.</summary>
+    private long _roundTrip;
+
     /// <summary>
     /// Takes one permit now: <see cref="TimeSpan.Zero"/> when the request may go now, otherwise how
     /// long until one may be free (nothing is taken then; ask again after it).
@@ -147,6 +155,15 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     public async Task<BudgetSlot> ReserveAsync(string budgetKey, IReadOnlyList<RateLimitPolicy> declared, TimeSpan lead,
         CancellationToken cancellationToken)
     {
+        // A slot is sent up to its uncertainty on this worker's clock late (it waits for the slot's latest moment): what
+        // exceeds half the tolerance widens the windows it is counted in (skew) and its deadline, so a worker that knows
+        // PostgreSQL's clock only loosely (a distant database) keeps the policy and still has half the tolerance to wake
+        // in, instead of letting every slot go. Near the database (a reading within a few milliseconds) nothing changes.
+        var skew = _databaseClock.Uncertainty(Stopwatch.GetTimestamp()) - Tolerance / 2;
+        skew = skew > TimeSpan.Zero ? skew : TimeSpan.Zero;
+
+        // A slot for later (a lead) lies at least a round trip ahead: PostgreSQL's now at the statement's start has passed by the answer.
+        var roundTrip = lead > TimeSpan.Zero ? Stopwatch.GetElapsedTime(0, Volatile.Read(ref _roundTrip)) : TimeSpan.Zero;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var batch = new NpgsqlBatch(connection)
         {
@@ -165,6 +182,8 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
                         new NpgsqlParameter("min_pace", MinPace),
                         new NpgsqlParameter("max_pace", MaxPace),
                         new NpgsqlParameter("lead", lead),
+                        new NpgsqlParameter("skew", skew),
+                        new NpgsqlParameter("round_trip", roundTrip),
                     },
                 },
             },
@@ -176,27 +195,42 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
         await reader.NextResultAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         var answered = Stopwatch.GetTimestamp();
+        Volatile.Write(ref _roundTrip, answered - asked);
         var (at, now) = (reader.GetDateTime(0), reader.GetDateTime(1));
         var (earliest, latest) = _databaseClock.Place(at, now, asked, answered);
-        return new BudgetSlot(at - now, reader.GetBoolean(2), earliest, latest);
+        var deadline = earliest + (long)((Tolerance + skew).TotalSeconds * Stopwatch.Frequency);
+        return new BudgetSlot(at - now, reader.GetBoolean(2), earliest, latest, deadline, at);
     }
 
     /// <summary>
     /// Sleeps until a taken slot (<see cref="SlotClock"/>: the caller goes on from the clock's thread, so
-    /// its request leaves at the slot); false when it must be let go instead of used: this worker may be
-    /// more than <see cref="Tolerance"/> past it (it woke late on a busy machine, or does not know
-    /// PostgreSQL's clock that closely: <see cref="DatabaseClock"/>), or heard meanwhile that the upstream asked for a pause. A slot let go stays in the log, unused: the budget errs on the slow side.
+    /// its request leaves at the slot); false when it must be let go instead of used: this worker is past
+    /// its <see cref="BudgetSlot.Deadline"/> (it woke late on a busy machine), its grant is gone (a worker
+    /// the upstream asked for a pause deleted the key's grants to come: <see cref="ObserveAsync"/>; checked
+    /// a couple of round trips before the slot, so the check does not delay the request, when the slot lies that far ahead), or this worker
+    /// heard of a pause itself. A slot let go late stays in the log, unused: the budget errs on the slow side.
     /// </summary>
     public async Task<bool> WaitForAsync(string budgetKey, BudgetSlot slot, CancellationToken cancellationToken)
     {
-        // Never sent before the slot's latest possible moment on this worker's clock, nor later than its earliest and the tolerance.
+        // A slot given for at once (no time to confirm it before it passes) was given after any pause stored before it.
+        var confirmAt = slot.Latest - 2 * Volatile.Read(ref _roundTrip) - Stopwatch.Frequency / 1000;
+        if (Stopwatch.GetTimestamp() < confirmAt)
+        {
+            await _clock.WaitUntilAsync(confirmAt, cancellationToken);
+            if (!await StillGrantedAsync(budgetKey, slot.At, cancellationToken))
+            {
+                return false;
+            }
+        }
+
+        // Never sent before the slot's latest possible moment on this worker's clock, nor after its deadline.
         if (Stopwatch.GetTimestamp() < slot.Latest)
         {
             await _clock.WaitUntilAsync(slot.Latest, cancellationToken);
         }
 
         var now = Stopwatch.GetTimestamp();
-        if (Stopwatch.GetElapsedTime(slot.Earliest, now) > Tolerance)
+        if (now > slot.Deadline)
         {
             return false;
         }
@@ -205,6 +239,14 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     }
 
     public void Dispose() => _clock.Dispose();
+
+    private async Task<bool> StillGrantedAsync(string budgetKey, DateTime at, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("select exists (select 1 from ingestion.rate_grants where budget_key = @key and at = @at)");
+        command.Parameters.AddWithValue("key", budgetKey);
+        command.Parameters.AddWithValue("at", at);
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
 
     /// <summary>Deletes the grants no policy counts any more, on every key: those of keys no sync asks on now.</summary>
     public async Task<int> ForgetOldGrantsAsync(CancellationToken cancellationToken)
@@ -222,7 +264,9 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     /// instead of meeting it with 429s. The block is stored on PostgreSQL's clock, the one
     /// <see cref="TryTakeAsync"/> compares it with: what the worker keeps is how long from
     /// <paramref name="observedAt"/> (its own clock, when it read the headers) the wait lasts, so a
-    /// worker whose clock is off blocks the budget neither too long nor too short.
+    /// worker whose clock is off blocks the budget neither too long nor too short. A block also deletes the
+    /// key's grants still to come, which other workers may hold up to <see cref="Lead"/> ahead: each confirms
+    /// its grant before sending (<see cref="WaitForAsync"/>), so the pause holds every worker, and asks again.
     /// </summary>
     public async Task ObserveAsync(string budgetKey, IReadOnlyList<RateLimitPolicy> declared, RateSignal signal,
         DateTimeOffset observedAt, CancellationToken cancellationToken)
@@ -241,6 +285,10 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
         }
 
         await using var command = dataSource.CreateCommand("""
+            with withdrawn as (
+                delete from ingestion.rate_grants g
+                where g.budget_key = @key and @blocked_for::interval is not null and g.at > clock_timestamp()
+            )
             insert into ingestion.rate_budgets as b (budget_key, blocked_until, learned_requests, learned_seconds, learned_at)
             values (@key, clock_timestamp() + @blocked_for, @requests, @seconds, case when @requests::int is not null then clock_timestamp() end)
             on conflict (budget_key) do update set
@@ -287,6 +335,7 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
 /// A slot of the budget: <see cref="Wait"/> from now on PostgreSQL's clock; <see cref="Reserved"/>
 /// when it is the caller's, otherwise when to expect one. Where it falls on this worker's clock, as
 /// <see cref="Stopwatch"/> timestamps: no earlier than <see cref="Earliest"/>, no later than
-/// <see cref="Latest"/> (no worker's wall clock is compared with PostgreSQL's).
+/// <see cref="Latest"/> (no worker's wall clock is compared with PostgreSQL's); sent no later than
+/// <see cref="Deadline"/>. <see cref="At"/> is the grant itself, on PostgreSQL's clock.
 /// </summary>
-public readonly record struct BudgetSlot(TimeSpan Wait, bool Reserved, long Earliest, long Latest);
+public readonly record struct BudgetSlot(TimeSpan Wait, bool Reserved, long Earliest, long Latest, long Deadline, DateTime At);

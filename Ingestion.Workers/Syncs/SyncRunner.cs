@@ -46,6 +46,9 @@ public sealed partial class SyncRunner(
     /// <summary>How often a turn looks again at how many partitions the budget's pace and the observed latency keep busy.</summary>
     private static readonly TimeSpan ConcurrencyReview = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>Slots let go in a row after which (and every so many more) a partition says so: it is spending budget without sending.</summary>
+    private const int SlotsLetGoWarning = 20;
+
     private readonly SyncOptions _options = options.Value;
 
     public JobKind Kind => SyncJob.Descriptor;
@@ -428,6 +431,7 @@ public sealed partial class SyncRunner(
         var failures = 0;
         var startedResumes = resumes;
         var http429InRow = 0;
+        var letGoInRow = 0;
         while (true)
         {
             // Retries (429, 5xx) keep to the turn's time like pages do: the turn ends and the partition goes on from its checkpoint.
@@ -458,8 +462,16 @@ public sealed partial class SyncRunner(
             if (!usable)
             {
                 turn.SlotLetGo();
+                if (++letGoInRow % SlotsLetGoWarning == 0)
+                {
+                    // Each slot let go still spends the budget: a worker that keeps missing them starves the others on the key.
+                    LogSlotsLetGo(turn.Run.Command.JobId, turn.Run.Command.Source, letGoInRow);
+                }
+
                 continue;
             }
+
+            letGoInRow = 0;
 
             requests++;
             turn.CountRequest();
@@ -550,6 +562,12 @@ public sealed partial class SyncRunner(
                             throw new SyncException("cursor_expired", $"The upstream refused the partition's cursor {resumes} times in a row without a page getting through ({status}).");
                         }
 
+                        if (turn.Dataset.Key.Count == 0)
+                        {
+                            // Going on from the marks reads the last committed records again, starting over reads them all: only a key recognises them.
+                            throw new SyncException("cursor_expired_without_key", SourceRules.KeylessCursorExpired(turn.Dataset.Name, status));
+                        }
+
                         position = marks.ResumeFrom(position, definition);
                         LogCursorRefused(turn.Run.Command.JobId, status, position.Since, position.Until);
                         continue;
@@ -633,6 +651,9 @@ public sealed partial class SyncRunner(
 
     [LoggerMessage(LogLevel.Warning, "Sync {JobId} of source {Source} failed: {Code}: {Message}")]
     private partial void LogFailed(Guid jobId, string source, string code, string message);
+
+    [LoggerMessage(LogLevel.Warning, "Sync {JobId} of source {Source} let {Slots} budget slots in a row go unused (woke too late for them, or a pause withdrew them): each still counts against the rate budget")]
+    private partial void LogSlotsLetGo(Guid jobId, string source, int slots);
 
     [LoggerMessage(LogLevel.Information, "Sync {JobId} of source {Source} waits for its rate budget until {Until:o}: parked")]
     private partial void LogParked(Guid jobId, string source, DateTimeOffset until);

@@ -176,8 +176,10 @@ function configure(overrides) {
   if (!(c.pageSizeCap > 0)) problems.push('pageSizeCap must be positive');
   if (!(c.arrivalsPerSecond >= 0)) problems.push('arrivalsPerSecond must be >= 0');
   if (!(Number.isInteger(c.repeatGap) && c.repeatGap >= 1)) problems.push('repeatGap must be a positive integer');
-  if (!(Number.isInteger(c.repeats) && c.repeats >= 0 && (c.repeats === 0 || (c.repeats + 2) * c.repeatGap <= c.events))) {
-    problems.push('repeats must be a non-negative integer, and repeats + 2 times repeatGap at most the events (repeats spaced at least repeatGap apart)');
+  // Repeats lie floor((events - repeatGap) / (repeats + 1)) or more apart: more than repeatGap, so no repeat serves
+  // another repeat's position (whose event is itself a repeat) and `repeated` names the id actually served.
+  if (!(Number.isInteger(c.repeats) && c.repeats >= 0 && (c.repeats === 0 || (c.repeats + 1) * (c.repeatGap + 1) <= c.events - c.repeatGap))) {
+    problems.push('repeats must be a non-negative integer, and (repeats + 1) times (repeatGap + 1) at most events - repeatGap (repeats spaced more than repeatGap apart)');
   }
   if (!['fixed', 'sliding'].includes(c.window)) problems.push('window must be fixed or sliding');
   if (!['relative', 'epoch', 'ietf', 'none'].includes(c.rateHeaders)) problems.push('rateHeaders must be relative, epoch, ietf or none');

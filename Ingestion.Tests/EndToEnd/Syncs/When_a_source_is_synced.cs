@@ -32,7 +32,8 @@ public sealed class When_a_source_is_synced
         _deployment = await Deployment.StartAsync(TestRun.Servers, "syncs", new Dictionary<string, string>
         {
             ["Sources__AllowedHosts__0"] = "127.0.0.1",
-            ["Syncs__MaxInlineWait"] = "00:00:02",
+            // Above the budget's lead (2 s): a slot 2-3 s away is waited for inline, a farther one parks the sync.
+            ["Syncs__MaxInlineWait"] = "00:00:03",
         });
 
         // Two workers: any of them may take any turn of any sync, and they share every budget.
@@ -289,9 +290,31 @@ public sealed class When_a_source_is_synced
 
         Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("synced"), job.ToJsonString());
         Assert.That(await RowsAsync(source), Is.EqualTo((300L, 300L)));
-        Assert.That(string.Join("\n", _deployment.Workers.Select(w => w.Log())), Does.Contain("parked"),
-            "waits longer than MaxInlineWait went back to PostgreSQL");
+        var jobId = job["jobId"]!.GetValue<Guid>();
+        Assert.That(string.Join("\n", _deployment.Workers.Select(w => w.Log())), Does.Match($"Sync {jobId} of source {source} waits .*: parked"),
+            "this sync's waits longer than MaxInlineWait went back to PostgreSQL");
         Assert.That((await _simulator.StatsAsync()).OverPolicy, Is.Zero);
+    }
+
+    [Test]
+    public async Task Should_fail_a_sync_into_a_keyless_dataset_whose_cursor_expires_instead_of_loading_records_twice()
+    {
+        // One request every 2 s and cursors that live 1 s: the second page's cursor is refused.
+        await UpstreamAsync(new SimulatorConfig
+        {
+            Events = 100, CursorTtlSeconds = 1, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(1, 2)]),
+        });
+        var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
+            CursorParameter: "cursor", LimitParameter: "limit", PageSize: 50), [new RateLimitPolicy(1, 2)],
+            new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "), keyed: false);
+
+        var job = await SyncAsync(source, seconds: 60);
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("failed"), job.ToJsonString());
+        Assert.That(job["error"]!["code"]!.GetValue<string>(), Is.EqualTo("cursor_expired_without_key"));
+        Assert.That(job["error"]!["message"]!.GetValue<string>(), Does.Contain("declare a key"));
+        Assert.That(await RowsAsync(source), Is.EqualTo((50L, 50L)), "the first page stays, once");
+        Assert.That((await _simulator.StatsAsync()).CursorExpired, Is.EqualTo(1));
     }
 
     [Test]
@@ -448,7 +471,7 @@ public sealed class When_a_source_is_synced
 
     /// <summary>Declares a source and its dataset; its secret starts with <see cref="SimulatorConfig.Key"/> and is its own unless given.</summary>
     private async Task<string> RegisterAsync(string path, SourcePagination pagination, IReadOnlyList<RateLimitPolicy> policies, SourceAuth auth,
-        string? baseUrl = null, string? secret = null)
+        string? baseUrl = null, string? secret = null, bool keyed = true)
     {
         var name = $"events_{++_sources}";
         using var acme = _deployment.Client(Keys.Acme);
@@ -462,7 +485,7 @@ public sealed class When_a_source_is_synced
                 new { name = "occurred_at", type = "timestamptz", required = true },
                 new { name = "value", type = "numeric(10,2)", required = false },
             },
-            key = new[] { "id" },
+            key = keyed ? new[] { "id" } : Array.Empty<string>(),
         })).EnsureSuccessStatusCode();
 
         var definition = new SourceDefinition(name, name,

@@ -208,7 +208,7 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     /// its <see cref="BudgetSlot.Deadline"/> (it woke late on a busy machine), its grant is gone (a worker
     /// the upstream asked for a pause deleted the key's grants to come: <see cref="ObserveAsync"/>; checked
     /// a couple of round trips before the slot, so the check does not delay the request, when the slot lies that far ahead), or this worker
-    /// heard of a pause itself. A slot let go late stays in the log, unused: the budget errs on the slow side.
+    /// heard of a pause itself. The caller then gives the slot back (<see cref="ReleaseAsync"/>).
     /// </summary>
     public async Task<bool> WaitForAsync(string budgetKey, BudgetSlot slot, CancellationToken cancellationToken)
     {
@@ -236,6 +236,22 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
         }
 
         return !(_blockedUntil.TryGetValue(budgetKey, out var blocked) && blocked > now);
+    }
+
+    /// <summary>
+    /// Gives back a slot that was let go, never used: its grant leaves the log, so what the budget counts (and the source's
+    /// budget view shows) are the requests that went out. Never unsafe: the slots placed after it only ever count more
+    /// requests than were sent.
+    /// </summary>
+    public async Task ReleaseAsync(string budgetKey, BudgetSlot slot, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            delete from ingestion.rate_grants
+            where ctid = (select ctid from ingestion.rate_grants where budget_key = @key and at = @at limit 1)
+            """);
+        command.Parameters.AddWithValue("key", budgetKey);
+        command.Parameters.AddWithValue("at", slot.At);
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public void Dispose() => _clock.Dispose();

@@ -46,7 +46,7 @@ public sealed partial class SyncRunner(
     /// <summary>How often a turn looks again at how many partitions the budget's pace and the observed latency keep busy.</summary>
     private static readonly TimeSpan ConcurrencyReview = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>Slots let go in a row after which (and every so many more) a partition says so: it is spending budget without sending.</summary>
+    /// <summary>Slots let go in a row after which (and every so many more) a partition says so: it keeps asking without sending.</summary>
     private const int SlotsLetGoWarning = 20;
 
     private readonly SyncOptions _options = options.Value;
@@ -462,9 +462,10 @@ public sealed partial class SyncRunner(
             if (!usable)
             {
                 turn.SlotLetGo();
+                await budget.ReleaseAsync(source.BudgetKey, permit, cancellationToken);
                 if (++letGoInRow % SlotsLetGoWarning == 0)
                 {
-                    // Each slot let go still spends the budget: a worker that keeps missing them starves the others on the key.
+                    // Slots let go in a row: this worker keeps waking too late for them, and asks the budget again each time.
                     LogSlotsLetGo(turn.Run.Command.JobId, turn.Run.Command.Source, letGoInRow);
                 }
 
@@ -652,7 +653,7 @@ public sealed partial class SyncRunner(
     [LoggerMessage(LogLevel.Warning, "Sync {JobId} of source {Source} failed: {Code}: {Message}")]
     private partial void LogFailed(Guid jobId, string source, string code, string message);
 
-    [LoggerMessage(LogLevel.Warning, "Sync {JobId} of source {Source} let {Slots} budget slots in a row go unused (woke too late for them, or a pause withdrew them): each still counts against the rate budget")]
+    [LoggerMessage(LogLevel.Warning, "Sync {JobId} of source {Source} let {Slots} budget slots in a row go unused (woke too late for them, or a pause withdrew them): each was given back, but the partition sends nothing")]
     private partial void LogSlotsLetGo(Guid jobId, string source, int slots);
 
     [LoggerMessage(LogLevel.Information, "Sync {JobId} of source {Source} waits for its rate budget until {Until:o}: parked")]

@@ -29,6 +29,7 @@ public static class DatasetsApi
         double? MaxRejectedRatio,
         IReadOnlyList<IReadOnlyList<string>> Indexes,
         CsvDialect Dialect,
+        string Format,
         string UploadUrl,
         string RowsUrl);
 
@@ -104,6 +105,7 @@ public static class DatasetsApi
         d.MaxRejectedRatio,
         d.SecondaryIndexes,
         d.CsvDialect,
+        d.FileFormat,
         $"/v1/datasets/{d.Name}/uploads",
         $"/v1/datasets/{d.Name}/rows");
 }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Ingestion.Api.Jobs;
 using Ingestion.Api.Security;
 using Ingestion.Contracts.Indexes;
@@ -60,18 +59,10 @@ public static class IndexesApi
             return invalidKey;
         }
 
-        IndexRequest? body;
-        try
+        var (body, unreadable) = await JobSubmission.ReadAsync<IndexRequest>(request, "index request", cancellationToken);
+        if (unreadable is not null)
         {
-            body = await request.ReadFromJsonAsync<IndexRequest>(cancellationToken);
-        }
-        catch (JsonException e)
-        {
-            return TypedResults.Problem(statusCode: 400, title: "The body is not a valid index request", detail: e.Message);
-        }
-        catch (InvalidOperationException e) when (!request.HasJsonContentType())
-        {
-            return TypedResults.Problem(statusCode: 415, title: "Send the request as application/json", detail: e.Message);
+            return unreadable;
         }
 
         if (await datasets.FindAsync(caller.TenantId!, name, cancellationToken) is not { } dataset)
@@ -188,13 +179,7 @@ public static class IndexesApi
 
     private static Results<Accepted<JobAccepted>, ValidationProblem, ProblemHttpResult> Replay(HttpContext context,
         JobState earlier, string dataset, string indexName) =>
-        Idempotency.Replay(context, earlier,
-                earlier is IndexBuildJob b && b.TargetDataset == dataset && b.IndexName == indexName,
-                earlier is IndexBuildJob other ? $"an index build of {other.IndexName} on {other.TargetDataset}" : $"a {earlier.Kind} job")
-            .Result switch
-        {
-            Accepted<JobAccepted> accepted => accepted,
-            ProblemHttpResult problem => problem,
-            _ => throw new InvalidOperationException("Idempotency.Replay answers 202 or a problem."),
-        };
+        JobSubmission.Replay(context, earlier,
+            earlier is IndexBuildJob b && b.TargetDataset == dataset && b.IndexName == indexName,
+            earlier is IndexBuildJob other ? $"an index build of {other.IndexName} on {other.TargetDataset}" : $"a {earlier.Kind} job");
 }

@@ -64,6 +64,8 @@ public abstract class JobKindView
 
     internal abstract Task ShowLinksAsync(JobState job, JobViewParts view, ObjectStore store);
 
+    internal abstract Task ShowDetailsAsync(JobState job, JobViewParts view, IServiceProvider services, CancellationToken cancellationToken);
+
     internal abstract string Tag(JobState job, TimeSpan linkLifetime);
 }
 
@@ -79,6 +81,14 @@ public abstract class JobKindView<TJob> : JobKindView
     /// <summary>What only <c>GET /v1/jobs/{id}</c> shows: presigned links, which cost a signature each.</summary>
     protected virtual Task ShowLinksAsync(TJob job, JobViewParts view, ObjectStore store) => Task.CompletedTask;
 
+    /// <summary>
+    /// What only <c>GET /v1/jobs/{id}</c> shows from the kind's own tables (through a service of the API's): bounded
+    /// detail read when asked for, not kept on the job, which every list, stream and event carries. It must not change
+    /// without the job's version.
+    /// </summary>
+    protected virtual Task ShowDetailsAsync(TJob job, JobViewParts view, IServiceProvider services, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
+
     /// <summary>What the answer depends on besides the job's version (appended to it in the <c>ETag</c>).</summary>
     protected virtual string Tag(TJob job, TimeSpan linkLifetime) => "";
 
@@ -86,6 +96,9 @@ public abstract class JobKindView<TJob> : JobKindView
 
     internal sealed override Task ShowLinksAsync(JobState job, JobViewParts view, ObjectStore store) =>
         ShowLinksAsync((TJob)job, view, store);
+
+    internal sealed override Task ShowDetailsAsync(JobState job, JobViewParts view, IServiceProvider services, CancellationToken cancellationToken) =>
+        ShowDetailsAsync((TJob)job, view, services, cancellationToken);
 
     internal sealed override string Tag(JobState job, TimeSpan linkLifetime) => Tag((TJob)job, linkLifetime);
 }

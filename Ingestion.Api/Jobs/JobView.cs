@@ -42,12 +42,14 @@ public sealed record JobView(
         return Finish(job, showTenant, parts);
     }
 
-    /// <summary>The job as <c>GET /v1/jobs/{id}</c> shows it: with presigned links to what it produced.</summary>
-    public static async Task<JobView> WithLinksAsync(JobState job, bool showTenant, ObjectStore store)
+    /// <summary>The job as <c>GET /v1/jobs/{id}</c> shows it: with presigned links to what it produced, and its kind's details.</summary>
+    public static async Task<JobView> WithLinksAsync(JobState job, bool showTenant, ObjectStore store, IServiceProvider services,
+        CancellationToken cancellationToken)
     {
         var (kind, parts) = Start(job);
         kind.Show(job, parts);
         await kind.ShowLinksAsync(job, parts, store);
+        await kind.ShowDetailsAsync(job, parts, services, cancellationToken);
         return Finish(job, showTenant, parts);
     }
 

@@ -66,7 +66,7 @@ public static class JobsApi
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         }
 
-        return TypedResults.Ok(await JobView.WithLinksAsync(job, caller.IsOps, store));
+        return TypedResults.Ok(await JobView.WithLinksAsync(job, caller.IsOps, store, context.RequestServices, cancellationToken));
     }
 
     /// <summary>A tenant's jobs, newest first; operators see every tenant's, or one's with <c>tenant=</c>.</summary>

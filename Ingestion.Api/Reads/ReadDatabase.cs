@@ -9,6 +9,8 @@ namespace Ingestion.Api.Reads;
 /// </summary>
 public sealed class ReadDatabase(NpgsqlDataSource dataSource) : IAsyncDisposable
 {
+    private const int ReadBufferBytes = 64 * 1024;
+
     public NpgsqlDataSource DataSource { get; } = dataSource;
 
     public static ReadDatabase Create(IConfiguration configuration, ILoggerFactory loggers, string applicationName)
@@ -22,6 +24,10 @@ public sealed class ReadDatabase(NpgsqlDataSource dataSource) : IAsyncDisposable
         var builder = new NpgsqlDataSourceBuilder(connectionString);
         builder.UseLoggerFactory(loggers);
         builder.ConnectionStringBuilder.ApplicationName = applicationName + "-reads";
+
+        // A CSV export moves its bytes off the socket as they arrive: 64 KiB a receive instead of
+        // Npgsql's 8 KiB cuts its system calls eightfold, for 56 KiB more per pooled read connection.
+        builder.ConnectionStringBuilder.ReadBufferSize = Math.Max(builder.ConnectionStringBuilder.ReadBufferSize, ReadBufferBytes);
         return new ReadDatabase(builder.Build());
     }
 

@@ -21,11 +21,10 @@ public static class SourceBudgetApi
     private const int MaxWindowSeconds = 3600;
 
     // One row even before any sync created the budget (left join on a one-row select). A learned
-    // limit counts, as in the workers' RateBudget, until its window and the lapse have passed since a
-    // response last said it.
-    private const string StateSql = """
+    // limit counts by the rule the workers' RateBudget judges by (LearnedLimit).
+    private const string StateSql = $"""
         select b.blocked_until,
-               case when b.learned_at > clock_timestamp() - make_interval(secs => b.learned_seconds) - @lapse then b.learned_requests end,
+               case when {LearnedLimit.InForceSql} then b.learned_requests end,
                b.learned_seconds, clock_timestamp()
         from (select 1) one left join ingestion.rate_budgets b on b.budget_key = @key
         """;

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using Ingestion.Api.Jobs;
 using Ingestion.Api.Security;
 using Ingestion.Contracts.Statements;
@@ -42,18 +41,10 @@ public static class StatementsApi
             return invalidKey;
         }
 
-        StatementRequest? body;
-        try
+        var (body, unreadable) = await JobSubmission.ReadAsync<StatementRequest>(request, "statement request", cancellationToken);
+        if (unreadable is not null)
         {
-            body = await request.ReadFromJsonAsync<StatementRequest>(cancellationToken);
-        }
-        catch (JsonException e)
-        {
-            return TypedResults.Problem(statusCode: 400, title: "The body is not a valid statement request", detail: e.Message);
-        }
-        catch (InvalidOperationException e) when (!request.HasJsonContentType())
-        {
-            return TypedResults.Problem(statusCode: 415, title: "Send the request as application/json", detail: e.Message);
+            return unreadable;
         }
 
         var (period, errors) = Validate(body, options.Value.MaxPeriodDays);
@@ -93,17 +84,10 @@ public static class StatementsApi
             CallbackUrl = body!.CallbackUrl,
         };
         var command = new BuildStatement(job.CorrelationId, job.TenantId, account, from, to, job.CallbackUrl);
-        switch (await jobs.CreateAsync(job, command, Queues.Address(Queues.StatementJobs), caller.Actor,
-                    JobLimits.For(caller, rateLimit), cancellationToken))
-        {
-            case JobCreation.Duplicate:
-                var winner = await jobs.FindByIdempotencyKeyAsync(caller.TenantId!, idempotencyKey!, cancellationToken);
-                return Replay(context, winner!, account, from, to);
-            case JobCreation.OverLimit:
-                return await JobLimits.RefusedAsync(context, caller, rateLimit);
-        }
-
-        return Idempotency.Accepted(job);
+        var creation = await jobs.CreateAsync(job, command, Queues.Address(Queues.StatementJobs), caller.Actor,
+            JobLimits.For(caller, rateLimit), cancellationToken);
+        return await JobSubmission.AnswerAsync(creation, job, context, caller, jobs, rateLimit,
+            winner => Replay(context, winner, account, from, to), cancellationToken);
     }
 
     internal static ((long Account, DateOnly From, DateOnly To)? Period, Dictionary<string, string[]> Errors) Validate(
@@ -152,15 +136,9 @@ public static class StatementsApi
 
     private static Results<Accepted<JobAccepted>, ValidationProblem, ProblemHttpResult> Replay(HttpContext context, JobState earlier,
         long account, DateOnly from, DateOnly to) =>
-        Idempotency.Replay(context, earlier,
-                earlier is StatementJob s && s.AccountId == account && s.From == from && s.To == to,
-                earlier is StatementJob other
-                    ? $"a statement of account {other.AccountId} for {other.From:yyyy-MM-dd} to {other.To:yyyy-MM-dd}"
-                    : $"a {earlier.Kind} job")
-            .Result switch
-        {
-            Accepted<JobAccepted> accepted => accepted,
-            ProblemHttpResult problem => problem,
-            _ => throw new InvalidOperationException("Idempotency.Replay answers 202 or a problem."),
-        };
+        JobSubmission.Replay(context, earlier,
+            earlier is StatementJob s && s.AccountId == account && s.From == from && s.To == to,
+            earlier is StatementJob other
+                ? $"a statement of account {other.AccountId} for {other.From:yyyy-MM-dd} to {other.To:yyyy-MM-dd}"
+                : $"a {earlier.Kind} job");
 }

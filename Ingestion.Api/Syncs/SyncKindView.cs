@@ -19,11 +19,27 @@ public sealed class SyncKindView : JobKindView<SyncJob>
         view.Set("Sync", new SyncView(job.Source, job.Mode, job.Since, job.Until, job.Partitions));
         view.Progress = new SyncProgressView(job.Requests, job.Records, job.RowsLoaded, job.Duplicates, job.Rejects, job.Http429,
             job.BudgetShare, job.ExpectedTotal, EtaOf(job));
-        view.Set("Reconciliation", job.CurrentState == SyncJob.States.Synced
-            ? new ReconciliationView(job.ExpectedTotal, job.RowsLoaded, job.Duplicates, job.Rejects,
-                job.ExpectedTotal is { } expected ? job.RowsLoaded + job.Rejects - expected : null)
-            : null);
+        view.Set("Reconciliation", job.CurrentState == SyncJob.States.Synced ? ReconciliationOf(job, null) : null);
     }
+
+    /// <summary>
+    /// A synced job's duplicate keys, from its own table: only here, so lists, streams and events stay small. A synced job
+    /// no longer changes, so the job's version still tags the answer.
+    /// </summary>
+    protected override async Task ShowDetailsAsync(SyncJob job, JobViewParts view, IServiceProvider services, CancellationToken cancellationToken)
+    {
+        if (job.CurrentState != SyncJob.States.Synced)
+        {
+            return;
+        }
+
+        var keys = await ActivatorUtilities.GetServiceOrCreateInstance<SyncDuplicates>(services).ReadAsync(job.CorrelationId, cancellationToken);
+        view.Set("Reconciliation", ReconciliationOf(job, new DuplicateKeysView(keys, keys.Sum(k => k.Times) == job.Duplicates)));
+    }
+
+    private static ReconciliationView ReconciliationOf(SyncJob job, DuplicateKeysView? duplicateKeys) =>
+        new(job.ExpectedTotal, job.RowsLoaded, job.Duplicates, job.Rejects,
+            job.ExpectedTotal is { } expected ? job.RowsLoaded + job.Rejects - expected : null, duplicateKeys);
 
     protected override async Task ShowLinksAsync(SyncJob job, JobViewParts view, ObjectStore store)
     {
@@ -70,8 +86,18 @@ public sealed record SyncProgressView(long Requests, long Records, long RowsLoad
 /// <summary>
 /// The finished sync's account: what the upstream said it had, against what was loaded, seen twice and rejected.
 /// <paramref name="Difference"/> is loaded + rejected − expected: 0 when everything is accounted for.
+/// <paramref name="DuplicateKeys"/> names the keys behind <paramref name="Duplicates"/> (only <c>GET /v1/jobs/{id}</c>
+/// shows them; null in lists and streams).
 /// </summary>
-public sealed record ReconciliationView(long? Expected, long DistinctKeysLoaded, long Duplicates, long Rejects, long? Difference);
+public sealed record ReconciliationView(long? Expected, long DistinctKeysLoaded, long Duplicates, long Rejects, long? Difference,
+    DuplicateKeysView? DuplicateKeys);
+
+/// <summary>
+/// The keys a sync found already loaded: the first <see cref="SyncDuplicates.MaxKeys"/>, each with how many of the job's
+/// records carried it again and where (partition, page, record number). <paramref name="Complete"/>: these keys account
+/// for every duplicate counted; false when the job met more keys than are kept.
+/// </summary>
+public sealed record DuplicateKeysView(IReadOnlyList<SyncDuplicateKey> Keys, bool Complete);
 
 /// <summary>The records a sync rejected: how many, and a presigned link to the CSV (record number, column, reason, raw JSON).</summary>
 public sealed record RejectsLinkView(long Count, string Url, DateTimeOffset ExpiresAt);

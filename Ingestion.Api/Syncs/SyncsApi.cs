@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Ingestion.Api.Jobs;
 using Ingestion.Api.Security;
 using Ingestion.Contracts.Syncs;
@@ -48,17 +47,10 @@ public static class SyncsApi
         SyncRequest? body = null;
         if (request.ContentLength is > 0 || request.Headers.TransferEncoding.Count > 0)
         {
-            try
+            (body, var unreadable) = await JobSubmission.ReadAsync<SyncRequest>(request, "sync request", cancellationToken);
+            if (unreadable is not null)
             {
-                body = await request.ReadFromJsonAsync<SyncRequest>(cancellationToken);
-            }
-            catch (JsonException e)
-            {
-                return TypedResults.Problem(statusCode: 400, title: "The body is not a valid sync request", detail: e.Message);
-            }
-            catch (InvalidOperationException e) when (!request.HasJsonContentType())
-            {
-                return TypedResults.Problem(statusCode: 415, title: "Send the request as application/json", detail: e.Message);
+                return unreadable;
             }
         }
 
@@ -80,13 +72,19 @@ public static class SyncsApi
             return TypedResults.ValidationProblem(errors, title: "The sync request is not valid");
         }
 
-        if (await datasets.FindAsync(caller.TenantId!, source.Definition.Dataset, cancellationToken) is null)
+        if (await datasets.FindAsync(caller.TenantId!, source.Definition.Dataset, cancellationToken) is not { } dataset)
         {
             return TypedResults.Problem(statusCode: 409, title: "The source's dataset does not exist",
                 detail: $"Source '{name}' loads into dataset '{source.Definition.Dataset}', which is not registered; create it first.");
         }
 
         var mode = (body.Mode ?? "full").ToLowerInvariant();
+        if (mode == "incremental" && dataset.Key.Count == 0)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["mode"] = [SourceRules.KeylessIncremental(dataset.Name)] },
+                title: "The sync request is not valid");
+        }
+
         if (idempotencyKey is not null && await jobs.FindByIdempotencyKeyAsync(caller.TenantId!, idempotencyKey, cancellationToken) is { } earlier)
         {
             return Replay(context, earlier, name, mode, body);
@@ -132,16 +130,9 @@ public static class SyncsApi
             return problem;
         }
 
-        switch (start.Creation)
-        {
-            case JobCreation.Duplicate:
-                var winner = await jobs.FindByIdempotencyKeyAsync(caller.TenantId!, idempotencyKey!, cancellationToken);
-                return Replay(context, winner!, name, mode, body);
-            case JobCreation.OverLimit:
-                return await JobLimits.RefusedAsync(context, caller, rateLimit);
-        }
-
-        return Idempotency.Accepted(job);
+        // No creation only when a running sync declined it, answered above.
+        return await JobSubmission.AnswerAsync(start.Creation ?? JobCreation.Created, job, context, caller, jobs, rateLimit,
+            winner => Replay(context, winner, name, mode, body), cancellationToken);
     }
 
     internal static Dictionary<string, string[]> Validate(SyncRequest body, SourceDefinition source)
@@ -175,13 +166,7 @@ public static class SyncsApi
 
     private static Results<Accepted<JobAccepted>, ValidationProblem, ProblemHttpResult> Replay(HttpContext context,
         JobState earlier, string name, string mode, SyncRequest body) =>
-        Idempotency.Replay(context, earlier,
-                earlier is SyncJob s && s.Source == name && s.Mode == mode && s.Since == body.Since && s.Until == body.Until,
-                earlier is SyncJob other ? $"a {other.Mode} sync of source {other.Source}" : $"a {earlier.Kind} job")
-            .Result switch
-        {
-            Accepted<JobAccepted> accepted => accepted,
-            ProblemHttpResult problem => problem,
-            _ => throw new InvalidOperationException("Idempotency.Replay answers 202 or a problem."),
-        };
+        JobSubmission.Replay(context, earlier,
+            earlier is SyncJob s && s.Source == name && s.Mode == mode && s.Since == body.Since && s.Until == body.Until,
+            earlier is SyncJob other ? $"a {other.Mode} sync of source {other.Source}" : $"a {earlier.Kind} job");
 }

@@ -21,8 +21,16 @@ public static class MultipartUpload
     private const int MaxFieldBytes = 4096;
 
     /// <param name="fields">The text fields the form may carry, each with its check (null when valid, else what is wrong).</param>
-    public static async Task<UploadForm> StoreAsync(HttpRequest request, UploadIntake intake, ObjectStore store, string key,
+    public static Task<UploadForm> StoreAsync(HttpRequest request, UploadIntake intake, ObjectStore store, string key,
         string contentType, long maxBytes, IReadOnlyDictionary<string, Func<string, CancellationToken, Task<string?>>> fields,
+        CancellationToken cancellationToken) =>
+        StoreAsync(request, intake, store, (_, _) => key, contentType, maxBytes, fields, new HashSet<string>(), cancellationToken);
+
+    /// <param name="keyFor">The file's key, from the fields read before it and the file's first bytes.</param>
+    /// <param name="beforeFile">Fields the key depends on: refused when they come after the file.</param>
+    public static async Task<UploadForm> StoreAsync(HttpRequest request, UploadIntake intake, ObjectStore store,
+        Func<IReadOnlyDictionary<string, string>, byte[], string> keyFor, string contentType, long maxBytes,
+        IReadOnlyDictionary<string, Func<string, CancellationToken, Task<string?>>> fields, IReadOnlySet<string> beforeFile,
         CancellationToken cancellationToken)
     {
         var boundary = HeaderUtilities.RemoveQuotes(MediaTypeHeaderValue.Parse(request.ContentType).Boundary).Value;
@@ -49,10 +57,16 @@ public static class MultipartUpload
                     }
 
                     fileName = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value;
-                    stored = await intake.StoreAsync(section.Body, null, key, contentType, maxBytes, cancellationToken);
+                    stored = await intake.StoreAsync(section.Body, null, head => keyFor(values, head), contentType, maxBytes,
+                        cancellationToken);
                 }
                 else if (name is not null && fields.TryGetValue(name, out var check))
                 {
+                    if (stored is not null && beforeFile.Contains(name))
+                    {
+                        throw new UploadFormException($"The form field '{name}' must come before the 'file' part: the file is stored by it.");
+                    }
+
                     var value = await ReadFieldAsync(section, name, cancellationToken);
                     if (await check(value, cancellationToken) is { } problem)
                     {
@@ -71,7 +85,7 @@ public static class MultipartUpload
         }
         catch (Exception) when (stored is not null)
         {
-            await store.DeleteAsync(key, CancellationToken.None);
+            await store.DeleteAsync(stored.Key, CancellationToken.None);
             throw;
         }
 

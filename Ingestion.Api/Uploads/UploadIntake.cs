@@ -29,22 +29,42 @@ public sealed class UploadIntake(ObjectStore store, IOptions<UploadOptions> opti
     /// <summary>The largest CSV upload.</summary>
     public long MaxBytes => options.Value.MaxBytes;
 
+    /// <summary>How many of a body's first bytes a key may depend on (<see cref="StoreAsync(Stream, long?, Func{byte[], string}, string, long, CancellationToken)"/>).</summary>
+    public const int HeadBytes = 4;
+
     /// <param name="declaredLength">The body's Content-Length, when the client sent one.</param>
     /// <param name="maxBytes">Larger bodies fail with <see cref="UploadTooLargeException"/>, nothing kept.</param>
-    public async Task<StoredObject> StoreAsync(Stream body, long? declaredLength, string key, string contentType, long maxBytes,
-        CancellationToken cancellationToken)
+    public Task<StoredObject> StoreAsync(Stream body, long? declaredLength, string key, string contentType, long maxBytes,
+        CancellationToken cancellationToken) =>
+        StoreAsync(body, declaredLength, _ => key, contentType, maxBytes, cancellationToken);
+
+    /// <summary>
+    /// Stores the body under the key <paramref name="keyFor"/> gives for its first <see cref="HeadBytes"/> bytes (fewer for
+    /// a shorter body): an upload's key names its compression, which only those bytes tell for sure.
+    /// </summary>
+    public async Task<StoredObject> StoreAsync(Stream body, long? declaredLength, Func<byte[], string> keyFor, string contentType,
+        long maxBytes, CancellationToken cancellationToken)
     {
         if (declaredLength > maxBytes)
         {
             throw new UploadTooLargeException(maxBytes);
         }
 
-        if (declaredLength is > 0 and <= ObjectStore.MaxSinglePutBytes)
+        var head = new byte[HeadBytes];
+        var filled = 0;
+        while (filled < head.Length && await body.ReadAsync(head.AsMemory(filled), cancellationToken) is var read and > 0)
         {
-            return await PutAsync(body, declaredLength.Value, key, contentType, cancellationToken);
+            filled += read;
         }
 
-        return await StoreInPartsAsync(body, key, contentType, maxBytes, cancellationToken);
+        var key = keyFor(head[..filled]);
+        await using var whole = new PrefixedStream(head.AsMemory(0, filled), body);
+        if (declaredLength is > 0 and <= ObjectStore.MaxSinglePutBytes)
+        {
+            return await PutAsync(whole, declaredLength.Value, key, contentType, cancellationToken);
+        }
+
+        return await StoreInPartsAsync(whole, key, contentType, maxBytes, cancellationToken);
     }
 
     private async Task<StoredObject> PutAsync(Stream body, long length, string key, string contentType,
@@ -198,4 +218,43 @@ internal sealed class HashingStream(Stream inner, long length, IncrementalHash h
 
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
+}
+
+/// <summary>A few bytes already read from a stream, then the rest of it: the body after its head was looked at.</summary>
+internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : Stream
+{
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) =>
+        ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (prefix.IsEmpty)
+        {
+            return rest.ReadAsync(buffer, cancellationToken);
+        }
+
+        var count = Math.Min(prefix.Length, buffer.Length);
+        prefix[..count].CopyTo(buffer);
+        prefix = prefix[count..];
+        return ValueTask.FromResult(count);
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

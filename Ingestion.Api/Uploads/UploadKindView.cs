@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Serialization;
 using Ingestion.Api.Jobs;
+using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Storage;
 
@@ -14,6 +15,7 @@ public sealed class UploadKindView : JobKindView<UploadJob>
         new(nameof(UploadJob.Bytes), typeof(long?), JobViewSlot.Subject),
         new(nameof(UploadJob.Sha256), typeof(string), JobViewSlot.Subject),
         new(nameof(UploadJob.Dialect), typeof(Platform.Datasets.CsvDialect), JobViewSlot.Subject),
+        new(nameof(UploadJob.Format), typeof(string), JobViewSlot.Subject),
         new("Rejects", typeof(RejectsView), JobViewSlot.Outcome),
         new("RejectLimits", typeof(RejectLimitsView), JobViewSlot.Outcome),
     ];
@@ -23,7 +25,11 @@ public sealed class UploadKindView : JobKindView<UploadJob>
         view.Set(nameof(UploadJob.Bytes), job.Bytes);
         view.Set(nameof(UploadJob.Sha256), job.Sha256);
         view.Set(nameof(UploadJob.Dialect), job.Dialect);
-        view.Progress = new UploadProgressView(job.RowsLoaded, job.RowsRejected, job.BytesRead, job.Bytes, job.UncompressedBytesRead);
+        view.Set(nameof(UploadJob.Format), job.Format);
+        // A Parquet file's position is a row of the file, not a byte of decompressed text (its pages are compressed one by
+        // one): it has no uncompressed bytes to show, and its stoppedAfterLine is a row number, as its rejects' line is.
+        var uncompressed = job.Format == UploadFormat.Parquet ? null : job.UncompressedBytesRead;
+        view.Progress = new UploadProgressView(job.RowsLoaded, job.RowsRejected, job.BytesRead, job.Bytes, uncompressed);
         view.Set("RejectLimits", job.MaxRejectedRows is null && job.MaxRejectedRatio is null
             ? null
             : new RejectLimitsView(job.MaxRejectedRows, job.MaxRejectedRatio));
@@ -54,7 +60,7 @@ public sealed class UploadKindView : JobKindView<UploadJob>
 public sealed record RejectLimitsView(long? MaxRejectedRows, double? MaxRejectedRatio);
 
 /// <param name="BytesRead">Bytes of the object read; for a compressed object, compressed bytes, so progress is against <paramref name="BytesTotal"/>.</param>
-/// <param name="UncompressedBytesRead">A compressed object only: bytes of its decompressed text read.</param>
+/// <param name="UncompressedBytesRead">A compressed CSV or JSON Lines object only: bytes of its decompressed text read.</param>
 public sealed record UploadProgressView(long RowsLoaded, long RowsRejected, long BytesRead, long? BytesTotal,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? UncompressedBytesRead = null);
 

@@ -61,6 +61,12 @@ public static class UploadsApi
             return badQuery;
         }
 
+        var requestedFormat = UploadFormatOption.FromQuery(request.Query);
+        if (UploadFormatOption.Resolve(dataset, requestedFormat, dialectOptions).Problem is { } badFormatQuery)
+        {
+            return badFormatQuery;
+        }
+
         if (Idempotency.Read(request, out var idempotencyKey) is { } invalidKey)
         {
             return invalidKey;
@@ -84,7 +90,7 @@ public static class UploadsApi
         if (kind == Body.Unsupported)
         {
             return Problem(415, "Unsupported content type",
-                $"Send the CSV as text/csv (application/gzip or application/zstd when compressed), or as the 'file' part of multipart/form-data; got '{request.ContentType ?? "none"}'.");
+                $"Send the file as text/csv, application/x-ndjson or application/vnd.apache.parquet (application/gzip or application/zstd when compressed), or as the 'file' part of multipart/form-data; got '{request.ContentType ?? "none"}'.");
         }
 
         // A compressed body is stored as sent and decompressed by the worker, which knows gzip and zstd by their first bytes.
@@ -112,23 +118,28 @@ public static class UploadsApi
 
         var jobId = NewId.NextGuid();
         diagnostics.Set("JobId", jobId);
-        var key = $"uploads/{tenant}/{jobId:N}.csv";
+        // The key ends with the file's format and compression (.jsonl, .csv.gz): a form's format field comes before its file.
+        string KeyFor(string? declared, byte[] head) =>
+            UploadFormat.KeyFor(tenant, jobId, UploadFormat.Parse(declared, out _) ?? dataset.FileFormat, head);
         StoredObject stored;
         string? callbackUrl;
         try
         {
-            if (kind == Body.Csv)
+            if (kind == Body.Raw)
             {
-                stored = await intake.StoreAsync(request.Body, request.ContentLength, key, "text/csv", intake.MaxBytes, cancellationToken);
+                stored = await intake.StoreAsync(request.Body, request.ContentLength, head => KeyFor(requestedFormat, head), "text/csv",
+                    intake.MaxBytes, cancellationToken);
                 callbackUrl = null;
             }
             else
             {
-                var form = await MultipartUpload.StoreAsync(request, intake, store, key, "text/csv", intake.MaxBytes,
-                    FormFields(callbacks, tenant), cancellationToken);
+                var form = await MultipartUpload.StoreAsync(request, intake, store,
+                    (fields, head) => KeyFor(fields.GetValueOrDefault(UploadFormat.Option) ?? requestedFormat, head), "text/csv",
+                    intake.MaxBytes, FormFields(callbacks, tenant), new HashSet<string> { UploadFormat.Option }, cancellationToken);
                 stored = form.Stored;
                 callbackUrl = form.Fields.GetValueOrDefault("callbackUrl");
                 UploadDialectOptions.AddFormFields(dialectOptions, form.Fields);
+                requestedFormat = form.Fields.GetValueOrDefault(UploadFormat.Option) ?? requestedFormat;
             }
         }
         catch (UploadTooLargeException e)
@@ -144,11 +155,13 @@ public static class UploadsApi
             return Problem(400, "Invalid upload form", e.Message);
         }
 
+        var key = stored.Key;
         var (dialect, badDialect) = UploadDialectOptions.Resolve(dataset, dialectOptions);
-        if (badDialect is not null)
+        var (format, badFormat) = UploadFormatOption.Resolve(dataset, requestedFormat, dialectOptions);
+        if (badDialect is not null || badFormat is not null)
         {
             await store.DeleteAsync(key, CancellationToken.None);
-            return badDialect;
+            return badFormat ?? badDialect!;
         }
 
         var now = DateTimeOffset.UtcNow;
@@ -167,6 +180,7 @@ public static class UploadsApi
             Bytes = stored.Bytes,
             Sha256 = stored.Sha256,
             Dialect = dialect,
+            Format = format,
         };
         var submit = new SubmitUpload(jobId, tenant, dataset.Name, store.Bucket, key, callbackUrl);
         JobCreation created;
@@ -209,6 +223,8 @@ public static class UploadsApi
             ["callbackUrl"] = (url, cancellationToken) => callbacks.RefusalAsync(url, tenant, cancellationToken),
         };
         UploadDialectOptions.AcceptFormFields(fields);
+        // Checked with the dialect once the form is read, so a bad value gets the same 400 naming the field as in the query.
+        fields[UploadFormat.Option] = (_, _) => Task.FromResult<string?>(null);
         return fields;
     }
 
@@ -219,7 +235,7 @@ public static class UploadsApi
     private enum Body
     {
         Unsupported,
-        Csv,
+        Raw,
         Multipart,
     }
 
@@ -234,8 +250,9 @@ public static class UploadsApi
 
         return type.MediaType.Value?.ToLowerInvariant() switch
         {
-            "text/csv" or "application/csv" => Body.Csv,
-            "application/gzip" or "application/x-gzip" or "application/zstd" => Body.Csv,
+            "text/csv" or "application/csv" => Body.Raw,
+            "application/x-ndjson" or "application/jsonl" or "application/vnd.apache.parquet" or "application/octet-stream" => Body.Raw,
+            "application/gzip" or "application/x-gzip" or "application/zstd" => Body.Raw,
             "multipart/form-data" => Body.Multipart,
             _ => Body.Unsupported,
         };

@@ -33,10 +33,14 @@ public sealed record DatasetDefinition(
     long? MaxRejectedRows = null,
     double? MaxRejectedRatio = null,
     IReadOnlyList<IReadOnlyList<string>>? Indexes = null,
-    CsvDialect? Dialect = null)
+    CsvDialect? Dialect = null,
+    string? Format = null)
 {
     /// <summary>How this dataset's files are written unless an upload says otherwise.</summary>
     public CsvDialect CsvDialect => Dialect ?? CsvDialect.Default;
+
+    /// <summary>The format of this dataset's files unless an upload says otherwise (<see cref="UploadFormat"/>).</summary>
+    public string FileFormat => Format ?? UploadFormat.Csv;
 
     /// <summary>Secondary indexes, each a list of columns; the key's index is not among them.</summary>
     public IReadOnlyList<IReadOnlyList<string>> SecondaryIndexes => Indexes ?? [];

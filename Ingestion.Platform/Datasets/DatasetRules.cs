@@ -16,7 +16,8 @@ public static class DatasetRules
         long? MaxRejectedRows,
         double? MaxRejectedRatio,
         IReadOnlyList<IReadOnlyList<string>>? Indexes = null,
-        CsvDialectRules.DialectRequest? Dialect = null);
+        CsvDialectRules.DialectRequest? Dialect = null,
+        string? Format = null);
 
     public static (DatasetDefinition? Dataset, Dictionary<string, string[]> Errors) Validate(DatasetRequest request)
     {
@@ -156,6 +157,19 @@ public static class DatasetRules
         var keySet = key.ToHashSet(StringComparer.Ordinal);
         var finalColumns = columns.Select(c => keySet.Contains(c.Name) ? c with { Required = true } : c).ToList();
         var dialect = CsvDialectRules.Apply(request.Dialect, CsvDialect.Default, finalColumns, "dialect.", Error);
+        var fileFormat = UploadFormat.Csv;
+        var fileFormatError = "";
+        if (request.Format is not null && UploadFormat.Parse(request.Format, out fileFormatError) is { } parsed)
+        {
+            // A JSON Lines dataset's sources are JSON paths: each one that is not is named by the column that declares it.
+            fileFormat = parsed;
+            UploadFormat.Fits(fileFormat, finalColumns, (i, problem) =>
+                Error($"columns[{requested.ToList().FindIndex(c => c.Name == finalColumns[i].Name)}].source", problem));
+        }
+        else if (request.Format is not null)
+        {
+            Error("format", fileFormatError);
+        }
 
         if (errors.Count > 0)
         {
@@ -166,6 +180,7 @@ public static class DatasetRules
         return (new DatasetDefinition(request.Name!, finalColumns, key.ToList(), policy,
             request.IgnoreUnknownColumns ?? false, request.MaxRejectedRows, request.MaxRejectedRatio,
             indexes.Count == 0 ? null : indexes.Select(index => (IReadOnlyList<string>)index.ToList()).ToList(),
-            request.Dialect is null || dialect == CsvDialect.Default ? null : dialect), []);
+            request.Dialect is null || dialect == CsvDialect.Default ? null : dialect,
+            fileFormat == UploadFormat.Csv ? null : fileFormat), []);
     }
 }

@@ -106,7 +106,7 @@ public static partial class SourceRules
         var rateLimit = ValidateRateLimit(body.RateLimit, errors);
         var incremental = ValidateIncremental(body.Incremental, dataset, records, errors);
         var partitions = ValidatePartitions(body.Partitions, body.Incremental, incremental, errors);
-        var schedule = ValidateSchedule(body.Schedule, body.Incremental, minimumScheduleMinutes, errors);
+        var schedule = ValidateSchedule(body.Schedule, body.Incremental, dataset, minimumScheduleMinutes, errors);
 
         if (errors.Count > 0)
         {
@@ -539,7 +539,22 @@ public static partial class SourceRules
             : null;
     }
 
-    private static SourceSchedule? ValidateSchedule(ScheduleBody? body, IncrementalBody? incremental, int minimumMinutes, Errors errors)
+    /// <summary>
+    /// Why an incremental sync into a dataset without a key is refused: it asks from the high-water mark's second on (and
+    /// lookbackSeconds before it), so it reads again records the last sync loaded, which only a key can recognise.
+    /// </summary>
+    public static string KeylessIncremental(string dataset) =>
+        $"dataset '{dataset}' has no key, and an incremental sync reads again the records of its high-water mark's second (and lookbackSeconds before it): without a key they would be loaded twice. Declare a key on the dataset, or ask for since/until ranges that do not overlap (a full sync loads the whole listing again, doubling what the last one loaded).";
+
+    /// <summary>
+    /// Why a sync into a dataset without a key fails when the upstream refuses its cursor: it could only go on from its
+    /// committed marks (reading their second again) or start its range over (reading every committed record again).
+    /// </summary>
+    public static string KeylessCursorExpired(string dataset, int status) =>
+        $"the upstream refused the partition's cursor ({status}) and dataset '{dataset}' has no key: going on from what is committed would read its last records again, and starting over all of them, loading them twice. The records committed so far stay; declare a key on the dataset so a sync can resume, or sync the rest with a since/until range that does not overlap them.";
+
+    private static SourceSchedule? ValidateSchedule(ScheduleBody? body, IncrementalBody? incremental, DatasetDefinition? dataset, int minimumMinutes,
+        Errors errors)
     {
         if (body is null)
         {
@@ -562,6 +577,11 @@ public static partial class SourceRules
         else if (mode == SyncMode.Incremental && incremental is null)
         {
             errors.Add("schedule.mode", "'incremental' needs incremental (its column and since parameter); or schedule full syncs.");
+            valid = false;
+        }
+        else if (mode == SyncMode.Incremental && dataset is { Key.Count: 0 })
+        {
+            errors.Add("schedule.mode", SourceRules.KeylessIncremental(dataset.Name));
             valid = false;
         }
 

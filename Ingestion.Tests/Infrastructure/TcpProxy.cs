@@ -29,6 +29,9 @@ public sealed class TcpProxy : IAsyncDisposable
 
     public int Port { get; }
 
+    /// <summary>How long each answer of the server is held before it goes on to the client: a distant server.</summary>
+    public TimeSpan AnswerDelay { get; init; }
+
     /// <summary>Refuses new connections and resets the open ones.</summary>
     public void Cut()
     {
@@ -106,7 +109,9 @@ public sealed class TcpProxy : IAsyncDisposable
         {
             await outbound.ConnectAsync(_targetHost, _targetPort, cut);
             var up = inbound.GetStream().CopyToAsync(outbound.GetStream(), cut);
-            var down = outbound.GetStream().CopyToAsync(inbound.GetStream(), cut);
+            var down = AnswerDelay > TimeSpan.Zero
+                ? CopyLateAsync(outbound.GetStream(), inbound.GetStream(), cut)
+                : outbound.GetStream().CopyToAsync(inbound.GetStream(), cut);
             await Task.WhenAny(up, down);
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
@@ -122,6 +127,17 @@ public sealed class TcpProxy : IAsyncDisposable
                 _open.Remove(inbound);
                 _open.Remove(outbound);
             }
+        }
+    }
+
+    private async Task CopyLateAsync(Stream from, Stream to, CancellationToken cut)
+    {
+        var buffer = new byte[81_920];
+        int read;
+        while ((read = await from.ReadAsync(buffer, cut)) > 0)
+        {
+            await Task.Delay(AnswerDelay, cut);
+            await to.WriteAsync(buffer.AsMemory(0, read), cut);
         }
     }
 }

@@ -106,6 +106,15 @@ public sealed class UpstreamSimulator : IAsyncDisposable
         await EnsureSuccessAsync(response);
     }
 
+    /// <summary>The events the listing serves twice (<see cref="SimulatorConfig.Repeats"/>): where, and their ids.</summary>
+    public async Task<IReadOnlyList<SimulatorRepeat>> RepeatedAsync()
+    {
+        using var response = await _control.GetAsync("_sim/config");
+        await EnsureSuccessAsync(response);
+        var config = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return config.GetProperty("repeated").Deserialize<List<SimulatorRepeat>>(ConfigJson)!;
+    }
+
     public async Task<SimulatorStats> StatsAsync()
     {
         using var response = await _control.GetAsync("_sim/stats");
@@ -207,11 +216,22 @@ public sealed record SimulatorConfig
 
     public int TransactionsPerAccount { get; init; } = 200;
 
+    /// <summary>
+    /// Positions of the listing that serve again the event <see cref="RepeatGap"/> positions older (seed 004's
+    /// 3,000,003 versus 3,000,000): the total counts them, the distinct ids do not.
+    /// </summary>
+    public int Repeats { get; init; }
+
+    public int RepeatGap { get; init; } = 1;
+
     /// <summary>The key the default configuration accepts.</summary>
     public const string Key = "sim-key";
 }
 
 public sealed record SimulatorPolicy(int Requests, int PerSeconds);
+
+/// <summary>A position of the listing (0 = oldest) that serves the event at <paramref name="Of"/> again, and that event's id.</summary>
+public sealed record SimulatorRepeat(int Position, int Of, string Id);
 
 public sealed record SimulatorPolicies(IReadOnlyList<SimulatorPolicy>? Header = null, IReadOnlyList<SimulatorPolicy>? Query = null);
 

@@ -70,8 +70,9 @@ public sealed class WebhookReceiver : IDisposable
             {
                 context = await _listener.GetContextAsync();
             }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
             {
+                // Stopped: between the loop's check and the wait, HttpListener says "call Start()" rather than that it stopped.
                 return;
             }
 

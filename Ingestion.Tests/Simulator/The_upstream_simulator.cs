@@ -316,6 +316,21 @@ public sealed class The_upstream_simulator
             "the cursor goes on down to older events");
     }
 
+    [Test]
+    public async Task Should_refuse_repeats_so_close_that_one_repeats_another()
+    {
+        await using var simulator = await UpstreamSimulator.StartAsync(Small);
+
+        // 200 events, 2 repeats 50 apart: positions 100 and 150, and 150 would serve 100's event, itself 50's.
+        Assert.That(async () => await simulator.ReconfigureAsync(Small with { Events = 200, Repeats = 2, RepeatGap = 50 }),
+            Throws.InvalidOperationException.With.Message.Contains("400"));
+
+        await simulator.ReconfigureAsync(Small with { Events = 203, Repeats = 2, RepeatGap = 50 });
+        var repeated = await simulator.RepeatedAsync();
+        Assert.That(repeated.Select(r => r.Of), Has.None.AnyOf(repeated.Select(r => r.Position).Cast<object>().ToArray()),
+            "each repeat serves an event served once elsewhere, the one its id names");
+    }
+
     private static HttpClient Client(UpstreamSimulator simulator)
     {
         var client = new HttpClient { BaseAddress = simulator.BaseUrl };

@@ -20,7 +20,8 @@ public sealed partial class Job_kinds
         ["upload"] =
         [
             "Ingestion.Platform/Jobs/Uploads/", "Ingestion.Api/Uploads/", "Ingestion.Workers/Uploads/",
-            "Ingestion.Workers/Csv/", "Ingestion.Workers/Copy/",
+            "Ingestion.Workers/Csv/", "Ingestion.Workers/Copy/", "Ingestion.Workers/JsonLines/",
+            "Ingestion.Workers/Parquet/",
 
             // Not moved while the job layer is rewritten in parallel; they are the kind's own all the same.
             "Ingestion.Workers/StateMachines/Upload", "Ingestion.Workers/Consumers/ProcessUpload",

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Sources;
@@ -39,6 +40,21 @@ public sealed class Record_mapping
 
         Assert.That(problem?.Column, Is.EqualTo(column));
         Assert.That(problem?.Reason, Does.StartWith(reason));
+    }
+
+    [TestCase("\"id\":\"8f1e9c62-0000-4000-8000-000000000001\",\"ts\":\"\\uD800\"", "occurred_at",
+        "is not valid text: it holds half of a surrogate pair (an escape such as \\uD800 without its other half)")]
+    [TestCase("\"id\":\"8f1e9c62-0000-4000-8000-000000000001\",\"ts\":1767607200,\"value\":\"1\\uDC00\"", "value",
+        "is not valid text: it holds half of a surrogate pair (an escape such as \\uD800 without its other half)")]
+    [TestCase("\"id\":\"8f1e9c62-0000-4000-8000-000000000001\",\"ts\":1767607200,\"user\":{\"city\":\"Z\u00FC\"}", "payload",
+        "is not valid UTF-8")]
+    public void Should_reject_a_value_that_is_no_valid_text_instead_of_failing_the_page(string fields, string column, string reason)
+    {
+        // As an upstream sends it: \u00FC here is the one Latin-1 byte 0xFC, not its UTF-8.
+        var record = JsonDocument.Parse(Encoding.Latin1.GetBytes("{" + fields + "}")).RootElement.Clone();
+
+        Assert.That(Mapper().Check(record), Is.EqualTo((column, reason)));
+        Assert.That(RecordTimes.TryRead(record.GetProperty("ts"), out _), Is.EqualTo(column != "occurred_at"), "a time that is no text is no time");
     }
 
     [Test]

@@ -130,6 +130,23 @@ public sealed class Source_definitions
     }
 
     [Test]
+    public void Should_refuse_an_incremental_schedule_into_a_dataset_without_a_key_and_allow_a_full_one()
+    {
+        var keyless = Events with { Key = [] };
+
+        var (incremental, errors) = SourceRules.Validate(Body() with { Schedule = new SourceRules.ScheduleBody(15, "incremental") }, keyless,
+            minimumScheduleMinutes: 5);
+        var (full, _) = SourceRules.Validate(Body() with { Schedule = new SourceRules.ScheduleBody(15, "full") }, keyless, minimumScheduleMinutes: 5);
+        var (keyed, _) = SourceRules.Validate(Body() with { Schedule = new SourceRules.ScheduleBody(15, "incremental") }, Events, minimumScheduleMinutes: 5);
+
+        Assert.That(incremental, Is.Null);
+        Assert.That(errors.Keys, Is.EquivalentTo(new[] { "schedule.mode" }));
+        Assert.That(errors["schedule.mode"][0], Does.Contain("has no key").And.Contain("loaded twice"));
+        Assert.That(full, Is.Not.Null, "a full schedule reloads, as the tenant chose");
+        Assert.That(keyed, Is.Not.Null, "with a key the mark's second merges");
+    }
+
+    [Test]
     public void Should_refuse_partitions_that_would_cut_the_history_into_more_than_the_slices_allowed()
     {
         var tooMany = Body() with { Partitions = new SourceRules.PartitionsBody(DateTimeOffset.UtcNow.AddYears(-20), 60, 4) };

@@ -4,5 +4,5 @@ using Ingestion.Workers.Jobs;
 
 namespace Ingestion.Workers.Consumers;
 
-/// <summary>Builds an index build job's index, in one message: a concurrent build has no checkpoint to resume from.</summary>
+/// <summary>Works an index build job one turn at a time: the build itself runs outside the message (IndexBuildSessions).</summary>
 public sealed class BuildIndexConsumer(JobWorker worker, IndexBuilder builder) : JobWorkConsumer<BuildIndex>(worker, builder);

@@ -24,8 +24,8 @@ internal sealed record BatchResult(long Loaded, long Rejected, long EndOffset, l
     IReadOnlyCollection<long>? Accounts, Eviction? Evicted = null);
 
 /// <summary>
-/// Streams one batch of records into PostgreSQL with binary COPY, inside the caller's
-/// transaction: rows as they are read (reading waits while PostgreSQL takes them), rejects
+/// Streams one batch of records (of any format: <see cref="IUploadRecords"/>) into PostgreSQL with binary COPY, inside the
+/// caller's transaction: rows as they are read (reading waits while PostgreSQL takes them), rejects
 /// with their line and reason. Two modes:
 /// <list type="bullet">
 /// <item><b>direct</b>: COPY into the table itself. A key collision makes PostgreSQL refuse
@@ -38,7 +38,7 @@ internal sealed record BatchResult(long Loaded, long Rejected, long EndOffset, l
 /// A chunk of a keyed job loaded in parallel passes its <c>eviction</c>: a staged batch of it first
 /// evicts the later chunks that hold its keys (<see cref="ChunkEviction"/>), then decides its rows.
 /// </summary>
-internal sealed class BatchCopier(CopyTarget target, RowConverter converter, UploadProcessingOptions options, ILogger logger,
+internal sealed class BatchCopier(CopyTarget target, UploadProcessingOptions options, ILogger logger,
     ChunkEviction? eviction = null)
 {
     private const string CopyRejectsSql =
@@ -52,12 +52,12 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
     /// <summary>Distinct accounts of the batch's rows: at most one entry per row of a batch.</summary>
     private readonly HashSet<long> _accounts = [];
 
-    public Task<BatchResult> CopyAsync(NpgsqlConnection connection, CsvRecords records, Checkpoint from, bool staged,
+    public Task<BatchResult> CopyAsync(NpgsqlConnection connection, IUploadRecords records, Checkpoint from, bool staged,
         CancellationToken cancellationToken) =>
         CopyAsync(connection, records, from.JobId, from.ByteOffset, from.Line, staged ? BatchMode.Staged : BatchMode.Direct,
             cancellationToken);
 
-    public async Task<BatchResult> CopyAsync(NpgsqlConnection connection, CsvRecords records, Guid jobId, long fromOffset,
+    public async Task<BatchResult> CopyAsync(NpgsqlConnection connection, IUploadRecords records, Guid jobId, long fromOffset,
         long fromLine, BatchMode mode, CancellationToken cancellationToken)
     {
         _rejects.Clear();
@@ -88,23 +88,23 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
                 }
 
                 read++;
-                if (converter.Check(records) is { } problem)
+                if (records.Check() is { } problem)
                 {
-                    var kept = RejectedRecord.Keep(records.Reader.RawRecord, options.RejectedRecordBytes);
-                    _rejects.Add((records.StartLine, problem.Column, problem.Reason, kept));
+                    var kept = RejectedRecord.Keep(records.Raw, options.RejectedRecordBytes);
+                    _rejects.Add((records.Line, problem.Column, problem.Reason, kept));
                     _rejectBytes += kept.Length + problem.Reason.Length;
                 }
                 else
                 {
                     copy.StartRow(fields);
-                    converter.Write(copy, records.Reader);
+                    records.Write(copy);
                     if (target.AccountSlot >= 0)
                     {
-                        _accounts.Add(converter.IntegerAt(target.AccountSlot));
+                        _accounts.Add(records.IntegerAt(target.AccountSlot));
                     }
                     if (staged)
                     {
-                        copy.WriteInt64(records.StartLine);
+                        copy.WriteInt64(records.Line);
                         copy.WriteBytes(RawRecord(records));
                     }
 
@@ -112,8 +112,7 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
                     await copy.FlushIfFullAsync(cancellationToken);
                 }
 
-                endOffset = records.EndOffset;
-                endLine = records.EndLine;
+                (endOffset, endLine) = records.End;
                 if (read >= options.BatchRows || _rejects.Count >= options.MaxRejectsPerBatch
                     || _rejectBytes >= options.MaxRejectBytesPerBatch)
                 {
@@ -182,9 +181,9 @@ internal sealed class BatchCopier(CopyTarget target, RowConverter converter, Upl
     }
 
     /// <summary>A staged row's record, kept as a reject would be if its key turns it into one.</summary>
-    private ReadOnlySpan<byte> RawRecord(CsvRecords records)
+    private ReadOnlySpan<byte> RawRecord(IUploadRecords records)
     {
-        var raw = records.Reader.RawRecord;
+        var raw = records.Raw;
         var room = Math.Min(raw.Length, options.RejectedRecordBytes) + RejectedRecord.MaxMarkerBytes;
         if (_raw.Length < room)
         {

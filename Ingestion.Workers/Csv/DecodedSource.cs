@@ -107,6 +107,24 @@ internal static class DecodedSource
         }
     }
 
+    /// <summary>
+    /// The text from <paramref name="offset"/> on, as <see cref="OpenAsync"/> gives it, or for a chunk
+    /// (<paramref name="endOffset"/> set, a plain UTF-8 object only) its byte range; a chunk whose last batch ended on its
+    /// last record reads nothing.
+    /// </summary>
+    public static async Task<(Stream Text, CountingStream? Compressed)> OpenRangeAsync(ObjectStore store, ProcessUpload job,
+        string? etag, long offset, long? endOffset, SourceEncoding encoding, SourceCompression compression,
+        CancellationToken cancellationToken)
+    {
+        if (endOffset is not { } end)
+        {
+            return await OpenAsync(store, job, etag, offset, encoding, compression, cancellationToken);
+        }
+
+        return (offset < end ? await store.OpenReadAsync(job.Bucket, job.Key, offset, etag, cancellationToken, end) : Stream.Null,
+            null);
+    }
+
     private static async Task SkipAsync(Stream text, long bytes, CancellationToken cancellationToken)
     {
         if (bytes == 0)

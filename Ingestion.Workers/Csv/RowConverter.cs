@@ -127,7 +127,8 @@ internal sealed class RowConverter
         _ => $"is malformed ({reason})",
     };
 
-    private static int InvalidUtf8At(ReadOnlySpan<byte> raw)
+    /// <summary>The offset of the first byte of <paramref name="raw"/> that starts no valid UTF-8 sequence (JSON Lines records too).</summary>
+    internal static int InvalidUtf8At(ReadOnlySpan<byte> raw)
     {
         var chars = ArrayPool<char>.Shared.Rent(raw.Length);
         try

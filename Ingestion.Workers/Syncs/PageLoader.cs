@@ -1,6 +1,7 @@
-using System.Text;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Ingestion.Platform.Datasets;
+using Ingestion.Platform.Jobs;
 using Ingestion.Platform.Sources;
 using Ingestion.Platform.Tenancy;
 using Ingestion.Workers.Copy;
@@ -71,6 +72,8 @@ internal sealed class PageLoader
     private readonly string _copySql;
     private readonly string _dedupeSql;
     private readonly string _mergeSql;
+    private readonly string _duplicatesSql;
+    private readonly IReadOnlyList<string> _keyColumns;
     private bool _staged;
 
     /// <summary>The partition's page count as this runner expects it: read at the turn's start, one more with each page it commits.</summary>
@@ -116,6 +119,9 @@ internal sealed class PageLoader
                 ? $"on conflict ({keyList}) do update set {string.Join(", ", updates)}"
                 : $"on conflict ({keyList}) do nothing";
 
+        _keyColumns = dataset.Key;
+        _duplicatesSql = keys.Count == 0 ? "" : DuplicatesSql(table, keys);
+
         // xmax = 0 tells a row inserted from one an upsert updated.
         _mergeSql = $"""
             with merged as (
@@ -160,6 +166,7 @@ internal sealed class PageLoader
             rejects.Clear();
             _accounts.Clear();
             staged = await CopyAsync(_stageCopySql, page, checkpoint.Records, rejects, cancellationToken);
+            await RecordDuplicatesAsync(transaction, cancellationToken);
             if (_dedupeSql.Length > 0 && staged > 1)
             {
                 await using var dedupe = new NpgsqlCommand(_dedupeSql, _connection, transaction);
@@ -222,7 +229,7 @@ internal sealed class PageLoader
             if (_mapper.Check(record) is { } problem)
             {
                 rejects.Add((ordinal, problem.Column, problem.Reason,
-                    RejectedRecord.Keep(Encoding.UTF8.GetBytes(record.GetRawText()), _rejectedRecordBytes)));
+                    RejectedRecord.Keep(JsonMarshal.GetRawUtf8Value(record), _rejectedRecordBytes)));
                 continue;
             }
 
@@ -243,6 +250,70 @@ internal sealed class PageLoader
 
         await importer.CompleteAsync(cancellationToken);
         return written;
+    }
+
+    /// <summary>
+    /// The staged records counted as duplicates — their key is in the table already, or earlier on
+    /// this page — grouped by key, recorded with their places before the merge decides their fate
+    /// (<see cref="SyncDuplicates"/>). A key the job recorded counts on; a new one is kept while the
+    /// job has fewer than <see cref="SyncDuplicates.MaxKeys"/>. The lock per job makes that bound
+    /// exact when partitions commit at once; only pages with a colliding key take it.
+    /// </summary>
+    private static string DuplicatesSql(string table, IReadOnlyList<string> keys)
+    {
+        var keyList = string.Join(", ", keys.Select(k => $"s.{k}"));
+        var json = string.Join(", ", keys.Select((k, i) => $"@k{i}, s.{k}"));
+        var same = string.Join(" and ", keys.Select(k => $"t.{k} = s.{k}"));
+        return $"""
+            select pg_advisory_xact_lock(hashtextextended('ingestion.sync-duplicates:' || @job::text, 0));
+            with seen as (
+                select jsonb_build_object({json}) as key, s.__ordinal as record,
+                       row_number() over (partition by {keyList} order by s.__ordinal) as nth,
+                       exists (select 1 from {table} t where {same}) as loaded
+                from {Stage} s
+            ), again as (
+                select key, count(*) as times, min(record) as first,
+                       jsonb_agg(jsonb_build_object('partition', @partition, 'page', @page, 'record', record) order by record)
+                           filter (where place <= @places) as places
+                from (select *, row_number() over (partition by key order by record) as place from seen where loaded or nth > 1) d
+                group by key
+            ), fresh as (
+                select * from again a
+                where not exists (select 1 from ingestion.sync_duplicate_keys k where k.job_id = @job and k.key = a.key)
+                order by first
+                limit greatest(0, @max - (select count(*) from ingestion.sync_duplicate_keys where job_id = @job))
+            )
+            insert into ingestion.sync_duplicate_keys as k (job_id, key, times, places, first_place)
+            select @job, key, times, places, @base + first from again a
+            where a.key in (select key from fresh)
+               or exists (select 1 from ingestion.sync_duplicate_keys k where k.job_id = @job and k.key = a.key)
+            on conflict (job_id, key) do update set
+                times = k.times + excluded.times,
+                places = (select jsonb_agg(p order by o) from jsonb_array_elements(k.places || excluded.places) with ordinality e(p, o)
+                          where o <= @places)
+            """;
+    }
+
+    private async Task RecordDuplicatesAsync(NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        if (_duplicatesSql.Length == 0)
+        {
+            return;
+        }
+
+        await using var command = new NpgsqlCommand(_duplicatesSql, _connection, transaction);
+        command.Parameters.AddWithValue("job", _jobId);
+        command.Parameters.AddWithValue("partition", _partition);
+        command.Parameters.AddWithValue("page", _pages + 1);
+        command.Parameters.AddWithValue("places", SyncDuplicates.MaxPlaces);
+        command.Parameters.AddWithValue("max", (long)SyncDuplicates.MaxKeys);
+        command.Parameters.AddWithValue("base", RejectLine(0));
+        for (var i = 0; i < _keyColumns.Count; i++)
+        {
+            command.Parameters.AddWithValue($"k{i}", _keyColumns[i]);
+        }
+
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>

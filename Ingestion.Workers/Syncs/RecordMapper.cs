@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Sources;
+using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
 using Npgsql;
 
@@ -103,6 +104,22 @@ internal sealed class RecordMapper
         }
     }
 
+    /// <summary>Writes the row that <see cref="Check"/> accepted last, straight into an upload's COPY (JSON Lines files).</summary>
+    public void Write(BinaryCopyRows rows)
+    {
+        for (var i = 0; i < _columns.Length; i++)
+        {
+            if (_values.Nulls[i])
+            {
+                rows.WriteNull();
+            }
+            else
+            {
+                _columns[i].Codec.Write(rows, _fields[i].AsSpan(0, _lengths[i]), _values, i);
+            }
+        }
+    }
+
     private string? Parse(int slot, JsonElement value)
     {
         var kind = _columns[slot].Definition.Type.Kind;
@@ -122,7 +139,12 @@ internal sealed class RecordMapper
         switch (value.ValueKind)
         {
             case JsonValueKind.String:
-                text = value.GetString()!;
+                if (!JsonText.TryGetString(value, out var unescaped, out var unreadable))
+                {
+                    return unreadable;
+                }
+
+                text = unescaped;
                 if (text.Contains('\0'))
                 {
                     return "contains a NUL character, which PostgreSQL text cannot hold";
@@ -140,7 +162,12 @@ internal sealed class RecordMapper
                     return $"is a JSON {value.ValueKind.ToString().ToLowerInvariant()}, not a {_columns[slot].Definition.Type.ToSql()}";
                 }
 
-                text = value.GetRawText();
+                if (!JsonText.TryGetRawText(value, out var json, out var invalid))
+                {
+                    return invalid;
+                }
+
+                text = json;
                 break;
         }
 

@@ -21,7 +21,7 @@ public static class RecordTimes
         {
             number = value.GetDouble();
         }
-        else if (value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } text
+        else if (value.ValueKind == JsonValueKind.String && JsonText.TryGetString(value, out var text, out _) && text.Length > 0
                  && text.All(c => char.IsAsciiDigit(c) || c == '.' || c == '-')
                  && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed))
         {
@@ -56,7 +56,7 @@ public static class RecordTimes
             return true;
         }
 
-        return value.ValueKind == JsonValueKind.String
-               && DateTimeOffset.TryParse(value.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out time);
+        return value.ValueKind == JsonValueKind.String && JsonText.TryGetString(value, out var text, out _)
+               && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out time);
     }
 }

@@ -49,6 +49,15 @@ public sealed class SyncOptions
     /// <summary>How often a worker looks for schedules that are due (each slot fires once, whichever worker sees it first).</summary>
     public TimeSpan SchedulePeriod { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// How long one of a schedule's minutes lasts (<c>everyMinutes</c> of them make a slot): a minute. The end-to-end
+    /// tests shorten it so that slots pass in seconds; a deployment has no reason to change it.
+    /// </summary>
+    public TimeSpan ScheduleMinute { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How often the rate budget's grants that no window counts any more are deleted, for keys no sync asks on now (<see cref="RateGrantSweep"/>).</summary>
+    public TimeSpan GrantSweepPeriod { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>A rejected record's raw JSON is kept up to this many bytes, then cut and marked.</summary>
     public int RejectedRecordBytes { get; set; } = 4096;
 }

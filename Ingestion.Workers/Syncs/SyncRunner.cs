@@ -46,6 +46,9 @@ public sealed partial class SyncRunner(
     /// <summary>How often a turn looks again at how many partitions the budget's pace and the observed latency keep busy.</summary>
     private static readonly TimeSpan ConcurrencyReview = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>Slots let go in a row after which (and every so many more) a partition says so: it keeps asking without sending.</summary>
+    private const int SlotsLetGoWarning = 20;
+
     private readonly SyncOptions _options = options.Value;
 
     public JobKind Kind => SyncJob.Descriptor;
@@ -110,6 +113,12 @@ public sealed partial class SyncRunner(
 
         var dataset = await datasets.FindAsync(command.TenantId, definition.Dataset, cancellationToken)
                       ?? throw new SyncException("dataset_missing", $"The source's dataset '{definition.Dataset}' does not exist.");
+        if (dataset.Key.Count == 0 && string.Equals(command.Mode, "incremental", StringComparison.OrdinalIgnoreCase))
+        {
+            // The API refuses it; a SubmitSync from the bus (or a schedule declared before the rule) fails here, before any request.
+            throw new SyncException("incremental_without_key", SourceRules.KeylessIncremental(dataset.Name));
+        }
+
         var check = await guard.CheckAsync(definition.Request.Url, cancellationToken);
         if (!check.IsAllowed)
         {
@@ -173,7 +182,7 @@ public sealed partial class SyncRunner(
 
         await turn.PublishProgressAsync(force: true, cancellationToken);
         LogTurn(command.JobId, turn.Elapsed.TotalSeconds, turn.Seconds(Phase.Budget), turn.Seconds(Phase.Fetch), turn.Seconds(Phase.PageSlot),
-            turn.Seconds(Phase.LoaderBusy), turn.Seconds(Phase.Load));
+            turn.Seconds(Phase.LoaderBusy), turn.Seconds(Phase.Load), turn.Requests, turn.SlotsLetGo, turn.SlotRate);
         if (ends.All(e => e.Finished))
         {
             var counts = await SyncPartitions.CountsAsync(run.Connection, command.JobId, turn.BudgetShare, cancellationToken);
@@ -422,6 +431,7 @@ public sealed partial class SyncRunner(
         var failures = 0;
         var startedResumes = resumes;
         var http429InRow = 0;
+        var letGoInRow = 0;
         while (true)
         {
             // Retries (429, 5xx) keep to the turn's time like pages do: the turn ends and the partition goes on from its checkpoint.
@@ -431,20 +441,38 @@ public sealed partial class SyncRunner(
             }
 
             var asking = Stopwatch.StartNew();
-            var wait = await budget.TryTakeAsync(source.BudgetKey, policies, cancellationToken);
-            if (wait > TimeSpan.Zero)
+            var permit = await budget.ReserveAsync(source.BudgetKey, policies, RateBudget.Lead, cancellationToken);
+            if (!permit.Reserved)
             {
-                if (wait > _options.MaxInlineWait)
+                if (permit.Wait > _options.MaxInlineWait)
                 {
-                    return (null, new PartitionEnd(false, DateTimeOffset.UtcNow + wait, requests, http429, resumes - startedResumes));
+                    return (null, new PartitionEnd(false, DateTimeOffset.UtcNow + permit.Wait, requests, http429, resumes - startedResumes));
                 }
 
-                await Task.Delay(wait, cancellationToken);
+                // Nothing is held meanwhile: ask again once the slot comes within the budget's lead.
+                var until = permit.Wait - RateBudget.Lead;
+                await Task.Delay(until > RateBudget.MinPace ? until : RateBudget.MinPace, cancellationToken);
                 turn.Spent(Phase.Budget, asking.Elapsed);
                 continue;
             }
 
+            turn.SlotTaken(permit);
+            var usable = await budget.WaitForAsync(source.BudgetKey, permit, cancellationToken);
             turn.Spent(Phase.Budget, asking.Elapsed);
+            if (!usable)
+            {
+                turn.SlotLetGo();
+                await budget.ReleaseAsync(source.BudgetKey, permit, cancellationToken);
+                if (++letGoInRow % SlotsLetGoWarning == 0)
+                {
+                    // Slots let go in a row: this worker keeps waking too late for them, and asks the budget again each time.
+                    LogSlotsLetGo(turn.Run.Command.JobId, turn.Run.Command.Source, letGoInRow);
+                }
+
+                continue;
+            }
+
+            letGoInRow = 0;
 
             requests++;
             turn.CountRequest();
@@ -535,6 +563,12 @@ public sealed partial class SyncRunner(
                             throw new SyncException("cursor_expired", $"The upstream refused the partition's cursor {resumes} times in a row without a page getting through ({status}).");
                         }
 
+                        if (turn.Dataset.Key.Count == 0)
+                        {
+                            // Going on from the marks reads the last committed records again, starting over reads them all: only a key recognises them.
+                            throw new SyncException("cursor_expired_without_key", SourceRules.KeylessCursorExpired(turn.Dataset.Name, status));
+                        }
+
                         position = marks.ResumeFrom(position, definition);
                         LogCursorRefused(turn.Run.Command.JobId, status, position.Since, position.Until);
                         continue;
@@ -612,11 +646,15 @@ public sealed partial class SyncRunner(
     private partial void LogDone(Guid jobId, string source, long records, long loaded, long duplicates, long rejects, long? expected);
 
     [LoggerMessage(LogLevel.Information,
-        "Sync {JobId}: turn of {Seconds:0.0} s; summed over its partitions: {Budget:0.0} s asking or waiting for the rate budget, {Fetch:0.0} s fetching pages (of which {Slot:0.0} s waiting for a page slot), {LoaderBusy:0.0} s with a page waiting for its loader, {Load:0.0} s loading")]
-    private partial void LogTurn(Guid jobId, double seconds, double budget, double fetch, double slot, double loaderBusy, double load);
+        "Sync {JobId}: turn of {Seconds:0.0} s; summed over its partitions: {Budget:0.0} s asking or waiting for the rate budget, {Fetch:0.0} s fetching pages (of which {Slot:0.0} s waiting for a page slot), {LoaderBusy:0.0} s with a page waiting for its loader, {Load:0.0} s loading; {Requests} requests, {LetGo} budget slots let go (woken too late for them, or a pause asked for), {SlotRate:0.00} slots a second from the first to the last")]
+    private partial void LogTurn(Guid jobId, double seconds, double budget, double fetch, double slot, double loaderBusy, double load, long requests, long letGo,
+        double slotRate);
 
     [LoggerMessage(LogLevel.Warning, "Sync {JobId} of source {Source} failed: {Code}: {Message}")]
     private partial void LogFailed(Guid jobId, string source, string code, string message);
+
+    [LoggerMessage(LogLevel.Warning, "Sync {JobId} of source {Source} let {Slots} budget slots in a row go unused (woke too late for them, or a pause withdrew them): each was given back, but the partition sends nothing")]
+    private partial void LogSlotsLetGo(Guid jobId, string source, int slots);
 
     [LoggerMessage(LogLevel.Information, "Sync {JobId} of source {Source} waits for its rate budget until {Until:o}: parked")]
     private partial void LogParked(Guid jobId, string source, DateTimeOffset until);
@@ -701,6 +739,14 @@ public sealed partial class SyncRunner(
         Load,
     }
 
+    /// <summary>How many slots a turn took, and the first and last of them (<see cref="Stopwatch"/> timestamps).</summary>
+    private sealed class SlotSpan
+    {
+        public long Count;
+        public long First = long.MaxValue;
+        public long Last = long.MinValue;
+    }
+
     /// <summary>What one turn shares between its partitions: the counts it publishes, the pace it observed.</summary>
     private sealed class Turn(JobRun<RunSync> run, StoredSource source, DatasetDefinition dataset, IReadOnlyList<IPAddress>? approved,
         DateTimeOffset deadline, TimeSpan progressInterval) : IDisposable
@@ -709,6 +755,8 @@ public sealed partial class SyncRunner(
         private readonly SemaphoreSlim _publishing = new(1, 1);
         private readonly long[] _phaseTicks = new long[Enum.GetValues<Phase>().Length];
         private long _requests;
+        private long _slotsLetGo;
+        private readonly SlotSpan _slotTimes = new();
         private long _latencyTicks = TimeSpan.FromMilliseconds(200).Ticks;
         // Elapsed milliseconds of the last publish; the first comes one interval into the turn (SyncStarted said where it began).
         private long _lastPublished;
@@ -744,6 +792,37 @@ public sealed partial class SyncRunner(
         }
 
         public void CountRequest() => Interlocked.Increment(ref _requests);
+
+        public long Requests => Interlocked.Read(ref _requests);
+
+        /// <summary>Budget slots taken and not used: the worker woke too late for them, or the upstream asked for a pause.</summary>
+        public long SlotsLetGo => Interlocked.Read(ref _slotsLetGo);
+
+        public void SlotLetGo() => Interlocked.Increment(ref _slotsLetGo);
+
+        /// <summary>A slot the budget gave (to be used or let go), by when it falls on this worker's clock: what the pace it granted is measured by.</summary>
+        public void SlotTaken(BudgetSlot slot)
+        {
+            var at = slot.Latest;
+            lock (_slotTimes)
+            {
+                _slotTimes.Count++;
+                _slotTimes.First = Math.Min(_slotTimes.First, at);
+                _slotTimes.Last = Math.Max(_slotTimes.Last, at);
+            }
+        }
+
+        /// <summary>Slots the budget gave a second, from the turn's first slot to its last (0 with fewer than two).</summary>
+        public double SlotRate
+        {
+            get
+            {
+                lock (_slotTimes)
+                {
+                    return _slotTimes.Count < 2 ? 0 : (_slotTimes.Count - 1) / Stopwatch.GetElapsedTime(_slotTimes.First, _slotTimes.Last).TotalSeconds;
+                }
+            }
+        }
 
         public TimeSpan Elapsed => _clock.Elapsed;
 

@@ -78,7 +78,7 @@ public sealed partial class SyncScheduler(
     private async Task<bool> FireAsync(string tenantId, SourceDefinition source, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var schedule = source.Schedule!;
-        var slot = now.ToUnixTimeSeconds() / (schedule.EveryMinutes * 60L);
+        var slot = now.ToUnixTimeMilliseconds() / (schedule.EveryMinutes * (long)options.Value.ScheduleMinute.TotalMilliseconds);
         var key = $"schedule:{source.Name}:{slot.ToString(CultureInfo.InvariantCulture)}";
         if (await jobs.FindByIdempotencyKeyAsync(tenantId, key, cancellationToken) is not null)
         {

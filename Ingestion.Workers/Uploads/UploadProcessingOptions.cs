@@ -94,4 +94,21 @@ public sealed class UploadProcessingOptions
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan ChunkResendAfter { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// A Parquet file is read one row group at a time, and a row group's columns are read whole: the uncompressed size of
+    /// the columns a dataset takes from one row group is what bounds a worker's memory. Decoded, it is several times that
+    /// (Parquet.Net gives every string value its own array: the bench's 500,000-row group, 55 MB uncompressed, took about
+    /// 240 MB of managed memory), so the default is low. A file with a larger row group fails at once
+    /// (<c>row_group_too_large</c>) rather than exhausting the worker; raise it on workers with memory to spare.
+    /// </summary>
+    [Range(typeof(long), "1048576", "4294967296")]
+    public long ParquetMaxRowGroupBytes { get; set; } = 64L << 20;
+
+    /// <summary>
+    /// Small reads of a Parquet file (its footer, page headers) are served from a buffer of this size filled by one ranged
+    /// GET; a read this large or larger (a column chunk) is one GET of exactly its range.
+    /// </summary>
+    [Range(64 * 1024, 64 << 20)]
+    public int ParquetReadAheadBytes { get; set; } = 4 << 20;
 }

@@ -64,7 +64,7 @@ public sealed partial class UploadProcessor
         !Keyed(dataset) || dataset.OnKeyConflict == KeyConflictPolicy.Reject || _options.ChunkUpserts;
 
     /// <summary>The job's message for a job loaded in chunks: scan, send, then join if everything is in.</summary>
-    private async Task<JobOutcome> ForkAsync(JobRun<ProcessUpload> run, DatasetDefinition dataset, HeaderMap map, CsvDialect dialect,
+    private async Task<JobOutcome> ForkAsync(JobRun<ProcessUpload> run, DatasetDefinition dataset, HeaderMap map, IRecordSource file,
         Checkpoint checkpoint, CancellationToken cancellationToken)
     {
         var (connection, job, events) = (run.Connection, run.Command, run.Events);
@@ -95,9 +95,13 @@ public sealed partial class UploadProcessor
         {
             var slice = Stopwatch.StartNew();
             var (offset, line) = await ChunkPlan.ScannedAsync(connection, job.JobId, cancellationToken);
+            var (delimiter, quote) = file.Boundaries
+                ?? throw new InvalidOperationException($"Job {job.JobId} is planned in chunks, but its file cannot be cut at byte ranges.");
+            // The scan names each boundary by the line its line break ends, counting from the break it starts on; a file
+            // without a header (JSON Lines) starts at offset 0, before any break, so its first break ends line 1.
             using var boundaries = new RecordBoundaries(
-                await store.OpenReadAsync(job.Bucket, job.Key, offset, checkpoint.ETag, cancellationToken), offset, line,
-                (byte)dialect.Delimiter, (byte?)dialect.Quote);
+                await store.OpenReadAsync(job.Bucket, job.Key, offset, checkpoint.ETag, cancellationToken), offset,
+                offset == 0 ? 1 : line, delimiter, quote);
             while (true)
             {
                 var next = await boundaries.NextAsync(offset + checkpoint.ChunkBytes!.Value, cancellationToken);
@@ -165,8 +169,12 @@ public sealed partial class UploadProcessor
                 new FileProblem("unknown_dataset", $"Tenant '{job.TenantId}' has no dataset '{job.Dataset}'."), cancellationToken);
         }
 
+        // Only a plain UTF-8 object is planned in chunks.
         var dialect = await UploadDialect.ReadAsync(connection, job.JobId, dataset, cancellationToken);
-        var (map, problem) = HeaderMap.For(dataset, dialect, checkpoint.Header);
+        var format = await UploadDialect.ReadFormatAsync(connection, job.JobId, dataset, cancellationToken);
+        var file = SourceFor(format, job, new Platform.Storage.ObjectInfo(checkpoint.BytesTotal, checkpoint.ETag), dataset, dialect,
+            new SourceText(SourceEncoding.Utf8, SourceCompression.None));
+        var (map, problem) = file.Resume(checkpoint.Header);
         if (problem is not null)
         {
             return await FailAsync(connection, job, await WithTotalsAsync(connection, checkpoint, cancellationToken), events,
@@ -190,14 +198,14 @@ public sealed partial class UploadProcessor
         // others keep their rows in their stage until their turn.
         var parallel = keyed && dataset.OnKeyConflict == KeyConflictPolicy.Reject;
         var direct = !keyed || await ChunkPlan.LoadsDirectlyAsync(connection, chunk, parallel, cancellationToken);
-        BatchCopier Copier() => new(new CopyTarget(job.TenantId, dataset, map!, direct ? null : chunk.StageTable),
-            new RowConverter(map!, dialect), _options, logger, parallel && direct ? new ChunkEviction(job.JobId, number) : null);
+        BatchCopier Copier() => new(new CopyTarget(job.TenantId, dataset, map!, direct ? null : chunk.StageTable), _options, logger,
+            parallel && direct ? new ChunkEviction(job.JobId, number) : null);
         var copier = Copier();
         var staged = false;
         var clashes = 0;
         var slice = Stopwatch.StartNew();
         var sinceProgress = Stopwatch.StartNew();
-        CsvRecords? records = null;
+        IUploadRecords? records = null;
         try
         {
             while (true)
@@ -211,7 +219,7 @@ public sealed partial class UploadProcessor
                     copier = Copier();
                 }
 
-                records ??= await OpenChunkAsync(job, checkpoint.ETag, chunk, dialect, cancellationToken);
+                records ??= await file.OpenAsync(map!, new RecordPosition(chunk.ByteOffset, chunk.Line), chunk.EndOffset, cancellationToken);
                 var mode = !direct ? BatchMode.Kept : staged ? BatchMode.Staged : BatchMode.Direct;
                 BatchResult batch;
                 await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
@@ -312,11 +320,11 @@ public sealed partial class UploadProcessor
                 }
             }
         }
-        catch (CsvFormatException e)
+        catch (RecordTooLongException e)
         {
             return await FailAsync(connection, job, await WithTotalsAsync(connection, checkpoint, cancellationToken), events,
                 new FileProblem("record_too_long",
-                    $"The record starting on line {records?.AbsoluteLine(e.LineNumber) ?? chunk.Line + 1:N0} is longer than {_options.MaxRecordBytes:N0} bytes, most likely because a quote is never closed."),
+                    $"The record starting on line {e.Line:N0} is longer than {_options.MaxRecordBytes:N0} bytes{e.Hint}."),
                 cancellationToken);
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.PreconditionFailed)
@@ -494,16 +502,6 @@ public sealed partial class UploadProcessor
 
         var (loaded, rejected, bytesRead, line) = await ChunkPlan.TotalsAsync(connection, checkpoint.JobId, cancellationToken);
         return checkpoint with { RowsLoaded = loaded, RowsRejected = rejected, ByteOffset = bytesRead, Line = line };
-    }
-
-    /// <summary>The chunk's range from its checkpoint on; a chunk whose last batch ended on its last record reads nothing.</summary>
-    private async Task<CsvRecords> OpenChunkAsync(ProcessUpload job, string? etag, UploadChunk chunk, CsvDialect dialect,
-        CancellationToken cancellationToken)
-    {
-        var source = chunk.ByteOffset < chunk.EndOffset
-            ? await store.OpenReadAsync(job.Bucket, job.Key, chunk.ByteOffset, etag, cancellationToken, chunk.EndOffset)
-            : Stream.Null;
-        return new CsvRecords(source, chunk.ByteOffset, chunk.Line, _options.MaxRecordBytes, dialect);
     }
 
     /// <summary>The accounts a transaction touched: those of the rows it applied, and those of the rows an eviction deleted.</summary>

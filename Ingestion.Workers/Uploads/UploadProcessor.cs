@@ -11,6 +11,8 @@ using Ingestion.Platform.Storage;
 using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
 using Ingestion.Workers.Jobs;
+using Ingestion.Workers.JsonLines;
+using Ingestion.Workers.Parquet;
 using Ingestion.Workers.Sagas;
 using MassTransit;
 using Microsoft.Extensions.Options;
@@ -25,7 +27,7 @@ namespace Ingestion.Workers.Uploads;
 /// <item>A PostgreSQL advisory lock, held by the connection that does the work, keeps any
 /// other worker off the job; if the worker dies, its connection and the lock go with it
 /// (<see cref="JobWorker"/> takes it, with the tenant slot, before this step runs).</item>
-/// <item>Records stream from S3 through CsvHelper into binary COPY in batches. Each batch
+/// <item>Records stream from S3 through their format's reader (<see cref="SourceFor"/>) into binary COPY in batches. Each batch
 /// commits together with the job's checkpoint (byte offset and line of the next record,
 /// counts), and with its rejects.</item>
 /// <item>Any attempt starts at the checkpoint with a ranged GET, pinned to the object's ETag.</item>
@@ -88,7 +90,8 @@ public sealed partial class UploadProcessor(
 
         await events.Publish(new UploadProcessingStarted(job.JobId, source.Size, DateTimeOffset.UtcNow, job.Attempt), cancellationToken);
         var dialect = await UploadDialect.ReadAsync(connection, job.JobId, dataset, cancellationToken);
-        CsvRecords? records = null;
+        var format = await UploadDialect.ReadFormatAsync(connection, job.JobId, dataset, cancellationToken);
+        IUploadRecords? records = null;
         try
         {
             // The object's own first bytes say whether it is compressed; the rest of what is sniffed is the text inside.
@@ -96,18 +99,25 @@ public sealed partial class UploadProcessor(
                 : Decompression.Of(await store.ReadHeadAsync(job.Bucket, job.Key, Decompression.MagicLength, source.ETag, cancellationToken));
             var head = source.Size == 0 ? []
                 : await DecodedSource.ReadHeadAsync(store, job, source.ETag, compression, FileSniffer.SampleSize, cancellationToken);
-            var encoding = DecodedSource.Of(head, dialect);
-            var text = new SourceText(encoding, compression);
+            var text = new SourceText(format == UploadFormat.Csv ? DecodedSource.Of(head, dialect) : SourceEncoding.Utf8, compression);
+
+            // Before a reader is chosen: a file that is not what it is declared as says what it is, whatever the format.
+            var utf16 = text.Encoding is SourceEncoding.Utf16LittleEndian or SourceEncoding.Utf16BigEndian;
+            if (checkpoint is null && FileSniffer.Check(head, format, utf16) is { } notLoadable)
+            {
+                return await FailAsync(connection, job, checkpoint, events, notLoadable, cancellationToken);
+            }
+
+            var file = SourceFor(format, job, source, dataset, dialect, text);
             HeaderMap? map;
             FileProblem? problem;
             if (checkpoint is null)
             {
-                (records, checkpoint, map, problem) = await StartAsync(connection, job, dataset, dialect, text, head, source,
-                    cancellationToken);
+                (records, checkpoint, map, problem) = await StartAsync(connection, job, dataset, file, text, source, cancellationToken);
             }
             else
             {
-                (map, problem) = HeaderMap.For(dataset, dialect, checkpoint.Header);
+                (map, problem) = file.Resume(checkpoint.Header);
             }
 
             if (problem is not null)
@@ -117,10 +127,10 @@ public sealed partial class UploadProcessor(
 
             if (checkpoint!.ChunkBytes is not null)
             {
-                return await ForkAsync(run, dataset, map!, dialect, checkpoint, cancellationToken);
+                return await ForkAsync(run, dataset, map!, file, checkpoint, cancellationToken);
             }
 
-            return await LoadAsync(run, map!, dialect, text, checkpoint, records, cancellationToken);
+            return await LoadAsync(run, map!, file, checkpoint, records, cancellationToken);
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.PreconditionFailed)
         {
@@ -131,11 +141,32 @@ public sealed partial class UploadProcessor(
             // Only a decompressor throws this: the compressed data is broken before the header could be read.
             return await FailAsync(connection, job, checkpoint, events, Corrupt(e, checkpoint), cancellationToken);
         }
+        catch (UnsupportedFormatException e)
+        {
+            return await FailAsync(connection, job, checkpoint, events, e.Problem, cancellationToken);
+        }
         finally
         {
             records?.Dispose();
         }
     }
+
+    /// <summary>
+    /// The one place an upload's format decides how its file is read: everything after (the batch loop, checkpoints,
+    /// rejects, chunks) works on the <see cref="IRecordSource"/> and its <see cref="IUploadRecords"/>.
+    /// </summary>
+#pragma warning disable CA1859 // The seam returns the interface: the JSON Lines and Parquet sources join the switch.
+    private IRecordSource SourceFor(string format, ProcessUpload job, ObjectInfo source, DatasetDefinition dataset, CsvDialect dialect,
+        SourceText text) => format switch
+    {
+        UploadFormat.Csv => new CsvRecordSource(store, job, source.ETag, dataset, dialect, text, _options),
+        UploadFormat.JsonLines => new JsonLinesRecordSource(store, job, source.ETag, dataset, text, _options),
+        UploadFormat.Parquet => new ParquetRecordSource(store, job, source, dataset, dialect, text.Compression, _options),
+        // A format whose reader this build lacks fails at once, saying so.
+        _ => throw new UnsupportedFormatException(new FileProblem($"{format}_unsupported",
+            $"Files declared '{format}' cannot be loaded by this version of the service yet; nothing was loaded.")),
+    };
+#pragma warning restore CA1859
 
     /// <summary>
     /// Cancelled while queued or between two slices. The batches committed so far stay, with the
@@ -160,74 +191,48 @@ public sealed partial class UploadProcessor(
     }
 
     /// <summary>
-    /// A job's first attempt: file-level checks, then the header. Nothing is committed before
-    /// the file is known to be loadable text with a header that fits the dataset.
+    /// A job's first attempt, once the file is known to be what it is declared as: the format's start (for CSV, the header).
+    /// Nothing is committed before the file is known to be loadable, with columns that fit the dataset.
     /// </summary>
-    private async Task<(CsvRecords?, Checkpoint?, HeaderMap?, FileProblem?)> StartAsync(NpgsqlConnection connection,
-        ProcessUpload job, DatasetDefinition dataset, CsvDialect dialect, SourceText text, byte[] head, ObjectInfo source,
+    private async Task<(IUploadRecords?, Checkpoint?, HeaderMap?, FileProblem?)> StartAsync(NpgsqlConnection connection,
+        ProcessUpload job, DatasetDefinition dataset, IRecordSource file, SourceText text, ObjectInfo source,
         CancellationToken cancellationToken)
     {
-        var encoding = text.Encoding;
-        if (FileSniffer.Check(head, utf16: encoding is SourceEncoding.Utf16LittleEndian or SourceEncoding.Utf16BigEndian) is { } notText)
+        var start = await file.StartAsync(cancellationToken);
+        if (start.Problem is not null)
         {
-            return (null, null, null, notText);
-        }
-
-        if (!dialect.Header)
-        {
-            // No header: the dialect declares the fields, and the first record is data. Nothing read yet: offset 0, line 0.
-            var (declared, declaredProblem) = HeaderMap.For(dataset, dialect, dialect.Fields ?? []);
-            return declaredProblem is not null
-                ? (null, null, null, declaredProblem)
-                : (null, await Checkpoint.CreateAsync(connection, job.JobId, source.ETag, declared!.Header, source.Size, 0, 0, null,
-                    cancellationToken), declared, null);
-        }
-
-        var records = await OpenRecordsAsync(job, source.ETag, 0, 1, dialect, text, cancellationToken);
-        if (!records.Read())
-        {
-            return (records, null, null, new FileProblem("no_header", "The file has no header line: it holds only empty lines."));
-        }
-
-        if (records.Malformed is not null || !Utf8.IsValid(records.Reader.RawRecord))
-        {
-            return (records, null, null, new FileProblem("no_header",
-                "The first line is not a header: it is not valid UTF-8, or its quoting is broken."));
-        }
-
-        var header = Enumerable.Range(0, records.Reader.FieldCount).Select(records.Reader.GetString).ToList();
-        var (map, problem) = HeaderMap.Build(dataset, header);
-        if (problem is not null)
-        {
-            return (records, null, null, problem);
+            return (start.Records, null, null, start.Problem);
         }
 
         // A large object is loaded in chunks; a small one is one chunk, loaded by this message as before. So is a file whose
-        // record boundaries a scan for quotes and line breaks cannot find (an escape character can hide a line break), and
-        // a compressed one, which cannot be entered at a byte range.
-        var chunkBytes = source.Size > _options.ChunkBytes && dialect.Splittable && encoding == SourceEncoding.Utf8
-            && text.Compression == SourceCompression.None && Chunked(dataset)
+        // record boundaries a scan cannot find (an escape character can hide a line break), and a compressed one, which
+        // cannot be entered at a byte range.
+        var chunkBytes = source.Size > _options.ChunkBytes && file.Boundaries is not null && text.Compression == SourceCompression.None
+            && Chunked(dataset)
             ? _options.ChunkBytes
             : (long?)null;
         if (source.Size > _options.ChunkBytes && text.Compression != SourceCompression.None)
         {
             LogCompressedOneChunk(job.JobId, Decompression.Name(text.Compression), source.Size);
         }
+        else if (source.Size > _options.ChunkBytes && file is ParquetRecordSource)
+        {
+            LogParquetOneChunk(job.JobId, source.Size);
+        }
 
-        var checkpoint = await Checkpoint.CreateAsync(connection, job.JobId, source.ETag, map!.Header, source.Size,
-            records.EndOffset, records.EndLine, chunkBytes, cancellationToken);
-        return (records, checkpoint, map, null);
+        var checkpoint = await Checkpoint.CreateAsync(connection, job.JobId, source.ETag, start.Header, source.Size,
+            start.From.Offset, start.From.Line, chunkBytes, cancellationToken);
+        return (start.Records, checkpoint, start.Map, null);
     }
 
-    private async Task<JobOutcome> LoadAsync(JobRun<ProcessUpload> run, HeaderMap map, CsvDialect dialect, SourceText text,
-        Checkpoint checkpoint, CsvRecords? records, CancellationToken cancellationToken)
+    private async Task<JobOutcome> LoadAsync(JobRun<ProcessUpload> run, HeaderMap map, IRecordSource file, Checkpoint checkpoint,
+        IUploadRecords? records, CancellationToken cancellationToken)
     {
-        var encoding = text.Encoding;
         var (connection, job, events) = (run.Connection, run.Command, run.Events);
         var dataset = await catalog.FindAsync(job.TenantId, job.Dataset, cancellationToken)
             ?? throw new InvalidOperationException($"Dataset {job.Dataset} disappeared while job {job.JobId} ran.");
         var target = new CopyTarget(job.TenantId, dataset, map);
-        var copier = new BatchCopier(target, new RowConverter(map, dialect, DecodedSource.Name(encoding)), _options, logger);
+        var copier = new BatchCopier(target, _options, logger);
         var staged = dataset.OnKeyConflict == KeyConflictPolicy.Upsert;
         var slice = Stopwatch.StartNew();
         var sinceProgress = Stopwatch.StartNew();
@@ -242,7 +247,7 @@ public sealed partial class UploadProcessor(
         {
             while (true)
             {
-                records ??= await OpenAtAsync(job, checkpoint, dialect, text, cancellationToken);
+                records ??= await file.OpenAsync(map, new RecordPosition(checkpoint.ByteOffset, checkpoint.Line), null, cancellationToken);
                 BatchResult batch;
                 await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
                 {
@@ -262,7 +267,7 @@ public sealed partial class UploadProcessor(
                     }
 
                     checkpoint = await checkpoint.AdvanceAsync(connection, batch.EndOffset, batch.EndLine, batch.Loaded,
-                        batch.Rejected, cancellationToken, records.Compressed?.BytesRead);
+                        batch.Rejected, cancellationToken, records.CompressedBytesRead);
                     if (batch.Loaded > 0)
                     {
                         // Last before commit: readers' ETags move with the rows, and the counter's row lock is brief.
@@ -306,10 +311,10 @@ public sealed partial class UploadProcessor(
                 }
             }
         }
-        catch (CsvFormatException e)
+        catch (RecordTooLongException e)
         {
             return await FailAsync(connection, job, checkpoint, events, new FileProblem("record_too_long",
-                $"The record starting on line {records?.AbsoluteLine(e.LineNumber) ?? checkpoint.Line + 1:N0} is longer than {_options.MaxRecordBytes:N0} bytes, most likely because a quote is never closed. Rows before it are loaded."),
+                $"The record starting on line {e.Line:N0} is longer than {_options.MaxRecordBytes:N0} bytes{e.Hint}. Rows before it are loaded."),
                 cancellationToken);
         }
         catch (InvalidDataException e)
@@ -327,23 +332,6 @@ public sealed partial class UploadProcessor(
         checkpoint is null
             ? $"The file's compressed data is corrupt or truncated ({e.Message}); nothing was loaded."
             : $"The file's compressed data is corrupt or truncated after line {checkpoint.Line:N0} ({e.Message}). Rows up to that line are loaded, the rest are not.");
-
-    /// <summary>
-    /// The records after the checkpoint. A checkpoint at offset 0 is a file without a header that nothing of has been read:
-    /// the read starts on line 1 rather than just before a line break.
-    /// </summary>
-    private Task<CsvRecords> OpenAtAsync(ProcessUpload job, Checkpoint checkpoint, CsvDialect dialect, SourceText text,
-        CancellationToken cancellationToken) =>
-        OpenRecordsAsync(job, checkpoint.ETag, checkpoint.ByteOffset, checkpoint.ByteOffset == 0 ? 1 : checkpoint.Line, dialect, text,
-            cancellationToken);
-
-    private async Task<CsvRecords> OpenRecordsAsync(ProcessUpload job, string? etag, long offset, long line, CsvDialect dialect,
-        SourceText text, CancellationToken cancellationToken)
-    {
-        var (stream, compressed) = await DecodedSource.OpenAsync(store, job, etag, offset, text.Encoding, text.Compression,
-            cancellationToken);
-        return new CsvRecords(stream, offset, line, _options.MaxRecordBytes, dialect) { Compressed = compressed };
-    }
 
     private FileProblem? RejectLimit(RejectLimits limits, Checkpoint checkpoint, bool endOfFile)
     {
@@ -421,6 +409,9 @@ public sealed partial class UploadProcessor(
     [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is {Compression}-compressed ({Bytes} bytes): loaded as one chunk, since a compressed stream cannot be split at byte ranges")]
     private partial void LogCompressedOneChunk(Guid jobId, string compression, long bytes);
 
+    [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is a Parquet file ({Bytes} bytes): loaded as one chunk, one row group at a time, since its rows are in column chunks that no byte range of the file cuts into whole rows")]
+    private partial void LogParquetOneChunk(Guid jobId, long bytes);
+
     [LoggerMessage(LogLevel.Information, "Job {JobId}: slice ends after line {Line} ({Rows} rows loaded); a new message carries on")]
     private partial void LogSliceEnd(Guid jobId, long line, long rows);
 
@@ -436,3 +427,9 @@ public sealed partial class UploadProcessor(
 
 /// <summary>How an object's bytes become UTF-8 text: decompressed, then converted from its encoding.</summary>
 internal sealed record SourceText(SourceEncoding Encoding, SourceCompression Compression);
+
+/// <summary>The upload is declared in a format this service has no reader for: the job fails with <see cref="Problem"/>.</summary>
+internal sealed class UnsupportedFormatException(FileProblem problem) : Exception(problem.Message)
+{
+    public FileProblem Problem { get; } = problem;
+}

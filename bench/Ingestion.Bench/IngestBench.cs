@@ -11,22 +11,29 @@ namespace Ingestion.Bench;
 /// (ProcessUpload → S3 → CsvHelper → validation → binary COPY, batches and checkpoints),
 /// against <c>psql \copy</c> of the same file into an identical table. Prints one line.
 /// With several workers, a file larger than <c>Processing:ChunkBytes</c> is loaded in chunks by
-/// all of them; worker CPU is summed and peak RSS is the largest worker's. With <c>--format csv.gz</c> the object is the
-/// same CSV gzip-compressed (compressed before the clock starts), decompressed by the worker as it reads; the reference is
-/// still <c>psql \copy</c> of the plain CSV, so the ratio says what the compression costs against plain PostgreSQL.
+/// all of them; worker CPU is summed and peak RSS is the largest worker's. With <c>--format csv.gz</c> (or <c>csv.zst</c>) the object
+/// is the same CSV gzip- (or zstd-) compressed (compressed before the clock starts), decompressed by the worker as it reads;
+/// with <c>--format parquet</c> it is the same rows as a typed Parquet file (<see cref="ParquetGenerator"/>). The reference
+/// is still <c>psql \copy</c> of the plain CSV, so the ratio says what the format costs against plain PostgreSQL.
 /// </summary>
 internal static class IngestBench
 {
-    public static async Task RunAsync(long rows, int workerCount, long? chunkBytes, string format)
+    public static async Task RunAsync(long rows, int workerCount, long? chunkBytes, string format, int rowGroupRows = 100_000)
     {
-        if (format is not ("csv" or "csv.gz"))
+        if (format is not ("csv" or "csv.gz" or "csv.zst" or "parquet"))
         {
-            throw new ArgumentException($"--format must be csv or csv.gz, not '{format}'");
+            throw new ArgumentException($"--format must be csv, csv.gz, csv.zst or parquet, not '{format}'");
         }
 
         var servers = await NativeServers.StartAsync();
         var path = CsvGenerator.Transactions(rows);
-        var objectPath = format == "csv.gz" ? await GzipAsync(path) : path;
+        var objectPath = format switch
+        {
+            "csv.gz" => await GzipAsync(path),
+            "csv.zst" => await ZstdAsync(path),
+            "parquet" => await ParquetGenerator.FromCsvAsync(path, rowGroupRows),
+            _ => path,
+        };
         await using var sandbox = await Sandbox.CreateAsync(servers, "bench_ingest_" + Guid.NewGuid().ToString("N")[..6]);
         var settings = new Dictionary<string, string>(sandbox.Settings);
         if (chunkBytes is { } size)
@@ -41,6 +48,13 @@ internal static class IngestBench
         var objectBytes = new FileInfo(objectPath).Length;
         Bench.Log($"putting {objectBytes:N0} bytes into S3 (not timed)");
         await Bench.PutFileAsync(sandbox, key, objectPath);
+
+        if (format == "parquet")
+        {
+            // A service on the bus names no format: the dataset's is used, so the sandbox's transactions dataset declares it.
+            await sandbox.ExecuteAsync(
+                "update ingestion.datasets set definition = jsonb_set(definition, '{format}', '\"parquet\"') where tenant_id = 'acme' and name = 'transactions'");
+        }
 
         await using var bus = await BusClient.ConnectAsync(sandbox);
         var jobId = NewId.NextGuid();
@@ -90,7 +104,19 @@ internal static class IngestBench
             throw new InvalidOperationException($"expected {rows} rows, the pipeline loaded {loaded} and psql {copied}");
         }
 
-        Console.WriteLine($"ingest format={format} object_bytes={objectBytes} rows={rows} workers={workerCount} chunks={Math.Max(1, chunks)} seconds={Bench.F(ours)} rows_per_s={Bench.F(rows / ours, 0)} ratio_vs_psql_copy={Bench.F(psql / ours)} worker_peak_rss_mb={Bench.F(rss, 1)}");
+        if (format == "parquet")
+        {
+            // The same values, not only the same count: a Parquet load converts every type, so check it row for row.
+            var differing = await sandbox.ScalarAsync<long>(
+                "select count(*) from (select * from tenant_acme.transactions except select * from tenant_acme.transactions_ref) d");
+            if (differing != 0)
+            {
+                throw new InvalidOperationException($"{differing} rows loaded from Parquet differ from psql's copy of the CSV");
+            }
+        }
+
+        var groups = format == "parquet" ? $" row_group_rows={rowGroupRows}" : "";
+        Console.WriteLine($"ingest format={format}{groups} object_bytes={objectBytes} rows={rows} workers={workerCount} chunks={Math.Max(1, chunks)} seconds={Bench.F(ours)} rows_per_s={Bench.F(rows / ours, 0)} ratio_vs_psql_copy={Bench.F(psql / ours)} worker_peak_rss_mb={Bench.F(rss, 1)}");
         Bench.Log($"reference: psql \\copy {Bench.F(psql)} s ({Bench.F(rows / psql, 0)} rows/s)");
     }
 
@@ -107,6 +133,27 @@ internal static class IngestBench
         }
 
         return gz;
+    }
+
+    /// <summary>The generated CSV zstd-compressed next to it (level 3, zstd's default), not timed.</summary>
+    private static async Task<string> ZstdAsync(string path)
+    {
+        var zst = path + ".zst";
+        if (File.Exists(zst))
+        {
+            return zst;
+        }
+
+        Bench.Log($"compressing {new FileInfo(path).Length:N0} bytes with zstd (not timed)");
+        await using (var source = File.OpenRead(path))
+        await using (var target = File.Create(zst + ".partial"))
+        await using (var zstd = new ZstdSharp.CompressionStream(target, 3))
+        {
+            await source.CopyToAsync(zstd);
+        }
+
+        File.Move(zst + ".partial", zst);
+        return zst;
     }
 
     /// <summary>

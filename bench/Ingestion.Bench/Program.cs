@@ -7,10 +7,10 @@ using Ingestion.Bench;
 using Ingestion.Tests.Infrastructure;
 
 // make bench-upload: Ingestion.Bench upload --bytes N
-// make bench-ingest: Ingestion.Bench ingest --rows N [--workers N] [--chunk-bytes N] [--format csv|csv.gz]
+// make bench-ingest: Ingestion.Bench ingest --rows N [--workers N] [--chunk-bytes N] [--format csv|csv.gz|csv.zst|parquet] [--row-group-rows 100000]
 // make bench-statement: Ingestion.Bench statement --lines N
 // make bench-progress: Ingestion.Bench progress --jobs 50 --clients 200
-// make bench-read: Ingestion.Bench read --transactions N --accounts N --rate R --seconds S --step-seconds S --export-rows N
+// make bench-read: Ingestion.Bench read --transactions N --accounts N --rate R --seconds S --step-seconds S --export-rows N [--export-only 1]
 // make chaos: Ingestion.Bench chaos --minutes 10 [--grace 300] [--seed N]
 // make bench-sync: Ingestion.Bench sync --events N [--page-size 5000] [--requests-per-second 10] [--window sliding] [--workers 2] [--parallelism 16]
 var command = args.FirstOrDefault();
@@ -22,7 +22,8 @@ switch (command)
         break;
     case "ingest":
         await IngestBench.RunAsync(options.Long("rows", 5_000_000), (int)options.Long("workers", 1),
-            options.Long("chunk-bytes", 0) is > 0 and var chunkBytes ? chunkBytes : null, options.String("format", "csv"));
+            options.Long("chunk-bytes", 0) is > 0 and var chunkBytes ? chunkBytes : null, options.String("format", "csv"),
+            (int)options.Long("row-group-rows", 100_000));
         break;
     case "statement":
         await StatementBench.RunAsync(options.Long("lines", 100_000));
@@ -32,7 +33,8 @@ switch (command)
         break;
     case "read":
         await ReadBench.RunAsync(options.Long("transactions", 5_000_000), options.Long("accounts", 100_000), (int)options.Long("rate", 2000),
-            (int)options.Long("seconds", 60), (int)options.Long("step-seconds", 20), options.Long("export-rows", 10_000_000));
+            (int)options.Long("seconds", 60), (int)options.Long("step-seconds", 20), options.Long("export-rows", 10_000_000),
+            options.Long("export-only", 0) != 0);
         break;
     case "chaos":
         return await ChaosRun.RunAsync(options.Double("minutes", 10), TimeSpan.FromSeconds(options.Long("grace", 300)),

@@ -22,7 +22,9 @@ internal static class ReadBench
 {
     private const string Period = "from=2026-01-01&to=2026-01-31";
 
-    public static async Task RunAsync(long transactions, long accounts, int rate, int seconds, int stepSeconds, long exportRows)
+    /// <param name="exportOnly">Only the export against psql (no transactions, no load): what to run while working on the export.</param>
+    public static async Task RunAsync(long transactions, long accounts, int rate, int seconds, int stepSeconds, long exportRows,
+        bool exportOnly)
     {
         var servers = await NativeServers.StartAsync();
         await using var sandbox = await Sandbox.CreateAsync(servers, "bench_read_" + Guid.NewGuid().ToString("N")[..6]);
@@ -35,6 +37,11 @@ internal static class ReadBench
         };
         await using var api = await HostProcess.StartAsync("Ingestion.Api", "bench-read-api", settings);
         using var client = Client(api);
+        if (exportOnly)
+        {
+            await ExportAsync(sandbox, client, api, exportRows);
+            return;
+        }
 
         Bench.Log($"generating {transactions:N0} transactions over {accounts:N0} accounts in PostgreSQL (not timed)");
         var generated = await Bench.TimeAsync(() => GenerateTransactionsAsync(sandbox, transactions, accounts));
@@ -242,6 +249,7 @@ internal static class ReadBench
             await analyze.ExecuteNonQueryAsync();
         }
         var rssBefore = Bench.PeakRssMb(api.Pid);
+        var cpuBefore = Bench.CpuSeconds(api.Pid);
 
         long bytes = 0;
         var ours = await Bench.TimeAsync(async () =>
@@ -259,11 +267,12 @@ internal static class ReadBench
             }
         });
         var rss = Bench.PeakRssMb(api.Pid);
+        var cpu = Bench.CpuSeconds(api.Pid) - cpuBefore;
         var columns = string.Join(", ", BuiltInDatasets.Transactions.Columns.Select(c => Identifier.Quote(c.Name)));
         var psql = await Bench.TimeAsync(() => PsqlToNullAsync(sandbox,
             $"\\copy (select {columns} from \"tenant_acme\".\"{dataset}\") to stdout with (format csv, header true)"));
         Console.WriteLine($"export rows={rows} ratio_vs_psql_copy_out={Bench.F(psql / ours)} api_peak_rss_mb={Bench.F(rss, 1)}");
-        Bench.Log($"API {Bench.F(ours)} s ({bytes:N0} bytes), psql \\copy to stdout {Bench.F(psql)} s; API peak RSS before the export {Bench.F(rssBefore, 1)} MB");
+        Bench.Log($"API {Bench.F(ours)} s ({bytes:N0} bytes), psql \\copy to stdout {Bench.F(psql)} s; API CPU {Bench.F(cpu)} s during its export; API peak RSS before the export {Bench.F(rssBefore, 1)} MB");
     }
 
     private static async Task PsqlToNullAsync(Sandbox sandbox, string command)

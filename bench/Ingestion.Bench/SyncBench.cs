@@ -69,6 +69,7 @@ internal static class SyncBench
             }
 
             await TestSources.RegisterAsync(client, TestSources.EventsDataset("bench_events"), source);
+            Bench.Log($"{workerCount} workers idle after start: {Bench.F(workers.Max(w => Bench.PeakRssMb(w.Pid)), 1)} MB peak RSS");
             await sandbox.ExecuteAsync("checkpoint");
 
             Bench.Log($"syncing with {workerCount} workers");

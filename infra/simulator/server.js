@@ -25,7 +25,12 @@
 // events' times), pageSizeCap, defaultPageSize, keys (accepted API keys; [] accepts any), policies and
 // enforced ({header: [{requests, perSeconds}], query: [...]}), window, rateHeaders, retryAfter,
 // faults ({http500, http503}: shares of requests), cursorTtlSeconds, cursorExpiredStatus, timestampFormats,
-// latencyMs, arrivalsPerSecond, accounts, transactionsPerAccount.
+// latencyMs, arrivalsPerSecond, accounts, transactionsPerAccount, repeats, repeatGap.
+//
+// Repeats (seed 004's 3,000,003-versus-3,000,000): `repeats` positions of the listing, spread evenly,
+// serve again the event `repeatGap` positions older (same id, same record), so the listing has
+// `events` entries and `meta.total` says so, but only events - repeats distinct ids. A gap of at least
+// the page size puts the two on different pages. GET/POST /_sim/config lists them as `repeated`.
 const http = require('http');
 const fs = require('fs');
 
@@ -50,6 +55,8 @@ const DEFAULTS = Object.freeze({
   arrivalsPerSecond: 0, // events that keep arriving while it runs, each newer than all before (a live API)
   accounts: 5,
   transactionsPerAccount: 200,
+  repeats: 0,
+  repeatGap: 1,
 });
 
 const TYPES = ['page_view', 'page_view', 'page_view', 'click', 'click', 'api_call', 'form_submit',
@@ -168,6 +175,12 @@ function configure(overrides) {
   if (!(c.events >= 0)) problems.push('events must be >= 0');
   if (!(c.pageSizeCap > 0)) problems.push('pageSizeCap must be positive');
   if (!(c.arrivalsPerSecond >= 0)) problems.push('arrivalsPerSecond must be >= 0');
+  if (!(Number.isInteger(c.repeatGap) && c.repeatGap >= 1)) problems.push('repeatGap must be a positive integer');
+  // Repeats lie floor((events - repeatGap) / (repeats + 1)) or more apart: more than repeatGap, so no repeat serves
+  // another repeat's position (whose event is itself a repeat) and `repeated` names the id actually served.
+  if (!(Number.isInteger(c.repeats) && c.repeats >= 0 && (c.repeats === 0 || (c.repeats + 1) * (c.repeatGap + 1) <= c.events - c.repeatGap))) {
+    problems.push('repeats must be a non-negative integer, and (repeats + 1) times (repeatGap + 1) at most events - repeatGap (repeats spaced more than repeatGap apart)');
+  }
   if (!['fixed', 'sliding'].includes(c.window)) problems.push('window must be fixed or sliding');
   if (!['relative', 'epoch', 'ietf', 'none'].includes(c.rateHeaders)) problems.push('rateHeaders must be relative, epoch, ietf or none');
   if (!['seconds', 'date'].includes(c.retryAfter)) problems.push('retryAfter must be seconds or date');
@@ -189,7 +202,24 @@ function configure(overrides) {
     credentials: new Map(),
     faultCounter: 0,
     stats: emptyStats(),
+    repeated: repeatedPositions(c),
   };
+}
+
+/** Position -> the older position whose event it serves again: `repeats` of them, spread evenly over the listing. */
+function repeatedPositions(c) {
+  const repeated = new Map();
+  for (let k = 1; k <= c.repeats; k++) {
+    const position = c.repeatGap + Math.floor(k * (c.events - c.repeatGap) / (c.repeats + 1));
+    repeated.set(position, position - c.repeatGap);
+  }
+  return repeated;
+}
+
+/** What the control endpoints say of the configuration: with the ids served twice, for a test to expect. */
+function describeConfig() {
+  const repeated = [...state.repeated].map(([position, of]) => ({ position, of, id: uuid(config.seed, 100, of) }));
+  return JSON.stringify({ ...config, total: currentTotal(), repeated });
 }
 
 function emptyStats() {
@@ -243,7 +273,8 @@ function timestampJson(t, i) {
   return `"${new Date(t * 1000).toISOString().replace('.000Z', 'Z')}"`;
 }
 
-function eventJson(i) {
+function eventJson(position) {
+  const i = state.repeated.get(position) ?? position;
   const s = config.seed;
   const t = eventTime(i);
   const user = mix(s, i, 11) % 3000;
@@ -461,10 +492,10 @@ function readJson(req) {
 async function control(req, url, res) {
   if (url.pathname === '/_sim/stats' && req.method === 'GET') return send(res, 200, JSON.stringify(state.stats));
   if (url.pathname === '/_sim/stats/reset' && req.method === 'POST') { state.stats = emptyStats(); return send(res, 204, ''); }
-  if (url.pathname === '/_sim/config' && req.method === 'GET') return send(res, 200, JSON.stringify({ ...config, total: currentTotal() }));
+  if (url.pathname === '/_sim/config' && req.method === 'GET') return send(res, 200, describeConfig());
   if (url.pathname === '/_sim/config' && req.method === 'POST') {
     configure(await readJson(req));
-    return send(res, 200, JSON.stringify({ ...config, total: currentTotal() }));
+    return send(res, 200, describeConfig());
   }
   if (url.pathname === '/_sim/append' && req.method === 'POST') {
     const { count } = await readJson(req);

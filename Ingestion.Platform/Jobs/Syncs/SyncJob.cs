@@ -25,7 +25,7 @@ public sealed class SyncJob : JobState
         Queued = States.Queued,
         Running = States.Syncing,
         Succeeded = States.Synced,
-        Tables = ["sync_partitions"],
+        Tables = ["sync_partitions", "sync_duplicate_keys"],
         WebhookCounts = job => new Dictionary<string, long>
         {
             ["requests"] = job.Requests,

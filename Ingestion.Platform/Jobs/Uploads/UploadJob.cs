@@ -2,7 +2,7 @@ using Ingestion.Platform.Messaging;
 
 namespace Ingestion.Platform.Jobs;
 
-/// <summary>A CSV object in S3 being loaded into one of a tenant's datasets.</summary>
+/// <summary>An uploaded file (CSV, JSON Lines or Parquet) in S3 being loaded into one of a tenant's datasets.</summary>
 public sealed class UploadJob : JobState
 {
     public const string KindName = "upload";
@@ -68,6 +68,12 @@ public sealed class UploadJob : JobState
     /// dataset's. Fixed at intake, so a resumed or retried load reads the file as the first attempt did.
     /// </summary>
     public Datasets.CsvDialect? Dialect { get; set; }
+
+    /// <summary>
+    /// The format the file is read in (<see cref="Datasets.UploadFormat"/>): the upload's declaration, else its dataset's,
+    /// fixed at intake. Null for a job submitted on the bus, which reads its dataset's format.
+    /// </summary>
+    public string? Format { get; set; }
 
     /// <summary>For a cancelled job: the last line loaded or rejected before it stopped.</summary>
     public long? StoppedAfterLine { get; set; }

@@ -172,6 +172,41 @@ public sealed class When_a_large_file_is_loaded_in_chunks
     }
 
     [Test]
+    public async Task Should_cut_json_lines_at_line_breaks_and_load_them_as_one_chunk_does()
+    {
+        var name = "notes_jsonl_" + Guid.NewGuid().ToString("N")[..8];
+        var dataset = new
+        {
+            name,
+            format = "jsonl",
+            columns = new object[] { new { name = "id", type = "bigint", required = true }, new { name = "body", type = "text", source = "$.note.body" } },
+        };
+        foreach (var client in new[] { _client, _reference })
+        {
+            using var response = await client.PostAsJsonAsync("/v1/datasets", dataset);
+            Assert.That(response.IsSuccessStatusCode, Is.True, await response.Content.ReadAsStringAsync());
+        }
+
+        // Escaped line breaks inside strings are no boundaries; now and then an id that is no number (a reject, by its line).
+        var jsonl = new StringBuilder();
+        for (var i = 1; i <= 350; i++)
+        {
+            var id = i % 97 == 0 ? $"\"{i}x\"" : i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            jsonl.Append("{\"id\":").Append(id).Append(",\"note\":{\"body\":\"line\\none ").Append(i).Append("\"}}").Append(i % 2 == 0 ? "\n" : "\r\n");
+        }
+
+        var bytes = Encoding.UTF8.GetBytes(jsonl.ToString());
+        var chunked = await LoadAsync(_client, name, bytes);
+        var sequential = await LoadAsync(_reference, name, bytes);
+
+        Assert.That(await ChunksAsync(_chunked, chunked["jobId"]!.GetValue<Guid>()), Is.GreaterThan(10), "the file was cut into many chunks");
+        Assert.That(await RowsAsync(_chunked, name), Is.EqualTo(await RowsAsync(TestRun.Shared, name)).And.Exactly(350 - 3).Items);
+        var rejects = await RejectsAsync(chunked);
+        Assert.That(rejects.Select(r => r.Line), Is.EqualTo(Enumerable.Range(1, 350).Where(i => i % 97 == 0).Select(i => (long)i)));
+        Assert.That(Describe(rejects), Is.EqualTo(Describe(await RejectsAsync(sequential))));
+    }
+
+    [Test]
     public async Task Should_evict_a_later_chunk_that_loaded_an_earlier_line_s_key_first()
     {
         var name = "codes_" + Guid.NewGuid().ToString("N")[..8];

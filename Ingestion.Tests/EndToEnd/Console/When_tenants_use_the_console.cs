@@ -40,6 +40,8 @@ public sealed class When_tenants_use_the_console : ConsoleTest
         await Expect(Page.GetByText("rows loaded")).ToHaveCountAsync(0);
 
         await Page.GotoAsync(ConsoleUrl("#/upload"));
+        // The page fills the list once the datasets arrive: read it then, not while it is still empty.
+        await Expect(Page.GetByLabel("Dataset").Locator("option", new() { HasText = "transactions" })).Not.ToHaveCountAsync(0);
         var offered = await Page.GetByLabel("Dataset").Locator("option").AllTextContentsAsync();
         Assert.That(offered, Does.Contain("transactions").And.Not.Contain(globexOnly));
         AssertNoConsoleErrors();

@@ -38,18 +38,18 @@ public sealed class When_a_file_is_not_what_it_claims
             compressor.Write(zip.ToArray());
         }
 
-        yield return new TestCaseData(parquet, "The file is not CSV text: it is a Parquet file; export it as CSV.").SetArgDisplayNames("parquet");
-        yield return new TestCaseData(zip.ToArray(), "The file is not CSV text: it is a ZIP archive (an .xlsx workbook is one); export the sheet as CSV.").SetArgDisplayNames("zip");
-        yield return new TestCaseData(zipInGzip.ToArray(), "The file is not CSV text: it is a ZIP archive (an .xlsx workbook is one); export the sheet as CSV.").SetArgDisplayNames("zip.gz");
+        yield return new TestCaseData(parquet, "format_mismatch", "The file is declared csv but is not: it is a Parquet file; declare format=parquet.").SetArgDisplayNames("parquet");
+        yield return new TestCaseData(zip.ToArray(), "not_text", "The file is not CSV text: it is a ZIP archive (an .xlsx workbook is one); export the sheet as CSV.").SetArgDisplayNames("zip");
+        yield return new TestCaseData(zipInGzip.ToArray(), "not_text", "The file is not CSV text: it is a ZIP archive (an .xlsx workbook is one); export the sheet as CSV.").SetArgDisplayNames("zip.gz");
     }
 
     [TestCaseSource(nameof(Files))]
-    public async Task Should_fail_the_job_at_once_saying_what_the_file_is(byte[] file, string message)
+    public async Task Should_fail_the_job_at_once_saying_what_the_file_is(byte[] file, string code, string message)
     {
         var job = await _acme.WaitForJobEndAsync(await _acme.StartUploadAsync("transactions", file));
 
         Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("failed"), job.ToJsonString());
-        Assert.That(job["error"]!["code"]!.GetValue<string>(), Is.EqualTo("not_text"));
+        Assert.That(job["error"]!["code"]!.GetValue<string>(), Is.EqualTo(code));
         Assert.That(job["error"]!["message"]!.GetValue<string>(), Is.EqualTo(message));
         Assert.That(job["progress"]!["rowsLoaded"]!.GetValue<long>() + job["progress"]!["rowsRejected"]!.GetValue<long>(), Is.Zero);
     }

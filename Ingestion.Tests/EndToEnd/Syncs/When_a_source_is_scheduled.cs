@@ -9,26 +9,29 @@ namespace Ingestion.Tests.EndToEnd.Syncs;
 /// <summary>
 /// A source scheduled every minute, two workers that both look for due schedules every second, and
 /// a sync slow enough to run into the next slot: each slot fires at most once, and no sync of the
-/// source starts while another runs.
+/// source starts while another runs. The workers' schedule minute lasts five seconds
+/// (<c>Syncs:ScheduleMinute</c>), so slots pass in seconds, not minutes.
 /// </summary>
 public sealed class When_a_source_is_scheduled
 {
+    private const int Events = 200;
     private Deployment _deployment = null!;
     private UpstreamSimulator _simulator = null!;
 
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        // 1,600 events in pages of 25 at 1 request a second: over a minute, so the first sync spans a slot boundary.
+        // 200 events in pages of 25 at 1 request a second: about 8 s, longer than a 5 s slot, so the first sync spans a slot boundary.
         _simulator = await UpstreamSimulator.StartAsync(new SimulatorConfig
         {
-            Events = 1_600,
+            Events = Events,
             Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(1, 1)]),
         });
         _deployment = await Deployment.StartAsync(TestRun.Servers, "sync-schedules", new Dictionary<string, string>
         {
             ["Sources__AllowedHosts__0"] = "127.0.0.1",
             ["Syncs__SchedulePeriod"] = "00:00:01",
+            ["Syncs__ScheduleMinute"] = "00:00:05",
         });
         await _deployment.StartWorkerAsync();
     }
@@ -61,10 +64,10 @@ public sealed class When_a_source_is_scheduled
             Schedule: new SourceSchedule(1, SyncMode.Incremental)), SimulatorConfig.Key, CancellationToken.None);
 
         // Long enough for the first sync to cross a slot boundary and for a later slot to fire.
-        var deadline = DateTime.UtcNow.AddSeconds(200);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
         while (DateTime.UtcNow < deadline && await FinishedAsync() < 2)
         {
-            await Task.Delay(1000);
+            await Task.Delay(100);
         }
 
         var jobs = await JobsAsync();
@@ -79,7 +82,7 @@ public sealed class When_a_source_is_scheduled
         Assert.That(_deployment.Workers.Any(w => w.Log().Contains("still running", StringComparison.Ordinal)), Is.True,
             "a slot came while a sync ran, and did not fire");
         var table = TenantSchema.QualifiedTable("acme", "scheduled_events");
-        Assert.That(await _deployment.Sandbox.ScalarAsync<long>($"select count(*) from {table}"), Is.EqualTo(1_600));
+        Assert.That(await _deployment.Sandbox.ScalarAsync<long>($"select count(*) from {table}"), Is.EqualTo(Events));
     }
 
     private async Task<long> FinishedAsync() => await _deployment.Sandbox.ScalarAsync<long>(

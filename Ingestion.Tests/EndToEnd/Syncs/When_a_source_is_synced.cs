@@ -14,7 +14,9 @@ namespace Ingestion.Tests.EndToEnd.Syncs;
 /// <summary>
 /// A source on the upstream simulator is synced into a dataset with real hosts, PostgreSQL, RabbitMQ
 /// and S3: every record arrives once, whatever the pagination style, the timestamp format or the
-/// rate-limit convention, and a well-declared policy costs no 429 and no request beyond it.
+/// rate-limit convention, and a well-declared policy costs no 429 and no request beyond it. Each
+/// source has a credential of its own (the simulator accepts any key), so one test's policies never
+/// pace another's syncs: the policies of every source on a credential hold all of them.
 /// </summary>
 public sealed class When_a_source_is_synced
 {
@@ -26,11 +28,12 @@ public sealed class When_a_source_is_synced
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _simulator = await UpstreamSimulator.StartAsync(new SimulatorConfig { Events = Events });
+        _simulator = await UpstreamSimulator.StartAsync(new SimulatorConfig { Events = Events, Keys = [] });
         _deployment = await Deployment.StartAsync(TestRun.Servers, "syncs", new Dictionary<string, string>
         {
             ["Sources__AllowedHosts__0"] = "127.0.0.1",
-            ["Syncs__MaxInlineWait"] = "00:00:02",
+            // Above the budget's lead (2 s): a slot 2-3 s away is waited for inline, a farther one parks the sync.
+            ["Syncs__MaxInlineWait"] = "00:00:03",
         });
 
         // Two workers: any of them may take any turn of any sync, and they share every budget.
@@ -63,7 +66,7 @@ public sealed class When_a_source_is_synced
     [TestCaseSource(nameof(Styles))]
     public async Task Should_load_every_record_once_in_each_pagination_style(string path, SourcePagination pagination)
     {
-        await _simulator.ReconfigureAsync(new SimulatorConfig
+        await UpstreamAsync(new SimulatorConfig
         {
             Events = Events,
             Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(20, 1)]),
@@ -86,7 +89,7 @@ public sealed class When_a_source_is_synced
     public async Task Should_learn_a_lower_real_limit_from_the_headers_and_still_load_everything(string headers, string retryAfter)
     {
         // The API documents 50 requests a second but enforces 4 in any 2 seconds.
-        await _simulator.ReconfigureAsync(new SimulatorConfig
+        await UpstreamAsync(new SimulatorConfig
         {
             Events = 600,
             Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(50, 1)]),
@@ -110,7 +113,7 @@ public sealed class When_a_source_is_synced
     [Test]
     public async Task Should_report_the_upstream_total_and_reconcile_against_it()
     {
-        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 500, Policies = new SimulatorPolicies(Query: [new SimulatorPolicy(20, 1)]) });
+        await UpstreamAsync(new SimulatorConfig { Events = 500, Policies = new SimulatorPolicies(Query: [new SimulatorPolicy(20, 1)]) });
         var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
             CursorParameter: "cursor", LimitParameter: "limit", PageSize: 100), [new RateLimitPolicy(20, 1)],
             new SourceAuth(SourceAuthPlacement.Query, "api_key"));
@@ -124,22 +127,63 @@ public sealed class When_a_source_is_synced
         Assert.That(reconciliation["difference"]!.GetValue<long>(), Is.Zero);
         Assert.That((await _simulator.StatsAsync()).OverPolicy, Is.Zero);
         var logs = string.Join("\n", _deployment.Workers.Select(w => w.Log())) + _deployment.Api.Log();
-        Assert.That(logs, Does.Not.Contain(SimulatorConfig.Key), "the secret is never logged, not even in a URL");
+        Assert.That(logs, Does.Not.Contain(SimulatorConfig.Key), "no source's secret is ever logged, not even in a URL");
         var checkpoints = await _deployment.Sandbox.ScalarAsync<long>(
             "select count(*) from ingestion.sync_partitions where next_page like '%' || @key || '%'", ("key", SimulatorConfig.Key));
         Assert.That(checkpoints, Is.Zero, "nor kept in a checkpoint");
     }
 
     [Test]
+    public async Task Should_name_the_keys_the_upstream_served_twice_in_the_reconciliation()
+    {
+        // Seed 004's 3,000,003 versus 3,000,000 in small: the listing has 300 entries and says so, but three events come twice, a page apart.
+        await UpstreamAsync(new SimulatorConfig { Events = 300, Repeats = 3, RepeatGap = 50, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(20, 1)]) });
+        var repeated = await _simulator.RepeatedAsync();
+        var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
+            CursorParameter: "cursor", LimitParameter: "limit", PageSize: 50), [new RateLimitPolicy(20, 1)],
+            new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
+
+        var job = await SyncAsync(source);
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("synced"), job.ToJsonString());
+        Assert.That(repeated, Has.Count.EqualTo(3));
+        Assert.That(await RowsAsync(source), Is.EqualTo((297L, 297L)));
+        var reconciliation = job["reconciliation"]!;
+        Assert.That((reconciliation["expected"]!.GetValue<long>(), reconciliation["distinctKeysLoaded"]!.GetValue<long>(),
+            reconciliation["duplicates"]!.GetValue<long>(), reconciliation["difference"]!.GetValue<long>()), Is.EqualTo((300L, 297L, 3L, -3L)));
+
+        // Newest first: the repeat (at the newer position) is read first, the event at its own position pages later is the duplicate.
+        var keys = reconciliation["duplicateKeys"]!["keys"]!.AsArray();
+        Assert.That(reconciliation["duplicateKeys"]!["complete"]!.GetValue<bool>(), Is.True, "the keys listed account for every duplicate");
+        Assert.That(keys.Select(k => k!["key"]!["id"]!.GetValue<string>()), Is.EquivalentTo(repeated.Select(r => r.Id)), job.ToJsonString());
+        foreach (var repeat in repeated)
+        {
+            var key = keys.Single(k => k!["key"]!["id"]!.GetValue<string>() == repeat.Id)!;
+            var record = 300 - repeat.Of;
+            Assert.That(key["times"]!.GetValue<long>(), Is.EqualTo(1));
+            Assert.That(key["places"]!.AsArray().Select(p => (p!["partition"]!.GetValue<int>(), p["page"]!.GetValue<long>(), p["record"]!.GetValue<long>())),
+                Is.EqualTo(new[] { (0, (record + 49L) / 50, (long)record) }), $"position {repeat.Of}, served again at {repeat.Position}");
+        }
+
+        // A second full sync meets every key again: the full count stays exact, the keys named stop at the bound and say so.
+        var again = await SyncAsync(source);
+        var whole = again["reconciliation"]!;
+        Assert.That((whole["distinctKeysLoaded"]!.GetValue<long>(), whole["duplicates"]!.GetValue<long>()), Is.EqualTo((0L, 300L)));
+        Assert.That(whole["duplicateKeys"]!["keys"]!.AsArray(), Has.Count.EqualTo(100));
+        Assert.That(whole["duplicateKeys"]!["complete"]!.GetValue<bool>(), Is.False);
+        Assert.That(whole["duplicateKeys"]!["keys"]![0]!["places"]![0]!["record"]!.GetValue<long>(), Is.EqualTo(1), "the first keys met are kept");
+    }
+
+    [Test]
     public async Task Should_keep_two_syncs_on_one_credential_within_its_policy_across_two_workers()
     {
-        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 1_000, Window = "sliding",
+        await UpstreamAsync(new SimulatorConfig { Events = 1_000, Window = "sliding",
             Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(6, 1)]) });
         var pagination = new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor", CursorParameter: "cursor",
             LimitParameter: "limit", PageSize: 50);
         var auth = new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer ");
-        var first = await RegisterAsync("/v1/events", pagination, [new RateLimitPolicy(6, 1)], auth);
-        var second = await RegisterAsync("/v1/events", pagination, [new RateLimitPolicy(6, 1)], auth);
+        var first = await RegisterAsync("/v1/events", pagination, [new RateLimitPolicy(6, 1)], auth, secret: "one-credential");
+        var second = await RegisterAsync("/v1/events", pagination, [new RateLimitPolicy(6, 1)], auth, secret: "one-credential");
         await _simulator.ResetStatsAsync();
 
         using var acme = _deployment.Client(Keys.Acme);
@@ -158,7 +202,7 @@ public sealed class When_a_source_is_synced
     public async Task Should_ride_out_a_429_storm_and_5xx_faults_without_losing_or_doubling_a_record()
     {
         // No rate headers at all, only 429 with Retry-After; and one answer in five a 500 or 503.
-        await _simulator.ReconfigureAsync(new SimulatorConfig
+        await UpstreamAsync(new SimulatorConfig
         {
             Events = 800,
             Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(50, 1)]),
@@ -182,7 +226,7 @@ public sealed class When_a_source_is_synced
     [Test]
     public async Task Should_fetch_only_new_records_on_a_second_incremental_run()
     {
-        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 700, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(20, 1)]) });
+        await UpstreamAsync(new SimulatorConfig { Events = 700, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(20, 1)]) });
         var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
             CursorParameter: "cursor", LimitParameter: "limit", PageSize: 100), [new RateLimitPolicy(20, 1)],
             new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
@@ -204,7 +248,7 @@ public sealed class When_a_source_is_synced
     public async Task Should_fetch_the_older_records_a_cancelled_newest_first_sync_left_on_the_next_incremental_run()
     {
         // Newest first at 4 pages a second: the cancel comes after the newest pages are committed, before the oldest.
-        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 1_000, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(4, 1)]) });
+        await UpstreamAsync(new SimulatorConfig { Events = 1_000, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(4, 1)]) });
         var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
             CursorParameter: "cursor", LimitParameter: "limit", PageSize: 50), [new RateLimitPolicy(4, 1)],
             new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
@@ -237,7 +281,7 @@ public sealed class When_a_source_is_synced
     [Test]
     public async Task Should_park_a_long_wait_for_the_budget_instead_of_holding_a_worker()
     {
-        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 300, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(2, 4)]) });
+        await UpstreamAsync(new SimulatorConfig { Events = 300, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(2, 4)]) });
         var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
             CursorParameter: "cursor", LimitParameter: "limit", PageSize: 50), [new RateLimitPolicy(2, 4)],
             new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
@@ -246,16 +290,38 @@ public sealed class When_a_source_is_synced
 
         Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("synced"), job.ToJsonString());
         Assert.That(await RowsAsync(source), Is.EqualTo((300L, 300L)));
-        Assert.That(string.Join("\n", _deployment.Workers.Select(w => w.Log())), Does.Contain("parked"),
-            "waits longer than MaxInlineWait went back to PostgreSQL");
+        var jobId = job["jobId"]!.GetValue<Guid>();
+        Assert.That(string.Join("\n", _deployment.Workers.Select(w => w.Log())), Does.Match($"Sync {jobId} of source {source} waits .*: parked"),
+            "this sync's waits longer than MaxInlineWait went back to PostgreSQL");
         Assert.That((await _simulator.StatsAsync()).OverPolicy, Is.Zero);
+    }
+
+    [Test]
+    public async Task Should_fail_a_sync_into_a_keyless_dataset_whose_cursor_expires_instead_of_loading_records_twice()
+    {
+        // One request every 2 s and cursors that live 1 s: the second page's cursor is refused.
+        await UpstreamAsync(new SimulatorConfig
+        {
+            Events = 100, CursorTtlSeconds = 1, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(1, 2)]),
+        });
+        var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
+            CursorParameter: "cursor", LimitParameter: "limit", PageSize: 50), [new RateLimitPolicy(1, 2)],
+            new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "), keyed: false);
+
+        var job = await SyncAsync(source, seconds: 60);
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("failed"), job.ToJsonString());
+        Assert.That(job["error"]!["code"]!.GetValue<string>(), Is.EqualTo("cursor_expired_without_key"));
+        Assert.That(job["error"]!["message"]!.GetValue<string>(), Does.Contain("declare a key"));
+        Assert.That(await RowsAsync(source), Is.EqualTo((50L, 50L)), "the first page stays, once");
+        Assert.That((await _simulator.StatsAsync()).CursorExpired, Is.EqualTo(1));
     }
 
     [Test]
     public async Task Should_refuse_a_second_sync_of_a_source_while_one_runs_and_name_the_running_job()
     {
         // Four pages at two requests a second: the first sync is still running when the second request comes.
-        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 200, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(2, 1)]) });
+        await UpstreamAsync(new SimulatorConfig { Events = 200, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(2, 1)]) });
         var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
             CursorParameter: "cursor", LimitParameter: "limit", PageSize: 50), [new RateLimitPolicy(2, 1)],
             new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
@@ -286,7 +352,7 @@ public sealed class When_a_source_is_synced
     [Test]
     public async Task Should_answer_a_retry_of_a_running_sync_with_its_job_not_a_conflict()
     {
-        await _simulator.ReconfigureAsync(new SimulatorConfig { Events = 200, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(2, 1)]) });
+        await UpstreamAsync(new SimulatorConfig { Events = 200, Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(2, 1)]) });
         var source = await RegisterAsync("/v1/events", new SourcePagination(PaginationStyle.Cursor, CursorPath: "$.meta.next_cursor",
             CursorParameter: "cursor", LimitParameter: "limit", PageSize: 50), [new RateLimitPolicy(2, 1)],
             new SourceAuth(SourceAuthPlacement.Header, "Authorization", "Bearer "));
@@ -312,6 +378,30 @@ public sealed class When_a_source_is_synced
         request.Headers.Add("Idempotency-Key", key);
         using var response = await client.SendAsync(request);
         return (response.StatusCode, (await response.Content.ReadFromJsonAsync<JsonObject>())!);
+    }
+
+    [Test]
+    public async Task Should_refuse_an_incremental_sync_into_a_dataset_without_a_key_that_would_load_its_mark_twice()
+    {
+        // An incremental sync asks from the high-water mark's second on: without a key, that second's rows would be appended again.
+        using var acme = _deployment.Client(Keys.Acme);
+        var dataset = TestSources.EventsDataset("keyless_events");
+        dataset.Remove("key");
+        dataset.Remove("onKeyConflict");
+        var source = TestSources.Events("keyless_events", "keyless_events", _simulator.BaseUrl, "sim-key-keyless");
+        await TestSources.RegisterAsync(acme, dataset, source);
+
+        using var sync = await acme.PostAsJsonAsync("/v1/sources/keyless_events/syncs", new { mode = "incremental" });
+        source["name"] = "keyless_scheduled";
+        source["schedule"] = new JsonObject { ["everyMinutes"] = 15, ["mode"] = "incremental" };
+        using var scheduled = await acme.PostAsJsonAsync("/v1/sources", source);
+
+        Assert.That(sync.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((await sync.ProblemAsync())["errors"]!["mode"]![0]!.GetValue<string>(), Does.Contain("has no key"));
+        Assert.That(scheduled.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((await scheduled.ProblemAsync())["errors"]!["schedule.mode"]![0]!.GetValue<string>(), Does.Contain("has no key"));
+        Assert.That(await _deployment.Sandbox.ScalarAsync<long>("select count(*) from ingestion.jobs where kind = 'sync' and data ->> 'source' = 'keyless_events'"),
+            Is.Zero, "no job was created");
     }
 
     [Test]
@@ -354,7 +444,7 @@ public sealed class When_a_source_is_synced
     [Test]
     public async Task Should_accept_a_sync_sent_on_the_bus_and_announce_its_end_as_every_job_does()
     {
-        await _simulator.ReconfigureAsync(new SimulatorConfig
+        await UpstreamAsync(new SimulatorConfig
         {
             Events = Events,
             Policies = new SimulatorPolicies(Header: [new SimulatorPolicy(20, 1)]),
@@ -376,8 +466,12 @@ public sealed class When_a_source_is_synced
         Assert.That(await RowsAsync(source), Is.EqualTo((Events, Events)), "the event follows the committed rows");
     }
 
+    /// <summary>The simulator as a test needs it, accepting any key: each source's credential is its own unless the test shares one.</summary>
+    private Task UpstreamAsync(SimulatorConfig config) => _simulator.ReconfigureAsync(config with { Keys = [] });
+
+    /// <summary>Declares a source and its dataset; its secret starts with <see cref="SimulatorConfig.Key"/> and is its own unless given.</summary>
     private async Task<string> RegisterAsync(string path, SourcePagination pagination, IReadOnlyList<RateLimitPolicy> policies, SourceAuth auth,
-        string? baseUrl = null)
+        string? baseUrl = null, string? secret = null, bool keyed = true)
     {
         var name = $"events_{++_sources}";
         using var acme = _deployment.Client(Keys.Acme);
@@ -391,7 +485,7 @@ public sealed class When_a_source_is_synced
                 new { name = "occurred_at", type = "timestamptz", required = true },
                 new { name = "value", type = "numeric(10,2)", required = false },
             },
-            key = new[] { "id" },
+            key = keyed ? new[] { "id" } : Array.Empty<string>(),
         })).EnsureSuccessStatusCode();
 
         var definition = new SourceDefinition(name, name,
@@ -406,7 +500,7 @@ public sealed class When_a_source_is_synced
             new SourceIncremental("occurred_at", "since", "until"));
         var catalog = new SourceCatalog(_deployment.Sandbox.Db,
             new SourceSecrets(Options.Create(new SourceOptions { SecretKey = Keys.SourcesSecretKey })));
-        Assert.That(await catalog.CreateAsync("acme", definition, SimulatorConfig.Key, CancellationToken.None), Is.True);
+        Assert.That(await catalog.CreateAsync("acme", definition, $"{SimulatorConfig.Key}-{secret ?? name}", CancellationToken.None), Is.True);
         return name;
     }
 

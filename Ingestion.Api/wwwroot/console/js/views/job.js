@@ -16,6 +16,24 @@ function facts(job) {
   return h('dl', { class: 'facts' }, rows.map(([term, value]) => [h('dt', null, term), h('dd', null, value)]));
 }
 
+/** A synced job's reconciliation, with the keys the upstream served again and where (GET /v1/jobs/{id} only). */
+function reconciliation(job) {
+  const r = job.reconciliation;
+  if (!r) return null;
+  const keys = r.duplicateKeys?.keys ?? [];
+  return h('section', { 'aria-labelledby': 'reconciliation-title' },
+    h('h2', { id: 'reconciliation-title' }, 'Reconciliation'),
+    h('p', null, `expected ${r.expected ?? 'unknown'}, distinct keys loaded ${r.distinctKeysLoaded}, duplicates ${r.duplicates}, `
+      + `rejected ${r.rejects}, difference ${r.difference ?? 'unknown'}`),
+    r.duplicates > 0 && r.duplicateKeys && !r.duplicateKeys.complete
+      ? h('p', { class: 'hint' }, `The first ${keys.length} keys are listed; the job met more.`) : null,
+    r.duplicates > 0 ? table([
+      { label: 'Key', value: (k) => h('span', { class: 'mono' }, JSON.stringify(k.key)) },
+      { label: 'Seen again', value: (k) => String(k.times) },
+      { label: 'Where (partition/page/record)', value: (k) => k.places.map((p) => `${p.partition}/${p.page}/${p.record}`).join(', ') },
+    ], keys, { caption: 'Keys seen more than once', empty: 'Reload the page to list the keys.' }) : null);
+}
+
 function timeline(history) {
   if (history.events.length === 0) return h('p', { class: 'empty' }, 'No history yet.');
   return h('ol', { class: 'timeline' }, history.events.map((e) => h('li', null,
@@ -69,6 +87,10 @@ export async function render(main, { api, params }) {
   async function refreshDetails(current) {
     summary.replaceChildren(h('p', null, statusBadge(current.status)), facts(current));
     try {
+      // The stream's view leaves the duplicate keys out: only the job's own GET reads them.
+      const detailed = current.reconciliation && !current.reconciliation.duplicateKeys
+        ? await api.get(`/v1/jobs/${encodeURIComponent(id)}`) : current;
+      summary.append(...[reconciliation(detailed)].filter(Boolean));
       historyBody.replaceChildren(timeline(await api.get(`/v1/jobs/${id}/history`)));
       if (hooks) hooksBody.replaceChildren(...[webhooks(await api.get(`/v1/jobs/${id}/webhooks`))].flat());
     } catch (error) {

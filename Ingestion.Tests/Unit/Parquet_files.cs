@@ -1,0 +1,194 @@
+using Ingestion.Platform.Datasets;
+using Ingestion.Workers.Csv;
+using Ingestion.Workers.Parquet;
+using Parquet;
+using Parquet.Schema;
+
+namespace Ingestion.Tests.Unit;
+
+/// <summary>
+/// Parquet files read into a dataset's typed columns (<see cref="ParquetRecords"/>): columns matched by name, types
+/// converted or refused naming both, rows named by row group and row, and a position in the file that a checkpoint's row
+/// count maps back to. The files are written here with Parquet.Net's writer.
+/// </summary>
+public sealed class Parquet_files
+{
+    private static readonly DatasetDefinition Orders = new("orders",
+    [
+        new DatasetColumn("order_id", ColumnType.Uuid, Required: true),
+        new DatasetColumn("quantity", ColumnType.Integer, Required: true),
+        new DatasetColumn("total", ColumnType.Numeric(12, 2), Required: false),
+        new DatasetColumn("booked_on", ColumnType.Date, Required: false, Source: "Booking Date"),
+        new DatasetColumn("at", ColumnType.TimestampTz, Required: false),
+        new DatasetColumn("note", new ColumnType(ColumnKind.Varchar, Length: 5), Required: false),
+    ], ["order_id"]);
+
+    private static readonly Guid First = Guid.Parse("00000000-0000-4000-8000-000000000001");
+
+    [Test]
+    public async Task Should_read_typed_values_and_nulls_across_row_groups_by_name_in_any_case()
+    {
+        await using var file = await WriteAsync(groups: 2, rowsPerGroup: 3, new DataField<Guid>("ORDER_ID"), new DataField<int>("quantity"),
+            new DecimalDataField("Total", 12, 2, isNullable: true), new DataField<DateOnly?>("booking date"),
+            new DateTimeDataField("at", DateTimeFormat.Timestamp, isAdjustedToUTC: true, unit: DateTimeTimeUnit.Millis, isNullable: true));
+        var (records, problem) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None);
+        Assert.That(problem, Is.Null);
+        await using var _ = records;
+
+        var rows = new List<(long, string, Guid, long, decimal?, DateOnly?, DateTime?)>();
+        while (await records!.ReadAsync(CancellationToken.None))
+        {
+            Assert.That(records.Check(), Is.Null);
+            var v = records.Values;
+            rows.Add((records.RowNumber, records.Where, v.Guids[0], v.Integers[1], v.Nulls[2] ? null : v.Decimals[2],
+                v.Nulls[3] ? null : v.Dates[3], v.Nulls[4] ? null : v.Timestamps[4]));
+        }
+
+        Assert.That(records.Map.Columns.Select(c => c.Column.Name), Is.EqualTo(new[] { "order_id", "quantity", "total", "booked_on", "at" }));
+        Assert.That(rows, Has.Count.EqualTo(6));
+        Assert.That(rows[0], Is.EqualTo((1L, "row group 1, row 1", First, 1L, (decimal?)1.25m, (DateOnly?)new DateOnly(2026, 1, 1),
+            (DateTime?)new DateTime(2026, 1, 1, 0, 0, 1, DateTimeKind.Utc))));
+        Assert.That(rows[4], Is.EqualTo((5L, "row group 2, row 2", Id(5), 5L, (decimal?)null, (DateOnly?)null, (DateTime?)null)));
+    }
+
+    [Test]
+    public async Task Should_resume_at_the_position_a_row_count_names()
+    {
+        await using var file = await WriteAsync(groups: 3, rowsPerGroup: 4, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        var (records, _) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None);
+        await using var _1 = records;
+
+        Assert.That(records!.PositionAfter(0), Is.EqualTo(new ParquetPosition(0, 0)));
+        Assert.That(records.PositionAfter(4), Is.EqualTo(new ParquetPosition(1, 0)));
+        Assert.That(records.PositionAfter(6), Is.EqualTo(new ParquetPosition(1, 2)));
+        Assert.That(records.PositionAfter(12), Is.EqualTo(new ParquetPosition(3, 0)));
+
+        records.Seek(records.PositionAfter(6));
+        var seen = new List<long>();
+        while (await records.ReadAsync(CancellationToken.None))
+        {
+            records.Check();
+            seen.Add(records.Values.Integers[1]);
+            Assert.That(records.RowsBefore(records.Next), Is.EqualTo(records.RowNumber));
+        }
+
+        Assert.That(seen, Is.EqualTo(new long[] { 7, 8, 9, 10, 11, 12 }));
+    }
+
+    [Test]
+    public async Task Should_reject_a_null_in_a_required_column_and_a_value_that_does_not_fit_naming_the_row()
+    {
+        await using var file = await WriteAsync(groups: 2, rowsPerGroup: 3, new DataField<Guid>("order_id"), new DataField<long?>("quantity"),
+            new DecimalDataField("total", 12, 3, isNullable: true), new DataField<string>("note"));
+        var (records, _) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None);
+        await using var _1 = records;
+
+        var problems = new List<(long, RowProblem?)>();
+        while (await records!.ReadAsync(CancellationToken.None))
+        {
+            problems.Add((records.RowNumber, records.Check()));
+        }
+
+        Assert.That(problems, Is.EqualTo(new (long, RowProblem?)[]
+        {
+            (1, null),
+            (2, new RowProblem("total", "has more than 2 decimal places: 2.125 (row group 1, row 2)")),
+            (3, new RowProblem("note", "is 6 characters long; varchar(5) holds at most 5 (row group 1, row 3)")),
+            (4, null),
+            (5, new RowProblem("quantity", "is required but null (row group 2, row 2)")),
+            (6, new RowProblem("quantity", "is out of range for integer: 3000000000 (row group 2, row 3)")),
+        }));
+    }
+
+    [Test]
+    public async Task Should_refuse_a_column_whose_type_does_not_convert_naming_both_types()
+    {
+        await using var file = await WriteAsync(1, 2, new DataField<Guid>("order_id"), new DataField<int>("quantity"),
+            new DataField<double>("total"));
+        var (_, problem) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None);
+
+        Assert.That(problem, Is.EqualTo(new FileProblem("type_mismatch",
+            "Column 'total' is numeric(12,2) in dataset 'orders', but the Parquet column 'total' is DOUBLE, which does not convert to it exactly (binary floating point is not decimal); write it as DECIMAL, or as a string.")));
+    }
+
+    [Test]
+    public async Task Should_refuse_a_file_without_a_required_column_or_with_an_unknown_one()
+    {
+        await using var missing = await WriteAsync(1, 2, new DataField<Guid>("order_id"));
+        Assert.That((await ParquetRecords.OpenAsync(missing, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None)).Problem,
+            Is.EqualTo(new FileProblem("missing_columns",
+                "The Parquet file lacks required column quantity of dataset 'orders'; its columns are order_id.")));
+
+        await using var unknown = await WriteAsync(1, 2, new DataField<Guid>("order_id"), new DataField<int>("quantity"), new DataField<int>("iban"));
+        Assert.That((await ParquetRecords.OpenAsync(unknown, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None)).Problem!.Code,
+            Is.EqualTo("unknown_columns"));
+        unknown.Position = 0;
+        Assert.That((await ParquetRecords.OpenAsync(unknown, Orders with { IgnoreUnknownColumns = true }, CsvDialect.Default, 1 << 20,
+            CancellationToken.None)).Problem, Is.Null);
+    }
+
+    [Test]
+    public async Task Should_refuse_a_row_group_larger_than_the_bound_before_reading_a_row()
+    {
+        await using var file = await WriteAsync(2, 1000, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        var (_, problem) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, 1024, CancellationToken.None);
+
+        Assert.That(problem!.Code, Is.EqualTo("row_group_too_large"));
+        Assert.That(problem.Message, Does.StartWith("Row group 1 of 2 holds"));
+    }
+
+    private static Guid Id(int n) => Guid.Parse($"00000000-0000-4000-8000-{n:x12}");
+
+    /// <summary>
+    /// A file of <paramref name="groups"/> row groups; row n (from 1) holds id n, quantity n, total n + 0.25 (n = 2: 2.125;
+    /// every 5th null), booked on 2026-01-n (every 5th null), at n seconds past 2026 (every 5th null), note "n" ("123456"
+    /// for row 3); quantity is null on row 5 and 3,000,000,000 on row 6 where it is a nullable INT64.
+    /// </summary>
+    private static async Task<MemoryStream> WriteAsync(int groups, int rowsPerGroup, params DataField[] fields)
+    {
+        var stream = new MemoryStream();
+        await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema(fields), stream))
+        {
+            for (var g = 0; g < groups; g++)
+            {
+                using var group = writer.CreateRowGroup();
+                var n = Enumerable.Range(g * rowsPerGroup + 1, rowsPerGroup).ToArray();
+                bool Null(int i) => i % 5 == 0;
+                foreach (var field in fields)
+                {
+                    switch (field.Name.ToLowerInvariant())
+                    {
+                        case "order_id":
+                            await group.WriteAsync<Guid>(field, n.Select(Id).ToArray());
+                            break;
+                        case "quantity" when field.ClrType == typeof(long):
+                            await group.WriteAsync<long>(field, n.Select(i => i == 5 ? null : i == 6 ? 3_000_000_000L : (long?)i).ToArray());
+                            break;
+                        case "quantity" or "iban":
+                            await group.WriteAsync<int>(field, n.ToArray());
+                            break;
+                        case "total" when field is DecimalDataField:
+                            await group.WriteAsync<decimal>(field, n.Select(i => Null(i) ? null : i == 2 ? 2.125m : (decimal?)(i + 0.25m)).ToArray());
+                            break;
+                        case "total":
+                            await group.WriteAsync<double>(field, n.Select(i => i + 0.25).ToArray());
+                            break;
+                        case "booking date":
+                            await group.WriteAsync<DateOnly>(field, n.Select(i => Null(i) ? null : (DateOnly?)new DateOnly(2026, 1, i)).ToArray());
+                            break;
+                        case "at":
+                            await group.WriteAsync<DateTime>(field, n.Select(i => Null(i) ? null
+                                : (DateTime?)new DateTime(2026, 1, 1, 0, 0, i, DateTimeKind.Utc)).ToArray());
+                            break;
+                        case "note":
+                            await group.WriteAsync(field, n.Select(i => i == 3 ? "123456" : i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray());
+                            break;
+                    }
+                }
+            }
+        }
+
+        stream.Position = 0;
+        return stream;
+    }
+}

@@ -1,0 +1,86 @@
+using Ingestion.Workers.Csv;
+
+namespace Ingestion.Workers.Copy;
+
+/// <summary>
+/// Where a file's next record starts, as a checkpoint keeps it (<c>byte_offset</c>, <c>line</c>). The pair means what its
+/// format's reader makes of it: for text formats (CSV, JSON Lines) the byte offset of the end of the last committed record,
+/// before its line break, and that record's last line; for Parquet the row group and the row within it. Only the reader that
+/// wrote a position reads it back; the batch loop just carries it from a batch to the checkpoint.
+/// </summary>
+internal readonly record struct RecordPosition(long Offset, long Line);
+
+/// <summary>
+/// A file's records from a resume position on, each checked against the dataset and written as a COPY row: what the batch
+/// loop (<see cref="BatchCopier"/>, the checkpoint, rejects, reject limits, cancel, slices, progress) needs of a format, and
+/// all it knows of one. <c>UploadProcessor.OpenRecordsAsync</c> picks the implementation by the upload's format.
+/// </summary>
+internal interface IUploadRecords : IDisposable
+{
+    /// <summary>Moves to the next record; false at the end of the file (or of the chunk). Blank lines are no records.</summary>
+    /// <exception cref="RecordTooLongException">The next record is longer than the reader's limit.</exception>
+    bool Read();
+
+    /// <summary>The line the current record starts on (for Parquet, its row number in the file), as its reject names it.</summary>
+    long Line { get; }
+
+    /// <summary>Where the record after the current one starts: the resume point once the current record is committed.</summary>
+    RecordPosition End { get; }
+
+    /// <summary>The current record as the file has it, for the rejects file and a staged row.</summary>
+    ReadOnlySpan<byte> Raw { get; }
+
+    /// <summary>For a compressed object: its bytes the decompressor has read so far; null for a plain one.</summary>
+    long? CompressedBytesRead { get; }
+
+    /// <summary>Null when the current record fits the dataset; otherwise the column at fault and why.</summary>
+    RowProblem? Check();
+
+    /// <summary>Writes the record <see cref="Check"/> accepted last.</summary>
+    void Write(BinaryCopyRows rows);
+
+    /// <summary>The integer value at <paramref name="slot"/> of the record <see cref="Check"/> accepted last (the account).</summary>
+    long IntegerAt(int slot);
+}
+
+/// <summary>A record longer than the reader holds; <see cref="Hint"/> says what the format makes of that.</summary>
+internal sealed class RecordTooLongException(long line, string hint)
+    : Exception($"The record starting on line {line} is too long.")
+{
+    public long Line { get; } = line;
+
+    /// <summary>The likely cause, starting with a comma (", most likely because a quote is never closed"), or empty.</summary>
+    public string Hint { get; } = hint;
+}
+
+/// <summary>
+/// One upload's file as its format reads it: how a first attempt starts, how a later one rebuilds its column map from the
+/// checkpoint, and its records from a position on. <c>UploadProcessor.SourceFor</c> is the one place that picks it by format.
+/// </summary>
+internal interface IRecordSource
+{
+    /// <summary>
+    /// A first attempt, after the file-level checks: the column map (from the header, or declared), the header the
+    /// checkpoint keeps for later attempts, where the records start, and the records when the start already opened them.
+    /// </summary>
+    Task<RecordStart> StartAsync(CancellationToken cancellationToken);
+
+    /// <summary>The column map of a later attempt, from the header its checkpoint kept.</summary>
+    (HeaderMap? Map, FileProblem? Problem) Resume(IReadOnlyList<string> header);
+
+    /// <summary>The records from <paramref name="from"/> on, up to <paramref name="endOffset"/> for a chunk (else to the end).</summary>
+    Task<IUploadRecords> OpenAsync(HeaderMap map, RecordPosition from, long? endOffset, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// How to find record boundaries in a plain UTF-8 object without parsing, so it can be loaded in chunks at byte ranges;
+    /// null when it cannot be (a dialect with escapes, a format whose records are not lines).
+    /// </summary>
+    (byte Delimiter, byte? Quote)? Boundaries { get; }
+}
+
+/// <summary>How a first attempt starts (<see cref="IRecordSource.StartAsync"/>): a map and a position, or a problem.</summary>
+internal sealed record RecordStart(HeaderMap? Map, IReadOnlyList<string> Header, RecordPosition From, IUploadRecords? Records,
+    FileProblem? Problem = null)
+{
+    public static RecordStart Failed(FileProblem problem, IUploadRecords? records = null) => new(null, [], default, records, problem);
+}

@@ -1,0 +1,72 @@
+using Ingestion.Contracts.Uploads;
+using Ingestion.Platform.Datasets;
+using Ingestion.Platform.Storage;
+using Ingestion.Workers.Copy;
+using Ingestion.Workers.Csv;
+using Ingestion.Workers.Uploads;
+
+namespace Ingestion.Workers.Parquet;
+
+/// <summary>
+/// A Parquet upload: its footer read through ranged GETs, its columns matched to the dataset's by name (a column's declared
+/// source wins, any case), its rows read one row group at a time (<see cref="ParquetRecords"/>). The checkpoint keeps the
+/// Parquet column names that fed the columns, in COPY order, as a CSV's keeps its header.
+/// </summary>
+internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, ObjectInfo source, DatasetDefinition dataset,
+    CsvDialect dialect, SourceCompression compression, UploadProcessingOptions options) : IRecordSource
+{
+    /// <summary>Row groups are not byte ranges a scan can find: a Parquet file loads as one chunk.</summary>
+    public (byte Delimiter, byte? Quote)? Boundaries => null;
+
+    public async Task<RecordStart> StartAsync(CancellationToken cancellationToken)
+    {
+        if (compression != SourceCompression.None)
+        {
+            // The sniffer looked inside: a Parquet file, compressed once more as a whole, which cannot be read at offsets.
+            return RecordStart.Failed(new FileProblem("format_mismatch",
+                $"The file is a {Decompression.Name(compression)}-compressed Parquet file; a Parquet file compresses its own pages, so upload it as it is."));
+        }
+
+        var (records, problem) = await OpenParquetAsync(cancellationToken);
+        if (problem is not null)
+        {
+            return RecordStart.Failed(problem);
+        }
+
+        var map = records!.Map;
+        return new RecordStart(map, map.Header, new RecordPosition(0, 0), records);
+    }
+
+    public (HeaderMap? Map, FileProblem? Problem) Resume(IReadOnlyList<string> header) => HeaderMap.Build(dataset, header);
+
+    public async Task<IUploadRecords> OpenAsync(HeaderMap map, RecordPosition from, long? endOffset, CancellationToken cancellationToken)
+    {
+        var (records, problem) = await OpenParquetAsync(cancellationToken);
+        if (problem is not null)
+        {
+            // The same version of the object (pinned to its ETag) mapped when the job started: it cannot differ now.
+            throw new InvalidOperationException($"The Parquet file of job {job.JobId} no longer maps to its dataset: {problem.Message}");
+        }
+
+        if (!records!.Map.Header.SequenceEqual(map.Header))
+        {
+            throw new InvalidOperationException($"The Parquet file of job {job.JobId} maps other columns than its checkpoint keeps.");
+        }
+
+        records.Seek(from.Offset);
+        return records;
+    }
+
+    private async Task<(ParquetUploadRecords?, FileProblem?)> OpenParquetAsync(CancellationToken cancellationToken)
+    {
+        var stream = new RangedObjectStream(store, job.Bucket, job.Key, source.ETag, source.Size, options.ParquetReadAheadBytes);
+        var (records, problem) = await ParquetRecords.OpenAsync(stream, dataset, dialect, options.ParquetMaxRowGroupBytes, cancellationToken);
+        if (records is null)
+        {
+            await stream.DisposeAsync();
+            return (null, problem);
+        }
+
+        return (new ParquetUploadRecords(records, stream, cancellationToken), null);
+    }
+}

@@ -1,0 +1,338 @@
+using System.Text.Json;
+using Ingestion.Platform.Datasets;
+using Ingestion.Workers.Copy;
+using Ingestion.Workers.Csv;
+using Parquet;
+using Parquet.Schema;
+
+namespace Ingestion.Workers.Parquet;
+
+/// <summary>Where a Parquet file is read from: a row group (from 0) and a row within it (from 0).</summary>
+internal readonly record struct ParquetPosition(int RowGroup, long Row);
+
+/// <summary>
+/// A Parquet file's rows, one row group in memory at a time: the mapped columns' chunks of the current row group are
+/// read whole (that is what a row group is for), converted row by row, and dropped when the next group is read. Memory
+/// is therefore bounded by the largest row group's mapped columns, which <see cref="OpenAsync"/> checks against a limit
+/// before anything loads, whatever the file's size. The file's other columns are never read.
+/// <para>
+/// A row is named by its row group and its row in it, and by its row number in the file (from 1), which is what the
+/// checkpoint and the rejects keep: row groups' row counts are in the footer, so a row number maps to exactly one
+/// position in this version of the object.
+/// </para>
+/// </summary>
+internal sealed class ParquetRecords : IAsyncDisposable
+{
+    private readonly ParquetReader _reader;
+    private readonly ParquetCell[] _cells;
+    private readonly long[] _groupStarts;
+    private readonly long[] _groupEnds;
+    private int _group = -1;
+    private int _rows;
+    private int _row;
+    private ParquetPosition _next;
+
+    private ParquetRecords(ParquetReader reader, ParquetCell[] cells, HeaderMap map)
+    {
+        _reader = reader;
+        _cells = cells;
+        Map = map;
+        var groups = reader.RowGroupCount;
+        _groupStarts = new long[groups + 1];
+        _groupEnds = new long[groups];
+        for (var g = 0; g < groups; g++)
+        {
+            var meta = reader.Metadata!.RowGroups[g];
+            _groupStarts[g + 1] = _groupStarts[g] + meta.NumRows;
+            _groupEnds[g] = meta.Columns.Max(c => (c.MetaData?.DataPageOffset ?? 0) + (c.MetaData?.TotalCompressedSize ?? 0));
+        }
+
+        Values = new RowValues(cells.Length);
+    }
+
+    /// <summary>
+    /// Dates as <see cref="DateOnly"/>; and Parquet.Net's pool of decompression buffers bounded, which by default keeps
+    /// every buffer it ever lent (a worker's memory would then follow the largest row group it ever read, for good).
+    /// </summary>
+    private static readonly ParquetOptions Options = new()
+    {
+        UseDateOnlyTypeForDates = true,
+        MaximumSmallPoolFreeBytes = 4 << 20,
+        MaximumLargePoolFreeBytes = 32 << 20,
+    };
+
+    /// <summary>The dataset's columns this file feeds, in COPY order, as a CSV header map (each column's field is its cell).</summary>
+    public HeaderMap Map { get; }
+
+    /// <summary>The typed values of the row <see cref="Check"/> accepted last.</summary>
+    public RowValues Values { get; }
+
+    public int RowGroupCount => _reader.RowGroupCount;
+
+    public long TotalRows => _groupStarts[^1];
+
+    /// <summary>The current row's group, from 1 (for people).</summary>
+    public int RowGroupNumber => _group + 1;
+
+    /// <summary>The current row within its group, from 1.</summary>
+    public long RowInGroupNumber => _row + 1;
+
+    /// <summary>The current row's number in the file, from 1.</summary>
+    public long RowNumber => _groupStarts[_group] + _row + 1;
+
+    /// <summary>Where the next <see cref="ReadAsync"/> reads from.</summary>
+    public ParquetPosition Next => _next;
+
+    /// <summary>Rows before <see cref="Next"/>: a checkpoint's count of rows done.</summary>
+    public long RowsBefore(ParquetPosition position) => _groupStarts[position.RowGroup] + position.Row;
+
+    /// <summary>The position just after <paramref name="rows"/> rows of the file.</summary>
+    public ParquetPosition PositionAfter(long rows)
+    {
+        var group = Array.BinarySearch(_groupStarts, rows);
+        group = group >= 0 ? group : ~group - 1;
+        // A count at a group's end is the start of the next group (past the last one: the end of the file).
+        while (group < RowGroupCount && rows - _groupStarts[group] >= _groupStarts[group + 1] - _groupStarts[group])
+        {
+            group++;
+        }
+
+        return new ParquetPosition(group, rows - _groupStarts[Math.Min(group, RowGroupCount)]);
+    }
+
+    /// <summary>The object's bytes up to the end of the row group being read: how far through the object the load is.</summary>
+    public long ObjectBytesRead => _group < 0 ? 0 : _groupEnds[_group];
+
+    /// <summary>
+    /// Opens a Parquet file on a seekable stream (the footer is read here) and maps its columns to the dataset's, or says
+    /// why the file cannot load: a required column missing, an unknown one, a column whose type does not convert, a
+    /// nested column, or a row group larger than <paramref name="maxRowGroupBytes"/> uncompressed.
+    /// </summary>
+    public static async Task<(ParquetRecords? Records, FileProblem? Problem)> OpenAsync(Stream stream, DatasetDefinition dataset,
+        CsvDialect dialect, long maxRowGroupBytes, CancellationToken cancellationToken)
+    {
+        ParquetReader reader;
+        try
+        {
+            reader = await ParquetReader.CreateAsync(stream, Options, leaveStreamOpen: true, cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or ParquetException or NotSupportedException
+                                      or ArgumentException)
+        {
+            return (null, new FileProblem("corrupt_file", $"The file is not a readable Parquet file: {e.Message}"));
+        }
+
+        var (records, problem) = MapColumns(reader, dataset, dialect, maxRowGroupBytes);
+        if (records is null)
+        {
+            await reader.DisposeAsync();
+        }
+
+        return (records, problem);
+    }
+
+    private static (ParquetRecords?, FileProblem?) MapColumns(ParquetReader reader, DatasetDefinition dataset, CsvDialect dialect,
+        long maxRowGroupBytes)
+    {
+        var fields = reader.Schema.Fields;
+        var names = fields.Select(f => f.Name).ToList();
+        var seen = new Dictionary<string, Field>(StringComparer.OrdinalIgnoreCase);
+        foreach (var field in fields)
+        {
+            if (!seen.TryAdd(field.Name, field))
+            {
+                return (null, new FileProblem("duplicate_header",
+                    $"The file has two columns named '{field.Name}' (names are matched without regard to case)."));
+            }
+        }
+
+        var missing = dataset.Columns.Where(c => c.Required && !seen.ContainsKey(c.HeaderName)).Select(c => c.HeaderName).ToList();
+        if (missing.Count > 0)
+        {
+            return (null, new FileProblem("missing_columns",
+                $"The Parquet file lacks required column{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)} of dataset '{dataset.Name}'; its columns are {string.Join(", ", names.Take(20))}."));
+        }
+
+        var unknown = names.Where(n => dataset.ColumnForHeader(n) is null).ToList();
+        if (unknown.Count > 0 && !dataset.IgnoreUnknownColumns)
+        {
+            return (null, new FileProblem("unknown_columns",
+                $"The Parquet file has column{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown)} that dataset '{dataset.Name}' does not have (register them, or set ignoreUnknownColumns)."));
+        }
+
+        var cells = new List<ParquetCell>();
+        var mapped = new List<MappedColumn>();
+        foreach (var column in dataset.Columns)
+        {
+            if (!seen.TryGetValue(column.HeaderName, out var field))
+            {
+                continue;
+            }
+
+            if (field is not DataField { IsArray: false } data)
+            {
+                return (null, new FileProblem("type_mismatch",
+                    $"Column '{column.Name}' is {column.Type.ToSql()} in dataset '{dataset.Name}', but the Parquet column '{field.Name}' is a nested {field.SchemaType.ToString().ToLowerInvariant()} (a list, map or struct), which loads into no column; flatten it."));
+            }
+
+            if (ParquetCell.For(column, data, dialect) is not { } cell)
+            {
+                return (null, new FileProblem("type_mismatch",
+                    $"Column '{column.Name}' is {column.Type.ToSql()} in dataset '{dataset.Name}', but the Parquet column '{field.Name}' is {ParquetCell.Describe(data)}, which does not convert to it{Hint(column, data)}."));
+            }
+
+            mapped.Add(new MappedColumn(column, cells.Count));
+            cells.Add(cell);
+        }
+
+        for (var g = 0; g < reader.RowGroupCount; g++)
+        {
+            var group = reader.OpenRowGroupReader(g);
+            var bytes = cells.Sum(c => group.GetMetadata(c.Field)?.MetaData?.TotalUncompressedSize ?? 0);
+            if (bytes > maxRowGroupBytes)
+            {
+                return (null, new FileProblem("row_group_too_large",
+                    $"Row group {g + 1} of {reader.RowGroupCount} holds {bytes / (1024.0 * 1024):N0} MiB of the dataset's columns uncompressed ({group.RowCount:N0} rows); a worker reads one row group at a time and at most {maxRowGroupBytes / (1024.0 * 1024):N0} MiB of it (Processing:ParquetMaxRowGroupBytes). Write the file with smaller row groups."));
+            }
+
+            if (group.RowCount > int.MaxValue)
+            {
+                return (null, new FileProblem("row_group_too_large", $"Row group {g + 1} has {group.RowCount:N0} rows, more than a worker reads at once."));
+            }
+        }
+
+        return (new ParquetRecords(reader, [.. cells], new HeaderMap(cells.Select(c => c.Field.Name).ToList(), mapped)), null);
+    }
+
+    private static string Hint(DatasetColumn column, DataField field) =>
+        field.ClrType == typeof(float) || field.ClrType == typeof(double)
+            ? column.Type.Kind is ColumnKind.Numeric or ColumnKind.Integer or ColumnKind.BigInt
+                ? " exactly (binary floating point is not decimal); write it as DECIMAL, or as a string"
+                : ""
+            : column.Type.Kind is ColumnKind.Text or ColumnKind.Char or ColumnKind.Varchar
+                ? "; only STRING columns load into text"
+                : "";
+
+    /// <summary>Starts reading at <paramref name="position"/>; the row group is read at the next <see cref="ReadAsync"/>.</summary>
+    public void Seek(ParquetPosition position)
+    {
+        _next = position;
+        _group = -1;
+    }
+
+    /// <summary>Moves to the next row, reading the next row group's columns when the current one is done.</summary>
+    public async ValueTask<bool> ReadAsync(CancellationToken cancellationToken)
+    {
+        while (_group != _next.RowGroup || _next.Row >= _rows)
+        {
+            if (_group == _next.RowGroup)
+            {
+                _next = new ParquetPosition(_next.RowGroup + 1, 0);
+            }
+
+            if (_next.RowGroup >= RowGroupCount)
+            {
+                return false;
+            }
+
+            await LoadAsync(_next.RowGroup, cancellationToken);
+        }
+
+        _row = (int)_next.Row;
+        _next = _next with { Row = _next.Row + 1 };
+        return true;
+    }
+
+    private async Task LoadAsync(int group, CancellationToken cancellationToken)
+    {
+        var reader = _reader.OpenRowGroupReader(group);
+        _group = -1; // a read that fails halfway leaves no group half loaded
+        ReleaseDecoded();
+        var rows = (int)reader.RowCount;
+        foreach (var cell in _cells)
+        {
+            await cell.ReadAsync(reader, rows, cancellationToken);
+        }
+
+        (_group, _rows) = (group, rows);
+    }
+
+    /// <summary>
+    /// Lets go of the previous row group's strings before the next group is decoded, so that a collection during the
+    /// decoding can free them: only one row group's values are ever reachable.
+    /// </summary>
+    private void ReleaseDecoded()
+    {
+        foreach (var cell in _cells)
+        {
+            cell.Release();
+        }
+    }
+
+    /// <summary>Checks the current row and parses it into <see cref="Values"/>; the first problem is the reject's.</summary>
+    public RowProblem? Check()
+    {
+        for (var i = 0; i < _cells.Length; i++)
+        {
+            var cell = _cells[i];
+            if (cell.IsNull(_row))
+            {
+                if (cell.Column.Required)
+                {
+                    return new RowProblem(cell.Column.Name, $"is required but null ({Where})");
+                }
+
+                Values.Nulls[i] = true;
+                continue;
+            }
+
+            Values.Nulls[i] = false;
+            if (cell.Parse(_row, Values, i) is { } problem)
+            {
+                return new RowProblem(cell.Column.Name, $"{problem} ({Where})");
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>How a reject names its row: there are no lines in a Parquet file.</summary>
+    public string Where => $"row group {RowGroupNumber}, row {RowInGroupNumber:N0}";
+
+    /// <summary>Writes the row <see cref="Check"/> accepted last.</summary>
+    public void Write(BinaryCopyRows rows)
+    {
+        for (var i = 0; i < _cells.Length; i++)
+        {
+            if (Values.Nulls[i])
+            {
+                rows.WriteNull();
+            }
+            else
+            {
+                _cells[i].Write(rows, Values, i);
+            }
+        }
+    }
+
+    /// <summary>The current row as the rejects file keeps it: a JSON object of the mapped columns as the file has them.</summary>
+    public byte[] Record()
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            foreach (var cell in _cells)
+            {
+                json.WritePropertyName(cell.Field.Name);
+                cell.Describe(_row, json);
+            }
+
+            json.WriteEndObject();
+        }
+
+        return buffer.ToArray();
+    }
+
+    public ValueTask DisposeAsync() => _reader.DisposeAsync();
+}

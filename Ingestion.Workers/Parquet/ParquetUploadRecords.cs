@@ -1,0 +1,53 @@
+using Ingestion.Workers.Copy;
+using Ingestion.Workers.Csv;
+
+namespace Ingestion.Workers.Parquet;
+
+/// <summary>
+/// A Parquet file's rows for the batch loop. A position is the count of rows done in the file (offset and line alike): it
+/// names exactly one row group and row in it, since the row groups' row counts are in the footer of the one version of the
+/// object the job reads (pinned to its ETag), and it grows with every row, so the checkpoint's fence holds.
+/// </summary>
+internal sealed class ParquetUploadRecords(ParquetRecords records, RangedObjectStream stream, CancellationToken cancellationToken)
+    : IUploadRecords
+{
+    private byte[]? _raw;
+
+    /// <summary>The dataset's columns the file feeds, in COPY order.</summary>
+    public HeaderMap Map => records.Map;
+
+    public bool Read()
+    {
+        _raw = null;
+        // Only the first row of a row group does I/O (its column chunks, by ranged GETs): a few times per file, as a CSV's
+        // records block on their stream's reads.
+        var read = records.ReadAsync(cancellationToken);
+        return read.IsCompletedSuccessfully ? read.Result : read.AsTask().GetAwaiter().GetResult();
+    }
+
+    /// <summary>The row's number in the file, from 1: what its reject is filed under (the reason names its row group and row).</summary>
+    public long Line => records.RowNumber;
+
+    public RecordPosition End => new(records.RowNumber, records.RowNumber);
+
+    /// <summary>The row's mapped values as JSON: a Parquet row has no bytes of its own to show.</summary>
+    public ReadOnlySpan<byte> Raw => _raw ??= records.Record();
+
+    /// <summary>The object's bytes up to the end of the row group being read: how far through the object the load is.</summary>
+    public long? CompressedBytesRead => records.ObjectBytesRead;
+
+    /// <summary>Starts after <paramref name="rowsDone"/> rows of the file (a checkpoint's position).</summary>
+    public void Seek(long rowsDone) => records.Seek(records.PositionAfter(rowsDone));
+
+    public RowProblem? Check() => records.Check();
+
+    public void Write(BinaryCopyRows rows) => records.Write(rows);
+
+    public long IntegerAt(int slot) => records.Values.Integers[slot];
+
+    public void Dispose()
+    {
+        records.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        stream.Dispose();
+    }
+}

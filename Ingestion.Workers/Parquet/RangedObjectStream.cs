@@ -1,0 +1,147 @@
+using System.Buffers;
+using Ingestion.Platform.Storage;
+
+namespace Ingestion.Workers.Parquet;
+
+/// <summary>
+/// One version of an S3 object as a seekable, read-only stream, read through ranged GETs pinned to its ETag: a Parquet
+/// file is read from its end (the footer) and then at each column chunk's offset, so it needs random access, and the
+/// object is never downloaded whole, to memory or disk. Small reads (the footer, page headers) are served from a
+/// read-ahead buffer of <see cref="ReadAhead"/> bytes filled by one GET; a read at least that large (a column chunk)
+/// goes straight into the caller's memory with a GET of exactly its range. A replaced object fails the next GET with
+/// 412 Precondition Failed rather than mixing two files.
+/// </summary>
+internal sealed class RangedObjectStream(ObjectStore store, string bucket, string key, string? etag, long length, int readAhead)
+    : Stream
+{
+    private readonly byte[] _buffer = new byte[readAhead];
+    private long _bufferStart;
+    private int _bufferLength;
+    private long _position;
+
+    public int ReadAhead => _buffer.Length;
+
+    /// <summary>Bytes fetched from S3 so far (a byte fetched twice counts twice).</summary>
+    public long BytesFetched { get; private set; }
+
+    /// <summary>GETs sent so far.</summary>
+    public int Requests { get; private set; }
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => true;
+
+    public override bool CanWrite => false;
+
+    public override long Length => length;
+
+    public override long Position
+    {
+        get => _position;
+        set => Seek(value, SeekOrigin.Begin);
+    }
+
+    public override long Seek(long offset, SeekOrigin origin)
+    {
+        var target = origin switch
+        {
+            SeekOrigin.Begin => offset,
+            SeekOrigin.Current => _position + offset,
+            SeekOrigin.End => length + offset,
+            _ => throw new ArgumentOutOfRangeException(nameof(origin)),
+        };
+        ArgumentOutOfRangeException.ThrowIfNegative(target, nameof(offset));
+        _position = target;
+        return _position;
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
+    {
+        if (_position >= length || destination.IsEmpty)
+        {
+            return 0;
+        }
+
+        var wanted = (int)Math.Min(destination.Length, length - _position);
+        if (_position < _bufferStart || _position >= _bufferStart + _bufferLength)
+        {
+            if (wanted >= _buffer.Length)
+            {
+                await FetchAsync(_position, destination[..wanted], cancellationToken);
+                _position += wanted;
+                return wanted;
+            }
+
+            var fill = (int)Math.Min(_buffer.Length, length - _position);
+            _bufferLength = 0;
+            await FetchAsync(_position, _buffer.AsMemory(0, fill), cancellationToken);
+            (_bufferStart, _bufferLength) = (_position, fill);
+        }
+
+        var from = (int)(_position - _bufferStart);
+        var count = Math.Min(wanted, _bufferLength - from);
+        _buffer.AsSpan(from, count).CopyTo(destination.Span);
+        _position += count;
+        return count;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    /// <summary>
+    /// Parquet.Net reads some small structures (page headers) synchronously even from its asynchronous calls: served from
+    /// the read-ahead buffer, and a miss blocks on the GET, as a CSV's records block on their stream.
+    /// </summary>
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        if (_position >= _bufferStart && _position < _bufferStart + _bufferLength)
+        {
+            var count = (int)Math.Min(buffer.Length, _bufferStart + _bufferLength - _position);
+            _buffer.AsSpan((int)(_position - _bufferStart), count).CopyTo(buffer);
+            _position += count;
+            return count;
+        }
+
+        var rented = ArrayPool<byte>.Shared.Rent(buffer.Length);
+        try
+        {
+            var read = ReadAsync(rented.AsMemory(0, buffer.Length)).AsTask().GetAwaiter().GetResult();
+            rented.AsSpan(0, read).CopyTo(buffer);
+            return read;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    private async Task FetchAsync(long offset, Memory<byte> into, CancellationToken cancellationToken)
+    {
+        Requests++;
+        await using var body = await store.OpenReadAsync(bucket, key, offset, etag, cancellationToken, end: offset + into.Length);
+        var filled = 0;
+        while (filled < into.Length)
+        {
+            var read = await body.ReadAsync(into[filled..], cancellationToken);
+            if (read == 0)
+            {
+                throw new IOException(
+                    $"s3://{bucket}/{key} ended at byte {offset + filled:N0} while {into.Length:N0} bytes from {offset:N0} were asked for.");
+            }
+
+            filled += read;
+        }
+
+        BytesFetched += filled;
+    }
+}

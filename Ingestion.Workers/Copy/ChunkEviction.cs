@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace Ingestion.Workers.Copy;
@@ -13,13 +14,13 @@ internal sealed record Eviction(IReadOnlyList<int> Chunks, long Rows, IReadOnlyC
 /// meet a row with their key in the table. When that row was written by a <i>later</i> chunk of the same job
 /// (its <c>xmin</c> is one of the later chunk's batches, <c>ingestion.upload_chunk_batches</c>), the later
 /// line holds a key an earlier line owns: a sequential load would have rejected the later line. So the later
-/// chunk is undone in the caller's transaction, before the staged rows are decided: its rows deleted by
-/// <c>xmin</c>, its rejects by its line range, its batches forgotten, its checkpoint reset to its start and
+/// chunk is undone in the caller's transaction, before the staged rows are decided: its rows deleted (by key
+/// and <c>xmin</c>, see below), its rejects by its line range, its batches forgotten, its checkpoint reset to its start and
 /// its <c>evictions</c> moved. Its loader, if one is at work, finds the count moved at its next batch, rolls
 /// that batch back and loads the chunk again from its start; a chunk that was done becomes pending and is sent
 /// again. Loaded again, the clash now rejects its row. An eviction only moves a key to an earlier line, so
 /// evictions end; the job's first one also ends its parallel mode (<see cref="ChunkPlan.LoadsDirectlyAsync"/>),
-/// since deleting by <c>xmin</c> scans the table.
+/// since each eviction reads the evicted chunk again and the chunk then loads a second time.
 /// </summary>
 /// <remarks>
 /// Locks: the evicted chunk's row is locked before its rows are deleted. A batch locks its own chunk's row
@@ -27,14 +28,21 @@ internal sealed record Eviction(IReadOnlyList<int> Chunks, long Rows, IReadOnlyC
 /// and its batch record are then deleted too) or makes it fail its check; chunk rows are locked in ascending
 /// order (a chunk evicts only later ones), so these locks cannot deadlock among themselves. A wait on a key
 /// another open batch inserted can still deadlock with it; PostgreSQL then aborts one, which is redone
-/// (<c>UploadProcessor.Chunks.cs</c>). The <c>xmin</c> compared is 32 bits and a frozen row keeps its raw one: after
-/// 2^32 transactions an old row can share a batch's <c>xmin</c>, and <see cref="CopyTarget.EvictRowsSql"/>, which
-/// has no key condition, would delete it too (known, not fixed yet: see ARCHITECTURE).
+/// (<c>UploadProcessor.Chunks.cs</c>).
+/// <para>
+/// Which rows are the chunk's: a row's <c>xmin</c> is 32 bits, and a frozen row keeps its raw one, so after 2^32
+/// transactions an old row of the table can share a batch's <c>xmin</c>. The rows deleted must therefore also have a key
+/// the chunk's lines hold: its committed byte range (from its start to its checkpoint) is read again from the file and its
+/// rows copied into a temporary table (<see cref="CopyTarget.EvictedTable"/>), at most one chunk's rows, streamed. An
+/// eviction is rare (a key on lines of two chunks) and ends the job's parallel mode, so this read is paid once or so per job.
+/// </para>
 /// </remarks>
-internal sealed class ChunkEviction(Guid jobId, int chunk)
+/// <param name="read">Opens the file's records from a position up to a byte offset, as the chunk's loader read them.</param>
+internal sealed class ChunkEviction(Guid jobId, int chunk,
+    Func<RecordPosition, long, CancellationToken, Task<IUploadRecords>> read, ILogger logger)
 {
     private const string LockSql = """
-        select start_line, line from ingestion.upload_chunks where job_id = @job and chunk = @chunk for update
+        select start_offset, start_line, byte_offset, line from ingestion.upload_chunks where job_id = @job and chunk = @chunk for update
         """;
 
     private const string ForgetSql = """
@@ -76,7 +84,7 @@ internal sealed class ChunkEviction(Guid jobId, int chunk)
         var undone = new List<int>();
         foreach (var evicted in later)
         {
-            var (startLine, line) = await LockAsync(connection, evicted, cancellationToken);
+            var (start, end) = await LockAsync(connection, evicted, cancellationToken);
             if (!await HoldsKeysAsync(connection, target, evicted, cancellationToken))
             {
                 // The list was read before the lock: another eviction undid this chunk meanwhile (and it may be
@@ -85,6 +93,7 @@ internal sealed class ChunkEviction(Guid jobId, int chunk)
             }
 
             undone.Add(evicted);
+            await CopyRangeAsync(connection, target, start, end, cancellationToken);
             await using (var delete = new NpgsqlCommand(target.EvictRowsSql, connection))
             {
                 delete.Parameters.AddWithValue("job", jobId);
@@ -103,8 +112,8 @@ internal sealed class ChunkEviction(Guid jobId, int chunk)
             await using var forget = new NpgsqlCommand(ForgetSql, connection);
             forget.Parameters.AddWithValue("job", jobId);
             forget.Parameters.AddWithValue("chunk", evicted);
-            forget.Parameters.AddWithValue("start_line", startLine);
-            forget.Parameters.AddWithValue("line", line);
+            forget.Parameters.AddWithValue("start_line", start.Line);
+            forget.Parameters.AddWithValue("line", end.Line);
             await forget.ExecuteNonQueryAsync(cancellationToken);
         }
 
@@ -121,8 +130,38 @@ internal sealed class ChunkEviction(Guid jobId, int chunk)
         return await command.ExecuteScalarAsync(cancellationToken) is true;
     }
 
-    /// <summary>Locks the chunk's row (waiting for a batch of it in flight), and reads the lines its rejects may be on.</summary>
-    private async Task<(long StartLine, long Line)> LockAsync(NpgsqlConnection connection, int evicted,
+    /// <summary>
+    /// Copies the rows of the chunk's committed range (<paramref name="start"/> to <paramref name="end"/>) that fit the dataset,
+    /// as its batches loaded them, into the <see cref="CopyTarget.EvictedTable"/>: a superset of the keys its batches wrote.
+    /// </summary>
+    private async Task CopyRangeAsync(NpgsqlConnection connection, CopyTarget target, RecordPosition start, RecordPosition end,
+        CancellationToken cancellationToken)
+    {
+        await BatchCopier.ExecuteAsync(connection, target.CreateEvictedSql, cancellationToken);
+        using (var records = await read(start, end.Offset, cancellationToken))
+        await using (var copy = await BinaryCopyRows.BeginAsync(connection, target.EvictedCopySql, logger, cancellationToken))
+        {
+            while (records.Read())
+            {
+                if (records.Check() is null)
+                {
+                    copy.StartRow(target.Columns);
+                    records.Write(copy);
+                    await copy.FlushIfFullAsync(cancellationToken);
+                }
+            }
+
+            await copy.CompleteAsync(cancellationToken);
+        }
+
+        await BatchCopier.ExecuteAsync(connection, $"analyze {CopyTarget.EvictedTable}", cancellationToken);
+    }
+
+    /// <summary>
+    /// Locks the chunk's row (waiting for a batch of it in flight), and reads its committed range: from its start to its
+    /// checkpoint (the lines its rejects may be on, the bytes its rows come from).
+    /// </summary>
+    private async Task<(RecordPosition Start, RecordPosition End)> LockAsync(NpgsqlConnection connection, int evicted,
         CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(LockSql, connection);
@@ -130,6 +169,6 @@ internal sealed class ChunkEviction(Guid jobId, int chunk)
         command.Parameters.AddWithValue("chunk", evicted);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return (reader.GetInt64(0), reader.GetInt64(1));
+        return (new RecordPosition(reader.GetInt64(0), reader.GetInt64(1)), new RecordPosition(reader.GetInt64(2), reader.GetInt64(3)));
     }
 }

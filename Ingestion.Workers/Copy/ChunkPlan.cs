@@ -242,9 +242,9 @@ internal static class ChunkPlan
     /// </summary>
     /// <returns>The rows loaded into the table, the rows the keys rejected, and the later chunks evicted.</returns>
     public static async Task<(long Loaded, long Rejected, Eviction Evicted)> ApplyAsync(NpgsqlConnection connection, CopyTarget target,
-        UploadChunk chunk, CancellationToken cancellationToken)
+        UploadChunk chunk, ChunkEviction eviction, CancellationToken cancellationToken)
     {
-        var (loaded, rejected, evicted) = await ApplyStageAsync(connection, target, chunk, cancellationToken);
+        var (loaded, rejected, evicted) = await ApplyStageAsync(connection, target, chunk, eviction, cancellationToken);
         await using var command = new NpgsqlCommand(AppliedSql, connection);
         command.Parameters.AddWithValue("job", chunk.JobId);
         command.Parameters.AddWithValue("chunk", chunk.Number);
@@ -279,9 +279,9 @@ internal static class ChunkPlan
     /// loaded ahead of its turn are written twice. Returns the chunk with its new counts.
     /// </summary>
     public static async Task<(UploadChunk Chunk, long Loaded, long Rejected, Eviction Evicted)> CatchUpAsync(
-        NpgsqlConnection connection, CopyTarget target, UploadChunk chunk, CancellationToken cancellationToken)
+        NpgsqlConnection connection, CopyTarget target, UploadChunk chunk, ChunkEviction eviction, CancellationToken cancellationToken)
     {
-        var (loaded, rejected, evicted) = await ApplyStageAsync(connection, target, chunk, cancellationToken);
+        var (loaded, rejected, evicted) = await ApplyStageAsync(connection, target, chunk, eviction, cancellationToken);
         await using var command = new NpgsqlCommand(CaughtUpSql, connection);
         command.Parameters.AddWithValue("job", chunk.JobId);
         command.Parameters.AddWithValue("chunk", chunk.Number);
@@ -303,7 +303,7 @@ internal static class ChunkPlan
     /// a batch of the chunk, like any other that writes rows of a keyed job loaded in chunks.
     /// </summary>
     private static async Task<(long Loaded, long Rejected, Eviction Evicted)> ApplyStageAsync(NpgsqlConnection connection,
-        CopyTarget target, UploadChunk chunk, CancellationToken cancellationToken)
+        CopyTarget target, UploadChunk chunk, ChunkEviction eviction, CancellationToken cancellationToken)
     {
         await BatchCopier.ExecuteAsync(connection, $"analyze {target.StageName}", cancellationToken);
         long loaded;
@@ -317,7 +317,7 @@ internal static class ChunkPlan
         else
         {
             rejected += await BatchCopier.RejectAsync(connection, target, target.RejectDuplicatesInFileSql, chunk.JobId, cancellationToken);
-            evicted = await new ChunkEviction(chunk.JobId, chunk.Number).EvictLaterChunksAsync(connection, target, cancellationToken);
+            evicted = await eviction.EvictLaterChunksAsync(connection, target, cancellationToken);
             rejected += await BatchCopier.RejectAsync(connection, target, target.RejectKeysBeforeLaterChunksSql, chunk.JobId,
                 cancellationToken, chunk.Number);
             loaded = await BatchCopier.ExecuteAsync(connection, target.InsertFromStageSql, cancellationToken);

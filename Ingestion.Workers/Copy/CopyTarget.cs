@@ -98,9 +98,16 @@ internal sealed class CopyTarget
             select exists (select from {stage} s join {table} t on {Match("s", "t")}
                            join ingestion.upload_chunk_batches b on b.job_id = @job and b.chunk = @chunk and b.xid::xid = t.xmin)
             """;
-        EvictRowsSql = $"""
-            delete from {table} t using ingestion.upload_chunk_batches b
-            where b.job_id = @job and b.chunk = @chunk and t.xmin = b.xid::xid
+        // The evicted chunk's rows are found by their keys (read again from its byte range into EvictedTable), then by
+        // xmin: a key alone could be an earlier chunk's row, an xmin alone (32 bits) an old row's from 2^32 transactions ago.
+        CreateEvictedSql = $"""
+            create temp table if not exists {EvictedTable} on commit drop as select {list} from {table} with no data;
+            truncate {EvictedTable}
+            """;
+        EvictedCopySql = $"copy {EvictedTable} ({list}) from stdin (format binary)";
+        EvictRowsSql = keys.Count == 0 ? "" : $"""
+            delete from {table} t using {EvictedTable} e, ingestion.upload_chunk_batches b
+            where {Match("t", "e")} and b.job_id = @job and b.chunk = @chunk and t.xmin = b.xid::xid
             returning {(AccountSlot >= 0 ? "t." + account : "null::bigint")}
             """;
         StagedAccountsSql = DisplacedAccountsSql.Length == 0
@@ -163,7 +170,18 @@ internal sealed class CopyTarget
     /// </summary>
     public string HoldsKeysSql { get; }
 
-    /// <summary>Deletes the rows a chunk's committed batches wrote (their <c>xmin</c>); returns their accounts (transactions only).</summary>
+    /// <summary>Where an eviction puts the rows of the evicted chunk's committed byte range, read again from the file, for their keys.</summary>
+    public const string EvictedTable = "upload_evicted";
+
+    /// <summary>Creates (or empties, for the next evicted chunk of the same transaction) the <see cref="EvictedTable"/>.</summary>
+    public string CreateEvictedSql { get; }
+
+    public string EvictedCopySql { get; }
+
+    /// <summary>
+    /// Deletes the rows a chunk's committed batches wrote: a key of its byte range (<see cref="EvictedTable"/>) and an
+    /// <c>xmin</c> of one of its batches, both; returns their accounts (transactions only).
+    /// </summary>
     public string EvictRowsSql { get; }
 
     public string KeyColumns { get; }

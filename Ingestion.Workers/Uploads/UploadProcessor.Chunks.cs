@@ -63,6 +63,10 @@ public sealed partial class UploadProcessor
     private bool Chunked(DatasetDefinition dataset) =>
         !Keyed(dataset) || dataset.OnKeyConflict == KeyConflictPolicy.Reject || _options.ChunkUpserts;
 
+    /// <summary>What an eviction by this chunk needs: the file, to read an evicted chunk's rows again for their keys.</summary>
+    private ChunkEviction EvictionBy(ProcessUpload job, int chunk, IRecordSource file, HeaderMap map) =>
+        new(job.JobId, chunk, (from, endOffset, cancellationToken) => file.OpenAsync(map, from, endOffset, cancellationToken), logger);
+
     /// <summary>The job's message for a job loaded in chunks: scan, send, then join if everything is in.</summary>
     private async Task<JobOutcome> ForkAsync(JobRun<ProcessUpload> run, DatasetDefinition dataset, HeaderMap map, IRecordSource file,
         Checkpoint checkpoint, CancellationToken cancellationToken)
@@ -134,7 +138,7 @@ public sealed partial class UploadProcessor
             }
         }
 
-        return await JoinAsync(run, dataset, map, checkpoint, cancellationToken);
+        return await JoinAsync(run, dataset, map, file, checkpoint, cancellationToken);
     }
 
     /// <summary>One chunk's message: load its range, batch by batch, each committed with the chunk's checkpoint.</summary>
@@ -185,7 +189,7 @@ public sealed partial class UploadProcessor
         if (chunk is null || chunk.State != UploadChunk.Sent)
         {
             // Loaded by an earlier delivery: what may still be owed is the join.
-            return chunk is null ? JobOutcome.Done : await JoinAsync(run, dataset, map!, checkpoint, cancellationToken);
+            return chunk is null ? JobOutcome.Done : await JoinAsync(run, dataset, map!, file, checkpoint, cancellationToken);
         }
 
         var limits = await RejectLimits.ReadAsync(connection, job.JobId, dataset, cancellationToken);
@@ -199,7 +203,7 @@ public sealed partial class UploadProcessor
         var parallel = keyed && dataset.OnKeyConflict == KeyConflictPolicy.Reject;
         var direct = !keyed || await ChunkPlan.LoadsDirectlyAsync(connection, chunk, parallel, cancellationToken);
         BatchCopier Copier() => new(new CopyTarget(job.TenantId, dataset, map!, direct ? null : chunk.StageTable), _options, logger,
-            parallel && direct ? new ChunkEviction(job.JobId, number) : null);
+            parallel && direct ? EvictionBy(job, number, file, map!) : null);
         var copier = Copier();
         var staged = false;
         var clashes = 0;
@@ -213,7 +217,7 @@ public sealed partial class UploadProcessor
                 if (!direct && await ChunkPlan.AtCursorAsync(connection, chunk, cancellationToken))
                 {
                     // Every chunk before this one is in the table now: the rest of it goes there directly.
-                    chunk = await CatchUpAsync(connection, job, dataset, map!, chunk, cancellationToken);
+                    chunk = await CatchUpAsync(connection, job, dataset, map!, file, chunk, cancellationToken);
                     LogChunkCaughtUp(job.JobId, number, chunk.Line);
                     direct = true;
                     copier = Copier();
@@ -298,7 +302,7 @@ public sealed partial class UploadProcessor
                 if (batch.EndOfFile)
                 {
                     LogChunkLoaded(job.JobId, number, chunk.RowsLoaded, chunk.RowsRejected);
-                    return await JoinAsync(run, dataset, map!, checkpoint, cancellationToken);
+                    return await JoinAsync(run, dataset, map!, file, checkpoint, cancellationToken);
                 }
 
                 if (await run.IsCancelledAsync(cancellationToken))
@@ -344,7 +348,7 @@ public sealed partial class UploadProcessor
     /// then find it done), so no chunk is applied twice and the job is completed once.
     /// </summary>
     private async Task<JobOutcome> JoinAsync(JobRun<ProcessUpload> run, DatasetDefinition dataset, HeaderMap map,
-        Checkpoint checkpoint, CancellationToken cancellationToken)
+        IRecordSource file, Checkpoint checkpoint, CancellationToken cancellationToken)
     {
         var (connection, job, events) = (run.Connection, run.Command, run.Events);
         var clashes = 0;
@@ -368,7 +372,8 @@ public sealed partial class UploadProcessor
                 Eviction evicted;
                 try
                 {
-                    (loaded, rejected, evicted) = await ChunkPlan.ApplyAsync(connection, target, next, cancellationToken);
+                    (loaded, rejected, evicted) = await ChunkPlan.ApplyAsync(connection, target, next,
+                        EvictionBy(job, next.Number, file, map), cancellationToken);
                 }
                 catch (PostgresException e) when (IsClash(e) && ++clashes <= MaxClashes)
                 {
@@ -431,7 +436,7 @@ public sealed partial class UploadProcessor
     /// transaction (<see cref="ChunkPlan.CatchUpAsync"/>); a chunk that has staged nothing just goes on directly.
     /// </summary>
     private async Task<UploadChunk> CatchUpAsync(NpgsqlConnection connection, ProcessUpload job, DatasetDefinition dataset,
-        HeaderMap map, UploadChunk chunk, CancellationToken cancellationToken)
+        HeaderMap map, IRecordSource file, UploadChunk chunk, CancellationToken cancellationToken)
     {
         if (chunk.ByteOffset == chunk.StartOffset)
         {
@@ -444,7 +449,7 @@ public sealed partial class UploadProcessor
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             try
             {
-                return await CatchUpOnceAsync(connection, transaction, job, dataset, map, chunk, cancellationToken);
+                return await CatchUpOnceAsync(connection, transaction, job, dataset, map, file, chunk, cancellationToken);
             }
             catch (PostgresException e) when (IsClash(e) && ++clashes <= MaxClashes)
             {
@@ -457,11 +462,12 @@ public sealed partial class UploadProcessor
     }
 
     private async Task<UploadChunk> CatchUpOnceAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ProcessUpload job,
-        DatasetDefinition dataset, HeaderMap map, UploadChunk chunk, CancellationToken cancellationToken)
+        DatasetDefinition dataset, HeaderMap map, IRecordSource file, UploadChunk chunk, CancellationToken cancellationToken)
     {
         var target = new CopyTarget(job.TenantId, dataset, map, chunk.StageTable);
         var accounts = target.AccountSlot >= 0 ? await StagedAccountsAsync(connection, target, cancellationToken) : null;
-        var (caughtUp, loaded, rejected, evicted) = await ChunkPlan.CatchUpAsync(connection, target, chunk, cancellationToken);
+        var (caughtUp, loaded, rejected, evicted) = await ChunkPlan.CatchUpAsync(connection, target, chunk,
+            EvictionBy(job, chunk.Number, file, map), cancellationToken);
         if (evicted.Chunks.Count > 0)
         {
             await SendChunksAsync(connection, job, cancellationToken);

@@ -2,7 +2,8 @@
 -- committed first may hold a key an earlier line owns; the earlier chunk finds it by the row's
 -- xmin, which names the batch, and so the chunk, that wrote it: each committed batch that loaded
 -- rows records its transaction id here. A chunk found that way is evicted: its rows deleted by
--- these ids, its rejects by its line range, its checkpoint reset, and it is loaded again.
+-- these ids and the keys of its lines, its rejects by its line range, its checkpoint reset, and it
+-- is loaded again.
 create table ingestion.upload_chunk_batches (
     job_id     uuid    not null,
     chunk      integer not null,
@@ -19,7 +20,7 @@ alter table ingestion.upload_chunks
 -- Whether a keyed job's chunks load in parallel (reject policy). Jobs in flight when this runs
 -- began in the ordered mode and finish in it; every job recorded from now on starts parallel.
 -- The job's first eviction ends it too (see ChunkPlan): from then on a keyed chunk ahead of its
--- turn is staged and applied in file order, as upsert jobs always are, since deleting rows by
--- xmin scans the table.
+-- turn is staged and applied in file order, as upsert jobs always are, since an eviction reads the
+-- evicted chunk again and it loads twice.
 alter table ingestion.upload_checkpoints add column parallel_chunks boolean not null default false;
 alter table ingestion.upload_checkpoints alter column parallel_chunks set default true;

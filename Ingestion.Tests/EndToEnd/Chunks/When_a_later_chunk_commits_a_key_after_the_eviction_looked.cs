@@ -2,6 +2,11 @@ using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Tenancy;
 using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
+using Ingestion.Contracts.Uploads;
+using Ingestion.Platform.Storage;
+using Ingestion.Workers.Uploads;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Ingestion.Tests.EndToEnd.Chunks;
@@ -37,7 +42,7 @@ public sealed class When_a_later_chunk_commits_a_key_after_the_eviction_looked
             await using var transaction = await earlier.BeginTransactionAsync();
             await ExecuteAsync(earlier, target.CreateStageSql);
             await ExecuteAsync(earlier, $"insert into {target.StageName} (sku, __line, __raw) values ('K', 2, ''), ('OLD', 3, ''), ('NEW', 4, '')");
-            var evicted = await new ChunkEviction(jobId, 1).EvictLaterChunksAsync(earlier, target, CancellationToken.None);
+            var evicted = await new ChunkEviction(jobId, 1, NoRead, NullLogger.Instance).EvictLaterChunksAsync(earlier, target, CancellationToken.None);
             Assert.That(evicted.Chunks, Is.Empty);
 
             // Now chunk 3 commits a batch holding K (its xmin recorded, as a batch of a chunk loaded in parallel is).
@@ -112,13 +117,13 @@ public sealed class When_a_later_chunk_commits_a_key_after_the_eviction_looked
             await using var evicting = await first.BeginTransactionAsync();
             await ExecuteAsync(first, target.CreateStageSql);
             await ExecuteAsync(first, $"insert into {target.StageName} (sku, __line, __raw) values ('K', 5, '')");
-            Assert.That((await new ChunkEviction(jobId, 0).EvictLaterChunksAsync(first, target, CancellationToken.None)).Chunks,
+            Assert.That((await Eviction(jobId, 0, "K").EvictLaterChunksAsync(first, target, CancellationToken.None)).Chunks,
                 Is.EqualTo(new[] { 2 }));
 
             await using var waiting = await second.BeginTransactionAsync();
             await ExecuteAsync(second, target.CreateStageSql);
             await ExecuteAsync(second, $"insert into {target.StageName} (sku, __line, __raw) values ('K', 50, '')");
-            var late = new ChunkEviction(jobId, 1).EvictLaterChunksAsync(second, target, CancellationToken.None);
+            var late = Eviction(jobId, 1, "K").EvictLaterChunksAsync(second, target, CancellationToken.None);
             await using (var blocked = new NpgsqlCommand("select exists (select from pg_locks where pid = @pid and not granted)", other))
             {
                 blocked.Parameters.AddWithValue("pid", second.ProcessID);
@@ -145,6 +150,127 @@ public sealed class When_a_later_chunk_commits_a_key_after_the_eviction_looked
             await ExecuteAsync(other, $"drop schema {Identifier.Quote(TenantSchema.NameOf(tenant))} cascade");
             await ExecuteAsync(other, "delete from ingestion.upload_chunks where job_id = @job", jobId);
             await ExecuteAsync(other, "delete from ingestion.upload_chunk_batches where job_id = @job", jobId);
+        }
+    }
+
+    /// <summary>
+    /// A row's <c>xmin</c> is 32 bits and a frozen row keeps its raw one: after 2^32 transactions a row from long before
+    /// the job can share a batch's <c>xmin</c>. Recorded here as that wrap would look (a batch id 2^32 after the old row's),
+    /// the eviction must still delete only rows with a key of the evicted chunk's lines, read again from the file.
+    /// </summary>
+    [Test]
+    public async Task Should_delete_only_the_evicted_chunks_keys_when_an_old_row_shares_a_batch_xmin()
+    {
+        var db = TestRun.Shared.Sandbox.Db;
+        var tenant = "evict" + Guid.NewGuid().ToString("N")[..8];
+        var dataset = new DatasetDefinition("prices", [new DatasetColumn("sku", ColumnType.Text, true)], ["sku"]);
+        var map = HeaderMap.Build(dataset, ["sku"]).Map!;
+        var table = TenantSchema.QualifiedTable(tenant, dataset.Name);
+        var jobId = Guid.NewGuid();
+        await using var connection = await db.OpenConnectionAsync();
+        await using var other = await db.OpenConnectionAsync();
+        await ExecuteAsync(other, $"create schema {Identifier.Quote(TenantSchema.NameOf(tenant))}; create table {table} (sku text primary key)");
+        try
+        {
+            // A row from long before the job, and its transaction's id.
+            long old;
+            await using (var before = await other.BeginTransactionAsync())
+            {
+                await ExecuteAsync(other, $"insert into {table} values ('OLD')");
+                await using var id = new NpgsqlCommand("select pg_current_xact_id()::text::bigint", other);
+                old = (long)(await id.ExecuteScalarAsync())!;
+                await before.CommitAsync();
+            }
+
+            // Chunk 2 is the file's lines 2 and 3 (bytes 3 to 7: "sku\nK\nX\n"), loaded and done; one of its batch ids
+            // wrapped onto the old row's xmin.
+            var (bucket, key) = (TestRun.Shared.Sandbox.Bucket, $"evict/{jobId}.csv");
+            await TestRun.Shared.Sandbox.S3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest
+                { BucketName = bucket, Key = key, ContentBody = "sku\nK\nX\n", UseChunkEncoding = false });
+            await ExecuteAsync(other, """
+                insert into ingestion.upload_chunks (job_id, chunk, start_offset, end_offset, start_line, byte_offset, line, rows_loaded, state)
+                values (@job, 2, 3, 8, 1, 7, 3, 2, 'done')
+                """, jobId);
+            await using (var chunk2 = await other.BeginTransactionAsync())
+            {
+                await ExecuteAsync(other, $"insert into {table} values ('K'), ('X')");
+                await ExecuteAsync(other, """
+                    insert into ingestion.upload_chunk_batches (job_id, chunk, xid, from_line, to_line)
+                    values (@job, 2, pg_current_xact_id(), 1, 3)
+                    """, jobId);
+                await chunk2.CommitAsync();
+            }
+
+            await using (var wrapped = new NpgsqlCommand("""
+                insert into ingestion.upload_chunk_batches (job_id, chunk, xid, from_line, to_line)
+                values (@job, 2, (@old + 4294967296)::text::xid8, 1, 3)
+                """, other))
+            {
+                wrapped.Parameters.AddWithValue("job", jobId);
+                wrapped.Parameters.AddWithValue("old", old);
+                await wrapped.ExecuteNonQueryAsync();
+            }
+
+            // Chunk 0 stages K: chunk 2 is evicted, its two rows deleted, and the old row stays.
+            var store = new ObjectStore(TestRun.Shared.Sandbox.S3, Options.Create(new S3Options { Bucket = bucket }));
+            var file = new CsvRecordSource(store, new ProcessUpload(jobId, tenant, dataset.Name, bucket, key), null, dataset,
+                CsvDialect.Default, new SourceText(SourceEncoding.Utf8, SourceCompression.None), new UploadProcessingOptions());
+            var target = new CopyTarget(tenant, dataset, map);
+            await using var transaction = await connection.BeginTransactionAsync();
+            await ExecuteAsync(connection, target.CreateStageSql);
+            await ExecuteAsync(connection, $"insert into {target.StageName} (sku, __line, __raw) values ('K', 1, '')");
+            var evicted = await new ChunkEviction(jobId, 0, (from, end, cancel) => file.OpenAsync(map, from, end, cancel),
+                NullLogger.Instance).EvictLaterChunksAsync(connection, target, CancellationToken.None);
+            await using (var read = new NpgsqlCommand($"select array_agg(sku order by sku) from {CopyTarget.EvictedTable}", connection))
+            {
+                Assert.That(await read.ExecuteScalarAsync(), Is.EqualTo(new[] { "K", "X" }), "chunk 2's lines, read again from the file");
+            }
+
+            await transaction.CommitAsync();
+
+            Assert.That((evicted.Chunks, evicted.Rows), Is.EqualTo((new[] { 2 }, 2L)));
+            await using var left = new NpgsqlCommand($"select array_agg(sku order by sku) from {table}", other);
+            Assert.That(await left.ExecuteScalarAsync(), Is.EqualTo(new[] { "OLD" }), "the old row shares a batch's xmin, not a key of chunk 2");
+        }
+        finally
+        {
+            await ExecuteAsync(other, $"drop schema {Identifier.Quote(TenantSchema.NameOf(tenant))} cascade");
+            await ExecuteAsync(other, "delete from ingestion.upload_chunks where job_id = @job", jobId);
+            await ExecuteAsync(other, "delete from ingestion.upload_chunk_batches where job_id = @job", jobId);
+        }
+    }
+
+    /// <summary>For an eviction that must find nothing to evict: it never reads the file.</summary>
+    private static Task<IUploadRecords> NoRead(RecordPosition from, long endOffset, CancellationToken cancellationToken) =>
+        throw new InvalidOperationException("Nothing is evicted, so no chunk's range is read.");
+
+    /// <summary>An eviction by <paramref name="chunk"/> where every later chunk's range holds the one key given (no file).</summary>
+    private static ChunkEviction Eviction(Guid jobId, int chunk, string key) =>
+        new(jobId, chunk, (_, _, _) => Task.FromResult<IUploadRecords>(new OneKey(key)), NullLogger.Instance);
+
+    /// <summary>A range of one record, a single text key column.</summary>
+    private sealed class OneKey(string key) : IUploadRecords
+    {
+        private bool _read;
+
+        public long Line => 1;
+
+        public RecordPosition End => new(0, 1);
+
+        public ReadOnlySpan<byte> Raw => System.Text.Encoding.UTF8.GetBytes(key);
+
+        public long? CompressedBytesRead => null;
+
+        public bool Read() => !_read && (_read = true);
+
+        public RowProblem? Check() => null;
+
+        public void Write(BinaryCopyRows rows) => rows.WriteBytes(System.Text.Encoding.UTF8.GetBytes(key));
+
+        public long IntegerAt(int slot) => throw new NotSupportedException();
+
+        public void Dispose()
+        {
         }
     }
 

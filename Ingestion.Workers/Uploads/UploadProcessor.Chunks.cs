@@ -189,7 +189,7 @@ public sealed partial class UploadProcessor
         if (chunk is null || chunk.State != UploadChunk.Sent)
         {
             // Loaded by an earlier delivery: what may still be owed is the join.
-            return chunk is null ? JobOutcome.Done : await JoinAsync(run, dataset, map!, file, checkpoint, cancellationToken);
+            return chunk is null ? JobOutcome.Done : await JoinThenCarryOnAsync(run, number, dataset, map!, file, checkpoint, cancellationToken);
         }
 
         var limits = await RejectLimits.ReadAsync(connection, job.JobId, dataset, cancellationToken);
@@ -302,7 +302,7 @@ public sealed partial class UploadProcessor
                 if (batch.EndOfFile)
                 {
                     LogChunkLoaded(job.JobId, number, chunk.RowsLoaded, chunk.RowsRejected);
-                    return await JoinAsync(run, dataset, map!, file, checkpoint, cancellationToken);
+                    return await JoinThenCarryOnAsync(run, number, dataset, map!, file, checkpoint, cancellationToken);
                 }
 
                 if (await run.IsCancelledAsync(cancellationToken))
@@ -340,6 +340,29 @@ public sealed partial class UploadProcessor
         {
             records?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// The join that ends a chunk's message, then a look at the chunk: if it is owed again (<c>sent</c>, the job queued or
+    /// running), this message carries it on. An earlier chunk may evict it while this turn joins (the join can wait for
+    /// another's apply), and the eviction sends it again: that copy finds the chunk's lock held and steps aside (JobWorker,
+    /// <c>JobOutcome.Busy</c>, for every kind), trusting the holder, and without this the chunk waited for
+    /// <see cref="UploadProcessingOptions.ChunkResendAfter"/>. Copies never loop: whenever two meet at the lock, one steps
+    /// aside and is gone.
+    /// </summary>
+    private async Task<JobOutcome> JoinThenCarryOnAsync(JobRun<ProcessUpload> run, int number, DatasetDefinition dataset,
+        HeaderMap map, IRecordSource file, Checkpoint checkpoint, CancellationToken cancellationToken)
+    {
+        var outcome = await JoinAsync(run, dataset, map, file, checkpoint, cancellationToken);
+        if (outcome != JobOutcome.Done
+            || await UploadChunk.FindAsync(run.Connection, run.Command.JobId, number, cancellationToken) is not { State: UploadChunk.Sent }
+            || await jobs.StateAsync(run.Command.JobId, cancellationToken) is var state && state != Kind.Queued && state != Kind.Running)
+        {
+            return outcome;
+        }
+
+        LogChunkOwedAgain(run.Command.JobId, number);
+        return JobOutcome.Continue;
     }
 
     /// <summary>
@@ -536,6 +559,9 @@ public sealed partial class UploadProcessor
 
     [LoggerMessage(LogLevel.Information, "Job {JobId} is {State}: chunk {Chunk} does no work")]
     private partial void LogChunkNotOwed(Guid jobId, int chunk, string state);
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId}: chunk {Chunk} was sent again while this turn held it; this message carries it on")]
+    private partial void LogChunkOwedAgain(Guid jobId, int chunk);
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: chunk {Chunk} loaded ({Rows} rows, {Rejected} rejected)")]
     private partial void LogChunkLoaded(Guid jobId, int chunk, long rows, long rejected);

@@ -32,8 +32,9 @@ internal sealed record Eviction(IReadOnlyList<int> Chunks, long Rows, IReadOnlyC
 /// <para>
 /// Which rows are the chunk's: a row's <c>xmin</c> is 32 bits, and a frozen row keeps its raw one, so after 2^32
 /// transactions an old row of the table can share a batch's <c>xmin</c>. The rows deleted must therefore also have a key
-/// the chunk's lines hold: its committed byte range (from its start to its checkpoint) is read again from the file and its
-/// rows copied into a temporary table (<see cref="CopyTarget.EvictedTable"/>), at most one chunk's rows, streamed. An
+/// the chunk's loaded lines hold: its committed byte range (from its start to its checkpoint) is read again from the file and
+/// its rows, less the lines it rejected, copied into a temporary table (<see cref="CopyTarget.EvictedTable"/>), at most one
+/// chunk's rows, streamed. An
 /// eviction is rare (a key on lines of two chunks) and ends the job's parallel mode, so this read is paid once or so per job.
 /// </para>
 /// </remarks>
@@ -93,7 +94,7 @@ internal sealed class ChunkEviction(Guid jobId, int chunk,
             }
 
             undone.Add(evicted);
-            await CopyRangeAsync(connection, target, start, end, cancellationToken);
+            await CopyLoadedLinesAsync(connection, target, start, end, cancellationToken);
             await using (var delete = new NpgsqlCommand(target.EvictRowsSql, connection))
             {
                 delete.Parameters.AddWithValue("job", jobId);
@@ -131,11 +132,13 @@ internal sealed class ChunkEviction(Guid jobId, int chunk,
     }
 
     /// <summary>
-    /// Copies the rows of the chunk's committed range (<paramref name="start"/> to <paramref name="end"/>) that fit the dataset,
-    /// as its batches loaded them, into the <see cref="CopyTarget.EvictedTable"/>: a superset of the keys its batches wrote.
+    /// Copies the rows the chunk loaded into the <see cref="CopyTarget.EvictedTable"/>, as its batches loaded them: the lines of
+    /// its committed range (<paramref name="start"/> to <paramref name="end"/>) that fit the dataset, less those it rejected
+    /// (run before <see cref="ForgetSql"/> deletes its rejects). A line rejected as already in the table holds the key of a row
+    /// from before the job, whose frozen 32-bit <c>xmin</c> may equal one of the chunk's batches: kept, that row would be deleted.
     /// </summary>
-    private async Task CopyRangeAsync(NpgsqlConnection connection, CopyTarget target, RecordPosition start, RecordPosition end,
-        CancellationToken cancellationToken)
+    private async Task CopyLoadedLinesAsync(NpgsqlConnection connection, CopyTarget target, RecordPosition start,
+        RecordPosition end, CancellationToken cancellationToken)
     {
         await BatchCopier.ExecuteAsync(connection, target.CreateEvictedSql, cancellationToken);
         using (var records = await read(start, end.Offset, cancellationToken))
@@ -145,13 +148,20 @@ internal sealed class ChunkEviction(Guid jobId, int chunk,
             {
                 if (records.Check() is null)
                 {
-                    copy.StartRow(target.Columns);
+                    copy.StartRow(target.Columns + 1);
                     records.Write(copy);
+                    copy.WriteInt64(records.Line);
                     await copy.FlushIfFullAsync(cancellationToken);
                 }
             }
 
             await copy.CompleteAsync(cancellationToken);
+        }
+
+        await using (var rejected = new NpgsqlCommand(target.DropEvictedRejectsSql, connection))
+        {
+            rejected.Parameters.AddWithValue("job", jobId);
+            await rejected.ExecuteNonQueryAsync(cancellationToken);
         }
 
         await BatchCopier.ExecuteAsync(connection, $"analyze {CopyTarget.EvictedTable}", cancellationToken);

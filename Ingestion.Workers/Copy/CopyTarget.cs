@@ -100,11 +100,16 @@ internal sealed class CopyTarget
             """;
         // The evicted chunk's rows are found by their keys (read again from its byte range into EvictedTable), then by
         // xmin: a key alone could be an earlier chunk's row, an xmin alone (32 bits) an old row's from 2^32 transactions ago.
+        // A line of the range the chunk rejected loaded nothing, and its key may be exactly such an old row's (rejected as
+        // already in the table): its lines are left out by the rejects, read before the eviction forgets them.
         CreateEvictedSql = $"""
-            create temp table if not exists {EvictedTable} on commit drop as select {list} from {table} with no data;
+            create temp table if not exists {EvictedTable} on commit drop as select {list}, 0::bigint as __line from {table} with no data;
             truncate {EvictedTable}
             """;
-        EvictedCopySql = $"copy {EvictedTable} ({list}) from stdin (format binary)";
+        EvictedCopySql = $"copy {EvictedTable} ({list}, __line) from stdin (format binary)";
+        DropEvictedRejectsSql = $"""
+            delete from {EvictedTable} e using ingestion.upload_rejects r where r.job_id = @job and r.line = e.__line
+            """;
         EvictRowsSql = keys.Count == 0 ? "" : $"""
             delete from {table} t using {EvictedTable} e, ingestion.upload_chunk_batches b
             where {Match("t", "e")} and b.job_id = @job and b.chunk = @chunk and t.xmin = b.xid::xid
@@ -179,7 +184,13 @@ internal sealed class CopyTarget
     public string EvictedCopySql { get; }
 
     /// <summary>
-    /// Deletes the rows a chunk's committed batches wrote: a key of its byte range (<see cref="EvictedTable"/>) and an
+    /// Leaves out of the <see cref="EvictedTable"/> the lines the chunk rejected (<c>@job</c>'s rejects): they loaded no row,
+    /// and a line rejected as already in the table has the key of a row from before the job, which is not the chunk's.
+    /// </summary>
+    public string DropEvictedRejectsSql { get; }
+
+    /// <summary>
+    /// Deletes the rows a chunk's committed batches wrote: a key of its loaded lines (<see cref="EvictedTable"/>) and an
     /// <c>xmin</c> of one of its batches, both; returns their accounts (transactions only).
     /// </summary>
     public string EvictRowsSql { get; }

@@ -156,7 +156,8 @@ public sealed class When_a_later_chunk_commits_a_key_after_the_eviction_looked
     /// <summary>
     /// A row's <c>xmin</c> is 32 bits and a frozen row keeps its raw one: after 2^32 transactions a row from long before
     /// the job can share a batch's <c>xmin</c>. Recorded here as that wrap would look (a batch id 2^32 after the old row's),
-    /// the eviction must still delete only rows with a key of the evicted chunk's lines, read again from the file.
+    /// the eviction must still delete only rows with a key of the evicted chunk's loaded lines, read again from the file: not
+    /// the old row's, even where a line of the chunk holds it and was rejected against it as already in the table.
     /// </summary>
     [Test]
     public async Task Should_delete_only_the_evicted_chunks_keys_when_an_old_row_shares_a_batch_xmin()
@@ -182,28 +183,32 @@ public sealed class When_a_later_chunk_commits_a_key_after_the_eviction_looked
                 await before.CommitAsync();
             }
 
-            // Chunk 2 is the file's lines 2 and 3 (bytes 3 to 7: "sku\nK\nX\n"), loaded and done; one of its batch ids
-            // wrapped onto the old row's xmin.
+            // Chunk 2 is the file's lines 2 to 4 (bytes 3 to 11: "sku\nK\nX\nOLD\n"), done: K and X loaded, line 4 rejected
+            // as already in the table (the old row's key); one of its batch ids wrapped onto the old row's xmin.
             var (bucket, key) = (TestRun.Shared.Sandbox.Bucket, $"evict/{jobId}.csv");
             await TestRun.Shared.Sandbox.S3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest
-                { BucketName = bucket, Key = key, ContentBody = "sku\nK\nX\n", UseChunkEncoding = false });
+                { BucketName = bucket, Key = key, ContentBody = "sku\nK\nX\nOLD\n", UseChunkEncoding = false });
             await ExecuteAsync(other, """
                 insert into ingestion.upload_chunks (job_id, chunk, start_offset, end_offset, start_line, byte_offset, line, rows_loaded, state)
-                values (@job, 2, 3, 8, 1, 7, 3, 2, 'done')
+                values (@job, 2, 3, 12, 1, 11, 4, 2, 'done')
+                """, jobId);
+            await ExecuteAsync(other, """
+                insert into ingestion.upload_rejects (job_id, line, column_name, reason, raw)
+                values (@job, 4, 'sku', 'has the key (sku)=(OLD), which is already in the table', 'OLD')
                 """, jobId);
             await using (var chunk2 = await other.BeginTransactionAsync())
             {
                 await ExecuteAsync(other, $"insert into {table} values ('K'), ('X')");
                 await ExecuteAsync(other, """
                     insert into ingestion.upload_chunk_batches (job_id, chunk, xid, from_line, to_line)
-                    values (@job, 2, pg_current_xact_id(), 1, 3)
+                    values (@job, 2, pg_current_xact_id(), 1, 4)
                     """, jobId);
                 await chunk2.CommitAsync();
             }
 
             await using (var wrapped = new NpgsqlCommand("""
                 insert into ingestion.upload_chunk_batches (job_id, chunk, xid, from_line, to_line)
-                values (@job, 2, (@old + 4294967296)::text::xid8, 1, 3)
+                values (@job, 2, (@old + 4294967296)::text::xid8, 1, 4)
                 """, other))
             {
                 wrapped.Parameters.AddWithValue("job", jobId);
@@ -223,20 +228,21 @@ public sealed class When_a_later_chunk_commits_a_key_after_the_eviction_looked
                 NullLogger.Instance).EvictLaterChunksAsync(connection, target, CancellationToken.None);
             await using (var read = new NpgsqlCommand($"select array_agg(sku order by sku) from {CopyTarget.EvictedTable}", connection))
             {
-                Assert.That(await read.ExecuteScalarAsync(), Is.EqualTo(new[] { "K", "X" }), "chunk 2's lines, read again from the file");
+                Assert.That(await read.ExecuteScalarAsync(), Is.EqualTo(new[] { "K", "X" }), "chunk 2's loaded lines, read again from the file: not its rejected one");
             }
 
             await transaction.CommitAsync();
 
             Assert.That((evicted.Chunks, evicted.Rows), Is.EqualTo((new[] { 2 }, 2L)));
             await using var left = new NpgsqlCommand($"select array_agg(sku order by sku) from {table}", other);
-            Assert.That(await left.ExecuteScalarAsync(), Is.EqualTo(new[] { "OLD" }), "the old row shares a batch's xmin, not a key of chunk 2");
+            Assert.That(await left.ExecuteScalarAsync(), Is.EqualTo(new[] { "OLD" }), "the old row shares a batch's xmin and a rejected line's key, not a loaded line's");
         }
         finally
         {
             await ExecuteAsync(other, $"drop schema {Identifier.Quote(TenantSchema.NameOf(tenant))} cascade");
             await ExecuteAsync(other, "delete from ingestion.upload_chunks where job_id = @job", jobId);
             await ExecuteAsync(other, "delete from ingestion.upload_chunk_batches where job_id = @job", jobId);
+            await ExecuteAsync(other, "delete from ingestion.upload_rejects where job_id = @job", jobId);
         }
     }
 

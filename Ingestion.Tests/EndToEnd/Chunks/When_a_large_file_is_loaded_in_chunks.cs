@@ -1,7 +1,9 @@
 using System.Net.Http.Json;
 using System.Text;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Ingestion.Tests.Infrastructure;
+using Npgsql;
 using static Ingestion.Tests.EndToEnd.Chunks.ChunkedLoads;
 
 namespace Ingestion.Tests.EndToEnd.Chunks;
@@ -214,15 +216,16 @@ public sealed class When_a_large_file_is_loaded_in_chunks
             [new { name = "sku", type = "varchar(20)" }, new { name = "price", type = "integer", required = true }], ["sku"], "reject");
 
         // 13-byte records: chunks of records 1-82, 83-164, 165-246, 247-300. Record 100 (chunk 1) repeats the
-        // key of record 5 (chunk 0). Record 1 holds chunk 0's first batch for 3 s, so chunk 1 commits the key
-        // first; record 150 holds a batch of chunk 1 for 6 s, so chunk 1 is still loading when chunk 0 evicts
-        // it. Each holds once (a sequence, which no rollback resets), not again when its batch is redone.
+        // key of record 5 (chunk 0). Records 1 and 150 each wait for an advisory lock the test holds, so the order
+        // is the test's, not a race of sleeps: chunk 1 commits the key while chunk 0's first batch waits at record 1;
+        // chunk 1's batch with record 150 is still in flight (holding its chunk's row) when chunk 0 meets the key and
+        // evicts it. Once released, a lock no longer holds anyone (a redone batch passes through).
+        var hold = Random.Shared.Next(1, int.MaxValue);
         await _chunked.Sandbox.ExecuteAsync($"""
-            create sequence tenant_acme.{name}_held;
             create function tenant_acme.{name}_hold() returns trigger language plpgsql as $$
             begin
-                if new.price in (1, 150) and nextval('tenant_acme.{name}_held') <= 2 then
-                    perform pg_sleep(case new.price when 1 then 3 else 6 end);
+                if new.price in (1, 150) then
+                    perform pg_advisory_xact_lock_shared({hold}, new.price);
                 end if;
                 return new;
             end $$;
@@ -234,7 +237,30 @@ public sealed class When_a_large_file_is_loaded_in_chunks
             csv.Append(i == 100 ? "K0005" : $"K{i:D4}").Append(',').Append($"{i:D6}").Append('\n');
         }
 
-        var job = await LoadAsync(_client, name, Encoding.UTF8.GetBytes(csv.ToString()));
+        await using var holds = await _chunked.Sandbox.Db.OpenConnectionAsync();
+        await HoldAsync(holds, "pg_advisory_lock", hold, 1);
+        await HoldAsync(holds, "pg_advisory_lock", hold, 150);
+        JsonNode job;
+        try
+        {
+            var load = LoadAsync(_client, name, Encoding.UTF8.GetBytes(csv.ToString()));
+            await WaitUntilAsync(load, "chunk 1 has committed K0005 and both held records wait", $"""
+                select exists (select from tenant_acme.{name} where sku = 'K0005' and price = 100)
+                   and (select count(*) from pg_locks where locktype = 'advisory' and classid::bigint = @hold
+                        and objid::bigint in (1, 150) and not granted) = 2
+                """, ("hold", (long)hold));
+            await HoldAsync(holds, "pg_advisory_unlock", hold, 1);
+            await WaitUntilAsync(load, "chunk 0's eviction waits for chunk 1's batch in flight", """
+                select exists (select from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'
+                               and query like 'select start_offset, start_line, byte_offset, line from ingestion.upload_chunks%')
+                """);
+            await HoldAsync(holds, "pg_advisory_unlock", hold, 150);
+            job = await load;
+        }
+        finally
+        {
+            await HoldAsync(holds, "pg_advisory_unlock_all", null, null);
+        }
 
         var jobId = job["jobId"]!.GetValue<Guid>();
         Assert.That(await ChunksAsync(_chunked, jobId), Is.EqualTo(4));
@@ -253,6 +279,37 @@ public sealed class When_a_large_file_is_loaded_in_chunks
         Assert.That(await _chunked.Sandbox.ScalarAsync<long>(
             "select rows_loaded from ingestion.dataset_changes where tenant_id = 'acme' and dataset = @name", ("name", name)),
             Is.EqualTo(299), "the dataset's size counts the evicted rows out");
+    }
+
+    /// <summary>Takes or lets go of the test's session-level advisory lock (<paramref name="key"/>, <paramref name="record"/>).</summary>
+    private static async Task HoldAsync(NpgsqlConnection connection, string function, int? key, int? record)
+    {
+        await using var command = new NpgsqlCommand(
+            key is null ? $"select {function}()" : $"select {function}(@key, @record)", connection);
+        if (key is not null)
+        {
+            command.Parameters.AddWithValue("key", key.Value);
+            command.Parameters.AddWithValue("record", record!.Value);
+        }
+
+        await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>Polls the chunked deployment's database until <paramref name="sql"/> is true; fails if the load ends first.</summary>
+    private async Task WaitUntilAsync(Task<JsonNode> load, string what, string sql, params (string Name, object Value)[] parameters)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (await _chunked.Sandbox.ScalarAsync<bool>(sql, parameters) is not true)
+        {
+            if (load.IsCompleted)
+            {
+                await load;
+                Assert.Fail($"The job ended before: {what}.");
+            }
+
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), what);
+            await Task.Delay(50);
+        }
     }
 
     private static async Task<string[]> RowsAsync(Deployment deployment, string dataset)

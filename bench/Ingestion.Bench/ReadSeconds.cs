@@ -15,9 +15,12 @@ namespace Ingestion.Bench;
 /// </summary>
 internal sealed partial class ReadSeconds : IAsyncDisposable
 {
+    /// <summary>The checkpointer's and autovacuum's activity are visible with <c>pg_read_all_stats</c> (infra/up.sh grants it).</summary>
     private const string PostgresSql = """
         select (select checkpoints_timed + checkpoints_req from pg_stat_bgwriter),
-               (select coalesce(wait_event, 'working') from pg_stat_activity where backend_type = 'checkpointer'),
+               (select case when pg_has_role('pg_read_all_stats', 'member') then coalesce(wait_event, 'working')
+                            else 'unknown (no pg_read_all_stats)' end
+                from pg_stat_activity where backend_type = 'checkpointer'),
                (select string_agg(coalesce(nullif(query, ''), 'autovacuum launching'), '; ') from pg_stat_activity
                 where backend_type = 'autovacuum worker'),
                (select count(*) from pg_stat_activity where backend_type = 'client backend' and state = 'active')

@@ -159,6 +159,13 @@ public sealed class HostProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await StopAsync();
+        _process.Dispose();
+    }
+
+    /// <summary>A graceful stop, as an orchestrator's: SIGTERM, then SIGKILL if the host has not exited within 15 s.</summary>
+    public async Task StopAsync()
+    {
         if (!_process.HasExited)
         {
             // SIGTERM first, as an orchestrator would.
@@ -177,8 +184,6 @@ public sealed class HostProcess : IAsyncDisposable
                 Kill();
             }
         }
-
-        _process.Dispose();
     }
 
     /// <summary>

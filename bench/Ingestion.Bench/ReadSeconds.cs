@@ -1,0 +1,199 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Ingestion.Tests.Infrastructure;
+using Npgsql;
+
+namespace Ingestion.Bench;
+
+/// <summary>
+/// What happened in each second of an open-loop run, so that a p99 spike can be explained rather than
+/// guessed at: once a second it samples the API (its GC pauses and collections, thread pool queue, read
+/// connections in use and open, from its <c>/metrics</c>), PostgreSQL (the checkpointer's state, autovacuum workers and
+/// what they run, checkpoints completed) and the bench client itself (its GC pauses, how late it sent).
+/// A second's requests are those <em>due</em> in it; a client that sends late shows as send lag, not as the
+/// server's latency alone.
+/// </summary>
+internal sealed partial class ReadSeconds : IAsyncDisposable
+{
+    /// <summary>The checkpointer's and autovacuum's activity are visible with <c>pg_read_all_stats</c> (infra/up.sh grants it).</summary>
+    private const string PostgresSql = """
+        select (select checkpoints_timed + checkpoints_req from pg_stat_bgwriter),
+               (select case when pg_has_role('pg_read_all_stats', 'member') then coalesce(wait_event, 'working')
+                            else 'unknown (no pg_read_all_stats)' end
+                from pg_stat_activity where backend_type = 'checkpointer'),
+               (select string_agg(coalesce(nullif(query, ''), 'autovacuum launching'), '; ') from pg_stat_activity
+                where backend_type = 'autovacuum worker'),
+               (select count(*) from pg_stat_activity where backend_type = 'client backend' and state = 'active')
+        """;
+
+    private static readonly HttpClient Scraper = new() { Timeout = TimeSpan.FromSeconds(5) };
+
+    private readonly List<Sample> _samples = [];
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _sampling;
+
+    private ReadSeconds(Sandbox sandbox, HostProcess api, DateTimeOffset start)
+    {
+        Start = start;
+        _sampling = Task.Run(() => SampleAsync(sandbox, api));
+    }
+
+    public DateTimeOffset Start { get; }
+
+    public static ReadSeconds Begin(Sandbox sandbox, HostProcess api) => new(sandbox, api, DateTimeOffset.UtcNow);
+
+    /// <summary>One sample: cumulative counters (differences give a second's events) and instantaneous states.</summary>
+    private sealed record Sample(double At, double ApiGcPauseMs, string ApiCollections, double ApiThreadPoolQueue, double ApiThreads,
+        double ReadPoolUsed, double ReadPoolOpen, double ClientGcPauseMs, string ClientCollections, long Checkpoints,
+        string Checkpointer, string? Autovacuum, long ActiveBackends);
+
+    private async Task SampleAsync(Sandbox sandbox, HostProcess api)
+    {
+        await using var connection = await sandbox.Db.OpenConnectionAsync();
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        do
+        {
+            var at = (DateTimeOffset.UtcNow - Start).TotalSeconds;
+            List<(string Line, double Value)> metrics;
+            try
+            {
+                metrics = await ScrapeAsync(api);
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                // An API too busy to answer its metrics within 5 s: the next sample spans the gap.
+                Bench.Log($"no metrics sample at {Bench.F(at, 0)} s: {e.Message}");
+                continue;
+            }
+
+            await using var command = new NpgsqlCommand(PostgresSql, connection);
+            await using var reader = await command.ExecuteReaderAsync();
+            await reader.ReadAsync();
+            lock (_samples)
+            {
+                _samples.Add(new Sample(at,
+                    Sum(metrics, "system_runtime_dotnet_gc_pause_time") * 1000,
+                    Collections(metrics),
+                    Sum(metrics, "system_runtime_dotnet_thread_pool_queue_length"),
+                    Sum(metrics, "system_runtime_dotnet_thread_pool_thread_count"),
+                    Sum(metrics, "npgsql_db_client_connection_count", "-reads", "state=\"used\""),
+                    Sum(metrics, "npgsql_db_client_connection_count", "-reads"),
+                    GC.GetTotalPauseDuration().TotalMilliseconds,
+                    $"{GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}",
+                    reader.GetInt64(0), reader.IsDBNull(1) ? "none" : reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2),
+                    reader.GetInt64(3)));
+            }
+        }
+        while (await WaitAsync(timer));
+    }
+
+    private async Task<bool> WaitAsync(PeriodicTimer timer)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(_stop.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task<List<(string Line, double Value)>> ScrapeAsync(HostProcess api)
+    {
+        var text = await Scraper.GetStringAsync(new Uri(api.ManagementUrl, "/metrics"));
+        var lines = new List<(string, double)>();
+        foreach (var line in text.Split('\n'))
+        {
+            if (line.Length == 0 || line[0] == '#')
+            {
+                continue;
+            }
+
+            var space = line.LastIndexOf(' ');
+            if (space > 0 && double.TryParse(line[(space + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+            {
+                lines.Add((line[..space], value));
+            }
+        }
+
+        return lines;
+    }
+
+    /// <summary>The sum of the series whose name starts with <paramref name="name"/> and whose labels contain every one of <paramref name="labels"/>.</summary>
+    private static double Sum(List<(string Line, double Value)> metrics, string name, params string[] labels) =>
+        metrics.Where(m => m.Line.StartsWith(name, StringComparison.Ordinal) && labels.All(l => m.Line.Contains(l, StringComparison.Ordinal)))
+            .Sum(m => m.Value);
+
+    private static string Collections(List<(string Line, double Value)> metrics)
+    {
+        double Generation(string g) => metrics.Where(m => m.Line.StartsWith("system_runtime_dotnet_gc_collections", StringComparison.Ordinal)
+            && GenerationLabel().Match(m.Line) is { Success: true } match && match.Groups[1].Value == g).Sum(m => m.Value);
+        return $"{Generation("gen0")}/{Generation("gen1")}/{Generation("gen2")}";
+    }
+
+    [GeneratedRegex("gc_heap_generation=\"(gen[0-9])\"")]
+    private static partial Regex GenerationLabel();
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _sampling;
+        _stop.Dispose();
+    }
+
+    /// <summary>
+    /// Prints the worst second of the run (by its p99) and what happened in it, and logs every second whose p99
+    /// passed <paramref name="slowMs"/>. <paramref name="latencies"/> and <paramref name="lags"/> are by request,
+    /// in the order requests were due; <paramref name="startOffset"/> is when the first was due, after <see cref="Start"/>.
+    /// </summary>
+    public void Report(double[] latencies, double[] lags, int rate, double startOffset, double slowMs)
+    {
+        List<Sample> samples;
+        lock (_samples)
+        {
+            samples = [.. _samples];
+        }
+
+        var seconds = (latencies.Length + rate - 1) / rate;
+        var rows = new List<(int Second, double P99, double Max, double Lag, string Events)>();
+        for (var s = 0; s < seconds; s++)
+        {
+            var slice = latencies.Skip(s * rate).Take(rate).Order().ToArray();
+            var lag = lags.Skip(s * rate).Take(rate).DefaultIfEmpty().Max();
+            rows.Add((s, slice[Math.Min(slice.Length - 1, (int)(0.99 * slice.Length))], slice[^1], lag, Events(samples, startOffset + s)));
+        }
+
+        var slow = rows.Where(r => r.P99 > slowMs).ToList();
+        foreach (var row in slow)
+        {
+            Bench.Log($"slow second {row.Second} ({Start.AddSeconds(startOffset + row.Second):HH:mm:ss} UTC): p99 {Bench.F(row.P99)} ms, " +
+                $"max {Bench.F(row.Max)} ms, client send lag max {Bench.F(row.Lag)} ms; {row.Events}");
+        }
+
+        var worst = rows.MaxBy(r => r.P99);
+        Console.WriteLine($"read worst_second={worst.Second} at={Start.AddSeconds(startOffset + worst.Second):HH:mm:ss} " +
+            $"p99_ms={Bench.F(worst.P99)} max_ms={Bench.F(worst.Max)} send_lag_max_ms={Bench.F(worst.Lag)} " +
+            $"seconds_p99_over_{slowMs:0}ms={slow.Count}/{rows.Count} {worst.Events}");
+    }
+
+    /// <summary>What the samples around that second (from its start to one second after its end: a late request finishes later) saw.</summary>
+    private static string Events(List<Sample> samples, double second)
+    {
+        var before = samples.LastOrDefault(s => s.At <= second) ?? samples.FirstOrDefault();
+        var after = samples.FirstOrDefault(s => s.At >= second + 2) ?? samples.LastOrDefault();
+        if (before is null || after is null)
+        {
+            return "(no samples)";
+        }
+
+        var during = samples.Where(s => s.At >= before.At && s.At <= after.At).ToList();
+        var autovacuum = string.Join("; ", during.Select(s => s.Autovacuum).OfType<string>().Distinct());
+        return $"api_gc_pause_ms={Bench.F(after.ApiGcPauseMs - before.ApiGcPauseMs)} api_gcs={before.ApiCollections}->{after.ApiCollections} " +
+            $"api_threadpool_queue_max={during.Max(s => s.ApiThreadPoolQueue):0} api_threads={during.Max(s => s.ApiThreads):0} " +
+            $"read_pool_used_max={during.Max(s => s.ReadPoolUsed):0} read_pool_open={before.ReadPoolOpen:0}->{after.ReadPoolOpen:0} " +
+            $"client_gc_pause_ms={Bench.F(after.ClientGcPauseMs - before.ClientGcPauseMs)} client_gcs={before.ClientCollections}->{after.ClientCollections} " +
+            $"pg_checkpoints_done={after.Checkpoints - before.Checkpoints} pg_checkpointer={string.Join(",", during.Select(s => s.Checkpointer).Distinct())} " +
+            $"pg_active_max={during.Max(s => s.ActiveBackends)} pg_autovacuum={(autovacuum.Length == 0 ? "none" : "\"" + autovacuum + "\"")}";
+    }
+}

@@ -104,6 +104,12 @@ internal sealed class PageLoader
 {
     private const string Stage = "sync_stage";
 
+    /// <summary>The per-job lock that keeps the duplicate keys' bound exact, taken only while the job's list has room.</summary>
+    private const string LockDuplicatesSql = """
+        select pg_advisory_xact_lock(hashtextextended('ingestion.sync-duplicates:' || @job::text, 0))
+        where (select count(*) from ingestion.sync_duplicate_keys where job_id = @job) < @max
+        """;
+
     private readonly NpgsqlConnection _connection;
     private readonly Guid _jobId;
     private readonly int _partition;
@@ -115,7 +121,6 @@ internal sealed class PageLoader
     private readonly string _stageCopySql;
     private readonly string _copySql;
     private readonly string _insertSql;
-    private readonly string _lockDuplicatesSql;
     private readonly string _mergeSql;
     private readonly IReadOnlyList<string> _keyColumns;
     private bool _staged;
@@ -164,10 +169,6 @@ internal sealed class PageLoader
         // Within a page, the first record of a key stays (reject) or the last one wins (upsert).
         var keep = dataset.OnKeyConflict == KeyConflictPolicy.Upsert ? "desc" : "asc";
         _mergeSql = keys.Count == 0 ? "" : MergeSql(table, list, keys, conflict, keep);
-        _lockDuplicatesSql = """
-            select pg_advisory_xact_lock(hashtextextended('ingestion.sync-duplicates:' || @job::text, 0))
-            where (select count(*) from ingestion.sync_duplicate_keys where job_id = @job) < @max
-            """;
     }
 
     public async Task<PageLoad> LoadAsync(FetchedPage page, CancellationToken cancellationToken)
@@ -348,7 +349,7 @@ internal sealed class PageLoader
     /// </summary>
     private async Task<long> MergeAsync(NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
-        await using (var lockList = new NpgsqlCommand(_lockDuplicatesSql, _connection, transaction))
+        await using (var lockList = new NpgsqlCommand(LockDuplicatesSql, _connection, transaction))
         {
             lockList.Parameters.AddWithValue("job", _jobId);
             lockList.Parameters.AddWithValue("max", (long)SyncDuplicates.MaxKeys);

@@ -126,6 +126,7 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
                 union all
                 select b.learned_seconds from ingestion.rate_budgets b where b.budget_key = g.budget_key and {LearnedLimit.InForceSql}
             ) w), interval '0')
+          and not exists (select 1 from ingestion.rate_grants n where n.budget_key = g.budget_key and n.at > clock_timestamp() - @idle)
         """;
 
     private readonly SlotClock _clock = new();
@@ -265,11 +266,20 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     }
 
     /// <summary>Deletes the grants no policy counts any more, on every key: those of keys no sync asks on now.</summary>
-    public async Task<int> ForgetOldGrantsAsync(CancellationToken cancellationToken)
+    public Task<int> ForgetOldGrantsAsync(CancellationToken cancellationToken) => ForgetOldGrantsAsync(TimeSpan.Zero, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="ForgetOldGrantsAsync(CancellationToken)"/>, on the keys that took no grant for <paramref name="idle"/>:
+    /// a turn that read its source before a PUT goes on with the policies and the credential (so the key) it read until
+    /// it ends, and the policies stored now may no longer count the grants its own still do (none do on a key whose
+    /// credential was replaced). Longer than a turn lasts, no such turn is left.
+    /// </summary>
+    public async Task<int> ForgetOldGrantsAsync(TimeSpan idle, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(ForgetSql);
         command.Parameters.AddWithValue("margin", Margin);
         command.Parameters.AddWithValue("lapse", Lapse);
+        command.Parameters.AddWithValue("idle", idle);
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 using System.Net;
-using System.Text.Json;
+using Ingestion.Platform.Sources;
 using Ingestion.Platform.Webhooks;
 using Ingestion.Workers.Streams;
 using Microsoft.Extensions.Options;
@@ -47,7 +47,7 @@ public sealed class SourceHttp(IOptions<SyncOptions> options) : IDisposable
         deadline.CancelAfter(timeout);
         try
         {
-            // Headers only: the body is read by ReadJsonAsync, counted as it comes, so an oversized one stops at the limit.
+            // Headers only: the body is read by the page's loader (OpenPageAsync), counted as it comes, so an oversized one stops at the limit.
             var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
             return response;
         }
@@ -67,30 +67,21 @@ public sealed class SourceHttp(IOptions<SyncOptions> options) : IDisposable
     }
 
     /// <summary>
-    /// Parses the response's body, read within <paramref name="timeout"/> and never past
-    /// <see cref="SyncOptions.MaxPageBytes"/>: a larger body is <c>page_too_large</c> as soon as its
-    /// declared length or its bytes so far say so (not a network failure to retry). A network failure
-    /// is an <see cref="HttpRequestException"/> or <see cref="IOException"/>, time up a <see cref="TimeoutException"/>.
+    /// The response's body as a <see cref="PageStream"/>, read by the page's loader within <paramref name="timeout"/> and
+    /// never past <see cref="SyncOptions.MaxPageBytes"/>: a larger body is <c>page_too_large</c> as soon as its declared
+    /// length or its bytes so far say so (not a network failure to retry).
     /// </summary>
-    public async Task<JsonDocument> ReadJsonAsync(HttpResponseMessage response, TimeSpan timeout, CancellationToken cancellationToken)
+    internal async Task<PageStream> OpenPageAsync(HttpResponseMessage response, JsonPath recordsPath, IReadOnlyList<JsonPath> watched,
+        TimeSpan timeout, CancellationToken cancellationToken)
     {
         if (response.Content.Headers.ContentLength > _maxPageBytes)
         {
             throw TooLarge($"of {response.Content.Headers.ContentLength} bytes");
         }
 
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout);
-        try
-        {
-            await using var body = await response.Content.ReadAsStreamAsync(deadline.Token);
-            await using var counted = new CountedStream(body, _maxPageBytes, this);
-            return await JsonDocument.ParseAsync(counted, default, deadline.Token);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new TimeoutException($"The body did not arrive within {timeout.TotalSeconds:0} s.");
-        }
+        var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+        return new PageStream(new CountedStream(body, _maxPageBytes, this), response.RequestMessage?.RequestUri is { } url ? PageRequests.Describe(url) : "The source",
+            recordsPath, watched, timeout);
     }
 
     private SyncException TooLarge(string what) =>

@@ -300,13 +300,14 @@ public sealed partial class SyncRunner(
     {
         var command = turn.Run.Command;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var requests = new PageRequests(turn.Source.Definition, turn.Source.Secret);
         var loader = new PageLoader(connection, command.JobId, partition.Index, command.TenantId, turn.Dataset, turn.Source.Definition,
-            _options.RejectedRecordBytes, partition.Pages);
+            requests, _options.RejectedRecordBytes, partition.Pages);
 
-        // Two pages at most: the one being loaded and the next one, fetched meanwhile.
+        // Two pages at most: the one being loaded, and the next one, asked for once this one's body is read.
         var pages = Channel.CreateBounded<FetchedPage>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var fetcher = Task.Run(() => FetchAsync(turn, partition, pages.Writer, stop.Token), stop.Token);
+        var fetcher = Task.Run(() => FetchAsync(turn, partition, requests, pages.Writer, stop.Token), stop.Token);
         try
         {
             await foreach (var page in pages.Reader.ReadAllAsync(cancellationToken))
@@ -314,7 +315,22 @@ public sealed partial class SyncRunner(
                 using (page)
                 {
                     var loading = Stopwatch.StartNew();
-                    await loader.LoadAsync(page, cancellationToken);
+                    try
+                    {
+                        await loader.LoadAsync(page, cancellationToken);
+                    }
+                    catch (PageBodyException e) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        // The body broke off: the page was rolled back, and its fetcher asks for it again.
+                        page.Failed(e);
+                        continue;
+                    }
+                    catch (Exception e)
+                    {
+                        page.Failed(e);
+                        throw;
+                    }
+
                     turn.Spent(Phase.Load, loading.Elapsed);
                 }
 
@@ -376,37 +392,65 @@ public sealed partial class SyncRunner(
         await update.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>Fetches the partition's pages in order into <paramref name="pages"/>, until its last page, the slice's end, or a long wait.</summary>
-    private async Task<PartitionEnd> FetchAsync(Turn turn, SyncPartition partition, ChannelWriter<FetchedPage> pages,
+    /// <summary>
+    /// Fetches the partition's pages in order into <paramref name="pages"/>, until its last page, the slice's end, or a long
+    /// wait: each response goes to the loader as soon as its headers are in, and the next request waits until the loader
+    /// has read its body (where the cursor is). A body that breaks off is asked for again like any network failure; its
+    /// requests count with the page that gets through.
+    /// </summary>
+    private async Task<PartitionEnd> FetchAsync(Turn turn, SyncPartition partition, PageRequests requests, ChannelWriter<FetchedPage> pages,
         CancellationToken cancellationToken)
     {
-        var definition = turn.Source.Definition;
-        var requests = new PageRequests(definition, turn.Source.Secret);
         var position = partition.Position;
         var marks = new Marks(partition.HighWater, partition.LowWater, partition.Descending);
         var resumes = partition.CursorResumes;
+        var (carriedRequests, carried429) = (0, 0);
+        var brokenBodies = 0;
         try
         {
             while (true)
             {
                 if (DateTimeOffset.UtcNow >= turn.Deadline)
                 {
-                    return PartitionEnd.SliceEnded;
+                    return PartitionEnd.SliceEnded with { Requests = carriedRequests, Http429 = carried429 };
                 }
 
                 var fetched = await FetchPageAsync(turn, requests, position, marks, resumes, cancellationToken);
                 if (fetched.Page is not { } page)
                 {
-                    return fetched.End!;
+                    return fetched.End! with { Requests = fetched.End.Requests + carriedRequests, Http429 = fetched.End.Http429 + carried429 };
                 }
 
-                // A page got through: the count of refused cursors in a row starts again.
-                resumes = 0;
-                marks = marks.With(page);
+                page.Requests += carriedRequests;
+                page.Http429 += carried429;
                 var handing = Stopwatch.StartNew();
                 await pages.WriteAsync(page, cancellationToken);
+                PageRead read;
+                try
+                {
+                    read = await page.Read.WaitAsync(cancellationToken);
+                }
+                catch (PageBodyException e) when (!cancellationToken.IsCancellationRequested)
+                {
+                    (carriedRequests, carried429) = (page.Requests, page.Http429);
+                    if (++brokenBodies >= _options.MaxAttempts)
+                    {
+                        throw new SyncException("upstream_unreachable",
+                            $"{PageRequests.Describe(page.Response.RequestMessage!.RequestUri!)} could not be read {brokenBodies} times: {e.Message}");
+                    }
+
+                    await Task.Delay(Backoff(brokenBodies), cancellationToken);
+                    continue;
+                }
+
+                // The whole round trip, body read: what a partition waits per page, so what sizes how many run at once.
                 turn.Spent(Phase.LoaderBusy, handing.Elapsed);
-                if (page.After is not { } after)
+                turn.ObserveLatency(Stopwatch.GetElapsedTime(page.Sent));
+
+                // A page got through: the count of refused cursors in a row starts again.
+                (carriedRequests, carried429, brokenBodies, resumes) = (0, 0, 0, 0);
+                marks = marks.With(read);
+                if (read.After is not { } after)
                 {
                     return PartitionEnd.Done;
                 }
@@ -481,6 +525,7 @@ public sealed partial class SyncRunner(
             // Next links stay on the source's origin (PageRequests), so the addresses approved for it hold for them too.
             SourceHttp.Approve(request, turn.Approved);
             var clock = Stopwatch.StartNew();
+            var sent = Stopwatch.GetTimestamp();
             HttpResponseMessage response;
             try
             {
@@ -498,7 +543,8 @@ public sealed partial class SyncRunner(
                 continue;
             }
 
-            using (response)
+            var handedOver = false;
+            try
             {
                 var now = DateTimeOffset.UtcNow;
                 var signal = RateHeaders.Read(response.Headers, now);
@@ -578,31 +624,13 @@ public sealed partial class SyncRunner(
                         $"{PageRequests.Describe(request.RequestUri!)} answered {status} {response.ReasonPhrase}.");
                 }
 
-                JsonDocument body;
                 var slotWait = Stopwatch.StartNew();
                 var slot = await http.TakePageSlotAsync(cancellationToken);
                 turn.Spent(Phase.PageSlot, slotWait.Elapsed);
+                PageStream body;
                 try
                 {
-                    body = await http.ReadJsonAsync(response, _options.RequestTimeout, cancellationToken);
-                }
-                catch (JsonException e)
-                {
-                    slot.Dispose();
-                    throw new SyncException("page_not_json", $"{PageRequests.Describe(request.RequestUri!)} answered a body that is not JSON: {e.Message}");
-                }
-                catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException && !cancellationToken.IsCancellationRequested)
-                {
-                    // The body broke off or was late: a network failure, asked again like one.
-                    slot.Dispose();
-                    if (++failures >= _options.MaxAttempts)
-                    {
-                        throw new SyncException("upstream_unreachable",
-                            $"{PageRequests.Describe(request.RequestUri!)} could not be read {failures} times: {e.Message}");
-                    }
-
-                    await Task.Delay(Backoff(failures), cancellationToken);
-                    continue;
+                    body = await http.OpenPageAsync(response, turn.RecordsPath, builder.Watched, _options.RequestTimeout, cancellationToken);
                 }
                 catch
                 {
@@ -610,31 +638,24 @@ public sealed partial class SyncRunner(
                     throw;
                 }
 
-                if (!turn.RecordsPath.TrySelect(body.RootElement, out var records) || records.ValueKind != JsonValueKind.Array)
-                {
-                    body.Dispose();
-                    slot.Dispose();
-                    throw new SyncException("records_not_found", $"The page has no array at {definition.Records.Path}.");
-                }
-
-                // The whole round trip, body parsed: what a partition waits per page, so what sizes how many run at once.
+                // The body is the loader's to read, as it arrives.
                 turn.Spent(Phase.Fetch, clock.Elapsed);
-                turn.ObserveLatency(clock.Elapsed);
-                var count = records.GetArrayLength();
-                var following = builder.Follow(position, body.RootElement, response, count);
-                var (high, low, descending) = Marks.Of(records, turn.MarkPath);
-                return (new FetchedPage(body, records)
+                handedOver = true;
+                return (new FetchedPage(response, body)
                 {
                     Slot = slot,
                     Position = position,
-                    After = following.Next is null ? null : position with { Next = following.Next },
-                    ExpectedTotal = following.ExpectedTotal,
                     Requests = requests,
                     Http429 = http429,
-                    HighWater = high,
-                    LowWater = low,
-                    Descending = descending,
+                    Sent = sent,
                 }, null);
+            }
+            finally
+            {
+                if (!handedOver)
+                {
+                    response.Dispose();
+                }
             }
         }
     }
@@ -675,7 +696,7 @@ public sealed partial class SyncRunner(
     /// </summary>
     private sealed record Marks(DateTimeOffset? High, DateTimeOffset? Low, bool? Descending)
     {
-        public Marks With(FetchedPage page) => new(
+        public Marks With(PageRead page) => new(
             Max(High, page.HighWater), Min(Low, page.LowWater), Descending ?? page.Descending);
 
         /// <summary>
@@ -699,29 +720,6 @@ public sealed partial class SyncRunner(
 
             var until = Low.Value.AddSeconds(1);
             return position with { Next = null, Until = position.Until is { } bound && bound < until ? bound : until };
-        }
-
-        /// <param name="path">Where a record holds the source's incremental column; null when it has none.</param>
-        public static (DateTimeOffset? High, DateTimeOffset? Low, bool? Descending) Of(JsonElement records, JsonPath? path)
-        {
-            if (path is null)
-            {
-                return (null, null, null);
-            }
-
-            DateTimeOffset? high = null, low = null, first = null, last = null;
-            foreach (var record in records.EnumerateArray())
-            {
-                if (path.TrySelect(record, out var value) && RecordTimes.TryRead(value, out var time))
-                {
-                    first ??= time;
-                    last = time;
-                    high = Max(high, time);
-                    low = Min(low, time);
-                }
-            }
-
-            return (high, low, first is null || first == last ? null : first > last);
         }
 
         private static DateTimeOffset? Max(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a > b ? a : b;
@@ -767,13 +765,8 @@ public sealed partial class SyncRunner(
 
         public DatasetDefinition Dataset => dataset;
 
-        /// <summary>The source's paths, parsed once a turn: where a page's records are, and where a record's incremental time is.</summary>
+        /// <summary>Where a page's records are, parsed once a turn.</summary>
         public JsonPath RecordsPath { get; } = JsonPath.Parse(source.Definition.Records.Path);
-
-        public JsonPath? MarkPath { get; } = source.Definition.Incremental is { } incremental
-                                             && source.Definition.Records.Fields.TryGetValue(incremental.Column, out var path)
-            ? JsonPath.Parse(path)
-            : null;
 
         /// <summary>The addresses the guard approved for the source's host this turn; null for an allow-listed host.</summary>
         public IReadOnlyList<IPAddress>? Approved => approved;

@@ -134,7 +134,39 @@ public sealed class Parquet_files
         var (_, problem) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, 1024, CancellationToken.None);
 
         Assert.That(problem!.Code, Is.EqualTo("row_group_too_large"));
-        Assert.That(problem.Message, Does.StartWith("Row group 1 of 2 holds"));
+        Assert.That(problem.Message, Does.StartWith("Row group 1 of 2 has 1,000 rows, which decode into about"));
+    }
+
+    [Test]
+    public async Task Should_bound_a_row_group_by_what_its_rows_decode_into_not_by_its_bytes_in_the_file()
+    {
+        // Two million rows of one repeated string: dictionary and run-length encoded, a few hundred bytes in the file,
+        // but two million slots and strings once decoded.
+        const int rows = 2_000_000;
+        var note = new DataField<string>("note");
+        var stream = new MemoryStream();
+        var options = new ParquetOptions();
+        options.ColumnEncodingHints["note"] = EncodingHint.Dictionary;
+        await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema(note), stream, options))
+        {
+            using var group = writer.CreateRowGroup();
+            await group.WriteAsync(note, Enumerable.Repeat("same", rows).ToArray());
+        }
+
+        stream.Position = 0;
+        await using (var reader = await ParquetReader.CreateAsync(stream, leaveStreamOpen: true))
+        {
+            Assert.That(reader.Metadata!.RowGroups[0].Columns[0].MetaData!.TotalUncompressedSize, Is.LessThan(4096),
+                "the crafted file is small where the old bound looked");
+        }
+
+        stream.Position = 0;
+        var notes = new DatasetDefinition("notes", [new DatasetColumn("note", ColumnType.Text, Required: false)], []);
+        var (records, problem) = await ParquetRecords.OpenAsync(stream, notes, CsvDialect.Default, 64L << 20, CancellationToken.None);
+
+        Assert.That(records, Is.Null);
+        Assert.That(problem, Is.EqualTo(new FileProblem("row_group_too_large",
+            "Row group 1 of 1 has 2,000,000 rows, which decode into about 84 MiB of the dataset's columns; a worker decodes one row group at a time and at most 64 MiB of it (Processing:ParquetMaxRowGroupBytes). Write the file with smaller row groups.")));
     }
 
     private static Guid Id(int n) => Guid.Parse($"00000000-0000-4000-8000-{n:x12}");

@@ -106,7 +106,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
     /// <summary>
     /// Opens a Parquet file on a seekable stream (the footer is read here) and maps its columns to the dataset's, or says
     /// why the file cannot load: a required column missing, an unknown one, a column whose type does not convert, a
-    /// nested column, or a row group larger than <paramref name="maxRowGroupBytes"/> uncompressed.
+    /// nested column, or a row group whose mapped columns decode into more than <paramref name="maxRowGroupBytes"/>.
     /// </summary>
     public static async Task<(ParquetRecords? Records, FileProblem? Problem)> OpenAsync(Stream stream, DatasetDefinition dataset,
         CsvDialect dialect, long maxRowGroupBytes, CancellationToken cancellationToken)
@@ -187,21 +187,44 @@ internal sealed class ParquetRecords : IAsyncDisposable
 
         for (var g = 0; g < reader.RowGroupCount; g++)
         {
-            var group = reader.OpenRowGroupReader(g);
-            var bytes = cells.Sum(c => group.GetMetadata(c.Field)?.MetaData?.TotalUncompressedSize ?? 0);
-            if (bytes > maxRowGroupBytes)
+            if (RowGroupProblem(reader, g, cells, maxRowGroupBytes) is { } tooLarge)
             {
-                return (null, new FileProblem("row_group_too_large",
-                    $"Row group {g + 1} of {reader.RowGroupCount} holds {bytes / (1024.0 * 1024):N0} MiB of the dataset's columns uncompressed ({group.RowCount:N0} rows); a worker reads one row group at a time and at most {maxRowGroupBytes / (1024.0 * 1024):N0} MiB of it (Processing:ParquetMaxRowGroupBytes). Write the file with smaller row groups."));
-            }
-
-            if (group.RowCount > int.MaxValue)
-            {
-                return (null, new FileProblem("row_group_too_large", $"Row group {g + 1} has {group.RowCount:N0} rows, more than a worker reads at once."));
+                return (null, tooLarge);
             }
         }
 
         return (new ParquetRecords(reader, [.. cells], new HeaderMap(cells.Select(c => c.Field.Name).ToList(), mapped)), null);
+    }
+
+    /// <summary>
+    /// Whether row group <paramref name="g"/> can be read whole: bounded by what decoding its mapped columns allocates
+    /// (<see cref="ParquetCell.DecodedBytes"/>), computed from the footer before any column is read, since the file's own
+    /// bytes say little about it (a tiny file can declare a hundred million rows of one repeated value). A column chunk
+    /// that claims more values than its row group has rows is counted at its own claim.
+    /// </summary>
+    private static FileProblem? RowGroupProblem(ParquetReader reader, int g, List<ParquetCell> cells, long maxRowGroupBytes)
+    {
+        var group = reader.OpenRowGroupReader(g);
+        var chunks = cells.Select(c => group.GetMetadata(c.Field)?.MetaData).ToList();
+        var rows = chunks.Select(m => m?.NumValues ?? 0).Append(group.RowCount).Max();
+        if (group.RowCount < 0 || chunks.Any(m => m is { NumValues: < 0 } or { TotalUncompressedSize: < 0 }))
+        {
+            return new FileProblem("corrupt_file",
+                $"The file is not a readable Parquet file: its footer gives row group {g + 1} a negative row count or size.");
+        }
+
+        if (rows > int.MaxValue)
+        {
+            return new FileProblem("row_group_too_large", $"Row group {g + 1} has {rows:N0} rows, more than a worker reads at once.");
+        }
+
+        // A crafted footer's sizes cannot overflow: rows are below 2^31 here, a chunk's size is capped, the sum is a double.
+        var decoded = cells.Zip(chunks, (c, m) => c.DecodedBytes(rows, Math.Min(m?.TotalUncompressedSize ?? 0, long.MaxValue / 64)))
+            .Aggregate(0.0, (sum, bytes) => sum + bytes);
+        return decoded > maxRowGroupBytes
+            ? new FileProblem("row_group_too_large",
+                $"Row group {g + 1} of {reader.RowGroupCount} has {rows:N0} rows, which decode into about {decoded / (1024.0 * 1024):N0} MiB of the dataset's columns; a worker decodes one row group at a time and at most {maxRowGroupBytes / (1024.0 * 1024):N0} MiB of it (Processing:ParquetMaxRowGroupBytes). Write the file with smaller row groups.")
+            : null;
     }
 
     private static string Hint(DatasetColumn column, DataField field) =>

@@ -169,6 +169,47 @@ public sealed class Parquet_files
             "Row group 1 of 1 has 2,000,000 rows, which decode into about 84 MiB of the dataset's columns; a worker decodes one row group at a time and at most 64 MiB of it (Processing:ParquetMaxRowGroupBytes). Write the file with smaller row groups.")));
     }
 
+    [Test]
+    public async Task Should_say_a_file_truncated_in_the_middle_is_not_a_readable_parquet_file()
+    {
+        await using var whole = await WriteAsync(2, 100, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        var truncated = new MemoryStream(whole.ToArray()[..(int)(whole.Length / 2)]);
+
+        var (records, problem) = await ParquetRecords.OpenAsync(truncated, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None);
+
+        Assert.That(records, Is.Null);
+        Assert.That(problem!.Code, Is.EqualTo("corrupt_file"));
+        Assert.That(problem.Message, Does.StartWith("The file is not a readable Parquet file: "));
+    }
+
+    [Test]
+    public async Task Should_name_the_row_group_and_column_whose_pages_are_garbage_after_reading_the_groups_before_it()
+    {
+        await using var whole = await WriteAsync(2, 100, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        var bytes = whole.ToArray();
+        await using (var reader = await ParquetReader.CreateAsync(new MemoryStream(bytes)))
+        {
+            // The second row group's quantity chunk: its first page header and data overwritten, the footer intact.
+            var chunk = reader.Metadata!.RowGroups[1].Columns[1].MetaData!;
+            bytes.AsSpan((int)chunk.DataPageOffset, 32).Fill(0xFF);
+        }
+
+        var (records, _) = await ParquetRecords.OpenAsync(new MemoryStream(bytes), Orders, CsvDialect.Default, 1 << 20,
+            CancellationToken.None);
+        await using var _1 = records;
+        var read = 0;
+        var corrupt = Assert.ThrowsAsync<CorruptParquetException>(async () =>
+        {
+            while (await records!.ReadAsync(CancellationToken.None))
+            {
+                read++;
+            }
+        });
+
+        Assert.That(read, Is.EqualTo(100), "the first row group reads");
+        Assert.That(corrupt!.Message, Does.StartWith("row group 2 of 2, column 'quantity', cannot be decoded ("));
+    }
+
     private static Guid Id(int n) => Guid.Parse($"00000000-0000-4000-8000-{n:x12}");
 
     /// <summary>

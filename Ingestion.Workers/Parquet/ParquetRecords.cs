@@ -3,6 +3,7 @@ using Ingestion.Platform.Datasets;
 using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
 using Parquet;
+using Parquet.Meta.Proto;
 using Parquet.Schema;
 
 namespace Ingestion.Workers.Parquet;
@@ -116,8 +117,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
         {
             reader = await ParquetReader.CreateAsync(stream, Options, leaveStreamOpen: true, cancellationToken);
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or ParquetException or NotSupportedException
-                                      or ArgumentException)
+        catch (Exception e) when (e is IOException || IsUndecodable(e))
         {
             return (null, new FileProblem("corrupt_file", $"The file is not a readable Parquet file: {e.Message}"));
         }
@@ -274,11 +274,28 @@ internal sealed class ParquetRecords : IAsyncDisposable
         var rows = (int)reader.RowCount;
         foreach (var cell in _cells)
         {
-            await cell.ReadAsync(reader, rows, cancellationToken);
+            try
+            {
+                await cell.ReadAsync(reader, rows, cancellationToken);
+            }
+            catch (Exception e) when (IsUndecodable(e))
+            {
+                throw new CorruptParquetException(
+                    $"row group {group + 1} of {RowGroupCount}, column '{cell.Field.Name}', cannot be decoded ({e.Message})", e);
+            }
         }
 
         (_group, _rows) = (group, rows);
     }
+
+    /// <summary>
+    /// What Parquet.Net throws on pages that are not what the footer says (a garbage or truncated page, a page header that
+    /// does not parse, a value count that overruns the row group, a compressed page that does not decompress). Not what
+    /// reading the object throws (S3, the network, a cancel), which are transient: they fail the attempt, which is retried.
+    /// </summary>
+    private static bool IsUndecodable(Exception e) => e is ParquetException or ThriftProtocolException or InvalidDataException
+        or EndOfStreamException or InvalidCastException or NotSupportedException or NotImplementedException or ArgumentException or IndexOutOfRangeException
+        or InvalidOperationException or OverflowException or FormatException;
 
     /// <summary>
     /// Lets go of the previous row group's strings before the next group is decoded, so that a collection during the
@@ -359,3 +376,9 @@ internal sealed class ParquetRecords : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _reader.DisposeAsync();
 }
+
+/// <summary>
+/// A Parquet file whose footer read but one of whose row groups does not decode: the job fails (<c>corrupt_file</c>) with
+/// the rows before it loaded, rather than retrying a file that will never read.
+/// </summary>
+internal sealed class CorruptParquetException(string message, Exception inner) : Exception(message, inner);

@@ -320,6 +320,14 @@ public sealed partial class UploadProcessor(
             // Only a decompressor throws this: what was committed before the broken data stays, and the job says where.
             return await FailAsync(connection, job, checkpoint, events, Corrupt(e, checkpoint), cancellationToken);
         }
+        catch (CorruptParquetException e)
+        {
+            // Its footer read, a row group does not: the rows before the batch it broke stay, and the job says where.
+            var problem = new FileProblem("corrupt_file", checkpoint.Line == 0
+                ? $"The Parquet file is corrupt: {e.Message}; nothing was loaded."
+                : $"The Parquet file is corrupt: {e.Message}. Rows up to row {checkpoint.Line:N0} are loaded, the rest are not.");
+            return await FailAsync(connection, job, checkpoint, events, problem, cancellationToken);
+        }
         finally
         {
             records?.Dispose();

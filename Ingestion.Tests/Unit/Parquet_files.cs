@@ -210,6 +210,45 @@ public sealed class Parquet_files
         Assert.That(corrupt!.Message, Does.StartWith("row group 2 of 2, column 'quantity', cannot be decoded ("));
     }
 
+    [Test]
+    public async Task Should_count_progress_to_the_end_of_each_row_group_and_never_past_the_object()
+    {
+        // Dictionary-encoded strings: each chunk starts with its dictionary page, before its first data page.
+        var note = new DataField<string>("note");
+        var stream = new MemoryStream();
+        var options = new ParquetOptions();
+        options.ColumnEncodingHints["note"] = EncodingHint.Dictionary;
+        await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema(note), stream, options))
+        {
+            for (var g = 0; g < 3; g++)
+            {
+                using var group = writer.CreateRowGroup();
+                await group.WriteAsync(note, Enumerable.Range(0, 1000).Select(i => $"note {i % 50:D40}").ToArray());
+            }
+        }
+
+        // The last row group ends where the footer starts: before its length (4 bytes) and the closing magic (4 bytes).
+        var bytes = stream.ToArray();
+        var footerStart = bytes.Length - 8 - BitConverter.ToInt32(bytes, bytes.Length - 8);
+        var notes = new DatasetDefinition("notes", [new DatasetColumn("note", ColumnType.Text, Required: false)], []);
+        var (records, _) = await ParquetRecords.OpenAsync(new MemoryStream(bytes), notes, CsvDialect.Default, 1 << 20,
+            CancellationToken.None);
+        await using var _1 = records;
+
+        var ends = new List<long>();
+        while (await records!.ReadAsync(CancellationToken.None))
+        {
+            if (records.RowInGroupNumber == 1)
+            {
+                ends.Add(records.ObjectBytesRead);
+            }
+        }
+
+        Assert.That(ends, Has.Count.EqualTo(3));
+        Assert.That(ends, Is.Ordered.Ascending);
+        Assert.That(ends[^1], Is.EqualTo(footerStart));
+    }
+
     private static Guid Id(int n) => Guid.Parse($"00000000-0000-4000-8000-{n:x12}");
 
     /// <summary>

@@ -3,6 +3,7 @@ using Ingestion.Platform.Datasets;
 using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
 using Parquet;
+using Parquet.Meta;
 using Parquet.Meta.Proto;
 using Parquet.Schema;
 
@@ -33,7 +34,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
     private int _row;
     private ParquetPosition _next;
 
-    private ParquetRecords(ParquetReader reader, ParquetCell[] cells, HeaderMap map)
+    private ParquetRecords(ParquetReader reader, ParquetCell[] cells, HeaderMap map, long objectLength)
     {
         _reader = reader;
         _cells = cells;
@@ -45,10 +46,29 @@ internal sealed class ParquetRecords : IAsyncDisposable
         {
             var meta = reader.Metadata!.RowGroups[g];
             _groupStarts[g + 1] = _groupStarts[g] + meta.NumRows;
-            _groupEnds[g] = meta.Columns.Max(c => (c.MetaData?.DataPageOffset ?? 0) + (c.MetaData?.TotalCompressedSize ?? 0));
+            // Never past the object, never back: a footer's offsets are the writer's word, and progress only grows.
+            _groupEnds[g] = Math.Clamp(meta.Columns.Max(ChunkEnd), g == 0 ? 0 : _groupEnds[g - 1], objectLength);
         }
 
         Values = new RowValues(cells.Length);
+    }
+
+    /// <summary>
+    /// Where a column chunk ends in the object: its compressed size counts from its first page, which is its dictionary
+    /// page when it has one (before the first data page), as Parquet.Net reads it. Counted from the data page, a
+    /// dictionary-encoded chunk seemed to end a dictionary's length too far, and the last row group past the object's end.
+    /// </summary>
+    private static long ChunkEnd(ColumnChunk chunk)
+    {
+        if (chunk.MetaData is not { } meta)
+        {
+            return 0;
+        }
+
+        var start = meta.DictionaryPageOffset is long dictionary && dictionary > 0 && dictionary < meta.DataPageOffset
+            ? dictionary
+            : meta.DataPageOffset;
+        return start + meta.TotalCompressedSize;
     }
 
     /// <summary>
@@ -122,7 +142,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
             return (null, new FileProblem("corrupt_file", $"The file is not a readable Parquet file: {e.Message}"));
         }
 
-        var (records, problem) = MapColumns(reader, dataset, dialect, maxRowGroupBytes);
+        var (records, problem) = MapColumns(reader, dataset, dialect, maxRowGroupBytes, stream.Length);
         if (records is null)
         {
             await reader.DisposeAsync();
@@ -132,7 +152,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
     }
 
     private static (ParquetRecords?, FileProblem?) MapColumns(ParquetReader reader, DatasetDefinition dataset, CsvDialect dialect,
-        long maxRowGroupBytes)
+        long maxRowGroupBytes, long objectLength)
     {
         var fields = reader.Schema.Fields;
         var names = fields.Select(f => f.Name).ToList();
@@ -193,7 +213,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
             }
         }
 
-        return (new ParquetRecords(reader, [.. cells], new HeaderMap(cells.Select(c => c.Field.Name).ToList(), mapped)), null);
+        return (new ParquetRecords(reader, [.. cells], new HeaderMap(cells.Select(c => c.Field.Name).ToList(), mapped), objectLength), null);
     }
 
     /// <summary>

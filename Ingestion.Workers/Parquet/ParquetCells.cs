@@ -40,6 +40,12 @@ internal abstract class ParquetCell(DatasetColumn column, DataField field)
     /// </summary>
     public abstract long DecodedBytes(long rows, long encodedBytes);
 
+    /// <summary>
+    /// The part of <see cref="DecodedBytes"/> that is objects of their own, new for every row group (strings), rather than
+    /// buffers reused from one group to the next: the garbage a row group leaves when the next one is read.
+    /// </summary>
+    public virtual long ObjectBytes(long rows, long encodedBytes) => 0;
+
     /// <summary>Null when the row's value fits the column (into <paramref name="values"/>), or why it does not.</summary>
     public abstract string? Parse(int row, RowValues values, int slot);
 
@@ -389,7 +395,9 @@ internal sealed class StringCell(DatasetColumn column, DataField field, ColumnCo
     /// between rows, so this overestimates it: the bound stays safe whichever encoding the writer chose, page by page.)
     /// </summary>
     public override long DecodedBytes(long rows, long encodedBytes) =>
-        base.DecodedBytes(rows, encodedBytes) + rows * ArrayOverhead + 2 * encodedBytes;
+        base.DecodedBytes(rows, encodedBytes) + ObjectBytes(rows, encodedBytes);
+
+    public override long ObjectBytes(long rows, long encodedBytes) => rows * ArrayOverhead + 2 * encodedBytes;
 
     public override string? Parse(int row, RowValues values, int slot)
     {

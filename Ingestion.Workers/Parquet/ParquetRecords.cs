@@ -59,7 +59,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
 
     /// <summary>
     /// A row group that leaves at least this much garbage (its strings) is collected before the next one is decoded; the
-    /// bench's 100,000-row groups leave about 25 MB. A smaller group's garbage is left to the ordinary collections, which
+    /// bench's 100,000-row groups leave about 22 MB. A smaller group's garbage is left to the ordinary collections, which
     /// a collection per group would cost more than it saves.
     /// </summary>
     private const long CollectAfterObjectBytes = 8L << 20;

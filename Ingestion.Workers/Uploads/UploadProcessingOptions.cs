@@ -93,7 +93,8 @@ public sealed class UploadProcessingOptions
     /// column an array per row plus twice its uncompressed bytes (Parquet.Net gives every string value its own array). It
     /// follows the row count, not the file's bytes, so a tiny file that declares a hundred million rows of one repeated
     /// value fails at once (<c>row_group_too_large</c>) rather than exhausting the worker. The default admits DuckDB's
-    /// 122,880-row groups of a table like the bench's transactions (about 48 MiB); raise it on workers with memory to spare.
+    /// 122,880-row groups of a table like the bench's transactions (about 40 MiB by this estimate); raise it on workers
+    /// with memory to spare.
     /// </summary>
     [Range(typeof(long), "1048576", "4294967296")]
     public long ParquetMaxRowGroupBytes { get; set; } = 128L << 20;

@@ -96,7 +96,7 @@ public sealed partial class UploadProcessor(
         {
             // The object's own first bytes say whether it is compressed; the rest of what is sniffed is the text inside.
             var compression = source.Size == 0 ? SourceCompression.None
-                : Decompression.Of(await store.ReadHeadAsync(job.Bucket, job.Key, Decompression.MagicLength, source.ETag, cancellationToken));
+                : CompressionMagic.Of(await store.ReadHeadAsync(job.Bucket, job.Key, CompressionMagic.Length, source.ETag, cancellationToken));
             var head = source.Size == 0 ? []
                 : await DecodedSource.ReadHeadAsync(store, job, source.ETag, compression, FileSniffer.SampleSize, cancellationToken);
             var text = new SourceText(format == UploadFormat.Csv ? DecodedSource.Of(head, dialect) : SourceEncoding.Utf8, compression);

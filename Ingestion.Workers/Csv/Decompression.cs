@@ -5,9 +5,9 @@ using Ingestion.Workers.Streams;
 namespace Ingestion.Workers.Csv;
 
 /// <summary>
-/// Undoes the compression of an uploaded object. The object's own first bytes decide (<see cref="CompressionMagic"/>), not its name or the
-/// <c>Content-Encoding</c> it came with: a file named <c>.gz</c> that is plain text is read as text, and a gzip file sent
-/// as <c>.csv</c> is still decompressed. A compressed stream cannot be entered at an offset: it is always read from its
+/// Undoes the compression of an uploaded object. The object's own first bytes decide (<see cref="CompressionMagic"/>), not
+/// its name or the <c>Content-Encoding</c> it came with: a file named <c>.gz</c> that is plain text is read as text, and a
+/// gzip file sent as <c>.csv</c> is still decompressed. A compressed stream cannot be entered at an offset: it is always read from its
 /// start (<see cref="DecodedSource"/> skips to a checkpoint).
 /// </summary>
 internal static class Decompression

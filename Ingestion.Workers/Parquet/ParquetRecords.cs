@@ -51,7 +51,8 @@ internal sealed class ParquetRecords : IAsyncDisposable
             // Never past the object, never back: a footer's offsets are the writer's word, and progress only grows.
             _groupEnds[g] = Math.Clamp(meta.Columns.Max(ChunkEnd), g == 0 ? 0 : _groupEnds[g - 1], objectLength);
             var group = reader.OpenRowGroupReader(g);
-            _groupObjects[g] = cells.Sum(c => c.ObjectBytes(group.RowCount, group.GetMetadata(c.Field)?.MetaData?.TotalUncompressedSize ?? 0));
+            _groupObjects[g] = cells.Sum(c =>
+                c.ObjectBytes(group.RowCount, group.GetMetadata(c.Field)?.MetaData?.TotalUncompressedSize ?? 0));
         }
 
         Values = new RowValues(cells.Length);
@@ -336,8 +337,8 @@ internal sealed class ParquetRecords : IAsyncDisposable
     /// reading the object throws (S3, the network, a cancel), which are transient: they fail the attempt, which is retried.
     /// </summary>
     private static bool IsUndecodable(Exception e) => e is ParquetException or ThriftProtocolException or InvalidDataException
-        or EndOfStreamException or InvalidCastException or NotSupportedException or NotImplementedException or ArgumentException or IndexOutOfRangeException
-        or InvalidOperationException or OverflowException or FormatException;
+        or EndOfStreamException or InvalidCastException or NotSupportedException or NotImplementedException
+        or ArgumentException or IndexOutOfRangeException or InvalidOperationException or OverflowException or FormatException;
 
     /// <summary>
     /// Lets go of the previous row group's strings before the next group is decoded, so that a collection during the

@@ -134,7 +134,119 @@ public sealed class Parquet_files
         var (_, problem) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, 1024, CancellationToken.None);
 
         Assert.That(problem!.Code, Is.EqualTo("row_group_too_large"));
-        Assert.That(problem.Message, Does.StartWith("Row group 1 of 2 holds"));
+        Assert.That(problem.Message, Does.StartWith("Row group 1 of 2 has 1,000 rows, which decode into about"));
+    }
+
+    [Test]
+    public async Task Should_bound_a_row_group_by_what_its_rows_decode_into_not_by_its_bytes_in_the_file()
+    {
+        // Two million rows of one repeated string: dictionary and run-length encoded, a few hundred bytes in the file,
+        // but two million slots and strings once decoded.
+        const int rows = 2_000_000;
+        var note = new DataField<string>("note");
+        var stream = new MemoryStream();
+        var options = new ParquetOptions();
+        options.ColumnEncodingHints["note"] = EncodingHint.Dictionary;
+        await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema(note), stream, options))
+        {
+            using var group = writer.CreateRowGroup();
+            await group.WriteAsync(note, Enumerable.Repeat("same", rows).ToArray());
+        }
+
+        stream.Position = 0;
+        await using (var reader = await ParquetReader.CreateAsync(stream, leaveStreamOpen: true))
+        {
+            Assert.That(reader.Metadata!.RowGroups[0].Columns[0].MetaData!.TotalUncompressedSize, Is.LessThan(4096),
+                "the crafted file is small where the old bound looked");
+        }
+
+        stream.Position = 0;
+        var notes = new DatasetDefinition("notes", [new DatasetColumn("note", ColumnType.Text, Required: false)], []);
+        var (records, problem) = await ParquetRecords.OpenAsync(stream, notes, CsvDialect.Default, 64L << 20, CancellationToken.None);
+
+        Assert.That(records, Is.Null);
+        Assert.That(problem, Is.EqualTo(new FileProblem("row_group_too_large",
+            "Row group 1 of 1 has 2,000,000 rows, which decode into about 84 MiB of the dataset's columns; a worker decodes one row group at a time and at most 64 MiB of it (Processing:ParquetMaxRowGroupBytes). Write the file with smaller row groups.")));
+    }
+
+    [Test]
+    public async Task Should_say_a_file_truncated_in_the_middle_is_not_a_readable_parquet_file()
+    {
+        await using var whole = await WriteAsync(2, 100, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        var truncated = new MemoryStream(whole.ToArray()[..(int)(whole.Length / 2)]);
+
+        var (records, problem) = await ParquetRecords.OpenAsync(truncated, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None);
+
+        Assert.That(records, Is.Null);
+        Assert.That(problem!.Code, Is.EqualTo("corrupt_file"));
+        Assert.That(problem.Message, Does.StartWith("The file is not a readable Parquet file: "));
+    }
+
+    [Test]
+    public async Task Should_name_the_row_group_and_column_whose_pages_are_garbage_after_reading_the_groups_before_it()
+    {
+        await using var whole = await WriteAsync(2, 100, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        var bytes = whole.ToArray();
+        await using (var reader = await ParquetReader.CreateAsync(new MemoryStream(bytes)))
+        {
+            // The second row group's quantity chunk: its first page header and data overwritten, the footer intact.
+            var chunk = reader.Metadata!.RowGroups[1].Columns[1].MetaData!;
+            bytes.AsSpan((int)chunk.DataPageOffset, 32).Fill(0xFF);
+        }
+
+        var (records, _) = await ParquetRecords.OpenAsync(new MemoryStream(bytes), Orders, CsvDialect.Default, 1 << 20,
+            CancellationToken.None);
+        await using var _1 = records;
+        var read = 0;
+        var corrupt = Assert.ThrowsAsync<CorruptParquetException>(async () =>
+        {
+            while (await records!.ReadAsync(CancellationToken.None))
+            {
+                read++;
+            }
+        });
+
+        Assert.That(read, Is.EqualTo(100), "the first row group reads");
+        Assert.That(corrupt!.Message, Does.StartWith("row group 2 of 2, column 'quantity', cannot be decoded ("));
+    }
+
+    [Test]
+    public async Task Should_count_progress_to_the_end_of_each_row_group_and_never_past_the_object()
+    {
+        // Dictionary-encoded strings: each chunk starts with its dictionary page, before its first data page.
+        var note = new DataField<string>("note");
+        var stream = new MemoryStream();
+        var options = new ParquetOptions();
+        options.ColumnEncodingHints["note"] = EncodingHint.Dictionary;
+        await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema(note), stream, options))
+        {
+            for (var g = 0; g < 3; g++)
+            {
+                using var group = writer.CreateRowGroup();
+                await group.WriteAsync(note, Enumerable.Range(0, 1000).Select(i => $"note {i % 50:D40}").ToArray());
+            }
+        }
+
+        // The last row group ends where the footer starts: before its length (4 bytes) and the closing magic (4 bytes).
+        var bytes = stream.ToArray();
+        var footerStart = bytes.Length - 8 - BitConverter.ToInt32(bytes, bytes.Length - 8);
+        var notes = new DatasetDefinition("notes", [new DatasetColumn("note", ColumnType.Text, Required: false)], []);
+        var (records, _) = await ParquetRecords.OpenAsync(new MemoryStream(bytes), notes, CsvDialect.Default, 1 << 20,
+            CancellationToken.None);
+        await using var _1 = records;
+
+        var ends = new List<long>();
+        while (await records!.ReadAsync(CancellationToken.None))
+        {
+            if (records.RowInGroupNumber == 1)
+            {
+                ends.Add(records.ObjectBytesRead);
+            }
+        }
+
+        Assert.That(ends, Has.Count.EqualTo(3));
+        Assert.That(ends, Is.Ordered.Ascending);
+        Assert.That(ends[^1], Is.EqualTo(footerStart));
     }
 
     private static Guid Id(int n) => Guid.Parse($"00000000-0000-4000-8000-{n:x12}");

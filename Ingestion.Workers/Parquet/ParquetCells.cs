@@ -32,6 +32,20 @@ internal abstract class ParquetCell(DatasetColumn column, DataField field)
 
     public abstract bool IsNull(int row);
 
+    /// <summary>
+    /// What reading <paramref name="rows"/> rows of this column allocates, from the footer alone: the typed buffers, whose
+    /// size follows the row count, not the column chunk's bytes (a dictionary or run-length encoded column of a million
+    /// equal values is a few bytes in the file and a million slots decoded). <paramref name="encodedBytes"/> is the column
+    /// chunk's uncompressed size.
+    /// </summary>
+    public abstract long DecodedBytes(long rows, long encodedBytes);
+
+    /// <summary>
+    /// The part of <see cref="DecodedBytes"/> that is objects of their own, new for every row group (strings), rather than
+    /// buffers reused from one group to the next: the garbage a row group leaves when the next one is read.
+    /// </summary>
+    public virtual long ObjectBytes(long rows, long encodedBytes) => 0;
+
     /// <summary>Null when the row's value fits the column (into <paramref name="values"/>), or why it does not.</summary>
     public abstract string? Parse(int row, RowValues values, int slot);
 
@@ -219,6 +233,10 @@ internal abstract class ParquetCell<T>(DatasetColumn column, DataField field) : 
 
     public override bool IsNull(int row) => _optional && _slots[row] < 0;
 
+    /// <summary>A value's slot for every row, and an optional column's definition level (turned into the row's slot).</summary>
+    public override long DecodedBytes(long rows, long encodedBytes) =>
+        rows * (Unsafe.SizeOf<T>() + (Field.MaxDefinitionLevel > 0 ? sizeof(int) : 0));
+
     /// <summary>The row's value; only asked of a row that is not null.</summary>
     protected T Value(int row) => _values[_optional ? _slots[row] : row];
 
@@ -365,8 +383,21 @@ internal sealed class UuidCell(DatasetColumn column, DataField field) : ParquetC
 /// </summary>
 internal sealed class StringCell(DatasetColumn column, DataField field, ColumnCodec codec) : ParquetCell<ReadOnlyMemory<char>>(column, field)
 {
+    /// <summary>A <c>char[]</c>'s header and length on a 64-bit runtime: Parquet.Net decodes each plain string into one.</summary>
+    private const int ArrayOverhead = 24;
+
     private byte[] _utf8 = new byte[256];
     private int _length;
+
+    /// <summary>
+    /// Besides each row's slot, every value read plainly is a <c>char[]</c> of its own: an array header per row, and its
+    /// characters, at most two bytes for each of the chunk's UTF-8 bytes. (A dictionary-encoded chunk shares its entries
+    /// between rows, so this overestimates it: the bound stays safe whichever encoding the writer chose, page by page.)
+    /// </summary>
+    public override long DecodedBytes(long rows, long encodedBytes) =>
+        base.DecodedBytes(rows, encodedBytes) + ObjectBytes(rows, encodedBytes);
+
+    public override long ObjectBytes(long rows, long encodedBytes) => rows * ArrayOverhead + 2 * encodedBytes;
 
     public override string? Parse(int row, RowValues values, int slot)
     {

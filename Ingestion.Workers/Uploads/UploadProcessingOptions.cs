@@ -87,14 +87,17 @@ public sealed class UploadProcessingOptions
     public TimeSpan ChunkResendAfter { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>
-    /// A Parquet file is read one row group at a time, and a row group's columns are read whole: the uncompressed size of
-    /// the columns a dataset takes from one row group is what bounds a worker's memory. Decoded, it is several times that
-    /// (Parquet.Net gives every string value its own array: the bench's 500,000-row group, 55 MB uncompressed, took about
-    /// 240 MB of managed memory), so the default is low. A file with a larger row group fails at once
-    /// (<c>row_group_too_large</c>) rather than exhausting the worker; raise it on workers with memory to spare.
+    /// A Parquet file is read one row group at a time, and a row group's columns are read whole: what decoding the columns
+    /// a dataset takes from one row group allocates is what bounds a worker's memory. It is estimated from the footer
+    /// before any column is read: rows times each column's slot (8 bytes for a bigint, 16 for a decimal…), and for a string
+    /// column an array per row plus twice its uncompressed bytes (Parquet.Net gives every string value its own array). It
+    /// follows the row count, not the file's bytes, so a tiny file that declares a hundred million rows of one repeated
+    /// value fails at once (<c>row_group_too_large</c>) rather than exhausting the worker. The default admits DuckDB's
+    /// 122,880-row groups of a table like the bench's transactions (about 40 MiB by this estimate); raise it on workers
+    /// with memory to spare.
     /// </summary>
     [Range(typeof(long), "1048576", "4294967296")]
-    public long ParquetMaxRowGroupBytes { get; set; } = 64L << 20;
+    public long ParquetMaxRowGroupBytes { get; set; } = 128L << 20;
 
     /// <summary>
     /// Small reads of a Parquet file (its footer, page headers) are served from a buffer of this size filled by one ranged

@@ -142,6 +142,18 @@ public sealed class PacingLog
         }
     }
 
+    /// <summary>Grants confirmed by a query of their own before their slot.</summary>
+    public long Confirmations
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _confirms;
+            }
+        }
+    }
+
     public long LetGoCount
     {
         get

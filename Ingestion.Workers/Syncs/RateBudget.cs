@@ -300,6 +300,11 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     private async Task<SlotVerdict> JudgeAsync(string budgetKey, BudgetSlot slot, PacingLog? log, CancellationToken cancellationToken)
     {
         // Read as still there this recently before the slot: no pause withdrew it in time to matter more than one in flight.
+        if (slot.Hold is { Withdrawn: true })
+        {
+            return SlotVerdict.Withdrawn;
+        }
+
         var freshFrom = slot.Latest - (long)(ConfirmWithin.TotalSeconds * Stopwatch.Frequency);
         var confirmAt = slot.Latest - 2 * Volatile.Read(ref _roundTrip) - Stopwatch.Frequency / 1000;
         if (Stopwatch.GetTimestamp() < confirmAt && (slot.Hold is not { } hold || hold.ConfirmedAt < freshFrom))
@@ -366,7 +371,9 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
         await using var command = new NpgsqlCommand("select clock_timestamp()", connection);
         var asked = Stopwatch.GetTimestamp();
         var now = (DateTime)(await command.ExecuteScalarAsync(cancellationToken))!;
-        _databaseClock.Place(now, now, asked, Stopwatch.GetTimestamp());
+        var answered = Stopwatch.GetTimestamp();
+        _databaseClock.Place(now, now, asked, answered);
+        Volatile.Write(ref _roundTrip, answered - asked);
     }
 
     private void Forget(string budgetKey, SlotHold? hold)

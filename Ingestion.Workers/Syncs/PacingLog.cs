@@ -130,18 +130,6 @@ public sealed class PacingLog
         }
     }
 
-    /// <summary>Seconds the budget had slots that no partition asked for (gaps between grants beyond the spacing).</summary>
-    public double IdleSeconds
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _idleSeconds;
-            }
-        }
-    }
-
     /// <summary>Grants confirmed by a query of their own before their slot.</summary>
     public long Confirmations
     {

@@ -165,7 +165,6 @@ public sealed partial class SyncRunner(
                 var ended = await Task.WhenAny(active.Append(tick));
                 if (ended == tick)
                 {
-                    turn.ReviewIdleBudget(pending.Count > 0);
                     continue;
                 }
 
@@ -781,8 +780,6 @@ public sealed partial class SyncRunner(
         private long _requests;
         private readonly SlotSpan _slotTimes = new();
         private long _latencyTicks = TimeSpan.FromMilliseconds(200).Ticks;
-        private int _extraPartitions;
-        private double _idleReviewed;
         // Elapsed milliseconds of the last publish; the first comes one interval into the turn (SyncStarted said where it began).
         private long _lastPublished;
 
@@ -875,23 +872,8 @@ public sealed partial class SyncRunner(
             var declared = definition.Partitions?.Parallelism ?? 1;
             var ceiling = RateBudget.Ceiling(definition.RateLimit.Policies);
             var latency = TimeSpan.FromTicks(Interlocked.Read(ref _latencyTicks)).TotalSeconds;
-            var needed = double.IsInfinity(ceiling) ? declared : (int)Math.Ceiling(ceiling * latency * 1.25) + 1 + Volatile.Read(ref _extraPartitions);
+            var needed = double.IsInfinity(ceiling) ? declared : (int)Math.Ceiling(ceiling * latency * 1.25) + 1;
             return Math.Clamp(needed, 1, Math.Max(1, declared));
-        }
-
-        /// <summary>
-        /// One partition more (for the rest of the turn) when the budget went idle since the last review while partitions
-        /// wait to start: the page latency varies more than its average says, and a slot nobody asked for is lost for good.
-        /// </summary>
-        public void ReviewIdleBudget(bool partitionsWaiting)
-        {
-            var idle = Pacing.IdleSeconds;
-            if (partitionsWaiting && idle > _idleReviewed)
-            {
-                Interlocked.Increment(ref _extraPartitions);
-            }
-
-            _idleReviewed = idle;
         }
 
         public void Dispose() => _publishing.Dispose();

@@ -425,31 +425,54 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
         }
 
         TimeSpan? blockedFor = signal.BlockedUntil is { } until ? until - observedAt : null;
-        if (blockedFor is { } pause && pause > TimeSpan.Zero)
-        {
-            var end = Stopwatch.GetTimestamp() + (long)(pause.TotalSeconds * Stopwatch.Frequency);
-            _blockedUntil.AddOrUpdate(budgetKey, end, (_, known) => Math.Max(known, end));
-        }
+
+        // A spent Remaining (no Retry-After) that the budget's own grants explain is no pause: at the policy's full pace the
+        // last R requests always lie within the window, so every answer says "none left, whole limit back in a window",
+        // and the next slot already lies a window after the R-th latest grant's end, when a request frees up. It pauses
+        // every worker only when the upstream counts requests the budget does not know of (another client on the credential).
+        var window = signal.WindowSeconds ?? (declared.Count > 0 ? declared.Min(p => p.PerSeconds) : (int?)null);
+        var explainable = signal.RetryAt is null && blockedFor is not null && signal.Limit is > 0 && window is > 0;
 
         await using var command = dataSource.CreateCommand("""
-            with withdrawn as (
+            with known as (
+                select count(*) as requests from ingestion.rate_grants g
+                where g.budget_key = @key and g.at <= clock_timestamp()
+                  and coalesce(g.ends, g.at) > clock_timestamp() - make_interval(secs => @window) - @margin
+            ),
+            pause as (
+                select case when @explainable and (select requests from known) >= @limit then null else @blocked_for::interval end as span
+            ),
+            withdrawn as (
                 delete from ingestion.rate_grants g
-                where g.budget_key = @key and @blocked_for::interval is not null and g.at > clock_timestamp()
+                where g.budget_key = @key and (select span from pause) is not null and g.at > clock_timestamp()
+            ),
+            upsert as (
+                insert into ingestion.rate_budgets as b (budget_key, blocked_until, learned_requests, learned_seconds, learned_at)
+                values (@key, clock_timestamp() + (select span from pause), @requests, @seconds,
+                        case when @requests::int is not null then clock_timestamp() end)
+                on conflict (budget_key) do update set
+                    blocked_until = greatest(b.blocked_until, excluded.blocked_until),
+                    learned_requests = coalesce(excluded.learned_requests, b.learned_requests),
+                    learned_seconds = coalesce(excluded.learned_seconds, b.learned_seconds),
+                    learned_at = coalesce(excluded.learned_at, b.learned_at),
+                    updated_at = now()
             )
-            insert into ingestion.rate_budgets as b (budget_key, blocked_until, learned_requests, learned_seconds, learned_at)
-            values (@key, clock_timestamp() + @blocked_for, @requests, @seconds, case when @requests::int is not null then clock_timestamp() end)
-            on conflict (budget_key) do update set
-                blocked_until = greatest(b.blocked_until, excluded.blocked_until),
-                learned_requests = coalesce(excluded.learned_requests, b.learned_requests),
-                learned_seconds = coalesce(excluded.learned_seconds, b.learned_seconds),
-                learned_at = coalesce(excluded.learned_at, b.learned_at),
-                updated_at = now()
+            select (select span from pause) is not null
             """);
         command.Parameters.AddWithValue("key", budgetKey);
         command.Parameters.Add(new NpgsqlParameter("blocked_for", NpgsqlTypes.NpgsqlDbType.Interval) { Value = (object?)blockedFor ?? DBNull.Value });
         command.Parameters.AddWithValue("requests", (object?)learned?.Requests ?? DBNull.Value);
         command.Parameters.AddWithValue("seconds", (object?)learned?.PerSeconds ?? DBNull.Value);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        command.Parameters.AddWithValue("explainable", explainable);
+        command.Parameters.AddWithValue("limit", signal.Limit ?? 0);
+        command.Parameters.AddWithValue("window", window ?? 0);
+        command.Parameters.AddWithValue("margin", Margin);
+        var paused = (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+        if (paused && blockedFor is { } pause && pause > TimeSpan.Zero)
+        {
+            var end = Stopwatch.GetTimestamp() + (long)(pause.TotalSeconds * Stopwatch.Frequency);
+            _blockedUntil.AddOrUpdate(budgetKey, end, (_, known) => Math.Max(known, end));
+        }
     }
 
     /// <summary>

@@ -12,7 +12,8 @@ namespace Ingestion.Tests.EndToEnd.Syncs;
 /// PostgreSQL's clock and its tolerance), stored with the grant, and the next window starts after the R-th latest end. The
 /// whole tolerance lies after the slot's latest moment on the worker's clock; a request woken past the grant's end is let
 /// go and given back by the budget itself. A worker
-/// confirms a grant from what its slot statements read, and asks PostgreSQL only for a grant it has not read lately.
+/// confirms a grant from what its slot statements read, and asks PostgreSQL only for a grant it has not read lately. A spent
+/// Remaining pauses the key only when its own grants do not explain it.
 /// </summary>
 public sealed class When_a_budget_grant_is_an_interval
 {
@@ -117,6 +118,37 @@ public sealed class When_a_budget_grant_is_an_interval
 
         Assert.That(await _first.AwaitSlotAsync(key, slot, log, CancellationToken.None), Is.EqualTo(SlotVerdict.Send));
         Assert.That(log.Confirmations, Is.Zero);
+    }
+
+    [Test]
+    public async Task Should_not_pause_for_a_spent_remaining_its_own_grants_explain_but_for_one_they_do_not()
+    {
+        // Ten grants taken at the policy's pace: the upstream's "none left, all back in a second" is the budget's own doing.
+        var key = "key-" + Guid.NewGuid();
+        for (var i = 0; i < 10; i++)
+        {
+            await _first.ReserveAsync(key, [TenASecond], RateBudget.Lead, CancellationToken.None);
+        }
+
+        // As if they had all gone: the latest 30 ms ago.
+        await _sandbox.ExecuteAsync("""
+            update ingestion.rate_grants g set at = g.at - d.shift, ends = g.ends - d.shift
+            from (select max(at) - clock_timestamp() + interval '30 milliseconds' as shift from ingestion.rate_grants where budget_key = @key) d
+            where g.budget_key = @key
+            """, ("key", key));
+        var now = DateTimeOffset.UtcNow;
+        var spent = new RateSignal(10, 0, now.AddSeconds(1), null, null);
+        await _second.ObserveAsync(key, [TenASecond], spent, now, CancellationToken.None);
+
+        Assert.That(await GrantsAsync(key), Has.Count.EqualTo(10), "no grant withdrawn");
+        Assert.That((await _second.ReserveAsync(key, [TenASecond], RateBudget.Lead, CancellationToken.None)).Wait, Is.LessThan(TimeSpan.FromSeconds(0.5)),
+            "the next slot follows the log, not a pause");
+
+        // The same answer on a key the budget sent nothing on: another client spent the limit, and every worker pauses.
+        var other = "key-" + Guid.NewGuid();
+        await _second.ObserveAsync(other, [TenASecond], spent, now, CancellationToken.None);
+        var next = await _first.ReserveAsync(other, [TenASecond], RateBudget.Lead, CancellationToken.None);
+        Assert.That(next.Wait, Is.GreaterThan(TimeSpan.FromSeconds(0.5)), "the pause the upstream asked for holds");
     }
 
     private static void SpinUntil(long timestamp)

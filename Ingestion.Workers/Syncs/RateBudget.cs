@@ -38,7 +38,7 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     /// one's page later than one that did not, and the two may then look closer than they were sent). The log keeps requests
     /// this much further apart than the window.
     /// </summary>
-    public static readonly TimeSpan Margin = TimeSpan.FromMilliseconds(13);
+    public static readonly TimeSpan Margin = TimeSpan.FromMilliseconds(25);
 
     /// <summary>
     /// The least time a grant allows after its slot's latest moment on this worker's clock for its request to leave (its first

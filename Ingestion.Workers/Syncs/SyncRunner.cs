@@ -182,7 +182,8 @@ public sealed partial class SyncRunner(
 
         await turn.PublishProgressAsync(force: true, cancellationToken);
         LogTurn(command.JobId, turn.Elapsed.TotalSeconds, turn.Seconds(Phase.Budget), turn.Seconds(Phase.Fetch), turn.Seconds(Phase.PageSlot),
-            turn.Seconds(Phase.LoaderBusy), turn.Seconds(Phase.Load), turn.Requests, turn.SlotsLetGo, turn.SlotRate);
+            turn.Seconds(Phase.LoaderBusy), turn.Seconds(Phase.Load), turn.Requests, turn.Pacing.LetGoCount, turn.SlotRate);
+        LogPacing(command.JobId, turn.Pacing.Summary());
         if (ends.All(e => e.Finished))
         {
             var counts = await SyncPartitions.CountsAsync(run.Connection, command.JobId, turn.BudgetShare, cancellationToken);
@@ -501,38 +502,37 @@ public sealed partial class SyncRunner(
             }
 
             turn.SlotTaken(permit);
-            var usable = await budget.WaitForAsync(source.BudgetKey, permit, cancellationToken);
+            var verdict = await budget.AwaitSlotAsync(source.BudgetKey, permit, turn.Pacing, cancellationToken);
             turn.Spent(Phase.Budget, asking.Elapsed);
-            if (!usable)
+            if (verdict != SlotVerdict.Send)
             {
-                turn.SlotLetGo();
-                await budget.ReleaseAsync(source.BudgetKey, permit, cancellationToken);
-                if (++letGoInRow % SlotsLetGoWarning == 0)
-                {
-                    // Slots let go in a row: this worker keeps waking too late for them, and asks the budget again each time.
-                    LogSlotsLetGo(turn.Run.Command.JobId, turn.Run.Command.Source, letGoInRow);
-                }
-
+                // The budget gave the slot back; this partition asks again.
+                WarnIfLettingGo(turn, ref letGoInRow);
                 continue;
             }
 
-            letGoInRow = 0;
-
-            requests++;
-            turn.CountRequest();
             using var request = builder.Build(position);
-
             // Next links stay on the source's origin (PageRequests), so the addresses approved for it hold for them too.
             SourceHttp.Approve(request, turn.Approved);
             var clock = Stopwatch.StartNew();
             var sent = Stopwatch.GetTimestamp();
+            var window = new SendWindow(permit.Deadline);
             HttpResponseMessage response;
             try
             {
-                response = await http.SendAsync(request, _options.RequestTimeout, cancellationToken);
+                response = await http.SendAsync(request, _options.RequestTimeout, window, cancellationToken);
+            }
+            catch (Exception e) when (window.Missed && e is HttpRequestException or IOException && !cancellationToken.IsCancellationRequested)
+            {
+                // Woken in time, but the request could not leave by the grant's end (a connection to open first): nothing was sent.
+                turn.Pacing.LetGo(SlotVerdict.LateAtSend);
+                await budget.ReleaseAsync(source.BudgetKey, permit, cancellationToken);
+                WarnIfLettingGo(turn, ref letGoInRow);
+                continue;
             }
             catch (Exception e) when (e is HttpRequestException or TimeoutException && !cancellationToken.IsCancellationRequested)
             {
+                CountSent(turn, permit, window, ref requests, ref letGoInRow);
                 if (++failures >= _options.MaxAttempts)
                 {
                     throw new SyncException("upstream_unreachable",
@@ -543,6 +543,7 @@ public sealed partial class SyncRunner(
                 continue;
             }
 
+            CountSent(turn, permit, window, ref requests, ref letGoInRow);
             var handedOver = false;
             try
             {
@@ -660,6 +661,25 @@ public sealed partial class SyncRunner(
         }
     }
 
+    /// <summary>A request left (or may have: a network failure after its first byte): it counts, and the slots let go in a row start again.</summary>
+    private static void CountSent(Turn turn, BudgetSlot slot, SendWindow window, ref int requests, ref int letGoInRow)
+    {
+        requests++;
+        turn.CountRequest();
+        letGoInRow = 0;
+        var answered = Stopwatch.GetTimestamp();
+        turn.Pacing.Sent(window.SentAt != 0 ? window.SentAt : answered, slot.Latest, answered);
+    }
+
+    private void WarnIfLettingGo(Turn turn, ref int letGoInRow)
+    {
+        if (++letGoInRow % SlotsLetGoWarning == 0)
+        {
+            // Slots let go in a row: this worker keeps waking too late for them, and asks the budget again each time.
+            LogSlotsLetGo(turn.Run.Command.JobId, turn.Run.Command.Source, letGoInRow);
+        }
+    }
+
     /// <summary>1, 2, 4 … 30 s: the pause after the n-th failure in a row.</summary>
     private static TimeSpan Backoff(int failures) => TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Max(0, failures - 1))));
 
@@ -670,6 +690,9 @@ public sealed partial class SyncRunner(
         "Sync {JobId}: turn of {Seconds:0.0} s; summed over its partitions: {Budget:0.0} s asking or waiting for the rate budget, {Fetch:0.0} s fetching pages (of which {Slot:0.0} s waiting for a page slot), {LoaderBusy:0.0} s with a page waiting for its loader, {Load:0.0} s loading; {Requests} requests, {LetGo} budget slots let go (woken too late for them, or a pause asked for), {SlotRate:0.00} slots a second from the first to the last")]
     private partial void LogTurn(Guid jobId, double seconds, double budget, double fetch, double slot, double loaderBusy, double load, long requests, long letGo,
         double slotRate);
+
+    [LoggerMessage(LogLevel.Information, "Sync {JobId}: budget slots of the turn: {Pacing}")]
+    private partial void LogPacing(Guid jobId, string pacing);
 
     [LoggerMessage(LogLevel.Warning, "Sync {JobId} of source {Source} failed: {Code}: {Message}")]
     private partial void LogFailed(Guid jobId, string source, string code, string message);
@@ -753,7 +776,6 @@ public sealed partial class SyncRunner(
         private readonly SemaphoreSlim _publishing = new(1, 1);
         private readonly long[] _phaseTicks = new long[Enum.GetValues<Phase>().Length];
         private long _requests;
-        private long _slotsLetGo;
         private readonly SlotSpan _slotTimes = new();
         private long _latencyTicks = TimeSpan.FromMilliseconds(200).Ticks;
         // Elapsed milliseconds of the last publish; the first comes one interval into the turn (SyncStarted said where it began).
@@ -788,14 +810,16 @@ public sealed partial class SyncRunner(
 
         public long Requests => Interlocked.Read(ref _requests);
 
-        /// <summary>Budget slots taken and not used: the worker woke too late for them, or the upstream asked for a pause.</summary>
-        public long SlotsLetGo => Interlocked.Read(ref _slotsLetGo);
-
-        public void SlotLetGo() => Interlocked.Increment(ref _slotsLetGo);
+        /// <summary>How the turn's budget slots went: grants, lateness at send, slots let go and why.</summary>
+        public PacingLog Pacing { get; } = new(RateBudget.Ceiling(source.Definition.RateLimit.Policies) is var ceiling && double.IsFinite(ceiling)
+                ? TimeSpan.FromSeconds(1 / ceiling)
+                : TimeSpan.MaxValue / 4,
+            source.Definition.RateLimit.Policies.MinBy(p => (double)p.PerSeconds / p.Requests));
 
         /// <summary>A slot the budget gave (to be used or let go), by when it falls on this worker's clock: what the pace it granted is measured by.</summary>
         public void SlotTaken(BudgetSlot slot)
         {
+            Pacing.Granted(slot);
             var at = slot.Latest;
             lock (_slotTimes)
             {

@@ -1,0 +1,9 @@
+-- A rate budget grant is an interval, not a moment: its request may leave anywhere from its slot (at)
+-- to its end (ends: the slot plus the asking worker's uncertainty about PostgreSQL's clock and its
+-- tolerance for a late wake-up), and it counts in every window that interval overlaps. A slot is
+-- placed a window after the R-th latest end, so a request sent late within its grant still keeps
+-- every policy, and the worker sends it instead of giving the slot up. Grants written before this
+-- column (or by a worker that predates it) end at their slot.
+alter table ingestion.rate_grants add column ends timestamptz;
+
+create index rate_grants_key_ends on ingestion.rate_grants (budget_key, (coalesce(ends, at)));

@@ -3,9 +3,7 @@
 -- next turn, on any worker, reads this row to tell a build still running (the backend is alive and
 -- active) from one whose worker died (the backend is gone). (pid, backend_start) names a backend:
 -- a pid alone may be reused. `starts` counts the builds of the attempt, to bound the rebuilds; the
--- finishing worker records a failure PostgreSQL reported (error_code: its SQLSTATE). A worker that
--- stops gracefully cancels its build and records stopped_at: the next turn builds again in its place
--- without counting a start (a deployment is not a failure of the build).
+-- finishing worker records a failure PostgreSQL reported (error_code: its SQLSTATE).
 create table ingestion.index_build_sessions (
     job_id uuid primary key references ingestion.jobs (job_id) on delete cascade,
     attempt int not null,
@@ -15,6 +13,5 @@ create table ingestion.index_build_sessions (
     started_at timestamptz not null default now(),
     finished_at timestamptz,
     error_code text,
-    error_message text,
-    stopped_at timestamptz
+    error_message text
 );

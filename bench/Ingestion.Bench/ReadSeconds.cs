@@ -1,3 +1,4 @@
+using System.Data;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Ingestion.Tests.Infrastructure;
@@ -15,9 +16,13 @@ namespace Ingestion.Bench;
 /// </summary>
 internal sealed partial class ReadSeconds : IAsyncDisposable
 {
-    /// <summary>The checkpointer's and autovacuum's activity are visible with <c>pg_read_all_stats</c> (infra/up.sh grants it).</summary>
-    private const string PostgresSql = """
-        select (select checkpoints_timed + checkpoints_req from pg_stat_bgwriter),
+    /// <summary>
+    /// The checkpointer's and autovacuum's activity are visible with <c>pg_read_all_stats</c> (infra/up.sh grants it).
+    /// <paramref name="checkpoints"/> counts the checkpoints done: PostgreSQL 17 moved them from <c>pg_stat_bgwriter</c> to
+    /// <c>pg_stat_checkpointer</c>.
+    /// </summary>
+    private static string PostgresSql(string checkpoints) => $"""
+        select ({checkpoints}),
                (select case when pg_has_role('pg_read_all_stats', 'member') then coalesce(wait_event, 'working')
                             else 'unknown (no pg_read_all_stats)' end
                 from pg_stat_activity where backend_type = 'checkpointer'),
@@ -25,6 +30,9 @@ internal sealed partial class ReadSeconds : IAsyncDisposable
                 where backend_type = 'autovacuum worker'),
                (select count(*) from pg_stat_activity where backend_type = 'client backend' and state = 'active')
         """;
+
+    private const string CheckpointsBefore17 = "select checkpoints_timed + checkpoints_req from pg_stat_bgwriter";
+    private const string Checkpoints = "select num_timed + num_requested from pg_stat_checkpointer";
 
     private static readonly HttpClient Scraper = new() { Timeout = TimeSpan.FromSeconds(5) };
 
@@ -47,44 +55,85 @@ internal sealed partial class ReadSeconds : IAsyncDisposable
         double ReadPoolUsed, double ReadPoolOpen, double ClientGcPauseMs, string ClientCollections, long Checkpoints,
         string Checkpointer, string? Autovacuum, long ActiveBackends);
 
+    /// <summary>
+    /// A sample that fails (an API too busy to answer, a PostgreSQL query that errs or a connection lost) is logged and
+    /// skipped: the next one spans the gap. The sampler explains a run; it must not end it.
+    /// </summary>
     private async Task SampleAsync(Sandbox sandbox, HostProcess api)
     {
-        await using var connection = await sandbox.Db.OpenConnectionAsync();
+        NpgsqlConnection? connection = null;
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
-        do
+        try
         {
-            var at = (DateTimeOffset.UtcNow - Start).TotalSeconds;
-            List<(string Line, double Value)> metrics;
-            try
+            do
             {
-                metrics = await ScrapeAsync(api);
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-            {
-                // An API too busy to answer its metrics within 5 s: the next sample spans the gap.
-                Bench.Log($"no metrics sample at {Bench.F(at, 0)} s: {e.Message}");
-                continue;
-            }
+                var at = (DateTimeOffset.UtcNow - Start).TotalSeconds;
+                List<(string Line, double Value)> metrics;
+                try
+                {
+                    metrics = await ScrapeAsync(api);
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    // An API too busy to answer its metrics within 5 s.
+                    Bench.Log($"no metrics sample at {Bench.F(at, 0)} s: {e.Message}");
+                    continue;
+                }
 
-            await using var command = new NpgsqlCommand(PostgresSql, connection);
-            await using var reader = await command.ExecuteReaderAsync();
-            await reader.ReadAsync();
-            lock (_samples)
+                PostgresSample postgres;
+                try
+                {
+                    connection ??= await sandbox.Db.OpenConnectionAsync();
+                    postgres = await SamplePostgresAsync(connection);
+                }
+                catch (NpgsqlException e)
+                {
+                    Bench.Log($"no PostgreSQL sample at {Bench.F(at, 0)} s: {e.Message}");
+                    if (connection is { State: not ConnectionState.Open })
+                    {
+                        // A broken connection stays broken: the next sample opens another.
+                        await connection.DisposeAsync();
+                        connection = null;
+                    }
+
+                    continue;
+                }
+
+                lock (_samples)
+                {
+                    _samples.Add(new Sample(at,
+                        Sum(metrics, "system_runtime_dotnet_gc_pause_time") * 1000,
+                        Collections(metrics),
+                        Sum(metrics, "system_runtime_dotnet_thread_pool_queue_length"),
+                        Sum(metrics, "system_runtime_dotnet_thread_pool_thread_count"),
+                        Sum(metrics, "npgsql_db_client_connection_count", "-reads", "state=\"used\""),
+                        Sum(metrics, "npgsql_db_client_connection_count", "-reads"),
+                        GC.GetTotalPauseDuration().TotalMilliseconds,
+                        $"{GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}",
+                        postgres.Checkpoints, postgres.Checkpointer, postgres.Autovacuum, postgres.ActiveBackends));
+                }
+            }
+            while (await WaitAsync(timer));
+        }
+        finally
+        {
+            if (connection is not null)
             {
-                _samples.Add(new Sample(at,
-                    Sum(metrics, "system_runtime_dotnet_gc_pause_time") * 1000,
-                    Collections(metrics),
-                    Sum(metrics, "system_runtime_dotnet_thread_pool_queue_length"),
-                    Sum(metrics, "system_runtime_dotnet_thread_pool_thread_count"),
-                    Sum(metrics, "npgsql_db_client_connection_count", "-reads", "state=\"used\""),
-                    Sum(metrics, "npgsql_db_client_connection_count", "-reads"),
-                    GC.GetTotalPauseDuration().TotalMilliseconds,
-                    $"{GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}",
-                    reader.GetInt64(0), reader.IsDBNull(1) ? "none" : reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2),
-                    reader.GetInt64(3)));
+                await connection.DisposeAsync();
             }
         }
-        while (await WaitAsync(timer));
+    }
+
+    private sealed record PostgresSample(long Checkpoints, string Checkpointer, string? Autovacuum, long ActiveBackends);
+
+    private static async Task<PostgresSample> SamplePostgresAsync(NpgsqlConnection connection)
+    {
+        var checkpoints = connection.PostgreSqlVersion.Major >= 17 ? Checkpoints : CheckpointsBefore17;
+        await using var command = new NpgsqlCommand(PostgresSql(checkpoints), connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        return new PostgresSample(reader.GetInt64(0), reader.IsDBNull(1) ? "none" : reader.GetString(1),
+            reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetInt64(3));
     }
 
     private async Task<bool> WaitAsync(PeriodicTimer timer)

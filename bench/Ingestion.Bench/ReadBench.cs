@@ -146,7 +146,10 @@ internal static class ReadBench
     }
 
     /// <param name="ByDue">Each request's latency, in the order they were due.</param>
-    /// <param name="SendLags">How late the client sent each request (ms after it was due): the client's own lag, inside the latency.</param>
+    /// <param name="SendLags">
+    /// How late the client started each request (ms after it was due): the client's own lag, inside the latency. It ends when
+    /// the request is handed to the HTTP client, so a wait for one of its connections is not in it (that is in the latency).
+    /// </param>
     private sealed record LoadResult(int Count, double P50, double P99, int Errors, int NotModified, double Achieved, double[] ByDue,
         double[] SendLags, double SendLagP99);
 
@@ -170,83 +173,91 @@ internal static class ReadBench
         // The client must not stall the run it measures: no blocking full collection while requests are due.
         var latencyMode = GCSettings.LatencyMode;
         GCSettings.LatencyMode = GCLatencyMode.SustainedLowLatency;
-        var start = Stopwatch.GetTimestamp();
-        for (var i = 0; i < total; i++)
+        // Restored however the run ends: the steps and the export that follow must not run in it by accident.
+        try
         {
-            var due = start + (long)(i * ticksPerRequest);
-            var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
-            if (wait > TimeSpan.FromMilliseconds(1))
+            var start = Stopwatch.GetTimestamp();
+            for (var i = 0; i < total; i++)
             {
-                await Task.Delay(wait);
-            }
-
-            // Half revalidate a page they were given before (when there is one), as an app refreshing its list does.
-            string path;
-            string? etag = null;
-            if (random.Next(2) == 0 && recent[random.Next(recent.Length)] is { } seen && etags.TryGetValue(seen, out var known))
-            {
-                (path, etag) = (seen, known);
-            }
-            else
-            {
-                path = NewPath(random, accounts);
-            }
-
-            var slot = i;
-            Interlocked.Increment(ref outstanding.Value);
-            _ = Task.Run(async () =>
-            {
-                lags[slot] = Stopwatch.GetElapsedTime(due).TotalMilliseconds;
-                try
+                var due = start + (long)(i * ticksPerRequest);
+                var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+                if (wait > TimeSpan.FromMilliseconds(1))
                 {
-                    using var request = new HttpRequestMessage(HttpMethod.Get, path);
-                    if (etag is not null)
-                    {
-                        request.Headers.TryAddWithoutValidation("If-None-Match", etag);
-                    }
+                    await Task.Delay(wait);
+                }
 
-                    using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead);
-                    if (response.StatusCode == HttpStatusCode.NotModified)
+                // Half revalidate a page they were given before (when there is one), as an app refreshing its list does.
+                string path;
+                string? etag = null;
+                if (random.Next(2) == 0 && recent[random.Next(recent.Length)] is { } seen && etags.TryGetValue(seen, out var known))
+                {
+                    (path, etag) = (seen, known);
+                }
+                else
+                {
+                    path = NewPath(random, accounts);
+                }
+
+                var slot = i;
+                Interlocked.Increment(ref outstanding.Value);
+                _ = Task.Run(async () =>
+                {
+                    lags[slot] = Stopwatch.GetElapsedTime(due).TotalMilliseconds;
+                    try
                     {
-                        Interlocked.Increment(ref notModified);
-                    }
-                    else if (response.IsSuccessStatusCode)
-                    {
-                        if (response.Headers.ETag is { } tag)
+                        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+                        if (etag is not null)
                         {
-                            etags[path] = tag.ToString();
-                            recent[slot % recent.Length] = path;
+                            request.Headers.TryAddWithoutValidation("If-None-Match", etag);
+                        }
+
+                        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead);
+                        if (response.StatusCode == HttpStatusCode.NotModified)
+                        {
+                            Interlocked.Increment(ref notModified);
+                        }
+                        else if (response.IsSuccessStatusCode)
+                        {
+                            if (response.Headers.ETag is { } tag)
+                            {
+                                etags[path] = tag.ToString();
+                                recent[slot % recent.Length] = path;
+                            }
+                        }
+                        else
+                        {
+                            Interlocked.Increment(ref errors);
                         }
                     }
-                    else
+                    catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
                     {
                         Interlocked.Increment(ref errors);
                     }
-                }
-                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-                {
-                    Interlocked.Increment(ref errors);
-                }
-                catch (Exception e)
-                {
-                    finished.TrySetException(e);
-                }
+                    catch (Exception e)
+                    {
+                        finished.TrySetException(e);
+                    }
 
-                latencies[slot] = Stopwatch.GetElapsedTime(due).TotalMilliseconds;
-                if (Interlocked.Decrement(ref outstanding.Value) == 0)
-                {
-                    finished.TrySetResult();
-                }
-            });
+                    latencies[slot] = Stopwatch.GetElapsedTime(due).TotalMilliseconds;
+                    if (Interlocked.Decrement(ref outstanding.Value) == 0)
+                    {
+                        finished.TrySetResult();
+                    }
+                });
+            }
+
+            if (Interlocked.Decrement(ref outstanding.Value) == 0)
+            {
+                finished.TrySetResult();
+            }
+
+    await finished.Task;
         }
-
-        if (Interlocked.Decrement(ref outstanding.Value) == 0)
+        finally
         {
-            finished.TrySetResult();
+            GCSettings.LatencyMode = latencyMode;
         }
 
-        await finished.Task;
-        GCSettings.LatencyMode = latencyMode;
         var achieved = total / clock.Elapsed.TotalSeconds;
         var byDue = (double[])latencies.Clone();
         Array.Sort(latencies);

@@ -158,8 +158,10 @@ public sealed partial class IndexBuildSessions(IConfiguration configuration, IOp
                 catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
                 {
                     // The worker stops (a deployment, a scale-in): its build was cancelled on purpose, not lost. Recorded
-                    // while the session, and so its backend, still lives: a turn elsewhere that finds the backend gone
-                    // also finds the record, and never counts this build as lost.
+                    // while the session, and so usually its backend, still lives: a turn elsewhere that finds the backend
+                    // gone then also finds the record. Not always: a cancel the server does not act on within Npgsql's
+                    // CancellationTimeout breaks the session, and its backend may end before the record is written; that
+                    // turn counts the build as lost, a start too many, the safe way.
                     await RecordStoppedAsync(jobId, identity);
                     return;
                 }

@@ -95,7 +95,7 @@ public sealed class When_an_index_build_outlives_its_message
             await open.RollbackAsync();
         }
 
-        // The other worker takes the job's message on (redelivered, or sent back by the killed worker's last turn).
+        // Another worker takes the job's message on (redelivered, or sent back by the killed worker's last turn).
         var job = await acme.WaitForJobAsync(jobId, TimeSpan.FromSeconds(60), "built", "failed", "cancelled");
 
         Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("built"), job.ToJsonString());

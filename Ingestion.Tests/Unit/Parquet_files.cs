@@ -1,7 +1,9 @@
 using Ingestion.Platform.Datasets;
 using Ingestion.Workers.Csv;
 using Ingestion.Workers.Parquet;
+using System.Reflection;
 using Parquet;
+using Parquet.Meta;
 using Parquet.Schema;
 
 namespace Ingestion.Tests.Unit;
@@ -170,6 +172,27 @@ public sealed class Parquet_files
     }
 
     [Test]
+    public async Task Should_bound_a_row_group_by_its_pages_uncompressed_size_whatever_its_row_count()
+    {
+        // One bigint row, but a chunk whose footer says it decompresses into 2 GB (a dictionary or page that size): its
+        // values are 8 bytes, its page buffers are what Parquet.Net would allocate.
+        await using var file = await WriteAsync(1, 1, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        var crafted = await WithFooterAsync(file.ToArray(), meta => meta.RowGroups[0].Columns[1].MetaData!.TotalUncompressedSize = 2L << 30);
+
+        var (records, problem) = await ParquetRecords.OpenAsync(new MemoryStream(crafted), Orders, CsvDialect.Default, 256L << 20,
+            CancellationToken.None);
+
+        await using (var check = await ParquetReader.CreateAsync(new MemoryStream(crafted)))
+        {
+            Assert.That(check.Metadata!.RowGroups[0].Columns[1].MetaData!.TotalUncompressedSize, Is.EqualTo(2L << 30), "the footer claims it");
+        }
+
+        Assert.That(records, Is.Null);
+        Assert.That(problem!.Code, Is.EqualTo("row_group_too_large"));
+        Assert.That(problem.Message, Does.StartWith("Row group 1 of 1 has 1 rows, which decode into about 4,096 MiB"));
+    }
+
+    [Test]
     public async Task Should_say_a_file_truncated_in_the_middle_is_not_a_readable_parquet_file()
     {
         await using var whole = await WriteAsync(2, 100, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
@@ -247,6 +270,32 @@ public sealed class Parquet_files
         Assert.That(ends, Has.Count.EqualTo(3));
         Assert.That(ends, Is.Ordered.Ascending);
         Assert.That(ends[^1], Is.EqualTo(footerStart));
+    }
+
+    /// <summary>
+    /// The file with its footer changed by <paramref name="change"/>: what a crafted file's footer may claim, which no
+    /// writer writes. The footer is re-serialized with Parquet.Net's own Thrift writer (internal: reached by reflection).
+    /// </summary>
+    private static async Task<byte[]> WithFooterAsync(byte[] file, Action<FileMetaData> change)
+    {
+        var footerLength = BitConverter.ToInt32(file, file.Length - 8);
+        var footerStart = file.Length - 8 - footerLength;
+        FileMetaData meta;
+        await using (var reader = await ParquetReader.CreateAsync(new MemoryStream(file)))
+        {
+            meta = reader.Metadata!;
+        }
+
+        change(meta);
+        var footer = new MemoryStream();
+        var assembly = typeof(FileMetaData).Assembly;
+        var writerType = assembly.GetType("Parquet.Meta.Proto.ThriftCompactProtocolWriter", throwOnError: true)!;
+        var writer = Activator.CreateInstance(writerType, BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic,
+            null, [footer], null)!;
+        typeof(FileMetaData).GetMethod("Write", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, [writerType])!
+            .Invoke(meta, [writer]);
+        var bytes = footer.ToArray();
+        return [.. file.AsSpan(0, footerStart), .. bytes, .. BitConverter.GetBytes(bytes.Length), .. "PAR1"u8];
     }
 
     private static Guid Id(int n) => Guid.Parse($"00000000-0000-4000-8000-{n:x12}");

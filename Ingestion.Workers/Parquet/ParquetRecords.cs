@@ -229,10 +229,12 @@ internal sealed class ParquetRecords : IAsyncDisposable
     }
 
     /// <summary>
-    /// Whether row group <paramref name="g"/> can be read whole: bounded by what decoding its mapped columns allocates
-    /// (<see cref="ParquetCell.DecodedBytes"/>), computed from the footer before any column is read, since the file's own
-    /// bytes say little about it (a tiny file can declare a hundred million rows of one repeated value). A column chunk
-    /// that claims more values than its row group has rows is counted at its own claim.
+    /// Whether row group <paramref name="g"/> can be read whole: bounded by what decoding its mapped columns allocates,
+    /// computed from the footer before any column is read. That is the typed values (<see cref="ParquetCell.DecodedBytes"/>),
+    /// since the file's own bytes say little about them (a tiny file can declare a hundred million rows of one repeated
+    /// value), and beside them the pages themselves: Parquet.Net decompresses a page whole into a buffer of the page's
+    /// uncompressed size, and a dictionary into one sized by its header, so each chunk counts twice its uncompressed size
+    /// (a bigint chunk of one row whose dictionary claims 2 GB is 2 GB to decode, however few its rows).
     /// </summary>
     private static FileProblem? RowGroupProblem(ParquetReader reader, int g, List<ParquetCell> cells, long maxRowGroupBytes)
     {
@@ -251,13 +253,19 @@ internal sealed class ParquetRecords : IAsyncDisposable
         }
 
         // A crafted footer's sizes cannot overflow: rows are below 2^31 here, a chunk's size is capped, the sum is a double.
-        var decoded = cells.Zip(chunks, (c, m) => c.DecodedBytes(rows, Math.Min(m?.TotalUncompressedSize ?? 0, long.MaxValue / 64)))
-            .Aggregate(0.0, (sum, bytes) => sum + bytes);
+        var decoded = cells.Zip(chunks, (c, m) => (Cell: c, Encoded: Math.Min(m?.TotalUncompressedSize ?? 0, long.MaxValue / 64)))
+            .Aggregate(0.0, (sum, chunk) => sum + chunk.Cell.DecodedBytes(rows, chunk.Encoded) + PageBuffers * (double)chunk.Encoded);
         return decoded > maxRowGroupBytes
             ? new FileProblem("row_group_too_large",
                 $"Row group {g + 1} of {reader.RowGroupCount} has {rows:N0} rows, which decode into about {decoded / (1024.0 * 1024):N0} MiB of the dataset's columns; a worker decodes one row group at a time and at most {maxRowGroupBytes / (1024.0 * 1024):N0} MiB of it (Processing:ParquetMaxRowGroupBytes). Write the file with smaller row groups.")
             : null;
     }
+
+    /// <summary>
+    /// How many times a column chunk's uncompressed size decoding it allocates besides its values: the page's buffer,
+    /// and the dictionary's (or the page's second copy, when its codec decompresses through one).
+    /// </summary>
+    private const int PageBuffers = 2;
 
     private static string Hint(DatasetColumn column, DataField field) =>
         field.ClrType == typeof(float) || field.ClrType == typeof(double)

@@ -193,6 +193,21 @@ public sealed class Parquet_files
     }
 
     [Test]
+    public async Task Should_say_a_column_with_fewer_values_than_its_row_group_has_rows_is_not_a_readable_parquet_file()
+    {
+        // Read, the chunk would fill 99 of the 100 rows and leave the last as the previous row group had it.
+        await using var file = await WriteAsync(2, 100, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        var crafted = await WithFooterAsync(file.ToArray(), meta => meta.RowGroups[1].Columns[1].MetaData!.NumValues = 99);
+
+        var (records, problem) = await ParquetRecords.OpenAsync(new MemoryStream(crafted), Orders, CsvDialect.Default, 1 << 20,
+            CancellationToken.None);
+
+        Assert.That(records, Is.Null);
+        Assert.That(problem, Is.EqualTo(new FileProblem("corrupt_file",
+            "The file is not a readable Parquet file: its footer gives row group 2 100 rows but its column 'quantity' 99 values.")));
+    }
+
+    [Test]
     public async Task Should_say_a_file_truncated_in_the_middle_is_not_a_readable_parquet_file()
     {
         await using var whole = await WriteAsync(2, 100, new DataField<Guid>("order_id"), new DataField<int>("quantity"));

@@ -240,11 +240,19 @@ internal sealed class ParquetRecords : IAsyncDisposable
     {
         var group = reader.OpenRowGroupReader(g);
         var chunks = cells.Select(c => group.GetMetadata(c.Field)?.MetaData).ToList();
-        var rows = chunks.Select(m => m?.NumValues ?? 0).Append(group.RowCount).Max();
-        if (group.RowCount < 0 || chunks.Any(m => m is { NumValues: < 0 } or { TotalUncompressedSize: < 0 }))
+        var rows = group.RowCount;
+        if (rows < 0 || chunks.Any(m => m is { NumValues: < 0 } or { TotalUncompressedSize: < 0 }))
         {
             return new FileProblem("corrupt_file",
                 $"The file is not a readable Parquet file: its footer gives row group {g + 1} a negative row count or size.");
+        }
+
+        // Every mapped column is flat, so its chunk holds one value (or null) per row. A chunk with fewer would leave the
+        // rest of the reused buffer as it was, the previous row group's values, loaded as this group's.
+        if (cells.Zip(chunks).FirstOrDefault(p => p.Second?.NumValues != rows) is { First: { } column } mismatch)
+        {
+            return new FileProblem("corrupt_file",
+                $"The file is not a readable Parquet file: its footer gives row group {g + 1} {rows:N0} rows but its column '{column.Field.Name}' {mismatch.Second?.NumValues ?? 0:N0} values.");
         }
 
         if (rows > int.MaxValue)
@@ -253,7 +261,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
         }
 
         // A crafted footer's sizes cannot overflow: rows are below 2^31 here, a chunk's size is capped, the sum is a double.
-        var decoded = cells.Zip(chunks, (c, m) => (Cell: c, Encoded: Math.Min(m?.TotalUncompressedSize ?? 0, long.MaxValue / 64)))
+        var decoded = cells.Zip(chunks, (c, m) => (Cell: c, Encoded: Math.Min(m!.TotalUncompressedSize, long.MaxValue / 64)))
             .Aggregate(0.0, (sum, chunk) => sum + chunk.Cell.DecodedBytes(rows, chunk.Encoded) + PageBuffers * (double)chunk.Encoded);
         return decoded > maxRowGroupBytes
             ? new FileProblem("row_group_too_large",

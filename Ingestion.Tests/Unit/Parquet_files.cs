@@ -221,6 +221,18 @@ public sealed class Parquet_files
     }
 
     [Test]
+    public async Task Should_let_a_failed_read_of_the_footer_fail_the_attempt_rather_than_blame_the_file()
+    {
+        // The network fails while the footer is read (after its length and magic): a retry reads it, the file is fine.
+        await using var whole = await WriteAsync(2, 100, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        var bytes = whole.ToArray();
+        var footerStart = bytes.Length - 8 - BitConverter.ToInt32(bytes, bytes.Length - 8);
+        var failing = new FailingStream(bytes, footerStart, bytes.Length - 8);
+
+        Assert.ThrowsAsync<IOException>(() => ParquetRecords.OpenAsync(failing, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None));
+    }
+
+    [Test]
     public async Task Should_name_the_row_group_and_column_whose_pages_are_garbage_after_reading_the_groups_before_it()
     {
         await using var whole = await WriteAsync(2, 100, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
@@ -311,6 +323,27 @@ public sealed class Parquet_files
             .Invoke(meta, [writer]);
         var bytes = footer.ToArray();
         return [.. file.AsSpan(0, footerStart), .. bytes, .. BitConverter.GetBytes(bytes.Length), .. "PAR1"u8];
+    }
+
+    /// <summary>A file whose reads starting in [<paramref name="from"/>, <paramref name="to"/>) fail as a dropped connection does.</summary>
+    private sealed class FailingStream(byte[] bytes, long from, long to) : MemoryStream(bytes, writable: false)
+    {
+        public override int Read(byte[] buffer, int offset, int count) =>
+            Position >= from && Position < to ? throw new IOException("The connection was reset.") : base.Read(buffer, offset, count);
+
+        public override int Read(Span<byte> buffer)
+        {
+            var read = new byte[buffer.Length];
+            var count = Read(read, 0, read.Length);
+            read.AsSpan(0, count).CopyTo(buffer);
+            return count;
+        }
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            ValueTask.FromResult(Read(buffer.Span));
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            Task.FromResult(Read(buffer, offset, count));
     }
 
     private static Guid Id(int n) => Guid.Parse($"00000000-0000-4000-8000-{n:x12}");

@@ -144,12 +144,17 @@ internal sealed class ParquetRecords : IAsyncDisposable
     public static async Task<(ParquetRecords? Records, FileProblem? Problem)> OpenAsync(Stream stream, DatasetDefinition dataset,
         CsvDialect dialect, long maxRowGroupBytes, CancellationToken cancellationToken)
     {
+        if (await EnvelopeProblemAsync(stream, cancellationToken) is { } notParquet)
+        {
+            return (null, notParquet);
+        }
+
         ParquetReader reader;
         try
         {
             reader = await ParquetReader.CreateAsync(stream, Options, leaveStreamOpen: true, cancellationToken);
         }
-        catch (Exception e) when (e is IOException || IsUndecodable(e))
+        catch (Exception e) when (IsUndecodable(e))
         {
             return (null, new FileProblem("corrupt_file", $"The file is not a readable Parquet file: {e.Message}"));
         }
@@ -161,6 +166,35 @@ internal sealed class ParquetRecords : IAsyncDisposable
         }
 
         return (records, problem);
+    }
+
+    /// <summary>
+    /// Whether the file has a Parquet file's frame: the magic at both ends and a footer length that fits in it. Checked
+    /// here because Parquet.Net says a file is not one with an <see cref="IOException"/>, which is also what reading the
+    /// object throws when the network fails: only the reader's own verdicts are the file's fault (a truncated upload has
+    /// no magic at its end), a failed read is retried.
+    /// </summary>
+    private static async Task<FileProblem?> EnvelopeProblemAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        const int magic = 4;
+        if (stream.Length < 2 * magic + sizeof(int))
+        {
+            return new FileProblem("corrupt_file", $"The file is not a readable Parquet file: it is {stream.Length:N0} bytes long, too short for one.");
+        }
+
+        var head = new byte[magic];
+        var tail = new byte[sizeof(int) + magic];
+        stream.Position = 0;
+        await stream.ReadExactlyAsync(head, cancellationToken);
+        stream.Position = stream.Length - tail.Length;
+        await stream.ReadExactlyAsync(tail, cancellationToken);
+        stream.Position = 0;
+        var footer = BitConverter.ToInt32(tail, 0);
+        return !head.AsSpan().SequenceEqual("PAR1"u8) || !tail.AsSpan(sizeof(int)).SequenceEqual("PAR1"u8)
+            ? new FileProblem("corrupt_file", "The file is not a readable Parquet file: it does not begin and end with the Parquet magic (PAR1); was it cut short?")
+            : footer < 0 || footer > stream.Length - 2 * magic - sizeof(int)
+                ? new FileProblem("corrupt_file", $"The file is not a readable Parquet file: its footer claims {footer:N0} bytes of a {stream.Length:N0}-byte file.")
+                : null;
     }
 
     private static (ParquetRecords?, FileProblem?) MapColumns(ParquetReader reader, DatasetDefinition dataset, CsvDialect dialect,

@@ -1,7 +1,9 @@
 using Ingestion.Platform.Datasets;
 using Ingestion.Workers.Csv;
 using Ingestion.Workers.Parquet;
+using System.Reflection;
 using Parquet;
+using Parquet.Meta;
 using Parquet.Schema;
 
 namespace Ingestion.Tests.Unit;
@@ -170,6 +172,42 @@ public sealed class Parquet_files
     }
 
     [Test]
+    public async Task Should_bound_a_row_group_by_its_pages_uncompressed_size_whatever_its_row_count()
+    {
+        // One bigint row, but a chunk whose footer says it decompresses into 2 GB (a dictionary or page that size): its
+        // values are 8 bytes, its page buffers are what Parquet.Net would allocate.
+        await using var file = await WriteAsync(1, 1, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        var crafted = await WithFooterAsync(file.ToArray(), meta => meta.RowGroups[0].Columns[1].MetaData!.TotalUncompressedSize = 2L << 30);
+
+        var (records, problem) = await ParquetRecords.OpenAsync(new MemoryStream(crafted), Orders, CsvDialect.Default, 256L << 20,
+            CancellationToken.None);
+
+        await using (var check = await ParquetReader.CreateAsync(new MemoryStream(crafted)))
+        {
+            Assert.That(check.Metadata!.RowGroups[0].Columns[1].MetaData!.TotalUncompressedSize, Is.EqualTo(2L << 30), "the footer claims it");
+        }
+
+        Assert.That(records, Is.Null);
+        Assert.That(problem!.Code, Is.EqualTo("row_group_too_large"));
+        Assert.That(problem.Message, Does.StartWith("Row group 1 of 1 has 1 rows, which decode into about 4,096 MiB"));
+    }
+
+    [Test]
+    public async Task Should_say_a_column_with_fewer_values_than_its_row_group_has_rows_is_not_a_readable_parquet_file()
+    {
+        // Read, the chunk would fill 99 of the 100 rows and leave the last as the previous row group had it.
+        await using var file = await WriteAsync(2, 100, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        var crafted = await WithFooterAsync(file.ToArray(), meta => meta.RowGroups[1].Columns[1].MetaData!.NumValues = 99);
+
+        var (records, problem) = await ParquetRecords.OpenAsync(new MemoryStream(crafted), Orders, CsvDialect.Default, 1 << 20,
+            CancellationToken.None);
+
+        Assert.That(records, Is.Null);
+        Assert.That(problem, Is.EqualTo(new FileProblem("corrupt_file",
+            "The file is not a readable Parquet file: its footer gives row group 2 100 rows but its column 'quantity' 99 values.")));
+    }
+
+    [Test]
     public async Task Should_say_a_file_truncated_in_the_middle_is_not_a_readable_parquet_file()
     {
         await using var whole = await WriteAsync(2, 100, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
@@ -180,6 +218,18 @@ public sealed class Parquet_files
         Assert.That(records, Is.Null);
         Assert.That(problem!.Code, Is.EqualTo("corrupt_file"));
         Assert.That(problem.Message, Does.StartWith("The file is not a readable Parquet file: "));
+    }
+
+    [Test]
+    public async Task Should_let_a_failed_read_of_the_footer_fail_the_attempt_rather_than_blame_the_file()
+    {
+        // The network fails while the footer is read (after its length and magic): a retry reads it, the file is fine.
+        await using var whole = await WriteAsync(2, 100, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        var bytes = whole.ToArray();
+        var footerStart = bytes.Length - 8 - BitConverter.ToInt32(bytes, bytes.Length - 8);
+        var failing = new FailingStream(bytes, footerStart, bytes.Length - 8);
+
+        Assert.ThrowsAsync<IOException>(() => ParquetRecords.OpenAsync(failing, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None));
     }
 
     [Test]
@@ -247,6 +297,53 @@ public sealed class Parquet_files
         Assert.That(ends, Has.Count.EqualTo(3));
         Assert.That(ends, Is.Ordered.Ascending);
         Assert.That(ends[^1], Is.EqualTo(footerStart));
+    }
+
+    /// <summary>
+    /// The file with its footer changed by <paramref name="change"/>: what a crafted file's footer may claim, which no
+    /// writer writes. The footer is re-serialized with Parquet.Net's own Thrift writer (internal: reached by reflection).
+    /// </summary>
+    private static async Task<byte[]> WithFooterAsync(byte[] file, Action<FileMetaData> change)
+    {
+        var footerLength = BitConverter.ToInt32(file, file.Length - 8);
+        var footerStart = file.Length - 8 - footerLength;
+        FileMetaData meta;
+        await using (var reader = await ParquetReader.CreateAsync(new MemoryStream(file)))
+        {
+            meta = reader.Metadata!;
+        }
+
+        change(meta);
+        var footer = new MemoryStream();
+        var assembly = typeof(FileMetaData).Assembly;
+        var writerType = assembly.GetType("Parquet.Meta.Proto.ThriftCompactProtocolWriter", throwOnError: true)!;
+        var writer = Activator.CreateInstance(writerType, BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic,
+            null, [footer], null)!;
+        typeof(FileMetaData).GetMethod("Write", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, [writerType])!
+            .Invoke(meta, [writer]);
+        var bytes = footer.ToArray();
+        return [.. file.AsSpan(0, footerStart), .. bytes, .. BitConverter.GetBytes(bytes.Length), .. "PAR1"u8];
+    }
+
+    /// <summary>A file whose reads starting in [<paramref name="from"/>, <paramref name="to"/>) fail as a dropped connection does.</summary>
+    private sealed class FailingStream(byte[] bytes, long from, long to) : MemoryStream(bytes, writable: false)
+    {
+        public override int Read(byte[] buffer, int offset, int count) =>
+            Position >= from && Position < to ? throw new IOException("The connection was reset.") : base.Read(buffer, offset, count);
+
+        public override int Read(Span<byte> buffer)
+        {
+            var read = new byte[buffer.Length];
+            var count = Read(read, 0, read.Length);
+            read.AsSpan(0, count).CopyTo(buffer);
+            return count;
+        }
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            ValueTask.FromResult(Read(buffer.Span));
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            Task.FromResult(Read(buffer, offset, count));
     }
 
     private static Guid Id(int n) => Guid.Parse($"00000000-0000-4000-8000-{n:x12}");

@@ -60,7 +60,19 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
     private async Task<(ParquetUploadRecords?, FileProblem?)> OpenParquetAsync(CancellationToken cancellationToken)
     {
         var stream = new RangedObjectStream(store, job.Bucket, job.Key, source.ETag, source.Size, options.ParquetReadAheadBytes);
-        var (records, problem) = await ParquetRecords.OpenAsync(stream, dataset, dialect, options.ParquetMaxRowGroupBytes, cancellationToken);
+        ParquetRecords? records;
+        FileProblem? problem;
+        try
+        {
+            (records, problem) = await ParquetRecords.OpenAsync(stream, dataset, dialect, options.ParquetMaxRowGroupBytes, cancellationToken);
+        }
+        catch
+        {
+            // A read that failed (S3, the network) fails this attempt, which is retried: the file is not blamed.
+            await stream.DisposeAsync();
+            throw;
+        }
+
         if (records is null)
         {
             await stream.DisposeAsync();

@@ -144,12 +144,17 @@ internal sealed class ParquetRecords : IAsyncDisposable
     public static async Task<(ParquetRecords? Records, FileProblem? Problem)> OpenAsync(Stream stream, DatasetDefinition dataset,
         CsvDialect dialect, long maxRowGroupBytes, CancellationToken cancellationToken)
     {
+        if (await EnvelopeProblemAsync(stream, cancellationToken) is { } notParquet)
+        {
+            return (null, notParquet);
+        }
+
         ParquetReader reader;
         try
         {
             reader = await ParquetReader.CreateAsync(stream, Options, leaveStreamOpen: true, cancellationToken);
         }
-        catch (Exception e) when (e is IOException || IsUndecodable(e))
+        catch (Exception e) when (IsUndecodable(e))
         {
             return (null, new FileProblem("corrupt_file", $"The file is not a readable Parquet file: {e.Message}"));
         }
@@ -161,6 +166,35 @@ internal sealed class ParquetRecords : IAsyncDisposable
         }
 
         return (records, problem);
+    }
+
+    /// <summary>
+    /// Whether the file has a Parquet file's frame: the magic at both ends and a footer length that fits in it. Checked
+    /// here because Parquet.Net says a file is not one with an <see cref="IOException"/>, which is also what reading the
+    /// object throws when the network fails: only the reader's own verdicts are the file's fault (a truncated upload has
+    /// no magic at its end), a failed read is retried.
+    /// </summary>
+    private static async Task<FileProblem?> EnvelopeProblemAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        const int magic = 4;
+        if (stream.Length < 2 * magic + sizeof(int))
+        {
+            return new FileProblem("corrupt_file", $"The file is not a readable Parquet file: it is {stream.Length:N0} bytes long, too short for one.");
+        }
+
+        var head = new byte[magic];
+        var tail = new byte[sizeof(int) + magic];
+        stream.Position = 0;
+        await stream.ReadExactlyAsync(head, cancellationToken);
+        stream.Position = stream.Length - tail.Length;
+        await stream.ReadExactlyAsync(tail, cancellationToken);
+        stream.Position = 0;
+        var footer = BitConverter.ToInt32(tail, 0);
+        return !head.AsSpan().SequenceEqual("PAR1"u8) || !tail.AsSpan(sizeof(int)).SequenceEqual("PAR1"u8)
+            ? new FileProblem("corrupt_file", "The file is not a readable Parquet file: it does not begin and end with the Parquet magic (PAR1); was it cut short?")
+            : footer < 0 || footer > stream.Length - 2 * magic - sizeof(int)
+                ? new FileProblem("corrupt_file", $"The file is not a readable Parquet file: its footer claims {footer:N0} bytes of a {stream.Length:N0}-byte file.")
+                : null;
     }
 
     private static (ParquetRecords?, FileProblem?) MapColumns(ParquetReader reader, DatasetDefinition dataset, CsvDialect dialect,
@@ -229,20 +263,30 @@ internal sealed class ParquetRecords : IAsyncDisposable
     }
 
     /// <summary>
-    /// Whether row group <paramref name="g"/> can be read whole: bounded by what decoding its mapped columns allocates
-    /// (<see cref="ParquetCell.DecodedBytes"/>), computed from the footer before any column is read, since the file's own
-    /// bytes say little about it (a tiny file can declare a hundred million rows of one repeated value). A column chunk
-    /// that claims more values than its row group has rows is counted at its own claim.
+    /// Whether row group <paramref name="g"/> can be read whole: bounded by what decoding its mapped columns allocates,
+    /// computed from the footer before any column is read. That is the typed values (<see cref="ParquetCell.DecodedBytes"/>),
+    /// since the file's own bytes say little about them (a tiny file can declare a hundred million rows of one repeated
+    /// value), and beside them the pages themselves: Parquet.Net decompresses a page whole into a buffer of the page's
+    /// uncompressed size, and a dictionary into one sized by its header, so each chunk counts twice its uncompressed size
+    /// (a bigint chunk of one row whose dictionary claims 2 GB is 2 GB to decode, however few its rows).
     /// </summary>
     private static FileProblem? RowGroupProblem(ParquetReader reader, int g, List<ParquetCell> cells, long maxRowGroupBytes)
     {
         var group = reader.OpenRowGroupReader(g);
         var chunks = cells.Select(c => group.GetMetadata(c.Field)?.MetaData).ToList();
-        var rows = chunks.Select(m => m?.NumValues ?? 0).Append(group.RowCount).Max();
-        if (group.RowCount < 0 || chunks.Any(m => m is { NumValues: < 0 } or { TotalUncompressedSize: < 0 }))
+        var rows = group.RowCount;
+        if (rows < 0 || chunks.Any(m => m is { NumValues: < 0 } or { TotalUncompressedSize: < 0 }))
         {
             return new FileProblem("corrupt_file",
                 $"The file is not a readable Parquet file: its footer gives row group {g + 1} a negative row count or size.");
+        }
+
+        // Every mapped column is flat, so its chunk holds one value (or null) per row. A chunk with fewer would leave the
+        // rest of the reused buffer as it was, the previous row group's values, loaded as this group's.
+        if (cells.Zip(chunks).FirstOrDefault(p => p.Second?.NumValues != rows) is { First: { } column } mismatch)
+        {
+            return new FileProblem("corrupt_file",
+                $"The file is not a readable Parquet file: its footer gives row group {g + 1} {rows:N0} rows but its column '{column.Field.Name}' {mismatch.Second?.NumValues ?? 0:N0} values.");
         }
 
         if (rows > int.MaxValue)
@@ -251,13 +295,19 @@ internal sealed class ParquetRecords : IAsyncDisposable
         }
 
         // A crafted footer's sizes cannot overflow: rows are below 2^31 here, a chunk's size is capped, the sum is a double.
-        var decoded = cells.Zip(chunks, (c, m) => c.DecodedBytes(rows, Math.Min(m?.TotalUncompressedSize ?? 0, long.MaxValue / 64)))
-            .Aggregate(0.0, (sum, bytes) => sum + bytes);
+        var decoded = cells.Zip(chunks, (c, m) => (Cell: c, Encoded: Math.Min(m!.TotalUncompressedSize, long.MaxValue / 64)))
+            .Aggregate(0.0, (sum, chunk) => sum + chunk.Cell.DecodedBytes(rows, chunk.Encoded) + PageBuffers * (double)chunk.Encoded);
         return decoded > maxRowGroupBytes
             ? new FileProblem("row_group_too_large",
                 $"Row group {g + 1} of {reader.RowGroupCount} has {rows:N0} rows, which decode into about {decoded / (1024.0 * 1024):N0} MiB of the dataset's columns; a worker decodes one row group at a time and at most {maxRowGroupBytes / (1024.0 * 1024):N0} MiB of it (Processing:ParquetMaxRowGroupBytes). Write the file with smaller row groups.")
             : null;
     }
+
+    /// <summary>
+    /// How many times a column chunk's uncompressed size decoding it allocates besides its values: the page's buffer,
+    /// and the dictionary's (or the page's second copy, when its codec decompresses through one).
+    /// </summary>
+    private const int PageBuffers = 2;
 
     private static string Hint(DatasetColumn column, DataField field) =>
         field.ClrType == typeof(float) || field.ClrType == typeof(double)
@@ -304,32 +354,44 @@ internal sealed class ParquetRecords : IAsyncDisposable
         var previous = _group;
         _group = -1; // a read that fails halfway leaves no group half loaded
         ReleaseDecoded();
-        if (previous >= 0 && _groupObjects[previous] >= CollectAfterObjectBytes)
+        var decoding = Interlocked.Increment(ref _decoding);
+        try
         {
-            // The previous group's strings lived through all of its batches, so they were promoted to generation 2, which
-            // is collected only when it has grown by its own budget: left to that, the strings of several groups stayed
-            // on the heap at once. Collected here, one group's are held at a time (the bench's 1,000,000 rows in
-            // 100,000-row groups: worker peak RSS 297 MB before, 254-266 MB after; its CPU within the runs' noise, one
-            // collection of a small live heap per group).
-            GC.Collect(2, GCCollectionMode.Forced, blocking: true);
-        }
+            if (previous >= 0 && _groupObjects[previous] >= CollectAfterObjectBytes && decoding == 1)
+            {
+                // The previous group's strings lived through all of its batches, so they were promoted to generation 2,
+                // which is collected only when it has grown by its own budget: left to that, the strings of several groups
+                // stayed on the heap at once. Collected here, one group's are held at a time (the bench's 1,000,000 rows
+                // in 100,000-row groups: worker peak RSS 297 MB before, 254-266 MB after, with a blocking collection). A
+                // background collection, so that the process's other jobs and syncs run on through it, and only when no
+                // other job of this worker is decoding a row group: theirs would each ask for one, one after another.
+                GC.Collect(2, GCCollectionMode.Forced, blocking: false);
+            }
 
-        var rows = (int)reader.RowCount;
-        foreach (var cell in _cells)
+            var rows = (int)reader.RowCount;
+            foreach (var cell in _cells)
+            {
+                try
+                {
+                    await cell.ReadAsync(reader, rows, cancellationToken);
+                }
+                catch (Exception e) when (IsUndecodable(e))
+                {
+                    throw new CorruptParquetException(
+                        $"row group {group + 1} of {RowGroupCount}, column '{cell.Field.Name}', cannot be decoded ({e.Message})", e);
+                }
+            }
+
+            (_group, _rows) = (group, rows);
+        }
+        finally
         {
-            try
-            {
-                await cell.ReadAsync(reader, rows, cancellationToken);
-            }
-            catch (Exception e) when (IsUndecodable(e))
-            {
-                throw new CorruptParquetException(
-                    $"row group {group + 1} of {RowGroupCount}, column '{cell.Field.Name}', cannot be decoded ({e.Message})", e);
-            }
+            Interlocked.Decrement(ref _decoding);
         }
-
-        (_group, _rows) = (group, rows);
     }
+
+    /// <summary>Row groups being decoded in this process now, by any job.</summary>
+    private static int _decoding;
 
     /// <summary>
     /// What Parquet.Net throws on pages that are not what the footer says (a garbage or truncated page, a page header that

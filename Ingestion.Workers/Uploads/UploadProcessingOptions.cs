@@ -90,15 +90,19 @@ public sealed class UploadProcessingOptions
     /// A Parquet file is read one row group at a time, and a row group's columns are read whole: what decoding the columns
     /// a dataset takes from one row group allocates is what bounds a worker's memory. It is estimated from the footer
     /// before any column is read: rows times each column's slot (8 bytes for a bigint, 16 for a decimal…), and for a string
-    /// column an array per row plus twice its uncompressed bytes (Parquet.Net gives every string value its own array). It
-    /// follows the row count, not the file's bytes, so a tiny file that declares a hundred million rows of one repeated
-    /// value fails at once (<c>row_group_too_large</c>) rather than exhausting the worker. The default (256 MiB) admits the
+    /// column an array per row plus twice its uncompressed bytes (Parquet.Net gives every string value its own array); and
+    /// for every column twice its chunk's uncompressed size (the page and dictionary buffers it decompresses into). It
+    /// follows the row count, not only the file's bytes, so a tiny file that declares a hundred million rows of one repeated
+    /// value fails at once (<c>row_group_too_large</c>) rather than exhausting the worker. The limit is per job: a worker
+    /// runs <c>Processing:ConcurrentJobs</c> at once, each with a row group. The process's measured RSS is about 2-3 times
+    /// the estimate (see below). Known limit: page headers inside a chunk are not checked against the footer, so a crafted
+    /// file can still make Parquet.Net allocate what a page header claims. The default (384 MiB) admits the
     /// row groups the common writers make for a table like the bench's transactions (DuckDB's 122,880 rows: about 40 MiB
-    /// by this estimate; Polars' 262,144 rows; 500,000 rows: about 165 MiB, peaking near 550 MB RSS), and pyarrow's
+    /// by this estimate; Polars' 262,144 rows; 500,000 rows: about 270 MiB, 165 of them values, peaking near 550 MB RSS), and pyarrow's
     /// 1,048,576-row groups of narrower tables; lower it on small workers, raise it on workers with memory to spare.
     /// </summary>
     [Range(typeof(long), "1048576", "4294967296")]
-    public long ParquetMaxRowGroupBytes { get; set; } = 256L << 20;
+    public long ParquetMaxRowGroupBytes { get; set; } = 384L << 20;
 
     /// <summary>
     /// Small reads of a Parquet file (its footer, page headers) are served from a buffer of this size filled by one ranged

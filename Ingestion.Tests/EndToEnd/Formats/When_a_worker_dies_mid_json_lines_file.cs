@@ -45,13 +45,19 @@ public sealed class When_a_worker_dies_mid_json_lines_file
         var bad = Enumerable.Range(1, Lines).Where(n => n % BadEvery == 0).Select(n => (long)n).ToList();
 
         var jobId = await acme.StartUploadAsync("events", JsonLines());
-        var killedAt = await _deployment.WaitForRowsLoadedAsync(jobId, good.Count / 2);
+        await _deployment.WaitForRowsLoadedAsync(jobId, good.Count / 2);
         _deployment.Workers[^1].Kill();
+        // Read once the worker is dead: what it had loaded when the kill came, and whether the job had ended before it.
+        var killedAt = await _deployment.Sandbox.ScalarAsync<long>(
+            "select rows_loaded from ingestion.upload_checkpoints where job_id = @id", ("id", jobId));
+        var stateAtKill = await _deployment.Sandbox.ScalarAsync<string>(
+            "select current_state from ingestion.jobs where job_id = @id", ("id", jobId));
         await _deployment.StartWorkerAsync();
         var job = await acme.WaitForJobEndAsync(jobId, seconds: 120);
 
         Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("completed"), job.ToJsonString());
         Assert.That(killedAt, Is.LessThan(good.Count), "the kill came while rows were still being loaded");
+        Assert.That(stateAtKill, Is.AnyOf("Uploaded", "Processing"), "the job had not ended when its worker died");
         await using var command = _deployment.Sandbox.Db.CreateCommand(
             "select count(*), count(distinct id), sum(id), count(*) filter (where label <> 'line ' || id) from tenant_acme.events");
         await using var reader = await command.ExecuteReaderAsync();

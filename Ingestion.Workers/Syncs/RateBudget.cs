@@ -424,9 +424,11 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     /// worker whose clock is off blocks the budget neither too long nor too short. A block also deletes the
     /// key's grants still to come, which other workers may hold up to <see cref="Lead"/> ahead: each confirms
     /// its grant before sending (<see cref="WaitForAsync"/>), so the pause holds every worker, and asks again.
+    /// <paramref name="refused"/>: the response was a 429, whose block always holds (the upstream counted more than the
+    /// budget let through, whatever its own grants say).
     /// </summary>
     public async Task ObserveAsync(string budgetKey, IReadOnlyList<RateLimitPolicy> declared, RateSignal signal,
-        DateTimeOffset observedAt, CancellationToken cancellationToken)
+        DateTimeOffset observedAt, bool refused, CancellationToken cancellationToken)
     {
         var learned = Learned(declared, signal);
         if (signal.BlockedUntil is null && learned is null)
@@ -440,8 +442,10 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
         // last R requests always lie within the window, so every answer says "none left, whole limit back in a window",
         // and the next slot already lies a window after the R-th latest grant's end, when a request frees up. It pauses
         // every worker only when the upstream counts requests the budget does not know of (another client on the credential).
+        // Only an answer that let the request through says that much: a 429 says the upstream counted it over its limit, so
+        // its Reset holds however many grants lie in the window.
         var window = signal.WindowSeconds ?? (declared.Count > 0 ? declared.Min(p => p.PerSeconds) : (int?)null);
-        var explainable = signal.RetryAt is null && blockedFor is not null && signal.Limit is > 0 && window is > 0;
+        var explainable = !refused && signal.RetryAt is null && blockedFor is not null && signal.Limit is > 0 && window is > 0;
 
         await using var command = dataSource.CreateCommand("""
             with known as (

@@ -97,7 +97,7 @@ public sealed class When_a_budget_grant_is_an_interval
 
         // Another worker meets a 429 with Retry-After: 1: the key's grants still to come are withdrawn.
         var now = DateTimeOffset.UtcNow;
-        await _second.ObserveAsync(key, [TenASecond], new RateSignal(null, null, null, null, now.AddSeconds(1)), now, CancellationToken.None);
+        await _second.ObserveAsync(key, [TenASecond], new RateSignal(null, null, null, null, now.AddSeconds(1)), now, refused: true, CancellationToken.None);
 
         // The first worker's next slot statement reads its held grants: the one ahead is gone.
         await _first.ReserveAsync(key, [TenASecond], RateBudget.Lead, CancellationToken.None);
@@ -138,7 +138,7 @@ public sealed class When_a_budget_grant_is_an_interval
             """, ("key", key));
         var now = DateTimeOffset.UtcNow;
         var spent = new RateSignal(10, 0, now.AddSeconds(1), null, null);
-        await _second.ObserveAsync(key, [TenASecond], spent, now, CancellationToken.None);
+        await _second.ObserveAsync(key, [TenASecond], spent, now, refused: false, CancellationToken.None);
 
         Assert.That(await GrantsAsync(key), Has.Count.EqualTo(10), "no grant withdrawn");
         Assert.That((await _second.ReserveAsync(key, [TenASecond], RateBudget.Lead, CancellationToken.None)).Wait, Is.LessThan(TimeSpan.FromSeconds(0.5)),
@@ -146,9 +146,32 @@ public sealed class When_a_budget_grant_is_an_interval
 
         // The same answer on a key the budget sent nothing on: another client spent the limit, and every worker pauses.
         var other = "key-" + Guid.NewGuid();
-        await _second.ObserveAsync(other, [TenASecond], spent, now, CancellationToken.None);
+        await _second.ObserveAsync(other, [TenASecond], spent, now, refused: false, CancellationToken.None);
         var next = await _first.ReserveAsync(other, [TenASecond], RateBudget.Lead, CancellationToken.None);
         Assert.That(next.Wait, Is.GreaterThan(TimeSpan.FromSeconds(0.5)), "the pause the upstream asked for holds");
+    }
+
+    [Test]
+    public async Task Should_pause_for_a_429_with_a_spent_remaining_even_when_its_own_grants_would_explain_it()
+    {
+        // The same full log as above, but the upstream refused the request (429, Remaining 0, Reset, no Retry-After): it
+        // counted more than the budget let through, and its Reset holds every worker.
+        var key = "key-" + Guid.NewGuid();
+        for (var i = 0; i < 10; i++)
+        {
+            await _first.ReserveAsync(key, [TenASecond], RateBudget.Lead, CancellationToken.None);
+        }
+
+        await _sandbox.ExecuteAsync("""
+            update ingestion.rate_grants g set at = g.at - d.shift, ends = g.ends - d.shift
+            from (select max(at) - clock_timestamp() + interval '30 milliseconds' as shift from ingestion.rate_grants where budget_key = @key) d
+            where g.budget_key = @key
+            """, ("key", key));
+        var now = DateTimeOffset.UtcNow;
+        await _second.ObserveAsync(key, [TenASecond], new RateSignal(10, 0, now.AddSeconds(1), null, null), now, refused: true, CancellationToken.None);
+
+        var next = await _first.ReserveAsync(key, [TenASecond], RateBudget.Lead, CancellationToken.None);
+        Assert.That(next.Wait, Is.GreaterThan(TimeSpan.FromSeconds(0.5)), "a 429's Reset is a pause, whatever the log holds");
     }
 
     private static void SpinUntil(long timestamp)

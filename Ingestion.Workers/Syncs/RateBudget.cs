@@ -130,15 +130,15 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
         taken as (
             insert into ingestion.rate_grants (budget_key, at, ends)
             select @key, slot.at, slot.at + @slack from slot, clock where slot.at <= clock.now + @lead
-            returning at
+            returning id
         ),
         forgotten as (
             delete from ingestion.rate_grants g
             where g.budget_key = @key and coalesce(g.ends, g.at) < (select now from clock) - (select max(span) from windows)
         )
-        select slot.at, clock.now, exists (select 1 from taken),
-               array(select h from unnest(@held::timestamptz[]) h
-                     where not exists (select 1 from ingestion.rate_grants g where g.budget_key = @key and g.at = h))
+        select slot.at, clock.now, (select id from taken),
+               array(select h from unnest(@held::bigint[]) h
+                     where not exists (select 1 from ingestion.rate_grants g where g.id = h and g.budget_key = @key))
         from slot, clock
         """;
 
@@ -236,7 +236,7 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
                         new NpgsqlParameter("lead", lead),
                         new NpgsqlParameter("slack", slack),
                         new NpgsqlParameter("round_trip", roundTrip),
-                        new NpgsqlParameter("held", held.Select(h => h.At).ToArray()),
+                        new NpgsqlParameter("held", held.Select(h => h.Grant).ToArray()),
                     },
                 },
             },
@@ -249,28 +249,32 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
         await reader.ReadAsync(cancellationToken);
         var answered = Stopwatch.GetTimestamp();
         Volatile.Write(ref _roundTrip, answered - sent);
-        var (at, now, taken) = (reader.GetDateTime(0), reader.GetDateTime(1), reader.GetBoolean(2));
-        var withdrawn = reader.GetFieldValue<DateTime[]>(3).ToHashSet();
+        var (at, now, grant) = (reader.GetDateTime(0), reader.GetDateTime(1), reader.IsDBNull(2) ? (long?)null : reader.GetInt64(2));
+        var taken = grant is not null;
+        var withdrawn = reader.GetFieldValue<long[]>(3).ToHashSet();
 
         // The statement read the held grants after taking the lock, so no sooner than it was sent: each is confirmed as of then.
         foreach (var hold in held)
         {
-            hold.Read(withdrawn.Contains(hold.At), sent);
+            hold.Read(withdrawn.Contains(hold.Grant), sent);
         }
 
         var (earliest, latest) = _databaseClock.Place(at, now, sent, answered);
         var deadline = earliest + (long)(slack.TotalSeconds * Stopwatch.Frequency);
         SlotHold? mine = null;
-        if (taken)
+        if (grant is { } id)
         {
-            mine = new SlotHold(at, latest, sent);
+            mine = new SlotHold(id, latest, sent);
             lock (holds)
             {
                 holds.Add(mine);
             }
         }
 
-        return new BudgetSlot(at - now, taken, earliest, latest, deadline, at) { RoundTrip = Stopwatch.GetElapsedTime(asked, answered), Hold = mine };
+        return new BudgetSlot(at - now, taken, earliest, latest, deadline, at)
+        {
+            RoundTrip = Stopwatch.GetElapsedTime(asked, answered), Grant = grant, Hold = mine,
+        };
     }
 
     /// <summary>
@@ -314,7 +318,7 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
             if (slot.Hold is not { } read || read.ConfirmedAt < freshFrom)
             {
                 var asking = Stopwatch.GetTimestamp();
-                var granted = await StillGrantedAsync(budgetKey, slot.At, cancellationToken);
+                var granted = await StillGrantedAsync(budgetKey, slot.Grant, cancellationToken);
                 log?.Confirmed(Stopwatch.GetElapsedTime(asking));
                 if (!granted)
                 {
@@ -353,12 +357,15 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     public async Task ReleaseAsync(string budgetKey, BudgetSlot slot, CancellationToken cancellationToken)
     {
         Forget(budgetKey, slot.Hold);
-        await using var command = dataSource.CreateCommand("""
-            delete from ingestion.rate_grants
-            where ctid = (select ctid from ingestion.rate_grants where budget_key = @key and at = @at limit 1)
-            """);
+        if (slot.Grant is not { } grant)
+        {
+            return;
+        }
+
+        // By the grant's id: other grants may share its slot (all those placed at a pause's end), and they are others' requests.
+        await using var command = dataSource.CreateCommand("delete from ingestion.rate_grants where id = @grant and budget_key = @key");
         command.Parameters.AddWithValue("key", budgetKey);
-        command.Parameters.AddWithValue("at", slot.At);
+        command.Parameters.AddWithValue("grant", grant);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -388,11 +395,16 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
         }
     }
 
-    private async Task<bool> StillGrantedAsync(string budgetKey, DateTime at, CancellationToken cancellationToken)
+    private async Task<bool> StillGrantedAsync(string budgetKey, long? grant, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("select exists (select 1 from ingestion.rate_grants where budget_key = @key and at = @at)");
+        if (grant is null)
+        {
+            return false;
+        }
+
+        await using var command = dataSource.CreateCommand("select exists (select 1 from ingestion.rate_grants where id = @grant and budget_key = @key)");
         command.Parameters.AddWithValue("key", budgetKey);
-        command.Parameters.AddWithValue("at", at);
+        command.Parameters.AddWithValue("grant", grant.Value);
         return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
@@ -520,12 +532,15 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
 /// when it is the caller's, otherwise when to expect one. Where it falls on this worker's clock, as
 /// <see cref="Stopwatch"/> timestamps: no earlier than <see cref="Earliest"/>, no later than
 /// <see cref="Latest"/> (no worker's wall clock is compared with PostgreSQL's); sent no later than
-/// <see cref="Deadline"/>, the grant's end. <see cref="At"/> is the grant itself, on PostgreSQL's clock.
+/// <see cref="Deadline"/>, the grant's end. <see cref="At"/> is the grant's slot, on PostgreSQL's clock (other grants may share it: <see cref="Grant"/> is this one).
 /// </summary>
 public readonly record struct BudgetSlot(TimeSpan Wait, bool Reserved, long Earliest, long Latest, long Deadline, DateTime At)
 {
     /// <summary>How long the slot statement took, asked to answered.</summary>
     public TimeSpan RoundTrip { get; init; }
+
+    /// <summary>The grant's id when the slot is the caller's: what it is confirmed and given back by (slots are not unique).</summary>
+    public long? Grant { get; init; }
 
     /// <summary>This worker's hold on the grant: when a slot statement last read it, and whether it was withdrawn.</summary>
     internal SlotHold? Hold { get; init; }
@@ -551,12 +566,12 @@ public enum SlotVerdict
 }
 
 /// <summary>A grant this worker holds: when a slot statement last found it there (<see cref="Stopwatch"/>), or that it is gone.</summary>
-internal sealed class SlotHold(DateTime at, long latest, long confirmedAt)
+internal sealed class SlotHold(long grant, long latest, long confirmedAt)
 {
     private long _confirmedAt = confirmedAt;
     private volatile bool _withdrawn;
 
-    public DateTime At => at;
+    public long Grant => grant;
 
     public long Latest => latest;
 

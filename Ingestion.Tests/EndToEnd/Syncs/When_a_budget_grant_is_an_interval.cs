@@ -174,6 +174,39 @@ public sealed class When_a_budget_grant_is_an_interval
         Assert.That(next.Wait, Is.GreaterThan(TimeSpan.FromSeconds(0.5)), "a 429's Reset is a pause, whatever the log holds");
     }
 
+    [Test]
+    public async Task Should_give_back_only_its_own_grant_when_another_shares_its_slot()
+    {
+        // After a pause, a policy too fast to pace (a thousand a second) places every grant at the pause's end: two workers
+        // hold the same slot, and each grant is still its own.
+        var key = "key-" + Guid.NewGuid();
+        var thousand = new RateLimitPolicy(1000, 1);
+        var now = DateTimeOffset.UtcNow;
+        await _second.ObserveAsync(key, [thousand], new RateSignal(null, null, null, null, now.AddSeconds(0.5)), now, refused: true, CancellationToken.None);
+        var mine = await _first.ReserveAsync(key, [thousand], RateBudget.Lead, CancellationToken.None);
+        var theirs = await _second.ReserveAsync(key, [thousand], RateBudget.Lead, CancellationToken.None);
+        Assert.That(mine.Reserved && theirs.Reserved && mine.At == theirs.At, Is.True, $"both at the pause's end: {mine.At:O}, {theirs.At:O}");
+
+        // The other worker lets its slot go: its grant leaves, mine stays, and mine is sent.
+        await _second.ReleaseAsync(key, theirs, CancellationToken.None);
+        Assert.That(await GrantIdsAsync(key), Is.EqualTo(new[] { mine.Grant!.Value }));
+        Assert.That(await _first.AwaitSlotAsync(key, mine, null, CancellationToken.None), Is.EqualTo(SlotVerdict.Send));
+    }
+
+    private async Task<List<long>> GrantIdsAsync(string key)
+    {
+        var ids = new List<long>();
+        await using var command = _sandbox.Db.CreateCommand("select id from ingestion.rate_grants where budget_key = @key order by id");
+        command.Parameters.AddWithValue("key", key);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            ids.Add(reader.GetInt64(0));
+        }
+
+        return ids;
+    }
+
     private static void SpinUntil(long timestamp)
     {
         while (Stopwatch.GetTimestamp() < timestamp)

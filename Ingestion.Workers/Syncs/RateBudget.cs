@@ -101,7 +101,7 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     // be sent anywhere up to it). Policies: the caller's (its run may hold an older definition), every source's
     // on the key, and the learned one in force. The slot is taken, with its end (the caller's slack after it),
     // when it lies within the lead; the grants whose end is older than the longest window go. Also which of the
-    // caller's held grants (@held) are no longer there: withdrawn by a pause.
+    // caller's held grants (@held) are gone or marked withdrawn by a pause.
     private const string SlotSql = $"""
         with clock as (select clock_timestamp() as now),
         budget as (
@@ -138,7 +138,7 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
         )
         select slot.at, clock.now, (select id from taken),
                array(select h from unnest(@held::bigint[]) h
-                     where not exists (select 1 from ingestion.rate_grants g where g.id = h and g.budget_key = @key))
+                     where not exists (select 1 from ingestion.rate_grants g where g.id = h and g.budget_key = @key and not g.withdrawn))
         from slot, clock
         """;
 
@@ -402,7 +402,7 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
             return false;
         }
 
-        await using var command = dataSource.CreateCommand("select exists (select 1 from ingestion.rate_grants where id = @grant and budget_key = @key)");
+        await using var command = dataSource.CreateCommand("select exists (select 1 from ingestion.rate_grants where id = @grant and budget_key = @key and not withdrawn)");
         command.Parameters.AddWithValue("key", budgetKey);
         command.Parameters.AddWithValue("grant", grant.Value);
         return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
@@ -435,7 +435,9 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     /// <paramref name="observedAt"/> (its own clock, when it read the headers) the wait lasts, so a
     /// worker whose clock is off blocks the budget neither too long nor too short. A block also deletes the
     /// key's grants still to come, which other workers may hold up to <see cref="Lead"/> ahead: each confirms
-    /// its grant before sending (<see cref="WaitForAsync"/>), so the pause holds every worker, and asks again.
+    /// its grant before sending (<see cref="WaitForAsync"/>), so the pause holds every worker, and asks again. A grant whose
+    /// slot lies within <see cref="ConfirmWithin"/> is only marked withdrawn, not deleted: its holder may have read it that
+    /// recently and send it without asking, and a request sent must stay in the log; a holder that lets it go deletes it.
     /// <paramref name="refused"/>: the response was a 429, whose block always holds (the upstream counted more than the
     /// budget let through, whatever its own grants say).
     /// </summary>
@@ -470,7 +472,12 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
             ),
             withdrawn as (
                 delete from ingestion.rate_grants g
-                where g.budget_key = @key and (select span from pause) is not null and g.at > clock_timestamp()
+                where g.budget_key = @key and (select span from pause) is not null and g.at > clock_timestamp() + @confirm_within
+            ),
+            marked as (
+                update ingestion.rate_grants g set withdrawn = true
+                where g.budget_key = @key and (select span from pause) is not null
+                  and g.at > clock_timestamp() and g.at <= clock_timestamp() + @confirm_within
             ),
             upsert as (
                 insert into ingestion.rate_budgets as b (budget_key, blocked_until, learned_requests, learned_seconds, learned_at)
@@ -493,6 +500,7 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
         command.Parameters.AddWithValue("limit", signal.Limit ?? 0);
         command.Parameters.AddWithValue("window", window ?? 0);
         command.Parameters.AddWithValue("margin", Margin);
+        command.Parameters.AddWithValue("confirm_within", ConfirmWithin);
         var paused = (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
         if (paused && blockedFor is { } pause && pause > TimeSpan.Zero)
         {

@@ -193,6 +193,33 @@ public sealed class When_a_budget_grant_is_an_interval
         Assert.That(await _first.AwaitSlotAsync(key, mine, null, CancellationToken.None), Is.EqualTo(SlotVerdict.Send));
     }
 
+    [Test]
+    public async Task Should_keep_counting_a_grant_its_holder_sends_into_a_pause()
+    {
+        // Three slots a tenth of a second apart; the second lies within ConfirmWithin of the statement that read it.
+        var key = "key-" + Guid.NewGuid();
+        var slots = new List<BudgetSlot>();
+        for (var i = 0; i < 3; i++)
+        {
+            slots.Add(await _first.ReserveAsync(key, [TenASecond], RateBudget.Lead, CancellationToken.None));
+        }
+
+        // Another worker meets a 429 just before the second slot, which its holder read as there moments ago: it goes anyway.
+        var now = DateTimeOffset.UtcNow;
+        await _second.ObserveAsync(key, [TenASecond], new RateSignal(null, null, null, null, now.AddSeconds(1)), now, refused: true, CancellationToken.None);
+        var verdicts = new List<SlotVerdict>();
+        foreach (var slot in slots)
+        {
+            verdicts.Add(await _first.AwaitSlotAsync(key, slot, null, CancellationToken.None));
+        }
+
+        Assert.That(verdicts[1], Is.EqualTo(SlotVerdict.Send), string.Join(", ", verdicts));
+
+        // The requests that went stay in the log (the window counts them, withdrawn or not); the slots let go left it.
+        var sent = slots.Where((_, i) => verdicts[i] == SlotVerdict.Send).Select(s => s.Grant!.Value);
+        Assert.That(await GrantIdsAsync(key), Is.EqualTo(sent), "a request sent into the pause stays in the log");
+    }
+
     private async Task<List<long>> GrantIdsAsync(string key)
     {
         var ids = new List<long>();

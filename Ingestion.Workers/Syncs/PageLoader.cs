@@ -201,7 +201,7 @@ internal sealed class PageLoader
             records, marks.High, marks.Low, marks.Descending);
         page.BodyRead(read);
 
-        long loaded = written, duplicates = 0;
+        long loaded = written, changed = written, duplicates = 0;
         if (keyed && written > 0)
         {
             // Fast path: while no key collides (the usual page), the staged rows go straight into the table. A collision
@@ -215,7 +215,7 @@ internal sealed class PageLoader
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
             {
                 await transaction.RollbackAsync("page", cancellationToken);
-                loaded = await MergeAsync(transaction, cancellationToken);
+                (loaded, changed) = await MergeAsync(transaction, cancellationToken);
                 duplicates = written - loaded;
             }
         }
@@ -238,9 +238,10 @@ internal sealed class PageLoader
         }
 
         await MoveCheckpointAsync(page, read, _pages, records, loaded, duplicates, rejects.Count, cancellationToken);
-        if (loaded > 0)
+        if (changed > 0)
         {
-            // Last before commit: readers' ETags move with the rows (the read API's change counters).
+            // Last before commit: readers' ETags move with the rows (the read API's change counters), also when an upsert only
+            // updated rows (none inserted, the size unchanged) and what a reader sees changed all the same.
             await DatasetChanges.BumpAsync(_connection, transaction, _tenantId, _dataset, loaded,
                 _mapper.AccountSlot >= 0 ? _accounts : null, cancellationToken);
         }
@@ -337,7 +338,7 @@ internal sealed class PageLoader
                     places = (select jsonb_agg(p order by o) from jsonb_array_elements(k.places || excluded.places) with ordinality e(p, o)
                               where o <= @places)
             )
-            select count(*) filter (where inserted) from merged
+            select count(*) filter (where inserted), count(*) from merged
             """;
     }
 
@@ -345,9 +346,10 @@ internal sealed class PageLoader
     /// Merges a page whose keys collided and records its duplicates' keys; returns the rows it inserted. The lock per job
     /// keeps the <see cref="SyncDuplicates.MaxKeys"/> bound exact when partitions commit at once; only pages with a
     /// colliding key take it, and only while the job's list has room: once full, no key is added, and the counts of
-    /// those recorded stay exact without it (each is one row, updated under its row lock).
+    /// those recorded stay exact without it (each is one row, updated under its row lock). Also returns the rows it
+    /// changed, inserted or updated (an upsert), which move the dataset's ETag.
     /// </summary>
-    private async Task<long> MergeAsync(NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    private async Task<(long Loaded, long Changed)> MergeAsync(NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
         await using (var lockList = new NpgsqlCommand(LockDuplicatesSql, _connection, transaction))
         {
@@ -368,7 +370,9 @@ internal sealed class PageLoader
             merge.Parameters.AddWithValue($"k{i}", _keyColumns[i]);
         }
 
-        return (long)(await merge.ExecuteScalarAsync(cancellationToken))!;
+        await using var reader = await merge.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
     /// <summary>

@@ -101,7 +101,7 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     // be sent anywhere up to it). Policies: the caller's (its run may hold an older definition), every source's
     // on the key, and the learned one in force. The slot is taken, with its end (the caller's slack after it),
     // when it lies within the lead; the grants whose end is older than the longest window go. Also which of the
-    // caller's held grants (@held) are no longer there: withdrawn by a pause.
+    // caller's held grants (@held) are gone or marked withdrawn by a pause.
     private const string SlotSql = $"""
         with clock as (select clock_timestamp() as now),
         budget as (
@@ -130,15 +130,15 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
         taken as (
             insert into ingestion.rate_grants (budget_key, at, ends)
             select @key, slot.at, slot.at + @slack from slot, clock where slot.at <= clock.now + @lead
-            returning at
+            returning id
         ),
         forgotten as (
             delete from ingestion.rate_grants g
             where g.budget_key = @key and coalesce(g.ends, g.at) < (select now from clock) - (select max(span) from windows)
         )
-        select slot.at, clock.now, exists (select 1 from taken),
-               array(select h from unnest(@held::timestamptz[]) h
-                     where not exists (select 1 from ingestion.rate_grants g where g.budget_key = @key and g.at = h))
+        select slot.at, clock.now, (select id from taken),
+               array(select h from unnest(@held::bigint[]) h
+                     where not exists (select 1 from ingestion.rate_grants g where g.id = h and g.budget_key = @key and not g.withdrawn))
         from slot, clock
         """;
 
@@ -236,7 +236,7 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
                         new NpgsqlParameter("lead", lead),
                         new NpgsqlParameter("slack", slack),
                         new NpgsqlParameter("round_trip", roundTrip),
-                        new NpgsqlParameter("held", held.Select(h => h.At).ToArray()),
+                        new NpgsqlParameter("held", held.Select(h => h.Grant).ToArray()),
                     },
                 },
             },
@@ -249,28 +249,32 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
         await reader.ReadAsync(cancellationToken);
         var answered = Stopwatch.GetTimestamp();
         Volatile.Write(ref _roundTrip, answered - sent);
-        var (at, now, taken) = (reader.GetDateTime(0), reader.GetDateTime(1), reader.GetBoolean(2));
-        var withdrawn = reader.GetFieldValue<DateTime[]>(3).ToHashSet();
+        var (at, now, grant) = (reader.GetDateTime(0), reader.GetDateTime(1), reader.IsDBNull(2) ? (long?)null : reader.GetInt64(2));
+        var taken = grant is not null;
+        var withdrawn = reader.GetFieldValue<long[]>(3).ToHashSet();
 
         // The statement read the held grants after taking the lock, so no sooner than it was sent: each is confirmed as of then.
         foreach (var hold in held)
         {
-            hold.Read(withdrawn.Contains(hold.At), sent);
+            hold.Read(withdrawn.Contains(hold.Grant), sent);
         }
 
         var (earliest, latest) = _databaseClock.Place(at, now, sent, answered);
         var deadline = earliest + (long)(slack.TotalSeconds * Stopwatch.Frequency);
         SlotHold? mine = null;
-        if (taken)
+        if (grant is { } id)
         {
-            mine = new SlotHold(at, latest, sent);
+            mine = new SlotHold(id, latest, sent);
             lock (holds)
             {
                 holds.Add(mine);
             }
         }
 
-        return new BudgetSlot(at - now, taken, earliest, latest, deadline, at) { RoundTrip = Stopwatch.GetElapsedTime(asked, answered), Hold = mine };
+        return new BudgetSlot(at - now, taken, earliest, latest, deadline, at)
+        {
+            RoundTrip = Stopwatch.GetElapsedTime(asked, answered), Grant = grant, Hold = mine,
+        };
     }
 
     /// <summary>
@@ -314,7 +318,7 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
             if (slot.Hold is not { } read || read.ConfirmedAt < freshFrom)
             {
                 var asking = Stopwatch.GetTimestamp();
-                var granted = await StillGrantedAsync(budgetKey, slot.At, cancellationToken);
+                var granted = await StillGrantedAsync(budgetKey, slot.Grant, cancellationToken);
                 log?.Confirmed(Stopwatch.GetElapsedTime(asking));
                 if (!granted)
                 {
@@ -353,12 +357,15 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     public async Task ReleaseAsync(string budgetKey, BudgetSlot slot, CancellationToken cancellationToken)
     {
         Forget(budgetKey, slot.Hold);
-        await using var command = dataSource.CreateCommand("""
-            delete from ingestion.rate_grants
-            where ctid = (select ctid from ingestion.rate_grants where budget_key = @key and at = @at limit 1)
-            """);
+        if (slot.Grant is not { } grant)
+        {
+            return;
+        }
+
+        // By the grant's id: other grants may share its slot (all those placed at a pause's end), and they are others' requests.
+        await using var command = dataSource.CreateCommand("delete from ingestion.rate_grants where id = @grant and budget_key = @key");
         command.Parameters.AddWithValue("key", budgetKey);
-        command.Parameters.AddWithValue("at", slot.At);
+        command.Parameters.AddWithValue("grant", grant);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -388,11 +395,16 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
         }
     }
 
-    private async Task<bool> StillGrantedAsync(string budgetKey, DateTime at, CancellationToken cancellationToken)
+    private async Task<bool> StillGrantedAsync(string budgetKey, long? grant, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("select exists (select 1 from ingestion.rate_grants where budget_key = @key and at = @at)");
+        if (grant is null)
+        {
+            return false;
+        }
+
+        await using var command = dataSource.CreateCommand("select exists (select 1 from ingestion.rate_grants where id = @grant and budget_key = @key and not withdrawn)");
         command.Parameters.AddWithValue("key", budgetKey);
-        command.Parameters.AddWithValue("at", at);
+        command.Parameters.AddWithValue("grant", grant.Value);
         return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
@@ -423,10 +435,14 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     /// <paramref name="observedAt"/> (its own clock, when it read the headers) the wait lasts, so a
     /// worker whose clock is off blocks the budget neither too long nor too short. A block also deletes the
     /// key's grants still to come, which other workers may hold up to <see cref="Lead"/> ahead: each confirms
-    /// its grant before sending (<see cref="WaitForAsync"/>), so the pause holds every worker, and asks again.
+    /// its grant before sending (<see cref="WaitForAsync"/>), so the pause holds every worker, and asks again. A grant whose
+    /// slot lies within <see cref="ConfirmWithin"/> is only marked withdrawn, not deleted: its holder may have read it that
+    /// recently and send it without asking, and a request sent must stay in the log; a holder that lets it go deletes it.
+    /// <paramref name="refused"/>: the response was a 429, whose block always holds (the upstream counted more than the
+    /// budget let through, whatever its own grants say).
     /// </summary>
     public async Task ObserveAsync(string budgetKey, IReadOnlyList<RateLimitPolicy> declared, RateSignal signal,
-        DateTimeOffset observedAt, CancellationToken cancellationToken)
+        DateTimeOffset observedAt, bool refused, CancellationToken cancellationToken)
     {
         var learned = Learned(declared, signal);
         if (signal.BlockedUntil is null && learned is null)
@@ -440,8 +456,10 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
         // last R requests always lie within the window, so every answer says "none left, whole limit back in a window",
         // and the next slot already lies a window after the R-th latest grant's end, when a request frees up. It pauses
         // every worker only when the upstream counts requests the budget does not know of (another client on the credential).
+        // Only an answer that let the request through says that much: a 429 says the upstream counted it over its limit, so
+        // its Reset holds however many grants lie in the window.
         var window = signal.WindowSeconds ?? (declared.Count > 0 ? declared.Min(p => p.PerSeconds) : (int?)null);
-        var explainable = signal.RetryAt is null && blockedFor is not null && signal.Limit is > 0 && window is > 0;
+        var explainable = !refused && signal.RetryAt is null && blockedFor is not null && signal.Limit is > 0 && window is > 0;
 
         await using var command = dataSource.CreateCommand("""
             with known as (
@@ -454,7 +472,12 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
             ),
             withdrawn as (
                 delete from ingestion.rate_grants g
-                where g.budget_key = @key and (select span from pause) is not null and g.at > clock_timestamp()
+                where g.budget_key = @key and (select span from pause) is not null and g.at > clock_timestamp() + @confirm_within
+            ),
+            marked as (
+                update ingestion.rate_grants g set withdrawn = true
+                where g.budget_key = @key and (select span from pause) is not null
+                  and g.at > clock_timestamp() and g.at <= clock_timestamp() + @confirm_within
             ),
             upsert as (
                 insert into ingestion.rate_budgets as b (budget_key, blocked_until, learned_requests, learned_seconds, learned_at)
@@ -477,6 +500,7 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
         command.Parameters.AddWithValue("limit", signal.Limit ?? 0);
         command.Parameters.AddWithValue("window", window ?? 0);
         command.Parameters.AddWithValue("margin", Margin);
+        command.Parameters.AddWithValue("confirm_within", ConfirmWithin);
         var paused = (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
         if (paused && blockedFor is { } pause && pause > TimeSpan.Zero)
         {
@@ -516,12 +540,15 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
 /// when it is the caller's, otherwise when to expect one. Where it falls on this worker's clock, as
 /// <see cref="Stopwatch"/> timestamps: no earlier than <see cref="Earliest"/>, no later than
 /// <see cref="Latest"/> (no worker's wall clock is compared with PostgreSQL's); sent no later than
-/// <see cref="Deadline"/>, the grant's end. <see cref="At"/> is the grant itself, on PostgreSQL's clock.
+/// <see cref="Deadline"/>, the grant's end. <see cref="At"/> is the grant's slot, on PostgreSQL's clock (other grants may share it: <see cref="Grant"/> is this one).
 /// </summary>
 public readonly record struct BudgetSlot(TimeSpan Wait, bool Reserved, long Earliest, long Latest, long Deadline, DateTime At)
 {
     /// <summary>How long the slot statement took, asked to answered.</summary>
     public TimeSpan RoundTrip { get; init; }
+
+    /// <summary>The grant's id when the slot is the caller's: what it is confirmed and given back by (slots are not unique).</summary>
+    public long? Grant { get; init; }
 
     /// <summary>This worker's hold on the grant: when a slot statement last read it, and whether it was withdrawn.</summary>
     internal SlotHold? Hold { get; init; }
@@ -547,12 +574,12 @@ public enum SlotVerdict
 }
 
 /// <summary>A grant this worker holds: when a slot statement last found it there (<see cref="Stopwatch"/>), or that it is gone.</summary>
-internal sealed class SlotHold(DateTime at, long latest, long confirmedAt)
+internal sealed class SlotHold(long grant, long latest, long confirmedAt)
 {
     private long _confirmedAt = confirmedAt;
     private volatile bool _withdrawn;
 
-    public DateTime At => at;
+    public long Grant => grant;
 
     public long Latest => latest;
 

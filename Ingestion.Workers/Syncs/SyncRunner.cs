@@ -558,7 +558,7 @@ public sealed partial class SyncRunner(
 
                 if (definition.RateLimit.LearnFromHeaders || status == 429)
                 {
-                    await budget.ObserveAsync(source.BudgetKey, policies, signal, now, cancellationToken);
+                    await budget.ObserveAsync(source.BudgetKey, policies, signal, now, refused: status == 429, cancellationToken);
                 }
 
                 if (status == 429)

@@ -231,7 +231,7 @@ function emptyStats() {
 const currentTotal = () => state.total + Math.floor((Date.now() - state.configuredAt) / 1000 * config.arrivalsPerSecond);
 
 /** Event i's time (Unix seconds): spread evenly over [start, end) for the first `events`, later ones continue the pace. */
-const eventTime = i => state.startS + Math.floor(i * state.spanS / state.baseCount);
+const eventTime = (i, st = state) => st.startS + Math.floor(i * st.spanS / st.baseCount);
 
 /** The first index in [lo, hi) whose time is >= t (hi when none). */
 function firstAtOrAfter(t, lo, hi) {
@@ -266,27 +266,29 @@ function budgetOf(credential) {
 
 // ---------------------------------------------------------------- rendering
 
-function timestampJson(t, i) {
-  const format = state.formats[mix(config.seed, i, 7) % state.formats.length];
+// Renderers take the view (state, config, stats) their request captured at its start: a page renders in slices, and a
+// POST /_sim/config or stats reset between two slices must not mix two configurations in one page.
+function timestampJson(view, t, i) {
+  const format = view.state.formats[mix(view.config.seed, i, 7) % view.state.formats.length];
   if (format === 'unix_s') return String(t);
   if (format === 'unix_ms') return String(t * 1000);
   return `"${new Date(t * 1000).toISOString().replace('.000Z', 'Z')}"`;
 }
 
-function eventJson(position) {
-  const i = state.repeated.get(position) ?? position;
-  const s = config.seed;
-  const t = eventTime(i);
+function eventJson(view, position) {
+  const i = view.state.repeated.get(position) ?? position;
+  const s = view.config.seed;
+  const t = eventTime(i, view.state);
   const user = mix(s, i, 11) % 3000;
   const type = TYPES[mix(s, i, 13) % TYPES.length];
-  return `{"id":"${uuid(s, 100, i)}","type":"${type}","timestamp":${timestampJson(t, i)},`
+  return `{"id":"${uuid(s, 100, i)}","type":"${type}","timestamp":${timestampJson(view, t, i)},`
     + `"user":{"id":"u_${user}","device":"${DEVICES[user % DEVICES.length]}"},`
     + `"session_id":"s_${mix(s, i, 17) % 60000}","value":${(mix(s, i, 19) % 100000) / 100}}`;
 }
 
-function transactionJson(account, n) {
-  const s = config.seed;
-  const t = state.startS + Math.floor(n * state.spanS / Math.max(1, config.transactionsPerAccount));
+function transactionJson(view, account, n) {
+  const s = view.config.seed;
+  const t = view.state.startS + Math.floor(n * view.state.spanS / Math.max(1, view.config.transactionsPerAccount));
   const cents = mix(s, account * 1000003 + n, 23) % 500000;
   return `{"id":"txn_${account}_${n}","account_id":"${account}","user_id":"u_${account}",`
     + `"type":"${mix(s, account, n) % 3 === 0 ? 'credit' : 'debit'}","amount":"${(cents / 100).toFixed(2)}",`
@@ -312,8 +314,8 @@ async function renderRange(render, lo, hi, limit) {
 }
 
 // Cursors carry the remaining index range and when they were issued; they expire after cursorTtlSeconds.
-function encodeCursor(kind, lo, hi) {
-  return Buffer.from(`${state.generation}.${kind}.${lo}.${hi}.${Date.now()}`).toString('base64url');
+function encodeCursor(view, kind, lo, hi) {
+  return Buffer.from(`${view.state.generation}.${kind}.${lo}.${hi}.${Date.now()}`).toString('base64url');
 }
 
 function decodeCursor(value, kind) {
@@ -366,14 +368,14 @@ function selfUrl(req, url, params) {
 
 // ---------------------------------------------------------------- endpoints
 
-async function eventsByCursor(req, url, res, style) {
+async function eventsByCursor(view, req, url, res, style) {
   const limit = pageSize(url);
   const cursor = url.searchParams.get('cursor');
   const range = cursor ? decodeCursor(cursor, 'e') : eventRange(url);
-  const page = await renderRange(eventJson, range.lo, range.hi, limit);
+  const page = await renderRange(i => eventJson(view, i), range.lo, range.hi, limit);
   const hasMore = page.nextHi > range.lo;
-  const next = hasMore ? encodeCursor('e', range.lo, page.nextHi) : null;
-  state.stats.events_served += page.count;
+  const next = hasMore ? encodeCursor(view, 'e', range.lo, page.nextHi) : null;
+  view.stats.events_served += page.count;
   const total = range.hi - range.lo;
   const headers = {};
   if (next) headers['X-Next-Cursor'] = next;
@@ -383,17 +385,17 @@ async function eventsByCursor(req, url, res, style) {
   }
   // meta.total: the events the listing selects, reported on its first page (as the seed's API reports 3,000,000).
   return send(res, 200, `{"data":${page.json},"meta":{"next_cursor":${next ? `"${next}"` : 'null'},"has_more":${hasMore},`
-    + `"total":${cursor ? 'null' : total},"cursor_expires_in":${config.cursorTtlSeconds}}}`, headers);
+    + `"total":${cursor ? 'null' : total},"cursor_expires_in":${view.config.cursorTtlSeconds}}}`, headers);
 }
 
-async function eventsByPage(req, url, res) {
+async function eventsByPage(view, req, url, res) {
   const perPage = pageSize(url);
   const pageNumber = nonNegativeInt(url, 'page', 1);
   if (pageNumber < 1) throw new BadRequest('invalid_parameter', 'page starts at 1.');
   const { lo, hi } = eventRange(url);
   const top = hi - (pageNumber - 1) * perPage;
-  const page = top > lo ? await renderRange(eventJson, lo, top, perPage) : { json: '[]', count: 0, nextHi: lo };
-  state.stats.events_served += page.count;
+  const page = top > lo ? await renderRange(i => eventJson(view, i), lo, top, perPage) : { json: '[]', count: 0, nextHi: lo };
+  view.stats.events_served += page.count;
   const lastPage = Math.max(1, Math.ceil((hi - lo) / perPage));
   const links = [];
   if (page.nextHi > lo) links.push(`<${selfUrl(req, url, { page: pageNumber + 1, per_page: perPage })}>; rel="next"`);
@@ -402,17 +404,17 @@ async function eventsByPage(req, url, res) {
     { Link: links.join(', ') });
 }
 
-async function eventsByOffset(req, url, res) {
+async function eventsByOffset(view, req, url, res) {
   const limit = pageSize(url);
   const offset = nonNegativeInt(url, 'offset', 0);
   const { lo, hi } = eventRange(url);
   const top = hi - offset;
-  const page = top > lo ? await renderRange(eventJson, lo, top, limit) : { json: '[]', count: 0, nextHi: lo };
-  state.stats.events_served += page.count;
+  const page = top > lo ? await renderRange(i => eventJson(view, i), lo, top, limit) : { json: '[]', count: 0, nextHi: lo };
+  view.stats.events_served += page.count;
   return send(res, 200, `{"data":${page.json},"meta":{"offset":${offset},"limit":${limit},"total":${hi - lo}}}`);
 }
 
-async function transactions(req, url, res, account) {
+async function transactions(view, req, url, res, account) {
   if (!(account >= 1 && account <= config.accounts)) {
     return send(res, 404, JSON.stringify({ error: 'not_found', message: `There is no account ${account}.` }));
   }
@@ -429,9 +431,9 @@ async function transactions(req, url, res, account) {
     if (since !== null) { let a = 0, b = n; while (a < b) { const m = (a + b) >> 1; if (timeOf(m) < since) a = m + 1; else b = m; } lo = a; }
     range = { lo, hi: n };
   }
-  const page = await renderRange(k => transactionJson(account, k), range.lo, range.hi, limit);
+  const page = await renderRange(k => transactionJson(view, account, k), range.lo, range.hi, limit);
   const hasMore = page.nextHi > range.lo;
-  const next = hasMore ? encodeCursor(`t${account}`, range.lo, page.nextHi) : null;
+  const next = hasMore ? encodeCursor(view, `t${account}`, range.lo, page.nextHi) : null;
   return send(res, 200, `{"data":${page.json},"meta":{"next_cursor":${next ? `"${next}"` : 'null'},"has_more":${hasMore},`
     + `"total":${cursor ? 'null' : range.hi - range.lo}}}`);
 }
@@ -523,6 +525,7 @@ async function handle(req, res) {
   if (url.pathname.startsWith('/_sim/')) return control(req, url, res);
 
   const now = Date.now();
+  const view = { state, config, stats: state.stats };
   state.stats.requests++;
   const credential = credentialOf(req, url);
   if (!credential || (config.keys.length > 0 && !config.keys.includes(credential.key))) {
@@ -549,13 +552,13 @@ async function handle(req, res) {
   if (config.latencyMs > 0) await new Promise(r => setTimeout(r, config.latencyMs));
   if (req.method !== 'GET') return send(res, 405, JSON.stringify({ error: 'method_not_allowed', message: 'Only GET.' }));
   switch (url.pathname) {
-    case '/v1/events': return eventsByCursor(req, url, res, 'cursor');
-    case '/v1/events/links': return eventsByCursor(req, url, res, 'links');
-    case '/v1/events/pages': return eventsByPage(req, url, res);
-    case '/v1/events/offset': return eventsByOffset(req, url, res);
+    case '/v1/events': return eventsByCursor(view, req, url, res, 'cursor');
+    case '/v1/events/links': return eventsByCursor(view, req, url, res, 'links');
+    case '/v1/events/pages': return eventsByPage(view, req, url, res);
+    case '/v1/events/offset': return eventsByOffset(view, req, url, res);
     default: {
       const m = /^\/v1\/accounts\/(\d+)\/transactions$/.exec(url.pathname);
-      if (m) return transactions(req, url, res, Number(m[1]));
+      if (m) return transactions(view, req, url, res, Number(m[1]));
       return send(res, 404, JSON.stringify({ error: 'not_found', message: `No ${url.pathname}.` }));
     }
   }

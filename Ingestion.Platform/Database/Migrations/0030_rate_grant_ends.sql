@@ -7,3 +7,12 @@
 alter table ingestion.rate_grants add column ends timestamptz;
 
 create index rate_grants_key_ends on ingestion.rate_grants (budget_key, (coalesce(ends, at)));
+
+-- Each grant has its own id: several grants may share a slot (every one placed at a pause's end), so a worker that
+-- confirms, reads back or gives back its grant does it by id, never on another worker's grant at the same moment.
+alter table ingestion.rate_grants add column id bigint generated always as identity primary key;
+
+-- A grant a pause withdrew while its holder may already be sending it (its slot within RateBudget.ConfirmWithin of the
+-- pause: the holder read it as there that recently and sends without asking again). It keeps counting to its end, as a
+-- request sent; its holder deletes it when it lets the slot go instead.
+alter table ingestion.rate_grants add column withdrawn boolean not null default false;

@@ -97,7 +97,7 @@ public sealed class When_a_budget_grant_is_an_interval
 
         // Another worker meets a 429 with Retry-After: 1: the key's grants still to come are withdrawn.
         var now = DateTimeOffset.UtcNow;
-        await _second.ObserveAsync(key, [TenASecond], new RateSignal(null, null, null, null, now.AddSeconds(1)), now, CancellationToken.None);
+        await _second.ObserveAsync(key, [TenASecond], new RateSignal(null, null, null, null, now.AddSeconds(1)), now, refused: true, CancellationToken.None);
 
         // The first worker's next slot statement reads its held grants: the one ahead is gone.
         await _first.ReserveAsync(key, [TenASecond], RateBudget.Lead, CancellationToken.None);
@@ -138,7 +138,7 @@ public sealed class When_a_budget_grant_is_an_interval
             """, ("key", key));
         var now = DateTimeOffset.UtcNow;
         var spent = new RateSignal(10, 0, now.AddSeconds(1), null, null);
-        await _second.ObserveAsync(key, [TenASecond], spent, now, CancellationToken.None);
+        await _second.ObserveAsync(key, [TenASecond], spent, now, refused: false, CancellationToken.None);
 
         Assert.That(await GrantsAsync(key), Has.Count.EqualTo(10), "no grant withdrawn");
         Assert.That((await _second.ReserveAsync(key, [TenASecond], RateBudget.Lead, CancellationToken.None)).Wait, Is.LessThan(TimeSpan.FromSeconds(0.5)),
@@ -146,9 +146,92 @@ public sealed class When_a_budget_grant_is_an_interval
 
         // The same answer on a key the budget sent nothing on: another client spent the limit, and every worker pauses.
         var other = "key-" + Guid.NewGuid();
-        await _second.ObserveAsync(other, [TenASecond], spent, now, CancellationToken.None);
+        await _second.ObserveAsync(other, [TenASecond], spent, now, refused: false, CancellationToken.None);
         var next = await _first.ReserveAsync(other, [TenASecond], RateBudget.Lead, CancellationToken.None);
         Assert.That(next.Wait, Is.GreaterThan(TimeSpan.FromSeconds(0.5)), "the pause the upstream asked for holds");
+    }
+
+    [Test]
+    public async Task Should_pause_for_a_429_with_a_spent_remaining_even_when_its_own_grants_would_explain_it()
+    {
+        // The same full log as above, but the upstream refused the request (429, Remaining 0, Reset, no Retry-After): it
+        // counted more than the budget let through, and its Reset holds every worker.
+        var key = "key-" + Guid.NewGuid();
+        for (var i = 0; i < 10; i++)
+        {
+            await _first.ReserveAsync(key, [TenASecond], RateBudget.Lead, CancellationToken.None);
+        }
+
+        await _sandbox.ExecuteAsync("""
+            update ingestion.rate_grants g set at = g.at - d.shift, ends = g.ends - d.shift
+            from (select max(at) - clock_timestamp() + interval '30 milliseconds' as shift from ingestion.rate_grants where budget_key = @key) d
+            where g.budget_key = @key
+            """, ("key", key));
+        var now = DateTimeOffset.UtcNow;
+        await _second.ObserveAsync(key, [TenASecond], new RateSignal(10, 0, now.AddSeconds(1), null, null), now, refused: true, CancellationToken.None);
+
+        var next = await _first.ReserveAsync(key, [TenASecond], RateBudget.Lead, CancellationToken.None);
+        Assert.That(next.Wait, Is.GreaterThan(TimeSpan.FromSeconds(0.5)), "a 429's Reset is a pause, whatever the log holds");
+    }
+
+    [Test]
+    public async Task Should_give_back_only_its_own_grant_when_another_shares_its_slot()
+    {
+        // After a pause, a policy too fast to pace (a thousand a second) places every grant at the pause's end: two workers
+        // hold the same slot, and each grant is still its own.
+        var key = "key-" + Guid.NewGuid();
+        var thousand = new RateLimitPolicy(1000, 1);
+        var now = DateTimeOffset.UtcNow;
+        await _second.ObserveAsync(key, [thousand], new RateSignal(null, null, null, null, now.AddSeconds(0.5)), now, refused: true, CancellationToken.None);
+        var mine = await _first.ReserveAsync(key, [thousand], RateBudget.Lead, CancellationToken.None);
+        var theirs = await _second.ReserveAsync(key, [thousand], RateBudget.Lead, CancellationToken.None);
+        Assert.That(mine.Reserved && theirs.Reserved && mine.At == theirs.At, Is.True, $"both at the pause's end: {mine.At:O}, {theirs.At:O}");
+
+        // The other worker lets its slot go: its grant leaves, mine stays, and mine is sent.
+        await _second.ReleaseAsync(key, theirs, CancellationToken.None);
+        Assert.That(await GrantIdsAsync(key), Is.EqualTo(new[] { mine.Grant!.Value }));
+        Assert.That(await _first.AwaitSlotAsync(key, mine, null, CancellationToken.None), Is.EqualTo(SlotVerdict.Send));
+    }
+
+    [Test]
+    public async Task Should_keep_counting_a_grant_its_holder_sends_into_a_pause()
+    {
+        // Three slots a tenth of a second apart; the second lies within ConfirmWithin of the statement that read it.
+        var key = "key-" + Guid.NewGuid();
+        var slots = new List<BudgetSlot>();
+        for (var i = 0; i < 3; i++)
+        {
+            slots.Add(await _first.ReserveAsync(key, [TenASecond], RateBudget.Lead, CancellationToken.None));
+        }
+
+        // Another worker meets a 429 just before the second slot, which its holder read as there moments ago: it goes anyway.
+        var now = DateTimeOffset.UtcNow;
+        await _second.ObserveAsync(key, [TenASecond], new RateSignal(null, null, null, null, now.AddSeconds(1)), now, refused: true, CancellationToken.None);
+        var verdicts = new List<SlotVerdict>();
+        foreach (var slot in slots)
+        {
+            verdicts.Add(await _first.AwaitSlotAsync(key, slot, null, CancellationToken.None));
+        }
+
+        Assert.That(verdicts[1], Is.EqualTo(SlotVerdict.Send), string.Join(", ", verdicts));
+
+        // The requests that went stay in the log (the window counts them, withdrawn or not); the slots let go left it.
+        var sent = slots.Where((_, i) => verdicts[i] == SlotVerdict.Send).Select(s => s.Grant!.Value);
+        Assert.That(await GrantIdsAsync(key), Is.EqualTo(sent), "a request sent into the pause stays in the log");
+    }
+
+    private async Task<List<long>> GrantIdsAsync(string key)
+    {
+        var ids = new List<long>();
+        await using var command = _sandbox.Db.CreateCommand("select id from ingestion.rate_grants where budget_key = @key order by id");
+        command.Parameters.AddWithValue("key", key);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            ids.Add(reader.GetInt64(0));
+        }
+
+        return ids;
     }
 
     private static void SpinUntil(long timestamp)

@@ -87,7 +87,7 @@ public sealed class When_a_budget_key_outlives_what_it_learned
     {
         var key = "key-" + Guid.NewGuid();
         var now = DateTimeOffset.UtcNow;
-        await _budget.ObserveAsync(key, [Generous], new RateSignal(1, 5, null, 1, null), now, CancellationToken.None);
+        await _budget.ObserveAsync(key, [Generous], new RateSignal(1, 5, null, 1, null), now, refused: false, CancellationToken.None);
 
         Assert.That(await _budget.TryTakeAsync(key, [Generous], CancellationToken.None), Is.EqualTo(TimeSpan.Zero));
         Assert.That(await _budget.TryTakeAsync(key, [Generous], CancellationToken.None), Is.GreaterThan(TimeSpan.Zero),
@@ -107,7 +107,7 @@ public sealed class When_a_budget_key_outlives_what_it_learned
 
         // A worker whose clock is an hour behind reads "Retry-After: 3".
         var skewed = DateTimeOffset.UtcNow.AddHours(-1);
-        await _budget.ObserveAsync(key, [Generous], new RateSignal(null, null, null, null, skewed.AddSeconds(3)), skewed, CancellationToken.None);
+        await _budget.ObserveAsync(key, [Generous], new RateSignal(null, null, null, null, skewed.AddSeconds(3)), skewed, refused: false, CancellationToken.None);
 
         var wait = await _budget.TryTakeAsync(key, [Generous], CancellationToken.None);
         Assert.That(wait, Is.InRange(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3)), "three seconds from when it was said, on one clock");

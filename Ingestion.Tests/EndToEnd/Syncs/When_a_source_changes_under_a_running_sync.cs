@@ -59,7 +59,7 @@ public sealed class When_a_source_changes_under_a_running_sync
             "the running turn, still on the old credential, waits out its hour");
 
         // Once no turn can still ask on the old key, its grants go.
-        await _sandbox.ExecuteAsync("update ingestion.rate_grants set at = at - @ago where budget_key = @key",
+        await _sandbox.ExecuteAsync("update ingestion.rate_grants set at = at - @ago, ends = ends - @ago where budget_key = @key",
             ("ago", life + TimeSpan.FromMinutes(1)), ("key", old));
         await _budget.ForgetOldGrantsAsync(life, CancellationToken.None);
         Assert.That(await _sandbox.ScalarAsync<long>("select count(*) from ingestion.rate_grants where budget_key = @key", ("key", old)),

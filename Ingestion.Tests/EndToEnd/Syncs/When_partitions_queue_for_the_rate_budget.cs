@@ -139,7 +139,7 @@ public sealed class When_partitions_queue_for_the_rate_budget
 
         // The other worker's request meets a 429 with Retry-After: 5.
         var now = DateTimeOffset.UtcNow;
-        await _second.ObserveAsync(key, [TenASecond], new RateSignal(null, null, null, null, now.AddSeconds(5)), now, CancellationToken.None);
+        await _second.ObserveAsync(key, [TenASecond], new RateSignal(null, null, null, null, now.AddSeconds(5)), now, refused: true, CancellationToken.None);
 
         Assert.That(await _first.WaitForAsync(key, ahead, CancellationToken.None), Is.False, "the pause holds the slot taken before it");
         var next = await _first.ReserveAsync(key, [TenASecond], RateBudget.Lead, CancellationToken.None);

@@ -34,7 +34,7 @@ switch (command)
     case "read":
         await ReadBench.RunAsync(options.Long("transactions", 5_000_000), options.Long("accounts", 100_000), (int)options.Long("rate", 2000),
             (int)options.Long("seconds", 60), (int)options.Long("step-seconds", 20), options.Long("export-rows", 10_000_000),
-            options.Long("export-only", 0) != 0);
+            options.Long("export-only", 0) != 0, options.Long("explain", 0) != 0);
         break;
     case "chaos":
         return await ChaosRun.RunAsync(options.Double("minutes", 10), TimeSpan.FromSeconds(options.Long("grace", 300)),

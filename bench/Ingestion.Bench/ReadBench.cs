@@ -26,7 +26,7 @@ internal static class ReadBench
 
     /// <param name="exportOnly">Only the export against psql (no transactions, no load): what to run while working on the export.</param>
     public static async Task RunAsync(long transactions, long accounts, int rate, int seconds, int stepSeconds, long exportRows,
-        bool exportOnly)
+        bool exportOnly, bool explain)
     {
         var servers = await NativeServers.StartAsync();
         await using var sandbox = await Sandbox.CreateAsync(servers, "bench_read_" + Guid.NewGuid().ToString("N")[..6]);
@@ -61,7 +61,7 @@ internal static class ReadBench
 
         Bench.Log($"open loop at {rate} req/s for {seconds} s");
         LoadResult result;
-        await using (var watch = ReadSeconds.Begin(sandbox, api))
+        await using (var watch = ReadSeconds.Begin(sandbox, api, explain))
         {
             var offset = (DateTimeOffset.UtcNow - watch.Start).TotalSeconds;
             result = await OpenLoopAsync(client, accounts, rate, TimeSpan.FromSeconds(seconds));

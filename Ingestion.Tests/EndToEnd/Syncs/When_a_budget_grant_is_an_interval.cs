@@ -3,7 +3,6 @@ using Ingestion.Platform.Database;
 using Ingestion.Platform.Sources;
 using Ingestion.Tests.Infrastructure;
 using Ingestion.Workers.Syncs;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Ingestion.Tests.EndToEnd.Syncs;
 
@@ -26,8 +25,7 @@ public sealed class When_a_budget_grant_is_an_interval
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _sandbox = await Sandbox.CreateAsync(TestRun.Servers, "grants_" + Guid.NewGuid().ToString("N")[..8]);
-        await new DatabaseMigrator(_sandbox.Db, [], NullLogger<DatabaseMigrator>.Instance).StartAsync(CancellationToken.None);
+        _sandbox = await MigratedSandbox.CreateAsync("grants");
         _first = new RateBudget(_sandbox.Db);
         _second = new RateBudget(_sandbox.Db);
     }

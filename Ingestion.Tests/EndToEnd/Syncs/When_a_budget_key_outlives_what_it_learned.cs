@@ -2,7 +2,6 @@ using Ingestion.Platform.Database;
 using Ingestion.Platform.Sources;
 using Ingestion.Tests.Infrastructure;
 using Ingestion.Workers.Syncs;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Ingestion.Tests.EndToEnd.Syncs;
@@ -26,8 +25,7 @@ public sealed class When_a_budget_key_outlives_what_it_learned
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _sandbox = await Sandbox.CreateAsync(TestRun.Servers, "budget_" + Guid.NewGuid().ToString("N")[..8]);
-        await new DatabaseMigrator(_sandbox.Db, [], NullLogger<DatabaseMigrator>.Instance).StartAsync(CancellationToken.None);
+        _sandbox = await MigratedSandbox.CreateAsync("budget");
         _budget = new RateBudget(_sandbox.Db);
         _catalog = new SourceCatalog(_sandbox.Db, new SourceSecrets(Options.Create(new SourceOptions { SecretKey = Keys.SourcesSecretKey })));
     }

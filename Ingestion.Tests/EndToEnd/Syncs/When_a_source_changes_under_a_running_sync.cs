@@ -2,7 +2,6 @@ using Ingestion.Platform.Database;
 using Ingestion.Platform.Sources;
 using Ingestion.Tests.Infrastructure;
 using Ingestion.Workers.Syncs;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Ingestion.Tests.EndToEnd.Syncs;
@@ -23,8 +22,7 @@ public sealed class When_a_source_changes_under_a_running_sync
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _sandbox = await Sandbox.CreateAsync(TestRun.Servers, "moving_" + Guid.NewGuid().ToString("N")[..8]);
-        await new DatabaseMigrator(_sandbox.Db, [], NullLogger<DatabaseMigrator>.Instance).StartAsync(CancellationToken.None);
+        _sandbox = await MigratedSandbox.CreateAsync("moving");
         _budget = new RateBudget(_sandbox.Db);
         _catalog = new SourceCatalog(_sandbox.Db, new SourceSecrets(Options.Create(new SourceOptions { SecretKey = Keys.SourcesSecretKey })));
     }

@@ -6,7 +6,6 @@ using Ingestion.Platform.Sources;
 using Ingestion.Platform.Tenancy;
 using Ingestion.Tests.Infrastructure;
 using Ingestion.Workers.Syncs;
-using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace Ingestion.Tests.EndToEnd.Syncs;
@@ -29,8 +28,7 @@ public sealed class When_partitions_load_the_same_key_at_once
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _sandbox = await Sandbox.CreateAsync(TestRun.Servers, "dupkeys_" + Guid.NewGuid().ToString("N")[..8]);
-        await new DatabaseMigrator(_sandbox.Db, [], NullLogger<DatabaseMigrator>.Instance).StartAsync(CancellationToken.None);
+        _sandbox = await MigratedSandbox.CreateAsync("dupkeys");
         _tenant = "dupkeys_" + Guid.NewGuid().ToString("N")[..8];
         _dataset = new DatasetDefinition("events",
             [new DatasetColumn("id", new ColumnType(ColumnKind.BigInt), true), new DatasetColumn("note", new ColumnType(ColumnKind.Text), false)],

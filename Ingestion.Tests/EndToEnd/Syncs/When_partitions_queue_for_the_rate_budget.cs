@@ -3,7 +3,6 @@ using Ingestion.Platform.Database;
 using Ingestion.Platform.Sources;
 using Ingestion.Tests.Infrastructure;
 using Ingestion.Workers.Syncs;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -27,8 +26,7 @@ public sealed class When_partitions_queue_for_the_rate_budget
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _sandbox = await Sandbox.CreateAsync(TestRun.Servers, "slots_" + Guid.NewGuid().ToString("N")[..8]);
-        await new DatabaseMigrator(_sandbox.Db, [], NullLogger<DatabaseMigrator>.Instance).StartAsync(CancellationToken.None);
+        _sandbox = await MigratedSandbox.CreateAsync("slots");
         _first = new RateBudget(_sandbox.Db);
         _second = new RateBudget(_sandbox.Db);
         _catalog = new SourceCatalog(_sandbox.Db, new SourceSecrets(Options.Create(new SourceOptions { SecretKey = Keys.SourcesSecretKey })));

@@ -53,8 +53,11 @@ stop:
 
 .PHONY: test
 test: infra-up build
+	@rm -f .data/test-results/tests.trx
 	@$(ENV) dotnet test Ingestion.sln -c $(CONFIGURATION) --no-build -nologo \
-		--logger "console;verbosity=normal" --results-directory .data/test-results
+		--logger "console;verbosity=normal" --logger "trx;LogFileName=tests.trx" \
+		--results-directory .data/test-results \
+		|| { bash infra/failed-tests.sh .data/test-results/tests.trx; exit 1; }
 
 .PHONY: bench-upload bench-ingest bench-statement bench-progress bench-rejects
 bench-upload: infra-up build

@@ -108,13 +108,20 @@ public sealed class When_a_budget_grant_is_an_interval
     [Test]
     public async Task Should_send_a_grant_read_lately_without_a_query_of_its_own()
     {
-        var key = "key-" + Guid.NewGuid();
+        // The first slot of an idle key lies a round trip ahead: the statement that gave it read it just before. A busy
+        // machine may wake its waiter past the grant's first tolerance (12 ms), which is the Late verdict of the test above:
+        // a few keys, until one wakes within its grant; none may ever ask again.
+        var verdicts = new List<SlotVerdict>();
         var log = new PacingLog(TimeSpan.FromMilliseconds(100), TenASecond);
+        for (var attempt = 0; attempt < 5 && !verdicts.Contains(SlotVerdict.Send); attempt++)
+        {
+            var key = "key-" + Guid.NewGuid();
+            var slot = await _first.ReserveAsync(key, [TenASecond], RateBudget.Lead, CancellationToken.None);
+            verdicts.Add(await _first.AwaitSlotAsync(key, slot, log, CancellationToken.None));
+        }
 
-        // The first slot of an idle key lies a round trip ahead: the statement that gave it read it just before.
-        var slot = await _first.ReserveAsync(key, [TenASecond], RateBudget.Lead, CancellationToken.None);
-
-        Assert.That(await _first.AwaitSlotAsync(key, slot, log, CancellationToken.None), Is.EqualTo(SlotVerdict.Send));
+        Assert.That(verdicts, Does.Contain(SlotVerdict.Send));
+        Assert.That(verdicts, Is.All.EqualTo(SlotVerdict.Send).Or.EqualTo(SlotVerdict.Late), "nothing withdrew these grants");
         Assert.That(log.Confirmations, Is.Zero);
     }
 

@@ -25,7 +25,10 @@ public sealed class When_an_index_build_outlives_its_message
     /// <summary>
     /// Three workers of their own, started once for the tests that kill or stop the worker running a build (each
     /// leaves at least one other to take the job on). <c>MaxStarts</c> is 2: a killed worker's build is started again
-    /// once, and a stopped worker's build that counted as a start would show as two.
+    /// once, and a stopped worker's build that counted as a start would show as two. The reaper looks every second and
+    /// takes a job quiet for 5 s whose lock nobody holds: a build outlives its message (<c>MaxHold</c>), so the turn after
+    /// it may arrive while the build still holds the job and step aside, and when the worker is then killed no message is
+    /// left for the job: the reaper is what carries it on (after its default 5 minutes in production).
     /// </summary>
     private async Task<Deployment> OwnWorkersAsync() =>
         _ownWorkers ??= await Deployment.StartAsync(TestRun.Servers, "index-workers", new Dictionary<string, string>
@@ -33,6 +36,8 @@ public sealed class When_an_index_build_outlives_its_message
             ["IndexBuilds__MaxHold"] = "00:00:01",
             ["IndexBuilds__LockTimeout"] = "00:00:30",
             ["IndexBuilds__MaxStarts"] = "2",
+            ["Reaper__Period"] = "00:00:01",
+            ["Reaper__StaleAfter"] = "00:00:05",
         }, workers: 3);
 
     [OneTimeTearDown]
@@ -95,7 +100,8 @@ public sealed class When_an_index_build_outlives_its_message
             await open.RollbackAsync();
         }
 
-        // Another worker takes the job's message on (redelivered, or sent back by the killed worker's last turn).
+        // Another worker takes the job on: its message redelivered, sent back by the killed worker's last turn, or, when
+        // that turn's message came while the build held the job and stepped aside, sent again by the reaper.
         var job = await acme.WaitForJobAsync(jobId, TimeSpan.FromSeconds(60), "built", "failed", "cancelled");
 
         Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("built"), job.ToJsonString());

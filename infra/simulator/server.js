@@ -224,7 +224,8 @@ function describeConfig() {
 
 function emptyStats() {
   return { requests: 0, requests_by_credential: {}, http429: 0, http5xx: 0, over_policy: 0,
-    over_policy_by_credential: {}, http401: 0, cursor_expired: 0, events_served: 0 };
+    over_policy_by_credential: {}, http401: 0, cursor_expired: 0, events_served: 0,
+    first_request_ms: null, last_answered_ms: null };
 }
 
 /** How many events exist now: the configured ones, those appended, and those that arrived since. */
@@ -527,6 +528,10 @@ async function handle(req, res) {
   const now = Date.now();
   const view = { state, config, stats: state.stats };
   state.stats.requests++;
+  // When the upstream first heard from a client and last finished answering one: a benchmark's time outside them is the
+  // client's own (its start and its end), not the upstream's pace.
+  if (view.stats.first_request_ms === null) view.stats.first_request_ms = now;
+  res.on('finish', () => { view.stats.last_answered_ms = Date.now(); });
   const credential = credentialOf(req, url);
   if (!credential || (config.keys.length > 0 && !config.keys.includes(credential.key))) {
     state.stats.http401++;

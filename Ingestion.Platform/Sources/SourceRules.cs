@@ -64,7 +64,7 @@ public static partial class SourceRules
 
     public sealed record RecordsBody(string? Path, Dictionary<string, string>? Fields, string? TotalPath);
 
-    public sealed record RateLimitBody(IReadOnlyList<PolicyBody>? Policies, bool? LearnFromHeaders);
+    public sealed record RateLimitBody(IReadOnlyList<PolicyBody>? Policies, bool? LearnFromHeaders, int? MarginMilliseconds = null);
 
     public sealed record PolicyBody(int? Requests, int? PerSeconds);
 
@@ -419,9 +419,17 @@ public static partial class SourceRules
             }
         }
 
+        var margin = body?.MarginMilliseconds ?? SourceRateLimit.DefaultMarginMilliseconds;
+        if (margin is < 0 or > SourceRateLimit.MaxMarginMilliseconds)
+        {
+            errors.Add("rateLimit.marginMilliseconds",
+                $"must be from 0 to {SourceRateLimit.MaxMarginMilliseconds} milliseconds (the default, {SourceRateLimit.DefaultMarginMilliseconds}, suits an upstream a few network hops away).");
+            valid = false;
+        }
+
         return valid
             ? new SourceRateLimit(policies.Select(p => new RateLimitPolicy(p.Requests!.Value, p.PerSeconds!.Value)).ToList(),
-                body?.LearnFromHeaders ?? true)
+                body?.LearnFromHeaders ?? true, margin)
             : null;
     }
 

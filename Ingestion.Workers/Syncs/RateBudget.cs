@@ -36,9 +36,11 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     /// Added to each window for what lies between a request leaving this worker and the upstream counting it: the network,
     /// and the upstream's own queue before it stamps the request (a busy upstream stamps a request that waited behind another
     /// one's page later than one that did not, and the two may then look closer than they were sent). The log keeps requests
-    /// this much further apart than the window.
+    /// this much further apart than the window. A source may declare its own (<see cref="SourceRateLimit.MarginMilliseconds"/>);
+    /// each policy on a key is judged with its own source's margin (<c>rate_policies.margin_ms</c>). This one is the default,
+    /// and what judges whether the budget's own grants explain a spent <c>Remaining</c>.
     /// </summary>
-    public static readonly TimeSpan Margin = TimeSpan.FromMilliseconds(25);
+    public static readonly TimeSpan Margin = TimeSpan.FromMilliseconds(SourceRateLimit.DefaultMarginMilliseconds);
 
     /// <summary>
     /// The least time a grant allows after its slot's latest moment on this worker's clock for its request to leave (its first
@@ -108,14 +110,17 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
             select b.blocked_until, case when {LearnedLimit.InForceSql} then b.learned_requests end as learned_requests, b.learned_seconds
             from ingestion.rate_budgets b where b.budget_key = @key
         ),
-        policies as (
-            select d.requests, d.per_seconds from unnest(@requests::int[], @seconds::int[]) as d(requests, per_seconds)
+        declared as (
+            select d.requests, d.per_seconds, @margin as margin from unnest(@requests::int[], @seconds::int[]) as d(requests, per_seconds)
             union
-            select p.requests, p.per_seconds from ingestion.rate_policies p where p.budget_key = @key
-            union
-            select learned_requests, learned_seconds from budget where learned_requests is not null
+            select p.requests, p.per_seconds, p.margin_ms * interval '1 millisecond' from ingestion.rate_policies p where p.budget_key = @key
         ),
-        windows as (select requests, make_interval(secs => per_seconds) + @margin as span from policies),
+        policies as (
+            select requests, per_seconds, margin from declared
+            union
+            select learned_requests, learned_seconds, (select max(margin) from declared) from budget where learned_requests is not null
+        ),
+        windows as (select requests, make_interval(secs => per_seconds) + margin as span from policies),
         slot as (
             select greatest(
                 (select now from clock) + @round_trip,
@@ -143,10 +148,13 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
         """;
 
     // Keys nothing asks on any more keep their last grants: each goes once older than the longest window
-    // that still counts on its key (none once every source on the key is gone).
+    // that still counts on its key, with the widest margin declared on it (none once every source on the key is gone).
     private const string ForgetSql = $"""
         delete from ingestion.rate_grants g
-        where coalesce(g.ends, g.at) < clock_timestamp() - @margin - coalesce((
+        where coalesce(g.ends, g.at) < clock_timestamp()
+            - greatest(@margin, coalesce((select max(p.margin_ms) from ingestion.rate_policies p where p.budget_key = g.budget_key), 0)
+                                * interval '1 millisecond')
+            - coalesce((
             select make_interval(secs => max(w.per_seconds)) from (
                 select p.per_seconds from ingestion.rate_policies p where p.budget_key = g.budget_key
                 union all
@@ -179,7 +187,7 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     /// </summary>
     public async Task<TimeSpan> TryTakeAsync(string budgetKey, IReadOnlyList<RateLimitPolicy> declared, CancellationToken cancellationToken)
     {
-        var slot = await ReserveAsync(budgetKey, declared, TimeSpan.Zero, cancellationToken);
+        var slot = await ReserveAsync(budgetKey, declared, Margin, TimeSpan.Zero, cancellationToken);
         Forget(budgetKey, slot.Hold);
         return slot.Reserved ? TimeSpan.Zero : slot.Wait;
     }
@@ -189,7 +197,14 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     /// <see cref="AwaitSlotAsync"/>), otherwise only said (nothing is taken; ask again when it comes within the lead).
     /// The same statement reads which of this worker's other held grants on the key are still there.
     /// </summary>
-    public async Task<BudgetSlot> ReserveAsync(string budgetKey, IReadOnlyList<RateLimitPolicy> declared, TimeSpan lead,
+    public Task<BudgetSlot> ReserveAsync(string budgetKey, IReadOnlyList<RateLimitPolicy> declared, TimeSpan lead,
+        CancellationToken cancellationToken) =>
+        ReserveAsync(budgetKey, declared, Margin, lead, cancellationToken);
+
+    /// <inheritdoc cref="ReserveAsync(string, IReadOnlyList{RateLimitPolicy}, TimeSpan, CancellationToken)"/>
+    /// <param name="margin">The caller's source's margin (<see cref="SourceRateLimit.Margin"/>) for its <paramref name="declared"/>
+    /// policies; the key's other sources' policies keep their own.</param>
+    public async Task<BudgetSlot> ReserveAsync(string budgetKey, IReadOnlyList<RateLimitPolicy> declared, TimeSpan margin, TimeSpan lead,
         CancellationToken cancellationToken)
     {
         // The grant's slack: how long after its slot (on PostgreSQL's clock) its request may leave. It leaves no sooner than
@@ -230,7 +245,7 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
                         new NpgsqlParameter("requests", declared.Select(p => p.Requests).ToArray()),
                         new NpgsqlParameter("seconds", declared.Select(p => p.PerSeconds).ToArray()),
                         new NpgsqlParameter("lapse", Lapse),
-                        new NpgsqlParameter("margin", Margin),
+                        new NpgsqlParameter("margin", margin),
                         new NpgsqlParameter("min_pace", MinPace),
                         new NpgsqlParameter("max_pace", MaxPace),
                         new NpgsqlParameter("lead", lead),

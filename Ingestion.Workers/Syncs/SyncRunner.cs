@@ -486,7 +486,7 @@ public sealed partial class SyncRunner(
             }
 
             var asking = Stopwatch.StartNew();
-            var permit = await budget.ReserveAsync(source.BudgetKey, policies, RateBudget.Lead, cancellationToken);
+            var permit = await budget.ReserveAsync(source.BudgetKey, policies, definition.RateLimit.Margin, RateBudget.Lead, cancellationToken);
             if (!permit.Reserved)
             {
                 if (permit.Wait > _options.MaxInlineWait)

@@ -111,6 +111,46 @@ public sealed class When_a_budget_key_outlives_what_it_learned
         Assert.That(wait, Is.InRange(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3)), "three seconds from when it was said, on one clock");
     }
 
+    [Test]
+    public async Task Should_judge_each_policy_with_its_own_sources_margin()
+    {
+        // A source on the same network declares a 5 ms margin: its ten a second are kept 1.005 s apart, not the default 1.025.
+        var tenant = NewTenant();
+        var tenASecond = new RateLimitPolicy(10, 1);
+        await _catalog.CreateAsync(tenant, Source("near", tenASecond) with { RateLimit = new SourceRateLimit([tenASecond], MarginMilliseconds: 5) },
+            Secret, CancellationToken.None);
+        var key = await KeyAsync(tenant, "near");
+        var near = TimeSpan.FromMilliseconds(5);
+
+        Assert.That(await EleventhAfterTenthLatestEndAsync(key, tenASecond, near), Is.EqualTo(TimeSpan.FromMilliseconds(1005)));
+
+        // Another source on the credential reaches the same upstream from far away: its 100 ms hold the near one too.
+        await _catalog.CreateAsync(tenant, Source("far", tenASecond) with { RateLimit = new SourceRateLimit([tenASecond], MarginMilliseconds: 100) },
+            Secret, CancellationToken.None);
+        Assert.That(await EleventhAfterTenthLatestEndAsync(key, tenASecond, near), Is.EqualTo(TimeSpan.FromMilliseconds(1100)));
+    }
+
+    /// <summary>
+    /// Ten grants that went together half a second ago (so neither the pace after the latest nor the caller's round trip
+    /// decides the next slot), then the next slot: how long after the tenth latest grant's end it lies.
+    /// </summary>
+    private async Task<TimeSpan> EleventhAfterTenthLatestEndAsync(string key, RateLimitPolicy policy, TimeSpan margin)
+    {
+        await _sandbox.ExecuteAsync("delete from ingestion.rate_grants where budget_key = @key", ("key", key));
+        await _sandbox.ExecuteAsync("""
+            insert into ingestion.rate_grants (budget_key, at, ends)
+            select @key, now() - interval '500 milliseconds' + i * interval '1 millisecond',
+                   now() - interval '499 milliseconds' + i * interval '1 millisecond'
+            from generate_series(0, 9) i
+            """, ("key", key));
+        var oldestEnd = await _sandbox.ScalarAsync<DateTime>("select min(ends) from ingestion.rate_grants where budget_key = @key", ("key", key));
+
+        var slot = await _budget.ReserveAsync(key, [policy], margin, RateBudget.Lead, CancellationToken.None);
+
+        Assert.That(slot.Reserved, Is.True);
+        return slot.At - oldestEnd;
+    }
+
     private static string NewTenant() => "budget-" + Guid.NewGuid().ToString("N")[..8];
 
     private async Task<string> KeyAsync(string tenant, string source) =>

@@ -26,6 +26,8 @@ public sealed class PacingLog
     private double _lateMaxMs;
     private long _sent;
     private long _confirms;
+    private long _pauses;
+    private long _pausesOn429;
     private double _confirmMs;
     private long _lastGrant = long.MinValue;
     private long _firstSend;
@@ -122,6 +124,16 @@ public sealed class PacingLog
         }
     }
 
+    /// <summary>An answer paused the whole budget: a 429, or a spent <c>Remaining</c> the budget's own grants did not explain.</summary>
+    public void Paused(bool refused)
+    {
+        lock (_gate)
+        {
+            _pauses++;
+            _pausesOn429 += refused ? 1 : 0;
+        }
+    }
+
     public void LetGo(SlotVerdict why)
     {
         lock (_gate)
@@ -164,6 +176,7 @@ public sealed class PacingLog
                    + $"{_sent} sent, ms after the slot [{buckets}] max {_lateMaxMs:0.0}; "
                    + $"let go: {_letGo[(int)SlotVerdict.Late]} late at wake, {_letGo[(int)SlotVerdict.LateAtSend]} late at send, "
                    + $"{_letGo[(int)SlotVerdict.Withdrawn]} withdrawn, {_letGo[(int)SlotVerdict.Paused]} paused; "
+                   + $"{_pauses} pauses from answers ({_pausesOn429} on a 429, {_pauses - _pausesOn429} on a spent Remaining); "
                    + (_requests > 0 && _closestMs < double.MaxValue
                        ? $"closest {_requests + 1} sends {_closestMs:0.0} ms apart, {_exposed} within a window of the answer {_requests} before; "
                        : "")

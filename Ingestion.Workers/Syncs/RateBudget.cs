@@ -456,13 +456,22 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     /// <paramref name="refused"/>: the response was a 429, whose block always holds (the upstream counted more than the
     /// budget let through, whatever its own grants say).
     /// </summary>
-    public async Task ObserveAsync(string budgetKey, IReadOnlyList<RateLimitPolicy> declared, RateSignal signal,
-        DateTimeOffset observedAt, bool refused, CancellationToken cancellationToken)
+    /// <returns>Whether the answer paused the budget.</returns>
+    public Task<bool> ObserveAsync(string budgetKey, IReadOnlyList<RateLimitPolicy> declared, RateSignal signal,
+        DateTimeOffset observedAt, bool refused, CancellationToken cancellationToken) =>
+        ObserveAsync(budgetKey, declared, signal, observedAt, refused, null, cancellationToken);
+
+    /// <inheritdoc cref="ObserveAsync(string, IReadOnlyList{RateLimitPolicy}, RateSignal, DateTimeOffset, bool, CancellationToken)"/>
+    /// <param name="slot">The answered request's slot (PostgreSQL's clock): the grants that explain a spent <c>Remaining</c> are
+    /// those the upstream could count when it stamped the request, no later than its slot and ending within a window and the
+    /// margin before it. Without it, before now: an answer that took long then leaves out grants the upstream still counted.</param>
+    public async Task<bool> ObserveAsync(string budgetKey, IReadOnlyList<RateLimitPolicy> declared, RateSignal signal,
+        DateTimeOffset observedAt, bool refused, DateTime? slot, CancellationToken cancellationToken)
     {
         var learned = Learned(declared, signal);
         if (signal.BlockedUntil is null && learned is null)
         {
-            return;
+            return false;
         }
 
         TimeSpan? blockedFor = signal.BlockedUntil is { } until ? until - observedAt : null;
@@ -477,10 +486,11 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
         var explainable = !refused && signal.RetryAt is null && blockedFor is not null && signal.Limit is > 0 && window is > 0;
 
         await using var command = dataSource.CreateCommand("""
-            with known as (
+            with asked as (select coalesce(@slot, clock_timestamp()) as at),
+            known as (
                 select count(*) as requests from ingestion.rate_grants g
-                where g.budget_key = @key and g.at <= clock_timestamp()
-                  and coalesce(g.ends, g.at) > clock_timestamp() - make_interval(secs => @window) - @margin
+                where g.budget_key = @key and g.at <= (select at from asked)
+                  and coalesce(g.ends, g.at) > (select at from asked) - make_interval(secs => @window) - @margin
             ),
             pause as (
                 select case when @explainable and (select requests from known) >= @limit then null else @blocked_for::interval end as span
@@ -516,12 +526,15 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
         command.Parameters.AddWithValue("window", window ?? 0);
         command.Parameters.AddWithValue("margin", Margin);
         command.Parameters.AddWithValue("confirm_within", ConfirmWithin);
+        command.Parameters.Add(new NpgsqlParameter("slot", NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = (object?)slot ?? DBNull.Value });
         var paused = (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
         if (paused && blockedFor is { } pause && pause > TimeSpan.Zero)
         {
             var end = Stopwatch.GetTimestamp() + (long)(pause.TotalSeconds * Stopwatch.Frequency);
             _blockedUntil.AddOrUpdate(budgetKey, end, (_, known) => Math.Max(known, end));
         }
+
+        return paused && blockedFor > TimeSpan.Zero;
     }
 
     /// <summary>

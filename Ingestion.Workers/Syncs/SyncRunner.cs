@@ -558,7 +558,10 @@ public sealed partial class SyncRunner(
 
                 if (definition.RateLimit.LearnFromHeaders || status == 429)
                 {
-                    await budget.ObserveAsync(source.BudgetKey, policies, signal, now, refused: status == 429, cancellationToken);
+                    if (await budget.ObserveAsync(source.BudgetKey, policies, signal, now, refused: status == 429, permit.At, cancellationToken))
+                    {
+                        turn.Pacing.Paused(refused: status == 429);
+                    }
                 }
 
                 if (status == 429)

@@ -157,6 +157,33 @@ public sealed class When_a_budget_grant_is_an_interval
     }
 
     [Test]
+    public async Task Should_judge_a_slow_answer_by_the_grants_the_upstream_counted_before_its_slot()
+    {
+        // Ten grants a tenth of a second apart, the latest sent 400 ms ago; its answer (none left, all back in a second)
+        // arrives only now. The upstream counted the ten; the six oldest have ended more than a window and the margin ago.
+        var key = "key-" + Guid.NewGuid();
+        await _sandbox.ExecuteAsync("""
+            insert into ingestion.rate_grants (budget_key, at, ends)
+            select @key, now() - interval '1300 milliseconds' + i * interval '100 milliseconds',
+                   now() - interval '1295 milliseconds' + i * interval '100 milliseconds'
+            from generate_series(0, 9) i
+            """, ("key", key));
+        var slot = await _sandbox.ScalarAsync<DateTime>("select max(at) from ingestion.rate_grants where budget_key = @key", ("key", key));
+        var now = DateTimeOffset.UtcNow;
+        var spent = new RateSignal(10, 0, now.AddSeconds(1), null, null);
+
+        Assert.That(await _second.ObserveAsync(key, [TenASecond], spent, now, refused: false, slot, CancellationToken.None), Is.False,
+            "judged at the request's slot, its own ten grants explain it");
+        Assert.That((await _second.ReserveAsync(key, [TenASecond], RateBudget.Lead, CancellationToken.None)).Wait,
+            Is.LessThan(TimeSpan.FromSeconds(0.5)), "the next slot follows the log, not a pause");
+
+        // Judged at its arrival instead, the answer looks like another client's doing, and pauses every worker.
+        var other = "key-" + Guid.NewGuid();
+        await _sandbox.ExecuteAsync("update ingestion.rate_grants set budget_key = @other where budget_key = @key", ("other", other), ("key", key));
+        Assert.That(await _second.ObserveAsync(other, [TenASecond], spent, now, refused: false, CancellationToken.None), Is.True);
+    }
+
+    [Test]
     public async Task Should_pause_for_a_429_with_a_spent_remaining_even_when_its_own_grants_would_explain_it()
     {
         // The same full log as above, but the upstream refused the request (429, Remaining 0, Reset, no Retry-After): it

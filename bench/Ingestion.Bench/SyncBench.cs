@@ -21,7 +21,7 @@ internal static class SyncBench
     private static readonly TimeSpan History = TimeSpan.FromDays(32);
 
     public static async Task<int> RunAsync(long events, int pageSize, int requestsPerSecond, string window, int workerCount, int parallelism,
-        bool warmUp)
+        bool warmUp, int marginMs)
     {
         var servers = await NativeServers.StartAsync();
         await using var sandbox = await Sandbox.CreateAsync(servers, "bench_sync_" + Guid.NewGuid().ToString("N")[..6]);
@@ -39,7 +39,7 @@ internal static class SyncBench
             Policies = new SimulatorPolicies(Header: [policy], Query: [policy]),
             Window = window,
         });
-        Bench.Log($"simulator at {simulator.BaseUrl}: {events:N0} events, pages of {pageSize:N0}, {requestsPerSecond} requests/s ({window} window); "
+        Bench.Log($"simulator at {simulator.BaseUrl}: {events:N0} events, pages of {pageSize:N0}, {requestsPerSecond} requests/s ({window} window), the source declaring a {marginMs} ms margin; "
                   + (parallelism > 0 ? $"{2 * parallelism} time slices, up to {parallelism} at once" : "no partitions"));
 
         var settings = new Dictionary<string, string>(sandbox.Settings) { ["Sources__AllowedHosts__0"] = "127.0.0.1" };
@@ -54,7 +54,7 @@ internal static class SyncBench
 
             var source = TestSources.Events("bench_events_api", "bench_events", simulator.BaseUrl);
             source["pagination"]!["pageSize"] = pageSize;
-            source["rateLimit"] = JsonNode.Parse($$"""{"policies":[{"requests":{{requestsPerSecond}},"perSeconds":1}]}""");
+            source["rateLimit"] = JsonNode.Parse($$"""{"policies":[{"requests":{{requestsPerSecond}},"perSeconds":1}],"marginMilliseconds":{{marginMs}}}""");
             if (parallelism > 0)
             {
                 // One cursor chain is a sequence of round trips; a data engineer splits the history into

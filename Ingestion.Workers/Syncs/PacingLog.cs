@@ -26,8 +26,7 @@ public sealed class PacingLog
     private double _lateMaxMs;
     private long _sent;
     private long _confirms;
-    private long _pauses;
-    private long _pausesOn429;
+    private readonly long[] _pauses = new long[Enum.GetValues<PauseCause>().Length];
     private double _confirmMs;
     private long _lastGrant = long.MinValue;
     private long _firstSend;
@@ -124,13 +123,12 @@ public sealed class PacingLog
         }
     }
 
-    /// <summary>An answer paused the whole budget: a 429, or a spent <c>Remaining</c> the budget's own grants did not explain.</summary>
-    public void Paused(bool refused)
+    /// <summary>An answer paused the whole budget: a 429, a <c>Retry-After</c>, or a spent <c>Remaining</c> the budget's own grants did not explain.</summary>
+    public void Paused(PauseCause cause)
     {
         lock (_gate)
         {
-            _pauses++;
-            _pausesOn429 += refused ? 1 : 0;
+            _pauses[(int)cause]++;
         }
     }
 
@@ -176,7 +174,8 @@ public sealed class PacingLog
                    + $"{_sent} sent, ms after the slot [{buckets}] max {_lateMaxMs:0.0}; "
                    + $"let go: {_letGo[(int)SlotVerdict.Late]} late at wake, {_letGo[(int)SlotVerdict.LateAtSend]} late at send, "
                    + $"{_letGo[(int)SlotVerdict.Withdrawn]} withdrawn, {_letGo[(int)SlotVerdict.Paused]} paused; "
-                   + $"{_pauses} pauses from answers ({_pausesOn429} on a 429, {_pauses - _pausesOn429} on a spent Remaining); "
+                   + $"{_pauses.Sum()} pauses from answers ({_pauses[(int)PauseCause.Refused]} on a 429, "
+                   + $"{_pauses[(int)PauseCause.RetryAfter]} on a Retry-After, {_pauses[(int)PauseCause.SpentRemaining]} on a spent Remaining); "
                    + (_requests > 0 && _closestMs < double.MaxValue
                        ? $"closest {_requests + 1} sends {_closestMs:0.0} ms apart, {_exposed} within a window of the answer {_requests} before; "
                        : "")
@@ -185,4 +184,17 @@ public sealed class PacingLog
                    + $"last {(_lastSend == 0 ? 0 : Stopwatch.GetElapsedTime(_lastSend, now).TotalSeconds):0.000} s before its end";
         }
     }
+}
+
+/// <summary>Why an answer paused the budget.</summary>
+public enum PauseCause
+{
+    /// <summary>A 429.</summary>
+    Refused,
+
+    /// <summary>A <c>Retry-After</c> on another status (a 503, say).</summary>
+    RetryAfter,
+
+    /// <summary>A spent <c>Remaining</c> that the budget's own grants did not explain.</summary>
+    SpentRemaining,
 }

@@ -36,9 +36,10 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     /// Added to each window for what lies between a request leaving this worker and the upstream counting it: the network,
     /// and the upstream's own queue before it stamps the request (a busy upstream stamps a request that waited behind another
     /// one's page later than one that did not, and the two may then look closer than they were sent). The log keeps requests
-    /// this much further apart than the window. A source may declare its own (<see cref="SourceRateLimit.MarginMilliseconds"/>);
-    /// each policy on a key is judged with its own source's margin (<c>rate_policies.margin_ms</c>). This one is the default,
-    /// and what judges whether the budget's own grants explain a spent <c>Remaining</c>.
+    /// this much further apart than the window. A source may declare its own (<see cref="SourceRateLimit.MarginMilliseconds"/>):
+    /// it is about the way to the upstream, so every policy on a key is judged with the widest margin a source on the key
+    /// declares (<c>rate_policies.margin_ms</c>). This one is the default, and what judges whether the budget's own grants
+    /// explain a spent <c>Remaining</c>.
     /// </summary>
     public static readonly TimeSpan Margin = TimeSpan.FromMilliseconds(SourceRateLimit.DefaultMarginMilliseconds);
 
@@ -70,6 +71,13 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
     /// within this time before a slot may still meet the request, as it meets a request already in flight.
     /// </summary>
     public static readonly TimeSpan ConfirmWithin = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// How long past its longest window a grant stays in the log: an answer that arrives this long after its request is
+    /// still judged by every grant the upstream counted before it (<see cref="ObserveAsync(string, IReadOnlyList{RateLimitPolicy}, RateSignal, DateTimeOffset, bool, DateTime?, CancellationToken)"/>).
+    /// A slower one may find its oldest grants gone and pause the budget for a window.
+    /// </summary>
+    public static readonly TimeSpan AnswerLife = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// How far ahead a slot may be reserved: enough for every partition of a sync to hold the next
@@ -116,11 +124,11 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
             select p.requests, p.per_seconds, p.margin_ms * interval '1 millisecond' from ingestion.rate_policies p where p.budget_key = @key
         ),
         policies as (
-            select requests, per_seconds, margin from declared
+            select requests, per_seconds from declared
             union
-            select learned_requests, learned_seconds, (select max(margin) from declared) from budget where learned_requests is not null
+            select learned_requests, learned_seconds from budget where learned_requests is not null
         ),
-        windows as (select requests, make_interval(secs => per_seconds) + margin as span from policies),
+        windows as (select requests, make_interval(secs => per_seconds) + (select max(margin) from declared) as span from policies),
         slot as (
             select greatest(
                 (select now from clock) + @round_trip,
@@ -139,7 +147,7 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
         ),
         forgotten as (
             delete from ingestion.rate_grants g
-            where g.budget_key = @key and coalesce(g.ends, g.at) < (select now from clock) - (select max(span) from windows)
+            where g.budget_key = @key and coalesce(g.ends, g.at) < (select now from clock) - (select max(span) from windows) - @answer_life
         )
         select slot.at, clock.now, (select id from taken),
                array(select h from unnest(@held::bigint[]) h
@@ -202,8 +210,8 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
         ReserveAsync(budgetKey, declared, Margin, lead, cancellationToken);
 
     /// <inheritdoc cref="ReserveAsync(string, IReadOnlyList{RateLimitPolicy}, TimeSpan, CancellationToken)"/>
-    /// <param name="margin">The caller's source's margin (<see cref="SourceRateLimit.Margin"/>) for its <paramref name="declared"/>
-    /// policies; the key's other sources' policies keep their own.</param>
+    /// <param name="margin">The caller's source's margin (<see cref="SourceRateLimit.Margin"/>): the key's policies are judged with
+    /// the widest of it and the margins of the key's other sources.</param>
     public async Task<BudgetSlot> ReserveAsync(string budgetKey, IReadOnlyList<RateLimitPolicy> declared, TimeSpan margin, TimeSpan lead,
         CancellationToken cancellationToken)
     {
@@ -249,6 +257,7 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
                         new NpgsqlParameter("min_pace", MinPace),
                         new NpgsqlParameter("max_pace", MaxPace),
                         new NpgsqlParameter("lead", lead),
+                        new NpgsqlParameter("answer_life", AnswerLife),
                         new NpgsqlParameter("slack", slack),
                         new NpgsqlParameter("round_trip", roundTrip),
                         new NpgsqlParameter("held", held.Select(h => h.Grant).ToArray()),
@@ -493,7 +502,8 @@ public sealed class RateBudget(NpgsqlDataSource dataSource) : IDisposable
                   and coalesce(g.ends, g.at) > (select at from asked) - make_interval(secs => @window) - @margin
             ),
             pause as (
-                select case when @explainable and (select requests from known) >= @limit then null else @blocked_for::interval end as span
+                select case when @explainable and (select requests from known) >= @limit or @blocked_for::interval <= interval '0' then null
+                            else @blocked_for::interval end as span
             ),
             withdrawn as (
                 delete from ingestion.rate_grants g

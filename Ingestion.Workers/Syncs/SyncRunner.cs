@@ -560,7 +560,7 @@ public sealed partial class SyncRunner(
                 {
                     if (await budget.ObserveAsync(source.BudgetKey, policies, signal, now, refused: status == 429, permit.At, cancellationToken))
                     {
-                        turn.Pacing.Paused(refused: status == 429);
+                        turn.Pacing.Paused(status == 429 ? PauseCause.Refused : signal.RetryAt is not null ? PauseCause.RetryAfter : PauseCause.SpentRemaining);
                     }
                 }
 

@@ -169,6 +169,10 @@ public sealed class When_a_budget_grant_is_an_interval
             from generate_series(0, 9) i
             """, ("key", key));
         var slot = await _sandbox.ScalarAsync<DateTime>("select max(at) from ingestion.rate_grants where budget_key = @key", ("key", key));
+
+        // Meanwhile another partition takes its next slot: the statement that forgets old grants keeps those a late answer needs.
+        Assert.That((await _first.ReserveAsync(key, [TenASecond], RateBudget.Lead, CancellationToken.None)).Reserved, Is.True);
+        Assert.That(await GrantsAsync(key), Has.Count.EqualTo(11));
         var now = DateTimeOffset.UtcNow;
         var spent = new RateSignal(10, 0, now.AddSeconds(1), null, null);
 
@@ -179,8 +183,27 @@ public sealed class When_a_budget_grant_is_an_interval
 
         // Judged at its arrival instead, the answer looks like another client's doing, and pauses every worker.
         var other = "key-" + Guid.NewGuid();
-        await _sandbox.ExecuteAsync("update ingestion.rate_grants set budget_key = @other where budget_key = @key", ("other", other), ("key", key));
+        await _sandbox.ExecuteAsync("update ingestion.rate_grants set budget_key = @other where budget_key = @key and at <= @slot",
+            ("other", other), ("key", key), ("slot", slot));
         Assert.That(await _second.ObserveAsync(other, [TenASecond], spent, now, refused: false, CancellationToken.None), Is.True);
+    }
+
+    [Test]
+    public async Task Should_not_withdraw_grants_for_a_pause_that_has_already_ended()
+    {
+        // An epoch Reset whose second passed before the headers were read (GitHub's style, a slow answer): no pause at all,
+        // so the grants ahead stay, though five grants do not explain the spent Remaining.
+        var key = "key-" + Guid.NewGuid();
+        for (var i = 0; i < 5; i++)
+        {
+            await _first.ReserveAsync(key, [TenASecond], RateBudget.Lead, CancellationToken.None);
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var elapsed = new RateSignal(10, 0, now.AddSeconds(-1), null, null);
+
+        Assert.That(await _second.ObserveAsync(key, [TenASecond], elapsed, now, refused: false, CancellationToken.None), Is.False);
+        Assert.That(await GrantsAsync(key), Has.Count.EqualTo(5), "no grant withdrawn for a pause that lasts nothing");
     }
 
     [Test]

@@ -124,8 +124,10 @@ public sealed class When_a_budget_key_outlives_what_it_learned
 
         Assert.That(await EleventhAfterTenthLatestEndAsync(key, tenASecond, near), Is.EqualTo(TimeSpan.FromMilliseconds(1005)));
 
-        // Another source on the credential reaches the same upstream from far away: its 100 ms hold the near one too.
-        await _catalog.CreateAsync(tenant, Source("far", tenASecond) with { RateLimit = new SourceRateLimit([tenASecond], MarginMilliseconds: 100) },
+        // Another source on the credential, with a policy of its own, reaches the same upstream from far away: the margin is
+        // the way's, so its 100 ms hold the near source's ten a second too.
+        var hourly = new RateLimitPolicy(36_000, 3600);
+        await _catalog.CreateAsync(tenant, Source("far", hourly) with { RateLimit = new SourceRateLimit([hourly], MarginMilliseconds: 100) },
             Secret, CancellationToken.None);
         Assert.That(await EleventhAfterTenthLatestEndAsync(key, tenASecond, near), Is.EqualTo(TimeSpan.FromMilliseconds(1100)));
     }

@@ -150,12 +150,13 @@ public sealed class When_partitions_queue_for_the_rate_budget
     {
         var key = "key-" + Guid.NewGuid();
         Assert.That(await _first.TryTakeAsync(key, [TenASecond], CancellationToken.None), Is.EqualTo(TimeSpan.Zero));
-        await _sandbox.ExecuteAsync("update ingestion.rate_grants set at = at - interval '10 seconds', ends = ends - interval '10 seconds' where budget_key = @key",
-            ("key", key));
+        await _sandbox.ExecuteAsync("update ingestion.rate_grants set at = at - @ago, ends = ends - @ago where budget_key = @key",
+            ("ago", RateBudget.AnswerLife + TimeSpan.FromSeconds(2)), ("key", key));
 
         Assert.That(await _first.TryTakeAsync(key, [TenASecond], CancellationToken.None), Is.EqualTo(TimeSpan.Zero));
 
-        Assert.That(await GrantsAsync(key), Has.Count.EqualTo(1), "the grant took away the one its one-second window no longer counts");
+        Assert.That(await GrantsAsync(key), Has.Count.EqualTo(1),
+            "the grant took away the one its one-second window no longer counts, nor an answer however late");
     }
 
     [Test]

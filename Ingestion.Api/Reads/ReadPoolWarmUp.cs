@@ -22,21 +22,16 @@ public sealed partial class ReadPoolWarmUp(ReadDatabase database, IOptions<ReadO
             return;
         }
 
-        var connections = new List<NpgsqlConnection>(count);
+        // All open at once, so the pool makes that many (one at a time, it would hand the same one back each time).
+        var opening = new Task<NpgsqlConnection>[count];
+        for (var i = 0; i < count; i++)
+        {
+            opening[i] = database.DataSource.OpenConnectionAsync(cancellationToken).AsTask();
+        }
+
         try
         {
-            // All open at once, so the pool makes that many (one at a time, it would hand the same one back each time).
-            var opening = new List<Task<NpgsqlConnection>>(count);
-            for (var i = 0; i < count; i++)
-            {
-                opening.Add(database.DataSource.OpenConnectionAsync(cancellationToken).AsTask());
-            }
-
-            foreach (var open in opening)
-            {
-                connections.Add(await open);
-            }
-
+            await Task.WhenAll(opening);
             LogWarmed(logger, count);
         }
         catch (NpgsqlException exception)
@@ -47,9 +42,13 @@ public sealed partial class ReadPoolWarmUp(ReadDatabase database, IOptions<ReadO
         }
         finally
         {
-            foreach (var connection in connections)
+            // Back to the pool, which keeps them: every one that opened, also when others did not.
+            foreach (var open in opening)
             {
-                await connection.DisposeAsync();
+                if (open.IsCompletedSuccessfully)
+                {
+                    await open.Result.DisposeAsync();
+                }
             }
         }
     }

@@ -13,7 +13,7 @@ public sealed class Page_buffers
     public async Task Should_hold_a_page_under_its_limit_until_it_is_complete()
     {
         var pipe = new Pipe();
-        var page = new PageBuffer(pipe.Writer, 64);
+        using var page = new PageBuffer(pipe.Writer, 64);
         Write(page, 40);
 
         await page.SendAsync(complete: false, CancellationToken.None);
@@ -27,7 +27,7 @@ public sealed class Page_buffers
     public async Task Should_send_what_is_written_after_the_page_spilled_at_every_send()
     {
         var pipe = new Pipe();
-        var page = new PageBuffer(pipe.Writer, 64);
+        using var page = new PageBuffer(pipe.Writer, 64);
         Write(page, 100);
         await page.SendAsync(complete: false, CancellationToken.None);
         Assert.That(page.Spilled, Is.True);

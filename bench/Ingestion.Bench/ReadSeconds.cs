@@ -1,6 +1,5 @@
 using System.Data;
 using System.Globalization;
-using System.Text.RegularExpressions;
 using Ingestion.Tests.Infrastructure;
 using Npgsql;
 
@@ -8,13 +7,14 @@ namespace Ingestion.Bench;
 
 /// <summary>
 /// What happened in each second of an open-loop run, so that a p99 spike can be explained rather than
-/// guessed at: once a second it samples the API (its GC pauses and collections, thread pool queue, read
-/// connections in use and open, from its <c>/metrics</c>), PostgreSQL (the checkpointer's state, autovacuum workers and
+/// guessed at: once a second it samples the API (its GC pauses and collections and thread pool, from its runtime
+/// counters over EventPipe: <see cref="RuntimeCounters"/>), its read connections in use and open (from
+/// <c>pg_stat_activity</c>), PostgreSQL (the checkpointer's state, autovacuum workers and
 /// what they run, checkpoints completed) and the bench client itself (its GC pauses, how late it sent).
 /// A second's requests are those <em>due</em> in it; a client that sends late shows as send lag, not as the
 /// server's latency alone.
 /// </summary>
-internal sealed partial class ReadSeconds : IAsyncDisposable
+internal sealed class ReadSeconds : IAsyncDisposable
 {
     /// <summary>
     /// The checkpointer's and autovacuum's activity are visible with <c>pg_read_all_stats</c> (infra/up.sh grants it).
@@ -28,13 +28,14 @@ internal sealed partial class ReadSeconds : IAsyncDisposable
                 from pg_stat_activity where backend_type = 'checkpointer'),
                (select string_agg(coalesce(nullif(query, ''), 'autovacuum launching'), '; ') from pg_stat_activity
                 where backend_type = 'autovacuum worker'),
-               (select count(*) from pg_stat_activity where backend_type = 'client backend' and state = 'active')
+               (select count(*) from pg_stat_activity where backend_type = 'client backend' and state = 'active'),
+               (select count(*) from pg_stat_activity where datname = current_database() and application_name like '%-reads'
+                and state <> 'idle'),
+               (select count(*) from pg_stat_activity where datname = current_database() and application_name like '%-reads')
         """;
 
     private const string CheckpointsBefore17 = "select checkpoints_timed + checkpoints_req from pg_stat_bgwriter";
     private const string Checkpoints = "select num_timed + num_requested from pg_stat_checkpointer";
-
-    private static readonly HttpClient Scraper = new() { Timeout = TimeSpan.FromSeconds(5) };
 
     private readonly List<Sample> _samples = [];
     private readonly CancellationTokenSource _stop = new();
@@ -49,9 +50,10 @@ internal sealed partial class ReadSeconds : IAsyncDisposable
     public DateTimeOffset Start { get; }
 
     /// <summary>
-    /// Starts the minute's record. With <paramref name="sample"/> the API's metrics and PostgreSQL are sampled every
-    /// second; that is off by default because it is not free: scraping the API's <c>/metrics</c> each second made
-    /// its collections come in bursts (measured: p99 502 and 760 ms with it, 29 ms without, same code, quiet machine).
+    /// Starts the minute's record. With <paramref name="sample"/> the API's runtime counters and PostgreSQL are sampled
+    /// every second. It was off by default while the sample was a scrape of the API's <c>/metrics</c>, which made its
+    /// collections come in bursts (p99 502 and 760 ms with it, 29 ms without, same code, quiet machine); the
+    /// counters now come over EventPipe and the pool from PostgreSQL, which costs the API a few events a second.
     /// Without it the slowest second is still found, from the client's own latencies.
     /// </summary>
     public static ReadSeconds Begin(Sandbox sandbox, HostProcess api, bool sample) => new(sandbox, api, DateTimeOffset.UtcNow, sample);
@@ -68,24 +70,13 @@ internal sealed partial class ReadSeconds : IAsyncDisposable
     private async Task SampleAsync(Sandbox sandbox, HostProcess api)
     {
         NpgsqlConnection? connection = null;
+        using var counters = RuntimeCounters.Attach(api.Pid);
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
         try
         {
             do
             {
                 var at = (DateTimeOffset.UtcNow - Start).TotalSeconds;
-                List<(string Line, double Value)> metrics;
-                try
-                {
-                    metrics = await ScrapeAsync(api);
-                }
-                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-                {
-                    // An API too busy to answer its metrics within 5 s.
-                    Bench.Log($"no metrics sample at {Bench.F(at, 0)} s: {e.Message}");
-                    continue;
-                }
-
                 PostgresSample postgres;
                 try
                 {
@@ -105,15 +96,11 @@ internal sealed partial class ReadSeconds : IAsyncDisposable
                     continue;
                 }
 
+                var runtime = counters.Snapshot();
                 lock (_samples)
                 {
-                    _samples.Add(new Sample(at,
-                        Sum(metrics, "system_runtime_dotnet_gc_pause_time") * 1000,
-                        Collections(metrics),
-                        Sum(metrics, "system_runtime_dotnet_thread_pool_queue_length"),
-                        Sum(metrics, "system_runtime_dotnet_thread_pool_thread_count"),
-                        Sum(metrics, "npgsql_db_client_connection_count", "-reads", "state=\"used\""),
-                        Sum(metrics, "npgsql_db_client_connection_count", "-reads"),
+                    _samples.Add(new Sample(at, runtime.PauseMs, runtime.Collections, runtime.Queue, runtime.Threads,
+                        postgres.ReadPoolUsed, postgres.ReadPoolOpen,
                         GC.GetTotalPauseDuration().TotalMilliseconds,
                         $"{GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}",
                         postgres.Checkpoints, postgres.Checkpointer, postgres.Autovacuum, postgres.ActiveBackends));
@@ -130,7 +117,9 @@ internal sealed partial class ReadSeconds : IAsyncDisposable
         }
     }
 
-    private sealed record PostgresSample(long Checkpoints, string Checkpointer, string? Autovacuum, long ActiveBackends);
+    /// <param name="ReadPoolUsed">The API's read connections not idle (running a query or in a transaction).</param>
+    private sealed record PostgresSample(long Checkpoints, string Checkpointer, string? Autovacuum, long ActiveBackends, long ReadPoolUsed,
+        long ReadPoolOpen);
 
     private static async Task<PostgresSample> SamplePostgresAsync(NpgsqlConnection connection)
     {
@@ -139,7 +128,7 @@ internal sealed partial class ReadSeconds : IAsyncDisposable
         await using var reader = await command.ExecuteReaderAsync();
         await reader.ReadAsync();
         return new PostgresSample(reader.GetInt64(0), reader.IsDBNull(1) ? "none" : reader.GetString(1),
-            reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetInt64(3));
+            reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5));
     }
 
     private async Task<bool> WaitAsync(PeriodicTimer timer)
@@ -153,42 +142,6 @@ internal sealed partial class ReadSeconds : IAsyncDisposable
             return false;
         }
     }
-
-    private static async Task<List<(string Line, double Value)>> ScrapeAsync(HostProcess api)
-    {
-        var text = await Scraper.GetStringAsync(new Uri(api.ManagementUrl, "/metrics"));
-        var lines = new List<(string, double)>();
-        foreach (var line in text.Split('\n'))
-        {
-            if (line.Length == 0 || line[0] == '#')
-            {
-                continue;
-            }
-
-            var space = line.LastIndexOf(' ');
-            if (space > 0 && double.TryParse(line[(space + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
-            {
-                lines.Add((line[..space], value));
-            }
-        }
-
-        return lines;
-    }
-
-    /// <summary>The sum of the series whose name starts with <paramref name="name"/> and whose labels contain every one of <paramref name="labels"/>.</summary>
-    private static double Sum(List<(string Line, double Value)> metrics, string name, params string[] labels) =>
-        metrics.Where(m => m.Line.StartsWith(name, StringComparison.Ordinal) && labels.All(l => m.Line.Contains(l, StringComparison.Ordinal)))
-            .Sum(m => m.Value);
-
-    private static string Collections(List<(string Line, double Value)> metrics)
-    {
-        double Generation(string g) => metrics.Where(m => m.Line.StartsWith("system_runtime_dotnet_gc_collections", StringComparison.Ordinal)
-            && GenerationLabel().Match(m.Line) is { Success: true } match && match.Groups[1].Value == g).Sum(m => m.Value);
-        return $"{Generation("gen0")}/{Generation("gen1")}/{Generation("gen2")}";
-    }
-
-    [GeneratedRegex("gc_heap_generation=\"(gen[0-9])\"")]
-    private static partial Regex GenerationLabel();
 
     public async ValueTask DisposeAsync()
     {

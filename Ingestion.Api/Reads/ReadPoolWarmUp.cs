@@ -9,14 +9,20 @@ namespace Ingestion.Api.Reads;
 /// under load opens each connection while reads wait for it (a PostgreSQL backend forked, TLS and
 /// authentication) and allocates its buffers then (72 KiB a connection with the 64 KiB read buffer), which
 /// outlive a few collections and are promoted: the cost lands in the first seconds of load, on the
-/// requests that arrive then. Opened here, it is paid at start-up instead.
+/// requests that arrive then. Opened here, it is paid at start-up instead: in the background, so the API
+/// listens at once (uploads and health do not wait for a replica that is slow or gone), and never more than
+/// the pool's maximum, which would leave the rest waiting for one of these to come back.
 /// </summary>
 public sealed partial class ReadPoolWarmUp(ReadDatabase database, IOptions<ReadOptions> options, ILogger<ReadPoolWarmUp> logger)
-    : IHostedService
+    : BackgroundService
 {
-    public async Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>How many connections the warm-up opens: <see cref="ReadOptions.WarmConnections"/>, at most the pool's maximum.</summary>
+    public static int Count(ReadDatabase database, ReadOptions options) =>
+        Math.Min(options.WarmConnections, new NpgsqlConnectionStringBuilder(database.DataSource.ConnectionString).MaxPoolSize);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var count = options.Value.WarmConnections;
+        var count = Count(database, options.Value);
         if (count == 0)
         {
             return;
@@ -26,7 +32,7 @@ public sealed partial class ReadPoolWarmUp(ReadDatabase database, IOptions<ReadO
         var opening = new Task<NpgsqlConnection>[count];
         for (var i = 0; i < count; i++)
         {
-            opening[i] = database.DataSource.OpenConnectionAsync(cancellationToken).AsTask();
+            opening[i] = database.DataSource.OpenConnectionAsync(stoppingToken).AsTask();
         }
 
         try
@@ -34,10 +40,11 @@ public sealed partial class ReadPoolWarmUp(ReadDatabase database, IOptions<ReadO
             await Task.WhenAll(opening);
             LogWarmed(logger, count);
         }
-        catch (NpgsqlException exception)
+        catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
         {
             // The read database (a replica) may be down while the API starts; reads then fail on their own with
-            // "PostgreSQL is unavailable" and recover with it. A pool that is not warm costs latency, not answers.
+            // "PostgreSQL is unavailable" and recover with it. A pool that is not warm costs latency, not answers,
+            // so nothing here may stop the API (a background service's exception would).
             LogNotWarmed(logger, count, exception);
         }
         finally
@@ -53,7 +60,6 @@ public sealed partial class ReadPoolWarmUp(ReadDatabase database, IOptions<ReadO
         }
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     [LoggerMessage(LogLevel.Information, "Read pool warmed: {Count} connections open")]
     private static partial void LogWarmed(ILogger logger, int count);

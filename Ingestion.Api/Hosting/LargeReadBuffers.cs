@@ -9,7 +9,7 @@ namespace Ingestion.Api.Hosting;
 /// an upload showed most of the API's CPU in the kernel. Blocks of 64 KiB take the same
 /// bytes in a sixteenth of the calls. A connection holds one only while it has unread bytes,
 /// and every response is written into one too.
-/// The blocks come from a pool of their own that keeps up to <see cref="LargeBlockPool.RetainedBlocks"/>
+/// The blocks come from a pool of their own that keeps up to <see cref="RetainedBlocks"/>
 /// of them, not from the shared array pool, which keeps a few dozen arrays of a size on two cores:
 /// under a burst of reads (hundreds of requests in flight) every rent past those allocated a new 64 KiB
 /// array that lived as long as its request, and the API spent its time collecting them. make bench-read
@@ -19,16 +19,21 @@ namespace Ingestion.Api.Hosting;
 /// </summary>
 internal sealed class LargeReadBuffersFactory : IMemoryPoolFactory<byte>
 {
-    public MemoryPool<byte> Create(MemoryPoolOptions? options = null) => new LargeBlockPool();
+    private const int BlockSize = 64 * 1024;
 
-    private sealed class LargeBlockPool : MemoryPool<byte>
+    /// <summary>
+    /// Blocks kept for reuse, by the whole process (32 MiB at most, kept only once that many were in use at once); past it
+    /// they are left to the GC. Kestrel asks the factory for a pool per I/O queue and listener: they all share these.
+    /// </summary>
+    public const int RetainedBlocks = 512;
+
+    private readonly ArrayPool<byte> _blocks = ArrayPool<byte>.Create(BlockSize, RetainedBlocks);
+
+    public MemoryPool<byte> Create(MemoryPoolOptions? options = null) => new LargeBlockPool(_blocks);
+
+    private sealed class LargeBlockPool(ArrayPool<byte> blocks) : MemoryPool<byte>
     {
-        private const int BlockSize = 64 * 1024;
-
-        /// <summary>Blocks kept for reuse (32 MiB at most, kept only once that many were in use at once); past it they are left to the GC.</summary>
-        public const int RetainedBlocks = 512;
-
-        private readonly ArrayPool<byte> _blocks = ArrayPool<byte>.Create(BlockSize, RetainedBlocks);
+        private readonly ArrayPool<byte> _blocks = blocks;
 
         public override int MaxBufferSize => BlockSize;
 

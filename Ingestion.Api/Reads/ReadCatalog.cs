@@ -16,6 +16,13 @@ public sealed class ReadCatalog(ReadDatabase database)
     /// <summary>Most parsed definitions kept; past it the cache starts over (datasets are far fewer in practice).</summary>
     private const int MaxDefinitions = 1024;
 
+    /// <summary>
+    /// A definition longer than this (characters of JSON; a typical one is one or two thousand) is parsed on every read
+    /// and not kept: with <see cref="MaxDefinitions"/>, the cache holds at most 16 MiB of JSON and what it parses to,
+    /// however many wide datasets a tenant declares.
+    /// </summary>
+    private const int MaxCachedJsonChars = 8192;
+
     private const string DatasetSql = """
         select d.definition, coalesce(c.version, 0), coalesce(c.rows_loaded, 0)
         from ingestion.datasets d
@@ -48,6 +55,11 @@ public sealed class ReadCatalog(ReadDatabase database)
 
     private DatasetDefinition Definition(string json)
     {
+        if (json.Length > MaxCachedJsonChars)
+        {
+            return DatasetCatalog.Deserialize(json);
+        }
+
         if (_definitions.TryGetValue(json, out var known))
         {
             return known;

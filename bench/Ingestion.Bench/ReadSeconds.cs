@@ -70,7 +70,18 @@ internal sealed class ReadSeconds : IAsyncDisposable
     private async Task SampleAsync(Sandbox sandbox, HostProcess api)
     {
         NpgsqlConnection? connection = null;
-        using var counters = RuntimeCounters.Attach(api.Pid);
+        RuntimeCounters? counters = null;
+        try
+        {
+            counters = RuntimeCounters.Attach(api.Pid);
+        }
+        catch (Exception e)
+        {
+            // Diagnostics off in the API, or another temporary directory: the run goes on without its runtime counters.
+            Bench.Log($"no runtime counters from the API (pid {api.Pid}): {e.Message}");
+        }
+
+        using var attached = counters;
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
         try
         {
@@ -96,7 +107,7 @@ internal sealed class ReadSeconds : IAsyncDisposable
                     continue;
                 }
 
-                var runtime = counters.Snapshot();
+                var runtime = counters?.Snapshot() ?? (0, "-", 0, 0);
                 lock (_samples)
                 {
                     _samples.Add(new Sample(at, runtime.PauseMs, runtime.Collections, runtime.Queue, runtime.Threads,

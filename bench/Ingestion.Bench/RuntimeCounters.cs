@@ -85,7 +85,15 @@ internal sealed class RuntimeCounters : IDisposable
                 }
             }
         };
-        source.Process();
+        try
+        {
+            source.Process();
+        }
+        catch (Exception e)
+        {
+            // On the reader's own thread: an exception here would end the bench, not only the sampling.
+            Bench.Log($"runtime counters stopped: {e.Message}");
+        }
     }
 
     public void Dispose()

@@ -162,12 +162,7 @@ public sealed class When_a_budget_grant_is_an_interval
         // Ten grants a tenth of a second apart, the latest sent 400 ms ago; its answer (none left, all back in a second)
         // arrives only now. The upstream counted the ten; the six oldest have ended more than a window and the margin ago.
         var key = "key-" + Guid.NewGuid();
-        await _sandbox.ExecuteAsync("""
-            insert into ingestion.rate_grants (budget_key, at, ends)
-            select @key, now() - interval '1300 milliseconds' + i * interval '100 milliseconds',
-                   now() - interval '1295 milliseconds' + i * interval '100 milliseconds'
-            from generate_series(0, 9) i
-            """, ("key", key));
+        await PastGrants.WriteTenAsync(_sandbox, key, TimeSpan.FromMilliseconds(1300), TimeSpan.FromMilliseconds(100));
         var slot = await _sandbox.ScalarAsync<DateTime>("select max(at) from ingestion.rate_grants where budget_key = @key", ("key", key));
 
         // Meanwhile another partition takes its next slot: the statement that forgets old grants keeps those a late answer needs.

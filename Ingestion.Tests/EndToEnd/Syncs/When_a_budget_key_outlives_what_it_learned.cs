@@ -139,12 +139,7 @@ public sealed class When_a_budget_key_outlives_what_it_learned
     private async Task<TimeSpan> EleventhAfterTenthLatestEndAsync(string key, RateLimitPolicy policy, TimeSpan margin)
     {
         await _sandbox.ExecuteAsync("delete from ingestion.rate_grants where budget_key = @key", ("key", key));
-        await _sandbox.ExecuteAsync("""
-            insert into ingestion.rate_grants (budget_key, at, ends)
-            select @key, now() - interval '500 milliseconds' + i * interval '1 millisecond',
-                   now() - interval '499 milliseconds' + i * interval '1 millisecond'
-            from generate_series(0, 9) i
-            """, ("key", key));
+        await PastGrants.WriteTenAsync(_sandbox, key, TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(1));
         var oldestEnd = await _sandbox.ScalarAsync<DateTime>("select min(ends) from ingestion.rate_grants where budget_key = @key", ("key", key));
 
         var slot = await _budget.ReserveAsync(key, [policy], margin, RateBudget.Lead, CancellationToken.None);

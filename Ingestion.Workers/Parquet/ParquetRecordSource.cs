@@ -9,7 +9,7 @@ namespace Ingestion.Workers.Parquet;
 
 /// <summary>
 /// A Parquet upload: its footer read through ranged GETs, its columns matched to the dataset's by name (a column's declared
-/// source wins, any case), its rows read one row group at a time (<see cref="ParquetRecords"/>). The checkpoint keeps the
+/// source wins, any case), its rows read a batch at a time, page by page (<see cref="ParquetRecords"/>). The checkpoint keeps the
 /// Parquet column names that fed the columns, in COPY order, as a CSV's keeps its header.
 /// </summary>
 internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, ObjectInfo source, DatasetDefinition dataset,
@@ -64,7 +64,7 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
         FileProblem? problem;
         try
         {
-            (records, problem) = await ParquetRecords.OpenAsync(stream, dataset, dialect, options.ParquetMaxRowGroupBytes, cancellationToken);
+            (records, problem) = await ParquetRecords.OpenAsync(stream, dataset, dialect, options.ParquetReadAheadBytes, cancellationToken);
         }
         catch
         {

@@ -87,27 +87,10 @@ public sealed class UploadProcessingOptions
     public TimeSpan ChunkResendAfter { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>
-    /// A Parquet file is read one row group at a time, and a row group's columns are read whole: what decoding the columns
-    /// a dataset takes from one row group allocates is what bounds a worker's memory. It is estimated from the footer
-    /// before any column is read: rows times each column's slot (8 bytes for a bigint, 16 for a decimal…), and for a string
-    /// column an array per row plus twice its uncompressed bytes (Parquet.Net gives every string value its own array); and
-    /// for every column twice its chunk's uncompressed size (the page and dictionary buffers it decompresses into). It
-    /// follows the row count, not only the file's bytes, so a tiny file that declares a hundred million rows of one repeated
-    /// value fails at once (<c>row_group_too_large</c>) rather than exhausting the worker. The limit is per job: a worker
-    /// runs <c>Processing:ConcurrentJobs</c> at once, each with a row group. The process's measured RSS is about 2-3 times
-    /// the estimate (see below). Known limit: page headers inside a chunk are not checked against the footer, so a crafted
-    /// file can still make Parquet.Net allocate what a page header claims. The default (384 MiB) admits the
-    /// row groups the common writers make for a table like the bench's transactions (DuckDB's 122,880 rows: about 40 MiB
-    /// by this estimate; Polars' 262,144 rows; 500,000 rows: about 270 MiB, 165 of them values, peaking near 550 MB RSS), and pyarrow's
-    /// 1,048,576-row groups of narrower tables; lower it on small workers, raise it on workers with memory to spare.
-    /// </summary>
-    [Range(typeof(long), "1048576", "4294967296")]
-    public long ParquetMaxRowGroupBytes { get; set; } = 384L << 20;
-
-    /// <summary>
-    /// Small reads of a Parquet file (its footer, page headers) are served from a buffer of this size filled by one ranged
-    /// GET; a read this large or larger (a column chunk) is one GET of exactly its range.
+    /// A Parquet file's mapped columns are each read in ranges of this size (one ranged GET each, buffered per column while
+    /// its pages are decoded), and its small reads (the footer) are served from a buffer of this size. Larger: fewer GETs,
+    /// more memory (this much per mapped column of every Parquet job the worker runs).
     /// </summary>
     [Range(64 * 1024, 64 << 20)]
-    public int ParquetReadAheadBytes { get; set; } = 4 << 20;
+    public int ParquetReadAheadBytes { get; set; } = 1 << 20;
 }

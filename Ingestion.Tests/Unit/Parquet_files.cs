@@ -36,7 +36,7 @@ public sealed class Parquet_files
         await using var file = await WriteAsync(groups: 2, rowsPerGroup: 3, new DataField<Guid>("ORDER_ID"), new DataField<int>("quantity"),
             new DecimalDataField("Total", 12, 2, isNullable: true), new DataField<DateOnly?>("booking date"),
             new DateTimeDataField("at", DateTimeFormat.Timestamp, isAdjustedToUTC: true, unit: DateTimeTimeUnit.Millis, isNullable: true));
-        var (records, problem) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None);
+        var (records, problem) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, CancellationToken.None);
         Assert.That(problem, Is.Null);
         await using var _ = records;
 
@@ -60,7 +60,7 @@ public sealed class Parquet_files
     public async Task Should_resume_at_the_position_a_row_count_names()
     {
         await using var file = await WriteAsync(groups: 3, rowsPerGroup: 4, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
-        var (records, _) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None);
+        var (records, _) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, CancellationToken.None);
         await using var _1 = records;
 
         Assert.That(records!.PositionAfter(0), Is.EqualTo(new ParquetPosition(0, 0)));
@@ -85,7 +85,7 @@ public sealed class Parquet_files
     {
         await using var file = await WriteAsync(groups: 2, rowsPerGroup: 3, new DataField<Guid>("order_id"), new DataField<long?>("quantity"),
             new DecimalDataField("total", 12, 3, isNullable: true), new DataField<string>("note"));
-        var (records, _) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None);
+        var (records, _) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, CancellationToken.None);
         await using var _1 = records;
 
         var problems = new List<(long, RowProblem?)>();
@@ -110,7 +110,7 @@ public sealed class Parquet_files
     {
         await using var file = await WriteAsync(1, 2, new DataField<Guid>("order_id"), new DataField<int>("quantity"),
             new DataField<double>("total"));
-        var (_, problem) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None);
+        var (_, problem) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, CancellationToken.None);
 
         Assert.That(problem, Is.EqualTo(new FileProblem("type_mismatch",
             "Column 'total' is numeric(12,2) in dataset 'orders', but the Parquet column 'total' is DOUBLE, which does not convert to it exactly (binary floating point is not decimal); write it as DECIMAL, or as a string.")));
@@ -120,15 +120,15 @@ public sealed class Parquet_files
     public async Task Should_refuse_a_file_without_a_required_column_or_with_an_unknown_one()
     {
         await using var missing = await WriteAsync(1, 2, new DataField<Guid>("order_id"));
-        Assert.That((await ParquetRecords.OpenAsync(missing, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None)).Problem,
+        Assert.That((await ParquetRecords.OpenAsync(missing, Orders, CsvDialect.Default, CancellationToken.None)).Problem,
             Is.EqualTo(new FileProblem("missing_columns",
                 "The Parquet file lacks required column quantity of dataset 'orders'; its columns are order_id.")));
 
         await using var unknown = await WriteAsync(1, 2, new DataField<Guid>("order_id"), new DataField<int>("quantity"), new DataField<int>("iban"));
-        Assert.That((await ParquetRecords.OpenAsync(unknown, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None)).Problem!.Code,
+        Assert.That((await ParquetRecords.OpenAsync(unknown, Orders, CsvDialect.Default, CancellationToken.None)).Problem!.Code,
             Is.EqualTo("unknown_columns"));
         unknown.Position = 0;
-        Assert.That((await ParquetRecords.OpenAsync(unknown, Orders with { IgnoreUnknownColumns = true }, CsvDialect.Default, 1 << 20,
+        Assert.That((await ParquetRecords.OpenAsync(unknown, Orders with { IgnoreUnknownColumns = true }, CsvDialect.Default,
             CancellationToken.None)).Problem, Is.Null);
     }
 
@@ -141,7 +141,7 @@ public sealed class Parquet_files
         const int rows = 12_000_000;
         var notes = new DatasetDefinition("notes", [new DatasetColumn("note", ColumnType.Text, Required: false)], []);
         var (records, problem) = await ParquetRecords.OpenAsync(await OneRepeatedStringAsync("note", "same", rows), notes,
-            CsvDialect.Default, 1 << 20, CancellationToken.None);
+            CsvDialect.Default, CancellationToken.None);
         Assert.That(problem, Is.Null);
         await using var _ = records;
 
@@ -175,7 +175,7 @@ public sealed class Parquet_files
         await using var file = await WriteAsync(2, 100, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
         var crafted = await WithFooterAsync(file.ToArray(), meta => meta.RowGroups[1].Columns[1].MetaData!.NumValues = 99);
 
-        var (records, problem) = await ParquetRecords.OpenAsync(new MemoryStream(crafted), Orders, CsvDialect.Default, 1 << 20,
+        var (records, problem) = await ParquetRecords.OpenAsync(new MemoryStream(crafted), Orders, CsvDialect.Default,
             CancellationToken.None);
 
         Assert.That(records, Is.Null);
@@ -189,7 +189,7 @@ public sealed class Parquet_files
         await using var whole = await WriteAsync(2, 100, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
         var truncated = new MemoryStream(whole.ToArray()[..(int)(whole.Length / 2)]);
 
-        var (records, problem) = await ParquetRecords.OpenAsync(truncated, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None);
+        var (records, problem) = await ParquetRecords.OpenAsync(truncated, Orders, CsvDialect.Default, CancellationToken.None);
 
         Assert.That(records, Is.Null);
         Assert.That(problem!.Code, Is.EqualTo("corrupt_file"));
@@ -205,7 +205,7 @@ public sealed class Parquet_files
         var footerStart = bytes.Length - 8 - BitConverter.ToInt32(bytes, bytes.Length - 8);
         var failing = new FailingStream(bytes, footerStart, bytes.Length - 8);
 
-        Assert.ThrowsAsync<IOException>(() => ParquetRecords.OpenAsync(failing, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None));
+        Assert.ThrowsAsync<IOException>(() => ParquetRecords.OpenAsync(failing, Orders, CsvDialect.Default, CancellationToken.None));
     }
 
     [Test]
@@ -220,7 +220,7 @@ public sealed class Parquet_files
             bytes.AsSpan((int)chunk.DataPageOffset, 32).Fill(0xFF);
         }
 
-        var (records, _) = await ParquetRecords.OpenAsync(new MemoryStream(bytes), Orders, CsvDialect.Default, 1 << 20,
+        var (records, _) = await ParquetRecords.OpenAsync(new MemoryStream(bytes), Orders, CsvDialect.Default,
             CancellationToken.None);
         await using var _1 = records;
         var read = 0;
@@ -257,7 +257,7 @@ public sealed class Parquet_files
         var bytes = stream.ToArray();
         var footerStart = bytes.Length - 8 - BitConverter.ToInt32(bytes, bytes.Length - 8);
         var notes = new DatasetDefinition("notes", [new DatasetColumn("note", ColumnType.Text, Required: false)], []);
-        var (records, _) = await ParquetRecords.OpenAsync(new MemoryStream(bytes), notes, CsvDialect.Default, 1 << 20,
+        var (records, _) = await ParquetRecords.OpenAsync(new MemoryStream(bytes), notes, CsvDialect.Default,
             CancellationToken.None);
         await using var _1 = records;
 

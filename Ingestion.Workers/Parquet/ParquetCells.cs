@@ -157,18 +157,21 @@ internal abstract class ParquetCell(DatasetColumn column, DataField field)
         },
     };
 
-    /// <summary>Whether an exact decimal fits numeric(p,s): never rounded (as the CSV codec), never wider than p digits.</summary>
-    protected string? FitNumeric(decimal value, string written)
+    /// <summary>
+    /// Whether an exact decimal fits numeric(p,s): never rounded (as the CSV codec), never wider than p digits. The value
+    /// is written out only for the reason of a reject: a string per row would be most of a load's garbage.
+    /// </summary>
+    protected string? FitNumeric(decimal value)
     {
         var type = Column.Type;
         if (type.Scale is { } scale && decimal.Round(value, scale) != value)
         {
-            return $"has more than {scale} decimal place{(scale == 1 ? "" : "s")}: {written}";
+            return $"has more than {scale} decimal place{(scale == 1 ? "" : "s")}: {value.ToString(CultureInfo.InvariantCulture)}";
         }
 
         if (type.Precision is { } p && p - (type.Scale ?? 0) <= 28 && Math.Abs(value) >= Pow10(p - (type.Scale ?? 0)))
         {
-            return $"is too large for {type.ToSql()}: {written}";
+            return $"is too large for {type.ToSql()}: {value.ToString(CultureInfo.InvariantCulture)}";
         }
 
         return null;
@@ -396,7 +399,7 @@ internal sealed class IntegerCell<T>(DatasetColumn column, DataField field) : Pa
         if (Column.Type.Kind == ColumnKind.Numeric)
         {
             values.Decimals[slot] = (decimal)value;
-            return FitNumeric(values.Decimals[slot], value.ToString(CultureInfo.InvariantCulture));
+            return FitNumeric(values.Decimals[slot]);
         }
 
         if (value < _min || value > _max)
@@ -495,7 +498,7 @@ internal sealed class DecimalCell(DatasetColumn column, DataField field) : Parqu
         if (Column.Type.Kind == ColumnKind.Numeric)
         {
             values.Decimals[slot] = value;
-            return FitNumeric(value, Format(value));
+            return FitNumeric(value);
         }
 
         if (decimal.Truncate(value) != value)

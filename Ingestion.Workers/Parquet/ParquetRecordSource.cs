@@ -59,12 +59,13 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
 
     private async Task<(ParquetUploadRecords?, FileProblem?)> OpenParquetAsync(CancellationToken cancellationToken)
     {
-        var stream = new RangedObjectStream(store, job.Bucket, job.Key, source.ETag, source.Size, options.ParquetReadAheadBytes);
+        var stream = new RangedObjectStream(store, job.Bucket, job.Key, source.ETag, source.Size, options.ParquetReadAheadBytes,
+            NativeParquetFile.ColumnReadBytes);
         ParquetRecords? records;
         FileProblem? problem;
         try
         {
-            (records, problem) = await ParquetRecords.OpenAsync(stream, dataset, dialect, options.ParquetReadAheadBytes, cancellationToken);
+            (records, problem) = await ParquetRecords.OpenAsync(stream, dataset, dialect, cancellationToken);
         }
         catch
         {

@@ -137,11 +137,10 @@ internal sealed class ParquetRecords : IAsyncDisposable
     /// <summary>
     /// Opens a Parquet file on a seekable stream (the footer is read here) and maps its columns to the dataset's, or says
     /// why the file cannot load: a required column missing, an unknown one, a column whose type does not convert, a
-    /// nested column, or a footer that contradicts itself. Each mapped column then reads the object in ranges of
-    /// <paramref name="readBytes"/>.
+    /// nested column, or a footer that contradicts itself.
     /// </summary>
     public static async Task<(ParquetRecords? Records, FileProblem? Problem)> OpenAsync(Stream stream, DatasetDefinition dataset,
-        CsvDialect dialect, int readBytes, CancellationToken cancellationToken)
+        CsvDialect dialect, CancellationToken cancellationToken)
     {
         if (await EnvelopeProblemAsync(stream, cancellationToken) is { } notParquet)
         {
@@ -160,7 +159,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
 
         try
         {
-            var (records, problem) = Open(reader, stream, dataset, dialect, readBytes);
+            var (records, problem) = Open(reader, stream, dataset, dialect);
             if (records is null)
             {
                 await reader.DisposeAsync();
@@ -176,7 +175,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
     }
 
     private static (ParquetRecords?, FileProblem?) Open(ParquetReader reader, Stream stream, DatasetDefinition dataset,
-        CsvDialect dialect, int readBytes)
+        CsvDialect dialect)
     {
         var (cells, map, problem) = MapColumns(reader, dataset, dialect);
         if (problem is not null)
@@ -195,7 +194,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
         NativeParquetFile native;
         try
         {
-            native = NativeParquetFile.Open(stream, readBytes);
+            native = NativeParquetFile.Open(stream);
         }
         catch (Exception e) when (IsUndecodable(e))
         {

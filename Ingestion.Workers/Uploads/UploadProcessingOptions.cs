@@ -87,10 +87,11 @@ public sealed class UploadProcessingOptions
     public TimeSpan ChunkResendAfter { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>
-    /// A Parquet file's mapped columns are each read in ranges of this size (one ranged GET each, buffered per column while
-    /// its pages are decoded), and its small reads (the footer) are served from a buffer of this size. Larger: fewer GETs,
-    /// more memory (this much per mapped column of every Parquet job the worker runs).
+    /// Reads of a Parquet file smaller than a column's read (1 MiB: its footer, the column chunks of a small row group,
+    /// the end of a chunk) are served from a buffer of this size filled by one ranged GET, so that the mapped columns of a
+    /// row group of a few MiB are fetched by one GET rather than one each; a column's full 1 MiB reads are GETs of exactly
+    /// their range.
     /// </summary>
     [Range(64 * 1024, 64 << 20)]
-    public int ParquetReadAheadBytes { get; set; } = 1 << 20;
+    public int ParquetReadAheadBytes { get; set; } = 4 << 20;
 }

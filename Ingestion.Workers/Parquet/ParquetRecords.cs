@@ -129,10 +129,23 @@ internal sealed class ParquetRecords : IAsyncDisposable
     }
 
     /// <summary>
-    /// The object's bytes up to the end of the row group being read: how far through the object the load is (a row group
-    /// is read from all its column chunks at once, so no offset in it says how far through it the rows are).
+    /// How far through the object the load is: the bytes up to the end of the previous row group, and of the current
+    /// group's bytes the share of its rows done. The columns are read side by side, so no offset in a row group says how
+    /// far into it the rows are; by rows, a file of one large row group still moves, and never past the group's end.
     /// </summary>
-    public long ObjectBytesRead => _group < 0 ? 0 : _groupEnds[_group];
+    public long ObjectBytesRead
+    {
+        get
+        {
+            if (_group < 0)
+            {
+                return 0;
+            }
+
+            var start = _group == 0 ? 0 : _groupEnds[_group - 1];
+            return start + (long)((_groupEnds[_group] - start) * Math.Min(1.0, (double)RowInGroupNumber / _groupRows));
+        }
+    }
 
     /// <summary>
     /// Opens a Parquet file on a seekable stream (the footer is read here) and maps its columns to the dataset's, or says

@@ -169,6 +169,32 @@ public sealed class Parquet_files
     }
 
     [Test]
+    public async Task Should_read_wide_strings_in_fewer_rows_a_batch_so_their_bytes_stay_bounded()
+    {
+        // A 100 KB value repeated 5,000 times is a few hundred KB of file (one dictionary entry), but 4,096 rows of it in a
+        // batch were a 400 MB buffer: the batch is cut to the rows whose bytes fit, and every row still loads.
+        const int rows = 5_000;
+        var wide = new string('w', 100_000);
+        var notes = new DatasetDefinition("notes", [new DatasetColumn("note", ColumnType.Text, Required: false)], []);
+        var (records, problem) = await ParquetRecords.OpenAsync(await OneRepeatedStringAsync("note", wide, rows), notes,
+            CsvDialect.Default, CancellationToken.None);
+        Assert.That(problem, Is.Null);
+        await using var _ = records;
+
+        var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+        long read = 0;
+        while (records!.Read())
+        {
+            Assert.That(records.Check(), Is.Null, $"row {records.RowNumber}");
+            read++;
+        }
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+        Assert.That(read, Is.EqualTo(rows));
+        Assert.That(allocated, Is.LessThan(4L * StringCell.MaxBatchBytes), "managed bytes allocated while reading the rows");
+    }
+
+    [Test]
     public async Task Should_say_a_column_with_fewer_values_than_its_row_group_has_rows_is_not_a_readable_parquet_file()
     {
         // Read, the chunk would fill 99 of the 100 rows and leave the last as the previous row group had it.

@@ -25,7 +25,8 @@ internal abstract class ParquetCell(DatasetColumn column, DataField field)
 {
     /// <summary>
     /// Rows read at once from every column. Large enough that a call into the native reader per column and batch costs
-    /// nothing beside the rows' conversion, small enough that a batch of the widest strings stays a few hundred KiB.
+    /// nothing beside the rows' conversion, small enough that the fixed buffers stay small; a batch of wide strings is
+    /// fewer rows (<see cref="StringCell.MaxBatchBytes"/>).
     /// </summary>
     public const int BatchRows = 4096;
 
@@ -46,7 +47,30 @@ internal abstract class ParquetCell(DatasetColumn column, DataField field)
     public abstract void Skip(long rows);
 
     /// <summary>Reads the chunk's next <paramref name="rows"/> rows (at most <see cref="BatchRows"/>) into the buffers.</summary>
-    public abstract void Read(int rows);
+    public void Read(int rows)
+    {
+        Begin();
+        Append(rows);
+        End();
+    }
+
+    /// <summary>Starts a batch: the buffers are empty.</summary>
+    public abstract void Begin();
+
+    /// <summary>
+    /// Reads the chunk's next <paramref name="rows"/> rows after the batch's rows so far (all of them at most
+    /// <see cref="BatchRows"/>): a batch of strings is read in pieces, so that it stops when its bytes are many.
+    /// </summary>
+    public abstract void Append(int rows);
+
+    /// <summary>Ends a batch: its rows' slots are known.</summary>
+    public abstract void End();
+
+    /// <summary>The bytes the batch's values hold beside its fixed buffers: a string column's UTF-8; 0 for the others.</summary>
+    public virtual long BatchBytes => 0;
+
+    /// <summary>The longest value the column has held: what a piece of a batch of strings is sized by.</summary>
+    public virtual long WidestValue => 0;
 
     /// <summary>Whether row <paramref name="row"/> of the batch is null.</summary>
     public abstract bool IsNull(int row);
@@ -202,6 +226,8 @@ internal abstract class ParquetCell<T>(DatasetColumn column, DataField field) : 
     private readonly int[] _slots = new int[BatchRows];
     private short _defined;
     private ColumnReader? _reader;
+    private int _filled;
+    private int _count;
 
     public override bool Bind(ColumnDescriptor descriptor)
     {
@@ -227,29 +253,37 @@ internal abstract class ParquetCell<T>(DatasetColumn column, DataField field) : 
         }
     }
 
-    public override void Read(int rows)
+    public override void Begin()
     {
         BeginBatch();
+        (_filled, _count) = (0, 0);
+    }
+
+    public override void Append(int rows)
+    {
         var optional = _defined > 0;
-        int filled = 0, values = 0;
-        while (filled < rows)
+        var until = _filled + rows;
+        while (_filled < until)
         {
             // One call reads within one page: a batch that crosses pages takes two calls, the values appended.
-            var levels = optional ? _levels.AsSpan(filled, rows - filled) : default;
-            var read = ReadBatch(_reader!, rows - filled, levels, _values.AsSpan(values), out var got);
+            var levels = optional ? _levels.AsSpan(_filled, until - _filled) : default;
+            var read = ReadBatch(_reader!, until - _filled, levels, _values.AsSpan(_count), out var got);
             if (read == 0)
             {
-                throw new InvalidDataException($"its column chunk ends after {filled:N0} of the batch's {rows:N0} rows");
+                throw new InvalidDataException($"its column chunk ends after {_filled:N0} of the batch's {until:N0} rows");
             }
 
-            filled += read;
-            values += got;
+            _filled += read;
+            _count += got;
         }
+    }
 
-        if (optional)
+    public override void End()
+    {
+        if (_defined > 0)
         {
             var next = 0;
-            for (var row = 0; row < rows; row++)
+            for (var row = 0; row < _filled; row++)
             {
                 _slots[row] = _levels[row] == _defined ? next++ : -1;
             }
@@ -698,18 +732,43 @@ internal readonly record struct Utf8Range(int Start, int Length);
 /// <summary>
 /// A STRING column: its UTF-8 bytes, copied from the page into one buffer for the batch, go to a text column as they are
 /// (UTF-8 validity, length and NUL checked), or are parsed by the column's CSV codec (its declared format, the dataset's
-/// number separators and time zone) into a typed one. The buffer grows to the largest batch's bytes and is reused.
+/// number separators and time zone) into a typed one. The batch's bytes are bounded: the batch is read in pieces and
+/// stops near <see cref="MaxBatchBytes"/> (see <see cref="ParquetRecords"/>), a value longer than
+/// <see cref="MaxValueBytes"/> is not copied but rejects its row, and a buffer grown by a wide batch is given back when
+/// the batches narrow again. A dictionary-encoded page can repeat a wide value thousands of times in a few bytes of file.
 /// </summary>
 internal sealed class StringCell(DatasetColumn column, DataField field, ColumnCodec codec) : ParquetCell<Utf8Range>(column, field)
 {
+    /// <summary>The bytes a batch of one string column holds, about: fewer rows are read when they are wide.</summary>
+    public const int MaxBatchBytes = 16 << 20;
+
+    /// <summary>The longest string value loaded, the product's default record limit: a longer one rejects its row.</summary>
+    public const int MaxValueBytes = 16 << 20;
+
+    private const int SmallBuffer = 64 << 10;
+
     private readonly ByteArray[] _arrays = new ByteArray[BatchRows];
-    private byte[] _bytes = new byte[64 << 10];
+    private byte[] _bytes = new byte[SmallBuffer];
     private int _used;
+    private long _widest;
     private Utf8Range _parsed;
 
     protected override bool Binds(ColumnDescriptor descriptor) => descriptor.PhysicalType == PhysicalType.ByteArray;
 
-    protected override void BeginBatch() => _used = 0;
+    public override long BatchBytes => _used;
+
+    public override long WidestValue => _widest;
+
+    protected override void BeginBatch()
+    {
+        // A buffer a wide batch grew is not kept for narrow ones: the worker holds it no longer than the wide values last.
+        if (_bytes.Length > 4 * SmallBuffer && _used < _bytes.Length / 4)
+        {
+            _bytes = new byte[Math.Max(SmallBuffer, _used)];
+        }
+
+        _used = 0;
+    }
 
     protected override int ReadBatch(ColumnReader reader, int rows, Span<short> levels, Span<Utf8Range> into, out int values)
     {
@@ -718,17 +777,31 @@ internal sealed class StringCell(DatasetColumn column, DataField field, ColumnCo
         long room = _used;
         for (var i = 0; i < values; i++)
         {
-            room += _arrays[i].Length;
+            var length = _arrays[i].Length;
+            _widest = Math.Max(_widest, Math.Min(length, MaxValueBytes + 1L));
+            room += length <= MaxValueBytes ? length : 0;
         }
 
         if (room > _bytes.Length)
         {
+            if (room > Array.MaxLength)
+            {
+                throw new InvalidOperationException(
+                    $"its batch of {room:N0} bytes of strings is more than an array holds (the values widened suddenly)");
+            }
+
             Array.Resize(ref _bytes, (int)Math.Min(Array.MaxLength, Math.Max(room, 2L * _bytes.Length)));
         }
 
         for (var i = 0; i < values; i++)
         {
             var length = _arrays[i].Length;
+            if (length > MaxValueBytes)
+            {
+                into[i] = new Utf8Range(-1, length); // not copied: Parse rejects the row
+                continue;
+            }
+
             if (length > 0)
             {
                 ParquetPhysical.Copy(_arrays[i].Pointer, _bytes.AsSpan(_used, length));
@@ -746,6 +819,11 @@ internal sealed class StringCell(DatasetColumn column, DataField field, ColumnCo
     public override string? Parse(int row, RowValues values, int slot)
     {
         _parsed = Value(row);
+        if (_parsed.Start < 0)
+        {
+            return $"is {_parsed.Length:N0} bytes long, more than the {MaxValueBytes:N0} a value may be";
+        }
+
         var bytes = Bytes(_parsed);
         if (!Utf8.IsValid(bytes))
         {
@@ -762,5 +840,7 @@ internal sealed class StringCell(DatasetColumn column, DataField field, ColumnCo
 
     public override void Write(BinaryCopyRows rows, RowValues values, int slot) => codec.Write(rows, Bytes(_parsed), values, slot);
 
-    protected override string Format(Utf8Range value) => System.Text.Encoding.UTF8.GetString(Bytes(value));
+    protected override string Format(Utf8Range value) => value.Start < 0
+        ? $"({value.Length:N0} bytes, not kept)"
+        : System.Text.Encoding.UTF8.GetString(Bytes(value));
 }

@@ -35,6 +35,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
     private readonly ParquetReader _reader;
     private readonly NativeParquetFile _native;
     private readonly ParquetCell[] _cells;
+    private readonly StringCell[] _strings;
     private readonly int[] _columns;
     private readonly long[] _groupStarts;
     private readonly long[] _groupEnds;
@@ -52,6 +53,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
         _reader = reader;
         _native = native;
         _cells = cells;
+        _strings = [.. cells.OfType<StringCell>()];
         _columns = columns;
         Map = map;
         var groups = reader.RowGroupCount;
@@ -429,16 +431,75 @@ internal sealed class ParquetRecords : IAsyncDisposable
         _batchFirst += _batchRows;
         _batchRows = 0;
         var rows = (int)Math.Min(ParquetCell.BatchRows, _groupRows - _batchFirst);
+        rows = ReadStrings(rows);
         foreach (var cell in _cells)
         {
-            Native(_group, cell, () =>
+            if (cell is not StringCell)
             {
-                cell.Read(rows);
-                return true;
-            });
+                Native(_group, cell, () =>
+                {
+                    cell.Read(rows);
+                    return true;
+                });
+            }
         }
 
         _batchRows = rows;
+    }
+
+    /// <summary>
+    /// Reads the string columns' next rows, at most <paramref name="rows"/>, in pieces, all columns in step, and stops
+    /// when one of them holds <see cref="StringCell.MaxBatchBytes"/>: a piece's rows are as many as fit what is left at
+    /// the widest value the column has held (16 before one is seen), so a batch of wide strings is a few rows, not 4,096
+    /// of them (a repeated 1 MiB value in a dictionary page is 4 GiB). Returns the rows read: the batch's rows.
+    /// </summary>
+    private int ReadStrings(int rows)
+    {
+        if (_strings.Length == 0)
+        {
+            return rows;
+        }
+
+        foreach (var cell in _strings)
+        {
+            cell.Begin();
+        }
+
+        var filled = 0;
+        while (filled < rows)
+        {
+            long bytes = 0, widest = 0;
+            foreach (var cell in _strings)
+            {
+                bytes = Math.Max(bytes, cell.BatchBytes);
+                widest = Math.Max(widest, cell.WidestValue);
+            }
+
+            if (bytes >= StringCell.MaxBatchBytes)
+            {
+                break;
+            }
+
+            var fit = widest == 0 && filled == 0 ? 16 : (StringCell.MaxBatchBytes - bytes) / Math.Max(widest, 1);
+            var piece = (int)Math.Clamp(fit, 1, rows - filled);
+            foreach (var cell in _strings)
+            {
+                Native(_group, cell, () =>
+                {
+                    cell.Append(piece);
+                    return true;
+                });
+            }
+
+            filled += piece;
+        }
+
+        foreach (var cell in _strings)
+        {
+            cell.End();
+        }
+
+        return filled;
     }
 
     /// <summary>

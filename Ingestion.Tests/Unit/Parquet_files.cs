@@ -106,6 +106,80 @@ public sealed class Parquet_files
     }
 
     [Test]
+    public async Task Should_reject_a_physical_value_its_parquet_type_does_not_hold_naming_the_row_and_load_the_others()
+    {
+        // Raw physical values, as a writer other than Arrow's may leave them: an INT_8 of 200 (was wrapped to -56), a DATE
+        // in year 10000 and a DECIMAL(38,18) past the 28 digits it is read with (each failed the whole file as corrupt).
+        var dataset = new DatasetDefinition("odd", [
+            new DatasetColumn("small", ColumnType.Integer, Required: true),
+            new DatasetColumn("day", ColumnType.Date, Required: true),
+            new DatasetColumn("amount", ColumnType.Numeric(38, 18), Required: true),
+        ], []);
+        var big = new byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt128BigEndian(big, Int128.Parse("10000000000000000000000000000000000000")); // 10^37 unscaled: 10^19
+        var one = new byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt128BigEndian(one, 1_500_000_000_000_000_000); // 1.5
+        var path = Path.Combine(Path.GetTempPath(), $"parquet-files-{Guid.NewGuid():N}.parquet");
+        MemoryStream file;
+        try
+        {
+            var native = System.Runtime.InteropServices.Marshal.AllocHGlobal(32);
+            try
+            {
+                System.Runtime.InteropServices.Marshal.Copy(one, 0, native, 16);
+                System.Runtime.InteropServices.Marshal.Copy(big, 0, native + 16, 16);
+                using var writer = new ParquetFileWriter(path,
+                    [new Column<sbyte>("small"), new Column<Date>("day"), new Column<decimal>("amount", ParquetSharp.LogicalType.Decimal(38, 18))]);
+                using var group = writer.AppendRowGroup();
+                using (var small = (ColumnWriter<int>)group.NextColumn())
+                {
+                    small.WriteBatch([1, 200, 3, 4]);
+                }
+
+                using (var day = (ColumnWriter<int>)group.NextColumn())
+                {
+                    day.WriteBatch([0, 1, 3_000_000, 3]);
+                }
+
+                using (var amount = (ColumnWriter<FixedLenByteArray>)group.NextColumn())
+                {
+                    amount.WriteBatch([new FixedLenByteArray(native), new FixedLenByteArray(native), new FixedLenByteArray(native),
+                        new FixedLenByteArray(native + 16)]);
+                }
+
+                writer.Close();
+            }
+            finally
+            {
+                System.Runtime.InteropServices.Marshal.FreeHGlobal(native);
+            }
+
+            file = new MemoryStream(await File.ReadAllBytesAsync(path));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+
+        var (records, problem) = await ParquetRecords.OpenAsync(file, dataset, CsvDialect.Default, CancellationToken.None);
+        Assert.That(problem, Is.Null);
+        await using var _ = records;
+        var rows = new List<(long, RowProblem?)>();
+        while (records!.Read())
+        {
+            rows.Add((records.RowNumber, records.Check()));
+        }
+
+        Assert.That(rows, Is.EqualTo(new (long, RowProblem?)[]
+        {
+            (1, null),
+            (2, new RowProblem("small", "is 200, which its Parquet type INT8 does not hold (-128 to 127) (row group 1, row 2)")),
+            (3, new RowProblem("day", "is outside years 1 to 9999: 3,000,000 days from 1970-01-01 (row group 1, row 3)")),
+            (4, new RowProblem("amount", "has more digits than the 28 a Parquet decimal is loaded with (the unscaled value 10000000000000000000000000000000000000 with scale 18 does not fit a decimal) (row group 1, row 4)")),
+        }));
+    }
+
+    [Test]
     public async Task Should_refuse_a_column_whose_type_does_not_convert_naming_both_types()
     {
         await using var file = await WriteAsync(1, 2, new DataField<Guid>("order_id"), new DataField<int>("quantity"),

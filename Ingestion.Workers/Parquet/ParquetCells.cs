@@ -75,6 +75,12 @@ internal abstract class ParquetCell(DatasetColumn column, DataField field)
     /// <summary>Whether row <paramref name="row"/> of the batch is null.</summary>
     public abstract bool IsNull(int row);
 
+    /// <summary>
+    /// Why row <paramref name="row"/>'s physical value has no value of its Parquet type (a decimal wider than 28 digits, a
+    /// date past year 9999, an INT_8 of 200), or null: the row is rejected, as a CSV value that does not parse is.
+    /// </summary>
+    public abstract string? Unreadable(int row);
+
     /// <summary>Null when the row's value fits the column (into <paramref name="values"/>), or why it does not.</summary>
     public abstract string? Parse(int row, RowValues values, int slot);
 
@@ -150,7 +156,7 @@ internal abstract class ParquetCell(DatasetColumn column, DataField field)
         };
     }
 
-    private static IntegerCell<T>? Integer<T>(DatasetColumn column, DataField field) where T : struct, IBinaryInteger<T> =>
+    private static IntegerCell<T>? Integer<T>(DatasetColumn column, DataField field) where T : struct, IBinaryInteger<T>, IMinMaxValue<T> =>
         column.Type.Kind is ColumnKind.Integer or ColumnKind.BigInt or ColumnKind.Numeric ? new IntegerCell<T>(column, field) : null;
 
     /// <summary>How a Parquet column is typed, as a person who wrote the file would recognise it.</summary>
@@ -228,6 +234,9 @@ internal abstract class ParquetCell<T>(DatasetColumn column, DataField field) : 
     private ColumnReader? _reader;
     private int _filled;
     private int _count;
+    private int _offset;
+    private string?[]? _unreadable;
+    private bool _anyUnreadable;
 
     public override bool Bind(ColumnDescriptor descriptor)
     {
@@ -257,6 +266,11 @@ internal abstract class ParquetCell<T>(DatasetColumn column, DataField field) : 
     {
         BeginBatch();
         (_filled, _count) = (0, 0);
+        if (_anyUnreadable)
+        {
+            Array.Clear(_unreadable!);
+            _anyUnreadable = false;
+        }
     }
 
     public override void Append(int rows)
@@ -267,6 +281,7 @@ internal abstract class ParquetCell<T>(DatasetColumn column, DataField field) : 
         {
             // One call reads within one page: a batch that crosses pages takes two calls, the values appended.
             var levels = optional ? _levels.AsSpan(_filled, until - _filled) : default;
+            _offset = _count;
             var read = ReadBatch(_reader!, until - _filled, levels, _values.AsSpan(_count), out var got);
             if (read == 0)
             {
@@ -311,6 +326,19 @@ internal abstract class ParquetCell<T>(DatasetColumn column, DataField field) : 
     }
 
     public override bool IsNull(int row) => _defined > 0 && _slots[row] < 0;
+
+    public override string? Unreadable(int row) => _anyUnreadable ? _unreadable![_defined > 0 ? _slots[row] : row] : null;
+
+    /// <summary>
+    /// Marks value <paramref name="value"/> of the current <see cref="ReadBatch"/> call as having no value of its type,
+    /// and why; its row is rejected. A string is made only for such a value.
+    /// </summary>
+    protected void Refuse(int value, string reason)
+    {
+        _unreadable ??= new string?[BatchRows];
+        _unreadable[_offset + value] = reason;
+        _anyUnreadable = true;
+    }
 
     /// <summary>The row's value; only asked of a row that is not null.</summary>
     protected T Value(int row) => _values[_defined > 0 ? _slots[row] : row];
@@ -389,8 +417,13 @@ internal static class ParquetPhysical
 
 /// <summary>Any integer width, signed or not, into integer, bigint or numeric: out of range is a reject, never wrapped.</summary>
 internal sealed class IntegerCell<T>(DatasetColumn column, DataField field) : ParquetCell<T>(column, field)
-    where T : struct, IBinaryInteger<T>
+    where T : struct, IBinaryInteger<T>, IMinMaxValue<T>
 {
+    // An INT_8, INT_16, UINT_8 or UINT_16 is stored in an INT32: a value outside its width is not one (never wrapped).
+    private static readonly bool Narrow = System.Runtime.CompilerServices.Unsafe.SizeOf<T>() < 4;
+    private static readonly long Min = long.CreateTruncating(T.MinValue);
+    private static readonly long Max = long.CreateTruncating(T.MaxValue);
+
     private readonly Int128 _min = column.Type.Kind == ColumnKind.Integer ? int.MinValue : long.MinValue;
     private readonly Int128 _max = column.Type.Kind == ColumnKind.Integer ? int.MaxValue : long.MaxValue;
     private readonly int[] _ints = new int[BatchRows];
@@ -420,6 +453,11 @@ internal sealed class IntegerCell<T>(DatasetColumn column, DataField field) : Pa
             read = ReadPhysical(reader, rows, levels, _ints, out values);
             for (var i = 0; i < values; i++)
             {
+                if (Narrow && (_ints[i] < Min || _ints[i] > Max))
+                {
+                    Refuse(i, $"is {_ints[i]}, which its Parquet type {Describe(Field)} does not hold ({Min} to {Max})");
+                }
+
                 into[i] = T.CreateTruncating(_ints[i]);
             }
         }
@@ -485,7 +523,14 @@ internal sealed class DecimalCell(DatasetColumn column, DataField field) : Parqu
                 read = ReadPhysical(reader, rows, levels, _ints, out values);
                 for (var i = 0; i < values; i++)
                 {
-                    into[i] = ParquetPhysical.Decimal(_ints[i], _scale);
+                    try
+                    {
+                        into[i] = ParquetPhysical.Decimal(_ints[i], _scale);
+                    }
+                    catch (OverflowException e)
+                    {
+                        (into[i], _) = (0m, Refuse(i, e));
+                    }
                 }
 
                 break;
@@ -493,7 +538,14 @@ internal sealed class DecimalCell(DatasetColumn column, DataField field) : Parqu
                 read = ReadPhysical(reader, rows, levels, _longs, out values);
                 for (var i = 0; i < values; i++)
                 {
-                    into[i] = ParquetPhysical.Decimal(_longs[i], _scale);
+                    try
+                    {
+                        into[i] = ParquetPhysical.Decimal(_longs[i], _scale);
+                    }
+                    catch (OverflowException e)
+                    {
+                        (into[i], _) = (0m, Refuse(i, e));
+                    }
                 }
 
                 break;
@@ -502,7 +554,14 @@ internal sealed class DecimalCell(DatasetColumn column, DataField field) : Parqu
                 for (var i = 0; i < values; i++)
                 {
                     ParquetPhysical.Copy(_fixed[i].Pointer, _scratch);
-                    into[i] = ParquetPhysical.Decimal(ParquetPhysical.BigEndian(_scratch), _scale);
+                    try
+                    {
+                        into[i] = ParquetPhysical.Decimal(ParquetPhysical.BigEndian(_scratch), _scale);
+                    }
+                    catch (OverflowException e)
+                    {
+                        (into[i], _) = (0m, Refuse(i, e));
+                    }
                 }
 
                 break;
@@ -517,13 +576,27 @@ internal sealed class DecimalCell(DatasetColumn column, DataField field) : Parqu
 
                     var bytes = _scratch.AsSpan(0, _bytes[i].Length);
                     ParquetPhysical.Copy(_bytes[i].Pointer, bytes);
-                    into[i] = ParquetPhysical.Decimal(ParquetPhysical.BigEndian(bytes), _scale);
+                    try
+                    {
+                        into[i] = ParquetPhysical.Decimal(ParquetPhysical.BigEndian(bytes), _scale);
+                    }
+                    catch (OverflowException e)
+                    {
+                        (into[i], _) = (0m, Refuse(i, e));
+                    }
                 }
 
                 break;
         }
 
         return read;
+    }
+
+    /// <summary>A decimal of more than 28 digits: PostgreSQL's numeric holds it, the decimal it is read into does not.</summary>
+    private bool Refuse(int value, OverflowException e)
+    {
+        Refuse(value, $"has more digits than the 28 a Parquet decimal is loaded with ({e.Message})");
+        return true;
     }
 
     public override string? Parse(int row, RowValues values, int slot)
@@ -588,9 +661,15 @@ internal sealed class DateCell(DatasetColumn column, DataField field) : ParquetC
         {
             // Past year 9999 (or before year 1) is not a date .NET or the dataset holds: the file's fault, named.
             var day = (long)ParquetPhysical.EpochDay + _days[i];
-            into[i] = day is >= 0 and <= 3_652_058
-                ? DateOnly.FromDayNumber((int)day)
-                : throw new OverflowException($"the date {_days[i]:N0} days from 1970-01-01 is outside years 1 to 9999");
+            if (day is >= 0 and <= 3_652_058)
+            {
+                into[i] = DateOnly.FromDayNumber((int)day);
+            }
+            else
+            {
+                into[i] = default;
+                Refuse(i, $"is outside years 1 to 9999: {_days[i]:N0} days from 1970-01-01");
+            }
         }
 
         return read;
@@ -647,7 +726,17 @@ internal sealed class TimestampCell(DatasetColumn column, DataField field, TimeZ
                 // Nanoseconds of the day in its first 8 bytes, the Julian day in its last 4.
                 var value = _int96[i];
                 var nanos = (long)(((ulong)(uint)value.B << 32) | (uint)value.A);
-                into[i] = Instant(checked(((long)value.C - ParquetPhysical.JulianEpochDay) * TimeSpan.TicksPerDay + nanos / TimeSpan.NanosecondsPerTick));
+                long since;
+                try
+                {
+                    since = checked(((long)value.C - ParquetPhysical.JulianEpochDay) * TimeSpan.TicksPerDay + nanos / TimeSpan.NanosecondsPerTick);
+                }
+                catch (OverflowException)
+                {
+                    since = long.MaxValue; // outside years 1 to 9999: refused below
+                }
+
+                into[i] = Instant(i, since);
             }
         }
         else
@@ -655,20 +744,40 @@ internal sealed class TimestampCell(DatasetColumn column, DataField field, TimeZ
             read = ReadPhysical(reader, rows, levels, _longs, out values);
             for (var i = 0; i < values; i++)
             {
-                into[i] = Instant(_unitsPerTick > 1 ? _longs[i] / _unitsPerTick : checked(_longs[i] * _ticksPerUnit));
+                long since;
+                try
+                {
+                    since = _unitsPerTick > 1 ? _longs[i] / _unitsPerTick : checked(_longs[i] * _ticksPerUnit);
+                }
+                catch (OverflowException)
+                {
+                    since = long.MaxValue; // outside years 1 to 9999: refused below
+                }
+
+                into[i] = Instant(i, since);
             }
         }
 
         return read;
     }
 
-    /// <summary>Ticks since 1970 as a <see cref="DateTime"/>; one outside years 1 to 9999 is not a timestamp any database holds.</summary>
-    private static DateTime Instant(long ticksSinceEpoch)
+    /// <summary>
+    /// Ticks since 1970 as a <see cref="DateTime"/>; one outside years 1 to 9999 (or too many ticks for a long) is not a
+    /// timestamp .NET holds: its row is rejected (PostgreSQL's timestamptz reaches 294276 AD; the loader does not).
+    /// </summary>
+    private DateTime Instant(int value, long since)
     {
-        var ticks = ParquetPhysical.EpochTicks + ticksSinceEpoch;
-        return ticksSinceEpoch < -ParquetPhysical.EpochTicks || ticks > DateTime.MaxValue.Ticks
-            ? throw new OverflowException($"the timestamp {ticksSinceEpoch:N0} ticks from 1970 is outside years 1 to 9999")
-            : new DateTime(ticks, DateTimeKind.Unspecified);
+        if (since < -ParquetPhysical.EpochTicks || since > DateTime.MaxValue.Ticks - ParquetPhysical.EpochTicks)
+        {
+            Refuse(value, since == long.MaxValue
+                ? "is outside years 1 to 9999: more ticks from 1970 than a timestamp holds"
+                : $"is outside years 1 to 9999: {since:N0} ticks (100 ns) from 1970");
+            return default;
+        }
+
+        var ticks = ParquetPhysical.EpochTicks + since;
+
+        return new DateTime(ticks, DateTimeKind.Unspecified);
     }
 
     public override string? Parse(int row, RowValues values, int slot)

@@ -549,7 +549,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
             }
 
             Values.Nulls[i] = false;
-            if (cell.Parse(_index, Values, i) is { } problem)
+            if ((cell.Unreadable(_index) ?? cell.Parse(_index, Values, i)) is { } problem)
             {
                 return new RowProblem(cell.Column.Name, $"{problem} ({Where})");
             }

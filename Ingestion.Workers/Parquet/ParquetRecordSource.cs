@@ -48,13 +48,21 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
             throw new InvalidOperationException($"The Parquet file of job {job.JobId} no longer maps to its dataset: {problem.Message}");
         }
 
-        if (!records!.Map.Header.SequenceEqual(map.Header))
+        try
         {
-            throw new InvalidOperationException($"The Parquet file of job {job.JobId} maps other columns than its checkpoint keeps.");
-        }
+            if (!records!.Map.Header.SequenceEqual(map.Header))
+            {
+                throw new InvalidOperationException($"The Parquet file of job {job.JobId} maps other columns than its checkpoint keeps.");
+            }
 
-        records.Seek(from.Offset);
-        return records;
+            records.Seek(from.Offset);
+            return records;
+        }
+        catch
+        {
+            records!.Dispose(); // its native reader and the object's stream, not left to finalizers
+            throw;
+        }
     }
 
     private async Task<(ParquetUploadRecords?, FileProblem?)> OpenParquetAsync(CancellationToken cancellationToken)

@@ -217,23 +217,45 @@ internal sealed class ParquetRecords : IAsyncDisposable
         }
 
         // Each mapped column's leaf in the native reader's schema, found by its path (a top-level column: its name), and
-        // its physical layout given to its cell.
-        var schema = native.Reader.FileMetaData.Schema;
-        var columns = new int[cells!.Count];
-        for (var i = 0; i < cells.Count; i++)
+        // its physical layout given to its cell. The native reader is disposed on every way out but the records'.
+        try
         {
-            columns[i] = Enumerable.Range(0, schema.NumColumns)
-                .FirstOrDefault(c => schema.Column(c).Path.ToDotVector() is [var name] && name == cells[i].Field.Name, -1);
-            if (columns[i] < 0 || !cells[i].Bind(schema.Column(columns[i])))
+            var schema = native.Reader.FileMetaData.Schema;
+            var columns = new int[cells!.Count];
+            for (var i = 0; i < cells.Count; i++)
             {
-                var physical = columns[i] < 0 ? "missing" : schema.Column(columns[i]).PhysicalType.ToString().ToUpperInvariant();
-                native.Dispose();
-                return (null, new FileProblem("corrupt_file",
-                    $"The file is not a readable Parquet file: its column '{cells[i].Field.Name}' is {ParquetCell.Describe(cells[i].Field)} by its schema, but its physical type is {physical}."));
+                columns[i] = Leaf(schema, cells[i].Field.Name);
+                if (columns[i] < 0 || !cells[i].Bind(schema.Column(columns[i])))
+                {
+                    var physical = columns[i] < 0 ? "missing" : schema.Column(columns[i]).PhysicalType.ToString().ToUpperInvariant();
+                    native.Dispose();
+                    return (null, new FileProblem("corrupt_file",
+                        $"The file is not a readable Parquet file: its column '{cells[i].Field.Name}' is {ParquetCell.Describe(cells[i].Field)} by its schema, but its physical type is {physical}."));
+                }
+            }
+
+            return (new ParquetRecords(reader, native, [.. cells], columns, map!, stream.Length), null);
+        }
+        catch
+        {
+            native.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The index of the top-level leaf column named <paramref name="name"/>, or -1; each path's handle freed.</summary>
+    private static int Leaf(SchemaDescriptor schema, string name)
+    {
+        for (var c = 0; c < schema.NumColumns; c++)
+        {
+            using var path = schema.Column(c).Path;
+            if (path.ToDotVector() is [var leaf] && leaf == name)
+            {
+                return c;
             }
         }
 
-        return (new ParquetRecords(reader, native, [.. cells], columns, map!, stream.Length), null);
+        return -1;
     }
 
     /// <summary>

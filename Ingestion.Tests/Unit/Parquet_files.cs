@@ -270,6 +270,20 @@ public sealed class Parquet_files
     }
 
     [Test]
+    public async Task Should_refuse_from_the_footer_a_column_chunk_larger_decompressed_than_the_limit()
+    {
+        await using var file = await WriteAsync(1, 1_000, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        var (_, problem) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, CancellationToken.None, maxColumnChunkBytes: 10_000);
+
+        Assert.That(problem!.Code, Is.EqualTo("column_chunk_too_large"));
+        Assert.That(problem.Message, Does.StartWith("Row group 1's column 'order_id' is ").And.Contain("more than the 10,000 a worker reads of one column chunk"));
+        file.Position = 0;
+        var (records, none) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, CancellationToken.None, maxColumnChunkBytes: 100_000);
+        await using var _ = records;
+        Assert.That(none, Is.Null);
+    }
+
+    [Test]
     public async Task Should_say_a_column_with_fewer_values_than_its_row_group_has_rows_is_not_a_readable_parquet_file()
     {
         // Read, the chunk would fill 99 of the 100 rows and leave the last as the previous row group had it.

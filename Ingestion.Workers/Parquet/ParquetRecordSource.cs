@@ -73,7 +73,8 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
         FileProblem? problem;
         try
         {
-            (records, problem) = await ParquetRecords.OpenAsync(stream, dataset, dialect, cancellationToken);
+            (records, problem) = await ParquetRecords.OpenAsync(stream, dataset, dialect, cancellationToken,
+                options.ParquetMaxColumnChunkBytes);
         }
         catch
         {

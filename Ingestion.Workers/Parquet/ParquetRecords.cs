@@ -155,7 +155,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
     /// nested column, or a footer that contradicts itself.
     /// </summary>
     public static async Task<(ParquetRecords? Records, FileProblem? Problem)> OpenAsync(Stream stream, DatasetDefinition dataset,
-        CsvDialect dialect, CancellationToken cancellationToken)
+        CsvDialect dialect, CancellationToken cancellationToken, long maxColumnChunkBytes = DefaultMaxColumnChunkBytes)
     {
         if (await EnvelopeProblemAsync(stream, cancellationToken) is { } notParquet)
         {
@@ -174,7 +174,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
 
         try
         {
-            var (records, problem) = Open(reader, stream, dataset, dialect);
+            var (records, problem) = Open(reader, stream, dataset, dialect, maxColumnChunkBytes);
             if (records is null)
             {
                 await reader.DisposeAsync();
@@ -190,7 +190,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
     }
 
     private static (ParquetRecords?, FileProblem?) Open(ParquetReader reader, Stream stream, DatasetDefinition dataset,
-        CsvDialect dialect)
+        CsvDialect dialect, long maxColumnChunkBytes)
     {
         var (cells, map, problem) = MapColumns(reader, dataset, dialect);
         if (problem is not null)
@@ -200,7 +200,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
 
         for (var g = 0; g < reader.RowGroupCount; g++)
         {
-            if (RowGroupProblem(reader, g, cells!) is { } corrupt)
+            if (RowGroupProblem(reader, g, cells!, maxColumnChunkBytes) is { } corrupt)
             {
                 return (null, corrupt);
             }
@@ -348,7 +348,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
     /// are not negative, and for every mapped column (each is flat) one value, or null, per row. A chunk with fewer values
     /// would end before its row group; one with more would give its extra values to no row.
     /// </summary>
-    private static FileProblem? RowGroupProblem(ParquetReader reader, int g, List<ParquetCell> cells)
+    private static FileProblem? RowGroupProblem(ParquetReader reader, int g, List<ParquetCell> cells, long maxColumnChunkBytes)
     {
         var group = reader.OpenRowGroupReader(g);
         var chunks = cells.Select(c => group.GetMetadata(c.Field)?.MetaData).ToList();
@@ -357,6 +357,15 @@ internal sealed class ParquetRecords : IAsyncDisposable
         {
             return new FileProblem("corrupt_file",
                 $"The file is not a readable Parquet file: its footer gives row group {g + 1} a negative row count or size.");
+        }
+
+        // A backstop, from the footer before any page is read: Arrow sizes a page's buffers from its header and a
+        // dictionary from its value count, so a column chunk's decompressed size is the most one mapped column may make it
+        // hold (a writer that makes the chunk one page, as Parquet.Net's does, costs all of it at once).
+        if (cells.Zip(chunks).FirstOrDefault(p => p.Second?.TotalUncompressedSize > maxColumnChunkBytes) is { First: { } wide } big)
+        {
+            return new FileProblem("column_chunk_too_large",
+                $"Row group {g + 1}'s column '{wide.Field.Name}' is {big.Second!.TotalUncompressedSize:N0} bytes decompressed, more than the {maxColumnChunkBytes:N0} a worker reads of one column chunk; write the file with smaller row groups.");
         }
 
         return cells.Zip(chunks).FirstOrDefault(p => p.Second?.NumValues != rows) is { First: { } column } mismatch
@@ -558,6 +567,9 @@ internal sealed class ParquetRecords : IAsyncDisposable
     /// Not what reading the object throws (S3, the network, a cancel), which are transient: they fail the attempt, which
     /// is retried; the native reader reports those as its own exception too, which <see cref="NativeParquetFile"/> sorts out.
     /// </summary>
+    /// <summary>The default of <c>Processing:ParquetMaxColumnChunkBytes</c>.</summary>
+    public const long DefaultMaxColumnChunkBytes = 256L << 20;
+
     private static bool IsUndecodable(Exception e) => e is ParquetNetException or NativeParquetException or ThriftProtocolException
         or InvalidDataException or EndOfStreamException or InvalidCastException or NotSupportedException or NotImplementedException
         or ArgumentException or IndexOutOfRangeException or InvalidOperationException or OverflowException or FormatException;

@@ -94,4 +94,13 @@ public sealed class UploadProcessingOptions
     /// </summary>
     [Range(64 * 1024, 64 << 20)]
     public int ParquetReadAheadBytes { get; set; } = 4 << 20;
+
+    /// <summary>
+    /// The largest decompressed size (from the footer) of a mapped Parquet column chunk a worker reads: Arrow sizes its
+    /// buffers from page headers and dictionary sizes, so a chunk's decompressed size bounds what one column may make
+    /// the worker hold (all of it when the chunk is one page, as Parquet.Net writes). A larger one fails the job at once
+    /// (<c>column_chunk_too_large</c>), before any page is read.
+    /// </summary>
+    [Range(1L << 20, 2L << 30)]
+    public long ParquetMaxColumnChunkBytes { get; set; } = Parquet.ParquetRecords.DefaultMaxColumnChunkBytes;
 }

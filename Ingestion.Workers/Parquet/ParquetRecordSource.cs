@@ -68,7 +68,7 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
     private async Task<(ParquetUploadRecords?, FileProblem?)> OpenParquetAsync(CancellationToken cancellationToken)
     {
         var stream = new RangedObjectStream(store, job.Bucket, job.Key, source.ETag, source.Size, options.ParquetReadAheadBytes,
-            NativeParquetFile.ColumnReadBytes);
+            NativeParquetFile.ColumnReadBytes, cancellationToken);
         ParquetRecords? records;
         FileProblem? problem;
         try

@@ -13,8 +13,15 @@ namespace Ingestion.Workers.Parquet;
 /// other. A replaced object fails the next GET with 412 Precondition Failed rather than mixing two files.
 /// </summary>
 internal sealed class RangedObjectStream(ObjectStore store, string bucket, string key, string? etag, long length, int readAhead,
-    int? directRead = null) : Stream
+    int? directRead = null, CancellationToken cancellation = default) : Stream
 {
+    /// <summary>
+    /// How long a blocking read (the native reader's, which passes no token) waits for its GET before it fails as a
+    /// dropped connection would (an <see cref="IOException"/>: the attempt is retried); the object store's client has no
+    /// timeout of its own, and a GET of a few MiB that stalls this long is not coming.
+    /// </summary>
+    public static readonly TimeSpan BlockingGetTimeout = TimeSpan.FromMinutes(2);
+
     private readonly int _directRead = Math.Min(directRead ?? readAhead, readAhead);
     private readonly byte[] _buffer = new byte[readAhead];
     private long _bufferStart;
@@ -109,7 +116,19 @@ internal sealed class RangedObjectStream(ObjectStore store, string bucket, strin
         var rented = ArrayPool<byte>.Shared.Rent(buffer.Length);
         try
         {
-            var read = ReadAsync(rented.AsMemory(0, buffer.Length)).AsTask().GetAwaiter().GetResult();
+            // The job's token (a cancel stops the GET at once) and a timeout: nothing else bounds a GET the native reader waits on.
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            timeout.CancelAfter(BlockingGetTimeout);
+            int read;
+            try
+            {
+                read = ReadAsync(rented.AsMemory(0, buffer.Length), timeout.Token).AsTask().GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException e) when (!cancellation.IsCancellationRequested)
+            {
+                throw new IOException($"A ranged GET of the object at offset {_position:N0} took more than {BlockingGetTimeout.TotalSeconds:N0} s.", e);
+            }
+
             rented.AsSpan(0, read).CopyTo(buffer);
             return read;
         }

@@ -109,11 +109,14 @@ public sealed class Parquet_files
     public async Task Should_reject_a_physical_value_its_parquet_type_does_not_hold_naming_the_row_and_load_the_others()
     {
         // Raw physical values, as a writer other than Arrow's may leave them: an INT_8 of 200 (was wrapped to -56), a DATE
-        // in year 10000 and a DECIMAL(38,18) past the 28 digits it is read with (each failed the whole file as corrupt).
+        // in year 10000, a DECIMAL(38,18) past the 28 digits it is read with and a TIMESTAMP in year 11476 (each failed the
+        // whole file as corrupt). PostgreSQL would hold the date, the decimal and the timestamp; the loader reads them into
+        // .NET types, which do not, so such rows are rejected, named.
         var dataset = new DatasetDefinition("odd", [
             new DatasetColumn("small", ColumnType.Integer, Required: true),
             new DatasetColumn("day", ColumnType.Date, Required: true),
             new DatasetColumn("amount", ColumnType.Numeric(38, 18), Required: true),
+            new DatasetColumn("at", ColumnType.TimestampTz, Required: true),
         ], []);
         var big = new byte[16];
         System.Buffers.Binary.BinaryPrimitives.WriteInt128BigEndian(big, Int128.Parse("10000000000000000000000000000000000000")); // 10^37 unscaled: 10^19
@@ -129,22 +132,28 @@ public sealed class Parquet_files
                 System.Runtime.InteropServices.Marshal.Copy(one, 0, native, 16);
                 System.Runtime.InteropServices.Marshal.Copy(big, 0, native + 16, 16);
                 using var writer = new ParquetFileWriter(path,
-                    [new Column<sbyte>("small"), new Column<Date>("day"), new Column<decimal>("amount", ParquetSharp.LogicalType.Decimal(38, 18))]);
+                    [new Column<sbyte>("small"), new Column<Date>("day"), new Column<decimal>("amount", ParquetSharp.LogicalType.Decimal(38, 18)),
+                        new Column<DateTime>("at", ParquetSharp.LogicalType.Timestamp(true, ParquetSharp.TimeUnit.Micros))]);
                 using var group = writer.AppendRowGroup();
                 using (var small = (ColumnWriter<int>)group.NextColumn())
                 {
-                    small.WriteBatch([1, 200, 3, 4]);
+                    small.WriteBatch([1, 200, 3, 4, 5]);
                 }
 
                 using (var day = (ColumnWriter<int>)group.NextColumn())
                 {
-                    day.WriteBatch([0, 1, 3_000_000, 3]);
+                    day.WriteBatch([0, 1, 3_000_000, 3, 4]);
                 }
 
                 using (var amount = (ColumnWriter<FixedLenByteArray>)group.NextColumn())
                 {
                     amount.WriteBatch([new FixedLenByteArray(native), new FixedLenByteArray(native), new FixedLenByteArray(native),
-                        new FixedLenByteArray(native + 16)]);
+                        new FixedLenByteArray(native + 16), new FixedLenByteArray(native)]);
+                }
+
+                using (var at = (ColumnWriter<long>)group.NextColumn())
+                {
+                    at.WriteBatch([0, 1, 2, 3, 300_000_000_000_000_000]); // microseconds: year 11476
                 }
 
                 writer.Close();
@@ -176,6 +185,7 @@ public sealed class Parquet_files
             (2, new RowProblem("small", "is 200, which its Parquet type INT8 does not hold (-128 to 127) (row group 1, row 2)")),
             (3, new RowProblem("day", "is outside years 1 to 9999: 3,000,000 days from 1970-01-01 (row group 1, row 3)")),
             (4, new RowProblem("amount", "has more digits than the 28 a Parquet decimal is loaded with (the unscaled value 10000000000000000000000000000000000000 with scale 18 does not fit a decimal) (row group 1, row 4)")),
+            (5, new RowProblem("at", "is outside years 1 to 9999: 3,000,000,000,000,000,000 ticks (100 ns) from 1970 (row group 1, row 5)")),
         }));
     }
 

@@ -563,7 +563,8 @@ internal sealed class ParquetRecords : IAsyncDisposable
 
     /// <summary>
     /// What the readers throw on a file that is not what its footer says (a garbage or truncated page, a page header that
-    /// does not parse, a value count that overruns the row group, a page that does not decompress, a value no type holds).
+    /// does not parse, a value count that overruns the row group, a page that does not decompress); a value its type does
+    /// not hold rejects its row instead (<see cref="ParquetCell.Unreadable"/>).
     /// Not what reading the object throws (S3, the network, a cancel), which are transient: they fail the attempt, which
     /// is retried; the native reader reports those as its own exception too, which <see cref="NativeParquetFile"/> sorts out.
     /// </summary>

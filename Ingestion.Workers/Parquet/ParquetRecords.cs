@@ -6,6 +6,10 @@ using Parquet;
 using Parquet.Meta;
 using Parquet.Meta.Proto;
 using Parquet.Schema;
+using ParquetSharp;
+using ParquetReader = Parquet.ParquetReader;
+using NativeParquetException = ParquetSharp.ParquetException;
+using ParquetNetException = Parquet.ParquetException;
 
 namespace Ingestion.Workers.Parquet;
 
@@ -13,10 +17,13 @@ namespace Ingestion.Workers.Parquet;
 internal readonly record struct ParquetPosition(int RowGroup, long Row);
 
 /// <summary>
-/// A Parquet file's rows, one row group in memory at a time: the mapped columns' chunks of the current row group are
-/// read whole (that is what a row group is for), converted row by row, and dropped when the next group is read. Memory
-/// is therefore bounded by the largest row group's mapped columns, which <see cref="OpenAsync"/> checks against a limit
-/// before anything loads, whatever the file's size. The file's other columns are never read.
+/// A Parquet file's rows, read a batch of <see cref="ParquetCell.BatchRows"/> rows at a time. The footer and schema are
+/// read with Parquet.Net (the columns mapped to the dataset's, the footer checked); the pages with Apache Arrow's reader
+/// (ParquetSharp, <see cref="NativeParquetFile"/>), whose column readers decode each mapped column chunk page by page as
+/// the batches ask, all the mapped columns in step. What a worker holds is therefore a batch of each mapped column and
+/// the page (and dictionary) each is decoding, whatever the row group's size: pages are the writer's choice, 1 MiB by
+/// default in Arrow, Spark, DuckDB and Polars (a writer that makes each column chunk one page, as Parquet.Net's does,
+/// makes the page as large as the chunk). The file's other columns are never read.
 /// <para>
 /// A row is named by its row group and its row in it, and by its row number in the file (from 1), which is what the
 /// checkpoint and the rejects keep: row groups' row counts are in the footer, so a row number maps to exactly one
@@ -26,44 +33,42 @@ internal readonly record struct ParquetPosition(int RowGroup, long Row);
 internal sealed class ParquetRecords : IAsyncDisposable
 {
     private readonly ParquetReader _reader;
+    private readonly NativeParquetFile _native;
     private readonly ParquetCell[] _cells;
+    private readonly StringCell[] _strings;
+    private readonly int[] _columns;
     private readonly long[] _groupStarts;
     private readonly long[] _groupEnds;
-    private readonly long[] _groupObjects;
+    private RowGroupReader? _groupReader;
     private int _group = -1;
-    private int _rows;
-    private int _row;
+    private long _groupRows;
+    private long _batchFirst;
+    private int _batchRows;
+    private int _index;
     private ParquetPosition _next;
 
-    private ParquetRecords(ParquetReader reader, ParquetCell[] cells, HeaderMap map, long objectLength)
+    private ParquetRecords(ParquetReader reader, NativeParquetFile native, ParquetCell[] cells, int[] columns, HeaderMap map,
+        long objectLength)
     {
         _reader = reader;
+        _native = native;
         _cells = cells;
+        _strings = [.. cells.OfType<StringCell>()];
+        _columns = columns;
         Map = map;
         var groups = reader.RowGroupCount;
         _groupStarts = new long[groups + 1];
         _groupEnds = new long[groups];
-        _groupObjects = new long[groups];
         for (var g = 0; g < groups; g++)
         {
             var meta = reader.Metadata!.RowGroups[g];
             _groupStarts[g + 1] = _groupStarts[g] + meta.NumRows;
             // Never past the object, never back: a footer's offsets are the writer's word, and progress only grows.
             _groupEnds[g] = Math.Clamp(meta.Columns.Max(ChunkEnd), g == 0 ? 0 : _groupEnds[g - 1], objectLength);
-            var group = reader.OpenRowGroupReader(g);
-            _groupObjects[g] = cells.Sum(c =>
-                c.ObjectBytes(group.RowCount, group.GetMetadata(c.Field)?.MetaData?.TotalUncompressedSize ?? 0));
         }
 
         Values = new RowValues(cells.Length);
     }
-
-    /// <summary>
-    /// A row group that leaves at least this much garbage (its strings) is collected before the next one is decoded; the
-    /// bench's 100,000-row groups leave about 22 MB. A smaller group's garbage is left to the ordinary collections, which
-    /// a collection per group would cost more than it saves.
-    /// </summary>
-    private const long CollectAfterObjectBytes = 8L << 20;
 
     /// <summary>
     /// Where a column chunk ends in the object: its compressed size counts from its first page, which is its dictionary
@@ -83,16 +88,8 @@ internal sealed class ParquetRecords : IAsyncDisposable
         return start + meta.TotalCompressedSize;
     }
 
-    /// <summary>
-    /// Dates as <see cref="DateOnly"/>; and Parquet.Net's pool of decompression buffers bounded, which by default keeps
-    /// every buffer it ever lent (a worker's memory would then follow the largest row group it ever read, for good).
-    /// </summary>
-    private static readonly ParquetOptions Options = new()
-    {
-        UseDateOnlyTypeForDates = true,
-        MaximumSmallPoolFreeBytes = 4 << 20,
-        MaximumLargePoolFreeBytes = 32 << 20,
-    };
+    /// <summary>Dates as <see cref="DateOnly"/>: Parquet.Net reads the footer and schema, which type the cells.</summary>
+    private static readonly ParquetOptions Options = new() { UseDateOnlyTypeForDates = true };
 
     /// <summary>The dataset's columns this file feeds, in COPY order, as a CSV header map (each column's field is its cell).</summary>
     public HeaderMap Map { get; }
@@ -108,10 +105,10 @@ internal sealed class ParquetRecords : IAsyncDisposable
     public int RowGroupNumber => _group + 1;
 
     /// <summary>The current row within its group, from 1.</summary>
-    public long RowInGroupNumber => _row + 1;
+    public long RowInGroupNumber => _batchFirst + _index + 1;
 
     /// <summary>The current row's number in the file, from 1.</summary>
-    public long RowNumber => _groupStarts[_group] + _row + 1;
+    public long RowNumber => _groupStarts[_group] + RowInGroupNumber;
 
     /// <summary>Where the next <see cref="ReadAsync"/> reads from.</summary>
     public ParquetPosition Next => _next;
@@ -133,16 +130,32 @@ internal sealed class ParquetRecords : IAsyncDisposable
         return new ParquetPosition(group, rows - _groupStarts[Math.Min(group, RowGroupCount)]);
     }
 
-    /// <summary>The object's bytes up to the end of the row group being read: how far through the object the load is.</summary>
-    public long ObjectBytesRead => _group < 0 ? 0 : _groupEnds[_group];
+    /// <summary>
+    /// How far through the object the load is: the bytes up to the end of the previous row group, and of the current
+    /// group's bytes the share of its rows done. The columns are read side by side, so no offset in a row group says how
+    /// far into it the rows are; by rows, a file of one large row group still moves, and never past the group's end.
+    /// </summary>
+    public long ObjectBytesRead
+    {
+        get
+        {
+            if (_group < 0)
+            {
+                return 0;
+            }
+
+            var start = _group == 0 ? 0 : _groupEnds[_group - 1];
+            return start + (long)((_groupEnds[_group] - start) * Math.Min(1.0, (double)RowInGroupNumber / _groupRows));
+        }
+    }
 
     /// <summary>
     /// Opens a Parquet file on a seekable stream (the footer is read here) and maps its columns to the dataset's, or says
     /// why the file cannot load: a required column missing, an unknown one, a column whose type does not convert, a
-    /// nested column, or a row group whose mapped columns decode into more than <paramref name="maxRowGroupBytes"/>.
+    /// nested column, or a footer that contradicts itself.
     /// </summary>
     public static async Task<(ParquetRecords? Records, FileProblem? Problem)> OpenAsync(Stream stream, DatasetDefinition dataset,
-        CsvDialect dialect, long maxRowGroupBytes, CancellationToken cancellationToken)
+        CsvDialect dialect, CancellationToken cancellationToken, long maxColumnChunkBytes = DefaultMaxColumnChunkBytes)
     {
         if (await EnvelopeProblemAsync(stream, cancellationToken) is { } notParquet)
         {
@@ -159,13 +172,90 @@ internal sealed class ParquetRecords : IAsyncDisposable
             return (null, new FileProblem("corrupt_file", $"The file is not a readable Parquet file: {e.Message}"));
         }
 
-        var (records, problem) = MapColumns(reader, dataset, dialect, maxRowGroupBytes, stream.Length);
-        if (records is null)
+        try
+        {
+            var (records, problem) = Open(reader, stream, dataset, dialect, maxColumnChunkBytes);
+            if (records is null)
+            {
+                await reader.DisposeAsync();
+            }
+
+            return (records, problem);
+        }
+        catch
         {
             await reader.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static (ParquetRecords?, FileProblem?) Open(ParquetReader reader, Stream stream, DatasetDefinition dataset,
+        CsvDialect dialect, long maxColumnChunkBytes)
+    {
+        var (cells, map, problem) = MapColumns(reader, dataset, dialect);
+        if (problem is not null)
+        {
+            return (null, problem);
         }
 
-        return (records, problem);
+        for (var g = 0; g < reader.RowGroupCount; g++)
+        {
+            if (RowGroupProblem(reader, g, cells!, maxColumnChunkBytes) is { } corrupt)
+            {
+                return (null, corrupt);
+            }
+        }
+
+        NativeParquetFile native;
+        try
+        {
+            native = NativeParquetFile.Open(stream);
+        }
+        catch (Exception e) when (IsUndecodable(e))
+        {
+            return (null, new FileProblem("corrupt_file", $"The file is not a readable Parquet file: {e.Message}"));
+        }
+
+        // Each mapped column's leaf in the native reader's schema, found by its path (a top-level column: its name), and
+        // its physical layout given to its cell. The native reader is disposed on every way out but the records'.
+        try
+        {
+            var schema = native.Reader.FileMetaData.Schema;
+            var columns = new int[cells!.Count];
+            for (var i = 0; i < cells.Count; i++)
+            {
+                columns[i] = Leaf(schema, cells[i].Field.Name);
+                if (columns[i] < 0 || !cells[i].Bind(schema.Column(columns[i])))
+                {
+                    var physical = columns[i] < 0 ? "missing" : schema.Column(columns[i]).PhysicalType.ToString().ToUpperInvariant();
+                    native.Dispose();
+                    return (null, new FileProblem("corrupt_file",
+                        $"The file is not a readable Parquet file: its column '{cells[i].Field.Name}' is {ParquetCell.Describe(cells[i].Field)} by its schema, but its physical type is {physical}."));
+                }
+            }
+
+            return (new ParquetRecords(reader, native, [.. cells], columns, map!, stream.Length), null);
+        }
+        catch
+        {
+            native.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The index of the top-level leaf column named <paramref name="name"/>, or -1; each path's handle freed.</summary>
+    private static int Leaf(SchemaDescriptor schema, string name)
+    {
+        for (var c = 0; c < schema.NumColumns; c++)
+        {
+            using var path = schema.Column(c).Path;
+            if (path.ToDotVector() is [var leaf] && leaf == name)
+            {
+                return c;
+            }
+        }
+
+        return -1;
     }
 
     /// <summary>
@@ -197,8 +287,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
                 : null;
     }
 
-    private static (ParquetRecords?, FileProblem?) MapColumns(ParquetReader reader, DatasetDefinition dataset, CsvDialect dialect,
-        long maxRowGroupBytes, long objectLength)
+    private static (List<ParquetCell>?, HeaderMap?, FileProblem?) MapColumns(ParquetReader reader, DatasetDefinition dataset, CsvDialect dialect)
     {
         var fields = reader.Schema.Fields;
         var names = fields.Select(f => f.Name).ToList();
@@ -207,7 +296,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
         {
             if (!seen.TryAdd(field.Name, field))
             {
-                return (null, new FileProblem("duplicate_header",
+                return (null, null, new FileProblem("duplicate_header",
                     $"The file has two columns named '{field.Name}' (names are matched without regard to case)."));
             }
         }
@@ -215,14 +304,14 @@ internal sealed class ParquetRecords : IAsyncDisposable
         var missing = dataset.Columns.Where(c => c.Required && !seen.ContainsKey(c.HeaderName)).Select(c => c.HeaderName).ToList();
         if (missing.Count > 0)
         {
-            return (null, new FileProblem("missing_columns",
+            return (null, null, new FileProblem("missing_columns",
                 $"The Parquet file lacks required column{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)} of dataset '{dataset.Name}'; its columns are {string.Join(", ", names.Take(20))}."));
         }
 
         var unknown = names.Where(n => dataset.ColumnForHeader(n) is null).ToList();
         if (unknown.Count > 0 && !dataset.IgnoreUnknownColumns)
         {
-            return (null, new FileProblem("unknown_columns",
+            return (null, null, new FileProblem("unknown_columns",
                 $"The Parquet file has column{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown)} that dataset '{dataset.Name}' does not have (register them, or set ignoreUnknownColumns)."));
         }
 
@@ -237,13 +326,13 @@ internal sealed class ParquetRecords : IAsyncDisposable
 
             if (field is not DataField { IsArray: false } data)
             {
-                return (null, new FileProblem("type_mismatch",
+                return (null, null, new FileProblem("type_mismatch",
                     $"Column '{column.Name}' is {column.Type.ToSql()} in dataset '{dataset.Name}', but the Parquet column '{field.Name}' is a nested {field.SchemaType.ToString().ToLowerInvariant()} (a list, map or struct), which loads into no column; flatten it."));
             }
 
             if (ParquetCell.For(column, data, dialect) is not { } cell)
             {
-                return (null, new FileProblem("type_mismatch",
+                return (null, null, new FileProblem("type_mismatch",
                     $"Column '{column.Name}' is {column.Type.ToSql()} in dataset '{dataset.Name}', but the Parquet column '{field.Name}' is {ParquetCell.Describe(data)}, which does not convert to it{Hint(column, data)}."));
             }
 
@@ -251,26 +340,15 @@ internal sealed class ParquetRecords : IAsyncDisposable
             cells.Add(cell);
         }
 
-        for (var g = 0; g < reader.RowGroupCount; g++)
-        {
-            if (RowGroupProblem(reader, g, cells, maxRowGroupBytes) is { } tooLarge)
-            {
-                return (null, tooLarge);
-            }
-        }
-
-        return (new ParquetRecords(reader, [.. cells], new HeaderMap(cells.Select(c => c.Field.Name).ToList(), mapped), objectLength), null);
+        return (cells, new HeaderMap(cells.Select(c => c.Field.Name).ToList(), mapped), null);
     }
 
     /// <summary>
-    /// Whether row group <paramref name="g"/> can be read whole: bounded by what decoding its mapped columns allocates,
-    /// computed from the footer before any column is read. That is the typed values (<see cref="ParquetCell.DecodedBytes"/>),
-    /// since the file's own bytes say little about them (a tiny file can declare a hundred million rows of one repeated
-    /// value), and beside them the pages themselves: Parquet.Net decompresses a page whole into a buffer of the page's
-    /// uncompressed size, and a dictionary into one sized by its header, so each chunk counts twice its uncompressed size
-    /// (a bigint chunk of one row whose dictionary claims 2 GB is 2 GB to decode, however few its rows).
+    /// Whether the footer's row group <paramref name="g"/> is one the rows can be read from: a row count and sizes that
+    /// are not negative, and for every mapped column (each is flat) one value, or null, per row. A chunk with fewer values
+    /// would end before its row group; one with more would give its extra values to no row.
     /// </summary>
-    private static FileProblem? RowGroupProblem(ParquetReader reader, int g, List<ParquetCell> cells, long maxRowGroupBytes)
+    private static FileProblem? RowGroupProblem(ParquetReader reader, int g, List<ParquetCell> cells, long maxColumnChunkBytes)
     {
         var group = reader.OpenRowGroupReader(g);
         var chunks = cells.Select(c => group.GetMetadata(c.Field)?.MetaData).ToList();
@@ -281,33 +359,20 @@ internal sealed class ParquetRecords : IAsyncDisposable
                 $"The file is not a readable Parquet file: its footer gives row group {g + 1} a negative row count or size.");
         }
 
-        // Every mapped column is flat, so its chunk holds one value (or null) per row. A chunk with fewer would leave the
-        // rest of the reused buffer as it was, the previous row group's values, loaded as this group's.
-        if (cells.Zip(chunks).FirstOrDefault(p => p.Second?.NumValues != rows) is { First: { } column } mismatch)
+        // A backstop, from the footer before any page is read: Arrow sizes a page's buffers from its header and a
+        // dictionary from its value count, so a column chunk's decompressed size is the most one mapped column may make it
+        // hold (a writer that makes the chunk one page, as Parquet.Net's does, costs all of it at once).
+        if (cells.Zip(chunks).FirstOrDefault(p => p.Second?.TotalUncompressedSize > maxColumnChunkBytes) is { First: { } wide } big)
         {
-            return new FileProblem("corrupt_file",
-                $"The file is not a readable Parquet file: its footer gives row group {g + 1} {rows:N0} rows but its column '{column.Field.Name}' {mismatch.Second?.NumValues ?? 0:N0} values.");
+            return new FileProblem("column_chunk_too_large",
+                $"Row group {g + 1}'s column '{wide.Field.Name}' is {big.Second!.TotalUncompressedSize:N0} bytes decompressed, more than the {maxColumnChunkBytes:N0} a worker reads of one column chunk; write the file with smaller row groups.");
         }
 
-        if (rows > int.MaxValue)
-        {
-            return new FileProblem("row_group_too_large", $"Row group {g + 1} has {rows:N0} rows, more than a worker reads at once.");
-        }
-
-        // A crafted footer's sizes cannot overflow: rows are below 2^31 here, a chunk's size is capped, the sum is a double.
-        var decoded = cells.Zip(chunks, (c, m) => (Cell: c, Encoded: Math.Min(m!.TotalUncompressedSize, long.MaxValue / 64)))
-            .Aggregate(0.0, (sum, chunk) => sum + chunk.Cell.DecodedBytes(rows, chunk.Encoded) + PageBuffers * (double)chunk.Encoded);
-        return decoded > maxRowGroupBytes
-            ? new FileProblem("row_group_too_large",
-                $"Row group {g + 1} of {reader.RowGroupCount} has {rows:N0} rows, which decode into about {decoded / (1024.0 * 1024):N0} MiB of the dataset's columns; a worker decodes one row group at a time and at most {maxRowGroupBytes / (1024.0 * 1024):N0} MiB of it (Processing:ParquetMaxRowGroupBytes). Write the file with smaller row groups.")
+        return cells.Zip(chunks).FirstOrDefault(p => p.Second?.NumValues != rows) is { First: { } column } mismatch
+            ? new FileProblem("corrupt_file",
+                $"The file is not a readable Parquet file: its footer gives row group {g + 1} {rows:N0} rows but its column '{column.Field.Name}' {mismatch.Second?.NumValues ?? 0:N0} values.")
             : null;
     }
-
-    /// <summary>
-    /// How many times a column chunk's uncompressed size decoding it allocates besides its values: the page's buffer,
-    /// and the dictionary's (or the page's second copy, when its codec decompresses through one).
-    /// </summary>
-    private const int PageBuffers = 2;
 
     private static string Hint(DatasetColumn column, DataField field) =>
         field.ClrType == typeof(float) || field.ClrType == typeof(double)
@@ -318,19 +383,29 @@ internal sealed class ParquetRecords : IAsyncDisposable
                 ? "; only STRING columns load into text"
                 : "";
 
-    /// <summary>Starts reading at <paramref name="position"/>; the row group is read at the next <see cref="ReadAsync"/>.</summary>
+    /// <summary>Starts reading at <paramref name="position"/>; the row group is opened at the next <see cref="Read"/>.</summary>
     public void Seek(ParquetPosition position)
     {
         _next = position;
         _group = -1;
     }
 
-    /// <summary>Moves to the next row, reading the next row group's columns when the current one is done.</summary>
-    public async ValueTask<bool> ReadAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Moves to the next row: the next of the batch, or the next batch of the row group (read from every mapped column),
+    /// or the next row group. Reading blocks on the object's ranged GETs, as a CSV's records block on their stream.
+    /// </summary>
+    public bool Read()
     {
-        while (_group != _next.RowGroup || _next.Row >= _rows)
+        while (true)
         {
-            if (_group == _next.RowGroup)
+            if (_group == _next.RowGroup && _next.Row < _batchFirst + _batchRows)
+            {
+                _index = (int)(_next.Row - _batchFirst);
+                _next = _next with { Row = _next.Row + 1 };
+                return true;
+            }
+
+            if (_group == _next.RowGroup && _next.Row >= _groupRows)
             {
                 _next = new ParquetPosition(_next.RowGroup + 1, 0);
             }
@@ -340,79 +415,165 @@ internal sealed class ParquetRecords : IAsyncDisposable
                 return false;
             }
 
-            await LoadAsync(_next.RowGroup, cancellationToken);
-        }
-
-        _row = (int)_next.Row;
-        _next = _next with { Row = _next.Row + 1 };
-        return true;
-    }
-
-    private async Task LoadAsync(int group, CancellationToken cancellationToken)
-    {
-        var reader = _reader.OpenRowGroupReader(group);
-        var previous = _group;
-        _group = -1; // a read that fails halfway leaves no group half loaded
-        ReleaseDecoded();
-        var decoding = Interlocked.Increment(ref _decoding);
-        try
-        {
-            if (previous >= 0 && _groupObjects[previous] >= CollectAfterObjectBytes && decoding == 1)
+            if (_group != _next.RowGroup)
             {
-                // The previous group's strings lived through all of its batches, so they were promoted to generation 2,
-                // which is collected only when it has grown by its own budget: left to that, the strings of several groups
-                // stayed on the heap at once. Collected here, one group's are held at a time (the bench's 1,000,000 rows
-                // in 100,000-row groups: worker peak RSS 297 MB before, 254-266 MB after, with a blocking collection). A
-                // background collection, so that the process's other jobs and syncs run on through it, and only when no
-                // other job of this worker is decoding a row group: theirs would each ask for one, one after another.
-                GC.Collect(2, GCCollectionMode.Forced, blocking: false);
+                OpenGroup(_next.RowGroup, _next.Row);
             }
-
-            var rows = (int)reader.RowCount;
-            foreach (var cell in _cells)
+            else
             {
-                try
-                {
-                    await cell.ReadAsync(reader, rows, cancellationToken);
-                }
-                catch (Exception e) when (IsUndecodable(e))
-                {
-                    throw new CorruptParquetException(
-                        $"row group {group + 1} of {RowGroupCount}, column '{cell.Field.Name}', cannot be decoded ({e.Message})", e);
-                }
+                ReadBatch();
             }
-
-            (_group, _rows) = (group, rows);
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _decoding);
         }
     }
 
-    /// <summary>Row groups being decoded in this process now, by any job.</summary>
-    private static int _decoding;
-
-    /// <summary>
-    /// What Parquet.Net throws on pages that are not what the footer says (a garbage or truncated page, a page header that
-    /// does not parse, a value count that overruns the row group, a compressed page that does not decompress). Not what
-    /// reading the object throws (S3, the network, a cancel), which are transient: they fail the attempt, which is retried.
-    /// </summary>
-    private static bool IsUndecodable(Exception e) => e is ParquetException or ThriftProtocolException or InvalidDataException
-        or EndOfStreamException or InvalidCastException or NotSupportedException or NotImplementedException
-        or ArgumentException or IndexOutOfRangeException or InvalidOperationException or OverflowException or FormatException;
-
-    /// <summary>
-    /// Lets go of the previous row group's strings before the next group is decoded, so that a collection during the
-    /// decoding can free them: only one row group's values are ever reachable.
-    /// </summary>
-    private void ReleaseDecoded()
+    /// <summary>Opens row group <paramref name="group"/>'s mapped column chunks, skipping their first <paramref name="skip"/> rows.</summary>
+    private void OpenGroup(int group, long skip)
     {
+        _group = -1; // a group that fails to open halfway is not read from
         foreach (var cell in _cells)
         {
-            cell.Release();
+            cell.Open(null);
+        }
+
+        _groupReader?.Dispose();
+        _groupReader = null;
+        var reader = _groupReader = Native(group, null, () => _native.Reader.RowGroup(group));
+        for (var i = 0; i < _cells.Length; i++)
+        {
+            var cell = _cells[i];
+            var column = _columns[i];
+            Native(group, cell, () =>
+            {
+                cell.Open(reader.Column(column));
+                if (skip > 0)
+                {
+                    cell.Skip(skip);
+                }
+
+                return true;
+            });
+        }
+
+        (_group, _groupRows, _batchFirst, _batchRows) = (group, _groupStarts[group + 1] - _groupStarts[group], skip, 0);
+    }
+
+    private void ReadBatch()
+    {
+        _batchFirst += _batchRows;
+        _batchRows = 0;
+        var rows = (int)Math.Min(ParquetCell.BatchRows, _groupRows - _batchFirst);
+        rows = ReadStrings(rows);
+        foreach (var cell in _cells)
+        {
+            if (cell is not StringCell)
+            {
+                Native(_group, cell, () =>
+                {
+                    cell.Read(rows);
+                    return true;
+                });
+            }
+        }
+
+        _batchRows = rows;
+    }
+
+    /// <summary>
+    /// Reads the string columns' next rows, at most <paramref name="rows"/>, in pieces, all columns in step, and stops
+    /// when one of them holds <see cref="StringCell.MaxBatchBytes"/>: a piece's rows are as many as fit what is left at
+    /// the widest value the column has held (16 before one is seen), so a batch of wide strings is a few rows, not 4,096
+    /// of them (a repeated 1 MiB value in a dictionary page is 4 GiB). Returns the rows read: the batch's rows.
+    /// </summary>
+    private int ReadStrings(int rows)
+    {
+        if (_strings.Length == 0)
+        {
+            return rows;
+        }
+
+        foreach (var cell in _strings)
+        {
+            cell.Begin();
+        }
+
+        var filled = 0;
+        while (filled < rows)
+        {
+            long bytes = 0, widest = 0;
+            foreach (var cell in _strings)
+            {
+                bytes = Math.Max(bytes, cell.BatchBytes);
+                widest = Math.Max(widest, cell.WidestValue);
+            }
+
+            if (bytes >= StringCell.MaxBatchBytes)
+            {
+                break;
+            }
+
+            var fit = widest == 0 && filled == 0 ? 16 : (StringCell.MaxBatchBytes - bytes) / Math.Max(widest, 1);
+            var piece = (int)Math.Clamp(fit, 1, rows - filled);
+            foreach (var cell in _strings)
+            {
+                Native(_group, cell, () =>
+                {
+                    cell.Append(piece);
+                    return true;
+                });
+            }
+
+            filled += piece;
+        }
+
+        foreach (var cell in _strings)
+        {
+            cell.End();
+        }
+
+        return filled;
+    }
+
+    /// <summary>
+    /// A call into the native reader for row group <paramref name="group"/> (and <paramref name="cell"/>'s column): a
+    /// failed read of the object is thrown as it was (the attempt is retried), what the reader says of the pages fails
+    /// the job, naming the row group and column, with the rows before it loaded.
+    /// </summary>
+    private T Native<T>(int group, ParquetCell? cell, Func<T> call)
+    {
+        try
+        {
+            return call();
+        }
+        catch (Exception e) when (IsUndecodable(e))
+        {
+            _native.RethrowReadFailure();
+            var column = cell is null ? "" : $", column '{cell.Field.Name}',";
+            throw new CorruptParquetException($"row group {group + 1} of {RowGroupCount}{column} cannot be decoded ({e.Message.Trim()})", e);
+        }
+        catch (OutOfMemoryException e)
+        {
+            // Arrow sizes a page's buffers from its header (up to 2 GiB) and a dictionary from its value count: an
+            // allocation that fails is the file's demand, not a passing state of the worker, and a retry asks it again.
+            _native.RethrowReadFailure();
+            var column = cell is null ? "" : $", column '{cell.Field.Name}',";
+            throw new CorruptParquetException(
+                $"row group {group + 1} of {RowGroupCount}{column} needs more memory than a page may take ({e.Message.Trim()})", e);
         }
     }
+
+    /// <summary>
+    /// What the readers throw on a file that is not what its footer says (a garbage or truncated page, a page header that
+    /// does not parse, a value count that overruns the row group, a page that does not decompress); a value its type does
+    /// not hold rejects its row instead (<see cref="ParquetCell.Unreadable"/>).
+    /// Not what reading the object throws (S3, the network, a cancel), which are transient: they fail the attempt, which
+    /// is retried; the native reader reports those as its own exception too, which <see cref="NativeParquetFile"/> sorts out.
+    /// </summary>
+    /// <summary>The default of <c>Processing:ParquetMaxColumnChunkBytes</c>.</summary>
+    public const long DefaultMaxColumnChunkBytes = 256L << 20;
+
+    private static bool IsUndecodable(Exception e) => e is ParquetNetException or NativeParquetException or ThriftProtocolException
+        or InvalidDataException or EndOfStreamException or InvalidCastException or NotSupportedException or NotImplementedException
+        or ArgumentException or IndexOutOfRangeException or InvalidOperationException or OverflowException or FormatException;
 
     /// <summary>Checks the current row and parses it into <see cref="Values"/>; the first problem is the reject's.</summary>
     public RowProblem? Check()
@@ -420,7 +581,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
         for (var i = 0; i < _cells.Length; i++)
         {
             var cell = _cells[i];
-            if (cell.IsNull(_row))
+            if (cell.IsNull(_index))
             {
                 if (cell.Column.Required)
                 {
@@ -432,7 +593,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
             }
 
             Values.Nulls[i] = false;
-            if (cell.Parse(_row, Values, i) is { } problem)
+            if ((cell.Unreadable(_index) ?? cell.Parse(_index, Values, i)) is { } problem)
             {
                 return new RowProblem(cell.Column.Name, $"{problem} ({Where})");
             }
@@ -470,7 +631,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
             foreach (var cell in _cells)
             {
                 json.WritePropertyName(cell.Field.Name);
-                cell.Describe(_row, json);
+                cell.Describe(_index, json);
             }
 
             json.WriteEndObject();
@@ -479,7 +640,17 @@ internal sealed class ParquetRecords : IAsyncDisposable
         return buffer.ToArray();
     }
 
-    public ValueTask DisposeAsync() => _reader.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var cell in _cells)
+        {
+            cell.Open(null);
+        }
+
+        _groupReader?.Dispose();
+        _native.Dispose();
+        await _reader.DisposeAsync();
+    }
 }
 
 /// <summary>

@@ -87,27 +87,20 @@ public sealed class UploadProcessingOptions
     public TimeSpan ChunkResendAfter { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>
-    /// A Parquet file is read one row group at a time, and a row group's columns are read whole: what decoding the columns
-    /// a dataset takes from one row group allocates is what bounds a worker's memory. It is estimated from the footer
-    /// before any column is read: rows times each column's slot (8 bytes for a bigint, 16 for a decimal…), and for a string
-    /// column an array per row plus twice its uncompressed bytes (Parquet.Net gives every string value its own array); and
-    /// for every column twice its chunk's uncompressed size (the page and dictionary buffers it decompresses into). It
-    /// follows the row count, not only the file's bytes, so a tiny file that declares a hundred million rows of one repeated
-    /// value fails at once (<c>row_group_too_large</c>) rather than exhausting the worker. The limit is per job: a worker
-    /// runs <c>Processing:ConcurrentJobs</c> at once, each with a row group. The process's measured RSS is about 2-3 times
-    /// the estimate (see below). Known limit: page headers inside a chunk are not checked against the footer, so a crafted
-    /// file can still make Parquet.Net allocate what a page header claims. The default (384 MiB) admits the
-    /// row groups the common writers make for a table like the bench's transactions (DuckDB's 122,880 rows: about 40 MiB
-    /// by this estimate; Polars' 262,144 rows; 500,000 rows: about 270 MiB, 165 of them values, peaking near 550 MB RSS), and pyarrow's
-    /// 1,048,576-row groups of narrower tables; lower it on small workers, raise it on workers with memory to spare.
-    /// </summary>
-    [Range(typeof(long), "1048576", "4294967296")]
-    public long ParquetMaxRowGroupBytes { get; set; } = 384L << 20;
-
-    /// <summary>
-    /// Small reads of a Parquet file (its footer, page headers) are served from a buffer of this size filled by one ranged
-    /// GET; a read this large or larger (a column chunk) is one GET of exactly its range.
+    /// Reads of a Parquet file smaller than a column's read (1 MiB: its footer, the column chunks of a small row group,
+    /// the end of a chunk) are served from a buffer of this size filled by one ranged GET, so that the mapped columns of a
+    /// row group of a few MiB are fetched by one GET rather than one each; a column's full 1 MiB reads are GETs of exactly
+    /// their range.
     /// </summary>
     [Range(64 * 1024, 64 << 20)]
     public int ParquetReadAheadBytes { get; set; } = 4 << 20;
+
+    /// <summary>
+    /// The largest decompressed size (from the footer) of a mapped Parquet column chunk a worker reads: Arrow sizes its
+    /// buffers from page headers and dictionary sizes, so a chunk's decompressed size bounds what one column may make
+    /// the worker hold (all of it when the chunk is one page, as Parquet.Net writes). A larger one fails the job at once
+    /// (<c>column_chunk_too_large</c>), before any page is read.
+    /// </summary>
+    [Range(1L << 20, 2L << 30)]
+    public long ParquetMaxColumnChunkBytes { get; set; } = Parquet.ParquetRecords.DefaultMaxColumnChunkBytes;
 }

@@ -415,7 +415,7 @@ public sealed partial class UploadProcessor(
     [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is {Compression}-compressed ({Bytes} bytes): loaded as one chunk, since a compressed stream cannot be split at byte ranges")]
     private partial void LogCompressedOneChunk(Guid jobId, string compression, long bytes);
 
-    [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is a Parquet file ({Bytes} bytes): loaded as one chunk, one row group at a time, since its rows are in column chunks that no byte range of the file cuts into whole rows")]
+    [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is a Parquet file ({Bytes} bytes): loaded as one chunk, a batch of rows at a time page by page, since its rows are in column chunks that no byte range of the file cuts into whole rows")]
     private partial void LogParquetOneChunk(Guid jobId, long bytes);
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: slice ends after line {Line} ({Rows} rows loaded); a new message carries on")]

@@ -9,7 +9,7 @@ using Parquet.Schema;
 namespace Ingestion.Tests.EndToEnd.Formats;
 
 /// <summary>
-/// Parquet uploads (<c>format=parquet</c>): read from S3 by ranged GETs, one row group at a time, columns matched by name
+/// Parquet uploads (<c>format=parquet</c>): read from S3 by ranged GETs, page by page a batch of rows at a time, columns matched by name
 /// (a declared source wins) and converted to the dataset's types; rejects are named by row group and row. The files are
 /// written here with Parquet.Net's writer.
 /// </summary>

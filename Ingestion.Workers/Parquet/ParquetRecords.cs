@@ -550,15 +550,6 @@ internal sealed class ParquetRecords : IAsyncDisposable
             var column = cell is null ? "" : $", column '{cell.Field.Name}',";
             throw new CorruptParquetException($"row group {group + 1} of {RowGroupCount}{column} cannot be decoded ({e.Message.Trim()})", e);
         }
-        catch (OutOfMemoryException e)
-        {
-            // Arrow sizes a page's buffers from its header (up to 2 GiB) and a dictionary from its value count: an
-            // allocation that fails is the file's demand, not a passing state of the worker, and a retry asks it again.
-            _native.RethrowReadFailure();
-            var column = cell is null ? "" : $", column '{cell.Field.Name}',";
-            throw new CorruptParquetException(
-                $"row group {group + 1} of {RowGroupCount}{column} needs more memory than a page may take ({e.Message.Trim()})", e);
-        }
     }
 
     /// <summary>

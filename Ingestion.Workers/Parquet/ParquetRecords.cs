@@ -362,7 +362,8 @@ internal sealed class ParquetRecords : IAsyncDisposable
         // A backstop, from the footer before any page is read: Arrow sizes a page's buffers from its header and a
         // dictionary from its value count, so a column chunk's decompressed size is the most one mapped column may make it
         // hold (a writer that makes the chunk one page, as Parquet.Net's does, costs all of it at once).
-        if (cells.Zip(chunks).FirstOrDefault(p => p.Second?.TotalUncompressedSize > maxColumnChunkBytes) is { First: { } wide } big)
+        if (maxColumnChunkBytes > 0
+            && cells.Zip(chunks).FirstOrDefault(p => p.Second?.TotalUncompressedSize > maxColumnChunkBytes) is { First: { } wide } big)
         {
             return new FileProblem("column_chunk_too_large",
                 $"Row group {g + 1}'s column '{wide.Field.Name}' is {big.Second!.TotalUncompressedSize:N0} bytes decompressed, more than the {maxColumnChunkBytes:N0} a worker reads of one column chunk; write the file with smaller row groups.");
@@ -559,8 +560,8 @@ internal sealed class ParquetRecords : IAsyncDisposable
     /// Not what reading the object throws (S3, the network, a cancel), which are transient: they fail the attempt, which
     /// is retried; the native reader reports those as its own exception too, which <see cref="NativeParquetFile"/> sorts out.
     /// </summary>
-    /// <summary>The default of <c>Processing:ParquetMaxColumnChunkBytes</c>.</summary>
-    public const long DefaultMaxColumnChunkBytes = 256L << 20;
+    /// <summary>The default of <c>Processing:ParquetMaxColumnChunkBytes</c>: no limit (0).</summary>
+    public const long DefaultMaxColumnChunkBytes = 0;
 
     private static bool IsUndecodable(Exception e) => e is ParquetNetException or NativeParquetException or ThriftProtocolException
         or InvalidDataException or EndOfStreamException or InvalidCastException or NotSupportedException or NotImplementedException

@@ -96,11 +96,14 @@ public sealed class UploadProcessingOptions
     public int ParquetReadAheadBytes { get; set; } = 4 << 20;
 
     /// <summary>
-    /// The largest decompressed size (from the footer) of a mapped Parquet column chunk a worker reads: Arrow sizes its
-    /// buffers from page headers and dictionary sizes, so a chunk's decompressed size bounds what one column may make
-    /// the worker hold (all of it when the chunk is one page, as Parquet.Net writes). A larger one fails the job at once
-    /// (<c>column_chunk_too_large</c>), before any page is read.
+    /// The largest decompressed size (from the footer) of a mapped Parquet column chunk a worker reads, or 0 (the
+    /// default) for no limit. Arrow sizes its buffers from page headers and dictionary sizes, so a chunk's decompressed
+    /// size bounds what one column may make the worker hold (all of it when the chunk is one page, as Parquet.Net
+    /// writes). A larger one fails the job at once (<c>column_chunk_too_large</c>), before any page is read. Off by
+    /// default: the footer does not say how the chunk is paged, and valid files with small pages have chunks of
+    /// hundreds of MiB (pyarrow's million-row groups of a 300-byte text column are 315 MiB), which load in a few MB.
+    /// Set it where files come from writers that make one page per chunk, or from untrusted ones.
     /// </summary>
-    [Range(1L << 20, 2L << 30)]
+    [Range(0, 2L << 30)]
     public long ParquetMaxColumnChunkBytes { get; set; } = Parquet.ParquetRecords.DefaultMaxColumnChunkBytes;
 }

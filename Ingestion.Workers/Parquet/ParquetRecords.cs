@@ -553,6 +553,9 @@ internal sealed class ParquetRecords : IAsyncDisposable
         }
     }
 
+    /// <summary>The default of <c>Processing:ParquetMaxColumnChunkBytes</c>: no limit (0).</summary>
+    public const long DefaultMaxColumnChunkBytes = 0;
+
     /// <summary>
     /// What the readers throw on a file that is not what its footer says (a garbage or truncated page, a page header that
     /// does not parse, a value count that overruns the row group, a page that does not decompress); a value its type does
@@ -560,9 +563,6 @@ internal sealed class ParquetRecords : IAsyncDisposable
     /// Not what reading the object throws (S3, the network, a cancel), which are transient: they fail the attempt, which
     /// is retried; the native reader reports those as its own exception too, which <see cref="NativeParquetFile"/> sorts out.
     /// </summary>
-    /// <summary>The default of <c>Processing:ParquetMaxColumnChunkBytes</c>: no limit (0).</summary>
-    public const long DefaultMaxColumnChunkBytes = 0;
-
     private static bool IsUndecodable(Exception e) => e is ParquetNetException or NativeParquetException or ThriftProtocolException
         or InvalidDataException or EndOfStreamException or InvalidCastException or NotSupportedException or NotImplementedException
         or ArgumentException or IndexOutOfRangeException or InvalidOperationException or OverflowException or FormatException;

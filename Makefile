@@ -53,8 +53,11 @@ stop:
 
 .PHONY: test
 test: infra-up build
+	@rm -f .data/test-results/tests.trx
 	@$(ENV) dotnet test Ingestion.sln -c $(CONFIGURATION) --no-build -nologo \
-		--logger "console;verbosity=normal" --results-directory .data/test-results
+		--logger "console;verbosity=normal" --logger "trx;LogFileName=tests.trx" \
+		--results-directory .data/test-results \
+		|| { bash infra/failed-tests.sh .data/test-results/tests.trx; exit 1; }
 
 .PHONY: bench-upload bench-ingest bench-statement bench-progress bench-rejects
 bench-upload: infra-up build
@@ -84,9 +87,11 @@ bench-rejects: infra-up build
 		[ $$status -eq 0 ] || echo "bench-rejects: tests failed, see .data/bench-rejects.log"; exit $$status
 
 # The simulator (infra/simulator) serves EVENTS events in pages of 5,000 at 10 requests/s: a 50,000 events/s ceiling.
+# More options through SYNC_ARGS, e.g. make bench-sync SYNC_ARGS="--margin-ms 5 --warm-up 0" (Program.cs lists them).
+SYNC_ARGS ?=
 .PHONY: bench-sync
 bench-sync: infra-up build
-	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll sync --events $(EVENTS)
+	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll sync --events $(EVENTS) $(SYNC_ARGS)
 
 # Not part of `make test`: it runs for MINUTES plus a grace period, on a three-node RabbitMQ
 # cluster (infra/cluster.sh) and a PostgreSQL of its own (infra/chaos-postgres.sh). Logs in .data/chaos/.

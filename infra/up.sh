@@ -79,6 +79,8 @@ EOF
   fi
   # Benchmarks checkpoint before each timed load, so one load's WAL is not flushed during the next.
   as_pg "${psql[@]}" -d postgres -c "grant pg_checkpoint to \"$INGESTION_DB_USER\"" 2>/dev/null || true
+  # bench-read reports what the checkpointer and autovacuum were doing in its slowest second (pg_stat_activity).
+  as_pg "${psql[@]}" -d postgres -c "grant pg_read_all_stats to \"$INGESTION_DB_USER\"" 2>/dev/null || true
   if [ "$(as_pg "${psql[@]}" -d postgres -c "select 1 from pg_database where datname = '$INGESTION_DB_NAME'")" != 1 ]; then
     as_pg "${psql[@]}" -d postgres -c "create database \"$INGESTION_DB_NAME\" owner \"$INGESTION_DB_USER\""
   fi

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using Ingestion.Api.Security;
 using Ingestion.Platform.Accounts;
@@ -25,6 +26,9 @@ public static class AccountReadsApi
 
     /// <summary>Most categories a summary lists (largest first, as the statement's analytics).</summary>
     public const int MaxCategories = 100;
+
+    // The summary's three statements per tenant table (one table a tenant): built once, not on every summary.
+    private static readonly ConcurrentDictionary<string, string[]> SummaryBatches = new(StringComparer.Ordinal);
 
     public static IEndpointRouteBuilder MapAccountReadsApi(this IEndpointRouteBuilder app)
     {
@@ -156,12 +160,12 @@ public static class AccountReadsApi
         // One snapshot for the three queries, so the totals agree with the breakdowns as on a statement.
         await using var snapshot = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
         await using var batch = new NpgsqlBatch(connection, snapshot) { Timeout = (int)timeout.TotalSeconds };
-        foreach (var sql in new[]
-                 {
-                     AccountFigures.SummarySql(table),
-                     AccountFigures.BreakdownSql(table, AccountFigures.CategoryLabel, $"{AccountFigures.CategoryOrder} limit {MaxCategories}"),
-                     AccountFigures.BreakdownSql(table, AccountFigures.MonthLabel, AccountFigures.MonthOrder),
-                 })
+        foreach (var sql in SummaryBatches.GetOrAdd(table, static t =>
+                 [
+                     AccountFigures.SummarySql(t),
+                     AccountFigures.BreakdownSql(t, AccountFigures.CategoryLabel, $"{AccountFigures.CategoryOrder} limit {MaxCategories}"),
+                     AccountFigures.BreakdownSql(t, AccountFigures.MonthLabel, AccountFigures.MonthOrder),
+                 ]))
         {
             var command = new NpgsqlBatchCommand(sql);
             command.Parameters.AddWithValue("account", accountId);

@@ -20,7 +20,8 @@ public sealed class ReadBudget(IOptions<ReadOptions> options) : IEndpointFilter,
     // Lazy: GetOrAdd may run its factory on several threads for a tenant's first reads and keep
     // one result; a limiter built and dropped that way would never be disposed, and its replenish
     // timer would live as long as the process. Only the Lazy that wins is ever evaluated.
-    private readonly ConcurrentDictionary<string, Lazy<(TokenBucketRateLimiter Limiter, ReadBudgetOptions Budget)>> _tenants = new();
+    // The policy header is the same on every answer to a tenant: made with its limiter, not per read.
+    private readonly ConcurrentDictionary<string, Lazy<(TokenBucketRateLimiter Limiter, ReadBudgetOptions Budget, string PolicyHeader)>> _tenants = new();
 
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
@@ -31,11 +32,12 @@ public sealed class ReadBudget(IOptions<ReadOptions> options) : IEndpointFilter,
             return await next(context);
         }
 
-        var (limiter, budget) = _tenants.GetOrAdd(tenant, t => new Lazy<(TokenBucketRateLimiter, ReadBudgetOptions)>(() => Create(t))).Value;
+        var (limiter, budget, policy) = _tenants.GetOrAdd(tenant,
+            t => new Lazy<(TokenBucketRateLimiter, ReadBudgetOptions, string)>(() => Create(t))).Value;
         using var lease = limiter.AttemptAcquire();
         var left = limiter.GetStatistics()?.CurrentAvailablePermits ?? 0;
         var headers = http.Response.Headers;
-        headers["RateLimit-Policy"] = $"\"{Policy}\";q={budget.PerSecond};w=1;burst={budget.Burst}";
+        headers["RateLimit-Policy"] = policy;
         if (lease.IsAcquired)
         {
             headers["RateLimit"] = $"\"{Policy}\";r={left};t=0";
@@ -60,7 +62,7 @@ public sealed class ReadBudget(IOptions<ReadOptions> options) : IEndpointFilter,
         }
     }
 
-    private (TokenBucketRateLimiter, ReadBudgetOptions) Create(string tenant)
+    private (TokenBucketRateLimiter, ReadBudgetOptions, string) Create(string tenant)
     {
         var budget = options.Value.Budget.Tenants.GetValueOrDefault(tenant) ?? options.Value.Budget;
         return (new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
@@ -70,6 +72,6 @@ public sealed class ReadBudget(IOptions<ReadOptions> options) : IEndpointFilter,
             ReplenishmentPeriod = TimeSpan.FromSeconds(1),
             AutoReplenishment = true,
             QueueLimit = 0,
-        }), budget);
+        }), budget, $"\"{Policy}\";q={budget.PerSecond};w=1;burst={budget.Burst}");
     }
 }

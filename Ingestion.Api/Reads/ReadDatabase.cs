@@ -13,7 +13,8 @@ public sealed class ReadDatabase(NpgsqlDataSource dataSource) : IAsyncDisposable
 
     public NpgsqlDataSource DataSource { get; } = dataSource;
 
-    public static ReadDatabase Create(IConfiguration configuration, ILoggerFactory loggers, string applicationName)
+    /// <param name="warmConnections">Kept open as the pool's minimum (<see cref="ReadOptions.WarmConnections"/>), at most its maximum.</param>
+    public static ReadDatabase Create(IConfiguration configuration, ILoggerFactory loggers, string applicationName, int warmConnections = 0)
     {
         var connectionString = configuration.GetConnectionString("Read");
         if (string.IsNullOrWhiteSpace(connectionString))
@@ -28,6 +29,10 @@ public sealed class ReadDatabase(NpgsqlDataSource dataSource) : IAsyncDisposable
         // A CSV export moves its bytes off the socket as they arrive: 64 KiB a receive instead of
         // Npgsql's 8 KiB cuts its system calls eightfold, for 56 KiB more per pooled read connection.
         builder.ConnectionStringBuilder.ReadBufferSize = Math.Max(builder.ConnectionStringBuilder.ReadBufferSize, ReadBufferBytes);
+
+        // The warmed connections stay: above the minimum, Npgsql closes idle ones, and load would open them again.
+        builder.ConnectionStringBuilder.MinPoolSize = Math.Min(builder.ConnectionStringBuilder.MaxPoolSize,
+            Math.Max(builder.ConnectionStringBuilder.MinPoolSize, warmConnections));
         return new ReadDatabase(builder.Build());
     }
 

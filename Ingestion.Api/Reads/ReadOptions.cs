@@ -42,6 +42,14 @@ public sealed class ReadOptions
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
     public TimeSpan PageTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// Read connections opened at start-up and kept open (the read pool's minimum size), so the first
+    /// seconds of load do not open them while requests wait (<see cref="ReadPoolWarmUp"/>). Each is a
+    /// PostgreSQL backend and about 72 KiB of buffers in the API; 0 opens none until reads need them.
+    /// </summary>
+    [Range(0, 100)]
+    public int WarmConnections { get; set; } = 16;
+
     /// <summary>Each tenant's read budget: a token bucket per API instance.</summary>
     [Required]
     public ReadBudgetOptions Budget { get; set; } = new();

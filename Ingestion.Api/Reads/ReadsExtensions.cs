@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using Ingestion.Platform.Hosting;
 
 namespace Ingestion.Api.Reads;
@@ -9,7 +10,8 @@ public static class ReadsExtensions
     {
         builder.Services.AddValidatedOptions<ReadOptions>(ReadOptions.Section);
         builder.Services.AddSingleton(sp => ReadDatabase.Create(builder.Configuration, sp.GetRequiredService<ILoggerFactory>(),
-            builder.Environment.ApplicationName));
+            builder.Environment.ApplicationName, sp.GetRequiredService<IOptions<ReadOptions>>().Value.WarmConnections));
+        builder.Services.AddHostedService<ReadPoolWarmUp>();
         builder.Services.AddSingleton<ReadCatalog>();
         builder.Services.AddSingleton<RowCursor>();
         builder.Services.AddSingleton<ReadBudget>();

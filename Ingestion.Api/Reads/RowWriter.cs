@@ -51,7 +51,7 @@ public static class RowWriter
         }
 
         await using var reader = opened;
-        var output = new PageBuffer(context.Response.BodyWriter, PageBufferBytes);
+        using var output = new PageBuffer(context.Response.BodyWriter, PageBufferBytes);
         await using var json = new Utf8JsonWriter(output);
         json.WriteStartObject();
         json.WriteStartArray(rowsProperty);
@@ -70,12 +70,16 @@ public static class RowWriter
                 }
 
                 WriteRow(json, reader, query.Fields);
-                for (var i = 0; i < ordinals.Length; i++)
+                written++;
+                if (written == query.Limit)
                 {
-                    last[i] = ordinals[i] < 0 ? reader.GetString(~ordinals[i]) : reader.GetValue(ordinals[i]);
+                    // Only the page's last row can start the next page: its values alone are kept (boxed), not every row's.
+                    for (var i = 0; i < ordinals.Length; i++)
+                    {
+                        last[i] = ordinals[i] < 0 ? reader.GetString(~ordinals[i]) : reader.GetValue(ordinals[i]);
+                    }
                 }
 
-                written++;
                 if (json.BytesPending >= FlushBytes)
                 {
                     json.Flush();
@@ -159,11 +163,39 @@ public static class RowWriter
     private static int[] OrderOrdinals(RowQuery query, RowSql sql)
     {
         var hidden = sql.HiddenFrom;
-        return query.Order.Select(o =>
+        var ordinals = new int[query.Order.Count];
+        for (var i = 0; i < ordinals.Length; i++)
         {
-            var field = query.Fields.ToList().FindIndex(f => f.Name == o);
-            return field >= 0 ? field : o == RowQueries.RowId ? ~hidden++ : hidden++;
-        }).ToArray();
+            var field = IndexOf(query.Fields, query.Order[i]);
+            ordinals[i] = field >= 0 ? field : query.Order[i] == RowQueries.RowId ? ~hidden++ : hidden++;
+        }
+
+        return ordinals;
+    }
+
+    private static int IndexOf(IReadOnlyList<DatasetColumn> fields, string name)
+    {
+        for (var i = 0; i < fields.Count; i++)
+        {
+            if (fields[i].Name == name)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>A date or time as a JSON string, formatted on the stack: a string per value and row was most of a page's garbage.</summary>
+    private static void WriteFormatted<T>(Utf8JsonWriter json, T value, string format) where T : IUtf8SpanFormattable
+    {
+        Span<byte> utf8 = stackalloc byte[64];
+        if (!value.TryFormat(utf8, out var length, format, CultureInfo.InvariantCulture))
+        {
+            throw new InvalidOperationException($"A {typeof(T).Name} did not fit 64 bytes as {format}.");
+        }
+
+        json.WriteStringValue(utf8[..length]);
     }
 
     private static void WriteRow(Utf8JsonWriter json, NpgsqlDataReader reader, IReadOnlyList<DatasetColumn> fields)
@@ -194,10 +226,10 @@ public static class RowWriter
                     json.WriteBooleanValue(reader.GetBoolean(i));
                     break;
                 case ColumnKind.Date:
-                    json.WriteStringValue(reader.GetFieldValue<DateOnly>(i).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+                    WriteFormatted(json, reader.GetFieldValue<DateOnly>(i), "yyyy-MM-dd");
                     break;
                 case ColumnKind.TimestampTz:
-                    json.WriteStringValue(reader.GetDateTime(i).ToString("yyyy-MM-ddTHH:mm:ss.FFFFFFFK", CultureInfo.InvariantCulture));
+                    WriteFormatted(json, reader.GetDateTime(i), "yyyy-MM-ddTHH:mm:ss.FFFFFFFK");
                     break;
                 case ColumnKind.Uuid:
                     json.WriteStringValue(reader.GetGuid(i));

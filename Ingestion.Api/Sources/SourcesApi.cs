@@ -61,7 +61,7 @@ public static class SourcesApi
         string? LimitParameter,
         int? PageSize);
 
-    public sealed record RateLimitView(IReadOnlyList<RateLimitPolicy> Policies, bool LearnFromHeaders);
+    public sealed record RateLimitView(IReadOnlyList<RateLimitPolicy> Policies, bool LearnFromHeaders, int MarginMilliseconds);
 
     public sealed record IncrementalView(string Column, string SinceParameter, string? UntilParameter, string Format, int LookbackSeconds);
 
@@ -217,7 +217,7 @@ public static class SourcesApi
             new PaginationView(Camel(p.Style), p.CursorPath, p.CursorHeader, p.CursorParameter, p.NextLinkPath, p.HasMorePath,
                 p.PageParameter, p.StartPage, p.OffsetParameter, p.LimitParameter, p.PageSize),
             d.Records,
-            new RateLimitView(d.RateLimit.Policies, d.RateLimit.LearnFromHeaders),
+            new RateLimitView(d.RateLimit.Policies, d.RateLimit.LearnFromHeaders, d.RateLimit.MarginMilliseconds),
             d.Incremental is { } i ? new IncrementalView(i.Column, i.SinceParameter, i.UntilParameter, Camel(i.Format), i.LookbackSeconds) : null,
             d.Partitions,
             d.Schedule is { } s ? new ScheduleView(s.EveryMinutes, Camel(s.Mode)) : null,

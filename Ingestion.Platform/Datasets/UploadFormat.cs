@@ -52,9 +52,12 @@ public static class UploadFormat
     /// </summary>
     public static string KeyFor(string tenantId, Guid jobId, string format, ReadOnlySpan<byte> head)
     {
-        var compression = head.StartsWith((ReadOnlySpan<byte>)[0x1F, 0x8B]) ? ".gz"
-            : head.StartsWith((ReadOnlySpan<byte>)[0x28, 0xB5, 0x2F, 0xFD]) ? ".zst"
-            : "";
+        var compression = CompressionMagic.Of(head) switch
+        {
+            SourceCompression.Gzip => ".gz",
+            SourceCompression.Zstd => ".zst",
+            _ => "",
+        };
         return $"uploads/{tenantId}/{jobId:N}{Extension(format)}{compression}";
     }
 

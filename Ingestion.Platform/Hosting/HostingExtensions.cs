@@ -46,7 +46,7 @@ public static class HostingExtensions
             else
             {
                 logger.WriteTo.Console(outputTemplate:
-                    "{Timestamp:HH:mm:ss} {Level:u3} [{SourceContext}] {Message:lj} {JobId}{NewLine}{Exception}");
+                    "{Timestamp:HH:mm:ss.fff} {Level:u3} [{SourceContext}] {Message:lj} {JobId}{NewLine}{Exception}");
             }
         });
 

@@ -28,6 +28,9 @@ public sealed class JsonPath
 
     public string Text { get; }
 
+    /// <summary>The path's steps from the root: a property name (<see cref="string"/>) or an array index (<see cref="int"/>) each.</summary>
+    public IReadOnlyList<object> Steps => _steps;
+
     public static bool TryParse(string? text, out JsonPath path, out string problem)
     {
         path = Root;

@@ -98,8 +98,8 @@ public sealed class SourceCatalog(NpgsqlDataSource dataSource, SourceSecrets sec
     // so a PUT's new policies (or new credential, hence key) take the place of the old ones at once.
     private const string PoliciesSql = """
         delete from ingestion.rate_policies where tenant_id = @tenant and source_name = @name;
-        insert into ingestion.rate_policies (tenant_id, source_name, budget_key, requests, per_seconds)
-        select distinct @tenant, @name, @budget, r, s from unnest(@requests::int[], @seconds::int[]) as p(r, s)
+        insert into ingestion.rate_policies (tenant_id, source_name, budget_key, requests, per_seconds, margin_ms)
+        select distinct @tenant, @name, @budget, r, s, @margin from unnest(@requests::int[], @seconds::int[]) as p(r, s)
         """;
 
     private async Task<bool> WriteAsync(string sql, string tenantId, SourceDefinition source, string? secret,
@@ -123,6 +123,7 @@ public sealed class SourceCatalog(NpgsqlDataSource dataSource, SourceSecrets sec
             policies.Parameters.AddWithValue("budget", secrets.BudgetKey(tenantId, source, secret));
             policies.Parameters.AddWithValue("requests", source.RateLimit.Policies.Select(p => p.Requests).ToArray());
             policies.Parameters.AddWithValue("seconds", source.RateLimit.Policies.Select(p => p.PerSeconds).ToArray());
+            policies.Parameters.AddWithValue("margin", source.RateLimit.MarginMilliseconds);
             await policies.ExecuteNonQueryAsync(cancellationToken);
         }
 

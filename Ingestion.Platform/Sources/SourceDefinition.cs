@@ -107,10 +107,26 @@ public sealed record RateLimitPolicy(int Requests, int PerSeconds);
 /// The declared policies (all must hold), and whether to learn the real limit from responses:
 /// <c>X-RateLimit-Limit/-Remaining/-Reset</c> (reset as seconds from now or as an epoch time),
 /// the IETF <c>RateLimit</c>/<c>RateLimit-Policy</c> fields, and <c>Retry-After</c> (seconds or an
-/// HTTP date), which always wins.
+/// HTTP date), which always wins. <see cref="MarginMilliseconds"/>: how much wider than its window each
+/// policy is kept, for the time between a request leaving a worker and the upstream counting it, which
+/// varies from request to request (the network, the upstream's own queue before it stamps a request).
 /// </summary>
-public sealed record SourceRateLimit(IReadOnlyList<RateLimitPolicy> Policies, bool LearnFromHeaders = true)
+public sealed record SourceRateLimit(IReadOnlyList<RateLimitPolicy> Policies, bool LearnFromHeaders = true,
+    int MarginMilliseconds = SourceRateLimit.DefaultMarginMilliseconds)
 {
+    /// <summary>
+    /// The margin a source gets unless it declares one: enough for an upstream a few network hops away that stamps a
+    /// request after a short queue. An upstream on the same network may declare less; a distant or busy one more.
+    /// Each millisecond of it costs a millisecond of every window: 25 ms is 2.4 % of a one-second window's requests.
+    /// </summary>
+    public const int DefaultMarginMilliseconds = 25;
+
+    /// <summary>The widest margin a source may declare.</summary>
+    public const int MaxMarginMilliseconds = 1000;
+
+    [JsonIgnore]
+    public TimeSpan Margin => TimeSpan.FromMilliseconds(MarginMilliseconds);
+
     /// <summary>
     /// How long past its window a limit the upstream stopped saying still counts: longer than any pause
     /// between two requests of a sync that is still running. (Declared policies last as long as their

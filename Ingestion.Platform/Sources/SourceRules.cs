@@ -64,7 +64,7 @@ public static partial class SourceRules
 
     public sealed record RecordsBody(string? Path, Dictionary<string, string>? Fields, string? TotalPath);
 
-    public sealed record RateLimitBody(IReadOnlyList<PolicyBody>? Policies, bool? LearnFromHeaders);
+    public sealed record RateLimitBody(IReadOnlyList<PolicyBody>? Policies, bool? LearnFromHeaders, int? MarginMilliseconds = null);
 
     public sealed record PolicyBody(int? Requests, int? PerSeconds);
 
@@ -103,6 +103,7 @@ public static partial class SourceRules
         var (auth, secret) = ValidateAuth(body.Auth, body.Request, errors);
         var pagination = ValidatePagination(body.Pagination, errors);
         var records = ValidateRecords(body.Records, dataset, errors);
+        RefusePathsInsideRecords(body.Pagination, body.Records, errors);
         var rateLimit = ValidateRateLimit(body.RateLimit, errors);
         var incremental = ValidateIncremental(body.Incremental, dataset, records, errors);
         var partitions = ValidatePartitions(body.Partitions, body.Incremental, incremental, errors);
@@ -418,9 +419,17 @@ public static partial class SourceRules
             }
         }
 
+        var margin = body?.MarginMilliseconds ?? SourceRateLimit.DefaultMarginMilliseconds;
+        if (margin is < 0 or > SourceRateLimit.MaxMarginMilliseconds)
+        {
+            errors.Add("rateLimit.marginMilliseconds",
+                $"must be from 0 to {SourceRateLimit.MaxMarginMilliseconds} milliseconds (the default, {SourceRateLimit.DefaultMarginMilliseconds}, suits an upstream a few network hops away).");
+            valid = false;
+        }
+
         return valid
             ? new SourceRateLimit(policies.Select(p => new RateLimitPolicy(p.Requests!.Value, p.PerSeconds!.Value)).ToList(),
-                body?.LearnFromHeaders ?? true)
+                body?.LearnFromHeaders ?? true, margin)
             : null;
     }
 
@@ -594,6 +603,33 @@ public static partial class SourceRules
     {
         result = default;
         return value is { Length: > 0 } && char.IsLetter(value[0]) && Enum.TryParse(value, ignoreCase: true, out result);
+    }
+
+    /// <summary>
+    /// A page's records stream to the loader one by one and are skipped whole while the page is read (<c>PageStream</c>): a
+    /// cursor, next link, has-more or total path inside the records array would never be found, and the partition would end
+    /// after its first page as if the listing had.
+    /// </summary>
+    private static void RefusePathsInsideRecords(PaginationBody? pagination, RecordsBody? records, Errors errors)
+    {
+        if (records?.Path is null || !JsonPath.TryParse(records.Path, out var recordsPath, out _))
+        {
+            return;
+        }
+
+        (string? Path, string Field)[] paths =
+        [
+            (pagination?.CursorPath, "pagination.cursorPath"), (pagination?.NextLinkPath, "pagination.nextLinkPath"),
+            (pagination?.HasMorePath, "pagination.hasMorePath"), (records.TotalPath, "records.totalPath"),
+        ];
+        foreach (var (path, field) in paths)
+        {
+            if (path is not null && JsonPath.TryParse(path, out var parsed, out _) && parsed.Steps.Count >= recordsPath.Steps.Count
+                && parsed.Steps.Take(recordsPath.Steps.Count).SequenceEqual(recordsPath.Steps))
+            {
+                errors.Add(field, $"lies inside records.path ({records.Path}): records are not searched for it; give a path outside the records, e.g. $.meta.next_cursor.");
+            }
+        }
     }
 
     private static bool OptionalPath(string? path, string field, Errors errors)

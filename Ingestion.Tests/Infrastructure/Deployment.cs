@@ -81,4 +81,26 @@ public sealed class Deployment : IAsyncDisposable
         await Task.WhenAll(_workers.Append(Api).Where(h => h is not null).Select(h => h.DisposeAsync().AsTask()));
         await Sandbox.DisposeAsync();
     }
+
+    /// <summary>
+    /// Waits until a one-stream upload job's checkpoint counts at least <paramref name="atLeast"/> rows, and says how many:
+    /// the moment a kill test kills its worker.
+    /// </summary>
+    public async Task<long> WaitForRowsLoadedAsync(Guid jobId, long atLeast)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        while (DateTime.UtcNow < deadline)
+        {
+            var loaded = await Sandbox.ScalarAsync<long?>("select rows_loaded from ingestion.upload_checkpoints where job_id = @id", ("id", jobId)) ?? 0;
+            if (loaded >= atLeast)
+            {
+                return loaded;
+            }
+
+            await Task.Delay(5);
+        }
+
+        Assert.Fail($"fewer than {atLeast} rows were loaded within 120 s");
+        return 0;
+    }
 }

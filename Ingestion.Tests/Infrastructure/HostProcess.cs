@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Net.Sockets;
+using System.Text.RegularExpressions;
 
 namespace Ingestion.Tests.Infrastructure;
 
@@ -43,13 +43,31 @@ public sealed class HostProcess : IAsyncDisposable
     public static async Task<HostProcess> StartAsync(string project, string name, IReadOnlyDictionary<string, string> settings,
         bool waitUntilReady = true, string? logDirectory = null)
     {
-        var port = FreePort();
-        int managementPort;
-        do
+        for (var attempt = 1; ; attempt++)
         {
-            managementPort = FreePort();
+            var host = Launch(project, name, settings, logDirectory);
+            if (!waitUntilReady)
+            {
+                return host;
+            }
+
+            try
+            {
+                await host.WaitUntilReadyAsync();
+                return host;
+            }
+            catch (InvalidOperationException) when (attempt < 3 && host.Log().Contains("address already in use", StringComparison.Ordinal))
+            {
+                // Another process bound one of its ports between the pick and the host's bind: start it again on others.
+                await host.DisposeAsync();
+            }
         }
-        while (managementPort == port);
+    }
+
+    private static HostProcess Launch(string project, string name, IReadOnlyDictionary<string, string> settings, string? logDirectory)
+    {
+        var port = FreePorts.Next();
+        var managementPort = FreePorts.Next();
         var logPath = Path.Combine(logDirectory ?? Repository.LogDirectory, $"{name}-{port}.log");
         var start = new ProcessStartInfo("dotnet")
         {
@@ -72,16 +90,13 @@ public sealed class HostProcess : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => Write(log, e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var host = new HostProcess(process, name, port, managementPort, logPath);
-        if (waitUntilReady)
-        {
-            await host.WaitUntilReadyAsync();
-        }
-
-        return host;
+        return new HostProcess(process, name, port, managementPort, logPath);
     }
 
-    /// <summary>Waits for /health/ready on the management port: PostgreSQL, RabbitMQ and S3 answer and the bus's endpoints are up.</summary>
+    /// <summary>
+    /// Waits for /health/ready on the management port, answered by this process: PostgreSQL, RabbitMQ and S3 answer and the
+    /// bus's endpoints are up.
+    /// </summary>
     public async Task WaitUntilReadyAsync()
     {
         var deadline = DateTime.UtcNow.AddSeconds(90);
@@ -95,7 +110,7 @@ public sealed class HostProcess : IAsyncDisposable
             try
             {
                 using var response = await Probe.GetAsync(new Uri(ManagementUrl, "/health/ready"));
-                if (response.IsSuccessStatusCode)
+                if (response.IsSuccessStatusCode && ListensOnItsOwnPorts())
                 {
                     return;
                 }
@@ -144,6 +159,13 @@ public sealed class HostProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await StopAsync();
+        _process.Dispose();
+    }
+
+    /// <summary>A graceful stop, as an orchestrator's: SIGTERM, then SIGKILL if the host has not exited within 15 s.</summary>
+    public async Task StopAsync()
+    {
         if (!_process.HasExited)
         {
             // SIGTERM first, as an orchestrator would.
@@ -162,15 +184,17 @@ public sealed class HostProcess : IAsyncDisposable
                 Kill();
             }
         }
-
-        _process.Dispose();
     }
 
-    private static int FreePort()
+    /// <summary>
+    /// Whether this process says it has bound both its ports: a ready answer alone may come from another process that holds
+    /// the port this one failed to bind (it then exits). The host logs its addresses once every one of them is bound.
+    /// </summary>
+    private bool ListensOnItsOwnPorts()
     {
-        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        var log = Log();
+        return new[] { Url, ManagementUrl }.All(url =>
+            Regex.IsMatch(log, $@"Now listening on: {Regex.Escape(url.GetLeftPart(UriPartial.Authority))}(?!\d)"));
     }
 
     private static void Write(StreamWriter log, string? line)

@@ -20,10 +20,7 @@ public sealed class TcpProxy : IAsyncDisposable
     {
         _targetHost = targetHost;
         _targetPort = targetPort;
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        Port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
+        Port = FreePorts.Next();
         Restore();
     }
 

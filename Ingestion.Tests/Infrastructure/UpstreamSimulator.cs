@@ -239,7 +239,8 @@ public sealed record SimulatorFaults(double Http500 = 0, double Http503 = 0);
 
 /// <summary>
 /// What the simulator counted since its last reset. <see cref="OverPolicy"/>: requests that arrived
-/// beyond the documented policy of their credential (a well-paced client has none).
+/// beyond the documented policy of their credential (a well-paced client has none). <see cref="FirstRequestMs"/> and
+/// <see cref="LastAnsweredMs"/>: Unix milliseconds of the first request's arrival and of the last answer's end (null before any).
 /// </summary>
 public sealed record SimulatorStats(
     long Requests,
@@ -250,4 +251,6 @@ public sealed record SimulatorStats(
     IReadOnlyDictionary<string, long> OverPolicyByCredential,
     long Http401,
     long CursorExpired,
-    long EventsServed);
+    long EventsServed,
+    long? FirstRequestMs = null,
+    long? LastAnsweredMs = null);

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
 
 namespace Ingestion.Tests.Infrastructure;
 
@@ -26,10 +25,7 @@ public sealed class WebhookReceiver : IDisposable
 
     public WebhookReceiver()
     {
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        Port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
+        Port = FreePorts.Next();
         _listener.Prefixes.Add($"http://localhost:{Port}/");
         _listener.Start();
         _loop = Task.Run(ServeAsync);

@@ -61,6 +61,21 @@ public sealed class File_checks
         Assert.That(FileSniffer.Check([0xFF, 0xFE, 0x61, 0x00, 0x2C, 0x00], utf16: true), Is.Null);
 
     [Test]
+    public void Should_tell_a_compression_by_its_magic_bytes_alone_for_the_key_the_reader_and_the_sniffer_alike()
+    {
+        byte[] gzip = [0x1F, 0x8B, 0x08, 0x00], zstd = [0x28, 0xB5, 0x2F, 0xFD], text = "id,n"u8.ToArray(), cut = [0x28, 0xB5];
+
+        Assert.That(new[] { gzip, zstd, text, cut, [] }.Select(h => CompressionMagic.Of(h)), Is.EqualTo(new[]
+        {
+            SourceCompression.Gzip, SourceCompression.Zstd, SourceCompression.None, SourceCompression.None, SourceCompression.None,
+        }));
+        var job = Guid.Parse("00000000-0000-4000-8000-000000000001");
+        Assert.That(UploadFormat.KeyFor("acme", job, UploadFormat.Csv, zstd), Is.EqualTo($"uploads/acme/{job:N}.csv.zst"));
+        Assert.That(FileSniffer.Check(gzip)!.Message, Does.Contain("it is gzip-compressed"));
+        Assert.That(FileSniffer.Check(zstd)!.Message, Does.Contain("it is zstd-compressed"));
+    }
+
+    [Test]
     public void Should_pass_csv_text_with_a_bom() =>
         Assert.That(FileSniffer.Check([0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes("a,b\nZürich,1\n")]), Is.Null);
 }

@@ -1,8 +1,13 @@
 using Ingestion.Platform.Datasets;
 using Ingestion.Workers.Csv;
 using Ingestion.Workers.Parquet;
+using System.Reflection;
 using Parquet;
+using Parquet.Meta;
 using Parquet.Schema;
+using ParquetSharp;
+using ParquetReader = Parquet.ParquetReader;
+using FileMetaData = Parquet.Meta.FileMetaData;
 
 namespace Ingestion.Tests.Unit;
 
@@ -31,12 +36,12 @@ public sealed class Parquet_files
         await using var file = await WriteAsync(groups: 2, rowsPerGroup: 3, new DataField<Guid>("ORDER_ID"), new DataField<int>("quantity"),
             new DecimalDataField("Total", 12, 2, isNullable: true), new DataField<DateOnly?>("booking date"),
             new DateTimeDataField("at", DateTimeFormat.Timestamp, isAdjustedToUTC: true, unit: DateTimeTimeUnit.Millis, isNullable: true));
-        var (records, problem) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None);
+        var (records, problem) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, CancellationToken.None);
         Assert.That(problem, Is.Null);
         await using var _ = records;
 
         var rows = new List<(long, string, Guid, long, decimal?, DateOnly?, DateTime?)>();
-        while (await records!.ReadAsync(CancellationToken.None))
+        while (records!.Read())
         {
             Assert.That(records.Check(), Is.Null);
             var v = records.Values;
@@ -55,7 +60,7 @@ public sealed class Parquet_files
     public async Task Should_resume_at_the_position_a_row_count_names()
     {
         await using var file = await WriteAsync(groups: 3, rowsPerGroup: 4, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
-        var (records, _) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None);
+        var (records, _) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, CancellationToken.None);
         await using var _1 = records;
 
         Assert.That(records!.PositionAfter(0), Is.EqualTo(new ParquetPosition(0, 0)));
@@ -65,7 +70,7 @@ public sealed class Parquet_files
 
         records.Seek(records.PositionAfter(6));
         var seen = new List<long>();
-        while (await records.ReadAsync(CancellationToken.None))
+        while (records.Read())
         {
             records.Check();
             seen.Add(records.Values.Integers[1]);
@@ -80,11 +85,11 @@ public sealed class Parquet_files
     {
         await using var file = await WriteAsync(groups: 2, rowsPerGroup: 3, new DataField<Guid>("order_id"), new DataField<long?>("quantity"),
             new DecimalDataField("total", 12, 3, isNullable: true), new DataField<string>("note"));
-        var (records, _) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None);
+        var (records, _) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, CancellationToken.None);
         await using var _1 = records;
 
         var problems = new List<(long, RowProblem?)>();
-        while (await records!.ReadAsync(CancellationToken.None))
+        while (records!.Read())
         {
             problems.Add((records.RowNumber, records.Check()));
         }
@@ -101,11 +106,95 @@ public sealed class Parquet_files
     }
 
     [Test]
+    public async Task Should_reject_a_physical_value_its_parquet_type_does_not_hold_naming_the_row_and_load_the_others()
+    {
+        // Raw physical values, as a writer other than Arrow's may leave them: an INT_8 of 200 (was wrapped to -56), a DATE
+        // in year 10000, a DECIMAL(38,18) past the 28 digits it is read with and a TIMESTAMP in year 11476 (each failed the
+        // whole file as corrupt). PostgreSQL would hold the date, the decimal and the timestamp; the loader reads them into
+        // .NET types, which do not, so such rows are rejected, named.
+        var dataset = new DatasetDefinition("odd", [
+            new DatasetColumn("small", ColumnType.Integer, Required: true),
+            new DatasetColumn("day", ColumnType.Date, Required: true),
+            new DatasetColumn("amount", ColumnType.Numeric(38, 18), Required: true),
+            new DatasetColumn("at", ColumnType.TimestampTz, Required: true),
+        ], []);
+        var big = new byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt128BigEndian(big, Int128.Parse("10000000000000000000000000000000000000")); // 10^37 unscaled: 10^19
+        var one = new byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt128BigEndian(one, 1_500_000_000_000_000_000); // 1.5
+        var path = Path.Combine(Path.GetTempPath(), $"parquet-files-{Guid.NewGuid():N}.parquet");
+        MemoryStream file;
+        try
+        {
+            var native = System.Runtime.InteropServices.Marshal.AllocHGlobal(32);
+            try
+            {
+                System.Runtime.InteropServices.Marshal.Copy(one, 0, native, 16);
+                System.Runtime.InteropServices.Marshal.Copy(big, 0, native + 16, 16);
+                using var writer = new ParquetFileWriter(path,
+                    [new Column<sbyte>("small"), new Column<Date>("day"), new Column<decimal>("amount", ParquetSharp.LogicalType.Decimal(38, 18)),
+                        new Column<DateTime>("at", ParquetSharp.LogicalType.Timestamp(true, ParquetSharp.TimeUnit.Micros))]);
+                using var group = writer.AppendRowGroup();
+                using (var small = (ColumnWriter<int>)group.NextColumn())
+                {
+                    small.WriteBatch([1, 200, 3, 4, 5]);
+                }
+
+                using (var day = (ColumnWriter<int>)group.NextColumn())
+                {
+                    day.WriteBatch([0, 1, 3_000_000, 3, 4]);
+                }
+
+                using (var amount = (ColumnWriter<FixedLenByteArray>)group.NextColumn())
+                {
+                    amount.WriteBatch([new FixedLenByteArray(native), new FixedLenByteArray(native), new FixedLenByteArray(native),
+                        new FixedLenByteArray(native + 16), new FixedLenByteArray(native)]);
+                }
+
+                using (var at = (ColumnWriter<long>)group.NextColumn())
+                {
+                    at.WriteBatch([0, 1, 2, 3, 300_000_000_000_000_000]); // microseconds: year 11476
+                }
+
+                writer.Close();
+            }
+            finally
+            {
+                System.Runtime.InteropServices.Marshal.FreeHGlobal(native);
+            }
+
+            file = new MemoryStream(await File.ReadAllBytesAsync(path));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+
+        var (records, problem) = await ParquetRecords.OpenAsync(file, dataset, CsvDialect.Default, CancellationToken.None);
+        Assert.That(problem, Is.Null);
+        await using var _ = records;
+        var rows = new List<(long, RowProblem?)>();
+        while (records!.Read())
+        {
+            rows.Add((records.RowNumber, records.Check()));
+        }
+
+        Assert.That(rows, Is.EqualTo(new (long, RowProblem?)[]
+        {
+            (1, null),
+            (2, new RowProblem("small", "is 200, which its Parquet type INT8 does not hold (-128 to 127) (row group 1, row 2)")),
+            (3, new RowProblem("day", "is outside years 1 to 9999: 3,000,000 days from 1970-01-01 (row group 1, row 3)")),
+            (4, new RowProblem("amount", "has more digits than the 28 a Parquet decimal is loaded with (the unscaled value 10000000000000000000000000000000000000 with scale 18 does not fit a decimal) (row group 1, row 4)")),
+            (5, new RowProblem("at", "is outside years 1 to 9999: 3,000,000,000,000,000,000 ticks (100 ns) from 1970 (row group 1, row 5)")),
+        }));
+    }
+
+    [Test]
     public async Task Should_refuse_a_column_whose_type_does_not_convert_naming_both_types()
     {
         await using var file = await WriteAsync(1, 2, new DataField<Guid>("order_id"), new DataField<int>("quantity"),
             new DataField<double>("total"));
-        var (_, problem) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None);
+        var (_, problem) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, CancellationToken.None);
 
         Assert.That(problem, Is.EqualTo(new FileProblem("type_mismatch",
             "Column 'total' is numeric(12,2) in dataset 'orders', but the Parquet column 'total' is DOUBLE, which does not convert to it exactly (binary floating point is not decimal); write it as DECIMAL, or as a string.")));
@@ -115,26 +204,298 @@ public sealed class Parquet_files
     public async Task Should_refuse_a_file_without_a_required_column_or_with_an_unknown_one()
     {
         await using var missing = await WriteAsync(1, 2, new DataField<Guid>("order_id"));
-        Assert.That((await ParquetRecords.OpenAsync(missing, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None)).Problem,
+        Assert.That((await ParquetRecords.OpenAsync(missing, Orders, CsvDialect.Default, CancellationToken.None)).Problem,
             Is.EqualTo(new FileProblem("missing_columns",
                 "The Parquet file lacks required column quantity of dataset 'orders'; its columns are order_id.")));
 
         await using var unknown = await WriteAsync(1, 2, new DataField<Guid>("order_id"), new DataField<int>("quantity"), new DataField<int>("iban"));
-        Assert.That((await ParquetRecords.OpenAsync(unknown, Orders, CsvDialect.Default, 1 << 20, CancellationToken.None)).Problem!.Code,
+        Assert.That((await ParquetRecords.OpenAsync(unknown, Orders, CsvDialect.Default, CancellationToken.None)).Problem!.Code,
             Is.EqualTo("unknown_columns"));
         unknown.Position = 0;
-        Assert.That((await ParquetRecords.OpenAsync(unknown, Orders with { IgnoreUnknownColumns = true }, CsvDialect.Default, 1 << 20,
+        Assert.That((await ParquetRecords.OpenAsync(unknown, Orders with { IgnoreUnknownColumns = true }, CsvDialect.Default,
             CancellationToken.None)).Problem, Is.Null);
     }
 
     [Test]
-    public async Task Should_refuse_a_row_group_larger_than_the_bound_before_reading_a_row()
+    public async Task Should_read_a_row_group_of_millions_of_rows_a_batch_at_a_time()
     {
-        await using var file = await WriteAsync(2, 1000, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
-        var (_, problem) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, 1024, CancellationToken.None);
+        // Twelve million rows of one repeated string in one row group: a few KiB in the file (dictionary and run-length
+        // encoded), 458 MiB by the old whole-row-group estimate, which refused it. Read a batch at a time, what the rows
+        // allocate on the managed heap and what the native reader holds at once stay a few MiB.
+        const int rows = 12_000_000;
+        var notes = new DatasetDefinition("notes", [new DatasetColumn("note", ColumnType.Text, Required: false)], []);
+        var (records, problem) = await ParquetRecords.OpenAsync(await OneRepeatedStringAsync("note", "same", rows), notes,
+            CsvDialect.Default, CancellationToken.None);
+        Assert.That(problem, Is.Null);
+        await using var _ = records;
 
-        Assert.That(problem!.Code, Is.EqualTo("row_group_too_large"));
-        Assert.That(problem.Message, Does.StartWith("Row group 1 of 2 holds"));
+        var pool = MemoryPool.SystemMemoryPool(); // the pool NativeParquetFile gives Arrow's reader
+        var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+        long read = 0, nativePeak = 0;
+        while (records!.Read())
+        {
+            if (records.Check() is { } reject)
+            {
+                Assert.Fail($"row {records.RowNumber} rejected: {reject}");
+            }
+
+            if (++read % ParquetCell.BatchRows == 0)
+            {
+                nativePeak = Math.Max(nativePeak, pool.BytesAllocated);
+            }
+        }
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+        Assert.That(read, Is.EqualTo(rows));
+        Assert.That(records.Where, Is.EqualTo("row group 1, row 12,000,000"));
+        Assert.That(allocated, Is.LessThan(4L << 20), "managed bytes allocated while reading the rows");
+        Assert.That(nativePeak, Is.GreaterThan(0), "the pool measured is the one the reader allocates from");
+        Assert.That(nativePeak, Is.LessThan(8L << 20), "bytes the native reader held at once");
+    }
+
+    [Test]
+    public async Task Should_read_wide_strings_in_fewer_rows_a_batch_so_their_bytes_stay_bounded()
+    {
+        // A 100 KB value repeated 5,000 times is a few hundred KB of file (one dictionary entry), but 4,096 rows of it in a
+        // batch were a 400 MB buffer: the batch is cut to the rows whose bytes fit, and every row still loads.
+        const int rows = 5_000;
+        var wide = new string('w', 100_000);
+        var notes = new DatasetDefinition("notes", [new DatasetColumn("note", ColumnType.Text, Required: false)], []);
+        var (records, problem) = await ParquetRecords.OpenAsync(await OneRepeatedStringAsync("note", wide, rows), notes,
+            CsvDialect.Default, CancellationToken.None);
+        Assert.That(problem, Is.Null);
+        await using var _ = records;
+
+        var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+        long read = 0;
+        while (records!.Read())
+        {
+            Assert.That(records.Check(), Is.Null, $"row {records.RowNumber}");
+            read++;
+        }
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+        Assert.That(read, Is.EqualTo(rows));
+        Assert.That(allocated, Is.LessThan(4L * StringCell.MaxBatchBytes), "managed bytes allocated while reading the rows");
+    }
+
+    [Test]
+    public async Task Should_refuse_from_the_footer_a_column_chunk_larger_decompressed_than_the_limit()
+    {
+        await using var file = await WriteAsync(1, 1_000, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        var (_, problem) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, CancellationToken.None, maxColumnChunkBytes: 10_000);
+
+        Assert.That(problem!.Code, Is.EqualTo("column_chunk_too_large"));
+        Assert.That(problem.Message, Does.StartWith("Row group 1's column 'order_id' is ").And.Contain("more than the 10,000 a worker reads of one column chunk"));
+        file.Position = 0;
+        var (records, none) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, CancellationToken.None, maxColumnChunkBytes: 100_000);
+        await using var _ = records;
+        Assert.That(none, Is.Null);
+    }
+
+    [Test]
+    public async Task Should_say_a_column_with_fewer_values_than_its_row_group_has_rows_is_not_a_readable_parquet_file()
+    {
+        // Read, the chunk would fill 99 of the 100 rows and leave the last as the previous row group had it.
+        await using var file = await WriteAsync(2, 100, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        var crafted = await WithFooterAsync(file.ToArray(), meta => meta.RowGroups[1].Columns[1].MetaData!.NumValues = 99);
+
+        var (records, problem) = await ParquetRecords.OpenAsync(new MemoryStream(crafted), Orders, CsvDialect.Default,
+            CancellationToken.None);
+
+        Assert.That(records, Is.Null);
+        Assert.That(problem, Is.EqualTo(new FileProblem("corrupt_file",
+            "The file is not a readable Parquet file: its footer gives row group 2 100 rows but its column 'quantity' 99 values.")));
+    }
+
+    [Test]
+    public async Task Should_say_a_file_truncated_in_the_middle_is_not_a_readable_parquet_file()
+    {
+        await using var whole = await WriteAsync(2, 100, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        var truncated = new MemoryStream(whole.ToArray()[..(int)(whole.Length / 2)]);
+
+        var (records, problem) = await ParquetRecords.OpenAsync(truncated, Orders, CsvDialect.Default, CancellationToken.None);
+
+        Assert.That(records, Is.Null);
+        Assert.That(problem!.Code, Is.EqualTo("corrupt_file"));
+        Assert.That(problem.Message, Does.StartWith("The file is not a readable Parquet file: "));
+    }
+
+    [Test]
+    public async Task Should_let_a_failed_read_of_the_footer_fail_the_attempt_rather_than_blame_the_file()
+    {
+        // The network fails while the footer is read (after its length and magic): a retry reads it, the file is fine.
+        await using var whole = await WriteAsync(2, 100, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        var bytes = whole.ToArray();
+        var footerStart = bytes.Length - 8 - BitConverter.ToInt32(bytes, bytes.Length - 8);
+        var failing = new FailingStream(bytes, footerStart, bytes.Length - 8);
+
+        Assert.ThrowsAsync<IOException>(() => ParquetRecords.OpenAsync(failing, Orders, CsvDialect.Default, CancellationToken.None));
+    }
+
+    [Test]
+    public async Task Should_let_a_failed_read_inside_a_column_chunk_fail_the_attempt_rather_than_blame_the_file()
+    {
+        // The footer reads, then the network fails while the pages are read: the original IOException surfaces (the
+        // attempt is retried), not corrupt_file, though it reaches us through Arrow's reader as its own exception.
+        await using var whole = await WriteAsync(2, 100, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        var bytes = whole.ToArray();
+        var footerStart = bytes.Length - 8 - BitConverter.ToInt32(bytes, bytes.Length - 8);
+        var failing = new FailingStream(bytes, 4, footerStart);
+
+        var (records, problem) = await ParquetRecords.OpenAsync(failing, Orders, CsvDialect.Default, CancellationToken.None);
+        Assert.That(problem, Is.Null);
+        await using var _ = records;
+        var thrown = Assert.Throws<IOException>(() => records!.Read());
+        Assert.That(thrown!.Message, Is.EqualTo("The connection was reset."));
+    }
+
+    [Test]
+    public async Task Should_name_the_row_group_and_column_whose_pages_are_garbage_after_reading_the_groups_before_it()
+    {
+        await using var whole = await WriteAsync(2, 100, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        var bytes = whole.ToArray();
+        await using (var reader = await ParquetReader.CreateAsync(new MemoryStream(bytes)))
+        {
+            // The second row group's quantity chunk: its first page header and data overwritten, the footer intact.
+            var chunk = reader.Metadata!.RowGroups[1].Columns[1].MetaData!;
+            bytes.AsSpan((int)chunk.DataPageOffset, 32).Fill(0xFF);
+        }
+
+        var (records, _) = await ParquetRecords.OpenAsync(new MemoryStream(bytes), Orders, CsvDialect.Default,
+            CancellationToken.None);
+        await using var _1 = records;
+        var read = 0;
+        var corrupt = Assert.ThrowsAsync<CorruptParquetException>(async () =>
+        {
+            while (records!.Read())
+            {
+                read++;
+            }
+        });
+
+        Assert.That(read, Is.EqualTo(100), "the first row group reads");
+        Assert.That(corrupt!.Message, Does.StartWith("row group 2 of 2, column 'quantity', cannot be decoded ("));
+    }
+
+    [Test]
+    public async Task Should_count_progress_by_the_rows_of_each_row_group_and_never_past_the_object()
+    {
+        // Dictionary-encoded strings: each chunk starts with its dictionary page, before its first data page.
+        var note = new DataField<string>("note");
+        var stream = new MemoryStream();
+        var options = new ParquetOptions();
+        options.ColumnEncodingHints["note"] = EncodingHint.Dictionary;
+        await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema(note), stream, options))
+        {
+            for (var g = 0; g < 3; g++)
+            {
+                using var group = writer.CreateRowGroup();
+                await group.WriteAsync(note, Enumerable.Range(0, 1000).Select(i => $"note {i % 50:D40}").ToArray());
+            }
+        }
+
+        // The last row group ends where the footer starts: before its length (4 bytes) and the closing magic (4 bytes).
+        var bytes = stream.ToArray();
+        var footerStart = bytes.Length - 8 - BitConverter.ToInt32(bytes, bytes.Length - 8);
+        var notes = new DatasetDefinition("notes", [new DatasetColumn("note", ColumnType.Text, Required: false)], []);
+        var (records, _) = await ParquetRecords.OpenAsync(new MemoryStream(bytes), notes, CsvDialect.Default,
+            CancellationToken.None);
+        await using var _1 = records;
+
+        var ends = new List<long>();
+        var progress = new List<long>();
+        while (records!.Read())
+        {
+            progress.Add(records.ObjectBytesRead);
+            if (records.RowInGroupNumber == 1000)
+            {
+                ends.Add(records.ObjectBytesRead);
+            }
+        }
+
+        Assert.That(ends, Has.Count.EqualTo(3));
+        Assert.That(progress, Is.Ordered.Ascending);
+        Assert.That(progress[499], Is.GreaterThan(0).And.LessThan(ends[0]), "halfway through the first row group");
+        Assert.That(ends[^1], Is.EqualTo(footerStart));
+    }
+
+    /// <summary>
+    /// The file with its footer changed by <paramref name="change"/>: what a crafted file's footer may claim, which no
+    /// writer writes. The footer is re-serialized with Parquet.Net's own Thrift writer (internal: reached by reflection).
+    /// </summary>
+    private static async Task<byte[]> WithFooterAsync(byte[] file, Action<FileMetaData> change)
+    {
+        var footerLength = BitConverter.ToInt32(file, file.Length - 8);
+        var footerStart = file.Length - 8 - footerLength;
+        FileMetaData meta;
+        await using (var reader = await ParquetReader.CreateAsync(new MemoryStream(file)))
+        {
+            meta = reader.Metadata!;
+        }
+
+        change(meta);
+        var footer = new MemoryStream();
+        var assembly = typeof(FileMetaData).Assembly;
+        var writerType = assembly.GetType("Parquet.Meta.Proto.ThriftCompactProtocolWriter", throwOnError: true)!;
+        var writer = Activator.CreateInstance(writerType, BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic,
+            null, [footer], null)!;
+        typeof(FileMetaData).GetMethod("Write", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, [writerType])!
+            .Invoke(meta, [writer]);
+        var bytes = footer.ToArray();
+        return [.. file.AsSpan(0, footerStart), .. bytes, .. BitConverter.GetBytes(bytes.Length), .. "PAR1"u8];
+    }
+
+    /// <summary>A file whose reads starting in [<paramref name="from"/>, <paramref name="to"/>) fail as a dropped connection does.</summary>
+    private sealed class FailingStream(byte[] bytes, long from, long to) : MemoryStream(bytes, writable: false)
+    {
+        public override int Read(byte[] buffer, int offset, int count) =>
+            Position >= from && Position < to ? throw new IOException("The connection was reset.") : base.Read(buffer, offset, count);
+
+        public override int Read(Span<byte> buffer)
+        {
+            var read = new byte[buffer.Length];
+            var count = Read(read, 0, read.Length);
+            read.AsSpan(0, count).CopyTo(buffer);
+            return count;
+        }
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            ValueTask.FromResult(Read(buffer.Span));
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            Task.FromResult(Read(buffer, offset, count));
+    }
+
+    /// <summary>
+    /// One row group of <paramref name="rows"/> copies of <paramref name="value"/> in an optional string column, written
+    /// with Arrow's writer a batch at a time (it dictionary-encodes it, in pages of 1 MiB), so neither the values nor the
+    /// file are ever large here.
+    /// </summary>
+    private static async Task<MemoryStream> OneRepeatedStringAsync(string column, string value, int rows)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"parquet-files-{Guid.NewGuid():N}.parquet");
+        try
+        {
+            using (var writer = new ParquetFileWriter(path, [new Column<string>(column)], Compression.Snappy))
+            {
+                using var group = writer.AppendRowGroup();
+                using var values = group.NextColumn().LogicalWriter<string>();
+                var batch = Enumerable.Repeat(value, 65_536).ToArray();
+                for (var written = 0; written < rows; written += batch.Length)
+                {
+                    values.WriteBatch(batch.AsSpan(0, Math.Min(batch.Length, rows - written)));
+                }
+
+                writer.Close();
+            }
+
+            return new MemoryStream(await File.ReadAllBytesAsync(path));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     private static Guid Id(int n) => Guid.Parse($"00000000-0000-4000-8000-{n:x12}");

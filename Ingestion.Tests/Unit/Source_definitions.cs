@@ -161,6 +161,22 @@ public sealed class Source_definitions
         Assert.That(accepted?.Source.Partitions?.SliceSeconds, Is.EqualTo(86_400));
     }
 
+    [Test]
+    public void Should_refuse_a_pagination_or_total_path_inside_the_records()
+    {
+        var body = Body() with
+        {
+            Pagination = new SourceRules.PaginationBody("Cursor", "$.data[0].next", null, "cursor", null, "$.meta.has_more", null, null, null, "limit", 1000),
+            Records = new SourceRules.RecordsBody("$.data", new Dictionary<string, string> { ["id"] = "$.id", ["occurred_at"] = "$.timestamp" }, "$.data"),
+        };
+
+        var (valid, errors) = SourceRules.Validate(body, Events, minimumScheduleMinutes: 5);
+
+        Assert.That(valid, Is.Null);
+        Assert.That(errors.Keys, Is.EquivalentTo(new[] { "pagination.cursorPath", "records.totalPath" }));
+        Assert.That(errors["pagination.cursorPath"], Has.Some.Contains("inside records.path ($.data)"));
+    }
+
     private static SourceRules.SourceBody Body() => new(
         "events_api",
         "events",

@@ -1,32 +1,17 @@
 using System.IO.Compression;
+using Ingestion.Platform.Datasets;
 using Ingestion.Workers.Streams;
 
 namespace Ingestion.Workers.Csv;
 
-/// <summary>How an uploaded object is compressed. Stored as uploaded (the smaller object is the point), decompressed as it is read.</summary>
-internal enum SourceCompression
-{
-    None,
-    Gzip,
-    Zstd,
-}
-
 /// <summary>
-/// Recognises and undoes the compression of an uploaded object. The object's own first bytes decide, not its name or the
-/// <c>Content-Encoding</c> it came with: a file named <c>.gz</c> that is plain text is read as text, and a gzip file sent
-/// as <c>.csv</c> is still decompressed. A compressed stream cannot be entered at an offset: it is always read from its
+/// Undoes the compression of an uploaded object. The object's own first bytes decide (<see cref="CompressionMagic"/>), not
+/// its name or the <c>Content-Encoding</c> it came with: a file named <c>.gz</c> that is plain text is read as text, and a
+/// gzip file sent as <c>.csv</c> is still decompressed. A compressed stream cannot be entered at an offset: it is always read from its
 /// start (<see cref="DecodedSource"/> skips to a checkpoint).
 /// </summary>
 internal static class Decompression
 {
-    /// <summary>Enough of the object to tell its compression.</summary>
-    public const int MagicLength = 4;
-
-    public static SourceCompression Of(ReadOnlySpan<byte> head) =>
-        head.StartsWith((ReadOnlySpan<byte>)[0x1F, 0x8B]) ? SourceCompression.Gzip
-        : head.StartsWith((ReadOnlySpan<byte>)[0x28, 0xB5, 0x2F, 0xFD]) ? SourceCompression.Zstd
-        : SourceCompression.None;
-
     /// <summary>
     /// The decompressed bytes of <paramref name="compressed"/>, which is disposed with them. gzip: every member of a
     /// multi-member file, one after the other (as <c>gunzip</c> does), and a file that ends inside a member throws

@@ -62,14 +62,10 @@ internal static class FileSniffer
             return NotText(kind, "it is a ZIP archive (an .xlsx workbook is one); export the sheet as CSV");
         }
 
-        if (head.StartsWith((ReadOnlySpan<byte>)[0x1F, 0x8B]))
+        if (CompressionMagic.Of(head) is not SourceCompression.None and var compression)
         {
-            return NotText(kind, "it is gzip-compressed (inside any compression it was sent with); compress it once, or not at all");
-        }
-
-        if (head.StartsWith((ReadOnlySpan<byte>)[0x28, 0xB5, 0x2F, 0xFD]))
-        {
-            return NotText(kind, "it is zstd-compressed (inside any compression it was sent with); compress it once, or not at all");
+            return NotText(kind,
+                $"it is {Decompression.Name(compression)}-compressed (inside any compression it was sent with); compress it once, or not at all");
         }
 
         if (head.StartsWith(ParquetMagic))

@@ -20,7 +20,8 @@ public sealed class IndexBuildOptions
 
     /// <summary>
     /// How many times one attempt's build is started when its worker dies before it ends (each start drops
-    /// what the last one left); past it the job fails and a retry starts again.
+    /// what the last one left); past it the job fails and a retry starts again. A build its worker stopped
+    /// while shutting down gracefully is started again without counting.
     /// </summary>
     public int MaxStarts { get; set; } = 3;
 

@@ -33,12 +33,18 @@ public sealed partial class IndexBuildSessions(IConfiguration configuration, IOp
         values (@job, @attempt, @starts, @pid, @backend_start)
         on conflict (job_id) do update set attempt = excluded.attempt, starts = excluded.starts,
             backend_pid = excluded.backend_pid, backend_start = excluded.backend_start, started_at = now(),
-            finished_at = null, error_code = null, error_message = null
+            finished_at = null, error_code = null, error_message = null, stopped_at = null
         """;
 
     private const string FinishSql = """
         update ingestion.index_build_sessions set finished_at = now(), error_code = @code, error_message = @message
         where job_id = @job and backend_pid = @pid and backend_start = @backend_start
+        """;
+
+    /// <summary>Only the build's own record (pid and start): a later start of the job may have replaced it.</summary>
+    private const string StoppedSql = """
+        update ingestion.index_build_sessions set stopped_at = now()
+        where job_id = @job and backend_pid = @pid and backend_start = @backend_start and finished_at is null
         """;
 
     private readonly ConcurrentDictionary<Guid, Task> _builds = new();
@@ -149,6 +155,16 @@ public sealed partial class IndexBuildSessions(IConfiguration configuration, IOp
                     // timeout (55P03) as transient, and it is what makes the job table_busy rather than a lost build.
                     (code, message) = (e.SqlState, e.MessageText);
                 }
+                catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+                {
+                    // The worker stops (a deployment, a scale-in): its build was cancelled on purpose, not lost. Recorded
+                    // while the session, and so usually its backend, still lives: a turn elsewhere that finds the backend
+                    // gone then also finds the record. Not always: a cancel the server does not act on within Npgsql's
+                    // CancellationTimeout breaks the session, and its backend may end before the record is written; that
+                    // turn counts the build as lost, a start too many, the safe way.
+                    await RecordStoppedAsync(jobId, identity);
+                    return;
+                }
 
                 await using var finish = new NpgsqlCommand(FinishSql, session);
                 finish.Parameters.AddWithValue("job", jobId);
@@ -161,14 +177,38 @@ public sealed partial class IndexBuildSessions(IConfiguration configuration, IOp
         }
         catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
         {
-            // The server went away or the worker is stopping: the build's backend ends with its session,
-            // and the job's next turn finds it gone, drops what it left and builds again.
+            // The server went away or the worker stopped before its stop could be recorded: the build's backend
+            // ends with its session, and the job's next turn finds it gone, drops what it left and builds again.
             LogLost(jobId, e.Message);
         }
         finally
         {
             _builds.TryRemove(KeyValuePair.Create(jobId, ended.Task));
             ended.SetResult();
+        }
+    }
+
+    /// <summary>
+    /// Records that this worker stopped the build, so the job's next turn starts it again without counting it
+    /// against <see cref="IndexBuildOptions.MaxStarts"/>, which bounds builds lost to crashes, not to deployments.
+    /// On a connection of its own: the cancelled session may be broken. If the record cannot be written the
+    /// build counts as lost, as a killed worker's does.
+    /// </summary>
+    private async Task RecordStoppedAsync(Guid jobId, BuildSession identity)
+    {
+        try
+        {
+            await using var connection = await _dataSource.OpenConnectionAsync(CancellationToken.None);
+            await using var stopped = new NpgsqlCommand(StoppedSql, connection);
+            stopped.Parameters.AddWithValue("job", jobId);
+            stopped.Parameters.AddWithValue("pid", identity.Pid);
+            stopped.Parameters.AddWithValue("backend_start", identity.BackendStart);
+            await stopped.ExecuteNonQueryAsync(CancellationToken.None);
+            LogStopped(jobId);
+        }
+        catch (NpgsqlException e)
+        {
+            LogLost(jobId, e.Message);
         }
     }
 
@@ -183,6 +223,9 @@ public sealed partial class IndexBuildSessions(IConfiguration configuration, IOp
 
     [LoggerMessage(LogLevel.Information, "Index build {JobId}: build {Starts} started on PostgreSQL backend {Pid}, outside the job's message")]
     private partial void LogStarted(Guid jobId, int starts, int pid);
+
+    [LoggerMessage(LogLevel.Information, "Index build {JobId}: the worker is stopping and cancelled its build; the job's next turn builds again without counting a start")]
+    private partial void LogStopped(Guid jobId);
 
     [LoggerMessage(LogLevel.Warning, "Index build {JobId}: its session ended before the build did ({Reason}); the job's next turn builds again")]
     private partial void LogLost(Guid jobId, string reason);

@@ -59,7 +59,7 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
         """;
 
     private const string SessionSql = """
-        select attempt, starts, backend_pid, backend_start, finished_at, error_code, error_message
+        select attempt, starts, backend_pid, backend_start, finished_at, error_code, error_message, stopped_at is not null
         from ingestion.index_build_sessions where job_id = @job
         """;
 
@@ -117,7 +117,8 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
 
     /// <summary>
     /// One turn of the job: picks up the build an earlier turn started (still running: watch it; ended: finish
-    /// the job; its worker died: build again, up to <see cref="IndexBuildOptions.MaxStarts"/>), or starts it.
+    /// the job; its worker died: build again, up to <see cref="IndexBuildOptions.MaxStarts"/>; its worker stopped it while
+    /// shutting down: build again, not counted), or starts it.
     /// </summary>
     private async Task<JobOutcome> StepAsync(JobRun<BuildIndex> run, DatasetDefinition dataset, Target target,
         CancellationToken cancellationToken)
@@ -146,19 +147,29 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
                 return await WatchAsync(run, dataset, target, recorded.Session, cancellationToken);
             }
 
-            // Not finished and no backend builds it: its worker died, and PostgreSQL ended the build with the session.
+            // Not finished and no backend builds it: its worker stopped it, or died and PostgreSQL ended the build with the session.
             if (await FindAsync(run.Connection, target, cancellationToken) == Found.Valid)
             {
                 return await FinishAsync(run, dataset, target, recorded, cancellationToken);
             }
 
-            LogLostBuild(command.JobId, target.Name, starts);
-            if (starts >= options.Value.MaxStarts)
+            if (recorded.Stopped)
             {
-                await TryDropAsync(run.Connection, target, onlyInvalid: true);
-                return await FailAsync(run, "build_failed",
-                    $"The build of index {target.Name} was started {starts} times (IndexBuilds:MaxStarts) and each time its worker " +
-                    "stopped before it ended; retry the job.", cancellationToken);
+                // A worker that shut down cancelled its build on purpose: it is started again in that one's place, so
+                // deployments during a long build never use up MaxStarts, which bounds builds lost to crashes.
+                LogStoppedBuild(command.JobId, target.Name);
+                starts--;
+            }
+            else
+            {
+                LogLostBuild(command.JobId, target.Name, starts);
+                if (starts >= options.Value.MaxStarts)
+                {
+                    await TryDropAsync(run.Connection, target, onlyInvalid: true);
+                    return await FailAsync(run, "build_failed",
+                        $"The build of index {target.Name} was started {starts} times (IndexBuilds:MaxStarts) and each time its " +
+                        "worker died before it ended; retry the job.", cancellationToken);
+                }
             }
         }
 
@@ -393,7 +404,7 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
 
         return new RecordedSession(reader.GetInt32(0), reader.GetInt32(1),
             new BuildSession(reader.GetInt32(2), reader.GetFieldValue<DateTimeOffset>(3)), !reader.IsDBNull(4),
-            reader.IsDBNull(5) ? null : reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetString(6));
+            reader.IsDBNull(5) ? null : reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetString(6), reader.GetBoolean(7));
     }
 
     private static Target TargetOf(BuildIndex command, DatasetDefinition dataset) =>
@@ -472,9 +483,12 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
         return JobOutcome.Done;
     }
 
-    /// <summary>A job's build as recorded: its attempt, how many times it was started, its backend, and how it ended.</summary>
+    /// <summary>
+    /// A job's build as recorded: its attempt, how many times it was started, its backend, how it ended, and whether its
+    /// worker stopped it on purpose (shutting down) rather than losing it.
+    /// </summary>
     private sealed record RecordedSession(int Attempt, int Starts, BuildSession Session, bool Finished, string? ErrorCode,
-        string? ErrorMessage);
+        string? ErrorMessage, bool Stopped);
 
     /// <summary>The index a job builds: its name in the tenant's schema, on the dataset's table, over these columns in order.</summary>
     private sealed record Target(string Schema, string Name, string Table, IReadOnlyList<string> Columns);
@@ -492,6 +506,9 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
 
     [LoggerMessage(LogLevel.Information, "Index build {JobId}: index {Name} is still building; the message goes back to the queue while it does")]
     private partial void LogParked(Guid jobId, string name);
+
+    [LoggerMessage(LogLevel.Information, "Index build {JobId}: index {Name} was stopped with its worker; it is built again, not counted as a start")]
+    private partial void LogStoppedBuild(Guid jobId, string name);
 
     [LoggerMessage(LogLevel.Warning, "Index build {JobId}: build {Starts} of index {Name} ended with its worker before it finished")]
     private partial void LogLostBuild(Guid jobId, string name, int starts);

@@ -9,7 +9,7 @@ namespace Ingestion.Workers.Parquet;
 
 /// <summary>
 /// A Parquet upload: its footer read through ranged GETs, its columns matched to the dataset's by name (a column's declared
-/// source wins, any case), its rows read one row group at a time (<see cref="ParquetRecords"/>). The checkpoint keeps the
+/// source wins, any case), its rows read a batch at a time, page by page (<see cref="ParquetRecords"/>). The checkpoint keeps the
 /// Parquet column names that fed the columns, in COPY order, as a CSV's keeps its header.
 /// </summary>
 internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, ObjectInfo source, DatasetDefinition dataset,
@@ -48,19 +48,41 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
             throw new InvalidOperationException($"The Parquet file of job {job.JobId} no longer maps to its dataset: {problem.Message}");
         }
 
-        if (!records!.Map.Header.SequenceEqual(map.Header))
+        try
         {
-            throw new InvalidOperationException($"The Parquet file of job {job.JobId} maps other columns than its checkpoint keeps.");
-        }
+            if (!records!.Map.Header.SequenceEqual(map.Header))
+            {
+                throw new InvalidOperationException($"The Parquet file of job {job.JobId} maps other columns than its checkpoint keeps.");
+            }
 
-        records.Seek(from.Offset);
-        return records;
+            records.Seek(from.Offset);
+            return records;
+        }
+        catch
+        {
+            records!.Dispose(); // its native reader and the object's stream, not left to finalizers
+            throw;
+        }
     }
 
     private async Task<(ParquetUploadRecords?, FileProblem?)> OpenParquetAsync(CancellationToken cancellationToken)
     {
-        var stream = new RangedObjectStream(store, job.Bucket, job.Key, source.ETag, source.Size, options.ParquetReadAheadBytes);
-        var (records, problem) = await ParquetRecords.OpenAsync(stream, dataset, dialect, options.ParquetMaxRowGroupBytes, cancellationToken);
+        var stream = new RangedObjectStream(store, job.Bucket, job.Key, source.ETag, source.Size, options.ParquetReadAheadBytes,
+            NativeParquetFile.ColumnReadBytes, cancellationToken);
+        ParquetRecords? records;
+        FileProblem? problem;
+        try
+        {
+            (records, problem) = await ParquetRecords.OpenAsync(stream, dataset, dialect, cancellationToken,
+                options.ParquetMaxColumnChunkBytes);
+        }
+        catch
+        {
+            // A read that failed (S3, the network) fails this attempt, which is retried: the file is not blamed.
+            await stream.DisposeAsync();
+            throw;
+        }
+
         if (records is null)
         {
             await stream.DisposeAsync();

@@ -3,7 +3,13 @@ using Ingestion.Platform.Datasets;
 using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
 using Parquet;
+using Parquet.Meta;
+using Parquet.Meta.Proto;
 using Parquet.Schema;
+using ParquetSharp;
+using ParquetReader = Parquet.ParquetReader;
+using NativeParquetException = ParquetSharp.ParquetException;
+using ParquetNetException = Parquet.ParquetException;
 
 namespace Ingestion.Workers.Parquet;
 
@@ -11,10 +17,13 @@ namespace Ingestion.Workers.Parquet;
 internal readonly record struct ParquetPosition(int RowGroup, long Row);
 
 /// <summary>
-/// A Parquet file's rows, one row group in memory at a time: the mapped columns' chunks of the current row group are
-/// read whole (that is what a row group is for), converted row by row, and dropped when the next group is read. Memory
-/// is therefore bounded by the largest row group's mapped columns, which <see cref="OpenAsync"/> checks against a limit
-/// before anything loads, whatever the file's size. The file's other columns are never read.
+/// A Parquet file's rows, read a batch of <see cref="ParquetCell.BatchRows"/> rows at a time. The footer and schema are
+/// read with Parquet.Net (the columns mapped to the dataset's, the footer checked); the pages with Apache Arrow's reader
+/// (ParquetSharp, <see cref="NativeParquetFile"/>), whose column readers decode each mapped column chunk page by page as
+/// the batches ask, all the mapped columns in step. What a worker holds is therefore a batch of each mapped column and
+/// the page (and dictionary) each is decoding, whatever the row group's size: pages are the writer's choice, 1 MiB by
+/// default in Arrow, Spark, DuckDB and Polars (a writer that makes each column chunk one page, as Parquet.Net's does,
+/// makes the page as large as the chunk). The file's other columns are never read.
 /// <para>
 /// A row is named by its row group and its row in it, and by its row number in the file (from 1), which is what the
 /// checkpoint and the rejects keep: row groups' row counts are in the footer, so a row number maps to exactly one
@@ -24,18 +33,28 @@ internal readonly record struct ParquetPosition(int RowGroup, long Row);
 internal sealed class ParquetRecords : IAsyncDisposable
 {
     private readonly ParquetReader _reader;
+    private readonly NativeParquetFile _native;
     private readonly ParquetCell[] _cells;
+    private readonly StringCell[] _strings;
+    private readonly int[] _columns;
     private readonly long[] _groupStarts;
     private readonly long[] _groupEnds;
+    private RowGroupReader? _groupReader;
     private int _group = -1;
-    private int _rows;
-    private int _row;
+    private long _groupRows;
+    private long _batchFirst;
+    private int _batchRows;
+    private int _index;
     private ParquetPosition _next;
 
-    private ParquetRecords(ParquetReader reader, ParquetCell[] cells, HeaderMap map)
+    private ParquetRecords(ParquetReader reader, NativeParquetFile native, ParquetCell[] cells, int[] columns, HeaderMap map,
+        long objectLength)
     {
         _reader = reader;
+        _native = native;
         _cells = cells;
+        _strings = [.. cells.OfType<StringCell>()];
+        _columns = columns;
         Map = map;
         var groups = reader.RowGroupCount;
         _groupStarts = new long[groups + 1];
@@ -44,22 +63,33 @@ internal sealed class ParquetRecords : IAsyncDisposable
         {
             var meta = reader.Metadata!.RowGroups[g];
             _groupStarts[g + 1] = _groupStarts[g] + meta.NumRows;
-            _groupEnds[g] = meta.Columns.Max(c => (c.MetaData?.DataPageOffset ?? 0) + (c.MetaData?.TotalCompressedSize ?? 0));
+            // Never past the object, never back: a footer's offsets are the writer's word, and progress only grows.
+            _groupEnds[g] = Math.Clamp(meta.Columns.Max(ChunkEnd), g == 0 ? 0 : _groupEnds[g - 1], objectLength);
         }
 
         Values = new RowValues(cells.Length);
     }
 
     /// <summary>
-    /// Dates as <see cref="DateOnly"/>; and Parquet.Net's pool of decompression buffers bounded, which by default keeps
-    /// every buffer it ever lent (a worker's memory would then follow the largest row group it ever read, for good).
+    /// Where a column chunk ends in the object: its compressed size counts from its first page, which is its dictionary
+    /// page when it has one (before the first data page), as Parquet.Net reads it. Counted from the data page, a
+    /// dictionary-encoded chunk seemed to end a dictionary's length too far, and the last row group past the object's end.
     /// </summary>
-    private static readonly ParquetOptions Options = new()
+    private static long ChunkEnd(ColumnChunk chunk)
     {
-        UseDateOnlyTypeForDates = true,
-        MaximumSmallPoolFreeBytes = 4 << 20,
-        MaximumLargePoolFreeBytes = 32 << 20,
-    };
+        if (chunk.MetaData is not { } meta)
+        {
+            return 0;
+        }
+
+        var start = meta.DictionaryPageOffset is long dictionary && dictionary > 0 && dictionary < meta.DataPageOffset
+            ? dictionary
+            : meta.DataPageOffset;
+        return start + meta.TotalCompressedSize;
+    }
+
+    /// <summary>Dates as <see cref="DateOnly"/>: Parquet.Net reads the footer and schema, which type the cells.</summary>
+    private static readonly ParquetOptions Options = new() { UseDateOnlyTypeForDates = true };
 
     /// <summary>The dataset's columns this file feeds, in COPY order, as a CSV header map (each column's field is its cell).</summary>
     public HeaderMap Map { get; }
@@ -75,10 +105,10 @@ internal sealed class ParquetRecords : IAsyncDisposable
     public int RowGroupNumber => _group + 1;
 
     /// <summary>The current row within its group, from 1.</summary>
-    public long RowInGroupNumber => _row + 1;
+    public long RowInGroupNumber => _batchFirst + _index + 1;
 
     /// <summary>The current row's number in the file, from 1.</summary>
-    public long RowNumber => _groupStarts[_group] + _row + 1;
+    public long RowNumber => _groupStarts[_group] + RowInGroupNumber;
 
     /// <summary>Where the next <see cref="ReadAsync"/> reads from.</summary>
     public ParquetPosition Next => _next;
@@ -100,39 +130,164 @@ internal sealed class ParquetRecords : IAsyncDisposable
         return new ParquetPosition(group, rows - _groupStarts[Math.Min(group, RowGroupCount)]);
     }
 
-    /// <summary>The object's bytes up to the end of the row group being read: how far through the object the load is.</summary>
-    public long ObjectBytesRead => _group < 0 ? 0 : _groupEnds[_group];
+    /// <summary>
+    /// How far through the object the load is: the bytes up to the end of the previous row group, and of the current
+    /// group's bytes the share of its rows done. The columns are read side by side, so no offset in a row group says how
+    /// far into it the rows are; by rows, a file of one large row group still moves, and never past the group's end.
+    /// </summary>
+    public long ObjectBytesRead
+    {
+        get
+        {
+            if (_group < 0)
+            {
+                return 0;
+            }
+
+            var start = _group == 0 ? 0 : _groupEnds[_group - 1];
+            return start + (long)((_groupEnds[_group] - start) * Math.Min(1.0, (double)RowInGroupNumber / _groupRows));
+        }
+    }
 
     /// <summary>
     /// Opens a Parquet file on a seekable stream (the footer is read here) and maps its columns to the dataset's, or says
     /// why the file cannot load: a required column missing, an unknown one, a column whose type does not convert, a
-    /// nested column, or a row group larger than <paramref name="maxRowGroupBytes"/> uncompressed.
+    /// nested column, or a footer that contradicts itself.
     /// </summary>
     public static async Task<(ParquetRecords? Records, FileProblem? Problem)> OpenAsync(Stream stream, DatasetDefinition dataset,
-        CsvDialect dialect, long maxRowGroupBytes, CancellationToken cancellationToken)
+        CsvDialect dialect, CancellationToken cancellationToken, long maxColumnChunkBytes = DefaultMaxColumnChunkBytes)
     {
+        if (await EnvelopeProblemAsync(stream, cancellationToken) is { } notParquet)
+        {
+            return (null, notParquet);
+        }
+
         ParquetReader reader;
         try
         {
             reader = await ParquetReader.CreateAsync(stream, Options, leaveStreamOpen: true, cancellationToken);
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or ParquetException or NotSupportedException
-                                      or ArgumentException)
+        catch (Exception e) when (IsUndecodable(e))
         {
             return (null, new FileProblem("corrupt_file", $"The file is not a readable Parquet file: {e.Message}"));
         }
 
-        var (records, problem) = MapColumns(reader, dataset, dialect, maxRowGroupBytes);
-        if (records is null)
+        try
+        {
+            var (records, problem) = Open(reader, stream, dataset, dialect, maxColumnChunkBytes);
+            if (records is null)
+            {
+                await reader.DisposeAsync();
+            }
+
+            return (records, problem);
+        }
+        catch
         {
             await reader.DisposeAsync();
+            throw;
         }
-
-        return (records, problem);
     }
 
-    private static (ParquetRecords?, FileProblem?) MapColumns(ParquetReader reader, DatasetDefinition dataset, CsvDialect dialect,
-        long maxRowGroupBytes)
+    private static (ParquetRecords?, FileProblem?) Open(ParquetReader reader, Stream stream, DatasetDefinition dataset,
+        CsvDialect dialect, long maxColumnChunkBytes)
+    {
+        var (cells, map, problem) = MapColumns(reader, dataset, dialect);
+        if (problem is not null)
+        {
+            return (null, problem);
+        }
+
+        for (var g = 0; g < reader.RowGroupCount; g++)
+        {
+            if (RowGroupProblem(reader, g, cells!, maxColumnChunkBytes) is { } corrupt)
+            {
+                return (null, corrupt);
+            }
+        }
+
+        NativeParquetFile native;
+        try
+        {
+            native = NativeParquetFile.Open(stream);
+        }
+        catch (Exception e) when (IsUndecodable(e))
+        {
+            return (null, new FileProblem("corrupt_file", $"The file is not a readable Parquet file: {e.Message}"));
+        }
+
+        // Each mapped column's leaf in the native reader's schema, found by its path (a top-level column: its name), and
+        // its physical layout given to its cell. The native reader is disposed on every way out but the records'.
+        try
+        {
+            var schema = native.Reader.FileMetaData.Schema;
+            var columns = new int[cells!.Count];
+            for (var i = 0; i < cells.Count; i++)
+            {
+                columns[i] = Leaf(schema, cells[i].Field.Name);
+                if (columns[i] < 0 || !cells[i].Bind(schema.Column(columns[i])))
+                {
+                    var physical = columns[i] < 0 ? "missing" : schema.Column(columns[i]).PhysicalType.ToString().ToUpperInvariant();
+                    native.Dispose();
+                    return (null, new FileProblem("corrupt_file",
+                        $"The file is not a readable Parquet file: its column '{cells[i].Field.Name}' is {ParquetCell.Describe(cells[i].Field)} by its schema, but its physical type is {physical}."));
+                }
+            }
+
+            return (new ParquetRecords(reader, native, [.. cells], columns, map!, stream.Length), null);
+        }
+        catch
+        {
+            native.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The index of the top-level leaf column named <paramref name="name"/>, or -1; each path's handle freed.</summary>
+    private static int Leaf(SchemaDescriptor schema, string name)
+    {
+        for (var c = 0; c < schema.NumColumns; c++)
+        {
+            using var path = schema.Column(c).Path;
+            if (path.ToDotVector() is [var leaf] && leaf == name)
+            {
+                return c;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>
+    /// Whether the file has a Parquet file's frame: the magic at both ends and a footer length that fits in it. Checked
+    /// here because Parquet.Net says a file is not one with an <see cref="IOException"/>, which is also what reading the
+    /// object throws when the network fails: only the reader's own verdicts are the file's fault (a truncated upload has
+    /// no magic at its end), a failed read is retried.
+    /// </summary>
+    private static async Task<FileProblem?> EnvelopeProblemAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        const int magic = 4;
+        if (stream.Length < 2 * magic + sizeof(int))
+        {
+            return new FileProblem("corrupt_file", $"The file is not a readable Parquet file: it is {stream.Length:N0} bytes long, too short for one.");
+        }
+
+        var head = new byte[magic];
+        var tail = new byte[sizeof(int) + magic];
+        stream.Position = 0;
+        await stream.ReadExactlyAsync(head, cancellationToken);
+        stream.Position = stream.Length - tail.Length;
+        await stream.ReadExactlyAsync(tail, cancellationToken);
+        stream.Position = 0;
+        var footer = BitConverter.ToInt32(tail, 0);
+        return !head.AsSpan().SequenceEqual("PAR1"u8) || !tail.AsSpan(sizeof(int)).SequenceEqual("PAR1"u8)
+            ? new FileProblem("corrupt_file", "The file is not a readable Parquet file: it does not begin and end with the Parquet magic (PAR1); was it cut short?")
+            : footer < 0 || footer > stream.Length - 2 * magic - sizeof(int)
+                ? new FileProblem("corrupt_file", $"The file is not a readable Parquet file: its footer claims {footer:N0} bytes of a {stream.Length:N0}-byte file.")
+                : null;
+    }
+
+    private static (List<ParquetCell>?, HeaderMap?, FileProblem?) MapColumns(ParquetReader reader, DatasetDefinition dataset, CsvDialect dialect)
     {
         var fields = reader.Schema.Fields;
         var names = fields.Select(f => f.Name).ToList();
@@ -141,7 +296,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
         {
             if (!seen.TryAdd(field.Name, field))
             {
-                return (null, new FileProblem("duplicate_header",
+                return (null, null, new FileProblem("duplicate_header",
                     $"The file has two columns named '{field.Name}' (names are matched without regard to case)."));
             }
         }
@@ -149,14 +304,14 @@ internal sealed class ParquetRecords : IAsyncDisposable
         var missing = dataset.Columns.Where(c => c.Required && !seen.ContainsKey(c.HeaderName)).Select(c => c.HeaderName).ToList();
         if (missing.Count > 0)
         {
-            return (null, new FileProblem("missing_columns",
+            return (null, null, new FileProblem("missing_columns",
                 $"The Parquet file lacks required column{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)} of dataset '{dataset.Name}'; its columns are {string.Join(", ", names.Take(20))}."));
         }
 
         var unknown = names.Where(n => dataset.ColumnForHeader(n) is null).ToList();
         if (unknown.Count > 0 && !dataset.IgnoreUnknownColumns)
         {
-            return (null, new FileProblem("unknown_columns",
+            return (null, null, new FileProblem("unknown_columns",
                 $"The Parquet file has column{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown)} that dataset '{dataset.Name}' does not have (register them, or set ignoreUnknownColumns)."));
         }
 
@@ -171,13 +326,13 @@ internal sealed class ParquetRecords : IAsyncDisposable
 
             if (field is not DataField { IsArray: false } data)
             {
-                return (null, new FileProblem("type_mismatch",
+                return (null, null, new FileProblem("type_mismatch",
                     $"Column '{column.Name}' is {column.Type.ToSql()} in dataset '{dataset.Name}', but the Parquet column '{field.Name}' is a nested {field.SchemaType.ToString().ToLowerInvariant()} (a list, map or struct), which loads into no column; flatten it."));
             }
 
             if (ParquetCell.For(column, data, dialect) is not { } cell)
             {
-                return (null, new FileProblem("type_mismatch",
+                return (null, null, new FileProblem("type_mismatch",
                     $"Column '{column.Name}' is {column.Type.ToSql()} in dataset '{dataset.Name}', but the Parquet column '{field.Name}' is {ParquetCell.Describe(data)}, which does not convert to it{Hint(column, data)}."));
             }
 
@@ -185,23 +340,39 @@ internal sealed class ParquetRecords : IAsyncDisposable
             cells.Add(cell);
         }
 
-        for (var g = 0; g < reader.RowGroupCount; g++)
-        {
-            var group = reader.OpenRowGroupReader(g);
-            var bytes = cells.Sum(c => group.GetMetadata(c.Field)?.MetaData?.TotalUncompressedSize ?? 0);
-            if (bytes > maxRowGroupBytes)
-            {
-                return (null, new FileProblem("row_group_too_large",
-                    $"Row group {g + 1} of {reader.RowGroupCount} holds {bytes / (1024.0 * 1024):N0} MiB of the dataset's columns uncompressed ({group.RowCount:N0} rows); a worker reads one row group at a time and at most {maxRowGroupBytes / (1024.0 * 1024):N0} MiB of it (Processing:ParquetMaxRowGroupBytes). Write the file with smaller row groups."));
-            }
+        return (cells, new HeaderMap(cells.Select(c => c.Field.Name).ToList(), mapped), null);
+    }
 
-            if (group.RowCount > int.MaxValue)
-            {
-                return (null, new FileProblem("row_group_too_large", $"Row group {g + 1} has {group.RowCount:N0} rows, more than a worker reads at once."));
-            }
+    /// <summary>
+    /// Whether the footer's row group <paramref name="g"/> is one the rows can be read from: a row count and sizes that
+    /// are not negative, and for every mapped column (each is flat) one value, or null, per row. A chunk with fewer values
+    /// would end before its row group; one with more would give its extra values to no row.
+    /// </summary>
+    private static FileProblem? RowGroupProblem(ParquetReader reader, int g, List<ParquetCell> cells, long maxColumnChunkBytes)
+    {
+        var group = reader.OpenRowGroupReader(g);
+        var chunks = cells.Select(c => group.GetMetadata(c.Field)?.MetaData).ToList();
+        var rows = group.RowCount;
+        if (rows < 0 || chunks.Any(m => m is { NumValues: < 0 } or { TotalUncompressedSize: < 0 }))
+        {
+            return new FileProblem("corrupt_file",
+                $"The file is not a readable Parquet file: its footer gives row group {g + 1} a negative row count or size.");
         }
 
-        return (new ParquetRecords(reader, [.. cells], new HeaderMap(cells.Select(c => c.Field.Name).ToList(), mapped)), null);
+        // A backstop, from the footer before any page is read: Arrow sizes a page's buffers from its header and a
+        // dictionary from its value count, so a column chunk's decompressed size is the most one mapped column may make it
+        // hold (a writer that makes the chunk one page, as Parquet.Net's does, costs all of it at once).
+        if (maxColumnChunkBytes > 0
+            && cells.Zip(chunks).FirstOrDefault(p => p.Second?.TotalUncompressedSize > maxColumnChunkBytes) is { First: { } wide } big)
+        {
+            return new FileProblem("column_chunk_too_large",
+                $"Row group {g + 1}'s column '{wide.Field.Name}' is {big.Second!.TotalUncompressedSize:N0} bytes decompressed, more than the {maxColumnChunkBytes:N0} a worker reads of one column chunk; write the file with smaller row groups.");
+        }
+
+        return cells.Zip(chunks).FirstOrDefault(p => p.Second?.NumValues != rows) is { First: { } column } mismatch
+            ? new FileProblem("corrupt_file",
+                $"The file is not a readable Parquet file: its footer gives row group {g + 1} {rows:N0} rows but its column '{column.Field.Name}' {mismatch.Second?.NumValues ?? 0:N0} values.")
+            : null;
     }
 
     private static string Hint(DatasetColumn column, DataField field) =>
@@ -213,19 +384,29 @@ internal sealed class ParquetRecords : IAsyncDisposable
                 ? "; only STRING columns load into text"
                 : "";
 
-    /// <summary>Starts reading at <paramref name="position"/>; the row group is read at the next <see cref="ReadAsync"/>.</summary>
+    /// <summary>Starts reading at <paramref name="position"/>; the row group is opened at the next <see cref="Read"/>.</summary>
     public void Seek(ParquetPosition position)
     {
         _next = position;
         _group = -1;
     }
 
-    /// <summary>Moves to the next row, reading the next row group's columns when the current one is done.</summary>
-    public async ValueTask<bool> ReadAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Moves to the next row: the next of the batch, or the next batch of the row group (read from every mapped column),
+    /// or the next row group. Reading blocks on the object's ranged GETs, as a CSV's records block on their stream.
+    /// </summary>
+    public bool Read()
     {
-        while (_group != _next.RowGroup || _next.Row >= _rows)
+        while (true)
         {
-            if (_group == _next.RowGroup)
+            if (_group == _next.RowGroup && _next.Row < _batchFirst + _batchRows)
+            {
+                _index = (int)(_next.Row - _batchFirst);
+                _next = _next with { Row = _next.Row + 1 };
+                return true;
+            }
+
+            if (_group == _next.RowGroup && _next.Row >= _groupRows)
             {
                 _next = new ParquetPosition(_next.RowGroup + 1, 0);
             }
@@ -235,39 +416,156 @@ internal sealed class ParquetRecords : IAsyncDisposable
                 return false;
             }
 
-            await LoadAsync(_next.RowGroup, cancellationToken);
+            if (_group != _next.RowGroup)
+            {
+                OpenGroup(_next.RowGroup, _next.Row);
+            }
+            else
+            {
+                ReadBatch();
+            }
         }
-
-        _row = (int)_next.Row;
-        _next = _next with { Row = _next.Row + 1 };
-        return true;
     }
 
-    private async Task LoadAsync(int group, CancellationToken cancellationToken)
+    /// <summary>Opens row group <paramref name="group"/>'s mapped column chunks, skipping their first <paramref name="skip"/> rows.</summary>
+    private void OpenGroup(int group, long skip)
     {
-        var reader = _reader.OpenRowGroupReader(group);
-        _group = -1; // a read that fails halfway leaves no group half loaded
-        ReleaseDecoded();
-        var rows = (int)reader.RowCount;
+        _group = -1; // a group that fails to open halfway is not read from
         foreach (var cell in _cells)
         {
-            await cell.ReadAsync(reader, rows, cancellationToken);
+            cell.Open(null);
         }
 
-        (_group, _rows) = (group, rows);
+        _groupReader?.Dispose();
+        _groupReader = null;
+        var reader = _groupReader = Native(group, null, () => _native.Reader.RowGroup(group));
+        for (var i = 0; i < _cells.Length; i++)
+        {
+            var cell = _cells[i];
+            var column = _columns[i];
+            Native(group, cell, () =>
+            {
+                cell.Open(reader.Column(column));
+                if (skip > 0)
+                {
+                    cell.Skip(skip);
+                }
+
+                return true;
+            });
+        }
+
+        (_group, _groupRows, _batchFirst, _batchRows) = (group, _groupStarts[group + 1] - _groupStarts[group], skip, 0);
+    }
+
+    private void ReadBatch()
+    {
+        _batchFirst += _batchRows;
+        _batchRows = 0;
+        var rows = (int)Math.Min(ParquetCell.BatchRows, _groupRows - _batchFirst);
+        rows = ReadStrings(rows);
+        foreach (var cell in _cells)
+        {
+            if (cell is not StringCell)
+            {
+                Native(_group, cell, () =>
+                {
+                    cell.Read(rows);
+                    return true;
+                });
+            }
+        }
+
+        _batchRows = rows;
     }
 
     /// <summary>
-    /// Lets go of the previous row group's strings before the next group is decoded, so that a collection during the
-    /// decoding can free them: only one row group's values are ever reachable.
+    /// Reads the string columns' next rows, at most <paramref name="rows"/>, in pieces, all columns in step, and stops
+    /// when one of them holds <see cref="StringCell.MaxBatchBytes"/>: a piece's rows are as many as fit what is left at
+    /// the widest value the column has held (16 before one is seen), so a batch of wide strings is a few rows, not 4,096
+    /// of them (a repeated 1 MiB value in a dictionary page is 4 GiB). Returns the rows read: the batch's rows.
     /// </summary>
-    private void ReleaseDecoded()
+    private int ReadStrings(int rows)
     {
-        foreach (var cell in _cells)
+        if (_strings.Length == 0)
         {
-            cell.Release();
+            return rows;
+        }
+
+        foreach (var cell in _strings)
+        {
+            cell.Begin();
+        }
+
+        var filled = 0;
+        while (filled < rows)
+        {
+            long bytes = 0, widest = 0;
+            foreach (var cell in _strings)
+            {
+                bytes = Math.Max(bytes, cell.BatchBytes);
+                widest = Math.Max(widest, cell.WidestValue);
+            }
+
+            if (bytes >= StringCell.MaxBatchBytes)
+            {
+                break;
+            }
+
+            var fit = widest == 0 && filled == 0 ? 16 : (StringCell.MaxBatchBytes - bytes) / Math.Max(widest, 1);
+            var piece = (int)Math.Clamp(fit, 1, rows - filled);
+            foreach (var cell in _strings)
+            {
+                Native(_group, cell, () =>
+                {
+                    cell.Append(piece);
+                    return true;
+                });
+            }
+
+            filled += piece;
+        }
+
+        foreach (var cell in _strings)
+        {
+            cell.End();
+        }
+
+        return filled;
+    }
+
+    /// <summary>
+    /// A call into the native reader for row group <paramref name="group"/> (and <paramref name="cell"/>'s column): a
+    /// failed read of the object is thrown as it was (the attempt is retried), what the reader says of the pages fails
+    /// the job, naming the row group and column, with the rows before it loaded.
+    /// </summary>
+    private T Native<T>(int group, ParquetCell? cell, Func<T> call)
+    {
+        try
+        {
+            return call();
+        }
+        catch (Exception e) when (IsUndecodable(e))
+        {
+            _native.RethrowReadFailure();
+            var column = cell is null ? "" : $", column '{cell.Field.Name}',";
+            throw new CorruptParquetException($"row group {group + 1} of {RowGroupCount}{column} cannot be decoded ({e.Message.Trim()})", e);
         }
     }
+
+    /// <summary>The default of <c>Processing:ParquetMaxColumnChunkBytes</c>: no limit (0).</summary>
+    public const long DefaultMaxColumnChunkBytes = 0;
+
+    /// <summary>
+    /// What the readers throw on a file that is not what its footer says (a garbage or truncated page, a page header that
+    /// does not parse, a value count that overruns the row group, a page that does not decompress); a value its type does
+    /// not hold rejects its row instead (<see cref="ParquetCell.Unreadable"/>).
+    /// Not what reading the object throws (S3, the network, a cancel), which are transient: they fail the attempt, which
+    /// is retried; the native reader reports those as its own exception too, which <see cref="NativeParquetFile"/> sorts out.
+    /// </summary>
+    private static bool IsUndecodable(Exception e) => e is ParquetNetException or NativeParquetException or ThriftProtocolException
+        or InvalidDataException or EndOfStreamException or InvalidCastException or NotSupportedException or NotImplementedException
+        or ArgumentException or IndexOutOfRangeException or InvalidOperationException or OverflowException or FormatException;
 
     /// <summary>Checks the current row and parses it into <see cref="Values"/>; the first problem is the reject's.</summary>
     public RowProblem? Check()
@@ -275,7 +573,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
         for (var i = 0; i < _cells.Length; i++)
         {
             var cell = _cells[i];
-            if (cell.IsNull(_row))
+            if (cell.IsNull(_index))
             {
                 if (cell.Column.Required)
                 {
@@ -287,7 +585,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
             }
 
             Values.Nulls[i] = false;
-            if (cell.Parse(_row, Values, i) is { } problem)
+            if ((cell.Unreadable(_index) ?? cell.Parse(_index, Values, i)) is { } problem)
             {
                 return new RowProblem(cell.Column.Name, $"{problem} ({Where})");
             }
@@ -325,7 +623,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
             foreach (var cell in _cells)
             {
                 json.WritePropertyName(cell.Field.Name);
-                cell.Describe(_row, json);
+                cell.Describe(_index, json);
             }
 
             json.WriteEndObject();
@@ -334,5 +632,21 @@ internal sealed class ParquetRecords : IAsyncDisposable
         return buffer.ToArray();
     }
 
-    public ValueTask DisposeAsync() => _reader.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var cell in _cells)
+        {
+            cell.Open(null);
+        }
+
+        _groupReader?.Dispose();
+        _native.Dispose();
+        await _reader.DisposeAsync();
+    }
 }
+
+/// <summary>
+/// A Parquet file whose footer read but one of whose row groups does not decode: the job fails (<c>corrupt_file</c>) with
+/// the rows before it loaded, rather than retrying a file that will never read.
+/// </summary>
+internal sealed class CorruptParquetException(string message, Exception inner) : Exception(message, inner);

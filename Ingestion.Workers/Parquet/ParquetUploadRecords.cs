@@ -19,10 +19,10 @@ internal sealed class ParquetUploadRecords(ParquetRecords records, RangedObjectS
     public bool Read()
     {
         _raw = null;
-        // Only the first row of a row group does I/O (its column chunks, by ranged GETs): a few times per file, as a CSV's
-        // records block on their stream's reads.
-        var read = records.ReadAsync(cancellationToken);
-        return read.IsCompletedSuccessfully ? read.Result : read.AsTask().GetAwaiter().GetResult();
+        // The first row of a batch reads the mapped columns' next pages when their buffers are spent (ranged GETs), as a
+        // CSV's records block on their stream's reads.
+        cancellationToken.ThrowIfCancellationRequested();
+        return records.Read();
     }
 
     /// <summary>The row's number in the file, from 1: what its reject is filed under (the reason names its row group and row).</summary>

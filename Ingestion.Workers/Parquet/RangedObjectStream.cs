@@ -6,14 +6,23 @@ namespace Ingestion.Workers.Parquet;
 /// <summary>
 /// One version of an S3 object as a seekable, read-only stream, read through ranged GETs pinned to its ETag: a Parquet
 /// file is read from its end (the footer) and then at each column chunk's offset, so it needs random access, and the
-/// object is never downloaded whole, to memory or disk. Small reads (the footer, page headers) are served from a
-/// read-ahead buffer of <see cref="ReadAhead"/> bytes filled by one GET; a read at least that large (a column chunk)
-/// goes straight into the caller's memory with a GET of exactly its range. A replaced object fails the next GET with
-/// 412 Precondition Failed rather than mixing two files.
+/// object is never downloaded whole, to memory or disk. Small reads (the footer, the column chunks of a small row group)
+/// are served from a read-ahead buffer of <see cref="ReadAhead"/> bytes filled by one GET; a read of at least
+/// <c>directRead</c> bytes (a column's full read of a large chunk; by default the read-ahead's size) goes straight into
+/// the caller's memory with a GET of exactly its range, so that columns read in turn do not refill the buffer for each
+/// other. A replaced object fails the next GET with 412 Precondition Failed rather than mixing two files.
 /// </summary>
-internal sealed class RangedObjectStream(ObjectStore store, string bucket, string key, string? etag, long length, int readAhead)
-    : Stream
+internal sealed class RangedObjectStream(ObjectStore store, string bucket, string key, string? etag, long length, int readAhead,
+    int? directRead = null, CancellationToken cancellation = default) : Stream
 {
+    /// <summary>
+    /// How long a blocking read (the native reader's, which passes no token) waits for its GET before it fails as a
+    /// dropped connection would (an <see cref="IOException"/>: the attempt is retried); the object store's client has no
+    /// timeout of its own, and a GET of a few MiB that stalls this long is not coming.
+    /// </summary>
+    public static readonly TimeSpan BlockingGetTimeout = TimeSpan.FromMinutes(2);
+
+    private readonly int _directRead = Math.Min(directRead ?? readAhead, readAhead);
     private readonly byte[] _buffer = new byte[readAhead];
     private long _bufferStart;
     private int _bufferLength;
@@ -65,7 +74,7 @@ internal sealed class RangedObjectStream(ObjectStore store, string bucket, strin
         var wanted = (int)Math.Min(destination.Length, length - _position);
         if (_position < _bufferStart || _position >= _bufferStart + _bufferLength)
         {
-            if (wanted >= _buffer.Length)
+            if (wanted >= _directRead)
             {
                 await FetchAsync(_position, destination[..wanted], cancellationToken);
                 _position += wanted;
@@ -107,7 +116,19 @@ internal sealed class RangedObjectStream(ObjectStore store, string bucket, strin
         var rented = ArrayPool<byte>.Shared.Rent(buffer.Length);
         try
         {
-            var read = ReadAsync(rented.AsMemory(0, buffer.Length)).AsTask().GetAwaiter().GetResult();
+            // The job's token (a cancel stops the GET at once) and a timeout: nothing else bounds a GET the native reader waits on.
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            timeout.CancelAfter(BlockingGetTimeout);
+            int read;
+            try
+            {
+                read = ReadAsync(rented.AsMemory(0, buffer.Length), timeout.Token).AsTask().GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException e) when (!cancellation.IsCancellationRequested)
+            {
+                throw new IOException($"A ranged GET of the object at offset {_position:N0} took more than {BlockingGetTimeout.TotalSeconds:N0} s.", e);
+            }
+
             rented.AsSpan(0, read).CopyTo(buffer);
             return read;
         }

@@ -44,6 +44,18 @@ internal sealed class DatabaseClock
         return (FromTicks(local - bestError), FromTicks(local + bestError));
     }
 
+    /// <summary>Whether any reading was taken yet.</summary>
+    public bool Known
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _error != long.MaxValue;
+            }
+        }
+    }
+
     /// <summary>How wide a moment's place on this worker's clock is now (<see cref="Place"/>'s latest less its earliest); zero before any reading.</summary>
     public TimeSpan Uncertainty(long now)
     {

@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using System.Diagnostics;
 using System.Text.Json;
 using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Jobs;
@@ -10,36 +10,77 @@ using NpgsqlTypes;
 
 namespace Ingestion.Workers.Syncs;
 
-/// <summary>A page as fetched, waiting to be loaded: its records, where it was, and where the next one is.</summary>
-internal sealed class FetchedPage(JsonDocument body, JsonElement records) : IDisposable
+/// <summary>
+/// A page as fetched: its response, headers read and body not yet, waiting for its loader to stream the body into the
+/// table. The loader says what the body said (<see cref="Read"/>) as soon as it has read it to its end, before it commits:
+/// the partition's fetcher asks for the next page meanwhile.
+/// </summary>
+internal sealed class FetchedPage(HttpResponseMessage response, PageStream body) : IDisposable
 {
-    public JsonElement Records => records;
+    private readonly TaskCompletionSource<PageRead> _read = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public HttpResponseMessage Response => response;
+
+    public PageStream Body => body;
 
     public required PagePosition Position { get; init; }
 
-    /// <summary>Where the partition goes on from; null when this page was its last.</summary>
-    public required PagePosition? After { get; init; }
+    /// <summary>Requests made for this page, refused ones and retries included (those of a body that broke off too).</summary>
+    public int Requests { get; set; }
 
-    public long? ExpectedTotal { get; init; }
+    public int Http429 { get; set; }
 
-    /// <summary>Requests made for this page, refused ones and retries included.</summary>
-    public int Requests { get; init; }
-
-    public int Http429 { get; init; }
-
-    public DateTimeOffset? HighWater { get; init; }
-
-    public DateTimeOffset? LowWater { get; init; }
-
-    public bool? Descending { get; init; }
+    /// <summary>When its request was sent (a <see cref="Stopwatch"/> timestamp).</summary>
+    public long Sent { get; init; }
 
     /// <summary>The worker's page slot this page holds until it is loaded (<see cref="SourceHttp.TakePageSlotAsync"/>).</summary>
     public IDisposable? Slot { get; init; }
 
+    /// <summary>What the body said once read to its end; faulted when it could not be (a <see cref="PageBodyException"/> is asked again).</summary>
+    public Task<PageRead> Read => _read.Task;
+
+    public void BodyRead(PageRead read) => _read.TrySetResult(read);
+
+    public void Failed(Exception exception) => _read.TrySetException(exception);
+
     public void Dispose()
     {
+        _read.TrySetCanceled();
         body.Dispose();
+        response.Dispose();
         Slot?.Dispose();
+    }
+}
+
+/// <summary>What a page's body said, read to its end.</summary>
+/// <param name="After">Where the partition goes on from; null when this page was its last.</param>
+internal sealed record PageRead(PagePosition? After, long? ExpectedTotal, long Records, DateTimeOffset? HighWater, DateTimeOffset? LowWater,
+    bool? Descending);
+
+/// <summary>
+/// The high- and low-water marks of a page's records (its incremental column), and which way they run, from the first
+/// record that has a time to the last: the direction is known once two differ.
+/// </summary>
+internal sealed class RecordMarks(JsonPath? path)
+{
+    private DateTimeOffset? _first;
+    private DateTimeOffset? _last;
+
+    public DateTimeOffset? High { get; private set; }
+
+    public DateTimeOffset? Low { get; private set; }
+
+    public bool? Descending => _first is null || _first == _last ? null : _first > _last;
+
+    public void Add(JsonElement record)
+    {
+        if (path is not null && path.TrySelect(record, out var value) && RecordTimes.TryRead(value, out var time))
+        {
+            _first ??= time;
+            _last = time;
+            High = High is null || time > High ? time : High;
+            Low = Low is null || time < Low ? time : Low;
+        }
     }
 }
 
@@ -47,32 +88,40 @@ internal sealed class FetchedPage(JsonDocument body, JsonElement records) : IDis
 internal readonly record struct PageLoad(long Records, long Loaded, long Duplicates, long Rejects);
 
 /// <summary>
-/// Loads one page and moves its partition's checkpoint, in one transaction: the good records go
-/// through binary COPY into the table (or, when a key collides, into a staging table merged by the
-/// dataset's key — <c>reject</c> keeps the row already there and counts the record as a duplicate,
-/// <c>upsert</c> replaces it), the bad ones with their raw JSON and the reason into the job's
-/// rejects, and the checkpoint moves past the page, fenced on the page count this loader's runner
-/// started from and has committed since (not the count it reads in the same transaction, which
-/// fences nothing): a second runner of the same partition that committed a page in between makes
-/// this one stop instead of committing its page on top. A
-/// crash before the commit leaves neither the rows nor the checkpoint; after it, both. That is where
-/// exactly-once is kept. One loader per partition connection: its staging table lives in that session.
+/// Loads one page and moves its partition's checkpoint, in one transaction: the records stream from the page's body
+/// (<see cref="PageStream"/>) through binary COPY — into the table for a dataset without a key, otherwise into a staging
+/// table that is then inserted into the table, or, when a key collides, merged by the dataset's key (<c>reject</c> keeps
+/// the row already there and counts the record as a duplicate, <c>upsert</c> replaces it) — the bad ones with their raw
+/// JSON and the reason into the job's rejects, and the checkpoint moves past the page, fenced on the page count this
+/// loader's runner started from and has committed since (not the count it reads in the same transaction, which fences
+/// nothing): a second runner of the same partition that committed a page in between makes this one stop instead of
+/// committing its page on top. A body that breaks off or turns out not to be JSON, even after its last record, rolls
+/// the transaction back: a page loads whole or not at all. A crash before the commit leaves neither the rows nor the
+/// checkpoint; after it, both. That is where exactly-once is kept. One loader per partition connection: its staging
+/// table lives in that session.
 /// </summary>
 internal sealed class PageLoader
 {
     private const string Stage = "sync_stage";
 
+    /// <summary>The per-job lock that keeps the duplicate keys' bound exact, taken only while the job's list has room.</summary>
+    private const string LockDuplicatesSql = """
+        select pg_advisory_xact_lock(hashtextextended('ingestion.sync-duplicates:' || @job::text, 0))
+        where (select count(*) from ingestion.sync_duplicate_keys where job_id = @job) < @max
+        """;
+
     private readonly NpgsqlConnection _connection;
     private readonly Guid _jobId;
     private readonly int _partition;
     private readonly RecordMapper _mapper;
+    private readonly PageRequests _requests;
+    private readonly JsonPath? _markPath;
     private readonly int _rejectedRecordBytes;
     private readonly string _createStageSql;
     private readonly string _stageCopySql;
     private readonly string _copySql;
-    private readonly string _dedupeSql;
+    private readonly string _insertSql;
     private readonly string _mergeSql;
-    private readonly string _duplicatesSql;
     private readonly IReadOnlyList<string> _keyColumns;
     private bool _staged;
 
@@ -84,55 +133,48 @@ internal sealed class PageLoader
     private readonly string _tenantId;
     private readonly string _dataset;
 
+    /// <param name="requests">Reads where the partition goes on from out of each page's body and headers.</param>
     public PageLoader(NpgsqlConnection connection, Guid jobId, int partition, string tenantId, DatasetDefinition dataset,
-        SourceDefinition source, int rejectedRecordBytes, long pagesCommitted)
+        SourceDefinition source, PageRequests requests, int rejectedRecordBytes, long pagesCommitted)
     {
         _pages = pagesCommitted;
         _connection = connection;
         _jobId = jobId;
         _partition = partition;
+        _requests = requests;
         _rejectedRecordBytes = rejectedRecordBytes;
         _tenantId = tenantId;
         _dataset = dataset.Name;
         _mapper = new RecordMapper(dataset, source.Records, source.Incremental?.Column);
+        _markPath = source.Incremental is { } incremental && source.Records.Fields.TryGetValue(incremental.Column, out var mark)
+            ? JsonPath.Parse(mark)
+            : null;
         var table = TenantSchema.QualifiedTable(tenantId, dataset.Name);
         var columns = _mapper.ColumnNames.Select(Identifier.Quote).ToList();
         var list = string.Join(", ", columns);
         var keys = dataset.Key.Select(Identifier.Quote).ToList();
         var keyList = string.Join(", ", keys);
+        _keyColumns = dataset.Key;
         _createStageSql = $"create temp table if not exists {Stage} (like {table}, __ordinal bigint not null) on commit delete rows";
         _stageCopySql = $"copy {Stage} ({list}, __ordinal) from stdin (format binary)";
         _copySql = $"copy {table} ({list}) from stdin (format binary)";
-
-        // Within a page, the first record of a key stays (reject) or the last one wins (upsert).
-        var keep = dataset.OnKeyConflict == KeyConflictPolicy.Upsert ? "max" : "min";
-        _dedupeSql = keys.Count == 0 ? "" : $"""
-            delete from {Stage} s using (
-                select {keyList}, {keep}(__ordinal) as kept from {Stage} group by {keyList} having count(*) > 1
-            ) d where {string.Join(" and ", keys.Select(k => $"s.{k} = d.{k}"))} and s.__ordinal <> d.kept
-            """;
+        _insertSql = $"insert into {table} ({list}) select {list} from {Stage}";
 
         var updates = _mapper.ColumnNames.Where(c => !dataset.Key.Contains(c))
             .Select(c => $"{Identifier.Quote(c)} = excluded.{Identifier.Quote(c)}").ToList();
-        var conflict = keys.Count == 0 ? ""
-            : dataset.OnKeyConflict == KeyConflictPolicy.Upsert && updates.Count > 0
-                ? $"on conflict ({keyList}) do update set {string.Join(", ", updates)}"
-                : $"on conflict ({keyList}) do nothing";
+        var conflict = dataset.OnKeyConflict == KeyConflictPolicy.Upsert && updates.Count > 0
+            ? $"on conflict ({keyList}) do update set {string.Join(", ", updates)}"
+            : $"on conflict ({keyList}) do nothing";
 
-        _keyColumns = dataset.Key;
-        _duplicatesSql = keys.Count == 0 ? "" : DuplicatesSql(table, keys);
-
-        // xmax = 0 tells a row inserted from one an upsert updated.
-        _mergeSql = $"""
-            with merged as (
-                insert into {table} ({list}) select {list} from {Stage} {conflict} returning (xmax = 0) as inserted
-            ) select count(*) filter (where inserted), count(*) filter (where not inserted) from merged
-            """;
+        // Within a page, the first record of a key stays (reject) or the last one wins (upsert).
+        var keep = dataset.OnKeyConflict == KeyConflictPolicy.Upsert ? "desc" : "asc";
+        _mergeSql = keys.Count == 0 ? "" : MergeSql(table, list, keys, conflict, keep);
     }
 
     public async Task<PageLoad> LoadAsync(FetchedPage page, CancellationToken cancellationToken)
     {
-        if (!_staged)
+        var keyed = _keyColumns.Count > 0;
+        if (keyed && !_staged)
         {
             await using var create = new NpgsqlCommand(_createStageSql, _connection);
             await create.ExecuteNonQueryAsync(cancellationToken);
@@ -148,36 +190,34 @@ internal sealed class PageLoader
         }
 
         var rejects = new List<(long Ordinal, string Column, string Reason, byte[] Raw)>();
-        long loaded, duplicates = 0;
-
-        // Fast path: while no key collides (the usual page), rows go straight into the table. A collision
-        // undoes only this attempt (a savepoint) and the page goes through staging and the merge.
         _accounts.Clear();
-        await transaction.SaveAsync("page", cancellationToken);
-        long staged;
-        try
-        {
-            staged = await CopyAsync(_copySql, page, checkpoint.Records, rejects, cancellationToken);
-            loaded = staged;
-        }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
-        {
-            await transaction.RollbackAsync("page", cancellationToken);
-            rejects.Clear();
-            _accounts.Clear();
-            staged = await CopyAsync(_stageCopySql, page, checkpoint.Records, rejects, cancellationToken);
-            await RecordDuplicatesAsync(transaction, cancellationToken);
-            if (_dedupeSql.Length > 0 && staged > 1)
-            {
-                await using var dedupe = new NpgsqlCommand(_dedupeSql, _connection, transaction);
-                duplicates += await dedupe.ExecuteNonQueryAsync(cancellationToken);
-            }
+        var marks = new RecordMarks(_markPath);
+        var written = await CopyAsync(keyed ? _stageCopySql : _copySql, page.Body, checkpoint.Records, rejects, marks, cancellationToken);
 
-            await using var merge = new NpgsqlCommand(_mergeSql, _connection, transaction);
-            await using var reader = await merge.ExecuteReaderAsync(cancellationToken);
-            await reader.ReadAsync(cancellationToken);
-            loaded = reader.GetInt64(0);
-            duplicates = staged - loaded;
+        // The body is read to its end: the fetcher may ask for the next page while this one commits.
+        var records = page.Body.Count;
+        var following = _requests.Follow(page.Position, page.Body, page.Response, (int)records);
+        var read = new PageRead(following.Next is null ? null : page.Position with { Next = following.Next }, following.ExpectedTotal,
+            records, marks.High, marks.Low, marks.Descending);
+        page.BodyRead(read);
+
+        long loaded = written, changed = written, duplicates = 0;
+        if (keyed && written > 0)
+        {
+            // Fast path: while no key collides (the usual page), the staged rows go straight into the table. A collision
+            // undoes only this statement (a savepoint) and the staged rows are merged by key instead.
+            await transaction.SaveAsync("page", cancellationToken);
+            try
+            {
+                await using var insert = new NpgsqlCommand(_insertSql, _connection, transaction);
+                await insert.ExecuteNonQueryAsync(cancellationToken);
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+            {
+                await transaction.RollbackAsync("page", cancellationToken);
+                (loaded, changed) = await MergeAsync(transaction, cancellationToken);
+                duplicates = written - loaded;
+            }
         }
 
         if (rejects.Count > 0)
@@ -197,12 +237,11 @@ internal sealed class PageLoader
             await importer.CompleteAsync(cancellationToken);
         }
 
-        var ordinal = checkpoint.Records + page.Records.GetArrayLength();
-        var records = ordinal - checkpoint.Records;
-        await MoveCheckpointAsync(page, _pages, records, loaded, duplicates, rejects.Count, cancellationToken);
-        if (loaded > 0)
+        await MoveCheckpointAsync(page, read, _pages, records, loaded, duplicates, rejects.Count, cancellationToken);
+        if (changed > 0)
         {
-            // Last before commit: readers' ETags move with the rows (the read API's change counters).
+            // Last before commit: readers' ETags move with the rows (the read API's change counters), also when an upsert only
+            // updated rows (none inserted, the size unchanged) and what a reader sees changed all the same.
             await DatasetChanges.BumpAsync(_connection, transaction, _tenantId, _dataset, loaded,
                 _mapper.AccountSlot >= 0 ? _accounts : null, cancellationToken);
         }
@@ -213,23 +252,24 @@ internal sealed class PageLoader
     }
 
     /// <summary>
-    /// Checks each record and writes the good ones through <paramref name="copySql"/> (the table, or the
-    /// staging table with each row's ordinal); the bad ones are collected with their raw JSON.
+    /// Reads the page's records as they arrive, checks each and writes the good ones through <paramref name="copySql"/>
+    /// (the table, or the staging table with each row's ordinal); the bad ones are collected with their raw JSON.
     /// </summary>
-    private async Task<long> CopyAsync(string copySql, FetchedPage page, long recordsBefore,
-        List<(long Ordinal, string Column, string Reason, byte[] Raw)> rejects, CancellationToken cancellationToken)
+    private async Task<long> CopyAsync(string copySql, PageStream body, long recordsBefore,
+        List<(long Ordinal, string Column, string Reason, byte[] Raw)> rejects, RecordMarks marks, CancellationToken cancellationToken)
     {
         var staging = ReferenceEquals(copySql, _stageCopySql);
         var ordinal = recordsBefore;
         var written = 0L;
         await using var importer = await _connection.BeginBinaryImportAsync(copySql, cancellationToken);
-        foreach (var record in page.Records.EnumerateArray())
+        while (await body.ReadAsync(cancellationToken))
         {
             ordinal++;
+            var record = body.Record;
+            marks.Add(record);
             if (_mapper.Check(record) is { } problem)
             {
-                rejects.Add((ordinal, problem.Column, problem.Reason,
-                    RejectedRecord.Keep(JsonMarshal.GetRawUtf8Value(record), _rejectedRecordBytes)));
+                rejects.Add((ordinal, problem.Column, problem.Reason, RejectedRecord.Keep(body.Raw, _rejectedRecordBytes)));
                 continue;
             }
 
@@ -253,23 +293,29 @@ internal sealed class PageLoader
     }
 
     /// <summary>
-    /// The staged records counted as duplicates — their key is in the table already, or earlier on
-    /// this page — grouped by key, recorded with their places before the merge decides their fate
-    /// (<see cref="SyncDuplicates"/>). A key the job recorded counts on; a new one is kept while the
-    /// job has fewer than <see cref="SyncDuplicates.MaxKeys"/>. The lock per job makes that bound
-    /// exact when partitions commit at once; only pages with a colliding key take it.
+    /// Merges the staged rows by key (one per key: the first for <c>reject</c>, the last for <c>upsert</c>) and, in the
+    /// same statement, records the keys behind the duplicates (<see cref="SyncDuplicates"/>), grouped by key with their
+    /// places: a record is a duplicate when an earlier record of the page had its key, or when the merge did not insert
+    /// its key — whoever loaded it, before this page or a partition committing it meanwhile (the merge waits for that
+    /// one and sees it; a check before the merge would not). A key the job recorded counts on; a new one is kept while
+    /// the job has fewer than <see cref="SyncDuplicates.MaxKeys"/>.
     /// </summary>
-    private static string DuplicatesSql(string table, IReadOnlyList<string> keys)
+    private static string MergeSql(string table, string list, IReadOnlyList<string> keys, string conflict, string keep)
     {
-        var keyList = string.Join(", ", keys.Select(k => $"s.{k}"));
+        var keyList = string.Join(", ", keys);
+        var staged = string.Join(", ", keys.Select(k => $"s.{k}"));
         var json = string.Join(", ", keys.Select((k, i) => $"@k{i}, s.{k}"));
-        var same = string.Join(" and ", keys.Select(k => $"t.{k} = s.{k}"));
+        var same = string.Join(" and ", keys.Select(k => $"m.{k} = s.{k}"));
         return $"""
-            select pg_advisory_xact_lock(hashtextextended('ingestion.sync-duplicates:' || @job::text, 0));
-            with seen as (
+            with merged as (
+                insert into {table} ({list})
+                select {list} from (select distinct on ({keyList}) * from {Stage} order by {keyList}, __ordinal {keep}) s
+                {conflict}
+                returning {keyList}, (xmax = 0) as inserted
+            ), seen as (
                 select jsonb_build_object({json}) as key, s.__ordinal as record,
-                       row_number() over (partition by {keyList} order by s.__ordinal) as nth,
-                       exists (select 1 from {table} t where {same}) as loaded
+                       row_number() over (partition by {staged} order by s.__ordinal) as nth,
+                       not exists (select 1 from merged m where {same} and m.inserted) as loaded
                 from {Stage} s
             ), again as (
                 select key, count(*) as times, min(record) as first,
@@ -282,38 +328,51 @@ internal sealed class PageLoader
                 where not exists (select 1 from ingestion.sync_duplicate_keys k where k.job_id = @job and k.key = a.key)
                 order by first
                 limit greatest(0, @max - (select count(*) from ingestion.sync_duplicate_keys where job_id = @job))
+            ), recorded as (
+                insert into ingestion.sync_duplicate_keys as k (job_id, key, times, places, first_place)
+                select @job, key, times, places, @base + first from again a
+                where a.key in (select key from fresh)
+                   or exists (select 1 from ingestion.sync_duplicate_keys k where k.job_id = @job and k.key = a.key)
+                on conflict (job_id, key) do update set
+                    times = k.times + excluded.times,
+                    places = (select jsonb_agg(p order by o) from jsonb_array_elements(k.places || excluded.places) with ordinality e(p, o)
+                              where o <= @places)
             )
-            insert into ingestion.sync_duplicate_keys as k (job_id, key, times, places, first_place)
-            select @job, key, times, places, @base + first from again a
-            where a.key in (select key from fresh)
-               or exists (select 1 from ingestion.sync_duplicate_keys k where k.job_id = @job and k.key = a.key)
-            on conflict (job_id, key) do update set
-                times = k.times + excluded.times,
-                places = (select jsonb_agg(p order by o) from jsonb_array_elements(k.places || excluded.places) with ordinality e(p, o)
-                          where o <= @places)
+            select count(*) filter (where inserted), count(*) from merged
             """;
     }
 
-    private async Task RecordDuplicatesAsync(NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    /// <summary>
+    /// Merges a page whose keys collided and records its duplicates' keys; returns the rows it inserted. The lock per job
+    /// keeps the <see cref="SyncDuplicates.MaxKeys"/> bound exact when partitions commit at once; only pages with a
+    /// colliding key take it, and only while the job's list has room: once full, no key is added, and the counts of
+    /// those recorded stay exact without it (each is one row, updated under its row lock). Also returns the rows it
+    /// changed, inserted or updated (an upsert), which move the dataset's ETag.
+    /// </summary>
+    private async Task<(long Loaded, long Changed)> MergeAsync(NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
-        if (_duplicatesSql.Length == 0)
+        await using (var lockList = new NpgsqlCommand(LockDuplicatesSql, _connection, transaction))
         {
-            return;
+            lockList.Parameters.AddWithValue("job", _jobId);
+            lockList.Parameters.AddWithValue("max", (long)SyncDuplicates.MaxKeys);
+            await lockList.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await using var command = new NpgsqlCommand(_duplicatesSql, _connection, transaction);
-        command.Parameters.AddWithValue("job", _jobId);
-        command.Parameters.AddWithValue("partition", _partition);
-        command.Parameters.AddWithValue("page", _pages + 1);
-        command.Parameters.AddWithValue("places", SyncDuplicates.MaxPlaces);
-        command.Parameters.AddWithValue("max", (long)SyncDuplicates.MaxKeys);
-        command.Parameters.AddWithValue("base", RejectLine(0));
+        await using var merge = new NpgsqlCommand(_mergeSql, _connection, transaction);
+        merge.Parameters.AddWithValue("job", _jobId);
+        merge.Parameters.AddWithValue("partition", _partition);
+        merge.Parameters.AddWithValue("page", _pages + 1);
+        merge.Parameters.AddWithValue("places", SyncDuplicates.MaxPlaces);
+        merge.Parameters.AddWithValue("max", (long)SyncDuplicates.MaxKeys);
+        merge.Parameters.AddWithValue("base", RejectLine(0));
         for (var i = 0; i < _keyColumns.Count; i++)
         {
-            command.Parameters.AddWithValue($"k{i}", _keyColumns[i]);
+            merge.Parameters.AddWithValue($"k{i}", _keyColumns[i]);
         }
 
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await using var reader = await merge.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
     /// <summary>
@@ -337,8 +396,8 @@ internal sealed class PageLoader
         return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
-    private async Task MoveCheckpointAsync(FetchedPage page, long pagesBefore, long records, long loaded, long duplicates, long rejects,
-        CancellationToken cancellationToken)
+    private async Task MoveCheckpointAsync(FetchedPage page, PageRead read, long pagesBefore, long records, long loaded, long duplicates,
+        long rejects, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand("""
             update ingestion.sync_partitions set
@@ -351,21 +410,21 @@ internal sealed class PageLoader
             where job_id = @job and partition = @partition and pages = @pages
             """, _connection);
         // The total is the partition's first answer: after a refused cursor the upstream counts only the narrowed range.
-        var after = page.After ?? page.Position;
-        command.Parameters.AddWithValue("next", (object?)page.After?.Next ?? DBNull.Value);
+        var after = read.After ?? page.Position;
+        command.Parameters.AddWithValue("next", (object?)read.After?.Next ?? DBNull.Value);
         command.Parameters.AddWithValue("since", (object?)after.Since ?? DBNull.Value);
         command.Parameters.AddWithValue("until", (object?)after.Until ?? DBNull.Value);
-        command.Parameters.AddWithValue("finished", page.After is null);
-        command.Parameters.AddWithValue("high", NpgsqlDbType.TimestampTz, (object?)page.HighWater ?? DBNull.Value);
-        command.Parameters.AddWithValue("low", NpgsqlDbType.TimestampTz, (object?)page.LowWater ?? DBNull.Value);
-        command.Parameters.AddWithValue("descending", NpgsqlDbType.Boolean, (object?)page.Descending ?? DBNull.Value);
+        command.Parameters.AddWithValue("finished", read.After is null);
+        command.Parameters.AddWithValue("high", NpgsqlDbType.TimestampTz, (object?)read.HighWater ?? DBNull.Value);
+        command.Parameters.AddWithValue("low", NpgsqlDbType.TimestampTz, (object?)read.LowWater ?? DBNull.Value);
+        command.Parameters.AddWithValue("descending", NpgsqlDbType.Boolean, (object?)read.Descending ?? DBNull.Value);
         command.Parameters.AddWithValue("requests", (long)page.Requests);
         command.Parameters.AddWithValue("records", records);
         command.Parameters.AddWithValue("loaded", loaded);
         command.Parameters.AddWithValue("duplicates", duplicates);
         command.Parameters.AddWithValue("rejects", rejects);
         command.Parameters.AddWithValue("http429", (long)page.Http429);
-        command.Parameters.AddWithValue("total", NpgsqlDbType.Bigint, (object?)page.ExpectedTotal ?? DBNull.Value);
+        command.Parameters.AddWithValue("total", NpgsqlDbType.Bigint, (object?)read.ExpectedTotal ?? DBNull.Value);
         command.Parameters.AddWithValue("job", _jobId);
         command.Parameters.AddWithValue("partition", _partition);
         command.Parameters.AddWithValue("pages", pagesBefore);

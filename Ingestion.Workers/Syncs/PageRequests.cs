@@ -31,6 +31,9 @@ public sealed class PageRequests(SourceDefinition source, string? secret)
     private readonly JsonPath? _cursorPath = Optional(source.Pagination.CursorPath);
     private readonly JsonPath? _nextLinkPath = Optional(source.Pagination.NextLinkPath);
 
+    /// <summary>The paths whose values <see cref="Follow(PagePosition, IPageFields, HttpResponseMessage, int)"/> reads from a page's body.</summary>
+    public IReadOnlyList<JsonPath> Watched => new[] { _totalPath, _hasMorePath, _cursorPath, _nextLinkPath }.OfType<JsonPath>().ToList();
+
     public HttpRequestMessage Build(PagePosition position)
     {
         Uri url;
@@ -108,14 +111,17 @@ public sealed class PageRequests(SourceDefinition source, string? secret)
     }
 
     /// <summary>The position after a page of <paramref name="records"/> records, read from its body and headers.</summary>
-    public PageFollowing Follow(PagePosition position, JsonElement body, HttpResponseMessage response, int records)
+    public PageFollowing Follow(PagePosition position, JsonElement body, HttpResponseMessage response, int records) =>
+        Follow(position, new DocumentFields(body), response, records);
+
+    /// <summary>The position after a page of <paramref name="records"/> records, from the values its body held at the watched paths and its headers.</summary>
+    public PageFollowing Follow(PagePosition position, IPageFields body, HttpResponseMessage response, int records)
     {
-        long? total = _totalPath?.SelectText(body) is { } text
+        long? total = _totalPath is { } totalPath && body.Text(totalPath) is { } text
                       && long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var parsed)
             ? parsed
             : null;
-        if (records == 0 || (_hasMorePath is { } hasMore && hasMore.TrySelect(body, out var more)
-                             && more.ValueKind == JsonValueKind.False))
+        if (records == 0 || (_hasMorePath is { } hasMore && body.IsFalse(hasMore)))
         {
             return new PageFollowing(null, total);
         }
@@ -131,27 +137,35 @@ public sealed class PageRequests(SourceDefinition source, string? secret)
         return new PageFollowing(string.IsNullOrEmpty(next) ? null : next, total);
     }
 
+    /// <summary>A parsed body's values at the watched paths.</summary>
+    private sealed class DocumentFields(JsonElement body) : IPageFields
+    {
+        public string? Text(JsonPath path) => path.SelectText(body);
+
+        public bool IsFalse(JsonPath path) => path.TrySelect(body, out var value) && value.ValueKind == JsonValueKind.False;
+    }
+
     private static JsonPath? Optional(string? path) => path is null ? null : JsonPath.Parse(path);
 
     /// <summary>The URL without its query, which may hold the credential: the only form of it that is logged or shown.</summary>
     public static string Describe(Uri url) => url.GetLeftPart(UriPartial.Path);
 
-    private string? Cursor(JsonElement body, HttpResponseMessage response)
+    private string? Cursor(IPageFields body, HttpResponseMessage response)
     {
         if (_pagination.CursorHeader is { } header && response.Headers.TryGetValues(header, out var values))
         {
             return values.FirstOrDefault();
         }
 
-        return _cursorPath?.SelectText(body);
+        return _cursorPath is { } path ? body.Text(path) : null;
     }
 
-    private string? NextLink(JsonElement body, HttpResponseMessage response)
+    private string? NextLink(IPageFields body, HttpResponseMessage response)
     {
         string? link = null;
         if (_nextLinkPath is { } path)
         {
-            link = path.SelectText(body);
+            link = body.Text(path);
         }
         else if (response.Headers.TryGetValues("Link", out var values))
         {

@@ -6,7 +6,7 @@ namespace Ingestion.Workers.Syncs;
 /// Wakes the rate budget's waiters at their slots, on a thread of its own. A slot is a moment: a
 /// timer's continuation on the thread pool waits behind whatever the pool is busy with (a page being
 /// parsed, rows being mapped), and a request sent late crowds the one a window after it, so a late
-/// wake-up costs the slot (<see cref="RateBudget.Tolerance"/>). Here a waiter's continuation runs on
+/// wake-up past its grant's end costs the slot (<see cref="RateBudget.MinTolerance"/>). Here a waiter's continuation runs on
 /// this thread at once, up to its request's first await: the request leaves at its slot whatever the
 /// pool is doing. Ordered by due time; a cancelled waiter is simply passed over when its time comes.
 /// </summary>

@@ -41,7 +41,10 @@ public sealed class SyncOptions
     /// <summary>A page's body larger than this fails the sync (page_too_large) rather than the worker's memory.</summary>
     public int MaxPageBytes { get; set; } = 16 << 20;
 
-    /// <summary>Pages read and not yet loaded in one worker, all syncs together: with MaxPageBytes, what bounds its memory for pages.</summary>
+    /// <summary>
+    /// Pages fetched and not yet loaded in one worker, all syncs together: responses open, each body read as it arrives
+    /// through a buffer of its largest record (<see cref="PageStream"/>), so with MaxPageBytes a bound on its memory for pages.
+    /// </summary>
     public int MaxPagesInFlight { get; set; } = 8;
 
     public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromMilliseconds(250);

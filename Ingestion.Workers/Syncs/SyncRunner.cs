@@ -182,7 +182,8 @@ public sealed partial class SyncRunner(
 
         await turn.PublishProgressAsync(force: true, cancellationToken);
         LogTurn(command.JobId, turn.Elapsed.TotalSeconds, turn.Seconds(Phase.Budget), turn.Seconds(Phase.Fetch), turn.Seconds(Phase.PageSlot),
-            turn.Seconds(Phase.LoaderBusy), turn.Seconds(Phase.Load), turn.Requests, turn.SlotsLetGo, turn.SlotRate);
+            turn.Seconds(Phase.LoaderBusy), turn.Seconds(Phase.Load), turn.Requests, turn.Pacing.LetGoCount, turn.SlotRate);
+        LogPacing(command.JobId, turn.Pacing.Summary());
         if (ends.All(e => e.Finished))
         {
             var counts = await SyncPartitions.CountsAsync(run.Connection, command.JobId, turn.BudgetShare, cancellationToken);
@@ -300,13 +301,14 @@ public sealed partial class SyncRunner(
     {
         var command = turn.Run.Command;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var requests = new PageRequests(turn.Source.Definition, turn.Source.Secret);
         var loader = new PageLoader(connection, command.JobId, partition.Index, command.TenantId, turn.Dataset, turn.Source.Definition,
-            _options.RejectedRecordBytes, partition.Pages);
+            requests, _options.RejectedRecordBytes, partition.Pages);
 
-        // Two pages at most: the one being loaded and the next one, fetched meanwhile.
+        // Two pages at most: the one being loaded, and the next one, asked for once this one's body is read.
         var pages = Channel.CreateBounded<FetchedPage>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var fetcher = Task.Run(() => FetchAsync(turn, partition, pages.Writer, stop.Token), stop.Token);
+        var fetcher = Task.Run(() => FetchAsync(turn, partition, requests, pages.Writer, stop.Token), stop.Token);
         try
         {
             await foreach (var page in pages.Reader.ReadAllAsync(cancellationToken))
@@ -314,7 +316,22 @@ public sealed partial class SyncRunner(
                 using (page)
                 {
                     var loading = Stopwatch.StartNew();
-                    await loader.LoadAsync(page, cancellationToken);
+                    try
+                    {
+                        await loader.LoadAsync(page, cancellationToken);
+                    }
+                    catch (PageBodyException e) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        // The body broke off: the page was rolled back, and its fetcher asks for it again.
+                        page.Failed(e);
+                        continue;
+                    }
+                    catch (Exception e)
+                    {
+                        page.Failed(e);
+                        throw;
+                    }
+
                     turn.Spent(Phase.Load, loading.Elapsed);
                 }
 
@@ -376,37 +393,65 @@ public sealed partial class SyncRunner(
         await update.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>Fetches the partition's pages in order into <paramref name="pages"/>, until its last page, the slice's end, or a long wait.</summary>
-    private async Task<PartitionEnd> FetchAsync(Turn turn, SyncPartition partition, ChannelWriter<FetchedPage> pages,
+    /// <summary>
+    /// Fetches the partition's pages in order into <paramref name="pages"/>, until its last page, the slice's end, or a long
+    /// wait: each response goes to the loader as soon as its headers are in, and the next request waits until the loader
+    /// has read its body (where the cursor is). A body that breaks off is asked for again like any network failure; its
+    /// requests count with the page that gets through.
+    /// </summary>
+    private async Task<PartitionEnd> FetchAsync(Turn turn, SyncPartition partition, PageRequests requests, ChannelWriter<FetchedPage> pages,
         CancellationToken cancellationToken)
     {
-        var definition = turn.Source.Definition;
-        var requests = new PageRequests(definition, turn.Source.Secret);
         var position = partition.Position;
         var marks = new Marks(partition.HighWater, partition.LowWater, partition.Descending);
         var resumes = partition.CursorResumes;
+        var (carriedRequests, carried429) = (0, 0);
+        var brokenBodies = 0;
         try
         {
             while (true)
             {
                 if (DateTimeOffset.UtcNow >= turn.Deadline)
                 {
-                    return PartitionEnd.SliceEnded;
+                    return PartitionEnd.SliceEnded with { Requests = carriedRequests, Http429 = carried429 };
                 }
 
                 var fetched = await FetchPageAsync(turn, requests, position, marks, resumes, cancellationToken);
                 if (fetched.Page is not { } page)
                 {
-                    return fetched.End!;
+                    return fetched.End! with { Requests = fetched.End.Requests + carriedRequests, Http429 = fetched.End.Http429 + carried429 };
                 }
 
-                // A page got through: the count of refused cursors in a row starts again.
-                resumes = 0;
-                marks = marks.With(page);
+                page.Requests += carriedRequests;
+                page.Http429 += carried429;
                 var handing = Stopwatch.StartNew();
                 await pages.WriteAsync(page, cancellationToken);
+                PageRead read;
+                try
+                {
+                    read = await page.Read.WaitAsync(cancellationToken);
+                }
+                catch (PageBodyException e) when (!cancellationToken.IsCancellationRequested)
+                {
+                    (carriedRequests, carried429) = (page.Requests, page.Http429);
+                    if (++brokenBodies >= _options.MaxAttempts)
+                    {
+                        throw new SyncException("upstream_unreachable",
+                            $"{PageRequests.Describe(page.Response.RequestMessage!.RequestUri!)} could not be read {brokenBodies} times: {e.Message}");
+                    }
+
+                    await Task.Delay(Backoff(brokenBodies), cancellationToken);
+                    continue;
+                }
+
+                // The whole round trip, body read: what a partition waits per page, so what sizes how many run at once.
                 turn.Spent(Phase.LoaderBusy, handing.Elapsed);
-                if (page.After is not { } after)
+                turn.ObserveLatency(Stopwatch.GetElapsedTime(page.Sent));
+
+                // A page got through: the count of refused cursors in a row starts again.
+                (carriedRequests, carried429, brokenBodies, resumes) = (0, 0, 0, 0);
+                marks = marks.With(read);
+                if (read.After is not { } after)
                 {
                     return PartitionEnd.Done;
                 }
@@ -441,7 +486,7 @@ public sealed partial class SyncRunner(
             }
 
             var asking = Stopwatch.StartNew();
-            var permit = await budget.ReserveAsync(source.BudgetKey, policies, RateBudget.Lead, cancellationToken);
+            var permit = await budget.ReserveAsync(source.BudgetKey, policies, definition.RateLimit.Margin, RateBudget.Lead, cancellationToken);
             if (!permit.Reserved)
             {
                 if (permit.Wait > _options.MaxInlineWait)
@@ -457,37 +502,37 @@ public sealed partial class SyncRunner(
             }
 
             turn.SlotTaken(permit);
-            var usable = await budget.WaitForAsync(source.BudgetKey, permit, cancellationToken);
+            var verdict = await budget.AwaitSlotAsync(source.BudgetKey, permit, turn.Pacing, cancellationToken);
             turn.Spent(Phase.Budget, asking.Elapsed);
-            if (!usable)
+            if (verdict != SlotVerdict.Send)
             {
-                turn.SlotLetGo();
-                await budget.ReleaseAsync(source.BudgetKey, permit, cancellationToken);
-                if (++letGoInRow % SlotsLetGoWarning == 0)
-                {
-                    // Slots let go in a row: this worker keeps waking too late for them, and asks the budget again each time.
-                    LogSlotsLetGo(turn.Run.Command.JobId, turn.Run.Command.Source, letGoInRow);
-                }
-
+                // The budget gave the slot back; this partition asks again.
+                WarnIfLettingGo(turn, ref letGoInRow);
                 continue;
             }
 
-            letGoInRow = 0;
-
-            requests++;
-            turn.CountRequest();
             using var request = builder.Build(position);
-
             // Next links stay on the source's origin (PageRequests), so the addresses approved for it hold for them too.
             SourceHttp.Approve(request, turn.Approved);
             var clock = Stopwatch.StartNew();
+            var sent = Stopwatch.GetTimestamp();
+            var window = new SendWindow(permit.Deadline);
             HttpResponseMessage response;
             try
             {
-                response = await http.SendAsync(request, _options.RequestTimeout, cancellationToken);
+                response = await http.SendAsync(request, _options.RequestTimeout, window, cancellationToken);
+            }
+            catch (Exception e) when (window.Missed && e is HttpRequestException or IOException && !cancellationToken.IsCancellationRequested)
+            {
+                // Woken in time, but the request could not leave by the grant's end (a connection to open first): nothing was sent.
+                turn.Pacing.LetGo(SlotVerdict.LateAtSend);
+                await budget.ReleaseAsync(source.BudgetKey, permit, cancellationToken);
+                WarnIfLettingGo(turn, ref letGoInRow);
+                continue;
             }
             catch (Exception e) when (e is HttpRequestException or TimeoutException && !cancellationToken.IsCancellationRequested)
             {
+                CountSent(turn, permit, window, ref requests, ref letGoInRow);
                 if (++failures >= _options.MaxAttempts)
                 {
                     throw new SyncException("upstream_unreachable",
@@ -498,7 +543,9 @@ public sealed partial class SyncRunner(
                 continue;
             }
 
-            using (response)
+            CountSent(turn, permit, window, ref requests, ref letGoInRow);
+            var handedOver = false;
+            try
             {
                 var now = DateTimeOffset.UtcNow;
                 var signal = RateHeaders.Read(response.Headers, now);
@@ -511,7 +558,10 @@ public sealed partial class SyncRunner(
 
                 if (definition.RateLimit.LearnFromHeaders || status == 429)
                 {
-                    await budget.ObserveAsync(source.BudgetKey, policies, signal, now, cancellationToken);
+                    if (await budget.ObserveAsync(source.BudgetKey, policies, signal, now, refused: status == 429, permit.At, cancellationToken))
+                    {
+                        turn.Pacing.Paused(status == 429 ? PauseCause.Refused : signal.RetryAt is not null ? PauseCause.RetryAfter : PauseCause.SpentRemaining);
+                    }
                 }
 
                 if (status == 429)
@@ -578,31 +628,13 @@ public sealed partial class SyncRunner(
                         $"{PageRequests.Describe(request.RequestUri!)} answered {status} {response.ReasonPhrase}.");
                 }
 
-                JsonDocument body;
                 var slotWait = Stopwatch.StartNew();
                 var slot = await http.TakePageSlotAsync(cancellationToken);
                 turn.Spent(Phase.PageSlot, slotWait.Elapsed);
+                PageStream body;
                 try
                 {
-                    body = await http.ReadJsonAsync(response, _options.RequestTimeout, cancellationToken);
-                }
-                catch (JsonException e)
-                {
-                    slot.Dispose();
-                    throw new SyncException("page_not_json", $"{PageRequests.Describe(request.RequestUri!)} answered a body that is not JSON: {e.Message}");
-                }
-                catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException && !cancellationToken.IsCancellationRequested)
-                {
-                    // The body broke off or was late: a network failure, asked again like one.
-                    slot.Dispose();
-                    if (++failures >= _options.MaxAttempts)
-                    {
-                        throw new SyncException("upstream_unreachable",
-                            $"{PageRequests.Describe(request.RequestUri!)} could not be read {failures} times: {e.Message}");
-                    }
-
-                    await Task.Delay(Backoff(failures), cancellationToken);
-                    continue;
+                    body = await http.OpenPageAsync(response, turn.RecordsPath, builder.Watched, _options.RequestTimeout, cancellationToken);
                 }
                 catch
                 {
@@ -610,32 +642,44 @@ public sealed partial class SyncRunner(
                     throw;
                 }
 
-                if (!turn.RecordsPath.TrySelect(body.RootElement, out var records) || records.ValueKind != JsonValueKind.Array)
-                {
-                    body.Dispose();
-                    slot.Dispose();
-                    throw new SyncException("records_not_found", $"The page has no array at {definition.Records.Path}.");
-                }
-
-                // The whole round trip, body parsed: what a partition waits per page, so what sizes how many run at once.
+                // The body is the loader's to read, as it arrives.
                 turn.Spent(Phase.Fetch, clock.Elapsed);
-                turn.ObserveLatency(clock.Elapsed);
-                var count = records.GetArrayLength();
-                var following = builder.Follow(position, body.RootElement, response, count);
-                var (high, low, descending) = Marks.Of(records, turn.MarkPath);
-                return (new FetchedPage(body, records)
+                handedOver = true;
+                return (new FetchedPage(response, body)
                 {
                     Slot = slot,
                     Position = position,
-                    After = following.Next is null ? null : position with { Next = following.Next },
-                    ExpectedTotal = following.ExpectedTotal,
                     Requests = requests,
                     Http429 = http429,
-                    HighWater = high,
-                    LowWater = low,
-                    Descending = descending,
+                    Sent = sent,
                 }, null);
             }
+            finally
+            {
+                if (!handedOver)
+                {
+                    response.Dispose();
+                }
+            }
+        }
+    }
+
+    /// <summary>A request left (or may have: a network failure after its first byte): it counts, and the slots let go in a row start again.</summary>
+    private static void CountSent(Turn turn, BudgetSlot slot, SendWindow window, ref int requests, ref int letGoInRow)
+    {
+        requests++;
+        turn.CountRequest();
+        letGoInRow = 0;
+        var answered = Stopwatch.GetTimestamp();
+        turn.Pacing.Sent(window.SentAt != 0 ? window.SentAt : answered, slot.Latest, answered);
+    }
+
+    private void WarnIfLettingGo(Turn turn, ref int letGoInRow)
+    {
+        if (++letGoInRow % SlotsLetGoWarning == 0)
+        {
+            // Slots let go in a row: this worker keeps waking too late for them, and asks the budget again each time.
+            LogSlotsLetGo(turn.Run.Command.JobId, turn.Run.Command.Source, letGoInRow);
         }
     }
 
@@ -649,6 +693,9 @@ public sealed partial class SyncRunner(
         "Sync {JobId}: turn of {Seconds:0.0} s; summed over its partitions: {Budget:0.0} s asking or waiting for the rate budget, {Fetch:0.0} s fetching pages (of which {Slot:0.0} s waiting for a page slot), {LoaderBusy:0.0} s with a page waiting for its loader, {Load:0.0} s loading; {Requests} requests, {LetGo} budget slots let go (woken too late for them, or a pause asked for), {SlotRate:0.00} slots a second from the first to the last")]
     private partial void LogTurn(Guid jobId, double seconds, double budget, double fetch, double slot, double loaderBusy, double load, long requests, long letGo,
         double slotRate);
+
+    [LoggerMessage(LogLevel.Information, "Sync {JobId}: budget slots of the turn: {Pacing}")]
+    private partial void LogPacing(Guid jobId, string pacing);
 
     [LoggerMessage(LogLevel.Warning, "Sync {JobId} of source {Source} failed: {Code}: {Message}")]
     private partial void LogFailed(Guid jobId, string source, string code, string message);
@@ -675,7 +722,7 @@ public sealed partial class SyncRunner(
     /// </summary>
     private sealed record Marks(DateTimeOffset? High, DateTimeOffset? Low, bool? Descending)
     {
-        public Marks With(FetchedPage page) => new(
+        public Marks With(PageRead page) => new(
             Max(High, page.HighWater), Min(Low, page.LowWater), Descending ?? page.Descending);
 
         /// <summary>
@@ -699,29 +746,6 @@ public sealed partial class SyncRunner(
 
             var until = Low.Value.AddSeconds(1);
             return position with { Next = null, Until = position.Until is { } bound && bound < until ? bound : until };
-        }
-
-        /// <param name="path">Where a record holds the source's incremental column; null when it has none.</param>
-        public static (DateTimeOffset? High, DateTimeOffset? Low, bool? Descending) Of(JsonElement records, JsonPath? path)
-        {
-            if (path is null)
-            {
-                return (null, null, null);
-            }
-
-            DateTimeOffset? high = null, low = null, first = null, last = null;
-            foreach (var record in records.EnumerateArray())
-            {
-                if (path.TrySelect(record, out var value) && RecordTimes.TryRead(value, out var time))
-                {
-                    first ??= time;
-                    last = time;
-                    high = Max(high, time);
-                    low = Min(low, time);
-                }
-            }
-
-            return (high, low, first is null || first == last ? null : first > last);
         }
 
         private static DateTimeOffset? Max(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a > b ? a : b;
@@ -755,7 +779,6 @@ public sealed partial class SyncRunner(
         private readonly SemaphoreSlim _publishing = new(1, 1);
         private readonly long[] _phaseTicks = new long[Enum.GetValues<Phase>().Length];
         private long _requests;
-        private long _slotsLetGo;
         private readonly SlotSpan _slotTimes = new();
         private long _latencyTicks = TimeSpan.FromMilliseconds(200).Ticks;
         // Elapsed milliseconds of the last publish; the first comes one interval into the turn (SyncStarted said where it began).
@@ -767,13 +790,8 @@ public sealed partial class SyncRunner(
 
         public DatasetDefinition Dataset => dataset;
 
-        /// <summary>The source's paths, parsed once a turn: where a page's records are, and where a record's incremental time is.</summary>
+        /// <summary>Where a page's records are, parsed once a turn.</summary>
         public JsonPath RecordsPath { get; } = JsonPath.Parse(source.Definition.Records.Path);
-
-        public JsonPath? MarkPath { get; } = source.Definition.Incremental is { } incremental
-                                             && source.Definition.Records.Fields.TryGetValue(incremental.Column, out var path)
-            ? JsonPath.Parse(path)
-            : null;
 
         /// <summary>The addresses the guard approved for the source's host this turn; null for an allow-listed host.</summary>
         public IReadOnlyList<IPAddress>? Approved => approved;
@@ -795,14 +813,16 @@ public sealed partial class SyncRunner(
 
         public long Requests => Interlocked.Read(ref _requests);
 
-        /// <summary>Budget slots taken and not used: the worker woke too late for them, or the upstream asked for a pause.</summary>
-        public long SlotsLetGo => Interlocked.Read(ref _slotsLetGo);
-
-        public void SlotLetGo() => Interlocked.Increment(ref _slotsLetGo);
+        /// <summary>How the turn's budget slots went: grants, lateness at send, slots let go and why.</summary>
+        public PacingLog Pacing { get; } = new(RateBudget.Ceiling(source.Definition.RateLimit.Policies) is var ceiling && double.IsFinite(ceiling)
+                ? TimeSpan.FromSeconds(1 / ceiling)
+                : TimeSpan.MaxValue / 4,
+            source.Definition.RateLimit.Policies.MinBy(p => (double)p.PerSeconds / p.Requests));
 
         /// <summary>A slot the budget gave (to be used or let go), by when it falls on this worker's clock: what the pace it granted is measured by.</summary>
         public void SlotTaken(BudgetSlot slot)
         {
+            Pacing.Granted(slot);
             var at = slot.Latest;
             lock (_slotTimes)
             {

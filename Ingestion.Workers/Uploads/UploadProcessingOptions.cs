@@ -96,19 +96,23 @@ public sealed class UploadProcessingOptions
     public TimeSpan ChunkResendAfter { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>
-    /// A Parquet file is read one row group at a time, and a row group's columns are read whole: the uncompressed size of
-    /// the columns a dataset takes from one row group is what bounds a worker's memory. Decoded, it is several times that
-    /// (Parquet.Net gives every string value its own array: the bench's 500,000-row group, 55 MB uncompressed, took about
-    /// 240 MB of managed memory), so the default is low. A file with a larger row group fails at once
-    /// (<c>row_group_too_large</c>) rather than exhausting the worker; raise it on workers with memory to spare.
-    /// </summary>
-    [Range(typeof(long), "1048576", "4294967296")]
-    public long ParquetMaxRowGroupBytes { get; set; } = 64L << 20;
-
-    /// <summary>
-    /// Small reads of a Parquet file (its footer, page headers) are served from a buffer of this size filled by one ranged
-    /// GET; a read this large or larger (a column chunk) is one GET of exactly its range.
+    /// Reads of a Parquet file smaller than a column's read (1 MiB: its footer, the column chunks of a small row group,
+    /// the end of a chunk) are served from a buffer of this size filled by one ranged GET, so that the mapped columns of a
+    /// row group of a few MiB are fetched by one GET rather than one each; a column's full 1 MiB reads are GETs of exactly
+    /// their range.
     /// </summary>
     [Range(64 * 1024, 64 << 20)]
     public int ParquetReadAheadBytes { get; set; } = 4 << 20;
+
+    /// <summary>
+    /// The largest decompressed size (from the footer) of a mapped Parquet column chunk a worker reads, or 0 (the
+    /// default) for no limit. Arrow sizes its buffers from page headers and dictionary sizes, so a chunk's decompressed
+    /// size bounds what one column may make the worker hold (all of it when the chunk is one page, as Parquet.Net
+    /// writes). A larger one fails the job at once (<c>column_chunk_too_large</c>), before any page is read. Off by
+    /// default: the footer does not say how the chunk is paged, and valid files with small pages have chunks of
+    /// hundreds of MiB (pyarrow's million-row groups of a 300-byte text column are 315 MiB), which load in a few MB.
+    /// Set it where files come from writers that make one page per chunk, or from untrusted ones.
+    /// </summary>
+    [Range(0, 2L << 30)]
+    public long ParquetMaxColumnChunkBytes { get; set; } = Parquet.ParquetRecords.DefaultMaxColumnChunkBytes;
 }

@@ -96,7 +96,7 @@ public sealed partial class UploadProcessor(
         {
             // The object's own first bytes say whether it is compressed; the rest of what is sniffed is the text inside.
             var compression = source.Size == 0 ? SourceCompression.None
-                : Decompression.Of(await store.ReadHeadAsync(job.Bucket, job.Key, Decompression.MagicLength, source.ETag, cancellationToken));
+                : CompressionMagic.Of(await store.ReadHeadAsync(job.Bucket, job.Key, CompressionMagic.Length, source.ETag, cancellationToken));
             var head = source.Size == 0 ? []
                 : await DecodedSource.ReadHeadAsync(store, job, source.ETag, compression, FileSniffer.SampleSize, cancellationToken);
             var text = new SourceText(format == UploadFormat.Csv ? DecodedSource.Of(head, dialect) : SourceEncoding.Utf8, compression);
@@ -322,6 +322,14 @@ public sealed partial class UploadProcessor(
             // Only a decompressor throws this: what was committed before the broken data stays, and the job says where.
             return await FailAsync(connection, job, checkpoint, events, Corrupt(e, checkpoint), cancellationToken);
         }
+        catch (CorruptParquetException e)
+        {
+            // Its footer read, a row group does not: the rows before the batch it broke stay, and the job says where.
+            var problem = new FileProblem("corrupt_file", checkpoint.Line == 0
+                ? $"The Parquet file is corrupt: {e.Message}; nothing was loaded."
+                : $"The Parquet file is corrupt: {e.Message}. Rows up to row {checkpoint.Line:N0} are loaded, the rest are not.");
+            return await FailAsync(connection, job, checkpoint, events, problem, cancellationToken);
+        }
         finally
         {
             records?.Dispose();
@@ -409,7 +417,7 @@ public sealed partial class UploadProcessor(
     [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is {Compression}-compressed ({Bytes} bytes): loaded as one chunk, since a compressed stream cannot be split at byte ranges")]
     private partial void LogCompressedOneChunk(Guid jobId, string compression, long bytes);
 
-    [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is a Parquet file ({Bytes} bytes): loaded as one chunk, one row group at a time, since its rows are in column chunks that no byte range of the file cuts into whole rows")]
+    [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is a Parquet file ({Bytes} bytes): loaded as one chunk, a batch of rows at a time page by page, since its rows are in column chunks that no byte range of the file cuts into whole rows")]
     private partial void LogParquetOneChunk(Guid jobId, long bytes);
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: slice ends after line {Line} ({Rows} rows loaded); a new message carries on")]

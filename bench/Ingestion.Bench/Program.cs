@@ -12,7 +12,7 @@ using Ingestion.Tests.Infrastructure;
 // make bench-progress: Ingestion.Bench progress --jobs 50 --clients 200
 // make bench-read: Ingestion.Bench read --transactions N --accounts N --rate R --seconds S --step-seconds S --export-rows N [--export-only 1]
 // make chaos: Ingestion.Bench chaos --minutes 10 [--grace 300] [--seed N]
-// make bench-sync: Ingestion.Bench sync --events N [--page-size 5000] [--requests-per-second 10] [--window sliding] [--workers 2] [--parallelism 16]
+// make bench-sync: Ingestion.Bench sync --events N [--page-size 5000] [--requests-per-second 10] [--window sliding] [--workers 2] [--parallelism 16] [--warm-up 1] [--margin-ms 5]
 var command = args.FirstOrDefault();
 var options = Arguments.Parse(args.Skip(1));
 switch (command)
@@ -34,7 +34,7 @@ switch (command)
     case "read":
         await ReadBench.RunAsync(options.Long("transactions", 5_000_000), options.Long("accounts", 100_000), (int)options.Long("rate", 2000),
             (int)options.Long("seconds", 60), (int)options.Long("step-seconds", 20), options.Long("export-rows", 10_000_000),
-            options.Long("export-only", 0) != 0);
+            options.Long("export-only", 0) != 0, options.Long("explain", 0) != 0);
         break;
     case "chaos":
         return await ChaosRun.RunAsync(options.Double("minutes", 10), TimeSpan.FromSeconds(options.Long("grace", 300)),
@@ -42,7 +42,8 @@ switch (command)
     case "sync":
         return await SyncBench.RunAsync(options.Long("events", 3_000_000), (int)options.Long("page-size", 5000),
             (int)options.Long("requests-per-second", 10), options.String("window", "sliding"), (int)options.Long("workers", 2),
-            (int)options.Long("parallelism", 16));
+            (int)options.Long("parallelism", 16), options.Long("warm-up", 1) != 0,
+            (int)options.Long("margin-ms", 5));
     default:
         Console.Error.WriteLine("usage: Ingestion.Bench upload --bytes N | ingest --rows N | statement --lines N | progress --jobs N --clients M | chaos --minutes N | sync --events N");
         return 2;

@@ -224,14 +224,15 @@ function describeConfig() {
 
 function emptyStats() {
   return { requests: 0, requests_by_credential: {}, http429: 0, http5xx: 0, over_policy: 0,
-    over_policy_by_credential: {}, http401: 0, cursor_expired: 0, events_served: 0 };
+    over_policy_by_credential: {}, http401: 0, cursor_expired: 0, events_served: 0,
+    first_request_ms: null, last_answered_ms: null };
 }
 
 /** How many events exist now: the configured ones, those appended, and those that arrived since. */
 const currentTotal = () => state.total + Math.floor((Date.now() - state.configuredAt) / 1000 * config.arrivalsPerSecond);
 
 /** Event i's time (Unix seconds): spread evenly over [start, end) for the first `events`, later ones continue the pace. */
-const eventTime = i => state.startS + Math.floor(i * state.spanS / state.baseCount);
+const eventTime = (i, st = state) => st.startS + Math.floor(i * st.spanS / st.baseCount);
 
 /** The first index in [lo, hi) whose time is >= t (hi when none). */
 function firstAtOrAfter(t, lo, hi) {
@@ -266,57 +267,69 @@ function budgetOf(credential) {
 
 // ---------------------------------------------------------------- rendering
 
-function timestampJson(t, i) {
-  const format = state.formats[mix(config.seed, i, 7) % state.formats.length];
+// Renderers take the view (state, config, stats) their request captured at its start: a page renders in slices, and a
+// POST /_sim/config or stats reset between two slices must not mix two configurations in one page.
+function timestampJson(view, t, i) {
+  const format = view.state.formats[mix(view.config.seed, i, 7) % view.state.formats.length];
   if (format === 'unix_s') return String(t);
   if (format === 'unix_ms') return String(t * 1000);
   return `"${new Date(t * 1000).toISOString().replace('.000Z', 'Z')}"`;
 }
 
-function eventJson(position) {
-  const i = state.repeated.get(position) ?? position;
-  const s = config.seed;
-  const t = eventTime(i);
+function eventJson(view, position) {
+  const i = view.state.repeated.get(position) ?? position;
+  const s = view.config.seed;
+  const t = eventTime(i, view.state);
   const user = mix(s, i, 11) % 3000;
   const type = TYPES[mix(s, i, 13) % TYPES.length];
-  return `{"id":"${uuid(s, 100, i)}","type":"${type}","timestamp":${timestampJson(t, i)},`
+  return `{"id":"${uuid(s, 100, i)}","type":"${type}","timestamp":${timestampJson(view, t, i)},`
     + `"user":{"id":"u_${user}","device":"${DEVICES[user % DEVICES.length]}"},`
     + `"session_id":"s_${mix(s, i, 17) % 60000}","value":${(mix(s, i, 19) % 100000) / 100}}`;
 }
 
-function transactionJson(account, n) {
-  const s = config.seed;
-  const t = state.startS + Math.floor(n * state.spanS / Math.max(1, config.transactionsPerAccount));
+function transactionJson(view, account, n) {
+  const s = view.config.seed;
+  const t = view.state.startS + Math.floor(n * view.state.spanS / Math.max(1, view.config.transactionsPerAccount));
   const cents = mix(s, account * 1000003 + n, 23) % 500000;
   return `{"id":"txn_${account}_${n}","account_id":"${account}","user_id":"u_${account}",`
     + `"type":"${mix(s, account, n) % 3 === 0 ? 'credit' : 'debit'}","amount":"${(cents / 100).toFixed(2)}",`
     + `"currency":"${CURRENCIES[account % CURRENCIES.length]}","created_at":"${new Date(t * 1000).toISOString()}"}`;
 }
 
+// A page of 5,000 events takes tens of milliseconds of this single thread to render. Rendered in one go, a request
+// arriving meanwhile would be admitted, and stamped by the rate limiter, only after it: two requests sent 100 ms apart
+// could be stamped 40 ms apart, and the limiter would count a client that kept its policy as over it. An API's limiter
+// stamps a request when it arrives (a gateway in front of the servers), so pages are rendered in slices that let
+// arriving requests in between.
+const RENDER_SLICE = 250;
+
 /** Items hi-1 down to max(lo, hi-limit), newest first. */
-function renderRange(render, lo, hi, limit) {
+async function renderRange(render, lo, hi, limit) {
   const parts = [];
   const stop = Math.max(lo, hi - limit);
-  for (let i = hi - 1; i >= stop; i--) parts.push(render(i));
+  for (let i = hi - 1; i >= stop; i--) {
+    parts.push(render(i));
+    if (parts.length % RENDER_SLICE === 0) await new Promise(resolve => setImmediate(resolve));
+  }
   return { json: `[${parts.join(',')}]`, count: parts.length, nextHi: stop };
 }
 
 // Cursors carry the remaining index range and when they were issued; they expire after cursorTtlSeconds.
-function encodeCursor(kind, lo, hi) {
-  return Buffer.from(`${state.generation}.${kind}.${lo}.${hi}.${Date.now()}`).toString('base64url');
+function encodeCursor(view, kind, lo, hi) {
+  return Buffer.from(`${view.state.generation}.${kind}.${lo}.${hi}.${Date.now()}`).toString('base64url');
 }
 
-function decodeCursor(value, kind) {
+function decodeCursor(view, value, kind) {
   const parts = Buffer.from(value, 'base64url').toString().split('.');
   const [generation, k, lo, hi, issued] = [Number(parts[0]), parts[1], Number(parts[2]), Number(parts[3]), Number(parts[4])];
   if (parts.length !== 5 || k !== kind || !Number.isInteger(lo) || !Number.isInteger(hi) || !(lo <= hi) || !Number.isFinite(issued)) {
     throw new BadRequest('invalid_cursor', 'The cursor is not one this API issued.');
   }
-  if (generation !== state.generation || Date.now() - issued > config.cursorTtlSeconds * 1000) {
-    state.stats.cursor_expired++;
+  if (generation !== view.state.generation || Date.now() - issued > view.config.cursorTtlSeconds * 1000) {
+    view.stats.cursor_expired++;
     throw new BadRequest('cursor_expired',
-      `The cursor expired (cursors live ${config.cursorTtlSeconds} s). Restart the listing with since/until.`,
-      config.cursorExpiredStatus);
+      `The cursor expired (cursors live ${view.config.cursorTtlSeconds} s). Restart the listing with since/until.`,
+      view.config.cursorExpiredStatus);
   }
   return { lo, hi };
 }
@@ -356,14 +369,14 @@ function selfUrl(req, url, params) {
 
 // ---------------------------------------------------------------- endpoints
 
-function eventsByCursor(req, url, res, style) {
+async function eventsByCursor(view, req, url, res, style) {
   const limit = pageSize(url);
   const cursor = url.searchParams.get('cursor');
-  const range = cursor ? decodeCursor(cursor, 'e') : eventRange(url);
-  const page = renderRange(eventJson, range.lo, range.hi, limit);
+  const range = cursor ? decodeCursor(view, cursor, 'e') : eventRange(url);
+  const page = await renderRange(i => eventJson(view, i), range.lo, range.hi, limit);
   const hasMore = page.nextHi > range.lo;
-  const next = hasMore ? encodeCursor('e', range.lo, page.nextHi) : null;
-  state.stats.events_served += page.count;
+  const next = hasMore ? encodeCursor(view, 'e', range.lo, page.nextHi) : null;
+  view.stats.events_served += page.count;
   const total = range.hi - range.lo;
   const headers = {};
   if (next) headers['X-Next-Cursor'] = next;
@@ -373,17 +386,17 @@ function eventsByCursor(req, url, res, style) {
   }
   // meta.total: the events the listing selects, reported on its first page (as the seed's API reports 3,000,000).
   return send(res, 200, `{"data":${page.json},"meta":{"next_cursor":${next ? `"${next}"` : 'null'},"has_more":${hasMore},`
-    + `"total":${cursor ? 'null' : total},"cursor_expires_in":${config.cursorTtlSeconds}}}`, headers);
+    + `"total":${cursor ? 'null' : total},"cursor_expires_in":${view.config.cursorTtlSeconds}}}`, headers);
 }
 
-function eventsByPage(req, url, res) {
+async function eventsByPage(view, req, url, res) {
   const perPage = pageSize(url);
   const pageNumber = nonNegativeInt(url, 'page', 1);
   if (pageNumber < 1) throw new BadRequest('invalid_parameter', 'page starts at 1.');
   const { lo, hi } = eventRange(url);
   const top = hi - (pageNumber - 1) * perPage;
-  const page = top > lo ? renderRange(eventJson, lo, top, perPage) : { json: '[]', count: 0, nextHi: lo };
-  state.stats.events_served += page.count;
+  const page = top > lo ? await renderRange(i => eventJson(view, i), lo, top, perPage) : { json: '[]', count: 0, nextHi: lo };
+  view.stats.events_served += page.count;
   const lastPage = Math.max(1, Math.ceil((hi - lo) / perPage));
   const links = [];
   if (page.nextHi > lo) links.push(`<${selfUrl(req, url, { page: pageNumber + 1, per_page: perPage })}>; rel="next"`);
@@ -392,17 +405,17 @@ function eventsByPage(req, url, res) {
     { Link: links.join(', ') });
 }
 
-function eventsByOffset(req, url, res) {
+async function eventsByOffset(view, req, url, res) {
   const limit = pageSize(url);
   const offset = nonNegativeInt(url, 'offset', 0);
   const { lo, hi } = eventRange(url);
   const top = hi - offset;
-  const page = top > lo ? renderRange(eventJson, lo, top, limit) : { json: '[]', count: 0, nextHi: lo };
-  state.stats.events_served += page.count;
+  const page = top > lo ? await renderRange(i => eventJson(view, i), lo, top, limit) : { json: '[]', count: 0, nextHi: lo };
+  view.stats.events_served += page.count;
   return send(res, 200, `{"data":${page.json},"meta":{"offset":${offset},"limit":${limit},"total":${hi - lo}}}`);
 }
 
-function transactions(req, url, res, account) {
+async function transactions(view, req, url, res, account) {
   if (!(account >= 1 && account <= config.accounts)) {
     return send(res, 404, JSON.stringify({ error: 'not_found', message: `There is no account ${account}.` }));
   }
@@ -410,7 +423,7 @@ function transactions(req, url, res, account) {
   const cursor = url.searchParams.get('cursor');
   let range;
   if (cursor) {
-    range = decodeCursor(cursor, `t${account}`);
+    range = decodeCursor(view, cursor, `t${account}`);
   } else {
     const since = parseTime(url.searchParams.get('since'), 'since');
     const n = config.transactionsPerAccount;
@@ -419,9 +432,9 @@ function transactions(req, url, res, account) {
     if (since !== null) { let a = 0, b = n; while (a < b) { const m = (a + b) >> 1; if (timeOf(m) < since) a = m + 1; else b = m; } lo = a; }
     range = { lo, hi: n };
   }
-  const page = renderRange(k => transactionJson(account, k), range.lo, range.hi, limit);
+  const page = await renderRange(k => transactionJson(view, account, k), range.lo, range.hi, limit);
   const hasMore = page.nextHi > range.lo;
-  const next = hasMore ? encodeCursor(`t${account}`, range.lo, page.nextHi) : null;
+  const next = hasMore ? encodeCursor(view, `t${account}`, range.lo, page.nextHi) : null;
   return send(res, 200, `{"data":${page.json},"meta":{"next_cursor":${next ? `"${next}"` : 'null'},"has_more":${hasMore},`
     + `"total":${cursor ? 'null' : range.hi - range.lo}}}`);
 }
@@ -513,7 +526,12 @@ async function handle(req, res) {
   if (url.pathname.startsWith('/_sim/')) return control(req, url, res);
 
   const now = Date.now();
+  const view = { state, config, stats: state.stats };
   state.stats.requests++;
+  // When the upstream first heard from a client and last finished answering one: a benchmark's time outside them is the
+  // client's own (its start and its end), not the upstream's pace.
+  if (view.stats.first_request_ms === null) view.stats.first_request_ms = now;
+  res.on('finish', () => { view.stats.last_answered_ms = Date.now(); });
   const credential = credentialOf(req, url);
   if (!credential || (config.keys.length > 0 && !config.keys.includes(credential.key))) {
     state.stats.http401++;
@@ -539,13 +557,13 @@ async function handle(req, res) {
   if (config.latencyMs > 0) await new Promise(r => setTimeout(r, config.latencyMs));
   if (req.method !== 'GET') return send(res, 405, JSON.stringify({ error: 'method_not_allowed', message: 'Only GET.' }));
   switch (url.pathname) {
-    case '/v1/events': return eventsByCursor(req, url, res, 'cursor');
-    case '/v1/events/links': return eventsByCursor(req, url, res, 'links');
-    case '/v1/events/pages': return eventsByPage(req, url, res);
-    case '/v1/events/offset': return eventsByOffset(req, url, res);
+    case '/v1/events': return eventsByCursor(view, req, url, res, 'cursor');
+    case '/v1/events/links': return eventsByCursor(view, req, url, res, 'links');
+    case '/v1/events/pages': return eventsByPage(view, req, url, res);
+    case '/v1/events/offset': return eventsByOffset(view, req, url, res);
     default: {
       const m = /^\/v1\/accounts\/(\d+)\/transactions$/.exec(url.pathname);
-      if (m) return transactions(req, url, res, Number(m[1]));
+      if (m) return transactions(view, req, url, res, Number(m[1]));
       return send(res, 404, JSON.stringify({ error: 'not_found', message: `No ${url.pathname}.` }));
     }
   }

@@ -9,7 +9,7 @@ using Parquet.Schema;
 namespace Ingestion.Tests.EndToEnd.Formats;
 
 /// <summary>
-/// Parquet uploads (<c>format=parquet</c>): read from S3 by ranged GETs, one row group at a time, columns matched by name
+/// Parquet uploads (<c>format=parquet</c>): read from S3 by ranged GETs, page by page a batch of rows at a time, columns matched by name
 /// (a declared source wins) and converted to the dataset's types; rejects are named by row group and row. The files are
 /// written here with Parquet.Net's writer.
 /// </summary>
@@ -124,11 +124,47 @@ public sealed class When_a_file_is_parquet
         Assert.That(asParquet["error"]!["message"]!.GetValue<string>(), Does.Contain("most likely CSV"));
     }
 
-    private async Task<JsonNode> UploadAsync(byte[] file, string query)
+    [Test]
+    public async Task Should_fail_a_truncated_file_and_a_garbage_page_as_corrupt_saying_which_rows_are_loaded()
+    {
+        // A dataset of its own: the rows this file loads would collide with the other tests' keys.
+        var dataset = _dataset + "_corrupt";
+        await _acme.CreateDatasetAsync(new
+        {
+            name = dataset,
+            columns = new object[] { new { name = "order_id", type = "uuid", required = true }, new { name = "quantity", type = "integer" } },
+            key = new[] { "order_id" },
+        });
+        DataField[] fields = [new DataField<Guid>("order_id"), new DataField<long?>("Quantity")];
+        var file = await ParquetAsync(groups: 2, rowsPerGroup: 600, fields);
+
+        var truncated = await UploadAsync(file[..(file.Length / 2)], "?format=parquet", dataset);
+        Assert.That(truncated["error"]!["code"]!.GetValue<string>(), Is.EqualTo("corrupt_file"), truncated.ToJsonString());
+        Assert.That(truncated["error"]!["message"]!.GetValue<string>(), Does.StartWith("The file is not a readable Parquet file: ")
+            .And.Not.Contains(" at "));
+
+        // The second row group's Quantity chunk overwritten where its first page starts: the footer reads, that group not.
+        await using (var reader = await ParquetReader.CreateAsync(new MemoryStream(file)))
+        {
+            file.AsSpan((int)reader.Metadata!.RowGroups[1].Columns[1].MetaData!.DataPageOffset, 32).Fill(0xFF);
+        }
+
+        var garbage = await UploadAsync(file, "?format=parquet", dataset);
+        Assert.That(garbage["status"]!.GetValue<string>(), Is.EqualTo("failed"), garbage.ToJsonString());
+        Assert.That(garbage["error"]!["code"]!.GetValue<string>(), Is.EqualTo("corrupt_file"));
+        Assert.That(garbage["error"]!["message"]!.GetValue<string>(),
+            Does.StartWith("The Parquet file is corrupt: row group 2 of 2, column 'Quantity', cannot be decoded (")
+                .And.EndWith("). Rows up to row 500 are loaded, the rest are not.")
+                .And.Not.Contains(" at "));
+        Assert.That(garbage["progress"]!["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(500), "the first batch");
+        Assert.That(await TestRun.Shared.Sandbox.ScalarAsync<long>($"select count(*) from tenant_acme.{dataset}"), Is.EqualTo(500));
+    }
+
+    private async Task<JsonNode> UploadAsync(byte[] file, string query, string? dataset = null)
     {
         using var content = new ByteArrayContent(file);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/vnd.apache.parquet");
-        using var response = await _acme.PostAsync($"/v1/datasets/{_dataset}/uploads{query}", content);
+        using var response = await _acme.PostAsync($"/v1/datasets/{dataset ?? _dataset}/uploads{query}", content);
         var body = await response.Content.ReadAsStringAsync();
         Assert.That((int)response.StatusCode, Is.EqualTo(202), body);
         return await _acme.WaitForJobEndAsync(JsonNode.Parse(body)!["jobId"]!.GetValue<Guid>());

@@ -53,7 +53,7 @@ public sealed class When_a_worker_dies_in_a_parquet_file
         Assert.That((int)response.StatusCode, Is.EqualTo(202), body);
         var jobId = JsonNode.Parse(body)!["jobId"]!.GetValue<Guid>();
 
-        var killedAt = await WaitForLoadedAsync(jobId, Rows / 2);
+        var killedAt = await _deployment.WaitForRowsLoadedAsync(jobId, Rows / 2);
         _deployment.Workers[^1].Kill();
         await _deployment.StartWorkerAsync();
         var job = await acme.WaitForJobEndAsync(jobId, seconds: 120);
@@ -73,24 +73,6 @@ public sealed class When_a_worker_dies_in_a_parquet_file
             "the object's bytes through its last row group (the footer after it is not counted)");
     }
 
-    private async Task<long> WaitForLoadedAsync(Guid jobId, long atLeast)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(120);
-        while (DateTime.UtcNow < deadline)
-        {
-            var loaded = await _deployment.Sandbox.ScalarAsync<long?>(
-                "select rows_loaded from ingestion.upload_checkpoints where job_id = @id", ("id", jobId)) ?? 0;
-            if (loaded >= atLeast)
-            {
-                return loaded;
-            }
-
-            await Task.Delay(5);
-        }
-
-        Assert.Fail($"fewer than {atLeast} rows were loaded within 120 s");
-        return 0;
-    }
 
     /// <summary>Row n: id n, value n / 1000 as DECIMAL(10,3), label "reading n" except every third, null.</summary>
     private static async Task<byte[]> ParquetAsync()

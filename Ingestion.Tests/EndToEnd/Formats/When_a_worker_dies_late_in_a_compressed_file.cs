@@ -43,7 +43,7 @@ public sealed class When_a_worker_dies_late_in_a_compressed_file
         var text = Encoding.UTF8.GetBytes(csv.ToString());
         var gzip = When_a_file_is_compressed.Gzip(text);
         var jobId = await acme.StartUploadAsync("events", gzip);
-        var killedAt = await WaitForLoadedAsync(jobId, (long)(Rows * 0.85));
+        var killedAt = await _deployment.WaitForRowsLoadedAsync(jobId, (long)(Rows * 0.85));
         _deployment.Workers[^1].Kill();
         await _deployment.StartWorkerAsync();
 
@@ -60,24 +60,6 @@ public sealed class When_a_worker_dies_late_in_a_compressed_file
         Assert.That(job["progress"]!["uncompressedBytesRead"]!.GetValue<long>(), Is.EqualTo(text.Length - 1), "to the end of the last record");
     }
 
-    private async Task<long> WaitForLoadedAsync(Guid jobId, long atLeast)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(120);
-        while (DateTime.UtcNow < deadline)
-        {
-            var loaded = await _deployment.Sandbox.ScalarAsync<long?>(
-                "select rows_loaded from ingestion.upload_checkpoints where job_id = @id", ("id", jobId)) ?? 0;
-            if (loaded >= atLeast)
-            {
-                return loaded;
-            }
-
-            await Task.Delay(5);
-        }
-
-        Assert.Fail($"fewer than {atLeast} rows were loaded within 120 s");
-        return 0;
-    }
 
     private async Task<(long Count, long Distinct, long Max)> CountsAsync()
     {

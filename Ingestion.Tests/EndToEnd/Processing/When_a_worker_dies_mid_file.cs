@@ -43,7 +43,7 @@ public sealed class When_a_worker_dies_mid_file
         var kills = new List<long>();
         foreach (var fraction in new[] { 0.2, 0.45, 0.7 })
         {
-            var loaded = await WaitForLoadedAsync(jobId, (long)(Rows * fraction));
+            var loaded = await _deployment.WaitForRowsLoadedAsync(jobId, (long)(Rows * fraction));
             _deployment.Workers[^1].Kill();
             kills.Add(loaded);
             await _deployment.StartWorkerAsync();
@@ -63,24 +63,6 @@ public sealed class When_a_worker_dies_mid_file
             "the job was carried by more than one message");
     }
 
-    private async Task<long> WaitForLoadedAsync(Guid jobId, long atLeast)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(120);
-        while (DateTime.UtcNow < deadline)
-        {
-            var loaded = await _deployment.Sandbox.ScalarAsync<long?>(
-                "select rows_loaded from ingestion.upload_checkpoints where job_id = @id", ("id", jobId)) ?? 0;
-            if (loaded >= atLeast)
-            {
-                return loaded;
-            }
-
-            await Task.Delay(5);
-        }
-
-        Assert.Fail($"fewer than {atLeast} rows were loaded within 120 s");
-        return 0;
-    }
 
     private async Task<(long Count, long Distinct, long Max)> CountsAsync()
     {

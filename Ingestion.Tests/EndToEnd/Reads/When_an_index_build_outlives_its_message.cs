@@ -13,11 +13,41 @@ namespace Ingestion.Tests.EndToEnd.Reads;
 /// (<c>IndexBuilds:MaxHold</c>), and an open write makes <c>CONCURRENTLY</c> wait, so the build outlives it
 /// in seconds: it is started once, the message is let go while it runs, and a later turn finishes the job.
 /// A worker killed mid-build leaves an INVALID index and a backend that PostgreSQL ends within a second
-/// (<c>client_connection_check_interval</c>); the other worker drops it and builds again.
+/// (<c>client_connection_check_interval</c>); the other worker drops it and builds again. A worker stopped
+/// gracefully cancels its build and says so: it is built again without counting a start.
 /// </summary>
 public sealed class When_an_index_build_outlives_its_message
 {
     private const int Rows = 200;
+
+    private Deployment? _ownWorkers;
+
+    /// <summary>
+    /// Three workers of their own, started once for the tests that kill or stop the worker running a build (each
+    /// leaves at least one other to take the job on). <c>MaxStarts</c> is 2: a killed worker's build is started again
+    /// once, and a stopped worker's build that counted as a start would show as two. The reaper looks every second and
+    /// takes a job quiet for 5 s whose lock nobody holds: a build outlives its message (<c>MaxHold</c>), so the turn after
+    /// it may arrive while the build still holds the job and step aside, and when the worker is then killed no message is
+    /// left for the job: the reaper is what carries it on (after its default 5 minutes in production).
+    /// </summary>
+    private async Task<Deployment> OwnWorkersAsync() =>
+        _ownWorkers ??= await Deployment.StartAsync(TestRun.Servers, "index-workers", new Dictionary<string, string>
+        {
+            ["IndexBuilds__MaxHold"] = "00:00:01",
+            ["IndexBuilds__LockTimeout"] = "00:00:30",
+            ["IndexBuilds__MaxStarts"] = "2",
+            ["Reaper__Period"] = "00:00:01",
+            ["Reaper__StaleAfter"] = "00:00:05",
+        }, workers: 3);
+
+    [OneTimeTearDown]
+    public async Task StopOwnWorkersAsync()
+    {
+        if (_ownWorkers is not null)
+        {
+            await _ownWorkers.DisposeAsync();
+        }
+    }
 
     [Test]
     public async Task Should_build_once_and_let_the_message_go_while_it_runs()
@@ -50,11 +80,7 @@ public sealed class When_an_index_build_outlives_its_message
     [Test]
     public async Task Should_drop_what_a_killed_worker_left_and_build_it_again()
     {
-        await using var deployment = await Deployment.StartAsync(TestRun.Servers, "index-killed", new Dictionary<string, string>
-        {
-            ["IndexBuilds__MaxHold"] = "00:00:01",
-            ["IndexBuilds__LockTimeout"] = "00:00:30",
-        }, workers: 2);
+        var deployment = await OwnWorkersAsync();
         using var acme = deployment.Client(Keys.Acme);
         var name = "killed_" + Guid.NewGuid().ToString("N")[..8];
         await acme.CreateDatasetAsync(When_dataset_rows_are_read.Definition(name));
@@ -74,13 +100,55 @@ public sealed class When_an_index_build_outlives_its_message
             await open.RollbackAsync();
         }
 
-        // The other worker takes the job's message on (redelivered, or sent back by the killed worker's last turn).
+        // Another worker takes the job on: its message redelivered, sent back by the killed worker's last turn, or, when
+        // that turn's message came while the build held the job and stepped aside, sent again by the reaper.
         var job = await acme.WaitForJobAsync(jobId, TimeSpan.FromSeconds(60), "built", "failed", "cancelled");
 
         Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("built"), job.ToJsonString());
         Assert.That(await StartsAsync(deployment, jobId), Is.EqualTo(2), "built again after the first build died with its worker");
         Assert.That(await IndexesAsync(deployment, name, DatasetIndex.NameOf(name, ["price"])), Is.EqualTo((1L, 0L)),
             "one valid index, nothing invalid left");
+    }
+
+    [Test]
+    public async Task Should_build_again_without_counting_a_start_when_its_worker_is_stopped()
+    {
+        // A deployment stops workers gracefully (SIGTERM): the build it cancels is not one of IndexBuilds:MaxStarts, which
+        // bounds builds lost to crashes.
+        var deployment = await OwnWorkersAsync();
+        using var acme = deployment.Client(Keys.Acme);
+        var name = "stopped_" + Guid.NewGuid().ToString("N")[..8];
+        await acme.CreateDatasetAsync(When_dataset_rows_are_read.Definition(name));
+        await FillAsync(deployment, name);
+
+        Guid jobId;
+        string started;
+        HostProcess? other = null;
+        await using (var writer = await deployment.Sandbox.Db.OpenConnectionAsync())
+        await using (var open = await HoldWriteAsync(writer, name))
+        {
+            jobId = await AddIndexAsync(acme, name, "price");
+            await WaitUntilAsync(async () => await BuildingAsync(deployment, jobId), "the build runs on its recorded backend");
+
+            started = $"Index build {jobId}: build 1 started";
+            var stopped = deployment.Workers.Single(w => w.Log().Contains(started));
+            await stopped.StopAsync();
+            Assert.That(stopped.Log(), Does.Contain($"Index build {jobId}: the worker is stopping and cancelled its build"));
+
+            // Another worker takes the job on; dropping what the stopped build left waits for the open write.
+            await WaitUntilAsync(() => Task.FromResult((other = deployment.Workers.FirstOrDefault(w => w != stopped && w.Log().Split('\n')
+                .Any(line => line.Contains($"Index build {jobId}") && line.Contains("was stopped with its worker; it is built again")))) is not null),
+                "another worker found the stopped build");
+            await open.RollbackAsync();
+        }
+
+        var job = await acme.WaitForJobAsync(jobId, TimeSpan.FromSeconds(60), "built", "failed", "cancelled");
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("built"), job.ToJsonString());
+        Assert.That(other!.Log(), Does.Contain(started), "another worker built it again, recorded as the same start");
+        Assert.That(await StartsAsync(deployment, jobId), Is.EqualTo(1), "the build its worker stopped is not counted");
+        Assert.That(await IndexesAsync(deployment, name, DatasetIndex.NameOf(name, ["price"])), Is.EqualTo((1L, 0L)),
+            "one valid index, nothing the stopped build left");
     }
 
     [Test]

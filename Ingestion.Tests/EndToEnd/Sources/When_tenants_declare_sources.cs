@@ -60,7 +60,7 @@ public sealed class When_tenants_declare_sources
         // Replaced without a secret: the stored one is kept.
         var replacement = TestSources.Events(name, dataset, _simulator.BaseUrl);
         replacement["auth"]!.AsObject().Remove("secret");
-        replacement["rateLimit"] = JsonNode.Parse("""{"policies":[{"requests":5,"perSeconds":1},{"requests":100,"perSeconds":60}]}""");
+        replacement["rateLimit"] = JsonNode.Parse("""{"policies":[{"requests":5,"perSeconds":1},{"requests":100,"perSeconds":60}],"marginMilliseconds":5}""");
         replacement["schedule"] = JsonNode.Parse("""{"everyMinutes":15}""");
         using (var replaced = await _acme.PutAsJsonAsync($"/v1/sources/{name}", replacement))
         {
@@ -71,6 +71,8 @@ public sealed class When_tenants_declare_sources
         var after = await _acme.GetJsonAsync($"/v1/sources/{name}");
         Assert.That(after["rateLimit"]!["policies"]!.ToJsonString(),
             Is.EqualTo("""[{"requests":5,"perSeconds":1},{"requests":100,"perSeconds":60}]"""));
+        Assert.That(after["rateLimit"]!["marginMilliseconds"]!.GetValue<int>(), Is.EqualTo(5));
+        Assert.That(described["rateLimit"]!["marginMilliseconds"]!.GetValue<int>(), Is.EqualTo(25), "the default, said");
         Assert.That(after["schedule"]!.ToJsonString(), Is.EqualTo("""{"everyMinutes":15,"mode":"incremental"}"""));
         Assert.That(after["auth"]!["hasSecret"]!.GetValue<bool>(), Is.True);
 
@@ -107,7 +109,7 @@ public sealed class When_tenants_declare_sources
         fields["colour"] = "$.colour";
         fields["value"] = "value.amount";
         source["pagination"]!.AsObject().Remove("cursorParameter");
-        source["rateLimit"] = JsonNode.Parse("""{"policies":[{"requests":0,"perSeconds":60}]}""");
+        source["rateLimit"] = JsonNode.Parse("""{"policies":[{"requests":0,"perSeconds":60}],"marginMilliseconds":1001}""");
         source["incremental"]!["column"] = "user_id";
         source["partitions"] = JsonNode.Parse("""{"start":"2026-01-01T00:00:00Z","sliceSeconds":3600}""");
         source["incremental"]!.AsObject().Remove("untilParameter");
@@ -122,8 +124,10 @@ public sealed class When_tenants_declare_sources
         Assert.That(errors.Select(e => e.Key), Is.EquivalentTo(new[]
         {
             "name", "records.fields", "records.fields.colour", "records.fields.value", "pagination.cursorParameter",
-            "rateLimit.policies[0].requests", "incremental.column", "incremental.untilParameter", "schedule.everyMinutes",
+            "rateLimit.policies[0].requests", "rateLimit.marginMilliseconds", "incremental.column", "incremental.untilParameter",
+            "schedule.everyMinutes",
         }));
+        Assert.That(errors["rateLimit.marginMilliseconds"]![0]!.GetValue<string>(), Does.Contain("from 0 to 1000 milliseconds"));
         var mapping = errors["records.fields"]!.AsArray().Select(e => e!.GetValue<string>()).ToList();
         Assert.That(mapping, Has.Some.Contains("key column 'id'"));
         Assert.That(mapping, Has.Some.Contains("required column 'type'"));

@@ -2,7 +2,6 @@ using Ingestion.Platform.Database;
 using Ingestion.Platform.Sources;
 using Ingestion.Tests.Infrastructure;
 using Ingestion.Workers.Syncs;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Ingestion.Tests.EndToEnd.Syncs;
@@ -26,8 +25,7 @@ public sealed class When_a_budget_key_outlives_what_it_learned
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _sandbox = await Sandbox.CreateAsync(TestRun.Servers, "budget_" + Guid.NewGuid().ToString("N")[..8]);
-        await new DatabaseMigrator(_sandbox.Db, [], NullLogger<DatabaseMigrator>.Instance).StartAsync(CancellationToken.None);
+        _sandbox = await MigratedSandbox.CreateAsync("budget");
         _budget = new RateBudget(_sandbox.Db);
         _catalog = new SourceCatalog(_sandbox.Db, new SourceSecrets(Options.Create(new SourceOptions { SecretKey = Keys.SourcesSecretKey })));
     }
@@ -87,7 +85,7 @@ public sealed class When_a_budget_key_outlives_what_it_learned
     {
         var key = "key-" + Guid.NewGuid();
         var now = DateTimeOffset.UtcNow;
-        await _budget.ObserveAsync(key, [Generous], new RateSignal(1, 5, null, 1, null), now, CancellationToken.None);
+        await _budget.ObserveAsync(key, [Generous], new RateSignal(1, 5, null, 1, null), now, refused: false, CancellationToken.None);
 
         Assert.That(await _budget.TryTakeAsync(key, [Generous], CancellationToken.None), Is.EqualTo(TimeSpan.Zero));
         Assert.That(await _budget.TryTakeAsync(key, [Generous], CancellationToken.None), Is.GreaterThan(TimeSpan.Zero),
@@ -107,10 +105,47 @@ public sealed class When_a_budget_key_outlives_what_it_learned
 
         // A worker whose clock is an hour behind reads "Retry-After: 3".
         var skewed = DateTimeOffset.UtcNow.AddHours(-1);
-        await _budget.ObserveAsync(key, [Generous], new RateSignal(null, null, null, null, skewed.AddSeconds(3)), skewed, CancellationToken.None);
+        await _budget.ObserveAsync(key, [Generous], new RateSignal(null, null, null, null, skewed.AddSeconds(3)), skewed, refused: false, CancellationToken.None);
 
         var wait = await _budget.TryTakeAsync(key, [Generous], CancellationToken.None);
         Assert.That(wait, Is.InRange(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3)), "three seconds from when it was said, on one clock");
+    }
+
+    [Test]
+    public async Task Should_judge_each_policy_with_its_own_sources_margin()
+    {
+        // A source on the same network declares a 5 ms margin: its ten a second are kept 1.005 s apart, not the default 1.025.
+        var tenant = NewTenant();
+        var tenASecond = new RateLimitPolicy(10, 1);
+        await _catalog.CreateAsync(tenant, Source("near", tenASecond) with { RateLimit = new SourceRateLimit([tenASecond], MarginMilliseconds: 5) },
+            Secret, CancellationToken.None);
+        var key = await KeyAsync(tenant, "near");
+        var near = TimeSpan.FromMilliseconds(5);
+
+        Assert.That(await EleventhAfterTenthLatestEndAsync(key, tenASecond, near), Is.EqualTo(TimeSpan.FromMilliseconds(1005)));
+
+        // Another source on the credential, with a policy of its own, reaches the same upstream from far away: the margin is
+        // the way's, so its 100 ms hold the near source's ten a second too.
+        var hourly = new RateLimitPolicy(36_000, 3600);
+        await _catalog.CreateAsync(tenant, Source("far", hourly) with { RateLimit = new SourceRateLimit([hourly], MarginMilliseconds: 100) },
+            Secret, CancellationToken.None);
+        Assert.That(await EleventhAfterTenthLatestEndAsync(key, tenASecond, near), Is.EqualTo(TimeSpan.FromMilliseconds(1100)));
+    }
+
+    /// <summary>
+    /// Ten grants that went together half a second ago (so neither the pace after the latest nor the caller's round trip
+    /// decides the next slot), then the next slot: how long after the tenth latest grant's end it lies.
+    /// </summary>
+    private async Task<TimeSpan> EleventhAfterTenthLatestEndAsync(string key, RateLimitPolicy policy, TimeSpan margin)
+    {
+        await _sandbox.ExecuteAsync("delete from ingestion.rate_grants where budget_key = @key", ("key", key));
+        await PastGrants.WriteTenAsync(_sandbox, key, TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(1));
+        var oldestEnd = await _sandbox.ScalarAsync<DateTime>("select min(ends) from ingestion.rate_grants where budget_key = @key", ("key", key));
+
+        var slot = await _budget.ReserveAsync(key, [policy], margin, RateBudget.Lead, CancellationToken.None);
+
+        Assert.That(slot.Reserved, Is.True);
+        return slot.At - oldestEnd;
     }
 
     private static string NewTenant() => "budget-" + Guid.NewGuid().ToString("N")[..8];

@@ -3,7 +3,6 @@ using Ingestion.Platform.Database;
 using Ingestion.Platform.Jobs;
 using Ingestion.Tests.Infrastructure;
 using MassTransit;
-using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace Ingestion.Tests.EndToEnd.Syncs;
@@ -23,8 +22,7 @@ public sealed class When_starts_of_one_source_come_in_a_burst
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _sandbox = await Sandbox.CreateAsync(TestRun.Servers, "starts_" + Guid.NewGuid().ToString("N")[..8]);
-        await new DatabaseMigrator(_sandbox.Db, [], NullLogger<DatabaseMigrator>.Instance).StartAsync(CancellationToken.None);
+        _sandbox = await MigratedSandbox.CreateAsync("starts");
         _pool = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(_sandbox.ConnectionString) { MaxPoolSize = PoolSize, Timeout = 5 }.ConnectionString);
     }
 

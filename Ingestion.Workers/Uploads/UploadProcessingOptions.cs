@@ -74,10 +74,12 @@ public sealed class UploadProcessingOptions
     /// Chunks of one job sent to the workers or staged at once; the next is sent as one is done
     /// (loaded into the table, or applied from its stage), so this also bounds a keyed file's
     /// stage tables. With the tenant's slots (<c>Limits:ConcurrentJobsPerTenant</c>) this is what
-    /// one large file may take of the workers.
+    /// one large file may take of the workers. Each chunk in flight is one PostgreSQL backend copying into the same table,
+    /// so more than the database has cores for only adds contention: two, measured on a 2-core database, loaded
+    /// 5,000,000 rows in 20-23 s with two workers, four in 26-28 s (ARCHITECTURE.md, "Large files").
     /// </summary>
     [Range(1, 1024)]
-    public int ChunksInFlightPerJob { get; set; } = 4;
+    public int ChunksInFlightPerJob { get; set; } = 2;
 
     /// <summary>
     /// Whether an <c>upsert</c> dataset's large file is loaded in chunks too. Off: the last line of a key must win,

@@ -36,6 +36,7 @@ public sealed class Released_migrations
         ["0023_reaper_events"] = "5097c3eb02ba633226ab6fd0a69c82ed93f759daf40a18f06ddb7901f179d3cb",
         ["0027_sync_duplicate_keys"] = "6b97d346a8b5f85f2fdc3416d09c6a024494970a84e3c250c4af32c8d548e6cf",
         ["0028_index_build_sessions"] = "b5ee395baedb27d87e86e9974a7d6b714d99804385a21d2d01d50b11693b548a",
+        ["0029_parallel_keyed_chunks"] = "8531c4a978eff7389155cb165d9500bacbc31114794e372ba07dc5afe836046c",
         ["0030_rate_grant_ends"] = "4fe9d2b15d6075e03bfd6d2f298a96a3c467bafe883d318b050fc56f7e4391d6",
         ["0031_index_build_stopped"] = "a05259df5fd0e91ac7de055849302bda7c0cf0e098b8481e289a576297e9827b",
         ["0032_rate_policy_margin"] = "46d538a345ebe1136c2de028b866c22d9f63442021156172acd121ccdcab485a",

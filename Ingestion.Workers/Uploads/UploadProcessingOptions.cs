@@ -75,8 +75,8 @@ public sealed class UploadProcessingOptions
     /// (loaded into the table, or applied from its stage), so this also bounds a keyed file's
     /// stage tables. With the tenant's slots (<c>Limits:ConcurrentJobsPerTenant</c>) this is what
     /// one large file may take of the workers. Each chunk in flight is one PostgreSQL backend copying into the same table,
-    /// so more than the database has cores for only adds contention: two, measured on a 2-core database, loaded
-    /// 5,000,000 rows in 20-23 s with two workers, four in 26-28 s (ARCHITECTURE.md, "Large files").
+    /// so more than the database has cores for only adds contention: on a 2-core machine two workers loaded 5,000,000
+    /// rows in 21.5-24.0 s with two in flight, in 26.3-27.6 s with four (ARCHITECTURE.md, "Large files").
     /// </summary>
     [Range(1, 1024)]
     public int ChunksInFlightPerJob { get; set; } = 2;

@@ -383,6 +383,7 @@ public sealed partial class UploadProcessor
             var plan = await ChunkPlan.StateAsync(connection, job.JobId, cancellationToken);
             if (plan.Finished)
             {
+                await transaction.CommitAsync(cancellationToken);
                 return JobOutcome.Done;
             }
 
@@ -428,7 +429,10 @@ public sealed partial class UploadProcessor
 
             if (!plan.ScanDone || plan.Done < plan.Chunks)
             {
-                // A chunk still loading (or waiting to be applied) joins when it ends.
+                // A chunk still loading (or waiting to be applied) joins when it ends. The cursor moved past the chunks
+                // done above is kept: a chunk loading ahead of its turn sees its turn come (and goes on straight into
+                // the table) only by it.
+                await transaction.CommitAsync(cancellationToken);
                 return JobOutcome.Done;
             }
 

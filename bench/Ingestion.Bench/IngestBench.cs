@@ -18,6 +18,9 @@ namespace Ingestion.Bench;
 /// </summary>
 internal static class IngestBench
 {
+    /// <summary>The workers' <c>Processing:ChunkBytes</c> when the bench does not set it (UploadProcessingOptions.DefaultChunkBytes).</summary>
+    private const long WorkersChunkBytes = 64L << 20;
+
     public static async Task RunAsync(long rows, int workerCount, long? chunkBytes, string format, int rowGroupRows = 100_000)
     {
         if (format is not ("csv" or "csv.gz" or "csv.zst" or "parquet"))
@@ -28,7 +31,7 @@ internal static class IngestBench
         var servers = await NativeServers.StartAsync();
         var path = CsvGenerator.Transactions(rows);
         var objectPath = await InFormatAsync(path, format, rowGroupRows);
-        var warmUpRows = WarmUpRows(rows, new FileInfo(path).Length, chunkBytes, format);
+        var warmUpRows = WarmUpRows(rows, new FileInfo(path).Length, chunkBytes ?? WorkersChunkBytes, format);
         var warmUpPath = await InFormatAsync(CsvGenerator.Transactions(warmUpRows), format, rowGroupRows);
         await using var sandbox = await Sandbox.CreateAsync(servers, "bench_ingest_" + Guid.NewGuid().ToString("N")[..6]);
         var settings = new Dictionary<string, string>(sandbox.Settings);
@@ -162,12 +165,12 @@ internal static class IngestBench
 
     /// <summary>
     /// Rows of the warm-up job: a tenth of the file up to 200,000 rows, or enough for two chunks when the file is loaded in chunks
-    /// (a CSV whose size passes <paramref name="chunkBytes"/>), so that the scan, the fork and the join are compiled too.
+    /// (a CSV whose size passes <paramref name="size"/>, the workers' chunk size), so that the scan, the fork and the join are compiled too.
     /// </summary>
-    private static long WarmUpRows(long rows, long csvBytes, long? chunkBytes, string format)
+    private static long WarmUpRows(long rows, long csvBytes, long size, string format)
     {
         var some = Math.Clamp(rows / 10, 1, 200_000);
-        if (format != "csv" || chunkBytes is not { } size || csvBytes <= size)
+        if (format != "csv" || csvBytes <= size)
         {
             return some;
         }

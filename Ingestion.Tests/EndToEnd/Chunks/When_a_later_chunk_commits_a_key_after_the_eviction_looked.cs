@@ -24,14 +24,10 @@ public sealed class When_a_later_chunk_commits_a_key_after_the_eviction_looked
     public async Task Should_leave_the_key_to_the_insert_instead_of_rejecting_the_earlier_line()
     {
         var db = TestRun.Shared.Sandbox.Db;
-        var tenant = "evict" + Guid.NewGuid().ToString("N")[..8];
-        var dataset = new DatasetDefinition("prices", [new DatasetColumn("sku", ColumnType.Text, true)], ["sku"]);
-        var map = HeaderMap.Build(dataset, ["sku"]).Map!;
-        var table = TenantSchema.QualifiedTable(tenant, dataset.Name);
-        var jobId = Guid.NewGuid();
+        var (tenant, dataset, map, table, jobId) = NewScenario();
         await using var earlier = await db.OpenConnectionAsync();
         await using var later = await db.OpenConnectionAsync();
-        await ExecuteAsync(earlier, $"create schema {Identifier.Quote(TenantSchema.NameOf(tenant))}; create table {table} (sku text primary key)");
+        await CreateTableAsync(earlier, tenant, table);
         try
         {
             // A row from before the job.
@@ -72,8 +68,7 @@ public sealed class When_a_later_chunk_commits_a_key_after_the_eviction_looked
         }
         finally
         {
-            await ExecuteAsync(later, $"drop schema {Identifier.Quote(TenantSchema.NameOf(tenant))} cascade");
-            await ExecuteAsync(later, "delete from ingestion.upload_chunk_batches where job_id = @job", jobId);
+            await CleanUpAsync(later, tenant, jobId);
         }
     }
 
@@ -86,15 +81,11 @@ public sealed class When_a_later_chunk_commits_a_key_after_the_eviction_looked
     public async Task Should_not_evict_again_a_chunk_another_eviction_undid_while_it_waited()
     {
         var db = TestRun.Shared.Sandbox.Db;
-        var tenant = "evict" + Guid.NewGuid().ToString("N")[..8];
-        var dataset = new DatasetDefinition("prices", [new DatasetColumn("sku", ColumnType.Text, true)], ["sku"]);
-        var map = HeaderMap.Build(dataset, ["sku"]).Map!;
-        var table = TenantSchema.QualifiedTable(tenant, dataset.Name);
-        var jobId = Guid.NewGuid();
+        var (tenant, dataset, map, table, jobId) = NewScenario();
         await using var first = await db.OpenConnectionAsync();
         await using var second = await db.OpenConnectionAsync();
         await using var other = await db.OpenConnectionAsync();
-        await ExecuteAsync(other, $"create schema {Identifier.Quote(TenantSchema.NameOf(tenant))}; create table {table} (sku text primary key)");
+        await CreateTableAsync(other, tenant, table);
         try
         {
             // Chunk 2 (lines 101 to 200) is done and holds K.
@@ -147,9 +138,7 @@ public sealed class When_a_later_chunk_commits_a_key_after_the_eviction_looked
         }
         finally
         {
-            await ExecuteAsync(other, $"drop schema {Identifier.Quote(TenantSchema.NameOf(tenant))} cascade");
-            await ExecuteAsync(other, "delete from ingestion.upload_chunks where job_id = @job", jobId);
-            await ExecuteAsync(other, "delete from ingestion.upload_chunk_batches where job_id = @job", jobId);
+            await CleanUpAsync(other, tenant, jobId);
         }
     }
 
@@ -163,14 +152,10 @@ public sealed class When_a_later_chunk_commits_a_key_after_the_eviction_looked
     public async Task Should_delete_only_the_evicted_chunks_keys_when_an_old_row_shares_a_batch_xmin()
     {
         var db = TestRun.Shared.Sandbox.Db;
-        var tenant = "evict" + Guid.NewGuid().ToString("N")[..8];
-        var dataset = new DatasetDefinition("prices", [new DatasetColumn("sku", ColumnType.Text, true)], ["sku"]);
-        var map = HeaderMap.Build(dataset, ["sku"]).Map!;
-        var table = TenantSchema.QualifiedTable(tenant, dataset.Name);
-        var jobId = Guid.NewGuid();
+        var (tenant, dataset, map, table, jobId) = NewScenario();
         await using var connection = await db.OpenConnectionAsync();
         await using var other = await db.OpenConnectionAsync();
-        await ExecuteAsync(other, $"create schema {Identifier.Quote(TenantSchema.NameOf(tenant))}; create table {table} (sku text primary key)");
+        await CreateTableAsync(other, tenant, table);
         try
         {
             // A row from long before the job, and its transaction's id.
@@ -239,10 +224,7 @@ public sealed class When_a_later_chunk_commits_a_key_after_the_eviction_looked
         }
         finally
         {
-            await ExecuteAsync(other, $"drop schema {Identifier.Quote(TenantSchema.NameOf(tenant))} cascade");
-            await ExecuteAsync(other, "delete from ingestion.upload_chunks where job_id = @job", jobId);
-            await ExecuteAsync(other, "delete from ingestion.upload_chunk_batches where job_id = @job", jobId);
-            await ExecuteAsync(other, "delete from ingestion.upload_rejects where job_id = @job", jobId);
+            await CleanUpAsync(other, tenant, jobId);
         }
     }
 
@@ -277,6 +259,27 @@ public sealed class When_a_later_chunk_commits_a_key_after_the_eviction_looked
 
         public void Dispose()
         {
+        }
+    }
+
+    /// <summary>A tenant of its own with a one-column keyed dataset, and a job id: each test's rows stay apart.</summary>
+    private static (string Tenant, DatasetDefinition Dataset, HeaderMap Map, string Table, Guid JobId) NewScenario()
+    {
+        var tenant = "evict" + Guid.NewGuid().ToString("N")[..8];
+        var dataset = new DatasetDefinition("prices", [new DatasetColumn("sku", ColumnType.Text, true)], ["sku"]);
+        return (tenant, dataset, HeaderMap.Build(dataset, ["sku"]).Map!, TenantSchema.QualifiedTable(tenant, dataset.Name), Guid.NewGuid());
+    }
+
+    private static Task CreateTableAsync(NpgsqlConnection connection, string tenant, string table) =>
+        ExecuteAsync(connection, $"create schema {Identifier.Quote(TenantSchema.NameOf(tenant))}; create table {table} (sku text primary key)");
+
+    /// <summary>The tenant's schema and whatever the job left in the shared tables.</summary>
+    private static async Task CleanUpAsync(NpgsqlConnection connection, string tenant, Guid jobId)
+    {
+        await ExecuteAsync(connection, $"drop schema {Identifier.Quote(TenantSchema.NameOf(tenant))} cascade");
+        foreach (var shared in new[] { "upload_chunks", "upload_chunk_batches", "upload_rejects" })
+        {
+            await ExecuteAsync(connection, $"delete from ingestion.{shared} where job_id = @job", jobId);
         }
     }
 

@@ -147,6 +147,15 @@ public sealed partial class IndexBuilder(DatasetCatalog catalog, IndexBuildSessi
                 return await WatchAsync(run, dataset, target, recorded.Session, cancellationToken);
             }
 
+            // The backend is gone. The record is read again: the build's session writes how it ended, or that its worker
+            // stopped it, before the backend ends, and the first read may be older than that (a build stopped between the
+            // two reads would otherwise count as lost, and its drop wait for the table where it should build again).
+            recorded = await ReadSessionAsync(run.Connection, command.JobId, cancellationToken) ?? recorded;
+            if (recorded.Finished)
+            {
+                return await FinishAsync(run, dataset, target, recorded, cancellationToken);
+            }
+
             // Not finished and no backend builds it: its worker stopped it, or died and PostgreSQL ended the build with the session.
             if (await FindAsync(run.Connection, target, cancellationToken) == Found.Valid)
             {

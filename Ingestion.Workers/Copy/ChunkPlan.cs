@@ -115,6 +115,21 @@ internal static class ChunkPlan
 
     private const string ForgetBatchesSql = "delete from ingestion.upload_chunk_batches where job_id = @job";
 
+    // The plan's row, then every chunk row of the job in chunk order (as batches, evictions and sends take them, so
+    // a halt does not deadlock with them), marked halted for the attempt: each waits for the batch open on it.
+    private const string HaltSql = """
+        select from ingestion.upload_checkpoints where job_id = @job for update;
+        with locked as (
+            select chunk from ingestion.upload_chunks where job_id = @job order by chunk for update
+        )
+        update ingestion.upload_chunks c set halted_attempt = greatest(c.halted_attempt, @attempt)
+        from locked where c.job_id = @job and c.chunk = locked.chunk
+        """;
+
+    private const string HaltedSql = """
+        select exists (select from ingestion.upload_chunks where job_id = @job and halted_attempt >= @attempt)
+        """;
+
     /// <summary>
     /// Whether a keyed dataset's chunk loads straight into the table: it is the next to apply (every
     /// chunk before it is in the table), or the job loads in <paramref name="parallel"/> (reject policy) and
@@ -140,6 +155,44 @@ internal static class ChunkPlan
         await using var command = new NpgsqlCommand(SkipDoneSql, connection);
         command.Parameters.AddWithValue("job", jobId);
         await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Halts the job's chunks at <paramref name="attempt"/>, which failed or was cancelled, in a transaction of its own:
+    /// once it returns, every batch that was open has committed or rolled back, and none of the attempt commits after
+    /// (each locks its chunk's row first and finds it halted), so the chunks' sums read next are the job's final counts.
+    /// The plan's row is locked first, as the scan locks it when it records a chunk: a chunk recorded before is marked,
+    /// and one recorded after is sent only once the halt is committed, so its message finds the job halted
+    /// (<see cref="HaltedAsync"/>) before it starts. A deadlock (rows taken out of order, as a resend does) is retried.
+    /// </summary>
+    public static async Task HaltAsync(NpgsqlConnection connection, Guid jobId, int attempt, CancellationToken cancellationToken)
+    {
+        for (var deadlocks = 0; ; deadlocks++)
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            try
+            {
+                await using var command = new NpgsqlCommand(HaltSql, connection);
+                command.Parameters.AddWithValue("job", jobId);
+                command.Parameters.AddWithValue("attempt", attempt);
+                await command.ExecuteNonQueryAsync(cancellationToken);
+                await transaction.CommitAsync(cancellationToken);
+                return;
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DeadlockDetected && deadlocks < 10)
+            {
+                await transaction.RollbackAsync(cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Whether the job halted its chunks at <paramref name="attempt"/> or later (<see cref="HaltAsync"/>).</summary>
+    public static async Task<bool> HaltedAsync(NpgsqlConnection connection, Guid jobId, int attempt, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(HaltedSql, connection);
+        command.Parameters.AddWithValue("job", jobId);
+        command.Parameters.AddWithValue("attempt", attempt);
+        return await command.ExecuteScalarAsync(cancellationToken) is true;
     }
 
     /// <summary>At the join: the batches' transaction ids are needed only while chunks may be evicted.</summary>

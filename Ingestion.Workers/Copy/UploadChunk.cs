@@ -20,7 +20,8 @@ internal sealed record UploadChunk(
     long RowsRejected,
     string State,
     int Attempts,
-    int Evictions)
+    int Evictions,
+    int? HaltedAttempt)
 {
     public const string Pending = "pending";
     public const string Sent = "sent";
@@ -28,7 +29,8 @@ internal sealed record UploadChunk(
     public const string Done = "done";
 
     private const string Columns =
-        "job_id, chunk, start_offset, end_offset, start_line, byte_offset, line, rows_loaded, rows_rejected, state, attempts, evictions";
+        "job_id, chunk, start_offset, end_offset, start_line, byte_offset, line, rows_loaded, rows_rejected, state, attempts, evictions, " +
+        "halted_attempt";
 
     private const string FindSql = $"select {Columns} from ingestion.upload_chunks where job_id = @job and chunk = @chunk";
 
@@ -51,6 +53,9 @@ internal sealed record UploadChunk(
         where job_id = @job and chunk = @chunk and byte_offset = @from_offset and state = 'sent' and evictions = @evictions
         returning {Columns}
         """;
+
+    /// <summary>Whether the job halted its chunks at <paramref name="attempt"/> (or later): it failed or was cancelled, nothing more commits.</summary>
+    public bool HaltedAt(int attempt) => HaltedAttempt >= attempt;
 
     /// <summary>Where a chunk's rows wait for the chunks before it (keyed datasets): a table of its own, dropped when applied.</summary>
     public string StageTable => StageTableOf(JobId, Number);
@@ -129,7 +134,7 @@ internal sealed record UploadChunk(
 
             return new UploadChunk(reader.GetGuid(0), reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3),
                 reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8),
-                reader.GetString(9), reader.GetInt32(10), reader.GetInt32(11));
+                reader.GetString(9), reader.GetInt32(10), reader.GetInt32(11), reader.IsDBNull(12) ? null : reader.GetInt32(12));
         }
     }
 }

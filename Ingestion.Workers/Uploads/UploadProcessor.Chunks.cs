@@ -124,9 +124,16 @@ public sealed partial class UploadProcessor
                 }
 
                 (offset, line) = (to, toLine);
+                if (await ChunkPlan.HaltedAsync(connection, job.JobId, job.Attempt, cancellationToken))
+                {
+                    // A chunk failed the job: the rest of the file is scanned by the retry, if one comes.
+                    LogHalted(job.JobId, "the chunk scan", line);
+                    return JobOutcome.Done;
+                }
+
                 if (await run.IsCancelledAsync(cancellationToken))
                 {
-                    return await StopAsync(job, await WithTotalsAsync(connection, checkpoint, cancellationToken), events,
+                    return await StopAsync(connection, job, checkpoint, events,
                         cancellationToken);
                 }
 
@@ -185,6 +192,13 @@ public sealed partial class UploadProcessor
                 problem, cancellationToken);
         }
 
+        if (await ChunkPlan.HaltedAsync(connection, job.JobId, job.Attempt, cancellationToken))
+        {
+            // Another chunk failed the job (or a cancel stopped it) before the saga's state says so: its counts are taken.
+            LogHalted(job.JobId, $"chunk {number}", checkpoint.Line);
+            return JobOutcome.Done;
+        }
+
         var chunk = await UploadChunk.BeginAttemptAsync(connection, job.JobId, number, cancellationToken);
         if (chunk is null || chunk.State != UploadChunk.Sent)
         {
@@ -217,7 +231,13 @@ public sealed partial class UploadProcessor
                 if (!direct && await ChunkPlan.AtCursorAsync(connection, chunk, cancellationToken))
                 {
                     // Every chunk before this one is in the table now: the rest of it goes there directly.
-                    chunk = await CatchUpAsync(connection, job, dataset, map!, file, chunk, cancellationToken);
+                    if (await CatchUpAsync(connection, job, dataset, map!, file, chunk, cancellationToken) is not { } caughtUp)
+                    {
+                        LogHalted(job.JobId, $"chunk {number}", chunk.Line);
+                        return JobOutcome.Done;
+                    }
+
+                    chunk = caughtUp;
                     LogChunkCaughtUp(job.JobId, number, chunk.Line);
                     direct = true;
                     copier = Copier();
@@ -230,6 +250,14 @@ public sealed partial class UploadProcessor
                 {
                     // First: an eviction of this chunk waits for this batch to commit, or came first and is seen here.
                     var current = await chunk.LockAsync(connection, cancellationToken);
+                    if (current.HaltedAt(job.Attempt))
+                    {
+                        // The job failed or was cancelled elsewhere and read its final counts: nothing more commits.
+                        await transaction.RollbackAsync(cancellationToken);
+                        LogHalted(job.JobId, $"chunk {number}", chunk.Line);
+                        return JobOutcome.Done;
+                    }
+
                     if (current.Evictions != chunk.Evictions)
                     {
                         // An earlier chunk holds a key this one loaded: it undid this chunk's rows and reset its checkpoint.
@@ -305,9 +333,19 @@ public sealed partial class UploadProcessor
                     return await JoinThenCarryOnAsync(run, number, dataset, map!, file, checkpoint, cancellationToken);
                 }
 
-                if (await run.IsCancelledAsync(cancellationToken))
+                var now = await jobs.StateAsync(job.JobId, cancellationToken);
+                if (now == JobStates.Cancelled)
                 {
-                    return await StopAsync(job, totals, events, cancellationToken);
+                    return await StopAsync(connection, job, totals, events, cancellationToken);
+                }
+
+                if (now != Kind.Queued && now != Kind.Running)
+                {
+                    // Failed by another chunk's fault (an error given up on after its retries): the chunks stop where
+                    // they are, as they do when a chunk fails the job itself, and a retry carries them on.
+                    await ChunkPlan.HaltAsync(connection, job.JobId, job.Attempt, cancellationToken);
+                    LogHalted(job.JobId, $"chunk {number}", chunk.Line);
+                    return JobOutcome.Done;
                 }
 
                 if (sinceProgress.Elapsed >= _options.ProgressInterval)
@@ -379,6 +417,13 @@ public sealed partial class UploadProcessor
         {
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             await ChunkPlan.LockAsync(connection, JobLock.KeyOf(job.JobId, JoinUnit), cancellationToken);
+            if (await ChunkPlan.HaltedAsync(connection, job.JobId, job.Attempt, cancellationToken))
+            {
+                // Failed or cancelled with the counts it had: neither applied further nor completed until a retry.
+                await transaction.RollbackAsync(cancellationToken);
+                return JobOutcome.Done;
+            }
+
             await ChunkPlan.SkipDoneAsync(connection, job.JobId, cancellationToken);
             var plan = await ChunkPlan.StateAsync(connection, job.JobId, cancellationToken);
             if (plan.Finished)
@@ -389,7 +434,15 @@ public sealed partial class UploadProcessor
 
             if (Keyed(dataset) && plan.NextState == UploadChunk.Loaded)
             {
-                var next = (await UploadChunk.FindAsync(connection, job.JobId, plan.Applied, cancellationToken))!;
+                // Locked first, as a batch locks its chunk: a halt that came after the look above waits for this apply.
+                var next = await (await UploadChunk.FindAsync(connection, job.JobId, plan.Applied, cancellationToken))!
+                    .LockAsync(connection, cancellationToken);
+                if (next.HaltedAt(job.Attempt))
+                {
+                    await transaction.RollbackAsync(cancellationToken);
+                    return JobOutcome.Done;
+                }
+
                 var target = new CopyTarget(job.TenantId, dataset, map, next.StageTable);
                 var accounts = target.AccountSlot >= 0 ? await StagedAccountsAsync(connection, target, cancellationToken) : null;
                 long loaded, rejected;
@@ -461,8 +514,9 @@ public sealed partial class UploadProcessor
     /// <summary>
     /// Applies what a chunk staged ahead of its turn, once its turn has come while it loads, in one
     /// transaction (<see cref="ChunkPlan.CatchUpAsync"/>); a chunk that has staged nothing just goes on directly.
+    /// Null when the job halted its chunks (<see cref="ChunkPlan.HaltAsync"/>): nothing is applied.
     /// </summary>
-    private async Task<UploadChunk> CatchUpAsync(NpgsqlConnection connection, ProcessUpload job, DatasetDefinition dataset,
+    private async Task<UploadChunk?> CatchUpAsync(NpgsqlConnection connection, ProcessUpload job, DatasetDefinition dataset,
         HeaderMap map, IRecordSource file, UploadChunk chunk, CancellationToken cancellationToken)
     {
         if (chunk.ByteOffset == chunk.StartOffset)
@@ -488,9 +542,16 @@ public sealed partial class UploadProcessor
         }
     }
 
-    private async Task<UploadChunk> CatchUpOnceAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ProcessUpload job,
+    private async Task<UploadChunk?> CatchUpOnceAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ProcessUpload job,
         DatasetDefinition dataset, HeaderMap map, IRecordSource file, UploadChunk chunk, CancellationToken cancellationToken)
     {
+        // First, as a batch does: a halt waits for this transaction, or came first and is seen here.
+        if ((await chunk.LockAsync(connection, cancellationToken)).HaltedAt(job.Attempt))
+        {
+            await transaction.RollbackAsync(cancellationToken);
+            return null;
+        }
+
         var target = new CopyTarget(job.TenantId, dataset, map, chunk.StageTable);
         var accounts = target.AccountSlot >= 0 ? await StagedAccountsAsync(connection, target, cancellationToken) : null;
         var (caughtUp, loaded, rejected, evicted) = await ChunkPlan.CatchUpAsync(connection, target, chunk,
@@ -554,6 +615,9 @@ public sealed partial class UploadProcessor
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: chunk {Chunk} was evicted (eviction {Evictions}) while it loaded: its open batch is dropped and it loads again from its start")]
     private partial void LogChunkEvicted(Guid jobId, int chunk, int evictions);
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId} failed or was cancelled and halted its chunks: {What} stops at line {Line}, its checkpoint, until a retry")]
+    private partial void LogHalted(Guid jobId, string what, long line);
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: the chunk scan's slice ends at byte {Offset}; a new message carries on")]
     private partial void LogScanSliceEnd(Guid jobId, long offset);

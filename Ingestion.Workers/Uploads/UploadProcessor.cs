@@ -177,7 +177,7 @@ public sealed partial class UploadProcessor(
         var checkpoint = await Checkpoint.FindAsync(run.Connection, run.Command.JobId, cancellationToken);
         return checkpoint?.FinishedAt is not null
             ? await SayFinishedAsync(run.Command, checkpoint, run.Events, cancellationToken)
-            : await StopAsync(run.Command, await WithTotalsAsync(run.Connection, checkpoint, cancellationToken), run.Events,
+            : await StopAsync(run.Connection, run.Command, checkpoint, run.Events,
                 cancellationToken);
     }
 
@@ -293,7 +293,7 @@ public sealed partial class UploadProcessor(
 
                 if (await run.IsCancelledAsync(cancellationToken))
                 {
-                    return await StopAsync(job, checkpoint, events, cancellationToken);
+                    return await StopAsync(connection, job, checkpoint, events, cancellationToken);
                 }
 
                 if (sinceProgress.Elapsed >= _options.ProgressInterval)
@@ -369,6 +369,7 @@ public sealed partial class UploadProcessor(
     private async Task<JobOutcome> FailAsync(NpgsqlConnection? connection, ProcessUpload job, Checkpoint? checkpoint,
         IPublishEndpoint events, FileProblem problem, CancellationToken cancellationToken)
     {
+        checkpoint = await HaltAsync(connection, job, checkpoint, cancellationToken);
         var rejectsKey = connection is not null && checkpoint is { RowsRejected: > 0 }
             ? await RejectsFile.WriteAsync(connection, store, job.TenantId, job.JobId, cancellationToken)
             : null;
@@ -380,14 +381,32 @@ public sealed partial class UploadProcessor(
     }
 
     /// <summary>Stops a cancelled job at a batch boundary (or before its first), and says where.</summary>
-    private async Task<JobOutcome> StopAsync(ProcessUpload job, Checkpoint? checkpoint, IPublishEndpoint events,
-        CancellationToken cancellationToken)
+    private async Task<JobOutcome> StopAsync(NpgsqlConnection connection, ProcessUpload job, Checkpoint? checkpoint,
+        IPublishEndpoint events, CancellationToken cancellationToken)
     {
+        checkpoint = await HaltAsync(connection, job, checkpoint, cancellationToken);
         var line = checkpoint?.Line ?? 0;
         LogCancelled(job.JobId, line, checkpoint?.RowsLoaded ?? 0);
         await events.Publish(new UploadCancelled(job.JobId, checkpoint?.RowsLoaded ?? 0, checkpoint?.RowsRejected ?? 0,
             checkpoint?.ObjectBytesRead ?? 0, line, DateTimeOffset.UtcNow, job.Attempt, checkpoint?.UncompressedBytesRead), cancellationToken);
         return JobOutcome.Cancelled;
+    }
+
+    /// <summary>
+    /// The counts a failed or cancelled job ends with. A one-stream load stopped at its checkpoint: they are its own. A
+    /// load in chunks halts its chunks first (<see cref="ChunkPlan.HaltAsync"/>), since others may be loading
+    /// elsewhere: then nothing more commits until a retry, and the chunks' sums are final.
+    /// </summary>
+    private static async Task<Checkpoint?> HaltAsync(NpgsqlConnection? connection, ProcessUpload job, Checkpoint? checkpoint,
+        CancellationToken cancellationToken)
+    {
+        if (connection is null || checkpoint?.ChunkBytes is null || checkpoint.FinishedAt is not null)
+        {
+            return checkpoint;
+        }
+
+        await ChunkPlan.HaltAsync(connection, job.JobId, job.Attempt, cancellationToken);
+        return await WithTotalsAsync(connection, checkpoint, cancellationToken);
     }
 
     private static UploadProcessed Processed(Checkpoint checkpoint, int attempt) => new(checkpoint.JobId, checkpoint.RowsLoaded,

@@ -1,0 +1,114 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using Ingestion.Tests.Infrastructure;
+
+namespace Ingestion.Tests.EndToEnd.Chunks;
+
+/// <summary>
+/// Four chunks load at once on two workers, each of many batches, and the first fails the job early on while the others
+/// are mid-way through their ranges. The others stop at their checkpoints instead of loading on to their ends, and the
+/// failed job says exactly what the table holds: the failure halts the job's chunks (waiting for the batches open) before
+/// it reads its counts. A retry carries every chunk on from its checkpoint.
+/// </summary>
+public sealed class When_a_chunk_fails_the_job_while_others_load
+{
+    private const int Rows = 30_000;
+    // The least the reader enforces: it checks the limit when its 1 MiB buffer has to grow.
+    private const int MaxRecordBytes = 1 << 20;
+
+    // In the first chunk (64 KiB, about 3,500 lines), some 20 batches in.
+    private const int Failing = 2_001;
+    private Deployment _deployment = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync() => _deployment = await Deployment.StartAsync(TestRun.Servers, "chunkhalt", new Dictionary<string, string>
+    {
+        ["Processing__ChunkBytes"] = "65536",
+        ["Processing__ChunksInFlightPerJob"] = "4",
+        ["Processing__BatchRows"] = "100",
+        ["Processing__MaxRecordBytes"] = MaxRecordBytes.ToString(CultureInfo.InvariantCulture),
+    }, workers: 2);
+
+    [OneTimeTearDown]
+    public async Task StopAsync() => await _deployment.DisposeAsync();
+
+    [Test]
+    public async Task Should_stop_the_other_chunks_when_a_record_is_too_long()
+    {
+        // Only the first chunk meets it: the job's other chunks have nothing to fail on and, unhalted, load to their ends.
+        using var acme = _deployment.Client(Keys.Acme);
+        var (jobId, failed) = await FailAsync(acme, "too_long", maxRejectedRows: null,
+            i => i == Failing ? $"{i},{new string('x', 3 * MaxRecordBytes)}" : null);
+
+        Assert.That(failed["error"]!["code"]!.GetValue<string>(), Is.EqualTo("record_too_long"), failed.ToJsonString());
+        await AssertHaltedAsync(jobId, "too_long", failed);
+    }
+
+    [Test]
+    public async Task Should_stop_the_other_chunks_at_the_reject_limit_and_carry_them_on_when_retried()
+    {
+        using var acme = _deployment.Client(Keys.Acme);
+        var (jobId, failed) = await FailAsync(acme, "over_limit", maxRejectedRows: 1,
+            i => i is Failing or Failing + 1 ? $"not a number,note {i}" : null);
+
+        Assert.That(failed["error"]!["code"]!.GetValue<string>(), Is.EqualTo("reject_limit"), failed.ToJsonString());
+        Assert.That(failed["progress"]!["rowsRejected"]!.GetValue<long>(), Is.EqualTo(2));
+        await AssertHaltedAsync(jobId, "over_limit", failed);
+
+        using (var retry = await acme.PostAsJsonAsync($"/v1/jobs/{jobId}/retry", new { maxRejectedRows = 10 }))
+        {
+            Assert.That(retry.StatusCode, Is.EqualTo(HttpStatusCode.Accepted), await retry.Content.ReadAsStringAsync());
+        }
+
+        // Still failed until the retry reaches the job's state machine: only its end is waited for.
+        var job = await acme.WaitForJobAsync(jobId, TimeSpan.FromSeconds(120), "completed");
+        Assert.That(job["progress"]!["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(Rows - 2));
+        Assert.That(await CountAsync("over_limit"), Is.EqualTo(Rows - 2));
+        Assert.That(await _deployment.Sandbox.ScalarAsync<long>("select count(distinct entry) from tenant_acme.over_limit"),
+            Is.EqualTo(Rows - 2), "every good row once");
+    }
+
+    /// <summary>Loads <see cref="Rows"/> lines into a new dataset, <paramref name="replace"/> giving the lines that differ, and waits for the job to fail.</summary>
+    private static async Task<(Guid JobId, JsonNode Failed)> FailAsync(HttpClient acme, string dataset, int? maxRejectedRows,
+        Func<int, string?> replace)
+    {
+        using (var created = await acme.PostAsJsonAsync("/v1/datasets", new
+        {
+            name = dataset,
+            columns = new object[] { new { name = "entry", type = "integer", required = true }, new { name = "note", type = "text" } },
+            maxRejectedRows,
+        }))
+        {
+            Assert.That(created.IsSuccessStatusCode, Is.True, await created.Content.ReadAsStringAsync());
+        }
+
+        var csv = new StringBuilder("entry,note\n");
+        for (var i = 1; i <= Rows; i++)
+        {
+            csv.Append(replace(i) ?? $"{i},note {i}").Append('\n');
+        }
+
+        var jobId = await acme.StartUploadAsync(dataset, Encoding.UTF8.GetBytes(csv.ToString()));
+        var failed = await acme.WaitForJobEndAsync(jobId, seconds: 120);
+        Assert.That(failed["status"]!.GetValue<string>(), Is.EqualTo("failed"), failed.ToJsonString());
+        return (jobId, failed);
+    }
+
+    private async Task AssertHaltedAsync(Guid jobId, string dataset, JsonNode failed)
+    {
+        var inTable = await CountAsync(dataset);
+        Assert.That(failed["progress"]!["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(inTable), "the failed job says what the table holds");
+        var stoppedMidway = await _deployment.Sandbox.ScalarAsync<long>("""
+            select count(*) from ingestion.upload_chunks
+            where job_id = @id and chunk > 0 and state = 'sent' and byte_offset > start_offset and byte_offset < end_offset
+            """, ("id", jobId));
+        Assert.That(stoppedMidway, Is.GreaterThan(0), "chunks loading beside the failed one stopped at a checkpoint inside their range");
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.That(await CountAsync(dataset), Is.EqualTo(inTable), "no chunk loaded on after the job failed");
+    }
+
+    private Task<long> CountAsync(string dataset) => _deployment.Sandbox.ScalarAsync<long>($"select count(*) from tenant_acme.{dataset}");
+}

@@ -6,8 +6,7 @@ CONFIGURATION ?= Release
 ENV := source infra/env.sh &&
 ROWS ?= 5000000
 WORKERS ?= 1
-# The service loads every file as one stream unless Processing__ChunkBytes is set; the bench chunks at 64 MiB unless told
-# otherwise (CHUNK_BYTES=1099511627776: one stream).
+# The bench chunks at 64 MiB, the service's Processing__ChunkBytes default (CHUNK_BYTES=1099511627776: one stream).
 CHUNK_BYTES ?= 67108864
 FORMAT ?= csv
 ROW_GROUP_ROWS ?= 100000

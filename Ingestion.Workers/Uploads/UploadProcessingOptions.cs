@@ -65,12 +65,11 @@ public sealed class UploadProcessingOptions
     /// is a good size: a 40 GB file is 640 chunks). Keyless and <c>reject</c> chunks load straight into the
     /// table in parallel: on the 2-core machine measured here 5,000,000 rows loaded 1.36 times as fast as
     /// <c>psql \copy</c> with two workers and 1.41 with one (two chunks in flight), against 1.16 in one
-    /// stream (ARCHITECTURE.md, "Large files"). Off by default (1 TiB, every file one stream) until a chunked
-    /// job that fails stops its other chunks: today they load to the end of their ranges after the failure,
-    /// so the table holds rows the failed job's counts do not show (ARCHITECTURE.md, "Not done").
+    /// stream (ARCHITECTURE.md, "Large files"). A job that fails or is cancelled halts its chunks where they are
+    /// (<c>ChunkPlan.HaltAsync</c>). 1 TiB (1099511627776) loads every file as one stream.
     /// </summary>
     [Range(typeof(long), "1024", "1099511627776")]
-    public long ChunkBytes { get; set; } = 1L << 40;
+    public long ChunkBytes { get; set; } = 64L << 20;
 
     /// <summary>
     /// Chunks of one job sent to the workers or staged at once; the next is sent as one is done

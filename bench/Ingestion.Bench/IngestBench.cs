@@ -18,8 +18,8 @@ namespace Ingestion.Bench;
 /// </summary>
 internal static class IngestBench
 {
-    /// <summary>The workers' <c>Processing:ChunkBytes</c> when the bench does not set it (off: every file one stream).</summary>
-    private const long WorkersChunkBytes = 1L << 40;
+    /// <summary>The workers' <c>Processing:ChunkBytes</c> when the bench does not set it (their default, 64 MiB).</summary>
+    private const long WorkersChunkBytes = 64L << 20;
 
     public static async Task RunAsync(long rows, int workerCount, long? chunkBytes, string format, int rowGroupRows = 100_000)
     {

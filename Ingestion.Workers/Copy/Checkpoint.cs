@@ -21,7 +21,8 @@ internal sealed record Checkpoint(
     string? RejectsKey,
     long? ChunkBytes = null,
     bool ScanDone = false,
-    long? CompressedRead = null)
+    long? CompressedRead = null,
+    long RowsStaged = 0)
 {
     private const string Columns =
         "job_id, etag, header, bytes_total, byte_offset, line, rows_loaded, rows_rejected, finished_at, rejects_key, chunk_bytes, scan_done, " +

@@ -48,17 +48,28 @@ internal static class ChunkPlan
     // A sent chunk's message is owed again when it was sent for an earlier attempt (whose messages the
     // job layer skips), or when its row has not moved for @stale (the message may be lost). A chunk
     // being loaded moves its row with every batch; sending marks it, so the next copy waits @stale more.
+    // Rows taken in chunk order, as everything else takes them (a halt among them).
     private const string ResendSql = """
-        update ingestion.upload_chunks set sent_attempt = @attempt, updated_at = now()
-        where job_id = @job and state = 'sent' and (sent_attempt < @attempt or updated_at < now() - @stale)
-        returning chunk
+        with owed as (
+            select chunk from ingestion.upload_chunks
+            where job_id = @job and state = 'sent' and (sent_attempt < @attempt or updated_at < now() - @stale)
+            order by chunk
+            for update
+        )
+        update ingestion.upload_chunks c set sent_attempt = @attempt, updated_at = now()
+        from owed where c.job_id = @job and c.chunk = owed.chunk
+        returning c.chunk
         """;
 
+    // A chunk whose stage table exists keeps its rows there until it is applied: they are counted apart, as staged, not
+    // as loaded into the table (its stage's name as UploadChunk.StageTableOf makes it).
     private const string TotalsSql = """
-        select coalesce(sum(rows_loaded), 0)::bigint, coalesce(sum(rows_rejected), 0)::bigint,
+        select coalesce(sum(rows_loaded) filter (where not staged), 0)::bigint, coalesce(sum(rows_rejected), 0)::bigint,
                coalesce(min(start_offset) + sum(byte_offset - start_offset), 0)::bigint,
-               coalesce(min(line) filter (where state <> 'done'), max(line), 0)::bigint
-        from ingestion.upload_chunks where job_id = @job
+               coalesce(min(line) filter (where state <> 'done'), max(line), 0)::bigint,
+               coalesce(sum(rows_loaded) filter (where staged), 0)::bigint
+        from (select *, to_regclass('ingestion.upload_stage_' || replace(job_id::text, '-', '') || '_' || chunk) is not null as staged
+              from ingestion.upload_chunks where job_id = @job) c
         """;
 
     private const string StateSql = """
@@ -115,8 +126,10 @@ internal static class ChunkPlan
 
     private const string ForgetBatchesSql = "delete from ingestion.upload_chunk_batches where job_id = @job";
 
-    // The plan's row, then every chunk row of the job in chunk order (as batches, evictions and sends take them, so
-    // a halt does not deadlock with them), marked halted for the attempt: each waits for the batch open on it.
+    // The plan's row, then every chunk row of the job in chunk order (as batches, evictions, sends and resends take
+    // them), marked halted for the attempt: each waits for the batch open on it. A join applying a chunk takes that
+    // chunk's row before the plan's, and a send after an eviction may take a pending row below its own: either may
+    // deadlock with a halt, which PostgreSQL breaks within deadlock_timeout, and both sides do their work again.
     private const string HaltSql = """
         select from ingestion.upload_checkpoints where job_id = @job for update;
         with locked as (
@@ -158,24 +171,31 @@ internal static class ChunkPlan
     }
 
     /// <summary>
-    /// Halts the job's chunks at <paramref name="attempt"/>, which failed or was cancelled, in a transaction of its own:
-    /// once it returns, every batch that was open has committed or rolled back, and none of the attempt commits after
-    /// (each locks its chunk's row first and finds it halted), so the chunks' sums read next are the job's final counts.
+    /// Halts the job's chunks at <paramref name="attempt"/>, which failed or was cancelled, in a transaction of its own,
+    /// then runs <paramref name="halted"/> in it: once the halt holds every chunk row, every batch that was open has
+    /// committed or rolled back, and none of the attempt commits after (each locks its chunk's row first and finds it
+    /// halted), so the chunks' sums read there are the job's final counts, and what it records (the job's end, through
+    /// the outbox) commits with the halt or not at all: a halt never stands without the end that explains it.
     /// The plan's row is locked first, as the scan locks it when it records a chunk: a chunk recorded before is marked,
     /// and one recorded after is sent only once the halt is committed, so its message finds the job halted
-    /// (<see cref="HaltedAsync"/>) before it starts. A deadlock (rows taken out of order, as a resend does) is retried.
+    /// (<see cref="HaltedAsync"/>) before it starts. A deadlock (with a join's apply, see HaltSql) is retried.
     /// </summary>
-    public static async Task HaltAsync(NpgsqlConnection connection, Guid jobId, int attempt, CancellationToken cancellationToken)
+    public static async Task HaltAsync(NpgsqlConnection connection, Guid jobId, int attempt, Func<Task> halted,
+        CancellationToken cancellationToken)
     {
         for (var deadlocks = 0; ; deadlocks++)
         {
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             try
             {
-                await using var command = new NpgsqlCommand(HaltSql, connection);
-                command.Parameters.AddWithValue("job", jobId);
-                command.Parameters.AddWithValue("attempt", attempt);
-                await command.ExecuteNonQueryAsync(cancellationToken);
+                await using (var command = new NpgsqlCommand(HaltSql, connection))
+                {
+                    command.Parameters.AddWithValue("job", jobId);
+                    command.Parameters.AddWithValue("attempt", attempt);
+                    await command.ExecuteNonQueryAsync(cancellationToken);
+                }
+
+                await halted();
                 await transaction.CommitAsync(cancellationToken);
                 return;
             }
@@ -255,14 +275,15 @@ internal static class ChunkPlan
     /// The job's counts as the sum of its chunks': rows, bytes read (from the end of the header), and
     /// the line before which every chunk is done.
     /// </summary>
-    public static async Task<(long Loaded, long Rejected, long BytesRead, long Line)> TotalsAsync(NpgsqlConnection connection,
+    /// <summary>The sums of the job's chunks: rows in the table, rows rejected, bytes read, the first unfinished line, rows staged.</summary>
+    public static async Task<(long Loaded, long Rejected, long BytesRead, long Line, long Staged)> TotalsAsync(NpgsqlConnection connection,
         Guid jobId, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(TotalsSql, connection);
         command.Parameters.AddWithValue("job", jobId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
+        return (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4));
     }
 
     public static async Task<ChunkPlanState> StateAsync(NpgsqlConnection connection, Guid jobId, CancellationToken cancellationToken)

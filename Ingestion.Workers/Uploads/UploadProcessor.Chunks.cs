@@ -343,7 +343,7 @@ public sealed partial class UploadProcessor
                 {
                     // Failed by another chunk's fault (an error given up on after its retries): the chunks stop where
                     // they are, as they do when a chunk fails the job itself, and a retry carries them on.
-                    await ChunkPlan.HaltAsync(connection, job.JobId, job.Attempt, cancellationToken);
+                    await ChunkPlan.HaltAsync(connection, job.JobId, job.Attempt, () => Task.CompletedTask, cancellationToken);
                     LogHalted(job.JobId, $"chunk {number}", chunk.Line);
                     return JobOutcome.Done;
                 }
@@ -594,8 +594,8 @@ public sealed partial class UploadProcessor
             return checkpoint;
         }
 
-        var (loaded, rejected, bytesRead, line) = await ChunkPlan.TotalsAsync(connection, checkpoint.JobId, cancellationToken);
-        return checkpoint with { RowsLoaded = loaded, RowsRejected = rejected, ByteOffset = bytesRead, Line = line };
+        var (loaded, rejected, bytesRead, line, staged) = await ChunkPlan.TotalsAsync(connection, checkpoint.JobId, cancellationToken);
+        return checkpoint with { RowsLoaded = loaded, RowsRejected = rejected, ByteOffset = bytesRead, Line = line, RowsStaged = staged };
     }
 
     /// <summary>The accounts a transaction touched: those of the rows it applied, and those of the rows an eviction deleted.</summary>

@@ -7,6 +7,7 @@ using Ingestion.Contracts.Uploads;
 using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Hosting;
 using Ingestion.Platform.Jobs;
+using Ingestion.Platform.Outbox;
 using Ingestion.Platform.Storage;
 using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
@@ -343,7 +344,8 @@ public sealed partial class UploadProcessor(
 
     private FileProblem? RejectLimit(RejectLimits limits, Checkpoint checkpoint, bool endOfFile)
     {
-        var seen = checkpoint.RowsLoaded + checkpoint.RowsRejected;
+        // Rows staged by chunks ahead of their turn (keyed datasets) have been read, though not yet in the table.
+        var seen = checkpoint.RowsLoaded + checkpoint.RowsStaged + checkpoint.RowsRejected;
         // A job in chunks has loaded rows beyond its first unfinished line too (the counts say how many).
         var stopped = checkpoint.ChunkBytes is null
             ? $"The job stopped after line {checkpoint.Line:N0}: rows up to there are loaded, the rest are not."
@@ -369,14 +371,13 @@ public sealed partial class UploadProcessor(
     private async Task<JobOutcome> FailAsync(NpgsqlConnection? connection, ProcessUpload job, Checkpoint? checkpoint,
         IPublishEndpoint events, FileProblem problem, CancellationToken cancellationToken)
     {
-        checkpoint = await HaltAsync(connection, job, checkpoint, cancellationToken);
-        var rejectsKey = connection is not null && checkpoint is { RowsRejected: > 0 }
-            ? await RejectsFile.WriteAsync(connection, store, job.TenantId, job.JobId, cancellationToken)
-            : null;
         LogFailed(job.JobId, problem.Code, problem.Message);
-        await events.Publish(new UploadFailed(job.JobId, problem.Code, problem.Message, checkpoint?.RowsLoaded ?? 0,
-            checkpoint?.RowsRejected ?? 0, checkpoint?.ObjectBytesRead ?? 0, rejectsKey, DateTimeOffset.UtcNow, job.Attempt,
-            checkpoint?.UncompressedBytesRead), cancellationToken);
+        await EndAsync(connection, job, checkpoint, events, async final => new UploadFailed(job.JobId, problem.Code, problem.Message,
+            final?.RowsLoaded ?? 0, final?.RowsRejected ?? 0, final?.ObjectBytesRead ?? 0,
+            connection is not null && final is { RowsRejected: > 0 }
+                ? await RejectsFile.WriteAsync(connection, store, job.TenantId, job.JobId, cancellationToken)
+                : null,
+            DateTimeOffset.UtcNow, job.Attempt, final?.UncompressedBytesRead), cancellationToken);
         return JobOutcome.Done;
     }
 
@@ -384,29 +385,37 @@ public sealed partial class UploadProcessor(
     private async Task<JobOutcome> StopAsync(NpgsqlConnection connection, ProcessUpload job, Checkpoint? checkpoint,
         IPublishEndpoint events, CancellationToken cancellationToken)
     {
-        checkpoint = await HaltAsync(connection, job, checkpoint, cancellationToken);
-        var line = checkpoint?.Line ?? 0;
-        LogCancelled(job.JobId, line, checkpoint?.RowsLoaded ?? 0);
-        await events.Publish(new UploadCancelled(job.JobId, checkpoint?.RowsLoaded ?? 0, checkpoint?.RowsRejected ?? 0,
-            checkpoint?.ObjectBytesRead ?? 0, line, DateTimeOffset.UtcNow, job.Attempt, checkpoint?.UncompressedBytesRead), cancellationToken);
+        await EndAsync(connection, job, checkpoint, events, final =>
+        {
+            LogCancelled(job.JobId, final?.Line ?? 0, final?.RowsLoaded ?? 0);
+            return Task.FromResult(new UploadCancelled(job.JobId, final?.RowsLoaded ?? 0, final?.RowsRejected ?? 0,
+                final?.ObjectBytesRead ?? 0, final?.Line ?? 0, DateTimeOffset.UtcNow, job.Attempt, final?.UncompressedBytesRead));
+        }, cancellationToken);
         return JobOutcome.Cancelled;
     }
 
     /// <summary>
-    /// The counts a failed or cancelled job ends with. A one-stream load stopped at its checkpoint: they are its own. A
-    /// load in chunks halts its chunks first (<see cref="ChunkPlan.HaltAsync"/>), since others may be loading
-    /// elsewhere: then nothing more commits until a retry, and the chunks' sums are final.
+    /// Says how a failed or cancelled job ended, with the counts <paramref name="end"/> is given. A one-stream load stopped
+    /// at its checkpoint: they are its own, published at once. A load in chunks halts its chunks first
+    /// (<see cref="ChunkPlan.HaltAsync"/>), since others may be loading elsewhere: nothing more commits until a retry, the
+    /// chunks' sums read under the halt are final, and the end goes through the outbox in the halt's transaction, so a
+    /// halt never stands without it (a halted chunk's message does nothing, and would not find the problem again).
     /// </summary>
-    private static async Task<Checkpoint?> HaltAsync(NpgsqlConnection? connection, ProcessUpload job, Checkpoint? checkpoint,
-        CancellationToken cancellationToken)
+    private static async Task EndAsync<TEnd>(NpgsqlConnection? connection, ProcessUpload job, Checkpoint? checkpoint,
+        IPublishEndpoint events, Func<Checkpoint?, Task<TEnd>> end, CancellationToken cancellationToken)
+        where TEnd : class
     {
         if (connection is null || checkpoint?.ChunkBytes is null || checkpoint.FinishedAt is not null)
         {
-            return checkpoint;
+            await events.Publish(await end(checkpoint), cancellationToken);
+            return;
         }
 
-        await ChunkPlan.HaltAsync(connection, job.JobId, job.Attempt, cancellationToken);
-        return await WithTotalsAsync(connection, checkpoint, cancellationToken);
+        await ChunkPlan.HaltAsync(connection, job.JobId, job.Attempt, async () =>
+        {
+            var final = await WithTotalsAsync(connection, checkpoint, cancellationToken);
+            await Outbox.AddAsync(connection, await end(final), null, cancellationToken);
+        }, cancellationToken);
     }
 
     private static UploadProcessed Processed(Checkpoint checkpoint, int attempt) => new(checkpoint.JobId, checkpoint.RowsLoaded,

@@ -50,6 +50,19 @@ public sealed class ReadOptions
     [Range(0, 100)]
     public int WarmConnections { get; set; } = 16;
 
+    /// <summary>
+    /// Most read connections open at once: the read pool's maximum (a smaller <c>Maximum Pool Size</c> in
+    /// <c>ConnectionStrings:Read</c> wins). A read that finds them all busy waits for one to come back instead of opening
+    /// another: Npgsql's own maximum (100) let a hiccup of a few tens of milliseconds at 2,000 req/s open dozens of
+    /// connections at once (34 to 80 in one second of <c>make bench-read</c>), each a PostgreSQL backend to fork and
+    /// authenticate on the cores that serve the reads, which stretched the hiccup to a third of a second. With it at
+    /// <see cref="WarmConnections"/> (the default) the pool is fixed: opened at start-up, never grown under load. Size
+    /// it to what the database can run at once, not to the request rate: at a few milliseconds a read, 16 connections
+    /// serve thousands of reads a second; each CSV export holds one for its whole length.
+    /// </summary>
+    [Range(1, 1000)]
+    public int MaxConnections { get; set; } = 16;
+
     /// <summary>Each tenant's read budget: a token bucket per API instance.</summary>
     [Required]
     public ReadBudgetOptions Budget { get; set; } = new();

@@ -9,8 +9,12 @@ public static class ReadsExtensions
     public static WebApplicationBuilder AddIngestionReads(this WebApplicationBuilder builder)
     {
         builder.Services.AddValidatedOptions<ReadOptions>(ReadOptions.Section);
-        builder.Services.AddSingleton(sp => ReadDatabase.Create(builder.Configuration, sp.GetRequiredService<ILoggerFactory>(),
-            builder.Environment.ApplicationName, sp.GetRequiredService<IOptions<ReadOptions>>().Value.WarmConnections));
+        builder.Services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<ReadOptions>>().Value;
+            return ReadDatabase.Create(builder.Configuration, sp.GetRequiredService<ILoggerFactory>(),
+                builder.Environment.ApplicationName, options.WarmConnections, options.MaxConnections);
+        });
         builder.Services.AddHostedService<ReadPoolWarmUp>();
         builder.Services.AddSingleton<ReadCatalog>();
         builder.Services.AddSingleton<RowCursor>();

@@ -22,9 +22,10 @@ public sealed class When_the_api_has_started
             "the read connections ReadPoolWarmUp opened (or the reads before this test did: the pool's minimum keeping them is pinned below)");
     }
 
-    [TestCase(null, 16, 16)]
-    [TestCase(10, 10, 10)]
-    public async Task Should_keep_as_many_warm_connections_as_its_pool_may_hold(int? maxPoolSize, int minPoolSize, int warmed)
+    [TestCase(null, 16, 16, 16)]
+    [TestCase(10, 10, 10, 10)]
+    [TestCase(40, 16, 16, 16)]
+    public async Task Should_keep_as_many_warm_connections_as_its_pool_may_hold(int? maxPoolSize, int poolSize, int minPoolSize, int warmed)
     {
         // Built without connecting: what the pool keeps, and what the warm-up opens, never more than the pool's maximum
         // (past it, the rest would wait the pool's timeout for one of these to come back).
@@ -34,8 +35,11 @@ public sealed class When_the_api_has_started
             .Build();
         var options = new ReadOptions();
 
-        await using var database = ReadDatabase.Create(configuration, NullLoggerFactory.Instance, "test", options.WarmConnections);
+        await using var database = ReadDatabase.Create(configuration, NullLoggerFactory.Instance, "test", options.WarmConnections,
+            options.MaxConnections);
 
+        // By default the pool is fixed at the warmed connections: load waits for one instead of opening more.
+        Assert.That(new NpgsqlConnectionStringBuilder(database.DataSource.ConnectionString).MaxPoolSize, Is.EqualTo(poolSize));
         Assert.That(new NpgsqlConnectionStringBuilder(database.DataSource.ConnectionString).MinPoolSize, Is.EqualTo(minPoolSize));
         Assert.That(ReadPoolWarmUp.Count(database, options), Is.EqualTo(warmed));
     }

@@ -7,16 +7,20 @@ namespace Ingestion.Api.Reads;
 /// main database when it is not set. Kept apart from the main data source so that reads never
 /// take the connections that jobs and their outbox need.
 /// </summary>
-public sealed class ReadDatabase(NpgsqlDataSource dataSource) : IAsyncDisposable
+public sealed class ReadDatabase(NpgsqlDataSource dataSource, ExportSlots exports) : IAsyncDisposable
 {
     private const int ReadBufferBytes = 64 * 1024;
 
     public NpgsqlDataSource DataSource { get; } = dataSource;
 
-    /// <param name="warmConnections">Kept open as the pool's minimum (<see cref="ReadOptions.WarmConnections"/>), at most its maximum.</param>
-    /// <param name="maxConnections">The pool's maximum (<see cref="ReadOptions.MaxConnections"/>) unless the connection string's is smaller; 0 leaves it.</param>
-    public static ReadDatabase Create(IConfiguration configuration, ILoggerFactory loggers, string applicationName, int warmConnections = 0,
-        int maxConnections = 0)
+    /// <summary>The exports running on this instance, each holding one of the pool's connections (<see cref="ReadOptions.ExportsInFlight"/>).</summary>
+    public ExportSlots Exports { get; } = exports;
+
+    /// <summary>
+    /// The read pool as <paramref name="options"/> size it: <see cref="ReadOptions.MaxConnections"/> at most,
+    /// <see cref="ReadOptions.WarmConnections"/> kept open, <see cref="ReadOptions.ConnectionWait"/> for a busy pool.
+    /// </summary>
+    public static ReadDatabase Create(IConfiguration configuration, ILoggerFactory loggers, string applicationName, ReadOptions options)
     {
         var connectionString = configuration.GetConnectionString("Read");
         if (string.IsNullOrWhiteSpace(connectionString))
@@ -32,16 +36,16 @@ public sealed class ReadDatabase(NpgsqlDataSource dataSource) : IAsyncDisposable
         // Npgsql's 8 KiB cuts its system calls eightfold, for 56 KiB more per pooled read connection.
         builder.ConnectionStringBuilder.ReadBufferSize = Math.Max(builder.ConnectionStringBuilder.ReadBufferSize, ReadBufferBytes);
 
-        // Under load a read waits for a pooled connection rather than opening one (ReadOptions.MaxConnections).
-        if (maxConnections > 0)
-        {
-            builder.ConnectionStringBuilder.MaxPoolSize = Math.Min(builder.ConnectionStringBuilder.MaxPoolSize, maxConnections);
-        }
+        // Under load a read waits for a pooled connection rather than opening one (ReadOptions.MaxConnections), and not for
+        // long: a pool still busy after ConnectionWait answers "busy" (Npgsql's Timeout bounds that wait and a new
+        // connection's opening; its own default is 15 s).
+        builder.ConnectionStringBuilder.MaxPoolSize = options.MaxConnections;
+        builder.ConnectionStringBuilder.Timeout = Math.Max(1, (int)Math.Ceiling(options.ConnectionWait.TotalSeconds));
 
         // The warmed connections stay: above the minimum, Npgsql closes idle ones, and load would open them again.
-        builder.ConnectionStringBuilder.MinPoolSize = Math.Min(builder.ConnectionStringBuilder.MaxPoolSize,
-            Math.Max(builder.ConnectionStringBuilder.MinPoolSize, warmConnections));
-        return new ReadDatabase(builder.Build());
+        builder.ConnectionStringBuilder.MinPoolSize = Math.Min(options.MaxConnections,
+            Math.Max(builder.ConnectionStringBuilder.MinPoolSize, options.WarmConnections));
+        return new ReadDatabase(builder.Build(), new ExportSlots(options.ExportsInFlight, options.ExportsInFlightPerTenant));
     }
 
     public ValueTask DisposeAsync() => DataSource.DisposeAsync();

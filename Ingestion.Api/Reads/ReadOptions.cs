@@ -51,17 +51,38 @@ public sealed class ReadOptions
     public int WarmConnections { get; set; } = 16;
 
     /// <summary>
-    /// Most read connections open at once: the read pool's maximum (a smaller <c>Maximum Pool Size</c> in
-    /// <c>ConnectionStrings:Read</c> wins). A read that finds them all busy waits for one to come back instead of opening
-    /// another: Npgsql's own maximum (100) let a hiccup of a few tens of milliseconds at 2,000 req/s open dozens of
-    /// connections at once (34 to 80 in one second of <c>make bench-read</c>), each a PostgreSQL backend to fork and
-    /// authenticate on the cores that serve the reads, which stretched the hiccup to a third of a second. With it at
-    /// <see cref="WarmConnections"/> (the default) the pool is fixed: opened at start-up, never grown under load. Size
-    /// it to what the database can run at once, not to the request rate: at a few milliseconds a read, 16 connections
-    /// serve thousands of reads a second; each CSV export holds one for its whole length.
+    /// Most read connections open at once: the read pool's maximum (it replaces a <c>Maximum Pool Size</c> in
+    /// <c>ConnectionStrings:Read</c>). A read that finds them all busy waits for one to come back, up to
+    /// <see cref="ConnectionWait"/>, instead of opening another: Npgsql's own maximum (100) let a hiccup of a few tens of
+    /// milliseconds at 2,000 req/s open dozens of connections at once (34 to 80 in one second of <c>make bench-read</c>),
+    /// each a PostgreSQL backend to fork and authenticate on the cores that serve the reads, which stretched the hiccup to
+    /// a third of a second. With it at <see cref="WarmConnections"/> (the default) the pool is fixed: opened at start-up,
+    /// never grown under load. Size it to what the database can run at once, not to the request rate: at a few
+    /// milliseconds a read, 16 connections serve thousands of reads a second. Exports hold one each for their whole
+    /// length, so they may take at most <see cref="ExportsInFlight"/>, fewer than this.
     /// </summary>
-    [Range(1, 1000)]
+    [Range(2, 1000)]
     public int MaxConnections { get; set; } = 16;
+
+    /// <summary>
+    /// Longest a read waits for a connection when every one is busy; then it is answered 503 "Reads are busy" with
+    /// <c>Retry-After</c> (not "PostgreSQL is unavailable", which a wait for a pooled connection is not). Also bounds
+    /// opening a new connection to the read database.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:01:00")]
+    public TimeSpan ConnectionWait { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Most exports (NDJSON or CSV) one API instance runs at once: each holds a read connection from its first row to its
+    /// last, so this stays below <see cref="MaxConnections"/> and the rest serve pages and summaries however many
+    /// exports are asked for. One more is refused at once with 503 and <c>Retry-After</c> (<see cref="ExportSlots"/>).
+    /// </summary>
+    [Range(1, 999)]
+    public int ExportsInFlight { get; set; } = 4;
+
+    /// <summary>Most exports one tenant runs at once on one API instance; one more is refused with 429 and <c>Retry-After</c>.</summary>
+    [Range(1, 999)]
+    public int ExportsInFlightPerTenant { get; set; } = 2;
 
     /// <summary>Each tenant's read budget: a token bucket per API instance.</summary>
     [Required]

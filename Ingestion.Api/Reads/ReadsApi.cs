@@ -85,6 +85,18 @@ public static class ReadsApi
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         }
 
+        // An export holds its connection to its last row: only so many at once, before it takes one.
+        IDisposable? export = null;
+        if (format != RowFormat.Json)
+        {
+            (export, var refused) = database.Exports.TryEnter(context, tenant);
+            if (refused is not null)
+            {
+                return refused;
+            }
+        }
+
+        using var exporting = export;
         context.Response.ContentType = RowFormats.ContentType(format);
         if (format == RowFormat.Csv)
         {

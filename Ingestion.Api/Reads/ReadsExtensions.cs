@@ -8,13 +8,14 @@ public static class ReadsExtensions
     /// <summary>The read API: its options, its own data source (<c>ConnectionStrings:Read</c>), cursors and budgets.</summary>
     public static WebApplicationBuilder AddIngestionReads(this WebApplicationBuilder builder)
     {
-        builder.Services.AddValidatedOptions<ReadOptions>(ReadOptions.Section);
-        builder.Services.AddSingleton(sp =>
-        {
-            var options = sp.GetRequiredService<IOptions<ReadOptions>>().Value;
-            return ReadDatabase.Create(builder.Configuration, sp.GetRequiredService<ILoggerFactory>(),
-                builder.Environment.ApplicationName, options.WarmConnections, options.MaxConnections);
-        });
+        builder.Services.AddValidatedOptions<ReadOptions>(ReadOptions.Section)
+            .Validate(o => o.ExportsInFlight < o.MaxConnections,
+                "Reads:ExportsInFlight must be below Reads:MaxConnections: each export holds a read connection for its whole length, " +
+                "and pages and summaries need the rest.")
+            .Validate(o => o.ExportsInFlightPerTenant <= o.ExportsInFlight,
+                "Reads:ExportsInFlightPerTenant must not be above Reads:ExportsInFlight.");
+        builder.Services.AddSingleton(sp => ReadDatabase.Create(builder.Configuration, sp.GetRequiredService<ILoggerFactory>(),
+            builder.Environment.ApplicationName, sp.GetRequiredService<IOptions<ReadOptions>>().Value));
         builder.Services.AddHostedService<ReadPoolWarmUp>();
         builder.Services.AddSingleton<ReadCatalog>();
         builder.Services.AddSingleton<RowCursor>();

@@ -9,13 +9,33 @@ namespace Ingestion.Platform.Hosting;
 
 /// <summary>
 /// PostgreSQL or S3 not answering is not the client's fault and may pass: 503 with a
-/// problem body that says which, never a stack trace.
+/// problem body that says which, never a stack trace. A pool whose every connection stayed busy for the
+/// whole wait is not an outage either: 503 that says so, to retry in a second.
 /// </summary>
 internal sealed class DependencyUnavailableHandler(IProblemDetailsService problems, ILogger<DependencyUnavailableHandler> logger)
     : Microsoft.AspNetCore.Diagnostics.IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
+        if (PoolExhausted(exception) && !context.Response.HasStarted)
+        {
+            logger.LogWarning("Every PostgreSQL connection stayed busy while serving {Path}: {Reason}", context.Request.Path, exception.Message);
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            context.Response.Headers.RetryAfter = "1";
+            return await problems.TryWriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = context,
+                Exception = exception,
+                ProblemDetails =
+                {
+                    Status = StatusCodes.Status503ServiceUnavailable,
+                    Title = "The service is busy",
+                    Detail = "Every database connection of this instance stayed busy for as long as a request may wait for one; " +
+                             "this request did nothing. Retry in a second.",
+                },
+            });
+        }
+
         var dependency = Unavailable(exception);
         if (dependency is null || context.Response.HasStarted)
         {
@@ -37,6 +57,14 @@ internal sealed class DependencyUnavailableHandler(IProblemDetailsService proble
             },
         });
     }
+
+    /// <summary>Npgsql's pool found no connection free within its <c>Timeout</c> (the connection string's; the read pool's is <c>Reads:ConnectionWait</c>).</summary>
+    internal static bool PoolExhausted(Exception exception) => exception switch
+    {
+        NpgsqlException { InnerException: TimeoutException } e => e.Message.StartsWith("The connection pool has been exhausted", StringComparison.Ordinal),
+        AggregateException { InnerException: { } inner } => PoolExhausted(inner),
+        _ => false,
+    };
 
     internal static string? Unavailable(Exception exception) => exception switch
     {

@@ -63,8 +63,8 @@ public sealed class Read_allocations
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Postgres"] = _sandbox.ConnectionString })
             .Build();
-        _database = ReadDatabase.Create(configuration, NullLoggerFactory.Instance, "read-allocations");
         _options = Options.Create(new ReadOptions { CursorKey = new string('k', 32) });
+        _database = ReadDatabase.Create(configuration, NullLoggerFactory.Instance, "read-allocations", _options.Value);
         _statements = Options.Create(new StatementOptions());
         _catalog = new ReadCatalog(_database);
         _cursors = new RowCursor(_options);

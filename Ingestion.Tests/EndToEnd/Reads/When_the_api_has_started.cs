@@ -22,10 +22,12 @@ public sealed class When_the_api_has_started
             "the read connections ReadPoolWarmUp opened (or the reads before this test did: the pool's minimum keeping them is pinned below)");
     }
 
-    [TestCase(null, 16, 16, 16)]
-    [TestCase(10, 10, 10, 10)]
-    [TestCase(40, 16, 16, 16)]
-    public async Task Should_keep_as_many_warm_connections_as_its_pool_may_hold(int? maxPoolSize, int poolSize, int minPoolSize, int warmed)
+    [TestCase(null, null, 16, 16, 16, TestName = "Should_fix_the_pool_at_its_warm_connections_by_default")]
+    [TestCase(40, null, 16, 16, 16, TestName = "Should_size_the_pool_by_the_reads_settings_not_the_connection_string")]
+    [TestCase(null, 10, 10, 10, 10, TestName = "Should_warm_no_more_connections_than_the_pool_holds")]
+    [TestCase(null, 200, 200, 16, 16, TestName = "Should_let_the_pool_grow_past_npgsql_s_own_maximum_when_told")]
+    public async Task Should_keep_as_many_warm_connections_as_its_pool_may_hold(int? maxPoolSize, int? maxConnections, int poolSize,
+        int minPoolSize, int warmed)
     {
         // Built without connecting: what the pool keeps, and what the warm-up opens, never more than the pool's maximum
         // (past it, the rest would wait the pool's timeout for one of these to come back).
@@ -33,14 +35,14 @@ public sealed class When_the_api_has_started
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Read"] = connection })
             .Build();
-        var options = new ReadOptions();
+        var options = maxConnections is { } most ? new ReadOptions { MaxConnections = most } : new ReadOptions();
 
-        await using var database = ReadDatabase.Create(configuration, NullLoggerFactory.Instance, "test", options.WarmConnections,
-            options.MaxConnections);
+        await using var database = ReadDatabase.Create(configuration, NullLoggerFactory.Instance, "test", options);
 
-        // By default the pool is fixed at the warmed connections: load waits for one instead of opening more.
-        Assert.That(new NpgsqlConnectionStringBuilder(database.DataSource.ConnectionString).MaxPoolSize, Is.EqualTo(poolSize));
-        Assert.That(new NpgsqlConnectionStringBuilder(database.DataSource.ConnectionString).MinPoolSize, Is.EqualTo(minPoolSize));
+        var built = new NpgsqlConnectionStringBuilder(database.DataSource.ConnectionString);
+        Assert.That(built.MaxPoolSize, Is.EqualTo(poolSize));
+        Assert.That(built.MinPoolSize, Is.EqualTo(minPoolSize));
+        Assert.That(built.Timeout, Is.EqualTo(2), "a busy pool is answered after Reads:ConnectionWait, not Npgsql's 15 s");
         Assert.That(ReadPoolWarmUp.Count(database, options), Is.EqualTo(warmed));
     }
 }

@@ -1,0 +1,159 @@
+using System.Net;
+using Ingestion.Tests.Infrastructure;
+using Npgsql;
+
+namespace Ingestion.Tests.EndToEnd.Reads;
+
+/// <summary>
+/// An API whose read pool has three connections, of which exports (NDJSON, CSV) may hold two. Exports are held open by a
+/// lock another session keeps on their table, as a slow client or a long scan would hold them: one more export is
+/// refused at once (429 when the tenant holds its limit, 503 when the instance holds its own) and pages are still
+/// served. When a page then holds the last connection too, the next read waits <c>Reads:ConnectionWait</c> and is told
+/// the service is busy, not that PostgreSQL is down. Once the lock goes, the held reads finish whole.
+/// </summary>
+public sealed class When_exports_hold_read_connections
+{
+    private const int Rows = 50;
+    private Deployment _stack = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync() => _stack = await Deployment.StartAsync(TestRun.Servers, "exports", new Dictionary<string, string>
+    {
+        ["Reads__MaxConnections"] = "3",
+        ["Reads__WarmConnections"] = "3",
+        ["Reads__ExportsInFlight"] = "2",
+        ["Reads__ExportsInFlightPerTenant"] = "2",
+        ["Reads__ConnectionWait"] = "00:00:01",
+    }, workers: 0);
+
+    [OneTimeTearDown]
+    public async Task StopAsync() => await _stack.DisposeAsync();
+
+    [Test]
+    public async Task Should_refuse_exports_past_their_limits_and_keep_serving_pages()
+    {
+        using var acme = _stack.Client(Keys.Acme);
+        using var globex = _stack.Client(Keys.Globex);
+        var (first, second, free) = (await DatasetAsync(acme, "acme"), await DatasetAsync(acme, "acme"), await DatasetAsync(acme, "acme"));
+        var theirs = await DatasetAsync(globex, "globex");
+
+        await using var holder = await _stack.Sandbox.Db.OpenConnectionAsync();
+        await using var locks = await holder.BeginTransactionAsync();
+        await LockAsync(holder, locks, "acme", first, second);
+        Task<HttpResponseMessage>[] held =
+            [acme.GetAsync($"/v1/datasets/{first}/rows.csv"), acme.ReadAsync($"/v1/datasets/{second}/rows", "application/x-ndjson")];
+        await WaitForLockedReadsAsync(2);
+
+        using (var tenantOver = await acme.GetAsync($"/v1/datasets/{free}/rows.csv"))
+        {
+            await AssertRefusedAsync(tenantOver, HttpStatusCode.TooManyRequests, "Too many exports at once", 5);
+        }
+
+        using (var instanceOver = await globex.GetAsync($"/v1/datasets/{theirs}/rows.csv"))
+        {
+            await AssertRefusedAsync(instanceOver, HttpStatusCode.ServiceUnavailable, "Too many exports on this instance", 5);
+        }
+
+        using (var page = await acme.GetAsync($"/v1/datasets/{free}/rows?limit=10"))
+        {
+            Assert.That(page.StatusCode, Is.EqualTo(HttpStatusCode.OK), "a page finds the connection exports may not take");
+        }
+
+        await locks.RollbackAsync();
+        foreach (var export in held)
+        {
+            await AssertWholeAsync(await export);
+        }
+
+        using var theirsNow = await globex.GetAsync($"/v1/datasets/{theirs}/rows.csv");
+        await AssertWholeAsync(theirsNow);
+    }
+
+    [Test]
+    public async Task Should_answer_busy_when_every_read_connection_stays_held()
+    {
+        using var acme = _stack.Client(Keys.Acme);
+        var (first, second, free) = (await DatasetAsync(acme, "acme"), await DatasetAsync(acme, "acme"), await DatasetAsync(acme, "acme"));
+
+        await using var holder = await _stack.Sandbox.Db.OpenConnectionAsync();
+        await using var locks = await holder.BeginTransactionAsync();
+        await LockAsync(holder, locks, "acme", first, second);
+        Task<HttpResponseMessage>[] held =
+        [
+            acme.GetAsync($"/v1/datasets/{first}/rows.csv"), acme.GetAsync($"/v1/datasets/{second}/rows.csv"),
+            acme.GetAsync($"/v1/datasets/{first}/rows?limit=100"),
+        ];
+        await WaitForLockedReadsAsync(3);
+
+        using (var busy = await acme.GetAsync($"/v1/datasets/{free}/rows?limit=10"))
+        {
+            await AssertRefusedAsync(busy, HttpStatusCode.ServiceUnavailable, "The service is busy", 1);
+        }
+
+        await locks.RollbackAsync();
+        foreach (var read in held)
+        {
+            await AssertWholeAsync(await read);
+        }
+
+        using var served = await acme.GetAsync($"/v1/datasets/{free}/rows?limit=10");
+        Assert.That(served.StatusCode, Is.EqualTo(HttpStatusCode.OK), "served again once connections are free");
+    }
+
+    private async Task<string> DatasetAsync(HttpClient client, string tenant)
+    {
+        var name = "held_" + Guid.NewGuid().ToString("N")[..8];
+        await client.CreateDatasetAsync(When_dataset_rows_are_read.Definition(name));
+        await _stack.Sandbox.ExecuteAsync($"""
+            insert into tenant_{tenant}."{name}" (id, name, at, note) select g, 'item', now(), 'n' from generate_series(1, {Rows}) g
+            """);
+        return name;
+    }
+
+    private static async Task LockAsync(NpgsqlConnection holder, NpgsqlTransaction transaction, string tenant, params string[] datasets)
+    {
+        foreach (var dataset in datasets)
+        {
+            await using var lockTable = new NpgsqlCommand($"lock table tenant_{tenant}.\"{dataset}\" in access exclusive mode", holder,
+                transaction);
+            await lockTable.ExecuteNonQueryAsync();
+        }
+    }
+
+    /// <summary>Waits until this many of the API's read connections wait for a lock: each holds its connection.</summary>
+    private async Task WaitForLockedReadsAsync(int count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await _stack.Sandbox.ScalarAsync<long>("""
+                   select count(*) from pg_stat_activity where application_name like '%-reads' and wait_event_type = 'Lock'
+                   """) < count)
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"waited 30 s for {count} reads waiting on the lock");
+            await Task.Delay(50);
+        }
+    }
+
+    private static async Task AssertRefusedAsync(HttpResponseMessage response, HttpStatusCode status, string title, int retryAfterSeconds)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.That(response.StatusCode, Is.EqualTo(status), body);
+        Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"), body);
+        Assert.That((await response.ProblemAsync())["title"]!.GetValue<string>(), Is.EqualTo(title));
+        Assert.That(response.Headers.RetryAfter?.Delta, Is.EqualTo(TimeSpan.FromSeconds(retryAfterSeconds)));
+        Assert.That(body, Does.Not.Contain("unavailable").And.Not.Contain("Npgsql").And.Not.Contain("Exception"), "no stack trace, no blame on the database");
+    }
+
+    /// <summary>A read that was held finishes whole: every row (a CSV export's header line too, a page's rows in its JSON).</summary>
+    private static async Task AssertWholeAsync(HttpResponseMessage response)
+    {
+        using (response)
+        {
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), body);
+            var lines = body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+            var media = response.Content.Headers.ContentType?.MediaType;
+            Assert.That(media == "application/json" ? System.Text.Json.Nodes.JsonNode.Parse(body)!["rows"]!.AsArray().Count : lines,
+                Is.EqualTo(media == "text/csv" ? Rows + 1 : Rows), body.Length > 300 ? body[..300] : body);
+        }
+    }
+}

@@ -8,7 +8,8 @@ namespace Ingestion.Api.Reads;
 /// their last) run at once on this API instance: <see cref="ReadOptions.ExportsInFlight"/> in all, and
 /// <see cref="ReadOptions.ExportsInFlightPerTenant"/> for one tenant. Below the read pool's size, so that however many
 /// exports are asked for, pages and summaries still find a connection; an export over the limit is refused at once,
-/// before it takes one (429 for the tenant's own limit, 503 for the instance's), with <c>Retry-After</c>.
+/// before it takes a connection for its rows (429 for the tenant's own limit, 503 for the instance's), with
+/// <c>Retry-After</c>.
 /// </summary>
 public sealed class ExportSlots(int inFlight, int perTenant)
 {
@@ -32,7 +33,11 @@ public sealed class ExportSlots(int inFlight, int perTenant)
                 return (new Lease(this, tenantId), null);
             }
 
-            context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+            // Not an answer about the dataset: no tag to revalidate (a 304 would keep the refusal), nothing to store.
+            var headers = context.Response.Headers;
+            headers.Remove("ETag");
+            headers.CacheControl = "no-store";
+            headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
             return tenant >= perTenant
                 ? (null, TypedResults.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many exports at once",
                     detail: $"A tenant may run {perTenant} exports (NDJSON or CSV) at a time on each API instance; try again in " +

@@ -11,6 +11,10 @@ public sealed class ReadDatabase(NpgsqlDataSource dataSource, ExportSlots export
 {
     private const int ReadBufferBytes = 64 * 1024;
 
+    // Npgsql's own defaults, which a connection string that does not set them has.
+    private const int NpgsqlDefaultMaxPoolSize = 100;
+    private const int NpgsqlDefaultTimeout = 15;
+
     public NpgsqlDataSource DataSource { get; } = dataSource;
 
     /// <summary>The exports running on this instance, each holding one of the pool's connections (<see cref="ReadOptions.ExportsInFlight"/>).</summary>
@@ -39,8 +43,17 @@ public sealed class ReadDatabase(NpgsqlDataSource dataSource, ExportSlots export
         // Under load a read waits for a pooled connection rather than opening one (ReadOptions.MaxConnections), and not for
         // long: a pool still busy after ConnectionWait answers "busy" (Npgsql's Timeout bounds that wait and a new
         // connection's opening; its own default is 15 s).
+        var (maxPoolSize, timeout) = (builder.ConnectionStringBuilder.MaxPoolSize, builder.ConnectionStringBuilder.Timeout);
         builder.ConnectionStringBuilder.MaxPoolSize = options.MaxConnections;
         builder.ConnectionStringBuilder.Timeout = Math.Max(1, (int)Math.Ceiling(options.ConnectionWait.TotalSeconds));
+        if ((maxPoolSize != NpgsqlDefaultMaxPoolSize && maxPoolSize != builder.ConnectionStringBuilder.MaxPoolSize)
+            || (timeout != NpgsqlDefaultTimeout && timeout != builder.ConnectionStringBuilder.Timeout))
+        {
+            loggers.CreateLogger<ReadDatabase>().LogWarning(
+                "The read connection string's Maximum Pool Size ({MaxPoolSize}) and Timeout ({Timeout} s) are replaced by " +
+                "Reads:MaxConnections ({MaxConnections}) and Reads:ConnectionWait ({Wait} s); set those instead", maxPoolSize, timeout,
+                builder.ConnectionStringBuilder.MaxPoolSize, builder.ConnectionStringBuilder.Timeout);
+        }
 
         // The warmed connections stay: above the minimum, Npgsql closes idle ones, and load would open them again.
         builder.ConnectionStringBuilder.MinPoolSize = Math.Min(options.MaxConnections,

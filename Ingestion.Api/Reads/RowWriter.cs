@@ -109,6 +109,10 @@ public static class RowWriter
 
         json.WriteEndObject();
         json.Flush();
+
+        // The page (or its rest) is whole in memory: its connection goes back to the pool before a slow client reads it.
+        await reader.DisposeAsync();
+        await connection.CloseAsync();
         await output.SendAsync(complete: true, cancellationToken);
         return null;
     }

@@ -2,6 +2,7 @@ using Amazon.Runtime;
 using Amazon.S3;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -22,17 +23,12 @@ internal sealed class DependencyUnavailableHandler(IProblemDetailsService proble
             logger.LogWarning("Every PostgreSQL connection stayed busy while serving {Path}: {Reason}", context.Request.Path, exception.Message);
             context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             context.Response.Headers.RetryAfter = "1";
-            return await problems.TryWriteAsync(new ProblemDetailsContext
+            return await WriteAsync(context, exception, new ProblemDetails
             {
-                HttpContext = context,
-                Exception = exception,
-                ProblemDetails =
-                {
-                    Status = StatusCodes.Status503ServiceUnavailable,
-                    Title = "The service is busy",
-                    Detail = "Every database connection of this instance stayed busy for as long as a request may wait for one; " +
-                             "this request did nothing. Retry in a second.",
-                },
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Title = "The service is busy",
+                Detail = "No database connection of this instance came free within the wait for one (all busy, or opening " +
+                         "slowly); this request did nothing. Retry in a second.",
             });
         }
 
@@ -45,17 +41,27 @@ internal sealed class DependencyUnavailableHandler(IProblemDetailsService proble
         logger.LogWarning(exception, "{Dependency} unavailable while serving {Path}", dependency, context.Request.Path);
         context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         context.Response.Headers.RetryAfter = "5";
-        return await problems.TryWriteAsync(new ProblemDetailsContext
+        return await WriteAsync(context, exception, new ProblemDetails
         {
-            HttpContext = context,
-            Exception = exception,
-            ProblemDetails =
-            {
-                Status = StatusCodes.Status503ServiceUnavailable,
-                Title = $"{dependency} is unavailable",
-                Detail = $"The service could not reach {dependency}; nothing was created. Retry later.",
-            },
+            Status = StatusCodes.Status503ServiceUnavailable,
+            Title = $"{dependency} is unavailable",
+            Detail = $"The service could not reach {dependency}; nothing was created. Retry later.",
         });
+    }
+
+    /// <summary>
+    /// As the problem details service writes it; for a request that accepts no JSON (a CSV or NDJSON export) that service
+    /// writes nothing, and the problem is written as application/problem+json anyway, as a problem result would be.
+    /// </summary>
+    private async Task<bool> WriteAsync(HttpContext context, Exception exception, ProblemDetails problem)
+    {
+        if (await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, Exception = exception, ProblemDetails = problem }))
+        {
+            return true;
+        }
+
+        await context.Response.WriteAsJsonAsync(problem, (System.Text.Json.JsonSerializerOptions?)null, "application/problem+json");
+        return true;
     }
 
     /// <summary>Npgsql's pool found no connection free within its <c>Timeout</c> (the connection string's; the read pool's is <c>Reads:ConnectionWait</c>).</summary>

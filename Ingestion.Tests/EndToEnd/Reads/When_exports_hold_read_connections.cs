@@ -5,24 +5,30 @@ using Npgsql;
 namespace Ingestion.Tests.EndToEnd.Reads;
 
 /// <summary>
-/// An API whose read pool has three connections, of which exports (NDJSON, CSV) may hold two. Exports are held open by a
-/// lock another session keeps on their table, as a slow client or a long scan would hold them: one more export is
-/// refused at once (429 when the tenant holds its limit, 503 when the instance holds its own) and pages are still
-/// served. When a page then holds the last connection too, the next read waits <c>Reads:ConnectionWait</c> and is told
-/// the service is busy, not that PostgreSQL is down. Once the lock goes, the held reads finish whole.
+/// An API whose read pool has seven connections, of which exports (NDJSON, CSV) may hold five, two per tenant, and one
+/// tenant's reads six; three tenants. Reads are held open by a lock another session keeps on their tables, as slow
+/// clients or long scans would hold them. One export more is refused at once (429 when its tenant holds its two, 503
+/// when the instance holds its five) and pages are still served; a tenant's seventh read waits for one of its six, then
+/// is a 429; when every connection is held, the next read waits <c>Reads:ConnectionWait</c> and is told the service is
+/// busy, not that PostgreSQL is down. Once the lock goes, every held read finishes whole.
 /// </summary>
 public sealed class When_exports_hold_read_connections
 {
     private const int Rows = 50;
+    private const string Initech = "test-initech-key-000000001";
     private Deployment _stack = null!;
 
     [OneTimeSetUp]
     public async Task StartAsync() => _stack = await Deployment.StartAsync(TestRun.Servers, "exports", new Dictionary<string, string>
     {
-        ["Reads__MaxConnections"] = "3",
-        ["Reads__WarmConnections"] = "3",
-        ["Reads__ExportsInFlight"] = "2",
+        ["Tenancy__Tenants__2__Id"] = "initech",
+        ["Tenancy__Tenants__2__ApiKeys__0"] = Initech,
+        ["Tenancy__Tenants__2__WebhookSecret"] = "initech-webhook-secret-for-tests",
+        ["Reads__MaxConnections"] = "7",
+        ["Reads__WarmConnections"] = "7",
+        ["Reads__ExportsInFlight"] = "5",
         ["Reads__ExportsInFlightPerTenant"] = "2",
+        ["Reads__ConcurrentReadsPerTenant"] = "6",
         ["Reads__ConnectionWait"] = "00:00:01",
     }, workers: 0);
 
@@ -34,29 +40,35 @@ public sealed class When_exports_hold_read_connections
     {
         using var acme = _stack.Client(Keys.Acme);
         using var globex = _stack.Client(Keys.Globex);
-        var (first, second, free) = (await DatasetAsync(acme, "acme"), await DatasetAsync(acme, "acme"), await DatasetAsync(acme, "acme"));
-        var theirs = await DatasetAsync(globex, "globex");
+        using var initech = _stack.Client(Initech);
+        var (a1, a2, free) = (await DatasetAsync(acme, "acme"), await DatasetAsync(acme, "acme"), await DatasetAsync(acme, "acme"));
+        var (g1, g2) = (await DatasetAsync(globex, "globex"), await DatasetAsync(globex, "globex"));
+        var (i1, i2) = (await DatasetAsync(initech, "initech"), await DatasetAsync(initech, "initech"));
 
         await using var holder = await _stack.Sandbox.Db.OpenConnectionAsync();
         await using var locks = await holder.BeginTransactionAsync();
-        await LockAsync(holder, locks, "acme", first, second);
+        await LockAsync(holder, locks, ("acme", a1), ("acme", a2), ("globex", g1), ("globex", g2), ("initech", i1));
         Task<HttpResponseMessage>[] held =
-            [acme.GetAsync($"/v1/datasets/{first}/rows.csv"), acme.ReadAsync($"/v1/datasets/{second}/rows", "application/x-ndjson")];
-        await WaitForLockedReadsAsync(2);
+        [
+            acme.GetAsync($"/v1/datasets/{a1}/rows.csv"), acme.ReadAsync($"/v1/datasets/{a2}/rows", "application/x-ndjson"),
+            globex.GetAsync($"/v1/datasets/{g1}/rows.csv"), globex.GetAsync($"/v1/datasets/{g2}/rows.csv"),
+            initech.GetAsync($"/v1/datasets/{i1}/rows.csv"),
+        ];
+        await WaitForLockedReadsAsync(5);
 
         using (var tenantOver = await acme.GetAsync($"/v1/datasets/{free}/rows.csv"))
         {
             await AssertRefusedAsync(tenantOver, HttpStatusCode.TooManyRequests, "Too many exports at once", 5);
         }
 
-        using (var instanceOver = await globex.GetAsync($"/v1/datasets/{theirs}/rows.csv"))
+        using (var instanceOver = await initech.ReadAsync($"/v1/datasets/{i2}/rows", "application/x-ndjson"))
         {
             await AssertRefusedAsync(instanceOver, HttpStatusCode.ServiceUnavailable, "Too many exports on this instance", 5);
         }
 
         using (var page = await acme.GetAsync($"/v1/datasets/{free}/rows?limit=10"))
         {
-            Assert.That(page.StatusCode, Is.EqualTo(HttpStatusCode.OK), "a page finds the connection exports may not take");
+            Assert.That(page.StatusCode, Is.EqualTo(HttpStatusCode.OK), "a page finds a connection exports may not take");
         }
 
         await locks.RollbackAsync();
@@ -65,27 +77,34 @@ public sealed class When_exports_hold_read_connections
             await AssertWholeAsync(await export);
         }
 
-        using var theirsNow = await globex.GetAsync($"/v1/datasets/{theirs}/rows.csv");
-        await AssertWholeAsync(theirsNow);
+        using var now = await initech.GetAsync($"/v1/datasets/{i2}/rows.csv");
+        await AssertWholeAsync(now);
     }
 
     [Test]
-    public async Task Should_answer_busy_when_every_read_connection_stays_held()
+    public async Task Should_queue_a_tenant_s_reads_past_its_limit_and_answer_busy_when_every_connection_stays_held()
     {
         using var acme = _stack.Client(Keys.Acme);
-        var (first, second, free) = (await DatasetAsync(acme, "acme"), await DatasetAsync(acme, "acme"), await DatasetAsync(acme, "acme"));
+        using var globex = _stack.Client(Keys.Globex);
+        using var initech = _stack.Client(Initech);
+        var (locked, free) = (await DatasetAsync(acme, "acme"), await DatasetAsync(acme, "acme"));
+        var theirs = await DatasetAsync(globex, "globex");
+        var initechs = await DatasetAsync(initech, "initech");
 
         await using var holder = await _stack.Sandbox.Db.OpenConnectionAsync();
         await using var locks = await holder.BeginTransactionAsync();
-        await LockAsync(holder, locks, "acme", first, second);
-        Task<HttpResponseMessage>[] held =
-        [
-            acme.GetAsync($"/v1/datasets/{first}/rows.csv"), acme.GetAsync($"/v1/datasets/{second}/rows.csv"),
-            acme.GetAsync($"/v1/datasets/{first}/rows?limit=100"),
-        ];
-        await WaitForLockedReadsAsync(3);
+        await LockAsync(holder, locks, ("acme", locked), ("globex", theirs));
+        var held = Enumerable.Range(0, 6).Select(_ => acme.GetAsync($"/v1/datasets/{locked}/rows?limit=100")).ToList();
+        await WaitForLockedReadsAsync(6);
 
-        using (var busy = await acme.GetAsync($"/v1/datasets/{free}/rows?limit=10"))
+        using (var tenantOver = await acme.GetAsync($"/v1/datasets/{free}/rows?limit=10"))
+        {
+            await AssertRefusedAsync(tenantOver, HttpStatusCode.TooManyRequests, "Too many reads at once", 1);
+        }
+
+        held.Add(globex.GetAsync($"/v1/datasets/{theirs}/rows.csv"));
+        await WaitForLockedReadsAsync(7);
+        using (var busy = await initech.GetAsync($"/v1/datasets/{initechs}/rows.csv"))
         {
             await AssertRefusedAsync(busy, HttpStatusCode.ServiceUnavailable, "The service is busy", 1);
         }
@@ -96,7 +115,7 @@ public sealed class When_exports_hold_read_connections
             await AssertWholeAsync(await read);
         }
 
-        using var served = await acme.GetAsync($"/v1/datasets/{free}/rows?limit=10");
+        using var served = await initech.GetAsync($"/v1/datasets/{initechs}/rows?limit=10");
         Assert.That(served.StatusCode, Is.EqualTo(HttpStatusCode.OK), "served again once connections are free");
     }
 
@@ -110,9 +129,9 @@ public sealed class When_exports_hold_read_connections
         return name;
     }
 
-    private static async Task LockAsync(NpgsqlConnection holder, NpgsqlTransaction transaction, string tenant, params string[] datasets)
+    private static async Task LockAsync(NpgsqlConnection holder, NpgsqlTransaction transaction, params (string Tenant, string Dataset)[] tables)
     {
-        foreach (var dataset in datasets)
+        foreach (var (tenant, dataset) in tables)
         {
             await using var lockTable = new NpgsqlCommand($"lock table tenant_{tenant}.\"{dataset}\" in access exclusive mode", holder,
                 transaction);
@@ -125,7 +144,8 @@ public sealed class When_exports_hold_read_connections
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (await _stack.Sandbox.ScalarAsync<long>("""
-                   select count(*) from pg_stat_activity where application_name like '%-reads' and wait_event_type = 'Lock'
+                   select count(*) from pg_stat_activity
+                   where datname = current_database() and application_name like '%-reads' and wait_event_type = 'Lock'
                    """) < count)
         {
             Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"waited 30 s for {count} reads waiting on the lock");
@@ -140,6 +160,7 @@ public sealed class When_exports_hold_read_connections
         Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"), body);
         Assert.That((await response.ProblemAsync())["title"]!.GetValue<string>(), Is.EqualTo(title));
         Assert.That(response.Headers.RetryAfter?.Delta, Is.EqualTo(TimeSpan.FromSeconds(retryAfterSeconds)));
+        Assert.That(response.Headers.ETag, Is.Null, "a refusal carries no tag to revalidate");
         Assert.That(body, Does.Not.Contain("unavailable").And.Not.Contain("Npgsql").And.Not.Contain("Exception"), "no stack trace, no blame on the database");
     }
 

@@ -28,13 +28,11 @@ public sealed partial class ReadPoolWarmUp(ReadDatabase database, IOptions<ReadO
             return;
         }
 
-        // All asked at once, so the pool opens that many (one at a time, it would hand the same one back each time); each
-        // goes back to the pool as soon as it is open, so a read arriving meanwhile takes it instead of waiting for the
-        // slowest of them.
-        var opening = new Task[count];
+        // All open at once, so the pool makes that many (one at a time, it would hand the same one back each time).
+        var opening = new Task<NpgsqlConnection>[count];
         for (var i = 0; i < count; i++)
         {
-            opening[i] = OpenAsync(stoppingToken);
+            opening[i] = database.DataSource.OpenConnectionAsync(stoppingToken).AsTask();
         }
 
         try
@@ -49,13 +47,17 @@ public sealed partial class ReadPoolWarmUp(ReadDatabase database, IOptions<ReadO
             // so nothing here may stop the API (a background service's exception would).
             LogNotWarmed(logger, count, exception);
         }
-    }
-
-    /// <summary>Opens a connection and gives it back to the pool, which keeps it.</summary>
-    private async Task OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
-        await connection.DisposeAsync();
+        finally
+        {
+            // Back to the pool, which keeps them: every one that opened, also when others did not.
+            foreach (var open in opening)
+            {
+                if (open.IsCompletedSuccessfully)
+                {
+                    await open.Result.DisposeAsync();
+                }
+            }
+        }
     }
 
 

@@ -109,10 +109,6 @@ public static class RowWriter
 
         json.WriteEndObject();
         json.Flush();
-
-        // The page (or its rest) is whole in memory: its connection goes back to the pool before a slow client reads it.
-        await reader.DisposeAsync();
-        await connection.CloseAsync();
         await output.SendAsync(complete: true, cancellationToken);
         return null;
     }

@@ -12,6 +12,12 @@ namespace Ingestion.Api.Reads;
 /// tenant stands with the IETF fields (draft-ietf-httpapi-ratelimit-headers):
 /// <c>RateLimit-Policy: "reads";q=1000;w=1</c> and <c>RateLimit: "reads";r=998;t=0</c>; a read
 /// over budget is a 429 with <c>Retry-After</c>, refused before any database work.
+/// <para>
+/// A budget bounds how often, not how long: reads that each take seconds could hold every connection of the read pool
+/// within it. So a tenant also runs at most <see cref="ReadOptions.ConcurrentReadsPerTenant"/> reads at once on an
+/// instance; the next ones queue, and one that waited <see cref="ReadOptions.ConnectionWait"/> is a 429 with
+/// <c>Retry-After: 1</c>. The other tenants keep the rest of the pool.
+/// </para>
 /// </summary>
 public sealed class ReadBudget(IOptions<ReadOptions> options) : IEndpointFilter, IDisposable
 {
@@ -22,6 +28,8 @@ public sealed class ReadBudget(IOptions<ReadOptions> options) : IEndpointFilter,
     // timer would live as long as the process. Only the Lazy that wins is ever evaluated.
     // The policy header is the same on every answer to a tenant: made with its limiter, not per read.
     private readonly ConcurrentDictionary<string, Lazy<(TokenBucketRateLimiter Limiter, ReadBudgetOptions Budget, string PolicyHeader)>> _tenants = new();
+
+    private readonly ConcurrentDictionary<string, Lazy<ConcurrencyLimiter>> _running = new();
 
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
@@ -41,7 +49,7 @@ public sealed class ReadBudget(IOptions<ReadOptions> options) : IEndpointFilter,
         if (lease.IsAcquired)
         {
             headers["RateLimit"] = $"\"{Policy}\";r={left};t=0";
-            return await next(context);
+            return await RunAsync(context, next, tenant);
         }
 
         // Tokens come back at PerSecond; the next one is at most this far away.
@@ -54,11 +62,54 @@ public sealed class ReadBudget(IOptions<ReadOptions> options) : IEndpointFilter,
             extensions: new Dictionary<string, object?> { ["readsPerSecond"] = budget.PerSecond, ["retryAfterSeconds"] = wait });
     }
 
+    /// <summary>Runs the read once the tenant has fewer than its limit running; a 429 if none ends within the wait.</summary>
+    private async ValueTask<object?> RunAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next, string tenant)
+    {
+        var limiter = _running.GetOrAdd(tenant, _ => new Lazy<ConcurrencyLimiter>(() => new ConcurrencyLimiter(new ConcurrencyLimiterOptions
+        {
+            PermitLimit = options.Value.ConcurrentReadsPerTenant,
+            QueueLimit = options.Value.Budget.Burst,
+            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+        }))).Value;
+        var aborted = context.HttpContext.RequestAborted;
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        waiting.CancelAfter(options.Value.ConnectionWait);
+        RateLimitLease running;
+        try
+        {
+            running = await limiter.AcquireAsync(1, waiting.Token);
+        }
+        catch (OperationCanceledException) when (!aborted.IsCancellationRequested)
+        {
+            running = FailedLease.Instance;
+        }
+
+        using (running)
+        {
+            if (running.IsAcquired)
+            {
+                return await next(context);
+            }
+        }
+
+        context.HttpContext.Response.Headers.RetryAfter = "1";
+        var most = options.Value.ConcurrentReadsPerTenant;
+        return TypedResults.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many reads at once",
+            detail: $"This tenant may run {most} reads at once on each API instance, and none of its running reads ended within " +
+                    $"{options.Value.ConnectionWait.TotalSeconds:0.#} s; try again in a second.",
+            extensions: new Dictionary<string, object?> { ["concurrentReadsPerTenant"] = most, ["retryAfterSeconds"] = 1 });
+    }
+
     public void Dispose()
     {
         foreach (var tenant in _tenants.Values.Where(t => t.IsValueCreated))
         {
             tenant.Value.Limiter.Dispose();
+        }
+
+        foreach (var running in _running.Values.Where(r => r.IsValueCreated))
+        {
+            running.Value.Dispose();
         }
     }
 
@@ -73,5 +124,21 @@ public sealed class ReadBudget(IOptions<ReadOptions> options) : IEndpointFilter,
             AutoReplenishment = true,
             QueueLimit = 0,
         }), budget, $"\"{Policy}\";q={budget.PerSecond};w=1;burst={budget.Burst}");
+    }
+}
+
+/// <summary>A lease not granted: the wait for one ran out.</summary>
+internal sealed class FailedLease : RateLimitLease
+{
+    public static readonly FailedLease Instance = new();
+
+    public override bool IsAcquired => false;
+
+    public override IEnumerable<string> MetadataNames => [];
+
+    public override bool TryGetMetadata(string metadataName, out object? metadata)
+    {
+        metadata = null;
+        return false;
     }
 }

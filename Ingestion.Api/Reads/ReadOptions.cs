@@ -67,7 +67,8 @@ public sealed class ReadOptions
     /// <summary>
     /// Longest a read waits for a connection when every one is busy; then it is answered 503 "The service is busy" with
     /// <c>Retry-After</c> (not "PostgreSQL is unavailable", which a wait for a pooled connection is not). Also bounds
-    /// opening a new connection to the read database.
+    /// opening a new connection to the read database, and a read's wait for one of its tenant's
+    /// <see cref="ConcurrentReadsPerTenant"/>.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:01:00")]
     public TimeSpan ConnectionWait { get; set; } = TimeSpan.FromSeconds(2);
@@ -87,6 +88,13 @@ public sealed class ReadOptions
     [Range(1, 999)]
     public int ExportsInFlightPerTenant { get; set; } = 2;
 
+    /// <summary>
+    /// Most reads (pages, summaries, exports) one tenant runs at once on one API instance; the next ones wait for one to
+    /// end, up to <see cref="ConnectionWait"/>, then are refused with 429. Below <see cref="MaxConnections"/> (checked at
+    /// start-up): a tenant whose reads are slow holds at most this many connections, and the others keep the rest.
+    /// </summary>
+    [Range(1, 999)]
+    public int ConcurrentReadsPerTenant { get; set; } = 12;
 
     /// <summary>Each tenant's read budget: a token bucket per API instance.</summary>
     [Required]

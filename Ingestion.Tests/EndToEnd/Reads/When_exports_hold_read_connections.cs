@@ -5,11 +5,12 @@ using Npgsql;
 namespace Ingestion.Tests.EndToEnd.Reads;
 
 /// <summary>
-/// An API whose read pool has seven connections, of which exports (NDJSON, CSV) may hold five, two per tenant; three
-/// tenants. Reads are held open by a lock another session keeps on their tables, as slow clients or long scans would
-/// hold them. One export more is refused at once (429 when its tenant holds its two, 503 when the instance holds its
-/// five) and pages are still served; when every connection is held, the next read waits <c>Reads:ConnectionWait</c>
-/// and is told the service is busy, not that PostgreSQL is down. Once the lock goes, every held read finishes whole.
+/// An API whose read pool has seven connections, of which exports (NDJSON, CSV) may hold five, two per tenant, and one
+/// tenant's reads six; three tenants. Reads are held open by a lock another session keeps on their tables, as slow
+/// clients or long scans would hold them. One export more is refused at once (429 when its tenant holds its two, 503
+/// when the instance holds its five) and pages are still served; a tenant's seventh read waits for one of its six, then
+/// is a 429; when every connection is held, the next read waits <c>Reads:ConnectionWait</c> and is told the service is
+/// busy, not that PostgreSQL is down. Once the lock goes, every held read finishes whole.
 /// </summary>
 public sealed class When_exports_hold_read_connections
 {
@@ -27,6 +28,7 @@ public sealed class When_exports_hold_read_connections
         ["Reads__WarmConnections"] = "7",
         ["Reads__ExportsInFlight"] = "5",
         ["Reads__ExportsInFlightPerTenant"] = "2",
+        ["Reads__ConcurrentReadsPerTenant"] = "6",
         ["Reads__ConnectionWait"] = "00:00:01",
     }, workers: 0);
 
@@ -80,7 +82,7 @@ public sealed class When_exports_hold_read_connections
     }
 
     [Test]
-    public async Task Should_answer_busy_when_every_read_connection_stays_held()
+    public async Task Should_queue_a_tenant_s_reads_past_its_limit_and_answer_busy_when_every_connection_stays_held()
     {
         using var acme = _stack.Client(Keys.Acme);
         using var globex = _stack.Client(Keys.Globex);
@@ -93,6 +95,13 @@ public sealed class When_exports_hold_read_connections
         await using var locks = await holder.BeginTransactionAsync();
         await LockAsync(holder, locks, ("acme", locked), ("globex", theirs));
         var held = Enumerable.Range(0, 6).Select(_ => acme.GetAsync($"/v1/datasets/{locked}/rows?limit=100")).ToList();
+        await WaitForLockedReadsAsync(6);
+
+        using (var tenantOver = await acme.GetAsync($"/v1/datasets/{free}/rows?limit=10"))
+        {
+            await AssertRefusedAsync(tenantOver, HttpStatusCode.TooManyRequests, "Too many reads at once", 1);
+        }
+
         held.Add(globex.GetAsync($"/v1/datasets/{theirs}/rows.csv"));
         await WaitForLockedReadsAsync(7);
         using (var busy = await initech.GetAsync($"/v1/datasets/{initechs}/rows.csv"))
@@ -106,7 +115,7 @@ public sealed class When_exports_hold_read_connections
             await AssertWholeAsync(await read);
         }
 
-        using var served = await acme.GetAsync($"/v1/datasets/{free}/rows?limit=10");
+        using var served = await initech.GetAsync($"/v1/datasets/{initechs}/rows?limit=10");
         Assert.That(served.StatusCode, Is.EqualTo(HttpStatusCode.OK), "served again once connections are free");
     }
 

@@ -65,23 +65,18 @@ public sealed class ReadBudget(IOptions<ReadOptions> options) : IEndpointFilter,
     /// <summary>Runs the read once the tenant has fewer than its limit running; a 429 if none ends within the wait.</summary>
     private async ValueTask<object?> RunAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next, string tenant)
     {
-        var limiter = _running.GetOrAdd(tenant, _ => new Lazy<ConcurrencyLimiter>(() => new ConcurrencyLimiter(new ConcurrencyLimiterOptions
+        // Its queue holds a burst of the tenant's own budget: every read the budget lets through may wait its turn.
+        var limiter = _running.GetOrAdd(tenant, t => new Lazy<ConcurrencyLimiter>(() => new ConcurrencyLimiter(new ConcurrencyLimiterOptions
         {
             PermitLimit = options.Value.ConcurrentReadsPerTenant,
-            QueueLimit = options.Value.Budget.Burst,
+            QueueLimit = (options.Value.Budget.Tenants.GetValueOrDefault(t) ?? options.Value.Budget).Burst,
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
         }))).Value;
-        var aborted = context.HttpContext.RequestAborted;
-        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(aborted);
-        waiting.CancelAfter(options.Value.ConnectionWait);
-        RateLimitLease running;
-        try
+        var running = limiter.AttemptAcquire();
+        if (!running.IsAcquired)
         {
-            running = await limiter.AcquireAsync(1, waiting.Token);
-        }
-        catch (OperationCanceledException) when (!aborted.IsCancellationRequested)
-        {
-            running = FailedLease.Instance;
+            running.Dispose();
+            running = await WaitAsync(limiter, context.HttpContext.RequestAborted);
         }
 
         using (running)
@@ -92,12 +87,29 @@ public sealed class ReadBudget(IOptions<ReadOptions> options) : IEndpointFilter,
             }
         }
 
+        // Not the budget's refusal: its fields would say there is quota left and no wait.
+        context.HttpContext.Response.Headers.Remove("RateLimit");
         context.HttpContext.Response.Headers.RetryAfter = "1";
         var most = options.Value.ConcurrentReadsPerTenant;
         return TypedResults.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many reads at once",
             detail: $"This tenant may run {most} reads at once on each API instance, and none of its running reads ended within " +
                     $"{options.Value.ConnectionWait.TotalSeconds:0.#} s; try again in a second.",
             extensions: new Dictionary<string, object?> { ["concurrentReadsPerTenant"] = most, ["retryAfterSeconds"] = 1 });
+    }
+
+    /// <summary>Waits in the tenant's queue up to <see cref="ReadOptions.ConnectionWait"/>; a lease not acquired when the wait runs out.</summary>
+    private async Task<RateLimitLease> WaitAsync(ConcurrencyLimiter limiter, CancellationToken aborted)
+    {
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        waiting.CancelAfter(options.Value.ConnectionWait);
+        try
+        {
+            return await limiter.AcquireAsync(1, waiting.Token);
+        }
+        catch (OperationCanceledException) when (!aborted.IsCancellationRequested)
+        {
+            return FailedLease.Instance;
+        }
     }
 
     public void Dispose()

@@ -79,19 +79,20 @@ public sealed class ReadOptions
     /// exports are asked for. One more is refused at once with 503 and <c>Retry-After</c> (<see cref="ExportSlots"/>).
     /// </summary>
     [Range(1, 999)]
-    public int ExportsInFlight { get; set; } = 6;
+    public int ExportsInFlight { get; set; } = 4;
 
     /// <summary>
     /// Most exports one tenant runs at once on one API instance; one more is refused with 429 and <c>Retry-After</c>. Less
     /// than half of <see cref="ExportsInFlight"/> (checked at start-up): two tenants' long exports never take them all.
     /// </summary>
     [Range(1, 999)]
-    public int ExportsInFlightPerTenant { get; set; } = 2;
+    public int ExportsInFlightPerTenant { get; set; } = 1;
 
     /// <summary>
     /// Most reads (pages, summaries, exports) one tenant runs at once on one API instance; the next ones wait for one to
-    /// end, up to <see cref="ConnectionWait"/>, then are refused with 429. Below <see cref="MaxConnections"/> (checked at
-    /// start-up): a tenant whose reads are slow holds at most this many connections, and the others keep the rest.
+    /// end, up to <see cref="ConnectionWait"/>, then are refused with 429. With the other tenants' exports, below
+    /// <see cref="MaxConnections"/> (checked at start-up): one tenant whose reads are slow leaves the others connections
+    /// for their pages. It bounds one tenant, not several: two slow tenants can still fill the pool.
     /// </summary>
     [Range(1, 999)]
     public int ConcurrentReadsPerTenant { get; set; } = 12;

@@ -15,9 +15,10 @@ public static class ReadsExtensions
             .Validate(o => o.ExportsInFlightPerTenant * 2 < o.ExportsInFlight,
                 "Reads:ExportsInFlightPerTenant must be less than half of Reads:ExportsInFlight, so that two tenants' exports " +
                 "never take them all.")
-            .Validate(o => o.ConcurrentReadsPerTenant < o.MaxConnections,
-                "Reads:ConcurrentReadsPerTenant must be below Reads:MaxConnections, so that one tenant's slow reads leave " +
-                "connections for the others.")
+            .Validate(o => o.ConcurrentReadsPerTenant + o.ExportsInFlight - o.ExportsInFlightPerTenant < o.MaxConnections,
+                "Reads:ConcurrentReadsPerTenant plus the exports of other tenants (Reads:ExportsInFlight minus " +
+                "Reads:ExportsInFlightPerTenant) must be below Reads:MaxConnections, so that one tenant's slow reads and the " +
+                "others' exports together leave connections for the others' pages.")
             .Validate(o => o.WarmConnections <= o.MaxConnections,
                 "Reads:WarmConnections must not be above Reads:MaxConnections: the pool never holds more.");
         builder.Services.AddSingleton(sp => ReadDatabase.Create(builder.Configuration, sp.GetRequiredService<ILoggerFactory>(),

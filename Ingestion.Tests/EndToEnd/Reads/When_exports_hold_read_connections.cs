@@ -5,12 +5,13 @@ using Npgsql;
 namespace Ingestion.Tests.EndToEnd.Reads;
 
 /// <summary>
-/// An API whose read pool has seven connections, of which exports (NDJSON, CSV) may hold five, two per tenant, and one
-/// tenant's reads six; three tenants. Reads are held open by a lock another session keeps on their tables, as slow
+/// An API whose read pool has eight connections, of which exports (NDJSON, CSV) may hold five, two per tenant, and one
+/// tenant's reads four; three tenants. Reads are held open by a lock another session keeps on their tables, as slow
 /// clients or long scans would hold them. One export more is refused at once (429 when its tenant holds its two, 503
-/// when the instance holds its five) and pages are still served; a tenant's seventh read waits for one of its six, then
-/// is a 429; when every connection is held, the next read waits <c>Reads:ConnectionWait</c> and is told the service is
-/// busy, not that PostgreSQL is down. Once the lock goes, every held read finishes whole.
+/// when the instance holds its five) and pages are still served; a tenant's fifth read waits for one of its four, then
+/// is a 429; when two tenants' reads hold every connection, the next read waits <c>Reads:ConnectionWait</c> and is told
+/// the service is busy, not that PostgreSQL is down. Once the lock goes, every held read finishes whole, and the tenant
+/// whose reads were held is served again (its permits came back).
 /// </summary>
 public sealed class When_exports_hold_read_connections
 {
@@ -24,11 +25,11 @@ public sealed class When_exports_hold_read_connections
         ["Tenancy__Tenants__2__Id"] = "initech",
         ["Tenancy__Tenants__2__ApiKeys__0"] = Initech,
         ["Tenancy__Tenants__2__WebhookSecret"] = "initech-webhook-secret-for-tests",
-        ["Reads__MaxConnections"] = "7",
-        ["Reads__WarmConnections"] = "7",
+        ["Reads__MaxConnections"] = "8",
+        ["Reads__WarmConnections"] = "8",
         ["Reads__ExportsInFlight"] = "5",
         ["Reads__ExportsInFlightPerTenant"] = "2",
-        ["Reads__ConcurrentReadsPerTenant"] = "6",
+        ["Reads__ConcurrentReadsPerTenant"] = "4",
         ["Reads__ConnectionWait"] = "00:00:01",
     }, workers: 0);
 
@@ -94,16 +95,17 @@ public sealed class When_exports_hold_read_connections
         await using var holder = await _stack.Sandbox.Db.OpenConnectionAsync();
         await using var locks = await holder.BeginTransactionAsync();
         await LockAsync(holder, locks, ("acme", locked), ("globex", theirs));
-        var held = Enumerable.Range(0, 6).Select(_ => acme.GetAsync($"/v1/datasets/{locked}/rows?limit=100")).ToList();
-        await WaitForLockedReadsAsync(6);
+        var held = Enumerable.Range(0, 4).Select(_ => acme.GetAsync($"/v1/datasets/{locked}/rows?limit=100")).ToList();
+        await WaitForLockedReadsAsync(4);
 
         using (var tenantOver = await acme.GetAsync($"/v1/datasets/{free}/rows?limit=10"))
         {
             await AssertRefusedAsync(tenantOver, HttpStatusCode.TooManyRequests, "Too many reads at once", 1);
+            Assert.That(tenantOver.Headers.Contains("RateLimit"), Is.False, "not the budget's refusal: no quota fields");
         }
 
-        held.Add(globex.GetAsync($"/v1/datasets/{theirs}/rows.csv"));
-        await WaitForLockedReadsAsync(7);
+        held.AddRange(Enumerable.Range(0, 4).Select(_ => globex.GetAsync($"/v1/datasets/{theirs}/rows?limit=100")));
+        await WaitForLockedReadsAsync(8);
         using (var busy = await initech.GetAsync($"/v1/datasets/{initechs}/rows.csv"))
         {
             await AssertRefusedAsync(busy, HttpStatusCode.ServiceUnavailable, "The service is busy", 1);
@@ -117,6 +119,14 @@ public sealed class When_exports_hold_read_connections
 
         using var served = await initech.GetAsync($"/v1/datasets/{initechs}/rows?limit=10");
         Assert.That(served.StatusCode, Is.EqualTo(HttpStatusCode.OK), "served again once connections are free");
+
+        // Acme's four permits came back: four reads of its own at once are served again.
+        var again = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => acme.GetAsync($"/v1/datasets/{free}/rows?limit=10")));
+        Assert.That(again.Select(r => r.StatusCode), Is.All.EqualTo(HttpStatusCode.OK));
+        foreach (var response in again)
+        {
+            response.Dispose();
+        }
     }
 
     private async Task<string> DatasetAsync(HttpClient client, string tenant)

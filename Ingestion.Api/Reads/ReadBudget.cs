@@ -27,9 +27,7 @@ public sealed class ReadBudget(IOptions<ReadOptions> options) : IEndpointFilter,
     // one result; a limiter built and dropped that way would never be disposed, and its replenish
     // timer would live as long as the process. Only the Lazy that wins is ever evaluated.
     // The policy header is the same on every answer to a tenant: made with its limiter, not per read.
-    private readonly ConcurrentDictionary<string, Lazy<(TokenBucketRateLimiter Limiter, ReadBudgetOptions Budget, string PolicyHeader)>> _tenants = new();
-
-    private readonly ConcurrentDictionary<string, Lazy<ConcurrencyLimiter>> _running = new();
+    private readonly ConcurrentDictionary<string, Lazy<TenantReads>> _tenants = new();
 
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
@@ -40,8 +38,8 @@ public sealed class ReadBudget(IOptions<ReadOptions> options) : IEndpointFilter,
             return await next(context);
         }
 
-        var (limiter, budget, policy) = _tenants.GetOrAdd(tenant,
-            t => new Lazy<(TokenBucketRateLimiter, ReadBudgetOptions, string)>(() => Create(t))).Value;
+        var reads = _tenants.GetOrAdd(tenant, t => new Lazy<TenantReads>(() => Create(t))).Value;
+        var (limiter, budget, policy) = (reads.Budget, reads.Options, reads.PolicyHeader);
         using var lease = limiter.AttemptAcquire();
         var left = limiter.GetStatistics()?.CurrentAvailablePermits ?? 0;
         var headers = http.Response.Headers;
@@ -49,7 +47,7 @@ public sealed class ReadBudget(IOptions<ReadOptions> options) : IEndpointFilter,
         if (lease.IsAcquired)
         {
             headers["RateLimit"] = $"\"{Policy}\";r={left};t=0";
-            return await RunAsync(context, next, tenant);
+            return await RunAsync(context, next, reads.Running);
         }
 
         // Tokens come back at PerSecond; the next one is at most this far away.
@@ -63,15 +61,9 @@ public sealed class ReadBudget(IOptions<ReadOptions> options) : IEndpointFilter,
     }
 
     /// <summary>Runs the read once the tenant has fewer than its limit running; a 429 if none ends within the wait.</summary>
-    private async ValueTask<object?> RunAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next, string tenant)
+    private async ValueTask<object?> RunAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next,
+        ConcurrencyLimiter limiter)
     {
-        // Its queue holds a burst of the tenant's own budget: every read the budget lets through may wait its turn.
-        var limiter = _running.GetOrAdd(tenant, t => new Lazy<ConcurrencyLimiter>(() => new ConcurrencyLimiter(new ConcurrencyLimiterOptions
-        {
-            PermitLimit = options.Value.ConcurrentReadsPerTenant,
-            QueueLimit = (options.Value.Budget.Tenants.GetValueOrDefault(t) ?? options.Value.Budget).Burst,
-            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-        }))).Value;
         var running = limiter.AttemptAcquire();
         if (!running.IsAcquired)
         {
@@ -116,27 +108,33 @@ public sealed class ReadBudget(IOptions<ReadOptions> options) : IEndpointFilter,
     {
         foreach (var tenant in _tenants.Values.Where(t => t.IsValueCreated))
         {
-            tenant.Value.Limiter.Dispose();
-        }
-
-        foreach (var running in _running.Values.Where(r => r.IsValueCreated))
-        {
-            running.Value.Dispose();
+            tenant.Value.Budget.Dispose();
+            tenant.Value.Running.Dispose();
         }
     }
 
-    private (TokenBucketRateLimiter, ReadBudgetOptions, string) Create(string tenant)
+    private TenantReads Create(string tenant)
     {
         var budget = options.Value.Budget.Tenants.GetValueOrDefault(tenant) ?? options.Value.Budget;
-        return (new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+        return new TenantReads(new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
         {
             TokenLimit = budget.Burst,
             TokensPerPeriod = budget.PerSecond,
             ReplenishmentPeriod = TimeSpan.FromSeconds(1),
             AutoReplenishment = true,
             QueueLimit = 0,
+        }), new ConcurrencyLimiter(new ConcurrencyLimiterOptions
+        {
+            // Its queue holds a burst of the tenant's budget: every read the budget lets through may wait its turn.
+            PermitLimit = options.Value.ConcurrentReadsPerTenant,
+            QueueLimit = budget.Burst,
+            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
         }), budget, $"\"{Policy}\";q={budget.PerSecond};w=1;burst={budget.Burst}");
     }
+
+    /// <summary>A tenant's read budget, its reads running at once, its budget's settings and the policy header they make.</summary>
+    private sealed record TenantReads(TokenBucketRateLimiter Budget, ConcurrencyLimiter Running, ReadBudgetOptions Options,
+        string PolicyHeader);
 }
 
 /// <summary>A lease not granted: the wait for one ran out.</summary>

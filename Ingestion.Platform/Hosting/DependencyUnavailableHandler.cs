@@ -18,43 +18,39 @@ internal sealed class DependencyUnavailableHandler(IProblemDetailsService proble
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
-        if (PoolExhausted(exception) && !context.Response.HasStarted)
+        if (context.Response.HasStarted)
         {
-            logger.LogWarning("Every PostgreSQL connection stayed busy while serving {Path}: {Reason}", context.Request.Path, exception.Message);
-            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-            context.Response.Headers.RetryAfter = "1";
-            return await WriteAsync(context, exception, new ProblemDetails
-            {
-                Status = StatusCodes.Status503ServiceUnavailable,
-                Title = "The service is busy",
-                Detail = "No database connection of this instance came free within the wait for one (all busy, or opening " +
-                         "slowly); this request did nothing. Retry in a second.",
-            });
+            return false;
         }
 
-        var dependency = Unavailable(exception);
-        if (dependency is null || context.Response.HasStarted)
+        if (PoolExhausted(exception))
+        {
+            logger.LogWarning("Every PostgreSQL connection stayed busy while serving {Path}: {Reason}", context.Request.Path, exception.Message);
+            return await AnswerAsync(context, exception, "1", "The service is busy",
+                "No database connection of this instance came free within the wait for one (all busy, or opening slowly); " +
+                "this request did nothing. Retry in a second.");
+        }
+
+        if (Unavailable(exception) is not { } dependency)
         {
             return false;
         }
 
         logger.LogWarning(exception, "{Dependency} unavailable while serving {Path}", dependency, context.Request.Path);
-        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-        context.Response.Headers.RetryAfter = "5";
-        return await WriteAsync(context, exception, new ProblemDetails
-        {
-            Status = StatusCodes.Status503ServiceUnavailable,
-            Title = $"{dependency} is unavailable",
-            Detail = $"The service could not reach {dependency}; nothing was created. Retry later.",
-        });
+        return await AnswerAsync(context, exception, "5", $"{dependency} is unavailable",
+            $"The service could not reach {dependency}; nothing was created. Retry later.");
     }
 
     /// <summary>
-    /// As the problem details service writes it; for a request that accepts no JSON (a CSV or NDJSON export) that service
-    /// writes nothing, and the problem is written as application/problem+json anyway, as a problem result would be.
+    /// A 503 with <c>Retry-After</c>, as the problem details service writes it; for a request that accepts no JSON (a CSV
+    /// or NDJSON export) that service writes nothing, and the problem is written as application/problem+json anyway, as a
+    /// problem result would be.
     /// </summary>
-    private async Task<bool> WriteAsync(HttpContext context, Exception exception, ProblemDetails problem)
+    private async Task<bool> AnswerAsync(HttpContext context, Exception exception, string retryAfter, string title, string detail)
     {
+        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        context.Response.Headers.RetryAfter = retryAfter;
+        var problem = new ProblemDetails { Status = StatusCodes.Status503ServiceUnavailable, Title = title, Detail = detail };
         if (await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, Exception = exception, ProblemDetails = problem }))
         {
             return true;

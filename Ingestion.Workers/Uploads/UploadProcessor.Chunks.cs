@@ -176,7 +176,7 @@ public sealed partial class UploadProcessor
         var dataset = await catalog.FindAsync(job.TenantId, job.Dataset, cancellationToken);
         if (dataset is null)
         {
-            return await FailAsync(connection, job, await WithTotalsAsync(connection, checkpoint, cancellationToken), events,
+            return await FailAsync(connection, job, checkpoint, events,
                 new FileProblem("unknown_dataset", $"Tenant '{job.TenantId}' has no dataset '{job.Dataset}'."), cancellationToken);
         }
 
@@ -188,7 +188,7 @@ public sealed partial class UploadProcessor
         var (map, problem) = file.Resume(checkpoint.Header);
         if (problem is not null)
         {
-            return await FailAsync(connection, job, await WithTotalsAsync(connection, checkpoint, cancellationToken), events,
+            return await FailAsync(connection, job, checkpoint, events,
                 problem, cancellationToken);
         }
 
@@ -364,14 +364,14 @@ public sealed partial class UploadProcessor
         }
         catch (RecordTooLongException e)
         {
-            return await FailAsync(connection, job, await WithTotalsAsync(connection, checkpoint, cancellationToken), events,
+            return await FailAsync(connection, job, checkpoint, events,
                 new FileProblem("record_too_long",
                     $"The record starting on line {e.Line:N0} is longer than {_options.MaxRecordBytes:N0} bytes{e.Hint}."),
                 cancellationToken);
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.PreconditionFailed)
         {
-            return await FailAsync(connection, job, await WithTotalsAsync(connection, checkpoint, cancellationToken), events,
+            return await FailAsync(connection, job, checkpoint, events,
                 ObjectChanged(job), cancellationToken);
         }
         finally

@@ -35,7 +35,8 @@ public sealed partial class JobWorker(
     public async Task WorkAsync<TCommand>(ConsumeContext<TCommand> context, IJobStep<TCommand> step)
         where TCommand : class, IAttemptMessage
     {
-        var (outcome, resumeAt) = await RunAsync(context.Message, step, context, context.CancellationToken);
+        var (outcome, resumeAt) = await RunAsync(context.Message, step, context, context.ReceiveContext.Redelivered,
+            context.CancellationToken);
         switch (outcome)
         {
             case JobOutcome.Continue:
@@ -61,8 +62,9 @@ public sealed partial class JobWorker(
         }
     }
 
+    /// <param name="redelivered">RabbitMQ delivers this message again: the consumer that had it is gone (its worker died).</param>
     private async Task<(JobOutcome Outcome, DateTimeOffset? ResumeAt)> RunAsync<TCommand>(TCommand command, IJobStep<TCommand> step,
-        IPublishEndpoint events, CancellationToken cancellationToken)
+        IPublishEndpoint events, bool redelivered, CancellationToken cancellationToken)
         where TCommand : class, IAttemptMessage
     {
         var jobId = command.JobId;
@@ -70,6 +72,15 @@ public sealed partial class JobWorker(
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         if (!await JobLock.TryTakeAsync(connection, jobId, unit, cancellationToken))
         {
+            if (redelivered)
+            {
+                // The holder may be the worker that died with this very message: its session keeps the lock until
+                // PostgreSQL notices (at once for an idle session, only when a running statement ends otherwise). Stepping
+                // aside would leave the unit to the reaper; the message is sent again shortly, as a new one, instead.
+                LogBusyRedelivered(jobId, unit, BusyRedeliveredDelay.TotalSeconds);
+                return (JobOutcome.Later, DateTimeOffset.UtcNow + BusyRedeliveredDelay);
+            }
+
             LogBusy(jobId, unit);
             return (JobOutcome.Busy, null);
         }
@@ -120,8 +131,14 @@ public sealed partial class JobWorker(
         }
     }
 
+    /// <summary>How long a redelivered message that found its unit locked waits before it is sent again.</summary>
+    internal static readonly TimeSpan BusyRedeliveredDelay = TimeSpan.FromSeconds(5);
+
     [LoggerMessage(LogLevel.Information, "Another worker is processing job {JobId} (unit {Unit}); this delivery steps aside")]
     private partial void LogBusy(Guid jobId, long unit);
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId} (unit {Unit}) is locked, and this message is redelivered: the holder may be the worker that died with it, so it is sent again in {Seconds} s")]
+    private partial void LogBusyRedelivered(Guid jobId, long unit, double seconds);
 
     [LoggerMessage(LogLevel.Information, "Job {JobId} is {State}: this message does no work")]
     private partial void LogNotOwed(Guid jobId, string state);

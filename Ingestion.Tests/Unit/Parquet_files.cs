@@ -81,6 +81,22 @@ public sealed class Parquet_files
     }
 
     [Test]
+    public async Task Should_cut_chunks_at_row_group_starts_by_the_mapped_columns_decompressed_bytes()
+    {
+        await using var file = await WriteAsync(groups: 5, rowsPerGroup: 4, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        var (records, _) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, CancellationToken.None);
+        await using var _1 = records;
+        var group = records!.Work / 5; // the five groups are alike: 4 uuids and 4 integers each
+
+        Assert.That(records.CutAfter(0, 1), Is.EqualTo(4), "at least one whole row group per chunk");
+        Assert.That(records.CutAfter(0, group * 2), Is.EqualTo(8));
+        Assert.That(records.CutAfter(0, group * 2 + 1), Is.EqualTo(12), "a chunk ends only where a row group starts");
+        Assert.That(records.CutAfter(8, group * 2), Is.EqualTo(16));
+        Assert.That(records.CutAfter(12, group * 2), Is.Null, "the chunk that reaches the last row group runs to the end");
+        Assert.That(records.CutAfter(0, records.Work), Is.Null);
+    }
+
+    [Test]
     public async Task Should_reject_a_null_in_a_required_column_and_a_value_that_does_not_fit_naming_the_row()
     {
         await using var file = await WriteAsync(groups: 2, rowsPerGroup: 3, new DataField<Guid>("order_id"), new DataField<long?>("quantity"),

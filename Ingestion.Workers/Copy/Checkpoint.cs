@@ -22,18 +22,19 @@ internal sealed record Checkpoint(
     long? ChunkBytes = null,
     bool ScanDone = false,
     long? CompressedRead = null,
+    long? RowsTotal = null,
     long RowsStaged = 0)
 {
     private const string Columns =
         "job_id, etag, header, bytes_total, byte_offset, line, rows_loaded, rows_rejected, finished_at, rejects_key, chunk_bytes, scan_done, " +
-        "compressed_read";
+        "compressed_read, rows_total";
 
     private const string FindSql = $"select {Columns} from ingestion.upload_checkpoints where job_id = @job";
 
     private const string CreateSql = $"""
         insert into ingestion.upload_checkpoints (job_id, etag, header, bytes_total, byte_offset, line, chunk_bytes,
-            scanned_offset, scanned_line)
-        values (@job, @etag, @header, @bytes_total, @byte_offset, @line, @chunk_bytes, @byte_offset, @line)
+            scanned_offset, scanned_line, rows_total)
+        values (@job, @etag, @header, @bytes_total, @byte_offset, @line, @chunk_bytes, @byte_offset, @line, @rows_total)
         returning {Columns}
         """;
 
@@ -72,8 +73,10 @@ internal sealed record Checkpoint(
 
     /// <summary>The first checkpoint of a job, just after the header.</summary>
     /// <param name="chunkBytes">Set: the job is loaded in chunks of about this size, found from here on.</param>
+    /// <param name="rowsTotal">Set for a file whose positions are rows (Parquet): its row count.</param>
     public static async Task<Checkpoint> CreateAsync(NpgsqlConnection connection, Guid jobId, string? etag,
-        IReadOnlyList<string> header, long bytesTotal, long offset, long line, long? chunkBytes, CancellationToken cancellationToken)
+        IReadOnlyList<string> header, long bytesTotal, long offset, long line, long? chunkBytes, long? rowsTotal,
+        CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(CreateSql, connection);
         command.Parameters.AddWithValue("job", jobId);
@@ -83,6 +86,7 @@ internal sealed record Checkpoint(
         command.Parameters.AddWithValue("byte_offset", offset);
         command.Parameters.AddWithValue("line", line);
         command.Parameters.AddWithValue("chunk_bytes", (object?)chunkBytes ?? DBNull.Value);
+        command.Parameters.AddWithValue("rows_total", (object?)rowsTotal ?? DBNull.Value);
         return (await ReadAsync(command, cancellationToken))!;
     }
 
@@ -152,6 +156,7 @@ internal sealed record Checkpoint(
             reader.IsDBNull(9) ? null : reader.GetString(9),
             reader.IsDBNull(10) ? null : reader.GetInt64(10),
             reader.GetBoolean(11),
-            reader.IsDBNull(12) ? null : reader.GetInt64(12));
+            reader.IsDBNull(12) ? null : reader.GetInt64(12),
+            reader.IsDBNull(13) ? null : reader.GetInt64(13));
     }
 }

@@ -72,15 +72,32 @@ internal interface IRecordSource
     Task<IUploadRecords> OpenAsync(HeaderMap map, RecordPosition from, long? endOffset, CancellationToken cancellationToken);
 
     /// <summary>
-    /// How to find record boundaries in a plain UTF-8 object without parsing, so it can be loaded in chunks at byte ranges;
-    /// null when it cannot be (a dialect with escapes, a format whose records are not lines).
+    /// Whether the file, once started (<see cref="StartAsync"/>), is loaded in chunks of about <paramref name="chunkBytes"/>
+    /// (fork/join): a plain UTF-8 text object larger than that whose record boundaries a scan finds without parsing (not a
+    /// dialect with escapes, nor a compressed object, which cannot be entered at a byte offset); a Parquet file of several
+    /// row groups whose mapped columns hold more than that. Otherwise the file is one chunk.
     /// </summary>
-    (byte Delimiter, byte? Quote)? Boundaries { get; }
+    bool LoadsInChunks(long objectBytes, long chunkBytes);
+
+    /// <summary>The file's chunks from <paramref name="from"/> (where the fork's scan stands) on.</summary>
+    Task<IChunkScan> ScanAsync(RecordPosition from, long chunkBytes, long objectBytes, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// How a file is cut into chunks, one after the other: a text file at record boundaries about a chunk's bytes apart
+/// (<see cref="Csv.TextChunkScan"/>), a Parquet file at row-group starts. A chunk's ends are positions as a checkpoint keeps
+/// them, so a chunk is read exactly as a resumed load would read it.
+/// </summary>
+internal interface IChunkScan : IDisposable
+{
+    /// <summary>Where the chunk that starts where the scan stands ends, and whether it is the file's last.</summary>
+    ValueTask<(RecordPosition End, bool Last)> NextAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>How a first attempt starts (<see cref="IRecordSource.StartAsync"/>): a map and a position, or a problem.</summary>
+/// <param name="RowsTotal">For a file whose positions are rows (Parquet): its row count, so progress can be told in bytes.</param>
 internal sealed record RecordStart(HeaderMap? Map, IReadOnlyList<string> Header, RecordPosition From, IUploadRecords? Records,
-    FileProblem? Problem = null)
+    FileProblem? Problem = null, long? RowsTotal = null)
 {
     public static RecordStart Failed(FileProblem problem, IUploadRecords? records = null) => new(null, [], default, records, problem);
 }

@@ -11,8 +11,14 @@ namespace Ingestion.Workers.Csv;
 internal sealed class CsvRecordSource(ObjectStore store, ProcessUpload job, string? etag, DatasetDefinition dataset,
     CsvDialect dialect, SourceText text, UploadProcessingOptions options) : IRecordSource
 {
-    public (byte Delimiter, byte? Quote)? Boundaries =>
-        dialect.Splittable && text.Encoding == SourceEncoding.Utf8 ? ((byte)dialect.Delimiter, (byte?)dialect.Quote) : null;
+    /// <summary>A dialect without escapes (an escape can hide a line break) in plain UTF-8 can be cut at record boundaries.</summary>
+    private bool Cuttable => dialect.Splittable && text.Encoding == SourceEncoding.Utf8 && text.Compression == SourceCompression.None;
+
+    public bool LoadsInChunks(long objectBytes, long chunkBytes) => Cuttable && objectBytes > chunkBytes;
+
+    public Task<IChunkScan> ScanAsync(RecordPosition from, long chunkBytes, long objectBytes, CancellationToken cancellationToken) =>
+        TextChunkScan.OpenAsync(store, job, etag, from, chunkBytes, objectBytes, (byte)dialect.Delimiter, (byte?)dialect.Quote,
+            cancellationToken);
 
     public async Task<RecordStart> StartAsync(CancellationToken cancellationToken)
     {

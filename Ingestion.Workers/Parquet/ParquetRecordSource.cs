@@ -15,8 +15,22 @@ namespace Ingestion.Workers.Parquet;
 internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, ObjectInfo source, DatasetDefinition dataset,
     CsvDialect dialect, SourceCompression compression, UploadProcessingOptions options) : IRecordSource
 {
-    /// <summary>Row groups are not byte ranges a scan can find: a Parquet file loads as one chunk.</summary>
-    public (byte Delimiter, byte? Quote)? Boundaries => null;
+    // What the footer said when the job started: whether the file has row groups enough to cut into chunks.
+    private (int RowGroups, long Work)? _started;
+
+    /// <summary>
+    /// A file of several row groups whose mapped columns hold more than a chunk (decompressed: the work, whatever the
+    /// compression) loads in chunks of whole row groups: its positions are rows, and a chunk's range is the rows of its groups.
+    /// </summary>
+    public bool LoadsInChunks(long objectBytes, long chunkBytes) => _started is { RowGroups: > 1 } started && started.Work > chunkBytes;
+
+    public async Task<IChunkScan> ScanAsync(RecordPosition from, long chunkBytes, long objectBytes, CancellationToken cancellationToken)
+    {
+        var (records, problem) = await OpenParquetAsync(cancellationToken);
+        return problem is null
+            ? new ParquetChunkScan(records!, from.Offset, chunkBytes)
+            : throw new InvalidOperationException($"The Parquet file of job {job.JobId} no longer maps to its dataset: {problem.Message}");
+    }
 
     public async Task<RecordStart> StartAsync(CancellationToken cancellationToken)
     {
@@ -34,7 +48,8 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
         }
 
         var map = records!.Map;
-        return new RecordStart(map, map.Header, new RecordPosition(0, 0), records);
+        _started = (records.RowGroupCount, records.Work);
+        return new RecordStart(map, map.Header, new RecordPosition(0, 0), records, RowsTotal: records.TotalRows);
     }
 
     public (HeaderMap? Map, FileProblem? Problem) Resume(IReadOnlyList<string> header) => HeaderMap.Build(dataset, header);
@@ -55,7 +70,7 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
                 throw new InvalidOperationException($"The Parquet file of job {job.JobId} maps other columns than its checkpoint keeps.");
             }
 
-            records.Seek(from.Offset);
+            records.Seek(from.Offset, endOffset);
             return records;
         }
         catch
@@ -91,4 +106,19 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
 
         return (new ParquetUploadRecords(records, stream, cancellationToken), null);
     }
+}
+
+/// <summary>A Parquet file cut into chunks of whole row groups (<see cref="ParquetRecords.CutAfter"/>): ranges of rows.</summary>
+internal sealed class ParquetChunkScan(ParquetUploadRecords footer, long from, long chunkBytes) : IChunkScan
+{
+    private long _at = from;
+
+    public ValueTask<(RecordPosition End, bool Last)> NextAsync(CancellationToken cancellationToken)
+    {
+        var cut = footer.CutAfter(_at, chunkBytes);
+        _at = cut ?? footer.TotalRows;
+        return ValueTask.FromResult((new RecordPosition(_at, _at), cut is null));
+    }
+
+    public void Dispose() => footer.Dispose();
 }

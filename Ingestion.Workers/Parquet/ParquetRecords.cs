@@ -39,6 +39,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
     private readonly int[] _columns;
     private readonly long[] _groupStarts;
     private readonly long[] _groupEnds;
+    private readonly long[] _groupWork;
     private RowGroupReader? _groupReader;
     private int _group = -1;
     private long _groupRows;
@@ -48,8 +49,9 @@ internal sealed class ParquetRecords : IAsyncDisposable
     private ParquetPosition _next;
 
     private ParquetRecords(ParquetReader reader, NativeParquetFile native, ParquetCell[] cells, int[] columns, HeaderMap map,
-        long objectLength)
+        long objectLength, long[] groupWork)
     {
+        _groupWork = groupWork;
         _reader = reader;
         _native = native;
         _cells = cells;
@@ -130,6 +132,29 @@ internal sealed class ParquetRecords : IAsyncDisposable
         return new ParquetPosition(group, rows - _groupStarts[Math.Min(group, RowGroupCount)]);
     }
 
+    /// <summary>The mapped columns' decompressed bytes in the whole file: the work of loading it.</summary>
+    public long Work => _groupWork.Sum();
+
+    /// <summary>
+    /// Where the chunk that starts after <paramref name="rows"/> rows ends, for a file loaded in chunks (fork/join): at the
+    /// start of the first row group by which the chunk holds at least <paramref name="chunkBytes"/> of decompressed mapped
+    /// columns, so a chunk is whole row groups, the unit a reader opens; null when the chunk runs to the end of the file.
+    /// </summary>
+    public long? CutAfter(long rows, long chunkBytes)
+    {
+        var work = 0L;
+        for (var g = PositionAfter(rows).RowGroup; g < RowGroupCount - 1; g++)
+        {
+            work += _groupWork[g];
+            if (work >= chunkBytes)
+            {
+                return _groupStarts[g + 1];
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>
     /// How far through the object the load is: the bytes up to the end of the previous row group, and of the current
     /// group's bytes the share of its rows done. The columns are read side by side, so no offset in a row group says how
@@ -198,9 +223,10 @@ internal sealed class ParquetRecords : IAsyncDisposable
             return (null, problem);
         }
 
+        var work = new long[reader.RowGroupCount];
         for (var g = 0; g < reader.RowGroupCount; g++)
         {
-            if (RowGroupProblem(reader, g, cells!, maxColumnChunkBytes) is { } corrupt)
+            if (RowGroupProblem(reader, g, cells!, maxColumnChunkBytes, out work[g]) is { } corrupt)
             {
                 return (null, corrupt);
             }
@@ -234,7 +260,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
                 }
             }
 
-            return (new ParquetRecords(reader, native, [.. cells], columns, map!, stream.Length), null);
+            return (new ParquetRecords(reader, native, [.. cells], columns, map!, stream.Length, work), null);
         }
         catch
         {
@@ -348,10 +374,13 @@ internal sealed class ParquetRecords : IAsyncDisposable
     /// are not negative, and for every mapped column (each is flat) one value, or null, per row. A chunk with fewer values
     /// would end before its row group; one with more would give its extra values to no row.
     /// </summary>
-    private static FileProblem? RowGroupProblem(ParquetReader reader, int g, List<ParquetCell> cells, long maxColumnChunkBytes)
+    /// <param name="work">The mapped columns' decompressed bytes in the group: what loading it reads and decodes.</param>
+    private static FileProblem? RowGroupProblem(ParquetReader reader, int g, List<ParquetCell> cells, long maxColumnChunkBytes,
+        out long work)
     {
         var group = reader.OpenRowGroupReader(g);
         var chunks = cells.Select(c => group.GetMetadata(c.Field)?.MetaData).ToList();
+        work = chunks.Sum(m => Math.Max(0, m?.TotalUncompressedSize ?? 0));
         var rows = group.RowCount;
         if (rows < 0 || chunks.Any(m => m is { NumValues: < 0 } or { TotalUncompressedSize: < 0 }))
         {

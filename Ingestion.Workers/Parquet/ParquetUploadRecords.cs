@@ -12,6 +12,8 @@ internal sealed class ParquetUploadRecords(ParquetRecords records, RangedObjectS
     : IUploadRecords
 {
     private byte[]? _raw;
+    private long _done;
+    private long? _end;
 
     /// <summary>The dataset's columns the file feeds, in COPY order.</summary>
     public HeaderMap Map => records.Map;
@@ -22,7 +24,13 @@ internal sealed class ParquetUploadRecords(ParquetRecords records, RangedObjectS
         // The first row of a batch reads the mapped columns' next pages when their buffers are spent (ranged GETs), as a
         // CSV's records block on their stream's reads.
         cancellationToken.ThrowIfCancellationRequested();
-        return records.Read();
+        if (_done >= _end || !records.Read())
+        {
+            return false;
+        }
+
+        _done = records.RowNumber;
+        return true;
     }
 
     /// <summary>The row's number in the file, from 1: what its reject is filed under (the reason names its row group and row).</summary>
@@ -36,8 +44,24 @@ internal sealed class ParquetUploadRecords(ParquetRecords records, RangedObjectS
     /// <summary>The object's bytes up to the end of the row group being read: how far through the object the load is.</summary>
     public long? CompressedBytesRead => records.ObjectBytesRead;
 
-    /// <summary>Starts after <paramref name="rowsDone"/> rows of the file (a checkpoint's position).</summary>
-    public void Seek(long rowsDone) => records.Seek(records.PositionAfter(rowsDone));
+    /// <summary>
+    /// Starts after <paramref name="rowsDone"/> rows of the file (a checkpoint's position) and, for a chunk, ends after
+    /// <paramref name="endRows"/> (a row group's start, where the next chunk begins).
+    /// </summary>
+    public void Seek(long rowsDone, long? endRows = null)
+    {
+        records.Seek(records.PositionAfter(rowsDone));
+        (_done, _end) = (rowsDone, endRows);
+    }
+
+    /// <summary>See <see cref="ParquetRecords.CutAfter"/>.</summary>
+    public long? CutAfter(long rows, long chunkBytes) => records.CutAfter(rows, chunkBytes);
+
+    public long TotalRows => records.TotalRows;
+
+    public long Work => records.Work;
+
+    public int RowGroupCount => records.RowGroupCount;
 
     public RowProblem? Check() => records.Check();
 

@@ -21,7 +21,8 @@ namespace Ingestion.Workers.Uploads;
 /// several workers at once (fork/join, all of it in PostgreSQL):
 /// <list type="number">
 /// <item><b>Fork.</b> The job's own message (<see cref="ProcessUpload.Chunk"/> null) checks the file
-/// and its header once, then scans the object for record boundaries (<see cref="RecordBoundaries"/>).
+/// and its header once, then cuts the file into chunks (<see cref="IChunkScan"/>: a text object at record boundaries, a
+/// Parquet file at row-group starts).
 /// Each chunk found is recorded with the scan's new position and, while the job has fewer than
 /// <see cref="UploadProcessingOptions.ChunksInFlightPerJob"/> chunks sent or staged, its
 /// <see cref="ProcessUpload"/> is written to the outbox, in one transaction: loading starts before
@@ -99,31 +100,25 @@ public sealed partial class UploadProcessor
         {
             var slice = Stopwatch.StartNew();
             var (offset, line) = await ChunkPlan.ScannedAsync(connection, job.JobId, cancellationToken);
-            var (delimiter, quote) = file.Boundaries
-                ?? throw new InvalidOperationException($"Job {job.JobId} is planned in chunks, but its file cannot be cut at byte ranges.");
-            // The scan names each boundary by the line its line break ends, counting from the break it starts on; a file
-            // without a header (JSON Lines) starts at offset 0, before any break, so its first break ends line 1.
-            using var boundaries = new RecordBoundaries(
-                await store.OpenReadAsync(job.Bucket, job.Key, offset, checkpoint.ETag, cancellationToken), offset,
-                offset == 0 ? 1 : line, delimiter, quote);
+            using var scan = await file.ScanAsync(new RecordPosition(offset, line), checkpoint.ChunkBytes!.Value, checkpoint.BytesTotal,
+                cancellationToken);
             while (true)
             {
-                var next = await boundaries.NextAsync(offset + checkpoint.ChunkBytes!.Value, cancellationToken);
-                var (to, toLine) = next ?? (checkpoint.BytesTotal, line);
+                var (to, last) = await scan.NextAsync(cancellationToken);
                 await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
                 {
-                    await ChunkPlan.AddAsync(connection, job.JobId, offset, line, to, toLine, next is null, cancellationToken);
+                    await ChunkPlan.AddAsync(connection, job.JobId, offset, line, to.Offset, to.Line, last, cancellationToken);
                     await SendChunksAsync(connection, job, cancellationToken);
                     await transaction.CommitAsync(cancellationToken);
                 }
 
-                if (next is null)
+                if (last)
                 {
                     LogScanned(job.JobId, checkpoint.BytesTotal);
                     break;
                 }
 
-                (offset, line) = (to, toLine);
+                (offset, line) = (to.Offset, to.Line);
                 if (await ChunkPlan.HaltedAsync(connection, job.JobId, job.Attempt, cancellationToken))
                 {
                     // A chunk failed the job: the rest of the file is scanned by the retry, if one comes.
@@ -180,7 +175,7 @@ public sealed partial class UploadProcessor
                 new FileProblem("unknown_dataset", $"Tenant '{job.TenantId}' has no dataset '{job.Dataset}'."), cancellationToken);
         }
 
-        // Only a plain UTF-8 object is planned in chunks.
+        // Only a plain object is planned in chunks (UTF-8 text, or Parquet, which compresses its own pages).
         var dialect = await UploadDialect.ReadAsync(connection, job.JobId, dataset, cancellationToken);
         var format = await UploadDialect.ReadFormatAsync(connection, job.JobId, dataset, cancellationToken);
         var file = SourceFor(format, job, new Platform.Storage.ObjectInfo(checkpoint.BytesTotal, checkpoint.ETag), dataset, dialect,
@@ -350,7 +345,7 @@ public sealed partial class UploadProcessor
 
                 if (sinceProgress.Elapsed >= _options.ProgressInterval)
                 {
-                    await events.Publish(new UploadProgressed(job.JobId, totals.RowsLoaded, totals.RowsRejected, totals.ByteOffset,
+                    await events.Publish(new UploadProgressed(job.JobId, totals.RowsLoaded, totals.RowsRejected, totals.ObjectBytesRead,
                         totals.BytesTotal, DateTimeOffset.UtcNow, job.Attempt), cancellationToken);
                     sinceProgress.Restart();
                 }
@@ -594,8 +589,13 @@ public sealed partial class UploadProcessor
             return checkpoint;
         }
 
-        var (loaded, rejected, bytesRead, line, staged) = await ChunkPlan.TotalsAsync(connection, checkpoint.JobId, cancellationToken);
-        return checkpoint with { RowsLoaded = loaded, RowsRejected = rejected, ByteOffset = bytesRead, Line = line, RowsStaged = staged };
+        var (loaded, rejected, done, line, staged) = await ChunkPlan.TotalsAsync(connection, checkpoint.JobId, cancellationToken);
+        return checkpoint with
+        {
+            RowsLoaded = loaded, RowsRejected = rejected, ByteOffset = done, Line = line, RowsStaged = staged,
+            // A plan in rows (Parquet): the object's bytes read, as far as progress can tell them, are its share of the rows.
+            CompressedRead = checkpoint.RowsTotal is > 0 and var rows ? (long)((double)done / rows * checkpoint.BytesTotal) : null,
+        };
     }
 
     /// <summary>The accounts a transaction touched: those of the rows it applied, and those of the rows an eviction deleted.</summary>

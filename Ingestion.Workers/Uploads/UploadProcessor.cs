@@ -205,24 +205,21 @@ public sealed partial class UploadProcessor(
             return (start.Records, null, null, start.Problem);
         }
 
-        // A large object is loaded in chunks; a small one is one chunk, loaded by this message as before. So is a file whose
-        // record boundaries a scan cannot find (an escape character can hide a line break), and a compressed one, which
-        // cannot be entered at a byte range.
-        var chunkBytes = source.Size > _options.ChunkBytes && file.Boundaries is not null && text.Compression == SourceCompression.None
-            && Chunked(dataset)
-            ? _options.ChunkBytes
-            : (long?)null;
-        if (source.Size > _options.ChunkBytes && text.Compression != SourceCompression.None)
+        // A large file is loaded in chunks (its format says whether it can be cut); a small one is one chunk, loaded by this
+        // message as before. So is a file whose records a scan cannot find (an escape character can hide a line break), a
+        // compressed one, which cannot be entered at a byte range, and a Parquet file of one row group.
+        var chunkBytes = Chunked(dataset) && file.LoadsInChunks(source.Size, _options.ChunkBytes) ? _options.ChunkBytes : (long?)null;
+        if (chunkBytes is null && source.Size > _options.ChunkBytes && text.Compression != SourceCompression.None)
         {
             LogCompressedOneChunk(job.JobId, Decompression.Name(text.Compression), source.Size);
         }
-        else if (source.Size > _options.ChunkBytes && file is ParquetRecordSource)
+        else if (chunkBytes is null && source.Size > _options.ChunkBytes && file is ParquetRecordSource)
         {
             LogParquetOneChunk(job.JobId, source.Size);
         }
 
         var checkpoint = await Checkpoint.CreateAsync(connection, job.JobId, source.ETag, start.Header, source.Size,
-            start.From.Offset, start.From.Line, chunkBytes, cancellationToken);
+            start.From.Offset, start.From.Line, chunkBytes, start.RowsTotal, cancellationToken);
         return (start.Records, checkpoint, start.Map, null);
     }
 
@@ -445,7 +442,7 @@ public sealed partial class UploadProcessor(
     [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is {Compression}-compressed ({Bytes} bytes): loaded as one chunk, since a compressed stream cannot be split at byte ranges")]
     private partial void LogCompressedOneChunk(Guid jobId, string compression, long bytes);
 
-    [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is a Parquet file ({Bytes} bytes): loaded as one chunk, a batch of rows at a time page by page, since its rows are in column chunks that no byte range of the file cuts into whole rows")]
+    [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is a Parquet file ({Bytes} bytes) whose row groups cannot be shared out (one row group, or less than a chunk of data): loaded as one chunk, a batch of rows at a time page by page")]
     private partial void LogParquetOneChunk(Guid jobId, long bytes);
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: slice ends after line {Line} ({Rows} rows loaded); a new message carries on")]

@@ -1,0 +1,139 @@
+using System.Text.Json.Nodes;
+using Ingestion.Tests.Infrastructure;
+using static Ingestion.Tests.EndToEnd.Chunks.ChunkedLoads;
+
+namespace Ingestion.Tests.EndToEnd.Chunks;
+
+/// <summary>
+/// A Parquet file of many row groups is loaded in chunks of whole row groups (a chunk is a range of rows that starts at a
+/// row group's start) by two workers at once. The datasets are keyed (reject), so their chunks load straight into the
+/// table in parallel: a batch loaded twice would show as a reject ("already in the table"), a chunk or a batch skipped as
+/// missing rows. Batches of 1,700 rows end inside row groups, so a chunk's checkpoint is inside one.
+/// </summary>
+public sealed class When_a_parquet_file_is_loaded_in_chunks
+{
+    private const int Groups = 16;
+    private const int RowsPerGroup = 10_000;
+    private const int Rows = Groups * RowsPerGroup;
+    private Deployment _deployment = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync() => _deployment = await Deployment.StartAsync(TestRun.Servers, "parquetchunks", new Dictionary<string, string>
+    {
+        // A row group's three columns hold about 0.3 MB decompressed: chunks of three row groups (the last of one).
+        ["Processing__ChunkBytes"] = "700000",
+        ["Processing__BatchRows"] = "1700",
+    }, workers: 2);
+
+    [OneTimeTearDown]
+    public async Task StopAsync() => await _deployment.DisposeAsync();
+
+    [Test]
+    public async Task Should_cut_it_at_row_groups_and_load_every_row_exactly_once_when_every_worker_is_killed()
+    {
+        using var acme = _deployment.Client(Keys.Acme);
+        await CreateReadingsAsync(acme, "readings");
+        // Every 4,000th row waits a quarter of a second: the load takes seconds, and the kill finds chunks part-loaded.
+        await _deployment.Sandbox.ExecuteAsync("""
+            create function tenant_acme.slow_readings() returns trigger language plpgsql as $$
+            begin
+                perform pg_sleep(0.25);
+                return new;
+            end $$;
+            create trigger slow before insert on tenant_acme.readings for each row when (new.id % 4000 = 0)
+                execute function tenant_acme.slow_readings();
+            """);
+        var file = await TestParquet.ReadingsAsync(Groups, RowsPerGroup);
+        var jobId = await acme.StartParquetUploadAsync("readings", file);
+
+        // Mid-load, the job's progress in bytes is its share of the rows: a chunk's positions are rows, not bytes.
+        var midway = await ProgressAtLeastAsync(acme, jobId, Rows / 3);
+        foreach (var worker in _deployment.Workers)
+        {
+            worker.Kill();
+        }
+
+        await _deployment.StartWorkerAsync();
+        await _deployment.StartWorkerAsync();
+        var job = await acme.WaitForJobEndAsync(jobId, seconds: 180);
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("completed"), job.ToJsonString());
+        var rowsShare = midway["rowsLoaded"]!.GetValue<double>() / Rows;
+        var bytesShare = midway["bytesRead"]!.GetValue<double>() / file.Length;
+        Assert.That(bytesShare, Is.EqualTo(rowsShare).Within(0.15), $"progress mid-load: {midway.ToJsonString()}");
+        Assert.That(midway["rowsLoaded"]!.GetValue<long>(), Is.LessThan(Rows), "the workers were killed while rows were being loaded");
+
+        var sandbox = _deployment.Sandbox;
+        await TestParquet.AssertReadingsAsync(sandbox, "tenant_acme.readings", Rows);
+        Assert.That(job["progress"]!["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(Rows));
+        Assert.That(job["progress"]!["rowsRejected"]!.GetValue<long>(), Is.Zero);
+        Assert.That(job["progress"]!["bytesRead"]!.GetValue<long>(), Is.EqualTo(file.Length));
+        var starts = await ChunkStartsAsync(jobId);
+        Assert.That(starts, Has.Count.InRange(5, 8), "chunks of about three row groups");
+        Assert.That(starts, Is.All.Matches<long>(start => start % RowsPerGroup == 0), $"each chunk starts at a row group: {string.Join(", ", starts)}");
+        Assert.That(await sandbox.ScalarAsync<long>("select count(*) from ingestion.upload_chunks where job_id = @id and attempts > 1",
+            ("id", jobId)), Is.Positive, "the chunks part-loaded at the kill were taken again");
+    }
+
+    [Test]
+    public async Task Should_reject_a_key_repeated_in_a_later_chunk_naming_its_row_as_one_stream_would()
+    {
+        using var acme = _deployment.Client(Keys.Acme);
+        await CreateReadingsAsync(acme, "repeats");
+        // The last row group's first row repeats the id of the file's row 5 (in the first chunk): the later one is rejected,
+        // whichever chunk loads first.
+        var repeated = Rows - RowsPerGroup + 1;
+        var file = await TestParquet.ReadingsAsync(Groups, RowsPerGroup, id => id == repeated ? 5 : id);
+
+        var job = await acme.WaitForJobEndAsync(await acme.StartParquetUploadAsync("repeats", file), seconds: 180);
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("completed"), job.ToJsonString());
+        Assert.That(job["progress"]!["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(Rows - 1));
+        var rejects = await RejectsAsync(job);
+        Assert.That(rejects.Select(r => (r.Line, r.Column, r.Reason)), Is.EqualTo(new[]
+        {
+            ((long)repeated, "id", $"has the key (id)=(5), which is already in the table"),
+        }));
+        Assert.That(await _deployment.Sandbox.ScalarAsync<decimal>("select value from tenant_acme.repeats where id = 5"),
+            Is.EqualTo(0.005m), "the first row with the key is the one kept");
+        Assert.That(await _deployment.Sandbox.ScalarAsync<long>("select count(*) from tenant_acme.repeats"), Is.EqualTo(Rows - 1));
+        Assert.That(await ChunkStartsAsync(job["jobId"]!.GetValue<Guid>()), Has.Count.GreaterThan(2));
+    }
+
+    private static Task CreateReadingsAsync(HttpClient client, string name) =>
+        client.CreateDatasetAsync(new { name, columns = TestParquet.ReadingColumns, key = new[] { "id" }, format = "parquet" });
+
+    /// <summary>The job's progress as its view shows it, once it shows at least <paramref name="rows"/> rows loaded.</summary>
+    private static async Task<JsonNode> ProgressAtLeastAsync(HttpClient client, Guid jobId, long rows)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        while (DateTime.UtcNow < deadline)
+        {
+            var job = JsonNode.Parse(await client.GetStringAsync($"/v1/jobs/{jobId}"))!;
+            if (job["progress"]?["rowsLoaded"]?.GetValue<long>() >= rows)
+            {
+                return job["progress"]!;
+            }
+
+            await Task.Delay(20);
+        }
+
+        Assert.Fail($"the job showed fewer than {rows} rows loaded within 120 s");
+        return null!;
+    }
+
+    private async Task<List<long>> ChunkStartsAsync(Guid jobId)
+    {
+        var starts = new List<long>();
+        await using var command = _deployment.Sandbox.Db.CreateCommand(
+            "select start_offset from ingestion.upload_chunks where job_id = @id order by chunk");
+        command.Parameters.AddWithValue("id", jobId);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            starts.Add(reader.GetInt64(0));
+        }
+
+        return starts;
+    }
+}

@@ -114,8 +114,11 @@ internal sealed record Checkpoint(
     /// <summary>The object's bytes read: for a compressed object, the decompressor's input, not the text's offset.</summary>
     public long ObjectBytesRead => CompressedRead ?? ByteOffset;
 
-    /// <summary>The text's bytes read, for a compressed object only (a plain object's are <see cref="ObjectBytesRead"/>).</summary>
-    public long? UncompressedBytesRead => CompressedRead is null ? null : ByteOffset;
+    /// <summary>
+    /// The text's bytes read, for a compressed object only (a plain object's are <see cref="ObjectBytesRead"/>); none for a file
+    /// whose positions are rows (Parquet), whose object's bytes read are told by its rows.
+    /// </summary>
+    public long? UncompressedBytesRead => CompressedRead is null || RowsTotal is not null ? null : ByteOffset;
 
     public async Task<Checkpoint> FinishAsync(NpgsqlConnection connection, string? rejectsKey, CancellationToken cancellationToken)
     {

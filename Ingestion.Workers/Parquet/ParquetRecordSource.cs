@@ -15,20 +15,27 @@ namespace Ingestion.Workers.Parquet;
 internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, ObjectInfo source, DatasetDefinition dataset,
     CsvDialect dialect, SourceCompression compression, UploadProcessingOptions options) : IRecordSource
 {
-    // What the footer said when the job started: whether the file has row groups enough to cut into chunks.
-    private (int RowGroups, long Work)? _started;
+    // The first attempt's records, opened by StartAsync: their footer says where the file can be cut (its row counts and
+    // sizes stay readable after the records are disposed).
+    private ParquetUploadRecords? _started;
 
     /// <summary>
-    /// A file of several row groups whose mapped columns hold more than a chunk (decompressed: the work, whatever the
-    /// compression) loads in chunks of whole row groups: its positions are rows, and a chunk's range is the rows of its groups.
+    /// A file whose mapped columns (decompressed: the work, whatever the compression) fill more than one chunk of whole row
+    /// groups loads in chunks of row groups: its positions are rows, and a chunk's range is the rows of its groups.
     /// </summary>
-    public bool LoadsInChunks(long objectBytes, long chunkBytes) => _started is { RowGroups: > 1 } started && started.Work > chunkBytes;
+    public bool LoadsInChunks(long objectBytes, long chunkBytes) => options.ChunkParquet && _started?.CutAfter(0, chunkBytes) is not null;
 
     public async Task<IChunkScan> ScanAsync(RecordPosition from, long chunkBytes, long objectBytes, CancellationToken cancellationToken)
     {
+        if (_started is { } footer)
+        {
+            // The first attempt forks with the footer it read: the scan does not open the file again.
+            return new ParquetChunkScan(footer, from.Offset, chunkBytes, owned: false);
+        }
+
         var (records, problem) = await OpenParquetAsync(cancellationToken);
         return problem is null
-            ? new ParquetChunkScan(records!, from.Offset, chunkBytes)
+            ? new ParquetChunkScan(records!, from.Offset, chunkBytes, owned: true)
             : throw new InvalidOperationException($"The Parquet file of job {job.JobId} no longer maps to its dataset: {problem.Message}");
     }
 
@@ -48,7 +55,7 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
         }
 
         var map = records!.Map;
-        _started = (records.RowGroupCount, records.Work);
+        _started = records;
         return new RecordStart(map, map.Header, new RecordPosition(0, 0), records, RowsTotal: records.TotalRows);
     }
 
@@ -108,8 +115,11 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
     }
 }
 
-/// <summary>A Parquet file cut into chunks of whole row groups (<see cref="ParquetRecords.CutAfter"/>): ranges of rows.</summary>
-internal sealed class ParquetChunkScan(ParquetUploadRecords footer, long from, long chunkBytes) : IChunkScan
+/// <summary>
+/// A Parquet file cut into chunks of whole row groups (<see cref="ParquetRecords.CutAfter"/>): ranges of rows, from the footer
+/// alone. Disposes the records it reads the footer of when it opened them (<paramref name="owned"/>).
+/// </summary>
+internal sealed class ParquetChunkScan(ParquetUploadRecords footer, long from, long chunkBytes, bool owned) : IChunkScan
 {
     private long _at = from;
 
@@ -120,5 +130,11 @@ internal sealed class ParquetChunkScan(ParquetUploadRecords footer, long from, l
         return ValueTask.FromResult((new RecordPosition(_at, _at), cut is null));
     }
 
-    public void Dispose() => footer.Dispose();
+    public void Dispose()
+    {
+        if (owned)
+        {
+            footer.Dispose();
+        }
+    }
 }

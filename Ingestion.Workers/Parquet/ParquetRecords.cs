@@ -99,7 +99,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
     /// <summary>The typed values of the row <see cref="Check"/> accepted last.</summary>
     public RowValues Values { get; }
 
-    public int RowGroupCount => _reader.RowGroupCount;
+    public int RowGroupCount => _groupEnds.Length;
 
     public long TotalRows => _groupStarts[^1];
 
@@ -148,7 +148,8 @@ internal sealed class ParquetRecords : IAsyncDisposable
             work += _groupWork[g];
             if (work >= chunkBytes)
             {
-                return _groupStarts[g + 1];
+                // Only empty row groups after it: this chunk runs to the end, rather than leave the next one no rows.
+                return _groupStarts[g + 1] < TotalRows ? _groupStarts[g + 1] : null;
             }
         }
 

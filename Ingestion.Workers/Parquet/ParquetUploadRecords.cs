@@ -59,9 +59,7 @@ internal sealed class ParquetUploadRecords(ParquetRecords records, RangedObjectS
 
     public long TotalRows => records.TotalRows;
 
-    public long Work => records.Work;
 
-    public int RowGroupCount => records.RowGroupCount;
 
     public RowProblem? Check() => records.Check();
 

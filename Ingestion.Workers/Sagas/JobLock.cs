@@ -15,7 +15,11 @@ internal static class JobLock
 
     public static async Task<bool> TryTakeAsync(NpgsqlConnection connection, Guid jobId, long unit, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand("select pg_try_advisory_lock(@key)", connection);
+        // The session that holds the lock checks every second, even mid-statement, that its worker is still there: a worker
+        // that died loses its lock within a second, not when a long statement ends (a redelivered message waits for that).
+        await using var command = new NpgsqlCommand(
+            "with checked as (select set_config('client_connection_check_interval', '1000', false)) select pg_try_advisory_lock(@key) from checked",
+            connection);
         command.Parameters.AddWithValue("key", KeyOf(jobId, unit));
         return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
     }

@@ -91,6 +91,13 @@ public sealed class UploadProcessingOptions
     public bool ChunkUpserts { get; set; }
 
     /// <summary>
+    /// Whether a Parquet file whose mapped columns fill more than one <see cref="ChunkBytes"/> (decompressed) is loaded in
+    /// chunks of whole row groups. On by default; off while a fleet upgraded from a version before migration 0034 still
+    /// runs old workers, which would read a Parquet chunk to the end of the file (ARCHITECTURE.md, "Large files").
+    /// </summary>
+    public bool ChunkParquet { get; set; } = true;
+
+    /// <summary>
     /// A chunk sent whose row has not moved for this long (no batch committed, no attempt begun) has
     /// its message sent again by the job's next turn, in case it was lost; a chunk that is loading
     /// moves its row at every batch. Chunks sent for an earlier attempt are sent again at once.
@@ -105,7 +112,7 @@ public sealed class UploadProcessingOptions
     /// their range.
     /// </summary>
     [Range(64 * 1024, 64 << 20)]
-    public int ParquetReadAheadBytes { get; set; } = 4 << 20;
+    public int ParquetReadAheadBytes { get; set; } = 1 << 20;
 
     /// <summary>
     /// The largest decompressed size (from the footer) of a mapped Parquet column chunk a worker reads, or 0 (the

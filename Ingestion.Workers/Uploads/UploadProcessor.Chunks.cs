@@ -10,6 +10,7 @@ using Ingestion.Platform.Outbox;
 using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
 using Ingestion.Workers.Jobs;
+using Ingestion.Workers.Parquet;
 using Ingestion.Workers.Sagas;
 using Ingestion.Workers.StateMachines;
 using Npgsql;
@@ -368,6 +369,13 @@ public sealed partial class UploadProcessor
         {
             return await FailAsync(connection, job, checkpoint, events,
                 ObjectChanged(job), cancellationToken);
+        }
+        catch (CorruptParquetException e)
+        {
+            // Its footer read, a row group in this chunk does not: the job fails, and its chunks halt where they are.
+            return await FailAsync(connection, job, checkpoint, events, new FileProblem("corrupt_file",
+                $"The Parquet file is corrupt: {e.Message}. The rows its chunks loaded before stay; the rest are not loaded."),
+                cancellationToken);
         }
         finally
         {

@@ -128,6 +128,9 @@ public sealed partial class UploadProcessor(
 
             if (checkpoint!.ChunkBytes is not null)
             {
+                // The chunks read the file; the fork only cuts it (a Parquet file's footer stays known to its source).
+                records?.Dispose();
+                records = null;
                 return await ForkAsync(run, dataset, map!, file, checkpoint, cancellationToken);
             }
 
@@ -213,7 +216,7 @@ public sealed partial class UploadProcessor(
         {
             LogCompressedOneChunk(job.JobId, Decompression.Name(text.Compression), source.Size);
         }
-        else if (chunkBytes is null && source.Size > _options.ChunkBytes && file is ParquetRecordSource)
+        else if (chunkBytes is null && source.Size > _options.ChunkBytes && file is ParquetRecordSource && Chunked(dataset))
         {
             LogParquetOneChunk(job.JobId, source.Size);
         }
@@ -442,7 +445,7 @@ public sealed partial class UploadProcessor(
     [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is {Compression}-compressed ({Bytes} bytes): loaded as one chunk, since a compressed stream cannot be split at byte ranges")]
     private partial void LogCompressedOneChunk(Guid jobId, string compression, long bytes);
 
-    [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is a Parquet file ({Bytes} bytes) whose row groups cannot be shared out (one row group, or less than a chunk of data): loaded as one chunk, a batch of rows at a time page by page")]
+    [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is a Parquet file ({Bytes} bytes) whose row groups do not make two chunks (one row group, less than a chunk of data, or Processing:ChunkParquet off): loaded as one chunk, a batch of rows at a time page by page")]
     private partial void LogParquetOneChunk(Guid jobId, long bytes);
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: slice ends after line {Line} ({Rows} rows loaded); a new message carries on")]

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Ingestion.Tests.Infrastructure;
+using Parquet;
 using static Ingestion.Tests.EndToEnd.Chunks.ChunkedLoads;
 
 namespace Ingestion.Tests.EndToEnd.Chunks;
@@ -80,24 +81,52 @@ public sealed class When_a_parquet_file_is_loaded_in_chunks
     {
         using var acme = _deployment.Client(Keys.Acme);
         await CreateReadingsAsync(acme, "repeats");
-        // The last row group's first row repeats the id of the file's row 5 (in the first chunk): the later one is rejected,
-        // whichever chunk loads first.
-        var repeated = Rows - RowsPerGroup + 1;
-        var file = await TestParquet.ReadingsAsync(Groups, RowsPerGroup, id => id == repeated ? 5 : id);
+        // The second chunk's first row repeats the id of row 29,990, in the first chunk's last batch: the two chunks load at
+        // once, so the second commits the key first, and the first chunk's batch evicts it (it loads again and rejects its
+        // row, as one stream would have).
+        const int repeated = 3 * RowsPerGroup + 1;
+        var file = await TestParquet.ReadingsAsync(Groups, RowsPerGroup, id => id == repeated ? 29_990 : id);
 
-        var job = await acme.WaitForJobEndAsync(await acme.StartParquetUploadAsync("repeats", file), seconds: 180);
+        var jobId = await acme.StartParquetUploadAsync("repeats", file);
+        var job = await acme.WaitForJobEndAsync(jobId, seconds: 180);
 
         Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("completed"), job.ToJsonString());
         Assert.That(job["progress"]!["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(Rows - 1));
         var rejects = await RejectsAsync(job);
         Assert.That(rejects.Select(r => (r.Line, r.Column, r.Reason)), Is.EqualTo(new[]
         {
-            ((long)repeated, "id", $"has the key (id)=(5), which is already in the table"),
+            ((long)repeated, "id", "has the key (id)=(29990), which is already in the table"),
         }));
-        Assert.That(await _deployment.Sandbox.ScalarAsync<decimal>("select value from tenant_acme.repeats where id = 5"),
-            Is.EqualTo(0.005m), "the first row with the key is the one kept");
-        Assert.That(await _deployment.Sandbox.ScalarAsync<long>("select count(*) from tenant_acme.repeats"), Is.EqualTo(Rows - 1));
-        Assert.That(await ChunkStartsAsync(job["jobId"]!.GetValue<Guid>()), Has.Count.GreaterThan(2));
+        var sandbox = _deployment.Sandbox;
+        Assert.That(await sandbox.ScalarAsync<decimal>("select value from tenant_acme.repeats where id = 29990"),
+            Is.EqualTo(29.990m), "the first row with the key is the one kept");
+        Assert.That(await sandbox.ScalarAsync<long>("select count(*) from tenant_acme.repeats"), Is.EqualTo(Rows - 1));
+        Assert.That(await sandbox.ScalarAsync<long>("select sum(evictions)::bigint from ingestion.upload_chunks where job_id = @id",
+            ("id", jobId)), Is.Positive, "the second chunk was evicted by the first and loaded again, row ranges and all");
+    }
+
+    [Test]
+    public async Task Should_fail_the_job_naming_the_row_group_when_a_page_in_a_later_chunk_does_not_decode()
+    {
+        using var acme = _deployment.Client(Keys.Acme);
+        await CreateReadingsAsync(acme, "broken");
+        var file = await TestParquet.ReadingsAsync(Groups, RowsPerGroup);
+        await using (var reader = await ParquetReader.CreateAsync(new MemoryStream(file)))
+        {
+            // Row group 14's value column overwritten where its first page starts: the footer reads, that page does not.
+            file.AsSpan((int)reader.Metadata!.RowGroups[13].Columns[1].MetaData!.DataPageOffset, 32).Fill(0xFF);
+        }
+
+        var job = await acme.WaitForJobEndAsync(await acme.StartParquetUploadAsync("broken", file), seconds: 180);
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("failed"), job.ToJsonString());
+        Assert.That(job["error"]!["code"]!.GetValue<string>(), Is.EqualTo("corrupt_file"));
+        Assert.That(job["error"]!["message"]!.GetValue<string>(),
+            Does.StartWith("The Parquet file is corrupt: row group 14 of 16, column 'value', cannot be decoded (")
+                .And.EndWith("). The rows its chunks loaded before stay; the rest are not loaded."));
+        var loaded = await _deployment.Sandbox.ScalarAsync<long>("select count(*) from tenant_acme.broken");
+        Assert.That(job["progress"]!["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(loaded), "the job says exactly what stays");
+        Assert.That(loaded, Is.LessThan(Rows - RowsPerGroup), "the broken row group and the rest of its chunk are not loaded");
     }
 
     private static Task CreateReadingsAsync(HttpClient client, string name) =>

@@ -38,7 +38,7 @@ internal sealed partial class NativeParquetFile : IDisposable
     /// them (a larger page is read whole, as it must be to decompress it). A GET per column per MiB is a few per second
     /// of a load; a larger buffer would save few of them at a MiB per column and job.
     /// </summary>
-    public const int ColumnReadBytes = 256 << 10;
+    public const int ColumnReadBytes = 1 << 20;
 
     public ParquetFileReader Reader { get; }
 

@@ -19,7 +19,7 @@ public enum JobOutcome
     /// <summary>The job stopped for a cancel; if it was retried meanwhile, the message carries the retry on.</summary>
     Cancelled,
 
-    /// <summary>(The worker's) another worker holds the job; this delivery steps aside.</summary>
+    /// <summary>(The worker's) another worker holds the job; this delivery steps aside (a redelivered one is sent again after a pause).</summary>
     Busy,
 
     /// <summary>(The worker's) every slot of the job's tenant is taken; the message waits its turn in the queue.</summary>

@@ -16,7 +16,8 @@ namespace Ingestion.Workers.Jobs;
 /// <item>Takes the PostgreSQL advisory lock of the job's unit that the message works on
 /// (<see cref="IJobStep{TCommand}.UnitOf"/>: the job itself, or a chunk of it) on the connection that
 /// does the work; if another worker holds it, this delivery steps aside (the holder, or the reaper,
-/// carries the job on).</item>
+/// carries the job on), unless it is a redelivery, whose holder may be the worker that died with it: that one is sent
+/// again in 5 s.</item>
 /// <item>Beats the job's heartbeat, reads its state and attempt, and works the current attempt.</item>
 /// <item>A cancelled job stops without a tenant slot; a job whose work is no longer owed is left alone
 /// (unless the kind's step <see cref="IJobStep{TCommand}.RunsOutsideWorkingStates"/>).</item>
@@ -42,6 +43,12 @@ public sealed partial class JobWorker(
             case JobOutcome.Continue:
                 // The checkpoint is committed and the job's lock released: the next turn may start anywhere.
                 await Requeue.SendAsync(context, TimeSpan.Zero);
+                break;
+            case JobOutcome.Busy when context.ReceiveContext.Redelivered:
+                // Its holder may be the worker that died with this very message (RunAsync): a new copy, after a pause, on
+                // this worker's own connection (it just received this one), comes back to the lock once the dead session is
+                // gone; if the lock is still held then, that copy steps aside.
+                await Requeue.SendAsync(context, BusyRedeliveredDelay);
                 break;
             case JobOutcome.Waiting:
                 // The tenant is at its limit: its job waits in the queue, and other tenants' jobs go ahead.
@@ -75,13 +82,15 @@ public sealed partial class JobWorker(
             if (redelivered)
             {
                 // The holder may be the worker that died with this very message: its session keeps the lock until
-                // PostgreSQL notices (at once for an idle session, only when a running statement ends otherwise). Stepping
-                // aside would leave the unit to the reaper; the message is sent again shortly, as a new one, instead.
+                // PostgreSQL notices, which another worker's redelivery can beat by milliseconds. Stepping aside would
+                // leave the unit to the reaper; the message is sent again shortly, as a new one, instead (WorkAsync).
                 LogBusyRedelivered(jobId, unit, BusyRedeliveredDelay.TotalSeconds);
-                return (JobOutcome.Later, DateTimeOffset.UtcNow + BusyRedeliveredDelay);
+            }
+            else
+            {
+                LogBusy(jobId, unit);
             }
 
-            LogBusy(jobId, unit);
             return (JobOutcome.Busy, null);
         }
 

@@ -59,8 +59,6 @@ internal sealed class ParquetUploadRecords(ParquetRecords records, RangedObjectS
 
     public long TotalRows => records.TotalRows;
 
-
-
     public RowProblem? Check() => records.Check();
 
     public void Write(BinaryCopyRows rows) => records.Write(rows);

@@ -8,8 +8,9 @@ namespace Ingestion.Tests.EndToEnd.Processing;
 /// A worker's connection to RabbitMQ is cut (through a relay) while its PostgreSQL session,
 /// and so the job's lock, lives on: its batch is held at a gate (a trigger that waits, deaf to
 /// cancel requests, as a long statement would be). RabbitMQ gives the job's only message to
-/// another worker, which finds the job locked and steps aside, acknowledging it; then the holder
-/// dies before it can hand the job on. No message is left anywhere: only the reaper can see that
+/// another worker, which finds the job locked: a redelivery, whose holder may have died with it, so it is
+/// sent again 5 s later, and that copy finds the job still locked and steps aside, acknowledging it; then
+/// the holder dies before it can hand the job on. No message is left anywhere: only the reaper can see that
 /// the job is not moving and that nobody holds it, and send its work again.
 /// </summary>
 public sealed class When_a_worker_loses_the_broker_mid_job
@@ -76,6 +77,8 @@ public sealed class When_a_worker_loses_the_broker_mid_job
 
         _rabbit.Cut();
         await WaitUntilAsync(() => Task.FromResult(other.Log().Contains($"Another worker is processing job {jobId}", StringComparison.Ordinal)));
+        Assert.That(other.Log(), Does.Contain($"Job {jobId} (unit 0) is locked, and this message is redelivered"),
+            "the redelivery was sent again before its copy stepped aside");
         holder.Kill();
         await _deployment.Sandbox.ExecuteAsync("delete from tenant_acme.gate");
 

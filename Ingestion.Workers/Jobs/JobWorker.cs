@@ -36,15 +36,16 @@ public sealed partial class JobWorker(
     public async Task WorkAsync<TCommand>(ConsumeContext<TCommand> context, IJobStep<TCommand> step)
         where TCommand : class, IAttemptMessage
     {
-        var (outcome, resumeAt) = await RunAsync(context.Message, step, context, context.ReceiveContext.Redelivered,
-            context.CancellationToken);
+        // Redelivered by RabbitMQ, or retried in place after a transient error (which may have broken the session that held the lock).
+        var again = context.ReceiveContext.Redelivered || context.GetRetryAttempt() > 0;
+        var (outcome, resumeAt) = await RunAsync(context.Message, step, context, again, context.CancellationToken);
         switch (outcome)
         {
             case JobOutcome.Continue:
                 // The checkpoint is committed and the job's lock released: the next turn may start anywhere.
                 await Requeue.SendAsync(context, TimeSpan.Zero);
                 break;
-            case JobOutcome.Busy when context.ReceiveContext.Redelivered:
+            case JobOutcome.Busy when again:
                 // Its holder may be the worker that died with this very message (RunAsync): a new copy, after a pause, on
                 // this worker's own connection (it just received this one), comes back to the lock once the dead session is
                 // gone; if the lock is still held then, that copy steps aside.
@@ -69,7 +70,7 @@ public sealed partial class JobWorker(
         }
     }
 
-    /// <param name="redelivered">RabbitMQ delivers this message again: the consumer that had it is gone (its worker died).</param>
+    /// <param name="redelivered">This message is delivered again: the consumer that had it is gone (its worker died), or it failed.</param>
     private async Task<(JobOutcome Outcome, DateTimeOffset? ResumeAt)> RunAsync<TCommand>(TCommand command, IJobStep<TCommand> step,
         IPublishEndpoint events, bool redelivered, CancellationToken cancellationToken)
         where TCommand : class, IAttemptMessage

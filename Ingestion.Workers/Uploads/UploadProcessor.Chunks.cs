@@ -389,7 +389,7 @@ public sealed partial class UploadProcessor
     /// another's apply), and the eviction sends it again: that copy finds the chunk's lock held and steps aside (JobWorker,
     /// <c>JobOutcome.Busy</c>, for every kind), trusting the holder, and without this the chunk waited for
     /// <see cref="UploadProcessingOptions.ChunkResendAfter"/>. Copies never loop: whenever two meet at the lock, one steps
-    /// aside and is gone.
+    /// aside and is gone (a redelivered one is sent again once, after 5 s, since its holder may have died with it).
     /// </summary>
     private async Task<JobOutcome> JoinThenCarryOnAsync(JobRun<ProcessUpload> run, int number, DatasetDefinition dataset,
         HeaderMap map, IRecordSource file, Checkpoint checkpoint, CancellationToken cancellationToken)

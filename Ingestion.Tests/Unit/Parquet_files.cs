@@ -97,6 +97,19 @@ public sealed class Parquet_files
     }
 
     [Test]
+    public async Task Should_not_cut_a_last_chunk_of_only_empty_row_groups()
+    {
+        await using var file = await WriteAsync(groups: 2, rowsPerGroup: 4, emptyGroups: 2, new DataField<Guid>("order_id"),
+            new DataField<int>("quantity"));
+        var (records, _) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, CancellationToken.None);
+        await using var _1 = records;
+
+        Assert.That(records!.RowGroupCount, Is.EqualTo(4));
+        Assert.That(records.CutAfter(0, 1), Is.EqualTo(4), "the second group starts a chunk");
+        Assert.That(records.CutAfter(4, 1), Is.Null, "after the second group only empty ones: no chunk of no rows");
+    }
+
+    [Test]
     public async Task Should_reject_a_null_in_a_required_column_and_a_value_that_does_not_fit_naming_the_row()
     {
         await using var file = await WriteAsync(groups: 2, rowsPerGroup: 3, new DataField<Guid>("order_id"), new DataField<long?>("quantity"),
@@ -521,15 +534,19 @@ public sealed class Parquet_files
     /// every 5th null), booked on 2026-01-n (every 5th null), at n seconds past 2026 (every 5th null), note "n" ("123456"
     /// for row 3); quantity is null on row 5 and 3,000,000,000 on row 6 where it is a nullable INT64.
     /// </summary>
-    private static async Task<MemoryStream> WriteAsync(int groups, int rowsPerGroup, params DataField[] fields)
+    private static Task<MemoryStream> WriteAsync(int groups, int rowsPerGroup, params DataField[] fields) =>
+        WriteAsync(groups, rowsPerGroup, emptyGroups: 0, fields);
+
+    /// <param name="emptyGroups">Row groups of no rows written after the others.</param>
+    private static async Task<MemoryStream> WriteAsync(int groups, int rowsPerGroup, int emptyGroups, params DataField[] fields)
     {
         var stream = new MemoryStream();
         await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema(fields), stream))
         {
-            for (var g = 0; g < groups; g++)
+            for (var g = 0; g < groups + emptyGroups; g++)
             {
                 using var group = writer.CreateRowGroup();
-                var n = Enumerable.Range(g * rowsPerGroup + 1, rowsPerGroup).ToArray();
+                var n = Enumerable.Range(g * rowsPerGroup + 1, g < groups ? rowsPerGroup : 0).ToArray();
                 bool Null(int i) => i % 5 == 0;
                 foreach (var field in fields)
                 {

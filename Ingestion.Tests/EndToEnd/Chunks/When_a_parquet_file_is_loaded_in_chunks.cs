@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Ingestion.Tests.Infrastructure;
 using Parquet;
 using static Ingestion.Tests.EndToEnd.Chunks.ChunkedLoads;
@@ -24,6 +25,7 @@ public sealed class When_a_parquet_file_is_loaded_in_chunks
         // A row group's three columns hold about 0.3 MB decompressed: chunks of three row groups (the last of one).
         ["Processing__ChunkBytes"] = "700000",
         ["Processing__BatchRows"] = "1700",
+        ["Processing__ChunkUpserts"] = "true",
     }, workers: 2);
 
     [OneTimeTearDown]
@@ -103,6 +105,35 @@ public sealed class When_a_parquet_file_is_loaded_in_chunks
         Assert.That(await sandbox.ScalarAsync<long>("select count(*) from tenant_acme.repeats"), Is.EqualTo(Rows - 1));
         Assert.That(await sandbox.ScalarAsync<long>("select sum(evictions)::bigint from ingestion.upload_chunks where job_id = @id",
             ("id", jobId)), Is.Positive, "the second chunk was evicted by the first and loaded again, row ranges and all");
+    }
+
+    [Test]
+    public async Task Should_apply_staged_chunks_in_file_order_so_the_last_row_of_a_key_wins_under_upsert()
+    {
+        using var acme = _deployment.Client(Keys.Acme);
+        await acme.CreateDatasetAsync(new
+        {
+            name = "latest", columns = TestParquet.ReadingColumns, key = new[] { "id" }, onKeyConflict = "upsert", format = "parquet",
+        });
+        // Every row of the last row group repeats the id of a row of the first: under upsert, the later row wins. The chunks
+        // ahead of their turn are staged (their rows as the file has them) and applied in file order.
+        const int last = Rows - RowsPerGroup;
+        var file = await TestParquet.ReadingsAsync(Groups, RowsPerGroup, id => id > last ? id - last : id);
+
+        var jobId = await acme.StartParquetUploadAsync("latest", file);
+        var job = await acme.WaitForJobEndAsync(jobId, seconds: 180);
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("completed"), job.ToJsonString());
+        Assert.That(job["progress"]!["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(Rows));
+        Assert.That(job["progress"]!["rowsRejected"]!.GetValue<long>(), Is.Zero);
+        var sandbox = _deployment.Sandbox;
+        Assert.That(await sandbox.ScalarAsync<long>("select count(*) from tenant_acme.latest"), Is.EqualTo(last));
+        Assert.That(await sandbox.ScalarAsync<decimal>("select value from tenant_acme.latest where id = 7"), Is.EqualTo((last + 7) * 0.001m),
+            "the last row with the key wins");
+        Assert.That(await sandbox.ScalarAsync<decimal>("select sum(value) from tenant_acme.latest"),
+            Is.EqualTo(Enumerable.Range(RowsPerGroup + 1, last).Sum(i => i * 0.001m)), "every key once, with its last row's value");
+        Assert.That(_deployment.Workers.Any(w => Regex.IsMatch(w.Log(), $@"Job {jobId}: chunk \d+ applied to the table")),
+            Is.True, "chunks ahead of their turn were staged, then applied in file order");
     }
 
     [Test]

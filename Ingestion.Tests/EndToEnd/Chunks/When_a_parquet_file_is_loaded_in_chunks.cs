@@ -8,9 +8,10 @@ namespace Ingestion.Tests.EndToEnd.Chunks;
 
 /// <summary>
 /// A Parquet file of many row groups is loaded in chunks of whole row groups (a chunk is a range of rows that starts at a
-/// row group's start) by two workers at once. The datasets are keyed (reject), so their chunks load straight into the
-/// table in parallel: a batch loaded twice would show as a reject ("already in the table"), a chunk or a batch skipped as
-/// missing rows. Batches of 1,700 rows end inside row groups, so a chunk's checkpoint is inside one.
+/// row group's start) by two workers at once. Keyed (reject) datasets load their chunks straight into the table in
+/// parallel: a batch loaded twice would show as a reject ("already in the table"), a chunk or a batch skipped as missing
+/// rows; a keyless one loads them directly too, and an upsert one stages the chunks ahead of their turn. Batches of 1,700
+/// rows end inside row groups, so a chunk's checkpoint is inside one.
 /// </summary>
 public sealed class When_a_parquet_file_is_loaded_in_chunks
 {

@@ -74,8 +74,8 @@ internal interface IRecordSource
     /// <summary>
     /// Whether the file, once started (<see cref="StartAsync"/>), is loaded in chunks of about <paramref name="chunkBytes"/>
     /// (fork/join): a plain UTF-8 text object larger than that whose record boundaries a scan finds without parsing (not a
-    /// dialect with escapes, nor a compressed object, which cannot be entered at a byte offset); a Parquet file of several
-    /// row groups whose mapped columns hold more than that. Otherwise the file is one chunk.
+    /// dialect with escapes, nor a compressed object, which cannot be entered at a byte offset); a Parquet file whose row
+    /// groups before its last hold at least that much of mapped columns, decompressed. Otherwise the file is one chunk.
     /// </summary>
     bool LoadsInChunks(long objectBytes, long chunkBytes);
 

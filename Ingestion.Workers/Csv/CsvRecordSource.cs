@@ -11,10 +11,8 @@ namespace Ingestion.Workers.Csv;
 internal sealed class CsvRecordSource(ObjectStore store, ProcessUpload job, string? etag, DatasetDefinition dataset,
     CsvDialect dialect, SourceText text, UploadProcessingOptions options) : IRecordSource
 {
-    /// <summary>A dialect without escapes (an escape can hide a line break) in plain UTF-8 can be cut at record boundaries.</summary>
-    private bool Cuttable => dialect.Splittable && text.Encoding == SourceEncoding.Utf8 && text.Compression == SourceCompression.None;
-
-    public bool LoadsInChunks(long objectBytes, long chunkBytes) => Cuttable && objectBytes > chunkBytes;
+    /// <summary>A dialect without escapes (an escape can hide a line break) and with a header, in plain UTF-8 text.</summary>
+    public bool LoadsInChunks(long objectBytes, long chunkBytes) => dialect.Splittable && TextChunkScan.Cuts(text, objectBytes, chunkBytes);
 
     public Task<IChunkScan> ScanAsync(RecordPosition from, long chunkBytes, long objectBytes, CancellationToken cancellationToken) =>
         TextChunkScan.OpenAsync(store, job, etag, from, chunkBytes, objectBytes, (byte)dialect.Delimiter, (byte?)dialect.Quote,

@@ -1,6 +1,8 @@
 using Ingestion.Contracts.Uploads;
+using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Storage;
 using Ingestion.Workers.Copy;
+using Ingestion.Workers.Uploads;
 
 namespace Ingestion.Workers.Csv;
 
@@ -28,6 +30,14 @@ internal sealed class TextChunkScan : IChunkScan
         return new TextChunkScan(new RecordBoundaries(source, from.Offset, from.Offset == 0 ? 1 : from.Line, delimiter, quote),
             from, chunkBytes, objectBytes);
     }
+
+    /// <summary>
+    /// Whether a text object of <paramref name="objectBytes"/> is cut into chunks of <paramref name="chunkBytes"/>: only plain
+    /// UTF-8 can be entered at a byte offset and cut at a line-break byte (not a compressed stream, nor UTF-16, whose line
+    /// break is two bytes a cut would split), and only when it is larger than a chunk.
+    /// </summary>
+    public static bool Cuts(SourceText text, long objectBytes, long chunkBytes) =>
+        text.Encoding == SourceEncoding.Utf8 && text.Compression == SourceCompression.None && objectBytes > chunkBytes;
 
     public async ValueTask<(RecordPosition End, bool Last)> NextAsync(CancellationToken cancellationToken)
     {

@@ -70,9 +70,9 @@ public sealed partial class JobWorker(
         }
     }
 
-    /// <param name="redelivered">This message is delivered again: the consumer that had it is gone (its worker died), or it failed.</param>
+    /// <param name="again">This message is delivered again: the consumer that had it is gone (its worker died), or it failed.</param>
     private async Task<(JobOutcome Outcome, DateTimeOffset? ResumeAt)> RunAsync<TCommand>(TCommand command, IJobStep<TCommand> step,
-        IPublishEndpoint events, bool redelivered, CancellationToken cancellationToken)
+        IPublishEndpoint events, bool again, CancellationToken cancellationToken)
         where TCommand : class, IAttemptMessage
     {
         var jobId = command.JobId;
@@ -80,7 +80,7 @@ public sealed partial class JobWorker(
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         if (!await JobLock.TryTakeAsync(connection, jobId, unit, cancellationToken))
         {
-            if (redelivered)
+            if (again)
             {
                 // The holder may be the worker that died with this very message: its session keeps the lock until
                 // PostgreSQL notices, which another worker's redelivery can beat by milliseconds. Stepping aside would

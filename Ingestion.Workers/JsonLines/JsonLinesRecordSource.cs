@@ -22,12 +22,8 @@ internal sealed class JsonLinesRecordSource(ObjectStore store, ProcessUpload job
             ?? throw new InvalidOperationException($"Column {c.Name} of dataset {dataset.Name} has no JSON path: {problem}"))
         .ToList();
 
-    /// <summary>
-    /// A plain UTF-8 object: every line break byte is a record boundary (no quotes). Not UTF-16, whose line break is two
-    /// bytes a cut would split, nor a compressed object.
-    /// </summary>
-    public bool LoadsInChunks(long objectBytes, long chunkBytes) =>
-        text.Encoding == SourceEncoding.Utf8 && text.Compression == SourceCompression.None && objectBytes > chunkBytes;
+    /// <summary>Plain UTF-8 text: every line break byte is a record boundary (no quotes).</summary>
+    public bool LoadsInChunks(long objectBytes, long chunkBytes) => TextChunkScan.Cuts(text, objectBytes, chunkBytes);
 
     public Task<IChunkScan> ScanAsync(RecordPosition from, long chunkBytes, long objectBytes, CancellationToken cancellationToken) =>
         TextChunkScan.OpenAsync(store, job, etag, from, chunkBytes, objectBytes, (byte)'\n', null, cancellationToken);

@@ -1,5 +1,6 @@
 using System.Text;
 using Ingestion.Platform.Datasets;
+using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
 
 namespace Ingestion.Tests.Unit;
@@ -195,5 +196,19 @@ public sealed class Csv_dialects
         Assert.That(records.Read(), Is.True);
         Assert.That(converter.Check(records), Is.Null);
         Assert.That(map!.Columns.Select(c => (c.Column.Name, c.Field)), Is.EqualTo(new[] { ("amount", 1), ("booked_on", 0) }));
+    }
+
+    [Test]
+    public void Should_refuse_a_record_longer_than_the_limit_even_below_the_reader_s_buffer()
+    {
+        // 100,000 bytes against a limit of 1,024, on line 4 (a quoted field spans lines 2-3): CsvHelper checks its limit only
+        // where it grows its buffer, and lets this record through whole, below its 1 MiB buffer (it catches 2,000 bytes).
+        var text = "id,note\n1,\"two\nlines\"\n2," + new string('x', 100_000) + "\n3,after\n";
+        using var records = new CsvRecords(new MemoryStream(Encoding.UTF8.GetBytes(text)), 0, 1, 1024);
+
+        Assert.That(records.Read(), Is.True, "the header");
+        Assert.That(records.Read(), Is.True, "a record of two lines, under the limit");
+        var tooLong = Assert.Throws<RecordTooLongException>(() => records.Read());
+        Assert.That(tooLong!.Line, Is.EqualTo(4));
     }
 }

@@ -50,7 +50,7 @@ internal sealed class CsvRecordSource(ObjectStore store, ProcessUpload job, stri
         {
             read = records.Read();
         }
-        catch (CsvHelper.CsvFormatException)
+        catch (Exception e) when (e is CsvHelper.CsvFormatException or RecordTooLongException)
         {
             return new FileProblem("no_header", $"The first line is longer than {options.MaxRecordBytes:N0} bytes: it is no header.");
         }

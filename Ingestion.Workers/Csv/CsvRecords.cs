@@ -1,5 +1,6 @@
 using CsvHelper;
 using Ingestion.Platform.Datasets;
+using Ingestion.Workers.Copy;
 
 namespace Ingestion.Workers.Csv;
 
@@ -13,6 +14,7 @@ internal sealed class CsvRecords : IDisposable
     private readonly CsvReader _reader;
     private readonly long _baseOffset;
     private readonly long _baseLine;
+    private readonly int _maxRecordBytes;
     private CsvMalformedReason? _pending;
 
     /// <param name="source">The object's bytes from <paramref name="offset"/> on.</param>
@@ -27,6 +29,7 @@ internal sealed class CsvRecords : IDisposable
         dialect ??= CsvDialect.Default;
         _baseOffset = offset;
         _baseLine = line;
+        _maxRecordBytes = maxRecordBytes;
         _reader = CsvReader.Create(source, new CsvReaderOptions
         {
             Separator = dialect.Delimiter,
@@ -64,11 +67,20 @@ internal sealed class CsvRecords : IDisposable
     /// <summary>A line number as CsvHelper counts it from where this read started, made absolute.</summary>
     public long AbsoluteLine(long readerLine) => _baseLine + readerLine - 1;
 
+    /// <exception cref="CsvFormatException">A record grew past the reader's buffer and the limit (an unclosed quote, usually).</exception>
+    /// <exception cref="RecordTooLongException">A whole record is longer than the limit, which is below the reader's buffer.</exception>
     public bool Read()
     {
         var read = _reader.Read();
         Malformed = _pending;
         _pending = null;
+
+        // CsvHelper checks MaxRecordSize only where it grows its buffer, past BufferSize (1 MiB): a smaller limit is kept here.
+        if (read && _reader.RawRecord.Length > _maxRecordBytes)
+        {
+            throw new RecordTooLongException(StartLine, "");
+        }
+
         return read;
     }
 

@@ -33,7 +33,7 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
             return new ParquetChunkScan(footer, from.Offset, chunkBytes, owned: false);
         }
 
-        var (records, problem) = await OpenParquetAsync(cancellationToken);
+        var (records, problem) = await OpenParquetAsync(AcceptedAtStart, cancellationToken);
         return problem is null
             ? new ParquetChunkScan(records!, from.Offset, chunkBytes, owned: true)
             : throw new InvalidOperationException($"The Parquet file of job {job.JobId} no longer maps to its dataset: {problem.Message}");
@@ -48,7 +48,7 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
                 $"The file is a {Decompression.Name(compression)}-compressed Parquet file; a Parquet file compresses its own pages, so upload it as it is."));
         }
 
-        var (records, problem) = await OpenParquetAsync(cancellationToken);
+        var (records, problem) = await OpenParquetAsync(options.ParquetMaxColumnChunkBytes, cancellationToken);
         if (problem is not null)
         {
             return RecordStart.Failed(problem);
@@ -63,7 +63,7 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
 
     public async Task<IUploadRecords> OpenAsync(HeaderMap map, RecordPosition from, long? endOffset, CancellationToken cancellationToken)
     {
-        var (records, problem) = await OpenParquetAsync(cancellationToken);
+        var (records, problem) = await OpenParquetAsync(AcceptedAtStart, cancellationToken);
         if (problem is not null)
         {
             // The same version of the object (pinned to its ETag) mapped when the job started: it cannot differ now.
@@ -87,7 +87,15 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
         }
     }
 
-    private async Task<(ParquetUploadRecords?, FileProblem?)> OpenParquetAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// What a later open (a chunk, a resumed slice, the fork's scan) holds the file's column chunks to:
+    /// <c>Processing:ParquetMaxColumnChunkBytes</c> is judged once, when the job starts, and a file it let through then is read
+    /// to its end, whatever a worker that carries the job on has set since (a limit lowered mid-job would otherwise fail each
+    /// chunk's open as a file that "no longer maps", and strand the job in retries).
+    /// </summary>
+    private const long AcceptedAtStart = 0;
+
+    private async Task<(ParquetUploadRecords?, FileProblem?)> OpenParquetAsync(long maxColumnChunkBytes, CancellationToken cancellationToken)
     {
         var stream = new RangedObjectStream(store, job.Bucket, job.Key, source.ETag, source.Size, options.ParquetReadAheadBytes,
             NativeParquetFile.ColumnReadBytes, cancellationToken);
@@ -95,8 +103,7 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
         FileProblem? problem;
         try
         {
-            (records, problem) = await ParquetRecords.OpenAsync(stream, dataset, dialect, cancellationToken,
-                options.ParquetMaxColumnChunkBytes);
+            (records, problem) = await ParquetRecords.OpenAsync(stream, dataset, dialect, cancellationToken, maxColumnChunkBytes);
         }
         catch
         {

@@ -121,7 +121,8 @@ public sealed class UploadProcessingOptions
     /// writes). A larger one fails the job at once (<c>column_chunk_too_large</c>), before any page is read. Off by
     /// default: the footer does not say how the chunk is paged, and valid files with small pages have chunks of
     /// hundreds of MiB (pyarrow's million-row groups of a 300-byte text column are 315 MiB), which load in a few MB.
-    /// Set it where files come from writers that make one page per chunk, or from untrusted ones.
+    /// Set it where files come from writers that make one page per chunk, or from untrusted ones. It is judged when a job
+    /// starts: a job already loading reads its file to the end if the limit is lowered meanwhile.
     /// </summary>
     [Range(0, 2L << 30)]
     public long ParquetMaxColumnChunkBytes { get; set; } = Parquet.ParquetRecords.DefaultMaxColumnChunkBytes;

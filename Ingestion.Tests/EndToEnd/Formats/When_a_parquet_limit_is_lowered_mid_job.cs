@@ -1,0 +1,76 @@
+using Amazon.S3.Model;
+using Ingestion.Contracts.Uploads;
+using Ingestion.Platform.Datasets;
+using Ingestion.Platform.Storage;
+using Ingestion.Tests.Infrastructure;
+using Ingestion.Workers.Copy;
+using Ingestion.Workers.Csv;
+using Ingestion.Workers.Parquet;
+using Ingestion.Workers.Uploads;
+using Microsoft.Extensions.Options;
+
+namespace Ingestion.Tests.EndToEnd.Formats;
+
+/// <summary>
+/// <c>Processing:ParquetMaxColumnChunkBytes</c> lowered while a Parquet job loads (a rolling restart with the new setting):
+/// a worker that carries the job on reads its chunks and resumed slices to the end, as the job was accepted when it
+/// started, and a new job is still refused by the limit. A Parquet file of three row groups in the shared S3 bucket, read
+/// by the workers' record source (no bus, no database).
+/// </summary>
+public sealed class When_a_parquet_limit_is_lowered_mid_job
+{
+    private const int RowsPerGroup = 1000;
+
+    private static readonly DatasetDefinition Readings = new("readings", [
+        new DatasetColumn("id", ColumnType.BigInt, Required: true),
+        new DatasetColumn("value", ColumnType.Numeric(10, 3), Required: true),
+        new DatasetColumn("label", ColumnType.Text, Required: false),
+    ], []);
+
+    [Test]
+    public async Task Should_read_a_started_job_s_row_groups_to_the_end_and_refuse_a_new_job()
+    {
+        var sandbox = TestRun.Shared.Sandbox;
+        var key = $"tests/parquet-limit-{Guid.NewGuid():N}.parquet";
+        await sandbox.S3.PutObjectAsync(new PutObjectRequest
+        {
+            BucketName = sandbox.Bucket,
+            Key = key,
+            InputStream = new MemoryStream(await TestParquet.ReadingsAsync(groups: 3, RowsPerGroup)),
+            UseChunkEncoding = false,
+        });
+        var store = new ObjectStore(sandbox.S3, Options.Create(new S3Options { Bucket = sandbox.Bucket }));
+        var info = await store.HeadAsync(sandbox.Bucket, key, CancellationToken.None);
+        var job = new ProcessUpload(Guid.NewGuid(), "acme", Readings.Name, sandbox.Bucket, key);
+        ParquetRecordSource Source(long limit) => new(store, job, info!, Readings, CsvDialect.Default, SourceCompression.None,
+            new UploadProcessingOptions { ParquetMaxColumnChunkBytes = limit });
+
+        var start = await Source(0).StartAsync(CancellationToken.None);
+        Assert.That(start.Problem, Is.Null, "no limit when the job starts");
+        start.Records!.Dispose();
+
+        // Every column chunk of these row groups is larger than 100 bytes decompressed.
+        var lowered = Source(100);
+        using (var scan = await lowered.ScanAsync(new RecordPosition(0, 0), chunkBytes: 1, objectBytes: info!.Size, CancellationToken.None))
+        {
+            Assert.That((await scan.NextAsync(CancellationToken.None)).End.Offset, Is.EqualTo(RowsPerGroup), "the fork cuts after the first row group");
+        }
+
+        using (var second = await lowered.OpenAsync(start.Map!, new RecordPosition(RowsPerGroup, RowsPerGroup), 2 * RowsPerGroup,
+                   CancellationToken.None))
+        {
+            var lines = new List<long>();
+            while (second.Read())
+            {
+                lines.Add(second.Line);
+            }
+
+            Assert.That(lines, Is.EqualTo(Enumerable.Range(RowsPerGroup + 1, RowsPerGroup).Select(n => (long)n)),
+                "the second row group's rows, each once, under the lowered limit");
+        }
+
+        var refused = await Source(100).StartAsync(CancellationToken.None);
+        Assert.That(refused.Problem?.Code, Is.EqualTo("column_chunk_too_large"), "a job that starts now meets the limit");
+        refused.Records?.Dispose();
+    }
+}

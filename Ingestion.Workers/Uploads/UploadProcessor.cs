@@ -221,9 +221,18 @@ public sealed partial class UploadProcessor(
             LogParquetOneChunk(job.JobId, source.Size);
         }
 
-        var checkpoint = await Checkpoint.CreateAsync(connection, job.JobId, source.ETag, start.Header, source.Size,
-            start.From.Offset, start.From.Line, chunkBytes, start.RowsTotal, cancellationToken);
-        return (start.Records, checkpoint, start.Map, null);
+        try
+        {
+            var checkpoint = await Checkpoint.CreateAsync(connection, job.JobId, source.ETag, start.Header, source.Size,
+                start.From.Offset, start.From.Line, chunkBytes, start.RowsTotal, cancellationToken);
+            return (start.Records, checkpoint, start.Map, null);
+        }
+        catch
+        {
+            // Not yet the caller's to dispose: a Parquet file's native reader and the object's stream, not left to finalizers.
+            start.Records?.Dispose();
+            throw;
+        }
     }
 
     private async Task<JobOutcome> LoadAsync(JobRun<ProcessUpload> run, HeaderMap map, IRecordSource file, Checkpoint checkpoint,

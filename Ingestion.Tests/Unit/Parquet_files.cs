@@ -110,6 +110,36 @@ public sealed class Parquet_files
     }
 
     [Test]
+    public async Task Should_cut_around_empty_row_groups_between_others_and_read_each_chunk_s_rows_once()
+    {
+        // Groups of 4, 0, 4, 0 and 4 rows: rows 1-4, 5-8 and 9-12.
+        await using var file = await WriteAsync(groups: 5, rowsPerGroup: 4, empty: g => g % 2 == 1, new DataField<Guid>("order_id"),
+            new DataField<int>("quantity"));
+        var (records, _) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, CancellationToken.None);
+        await using var _1 = records;
+
+        Assert.That(records!.RowGroupCount, Is.EqualTo(5));
+        Assert.That(records.CutAfter(0, 1), Is.EqualTo(4));
+        Assert.That(records.CutAfter(4, 1), Is.EqualTo(8), "the empty group is no chunk of its own");
+        Assert.That(records.CutAfter(8, 1), Is.Null, "the chunk that reaches the last row group runs to the end");
+
+        // Each chunk starts after the rows before it, across the empty group, at its first row.
+        var seen = new List<(long Row, long Id)>();
+        foreach (var start in new long[] { 0, 4, 8 })
+        {
+            records.Seek(records.PositionAfter(start));
+            for (var i = 0; i < 4 && records.Read(); i++)
+            {
+                Assert.That(records.Check(), Is.Null);
+                seen.Add((records.RowNumber, records.Values.Integers[1]));
+            }
+        }
+
+        Assert.That(seen.Select(r => r.Row), Is.EqualTo(Enumerable.Range(1, 12).Select(n => (long)n)), "every row once, in order");
+        Assert.That(seen.Select(r => r.Id), Is.EqualTo(seen.Select(r => r.Row)), "row n holds the n-th row written");
+    }
+
+    [Test]
     public async Task Should_reject_a_null_in_a_required_column_and_a_value_that_does_not_fit_naming_the_row()
     {
         await using var file = await WriteAsync(groups: 2, rowsPerGroup: 3, new DataField<Guid>("order_id"), new DataField<long?>("quantity"),
@@ -538,15 +568,21 @@ public sealed class Parquet_files
         WriteAsync(groups, rowsPerGroup, emptyGroups: 0, fields);
 
     /// <param name="emptyGroups">Row groups of no rows written after the others.</param>
-    private static async Task<MemoryStream> WriteAsync(int groups, int rowsPerGroup, int emptyGroups, params DataField[] fields)
+    private static Task<MemoryStream> WriteAsync(int groups, int rowsPerGroup, int emptyGroups, params DataField[] fields) =>
+        WriteAsync(groups + emptyGroups, rowsPerGroup, g => g >= groups, fields);
+
+    /// <param name="empty">Which row groups (from 0) have no rows; the others' rows are numbered on from the last one's.</param>
+    private static async Task<MemoryStream> WriteAsync(int groups, int rowsPerGroup, Func<int, bool> empty, params DataField[] fields)
     {
         var stream = new MemoryStream();
         await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema(fields), stream))
         {
-            for (var g = 0; g < groups + emptyGroups; g++)
+            var before = 0;
+            for (var g = 0; g < groups; g++)
             {
                 using var group = writer.CreateRowGroup();
-                var n = Enumerable.Range(g * rowsPerGroup + 1, g < groups ? rowsPerGroup : 0).ToArray();
+                var n = Enumerable.Range(before + 1, empty(g) ? 0 : rowsPerGroup).ToArray();
+                before += n.Length;
                 bool Null(int i) => i % 5 == 0;
                 foreach (var field in fields)
                 {

@@ -16,7 +16,7 @@ namespace Ingestion.Tests.EndToEnd.Formats;
 /// lowered while a Parquet job loads: a worker that carries the job on reads its chunks and resumed slices to the end, as the
 /// job was accepted when it started, and a new job is still refused by the limit. <c>Processing:ChunkParquet</c> off, the
 /// switch a fleet upgraded from before migration 0034 keeps while old workers run: a file of several row groups larger than
-/// a chunk is one stream. A Parquet file of three row groups in the shared S3 bucket, read by the workers' record source
+/// a chunk is not cut (it loads as one stream). A Parquet file of three row groups in the shared S3 bucket, read by the workers' record source
 /// (no bus, no database).
 /// </summary>
 public sealed class When_a_fleet_changes_its_parquet_settings
@@ -49,6 +49,10 @@ public sealed class When_a_fleet_changes_its_parquet_settings
         _info = (await _store.HeadAsync(sandbox.Bucket, key, CancellationToken.None))!;
         _job = new ProcessUpload(Guid.NewGuid(), "acme", Readings.Name, sandbox.Bucket, key);
     }
+
+    [OneTimeTearDown]
+    public async Task DeleteAsync() =>
+        await TestRun.Shared.Sandbox.S3.DeleteObjectAsync(TestRun.Shared.Sandbox.Bucket, _job.Key);
 
     [Test]
     public async Task Should_read_a_started_job_s_row_groups_to_the_end_and_refuse_a_new_job_when_the_chunk_limit_is_lowered()
@@ -83,7 +87,7 @@ public sealed class When_a_fleet_changes_its_parquet_settings
     }
 
     [Test]
-    public async Task Should_load_a_file_of_several_row_groups_as_one_stream_while_chunking_parquet_is_off()
+    public async Task Should_not_cut_a_file_of_several_row_groups_while_chunking_parquet_is_off()
     {
         foreach (var (chunkParquet, chunked) in new[] { (true, true), (false, false) })
         {

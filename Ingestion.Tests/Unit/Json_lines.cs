@@ -169,21 +169,6 @@ public sealed class Json_lines
         Assert.That(FileSniffer.Check(Encoding.UTF8.GetBytes(head), format)?.Code, Is.EqualTo(code));
 
     [Test]
-    public void Should_look_at_a_utf16_json_lines_file_as_text()
-    {
-        // As Windows PowerShell writes it: UTF-16 little-endian with its byte order mark. Its first line is what is looked at.
-        byte[] Utf16(string text) => [.. Encoding.Unicode.GetPreamble(), .. Encoding.Unicode.GetBytes(text)];
-        byte[] Utf16BigEndian(string text) => [.. Encoding.BigEndianUnicode.GetPreamble(), .. Encoding.BigEndianUnicode.GetBytes(text)];
-
-        Assert.That(FileSniffer.Check(Utf16("{\"id\":1}\r\n{\"id\":2}\r\n"), "jsonl", utf16: true), Is.Null);
-        Assert.That(FileSniffer.Check(Utf16BigEndian("{\"id\":1}\n"), "jsonl", utf16: true), Is.Null);
-        Assert.That(FileSniffer.Check(Utf16("id,amount\r\n1,2\r\n"), "jsonl", utf16: true)?.Message,
-            Does.Contain("does not start with '{' but with 'i'"), "a UTF-16 CSV file declared jsonl says what it is");
-        Assert.That(FileSniffer.Check(Utf16("{\"id\":1}"), "jsonl", utf16: false)?.Code, Is.EqualTo("not_text"),
-            "read as UTF-8, its bytes hold NULs");
-    }
-
-    [Test]
     public void Should_take_a_column_from_its_json_path_its_top_level_field_or_its_name()
     {
         Assert.That(UploadFormat.JsonPathOf(new DatasetColumn("amount", ColumnType.Text, false, "$.payload.amount"), out _)!.Text,

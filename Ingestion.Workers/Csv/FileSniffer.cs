@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using Ingestion.Platform.Datasets;
 
@@ -23,13 +22,6 @@ internal static class FileSniffer
         if (head.IsEmpty)
         {
             return new FileProblem("empty_file", "The file is empty.");
-        }
-
-        if (utf16 && format == UploadFormat.JsonLines)
-        {
-            // Its first line is looked at as text, as the reader will see it, not as UTF-16 bytes.
-            head = Utf8Of(head);
-            utf16 = false;
         }
 
         var isParquet = head.StartsWith(ParquetMagic);
@@ -88,13 +80,6 @@ internal static class FileSniffer
 
         var nul = head.IndexOf((byte)0);
         return nul >= 0 ? NotText(kind, $"it contains a NUL byte at offset {nul}") : null;
-    }
-
-    /// <summary>A head that starts with a UTF-16 byte order mark, as UTF-8 (a character cut at its end is replaced).</summary>
-    private static byte[] Utf8Of(ReadOnlySpan<byte> head)
-    {
-        var utf16 = head[0] == 0xFF ? Encoding.Unicode : Encoding.BigEndianUnicode;
-        return Encoding.UTF8.GetBytes(utf16.GetString(head[2..]));
     }
 
     private static FileProblem NotText(string kind, string why) => new("not_text", $"The file is not {kind} text: {why}.");

@@ -100,14 +100,7 @@ public sealed partial class UploadProcessor(
                 : CompressionMagic.Of(await store.ReadHeadAsync(job.Bucket, job.Key, CompressionMagic.Length, source.ETag, cancellationToken));
             var head = source.Size == 0 ? []
                 : await DecodedSource.ReadHeadAsync(store, job, source.ETag, compression, FileSniffer.SampleSize, cancellationToken);
-            // CSV in its declared encoding; JSON Lines is UTF-8 (RFC 8259); either is UTF-16 when it starts with a UTF-16 byte
-            // order mark (as Windows PowerShell writes files), read as one stream.
-            var text = new SourceText(format switch
-            {
-                UploadFormat.Csv => DecodedSource.Of(head, dialect),
-                UploadFormat.JsonLines => DecodedSource.Of(head, CsvDialect.Default),
-                _ => SourceEncoding.Utf8,
-            }, compression);
+            var text = new SourceText(format == UploadFormat.Csv ? DecodedSource.Of(head, dialect) : SourceEncoding.Utf8, compression);
 
             // Before a reader is chosen: a file that is not what it is declared as says what it is, whatever the format.
             var utf16 = text.Encoding is SourceEncoding.Utf16LittleEndian or SourceEncoding.Utf16BigEndian;

@@ -169,6 +169,18 @@ public sealed class Json_lines
         Assert.That(FileSniffer.Check(Encoding.UTF8.GetBytes(head), format)?.Code, Is.EqualTo(code));
 
     [Test]
+    public void Should_refuse_a_utf16_json_lines_file_saying_what_it_is()
+    {
+        // As Windows PowerShell writes it: UTF-16 with its byte order mark, which the NUL check alone reported as a NUL byte.
+        foreach (var encoding in new[] { Encoding.Unicode, Encoding.BigEndianUnicode })
+        {
+            var problem = FileSniffer.Check([.. encoding.GetPreamble(), .. encoding.GetBytes("{\"id\":1}\r\n")], "jsonl");
+            Assert.That(problem?.Code, Is.EqualTo("not_text"));
+            Assert.That(problem?.Message, Does.Contain("it starts with a UTF-16 byte order mark").And.Contain("JSON Lines is UTF-8: convert it"));
+        }
+    }
+
+    [Test]
     public void Should_take_a_column_from_its_json_path_its_top_level_field_or_its_name()
     {
         Assert.That(UploadFormat.JsonPathOf(new DatasetColumn("amount", ColumnType.Text, false, "$.payload.amount"), out _)!.Text,

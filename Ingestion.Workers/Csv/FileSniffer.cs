@@ -34,6 +34,9 @@ internal static class FileSniffer
                     : $"it does not start with Parquet's magic bytes PAR1{(Check(head, utf16) is null ? $"; it is text, most likely CSV: declare {UploadFormat.Option}={UploadFormat.Csv}" : "")}");
             case UploadFormat.Csv or UploadFormat.JsonLines when isParquet:
                 return Mismatch(format, $"it is a Parquet file; declare {UploadFormat.Option}={UploadFormat.Parquet}");
+            case UploadFormat.JsonLines when head.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) || head.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]):
+                return new FileProblem("not_text",
+                    "The file is not JSON Lines text in UTF-8: it starts with a UTF-16 byte order mark (as Windows PowerShell writes files). JSON Lines is UTF-8: convert it (in PowerShell, Out-File -Encoding utf8) and upload it again.");
             case UploadFormat.Csv when first == '{':
                 return Mismatch(format, $"it starts with '{{', so it is JSON (one object per line is JSON Lines); declare {UploadFormat.Option}={UploadFormat.JsonLines}");
             case UploadFormat.JsonLines when Check(head, utf16) is null && first is not ('{' or null) && !StartsWithJsonValue(head):

@@ -139,7 +139,7 @@ public static class AccountReadsApi
         }
 
         var table = TenantSchema.QualifiedTable(tenant, BuiltInDatasets.Transactions.Name);
-        await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
         try
         {
             return TypedResults.Ok(await FiguresAsync(connection, table, accountId, start, end, options.Value.PageTimeout, cancellationToken));

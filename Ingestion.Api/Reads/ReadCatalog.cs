@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Ingestion.Platform.Datasets;
+using Npgsql;
 
 namespace Ingestion.Api.Reads;
 
@@ -44,7 +45,8 @@ public sealed class ReadCatalog(ReadDatabase database)
             return null;
         }
 
-        await using var command = database.DataSource.CreateCommand(DatasetSql);
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(DatasetSql, connection);
         command.Parameters.AddWithValue("tenant", tenantId);
         command.Parameters.AddWithValue("name", name);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -76,7 +78,8 @@ public sealed class ReadCatalog(ReadDatabase database)
     /// <summary>The account's change counter; null when no load ever put a transaction of it in this tenant's data.</summary>
     public async Task<long?> AccountVersionAsync(string tenantId, long accountId, CancellationToken cancellationToken)
     {
-        await using var command = database.DataSource.CreateCommand(AccountSql);
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(AccountSql, connection);
         command.Parameters.AddWithValue("tenant", tenantId);
         command.Parameters.AddWithValue("account", accountId);
         return await command.ExecuteScalarAsync(cancellationToken) as long?;

@@ -1,3 +1,4 @@
+using Ingestion.Platform.Hosting;
 using Npgsql;
 
 namespace Ingestion.Api.Reads;
@@ -14,6 +15,15 @@ public sealed class ReadDatabase(NpgsqlDataSource dataSource, ExportSlots export
     // Npgsql's own defaults, which a connection string that does not set them has.
     private const int NpgsqlDefaultMaxPoolSize = 100;
     private const int NpgsqlDefaultTimeout = 15;
+
+    /// <summary>
+    /// How long after a read connection failed to open a pool that stays busy is taken for the read database not answering:
+    /// its slots are then held by openings that wait for it, not by reads.
+    /// </summary>
+    internal static readonly TimeSpan UnreachableWindow = TimeSpan.FromSeconds(10);
+
+    // Environment.TickCount64 until which a busy pool means an unreachable database; 0: a connection opened since.
+    private long _unreachableUntil;
 
     public NpgsqlDataSource DataSource { get; } = dataSource;
 
@@ -59,6 +69,40 @@ public sealed class ReadDatabase(NpgsqlDataSource dataSource, ExportSlots export
         builder.ConnectionStringBuilder.MinPoolSize = Math.Min(options.MaxConnections,
             Math.Max(builder.ConnectionStringBuilder.MinPoolSize, options.WarmConnections));
         return new ReadDatabase(builder.Build(), new ExportSlots(options.ExportsInFlight, options.ExportsInFlightPerTenant));
+    }
+
+    /// <summary>
+    /// A read connection from the pool. A pool whose every connection stayed busy for <see cref="ReadOptions.ConnectionWait"/>
+    /// is "busy" (503, retry in a second), unless a connection failed to open within the last <see cref="UnreachableWindow"/>
+    /// and none has opened since: then the read database does not answer (a replica down, or hung), the pool's slots are held
+    /// by openings that wait for it, and the read is answered as PostgreSQL unavailable (503, retry in five), as the openings
+    /// themselves are. Reads still try: the first connection that opens ends the window.
+    /// </summary>
+    public async ValueTask<NpgsqlConnection> OpenConnectionAsync(CancellationToken cancellationToken)
+    {
+        NpgsqlConnection connection;
+        try
+        {
+            connection = await DataSource.OpenConnectionAsync(cancellationToken);
+        }
+        catch (NpgsqlException e) when (PostgresErrors.PoolExhausted(e))
+        {
+            if (Environment.TickCount64 < Volatile.Read(ref _unreachableUntil))
+            {
+                throw new NpgsqlException("The read database does not answer: no read connection opened, and every one of the pool "
+                    + "is waiting for it.", e.InnerException);
+            }
+
+            throw;
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is NpgsqlException { IsTransient: true } or TimeoutException)
+        {
+            Volatile.Write(ref _unreachableUntil, Environment.TickCount64 + (long)UnreachableWindow.TotalMilliseconds);
+            throw;
+        }
+
+        Volatile.Write(ref _unreachableUntil, 0);
+        return connection;
     }
 
     public ValueTask DisposeAsync() => DataSource.DisposeAsync();

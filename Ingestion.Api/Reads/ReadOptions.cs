@@ -66,7 +66,8 @@ public sealed class ReadOptions
 
     /// <summary>
     /// Longest a read waits for a connection when every one is busy; then it is answered 503 "The service is busy" with
-    /// <c>Retry-After</c> (not "PostgreSQL is unavailable", which a wait for a pooled connection is not). Also bounds
+    /// <c>Retry-After</c> (not "PostgreSQL is unavailable", which a wait for a pooled connection is not, unless the read
+    /// database has just failed to open one: <see cref="ReadDatabase.OpenConnectionAsync"/>). Also bounds
     /// opening a new connection to the read database, and a read's wait for one of its tenant's
     /// <see cref="ConcurrentReadsPerTenant"/>.
     /// </summary>

@@ -32,7 +32,7 @@ public sealed partial class ReadPoolWarmUp(ReadDatabase database, IOptions<ReadO
         var opening = new Task<NpgsqlConnection>[count];
         for (var i = 0; i < count; i++)
         {
-            opening[i] = database.DataSource.OpenConnectionAsync(stoppingToken).AsTask();
+            opening[i] = database.OpenConnectionAsync(stoppingToken).AsTask();
         }
 
         try

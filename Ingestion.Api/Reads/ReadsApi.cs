@@ -103,7 +103,7 @@ public static class ReadsApi
             context.Response.Headers.ContentDisposition = $"attachment; filename=\"{query.Dataset.Name}.csv\"";
         }
 
-        await using var connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
         switch (format)
         {
             case RowFormat.Csv:

@@ -60,13 +60,7 @@ internal sealed class DependencyUnavailableHandler(IProblemDetailsService proble
         return true;
     }
 
-    /// <summary>Npgsql's pool found no connection free within its <c>Timeout</c> (the connection string's; the read pool's is <c>Reads:ConnectionWait</c>).</summary>
-    internal static bool PoolExhausted(Exception exception) => exception switch
-    {
-        NpgsqlException { InnerException: TimeoutException } e => e.Message.StartsWith("The connection pool has been exhausted", StringComparison.Ordinal),
-        AggregateException { InnerException: { } inner } => PoolExhausted(inner),
-        _ => false,
-    };
+    internal static bool PoolExhausted(Exception exception) => PostgresErrors.PoolExhausted(exception);
 
     internal static string? Unavailable(Exception exception) => exception switch
     {
@@ -75,5 +69,17 @@ internal sealed class DependencyUnavailableHandler(IProblemDetailsService proble
         AmazonServiceException { InnerException: HttpRequestException } or HttpRequestException => "S3",
         AggregateException { InnerException: { } inner } => Unavailable(inner),
         _ => null,
+    };
+}
+
+/// <summary>What a PostgreSQL failure means to whoever answers for it.</summary>
+public static class PostgresErrors
+{
+    /// <summary>Npgsql's pool found no connection free within its <c>Timeout</c> (the connection string's; the read pool's is <c>Reads:ConnectionWait</c>).</summary>
+    public static bool PoolExhausted(Exception exception) => exception switch
+    {
+        NpgsqlException { InnerException: TimeoutException } e => e.Message.StartsWith("The connection pool has been exhausted", StringComparison.Ordinal),
+        AggregateException { InnerException: { } inner } => PoolExhausted(inner),
+        _ => false,
     };
 }

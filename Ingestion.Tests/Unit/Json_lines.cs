@@ -178,6 +178,13 @@ public sealed class Json_lines
             Assert.That(problem?.Code, Is.EqualTo("not_text"));
             Assert.That(problem?.Message, Does.Contain("it starts with a UTF-16 byte order mark").And.Contain("JSON Lines is UTF-8: convert it"));
         }
+
+        // A UTF-16 CSV file declared jsonl: CSV loads in UTF-16, so it is told to declare csv, not to convert.
+        var csv = FileSniffer.Check([.. Encoding.Unicode.GetPreamble(), .. Encoding.Unicode.GetBytes("id,amount\r\n1,2\r\n")], "jsonl");
+        Assert.That(csv?.Code, Is.EqualTo("format_mismatch"));
+        Assert.That(csv?.Message, Does.Contain("most likely CSV (which loads in UTF-16): declare format=csv"));
+        Assert.That(FileSniffer.Check([.. Encoding.Unicode.GetPreamble(), .. Encoding.Unicode.GetBytes(" \r\n")], "jsonl")?.Code,
+            Is.EqualTo("not_text"), "only blank lines: told it is UTF-16");
     }
 
     [Test]

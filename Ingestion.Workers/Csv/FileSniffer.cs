@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using Ingestion.Platform.Datasets;
 
@@ -34,9 +35,13 @@ internal static class FileSniffer
                     : $"it does not start with Parquet's magic bytes PAR1{(Check(head, utf16) is null ? $"; it is text, most likely CSV: declare {UploadFormat.Option}={UploadFormat.Csv}" : "")}");
             case UploadFormat.Csv or UploadFormat.JsonLines when isParquet:
                 return Mismatch(format, $"it is a Parquet file; declare {UploadFormat.Option}={UploadFormat.Parquet}");
-            case UploadFormat.JsonLines when head.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) || head.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]):
-                return new FileProblem("not_text",
-                    "The file is not JSON Lines text in UTF-8: it starts with a UTF-16 byte order mark (as Windows PowerShell writes files). JSON Lines is UTF-8: convert it (in PowerShell, Out-File -Encoding utf8) and upload it again.");
+            case UploadFormat.JsonLines when Utf16Text(head) is { } text:
+                // UTF-16 CSV loads as it is (by its byte order mark); UTF-16 JSON Lines does not.
+                var json = FirstCharacter(text) is '{' or null || StartsWithJsonValue(text);
+                return json
+                    ? new FileProblem("not_text",
+                        "The file is not JSON Lines text in UTF-8: it starts with a UTF-16 byte order mark (as Windows PowerShell writes files). JSON Lines is UTF-8: convert it (in PowerShell, Out-File -Encoding utf8) and upload it again.")
+                    : Mismatch(format, $"it is UTF-16 text whose first line does not start with a JSON value, most likely CSV (which loads in UTF-16): declare {UploadFormat.Option}={UploadFormat.Csv}");
             case UploadFormat.Csv when first == '{':
                 return Mismatch(format, $"it starts with '{{', so it is JSON (one object per line is JSON Lines); declare {UploadFormat.Option}={UploadFormat.JsonLines}");
             case UploadFormat.JsonLines when Check(head, utf16) is null && first is not ('{' or null) && !StartsWithJsonValue(head):
@@ -83,6 +88,15 @@ internal static class FileSniffer
 
         var nul = head.IndexOf((byte)0);
         return nul >= 0 ? NotText(kind, $"it contains a NUL byte at offset {nul}") : null;
+    }
+
+    /// <summary>The head as UTF-8 when it starts with a UTF-16 byte order mark (a character cut at its end is replaced).</summary>
+    private static byte[]? Utf16Text(ReadOnlySpan<byte> head)
+    {
+        var encoding = head.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) ? Encoding.Unicode
+            : head.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]) ? Encoding.BigEndianUnicode
+            : null;
+        return encoding is null ? null : Encoding.UTF8.GetBytes(encoding.GetString(head[2..]));
     }
 
     private static FileProblem NotText(string kind, string why) => new("not_text", $"The file is not {kind} text: {why}.");

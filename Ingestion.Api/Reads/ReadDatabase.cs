@@ -101,7 +101,12 @@ public sealed class ReadDatabase(NpgsqlDataSource dataSource, ExportSlots export
             throw;
         }
 
-        Volatile.Write(ref _unreachableUntil, 0);
+        if (Volatile.Read(ref _unreachableUntil) != 0)
+        {
+            // Written only when a window was open: every read of a healthy pool passes here, and only reads the field.
+            Volatile.Write(ref _unreachableUntil, 0);
+        }
+
         return connection;
     }
 

@@ -23,7 +23,7 @@ internal sealed class DependencyUnavailableHandler(IProblemDetailsService proble
             return false;
         }
 
-        if (PoolExhausted(exception))
+        if (PostgresErrors.PoolExhausted(exception))
         {
             logger.LogWarning("Every PostgreSQL connection stayed busy while serving {Path}: {Reason}", context.Request.Path, exception.Message);
             return await AnswerAsync(context, exception, "1", "The service is busy",
@@ -59,8 +59,6 @@ internal sealed class DependencyUnavailableHandler(IProblemDetailsService proble
         await context.Response.WriteAsJsonAsync(problem, (System.Text.Json.JsonSerializerOptions?)null, "application/problem+json");
         return true;
     }
-
-    internal static bool PoolExhausted(Exception exception) => PostgresErrors.PoolExhausted(exception);
 
     internal static string? Unavailable(Exception exception) => exception switch
     {

@@ -93,10 +93,13 @@ internal static class FileSniffer
     /// <summary>The head as UTF-8 when it starts with a UTF-16 byte order mark (a character cut at its end is replaced).</summary>
     private static byte[]? Utf16Text(ReadOnlySpan<byte> head)
     {
-        var encoding = head.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) ? Encoding.Unicode
-            : head.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]) ? Encoding.BigEndianUnicode
-            : null;
-        return encoding is null ? null : Encoding.UTF8.GetBytes(encoding.GetString(head[2..]));
+        Encoding? utf16 = DecodedSource.Of(head, CsvDialect.Default) switch
+        {
+            SourceEncoding.Utf16LittleEndian => Encoding.Unicode,
+            SourceEncoding.Utf16BigEndian => Encoding.BigEndianUnicode,
+            _ => null,
+        };
+        return utf16 is null ? null : Encoding.UTF8.GetBytes(utf16.GetString(head[2..]));
     }
 
     private static FileProblem NotText(string kind, string why) => new("not_text", $"The file is not {kind} text: {why}.");

@@ -23,18 +23,20 @@ internal sealed record Checkpoint(
     bool ScanDone = false,
     long? CompressedRead = null,
     long? RowsTotal = null,
-    long RowsStaged = 0)
+    long RowsStaged = 0,
+    bool Converted = false)
 {
     private const string Columns =
         "job_id, etag, header, bytes_total, byte_offset, line, rows_loaded, rows_rejected, finished_at, rejects_key, chunk_bytes, scan_done, " +
-        "compressed_read, rows_total";
+        "compressed_read, rows_total, converted";
 
     private const string FindSql = $"select {Columns} from ingestion.upload_checkpoints where job_id = @job";
 
     private const string CreateSql = $"""
         insert into ingestion.upload_checkpoints (job_id, etag, header, bytes_total, byte_offset, line, chunk_bytes,
-            scanned_offset, scanned_line, rows_total)
-        values (@job, @etag, @header, @bytes_total, @byte_offset, @line, @chunk_bytes, @byte_offset, @line, @rows_total)
+            scanned_offset, scanned_line, rows_total, converted)
+        values (@job, @etag, @header, @bytes_total, @byte_offset, @line, @chunk_bytes, @byte_offset, @line, @rows_total,
+            @converted)
         returning {Columns}
         """;
 
@@ -74,8 +76,9 @@ internal sealed record Checkpoint(
     /// <summary>The first checkpoint of a job, just after the header.</summary>
     /// <param name="chunkBytes">Set: the job is loaded in chunks of about this size, found from here on.</param>
     /// <param name="rowsTotal">Set for a file whose positions are rows (Parquet): its row count.</param>
+    /// <param name="converted">An uncompressed file read in another encoding than UTF-8.</param>
     public static async Task<Checkpoint> CreateAsync(NpgsqlConnection connection, Guid jobId, string? etag,
-        IReadOnlyList<string> header, long bytesTotal, long offset, long line, long? chunkBytes, long? rowsTotal,
+        IReadOnlyList<string> header, long bytesTotal, long offset, long line, long? chunkBytes, long? rowsTotal, bool converted,
         CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(CreateSql, connection);
@@ -87,6 +90,7 @@ internal sealed record Checkpoint(
         command.Parameters.AddWithValue("line", line);
         command.Parameters.AddWithValue("chunk_bytes", (object?)chunkBytes ?? DBNull.Value);
         command.Parameters.AddWithValue("rows_total", (object?)rowsTotal ?? DBNull.Value);
+        command.Parameters.AddWithValue("converted", converted);
         return (await ReadAsync(command, cancellationToken))!;
     }
 
@@ -94,7 +98,9 @@ internal sealed record Checkpoint(
     /// Moves the checkpoint past a batch, inside the batch's transaction. Fenced on the offset
     /// the batch started from: if anything else moved it, the batch must not commit.
     /// </summary>
-    /// <param name="compressedRead">A compressed object: how many of its bytes the decompressor has read so far.</param>
+    /// <param name="compressedRead">
+    /// A compressed or converted object: how many of its bytes the decompressor or the converter has read so far.
+    /// </param>
     public async Task<Checkpoint> AdvanceAsync(NpgsqlConnection connection, long toOffset, long toLine, long loaded,
         long rejected, CancellationToken cancellationToken, long? compressedRead = null)
     {
@@ -111,14 +117,18 @@ internal sealed record Checkpoint(
                 $"The checkpoint of job {JobId} is no longer at byte {ByteOffset}: another attempt moved it. This batch is not committed.");
     }
 
-    /// <summary>The object's bytes read: for a compressed object, the decompressor's input, not the text's offset.</summary>
+    /// <summary>
+    /// The object's bytes read: for a compressed or converted object, the decompressor's or the converter's input, not the
+    /// text's offset.
+    /// </summary>
     public long ObjectBytesRead => CompressedRead ?? ByteOffset;
 
     /// <summary>
     /// The text's bytes read, for a compressed object only (a plain object's are <see cref="ObjectBytesRead"/>); none for a file
-    /// whose positions are rows (Parquet), whose object's bytes read are told by its rows.
+    /// whose positions are rows (Parquet), whose object's bytes read are told by its rows, nor for an uncompressed file
+    /// converted from another encoding, whose UTF-8 text's length means nothing to its sender.
     /// </summary>
-    public long? UncompressedBytesRead => CompressedRead is null || RowsTotal is not null ? null : ByteOffset;
+    public long? UncompressedBytesRead => CompressedRead is null || RowsTotal is not null || Converted ? null : ByteOffset;
 
     public async Task<Checkpoint> FinishAsync(NpgsqlConnection connection, string? rejectsKey, CancellationToken cancellationToken)
     {
@@ -160,6 +170,7 @@ internal sealed record Checkpoint(
             reader.IsDBNull(10) ? null : reader.GetInt64(10),
             reader.GetBoolean(11),
             reader.IsDBNull(12) ? null : reader.GetInt64(12),
-            reader.IsDBNull(13) ? null : reader.GetInt64(13));
+            reader.IsDBNull(13) ? null : reader.GetInt64(13),
+            Converted: reader.GetBoolean(14));
     }
 }

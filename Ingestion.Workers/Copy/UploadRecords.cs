@@ -30,8 +30,11 @@ internal interface IUploadRecords : IDisposable
     /// <summary>The current record as the file has it, for the rejects file and a staged row.</summary>
     ReadOnlySpan<byte> Raw { get; }
 
-    /// <summary>For a compressed object: its bytes the decompressor has read so far; null for a plain one.</summary>
-    long? CompressedBytesRead { get; }
+    /// <summary>
+    /// The object's bytes read so far where they are not the text's positions: a compressed object's (read by the
+    /// decompressor), a converted one's (UTF-16, Windows-1252, ISO-8859-1), a Parquet file's; null for plain UTF-8 text.
+    /// </summary>
+    long? ObjectBytesRead { get; }
 
     /// <summary>Null when the current record fits the dataset; otherwise the column at fault and why.</summary>
     RowProblem? Check();

@@ -82,11 +82,11 @@ internal sealed class CsvRecordSource(ObjectStore store, ProcessUpload job, stri
     /// </summary>
     private async Task<CsvRecords> OpenCsvAsync(RecordPosition from, long? endOffset, CancellationToken cancellationToken)
     {
-        var (stream, compressed) = await DecodedSource.OpenRangeAsync(store, job, etag, from.Offset, endOffset, text.Encoding,
+        var (stream, objectRead) = await DecodedSource.OpenRangeAsync(store, job, etag, from.Offset, endOffset, text.Encoding,
             text.Compression, cancellationToken);
         return new CsvRecords(stream, from.Offset, from.Offset == 0 ? 1 : from.Line, options.MaxRecordBytes, dialect)
         {
-            Compressed = compressed,
+            ObjectRead = objectRead,
         };
     }
 }

@@ -49,8 +49,11 @@ internal sealed class CsvRecords : IDisposable
 
     public CsvReader Reader => _reader;
 
-    /// <summary>For a compressed object: its bytes the decompressor has read so far (<see cref="DecodedSource"/>).</summary>
-    public CountingStream? Compressed { get; init; }
+    /// <summary>
+    /// For an object whose bytes are not its text's (compressed, or converted from another encoding): its bytes read so far
+    /// (<see cref="DecodedSource"/>).
+    /// </summary>
+    public CountingStream? ObjectRead { get; init; }
 
     /// <summary>Why CsvHelper found the current record's quoting broken, if it did.</summary>
     public CsvMalformedReason? Malformed { get; private set; }

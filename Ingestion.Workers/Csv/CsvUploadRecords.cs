@@ -24,7 +24,7 @@ internal sealed class CsvUploadRecords(CsvRecords records, RowConverter converte
 
     public ReadOnlySpan<byte> Raw => records.Reader.RawRecord;
 
-    public long? CompressedBytesRead => records.Compressed?.BytesRead;
+    public long? ObjectBytesRead => records.ObjectRead?.BytesRead;
 
     public RowProblem? Check() => converter.Check(records);
 

@@ -72,12 +72,13 @@ internal static class DecodedSource
     }
 
     /// <summary>
-    /// The object's UTF-8 text from <paramref name="offset"/> (a count of UTF-8 bytes) on, and for a compressed object the
-    /// counter of its compressed bytes read. A compressed or transcoded object is read from its start and the text before
-    /// the offset skipped, decompressed and converted but not parsed: a resume at 90 % of a gzip file costs decompressing
-    /// 90 % of it again, not loading it again.
+    /// The object's UTF-8 text from <paramref name="offset"/> (a count of UTF-8 bytes) on, and for a compressed or converted
+    /// object the counter of the object's bytes read, which is its progress: its text's offsets are not its bytes (a UTF-16
+    /// file's text is about half as long in UTF-8). A compressed or transcoded object is read from its start and the text
+    /// before the offset skipped, decompressed and converted but not parsed: a resume at 90 % of a gzip file costs
+    /// decompressing 90 % of it again, not loading it again.
     /// </summary>
-    public static async Task<(Stream Text, CountingStream? Compressed)> OpenAsync(ObjectStore store, ProcessUpload job, string? etag,
+    public static async Task<(Stream Text, CountingStream? ObjectRead)> OpenAsync(ObjectStore store, ProcessUpload job, string? etag,
         long offset, SourceEncoding encoding, SourceCompression compression, CancellationToken cancellationToken)
     {
         if (encoding == SourceEncoding.Utf8 && compression == SourceCompression.None)
@@ -85,9 +86,8 @@ internal static class DecodedSource
             return (await store.OpenReadAsync(job.Bucket, job.Key, offset, etag, cancellationToken), null);
         }
 
-        var raw = await store.OpenReadAsync(job.Bucket, job.Key, 0, etag, cancellationToken);
-        var compressed = compression == SourceCompression.None ? null : new CountingStream(raw);
-        var bytes = compressed is null ? raw : Decompression.Open(compressed, compression);
+        var objectRead = new CountingStream(await store.OpenReadAsync(job.Bucket, job.Key, 0, etag, cancellationToken));
+        var bytes = compression == SourceCompression.None ? objectRead : Decompression.Open(objectRead, compression);
         Stream text = encoding switch
         {
             SourceEncoding.Utf8 => bytes,
@@ -98,7 +98,7 @@ internal static class DecodedSource
         try
         {
             await SkipAsync(text, offset, cancellationToken);
-            return (text, compressed);
+            return (text, objectRead);
         }
         catch
         {
@@ -112,7 +112,7 @@ internal static class DecodedSource
     /// (<paramref name="endOffset"/> set, a plain UTF-8 object only) its byte range; a chunk whose last batch ended on its
     /// last record reads nothing.
     /// </summary>
-    public static async Task<(Stream Text, CountingStream? Compressed)> OpenRangeAsync(ObjectStore store, ProcessUpload job,
+    public static async Task<(Stream Text, CountingStream? ObjectRead)> OpenRangeAsync(ObjectStore store, ProcessUpload job,
         string? etag, long offset, long? endOffset, SourceEncoding encoding, SourceCompression compression,
         CancellationToken cancellationToken)
     {

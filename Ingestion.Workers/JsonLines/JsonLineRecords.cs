@@ -55,9 +55,9 @@ internal sealed class JsonLineRecords : IUploadRecords
     }
 
     /// <summary>For a compressed object: its bytes the decompressor has read so far.</summary>
-    public CountingStream? Compressed { get; init; }
+    public CountingStream? ObjectRead { get; init; }
 
-    public long? CompressedBytesRead => Compressed?.BytesRead;
+    public long? ObjectBytesRead => ObjectRead?.BytesRead;
 
     public long Line { get; private set; }
 

@@ -52,9 +52,9 @@ internal sealed class JsonLinesRecordSource(ObjectStore store, ProcessUpload job
             throw new InvalidOperationException($"The JSON mapper of job {job.JobId} writes its columns in another order than the COPY lists them.");
         }
 
-        var (stream, compressed) = await DecodedSource.OpenRangeAsync(store, job, etag, from.Offset, endOffset, text.Encoding,
+        var (stream, objectRead) = await DecodedSource.OpenRangeAsync(store, job, etag, from.Offset, endOffset, text.Encoding,
             text.Compression, cancellationToken);
-        return new JsonLineRecords(stream, from, options.MaxRecordBytes, mapper, names, _paths) { Compressed = compressed };
+        return new JsonLineRecords(stream, from, options.MaxRecordBytes, mapper, names, _paths) { ObjectRead = objectRead };
     }
 
     /// <summary>Every column of the dataset, in its order: a field missing from a record is NULL (or a reject, if required).</summary>

@@ -42,7 +42,7 @@ internal sealed class ParquetUploadRecords(ParquetRecords records, RangedObjectS
     public ReadOnlySpan<byte> Raw => _raw ??= records.Record();
 
     /// <summary>The object's bytes up to the end of the row group being read: how far through the object the load is.</summary>
-    public long? CompressedBytesRead => records.ObjectBytesRead;
+    public long? ObjectBytesRead => records.ObjectBytesRead;
 
     /// <summary>
     /// Starts after <paramref name="rowsDone"/> rows of the file (a checkpoint's position) and, for a chunk, ends after

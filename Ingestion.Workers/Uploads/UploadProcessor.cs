@@ -224,7 +224,8 @@ public sealed partial class UploadProcessor(
         try
         {
             var checkpoint = await Checkpoint.CreateAsync(connection, job.JobId, source.ETag, start.Header, source.Size,
-                start.From.Offset, start.From.Line, chunkBytes, start.RowsTotal, cancellationToken);
+                start.From.Offset, start.From.Line, chunkBytes, start.RowsTotal,
+                text.Encoding != SourceEncoding.Utf8 && text.Compression == SourceCompression.None, cancellationToken);
             return (start.Records, checkpoint, start.Map, null);
         }
         catch
@@ -277,7 +278,7 @@ public sealed partial class UploadProcessor(
                     }
 
                     checkpoint = await checkpoint.AdvanceAsync(connection, batch.EndOffset, batch.EndLine, batch.Loaded,
-                        batch.Rejected, cancellationToken, records.CompressedBytesRead);
+                        batch.Rejected, cancellationToken, records.ObjectBytesRead);
                     if (batch.Loaded > 0)
                     {
                         // Last before commit: readers' ETags move with the rows, and the counter's row lock is brief.

@@ -247,7 +247,7 @@ public sealed class When_a_later_chunk_commits_a_key_after_the_eviction_looked
 
         public ReadOnlySpan<byte> Raw => System.Text.Encoding.UTF8.GetBytes(key);
 
-        public long? CompressedBytesRead => null;
+        public long? ObjectBytesRead => null;
 
         public bool Read() => !_read && (_read = true);
 

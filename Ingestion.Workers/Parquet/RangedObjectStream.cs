@@ -98,43 +98,58 @@ internal sealed class RangedObjectStream(ObjectStore store, string bucket, strin
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     /// <summary>
-    /// Parquet.Net reads some small structures (page headers) synchronously even from its asynchronous calls: served from
-    /// the read-ahead buffer, and a miss blocks on the GET, as a CSV's records block on their stream.
+    /// The native reader (a column's read of up to <c>directRead</c> bytes, into an array of its own) and Parquet.Net's
+    /// small synchronous reads (page headers) block: served from the read-ahead buffer, or a GET straight into the
+    /// caller's array, as a CSV's records block on their stream.
     /// </summary>
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+    public override int Read(byte[] buffer, int offset, int count) =>
+        TryReadBuffered(buffer.AsSpan(offset, count)) ?? ReadBlocking(buffer.AsMemory(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
-        if (_position >= _bufferStart && _position < _bufferStart + _bufferLength)
+        if (TryReadBuffered(buffer) is { } count)
         {
-            var count = (int)Math.Min(buffer.Length, _bufferStart + _bufferLength - _position);
-            _buffer.AsSpan((int)(_position - _bufferStart), count).CopyTo(buffer);
-            _position += count;
             return count;
         }
 
         var rented = ArrayPool<byte>.Shared.Rent(buffer.Length);
         try
         {
-            // The job's token (a cancel stops the GET at once) and a timeout: nothing else bounds a GET the native reader waits on.
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-            timeout.CancelAfter(BlockingGetTimeout);
-            int read;
-            try
-            {
-                read = ReadAsync(rented.AsMemory(0, buffer.Length), timeout.Token).AsTask().GetAwaiter().GetResult();
-            }
-            catch (OperationCanceledException e) when (!cancellation.IsCancellationRequested)
-            {
-                throw new IOException($"A ranged GET of the object at offset {_position:N0} took more than {BlockingGetTimeout.TotalSeconds:N0} s.", e);
-            }
-
+            var read = ReadBlocking(rented.AsMemory(0, buffer.Length));
             rented.AsSpan(0, read).CopyTo(buffer);
             return read;
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    private int? TryReadBuffered(Span<byte> destination)
+    {
+        if (_position < _bufferStart || _position >= _bufferStart + _bufferLength)
+        {
+            return null;
+        }
+
+        var count = (int)Math.Min(destination.Length, _bufferStart + _bufferLength - _position);
+        _buffer.AsSpan((int)(_position - _bufferStart), count).CopyTo(destination);
+        _position += count;
+        return count;
+    }
+
+    private int ReadBlocking(Memory<byte> destination)
+    {
+        // The job's token (a cancel stops the GET at once) and a timeout: nothing else bounds a GET the native reader waits on.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        timeout.CancelAfter(BlockingGetTimeout);
+        try
+        {
+            return ReadAsync(destination, timeout.Token).AsTask().GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException e) when (!cancellation.IsCancellationRequested)
+        {
+            throw new IOException($"A ranged GET of the object at offset {_position:N0} took more than {BlockingGetTimeout.TotalSeconds:N0} s.", e);
         }
     }
 

@@ -23,6 +23,9 @@ public static class BusExtensions
 
         builder.Services.AddMassTransit(bus =>
         {
+            // MassTransit 8.4+ reports how it is configured to usage-tracking.masstransit.io by default: nothing of this
+            // service leaves its network (and a host without a route out logged a failed DNS lookup at every start).
+            bus.DisableUsageTelemetry();
             bus.SetKebabCaseEndpointNameFormatter();
             configure(bus);
 

@@ -26,6 +26,7 @@ public sealed class Job_outcomes
         _provider = new ServiceCollection()
             .AddMassTransitTestHarness(x =>
             {
+                x.DisableUsageTelemetry();
                 x.AddSagaStateMachine<UploadStateMachine, UploadJob>();
                 x.AddSagaStateMachine<StatementStateMachine, StatementJob>();
             })

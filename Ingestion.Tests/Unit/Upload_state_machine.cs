@@ -20,7 +20,11 @@ public sealed class Upload_state_machine
     public async Task StartAsync()
     {
         _provider = new ServiceCollection()
-            .AddMassTransitTestHarness(x => x.AddSagaStateMachine<UploadStateMachine, UploadJob>())
+            .AddMassTransitTestHarness(x =>
+            {
+                x.DisableUsageTelemetry();
+                x.AddSagaStateMachine<UploadStateMachine, UploadJob>();
+            })
             .BuildServiceProvider(true);
         _harness = _provider.GetRequiredService<ITestHarness>();
         await _harness.Start();

@@ -50,6 +50,8 @@ public static class SampleExtensions
         builder.Services.AddOptions<MassTransitHostOptions>().Configure(host => host.WaitUntilStarted = true);
         builder.Services.AddMassTransit(bus =>
         {
+            // MassTransit reports its configuration to usage-tracking.masstransit.io unless told not to.
+            bus.DisableUsageTelemetry();
             bus.AddConsumer<JobOutcomeConsumer>();
 
             // Published: the service's queues are bound to the commands' exchanges, so the caller needs

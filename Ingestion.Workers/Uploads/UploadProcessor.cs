@@ -119,6 +119,10 @@ public sealed partial class UploadProcessor(
             else
             {
                 (map, problem) = file.Resume(checkpoint.Header);
+                if (text.Converted && !checkpoint.Converted)
+                {
+                    checkpoint = await checkpoint.MarkConvertedAsync(connection, cancellationToken);
+                }
             }
 
             if (problem is not null)
@@ -224,8 +228,7 @@ public sealed partial class UploadProcessor(
         try
         {
             var checkpoint = await Checkpoint.CreateAsync(connection, job.JobId, source.ETag, start.Header, source.Size,
-                start.From.Offset, start.From.Line, chunkBytes, start.RowsTotal,
-                text.Encoding != SourceEncoding.Utf8 && text.Compression == SourceCompression.None, cancellationToken);
+                start.From.Offset, start.From.Line, chunkBytes, start.RowsTotal, text.Converted, cancellationToken);
             return (start.Records, checkpoint, start.Map, null);
         }
         catch
@@ -472,7 +475,11 @@ public sealed partial class UploadProcessor(
 }
 
 /// <summary>How an object's bytes become UTF-8 text: decompressed, then converted from its encoding.</summary>
-internal sealed record SourceText(SourceEncoding Encoding, SourceCompression Compression);
+internal sealed record SourceText(SourceEncoding Encoding, SourceCompression Compression)
+{
+    /// <summary>Not compressed but read in another encoding than UTF-8: its progress is its own bytes, with no uncompressed size.</summary>
+    public bool Converted => Encoding != SourceEncoding.Utf8 && Compression == SourceCompression.None;
+}
 
 /// <summary>The upload is declared in a format this service has no reader for: the job fails with <see cref="Problem"/>.</summary>
 internal sealed class UnsupportedFormatException(FileProblem problem) : Exception(problem.Message)

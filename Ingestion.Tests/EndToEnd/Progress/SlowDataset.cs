@@ -9,13 +9,15 @@ namespace Ingestion.Tests.EndToEnd.Progress;
 /// </summary>
 internal static class SlowDataset
 {
-    public static async Task<string> CreateAsync(HttpClient client, string tenant, int millisecondsPerBatch)
+    /// <param name="withNote">A second column, <c>note</c> (text), for rows as long as a test needs.</param>
+    public static async Task<string> CreateAsync(HttpClient client, string tenant, int millisecondsPerBatch, bool withNote = false)
     {
         var name = "slow_" + Guid.NewGuid().ToString("N")[..8];
+        var entry = new { name = "entry", type = "integer", required = true };
         (await client.PostAsJsonAsync("/v1/datasets", new
         {
             name,
-            columns = new[] { new { name = "entry", type = "integer", required = true } },
+            columns = withNote ? new[] { entry, new { name = "note", type = "text", required = false } } : new[] { entry },
             key = new[] { "entry" },
         })).EnsureSuccessStatusCode();
         await TestRun.Shared.Sandbox.ExecuteAsync($"""

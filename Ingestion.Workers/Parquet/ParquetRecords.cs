@@ -32,7 +32,6 @@ internal readonly record struct ParquetPosition(int RowGroup, long Row);
 /// </summary>
 internal sealed class ParquetRecords : IAsyncDisposable
 {
-    private readonly ParquetReader _reader;
     private readonly NativeParquetFile _native;
     private readonly ParquetCell[] _cells;
     private readonly StringCell[] _strings;
@@ -41,6 +40,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
     private readonly long[] _groupEnds;
     private readonly long[] _groupWork;
     private RowGroupReader? _groupReader;
+    private int _readerGroup;
     private int _group = -1;
     private long _groupRows;
     private long _batchFirst;
@@ -52,7 +52,6 @@ internal sealed class ParquetRecords : IAsyncDisposable
         long objectLength, long[] groupWork)
     {
         _groupWork = groupWork;
-        _reader = reader;
         _native = native;
         _cells = cells;
         _strings = [.. cells.OfType<StringCell>()];
@@ -198,20 +197,12 @@ internal sealed class ParquetRecords : IAsyncDisposable
             return (null, new FileProblem("corrupt_file", $"The file is not a readable Parquet file: {e.Message}"));
         }
 
-        try
+        // Parquet.Net's reader is the footer parsed (every row group's every column chunk, statistics and all): what the
+        // records need of it is taken as they are built, and the rest goes at once rather than living as long as the chunk
+        // does, long enough to reach the GC's oldest generation and stay there as garbage until its next collection.
+        await using (reader)
         {
-            var (records, problem) = Open(reader, stream, dataset, dialect, maxColumnChunkBytes);
-            if (records is null)
-            {
-                await reader.DisposeAsync();
-            }
-
-            return (records, problem);
-        }
-        catch
-        {
-            await reader.DisposeAsync();
-            throw;
+            return Open(reader, stream, dataset, dialect, maxColumnChunkBytes);
         }
     }
 
@@ -466,9 +457,15 @@ internal sealed class ParquetRecords : IAsyncDisposable
             cell.Open(null);
         }
 
-        _groupReader?.Dispose();
-        _groupReader = null;
+        if (_groupReader is not null)
+        {
+            _groupReader.Dispose();
+            _groupReader = null;
+            NativeParquetFile.ReturnFreedMemory(_groupWork[_readerGroup]);
+        }
+
         var reader = _groupReader = Native(group, null, () => _native.Reader.RowGroup(group));
+        _readerGroup = group;
         for (var i = 0; i < _cells.Length; i++)
         {
             var cell = _cells[i];
@@ -662,7 +659,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
         return buffer.ToArray();
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
         foreach (var cell in _cells)
         {
@@ -671,7 +668,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
 
         _groupReader?.Dispose();
         _native.Dispose();
-        await _reader.DisposeAsync();
+        return ValueTask.CompletedTask;
     }
 }
 

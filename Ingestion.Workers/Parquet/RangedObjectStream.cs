@@ -23,12 +23,15 @@ internal sealed class RangedObjectStream(ObjectStore store, string bucket, strin
     public static readonly TimeSpan BlockingGetTimeout = TimeSpan.FromMinutes(2);
 
     private readonly int _directRead = Math.Min(directRead ?? readAhead, readAhead);
-    private readonly byte[] _buffer = new byte[readAhead];
+    // Rented: a chunk's stream lives for seconds, long enough for a buffer of its own to reach the GC's oldest generation
+    // and wait there, one per chunk, for its next collection.
+    private byte[] _buffer = ArrayPool<byte>.Shared.Rent(readAhead);
+    private bool _disposed;
     private long _bufferStart;
     private int _bufferLength;
     private long _position;
 
-    public int ReadAhead => _buffer.Length;
+    public int ReadAhead => readAhead;
 
     /// <summary>Bytes fetched from S3 so far (a byte fetched twice counts twice).</summary>
     public long BytesFetched { get; private set; }
@@ -66,6 +69,7 @@ internal sealed class RangedObjectStream(ObjectStore store, string bucket, strin
 
     public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (_position >= length || destination.IsEmpty)
         {
             return 0;
@@ -81,7 +85,7 @@ internal sealed class RangedObjectStream(ObjectStore store, string bucket, strin
                 return wanted;
             }
 
-            var fill = (int)Math.Min(_buffer.Length, length - _position);
+            var fill = (int)Math.Min(readAhead, length - _position);
             _bufferLength = 0;
             await FetchAsync(_position, _buffer.AsMemory(0, fill), cancellationToken);
             (_bufferStart, _bufferLength) = (_position, fill);
@@ -155,6 +159,19 @@ internal sealed class RangedObjectStream(ObjectStore store, string bucket, strin
 
     public override void Flush()
     {
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && !_disposed)
+        {
+            _disposed = true;
+            (_bufferLength, _bufferStart) = (0, 0);
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = [];
+        }
+
+        base.Dispose(disposing);
     }
 
     public override void SetLength(long value) => throw new NotSupportedException();

@@ -18,7 +18,7 @@ internal static class FileSniffer
     /// file is not JSON Lines, a JSON Lines file starts with a JSON value (an object, or a record to reject), and neither is
     /// a Parquet file or anything else but text. A mismatch says what the file is and how to declare it.
     /// </summary>
-    public static FileProblem? Check(ReadOnlySpan<byte> head, string format, bool utf16 = false)
+    public static FileProblem? Check(ReadOnlySpan<byte> head, string format)
     {
         if (head.IsEmpty)
         {
@@ -26,8 +26,10 @@ internal static class FileSniffer
         }
 
         var isParquet = head.StartsWith(ParquetMagic);
-        // A UTF-16 file is judged by its text: its first byte is half of its byte order mark.
+        // A UTF-16 file is judged by its text: its first byte is half of its byte order mark. Only CSV is read in UTF-16 (by
+        // that mark, as DecodedSource.Of decides), so only there are its NUL bytes text.
         var text = Utf16Text(head);
+        var utf16 = text is not null && format == UploadFormat.Csv;
         var first = FirstCharacter(text ?? head);
         // JSON Lines is read in UTF-8 only: a UTF-16 one is told to convert as well as to declare its format.
         var inUtf8 = text is null ? "" : " (in UTF-8: it is UTF-16, as Windows PowerShell writes files, so convert it first)";

@@ -103,8 +103,7 @@ public sealed partial class UploadProcessor(
             var text = new SourceText(format == UploadFormat.Csv ? DecodedSource.Of(head, dialect) : SourceEncoding.Utf8, compression);
 
             // Before a reader is chosen: a file that is not what it is declared as says what it is, whatever the format.
-            var utf16 = text.Encoding is SourceEncoding.Utf16LittleEndian or SourceEncoding.Utf16BigEndian;
-            if (checkpoint is null && FileSniffer.Check(head, format, utf16) is { } notLoadable)
+            if (checkpoint is null && FileSniffer.Check(head, format) is { } notLoadable)
             {
                 return await FailAsync(connection, job, checkpoint, events, notLoadable, cancellationToken);
             }

@@ -1,5 +1,9 @@
 using Ingestion.Platform.Hosting;
 using Ingestion.Workers.Extensions;
+using Ingestion.Workers.Parquet;
+
+// Native memory (the C library's allocator, Arrow's) is set up before the host starts its threads.
+var nativeHeap = NativeHeap.Configure();
 
 // Configuration files sit next to the binaries, wherever the process is started from.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -8,4 +12,5 @@ builder.AddIngestionWorkers();
 
 var app = builder.Build();
 app.UseIngestionDefaults();
+app.Logger.LogInformation("Native memory: {Settings}", nativeHeap.Count > 0 ? string.Join(", ", nativeHeap) : "as the C library and the environment set it");
 app.Run();

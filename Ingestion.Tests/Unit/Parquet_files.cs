@@ -57,6 +57,31 @@ public sealed class Parquet_files
     }
 
     [Test]
+    public async Task Should_collect_the_managed_heap_whole_and_compacted_when_a_file_closes()
+    {
+        // What a chunk leaves on the managed heap goes when its file closes, rather than wait in the oldest generation for
+        // a background collection (which is not a full blocking one). The collections are spaced process-wide: wait out
+        // any an earlier test's file started.
+        await using var file = await WriteAsync(groups: 2, rowsPerGroup: 3, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        await Task.Delay(TimeSpan.FromMilliseconds(NativeParquetFile.CollectEveryMilliseconds + 100));
+        var before = GC.GetGCMemoryInfo(GCKind.FullBlocking).Index;
+        var (records, problem) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, CancellationToken.None);
+        Assert.That(problem, Is.Null);
+        var rows = 0;
+        while (records!.Read())
+        {
+            rows++;
+        }
+
+        await records.DisposeAsync();
+        var collection = GC.GetGCMemoryInfo(GCKind.FullBlocking);
+        Assert.That(rows, Is.EqualTo(6));
+        Assert.That(collection.Index, Is.GreaterThan(before), "a full blocking collection ran when the file closed");
+        Assert.That(collection.Generation, Is.EqualTo(GC.MaxGeneration));
+        Assert.That(collection.Compacted, Is.True);
+    }
+
+    [Test]
     public async Task Should_resume_at_the_position_a_row_count_names()
     {
         await using var file = await WriteAsync(groups: 3, rowsPerGroup: 4, new DataField<Guid>("order_id"), new DataField<int>("quantity"));

@@ -5,8 +5,8 @@ namespace Ingestion.Workers.Parquet;
 /// <summary>
 /// How the worker's native memory is allocated, set once, before the host starts its threads: by the C library's
 /// allocator (glibc), for the worker's own native code and for Apache Arrow's, which reads Parquet pages
-/// (<see cref="NativeParquetFile"/>). Each setting is the environment's when the environment sets it, and none applies
-/// to another C library (musl), which has neither the settings nor the behaviour they correct.
+/// (<see cref="NativeParquetFile"/>). Each setting is the environment's when the environment sets it (the variable, or
+/// <c>GLIBC_TUNABLES</c>); the two allocator settings are glibc's, and another C library (musl) is left as it is.
 /// <list type="bullet">
 /// <item>Arrow's default pool is the C library's (<c>ARROW_DEFAULT_MEMORY_POOL=system</c>), as its readers' is
 /// (<see cref="NativeParquetFile.Open"/>). Arrow reads a file's footer into a buffer of its default pool, mimalloc, whose
@@ -33,7 +33,7 @@ internal static partial class NativeHeap
     private const int ArenaMax = -8; // M_ARENA_MAX
     private const int MmapThresholdOption = -3; // M_MMAP_THRESHOLD
 
-    /// <summary>Applies the settings; returns those it applied (none on another C library, or set by the environment).</summary>
+    /// <summary>Applies the settings; returns those it applied (not those the environment sets, nor glibc's elsewhere).</summary>
     public static IReadOnlyList<string> Configure()
     {
         var applied = new List<string>();
@@ -45,17 +45,18 @@ internal static partial class NativeHeap
         try
         {
             // Read by Arrow when its default pool is first used: no Parquet file has been opened yet.
-            if (CLibraryVariable("ARROW_DEFAULT_MEMORY_POOL") is null && SetEnvironment("ARROW_DEFAULT_MEMORY_POOL", "system", overwrite: 0) == 0)
+            if (CLibraryVariable("ARROW_DEFAULT_MEMORY_POOL") is null
+                && SetEnvironment("ARROW_DEFAULT_MEMORY_POOL", "system", overwrite: 0) == 0)
             {
                 applied.Add("ARROW_DEFAULT_MEMORY_POOL=system");
             }
 
-            if (Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX") is null && SetMallocOption(ArenaMax, Arenas) == 1)
+            if (!SetByEnvironment("MALLOC_ARENA_MAX", "glibc.malloc.arena_max") && SetMallocOption(ArenaMax, Arenas) == 1)
             {
                 applied.Add($"M_ARENA_MAX={Arenas}");
             }
 
-            if (Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_") is null
+            if (!SetByEnvironment("MALLOC_MMAP_THRESHOLD_", "glibc.malloc.mmap_threshold")
                 && SetMallocOption(MmapThresholdOption, MmapThreshold) == 1)
             {
                 applied.Add($"M_MMAP_THRESHOLD={MmapThreshold}");
@@ -63,11 +64,17 @@ internal static partial class NativeHeap
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            // Another C library: left as it is.
+            // Another C library, which has no mallopt: its allocator is left as it is.
         }
 
         return applied;
     }
+
+    /// <summary>Whether glibc's setting is the environment's: its variable, or its tunable in <c>GLIBC_TUNABLES</c>.</summary>
+    private static bool SetByEnvironment(string variable, string tunable) =>
+        Environment.GetEnvironmentVariable(variable) is not null
+        || (Environment.GetEnvironmentVariable("GLIBC_TUNABLES") ?? "").Split(':')
+            .Any(t => t.StartsWith(tunable + "=", StringComparison.Ordinal));
 
     [LibraryImport("libc", EntryPoint = "mallopt")]
     private static partial int SetMallocOption(int option, int value);

@@ -81,7 +81,6 @@ internal sealed partial class NativeParquetFile : IDisposable
         _properties.Dispose();
         _file.Dispose();
         ReturnFreedMemory(TrimEveryBytes);
-        CollectManagedHeap();
     }
 
     /// <summary>How long after one collection of <see cref="CollectManagedHeap"/> another may run, process-wide.</summary>
@@ -90,16 +89,19 @@ internal sealed partial class NativeParquetFile : IDisposable
     private static long _lastCollect = -CollectEveryMilliseconds;
 
     /// <summary>
-    /// Collects the managed heap whole, compacted, and gives its free memory back to the system, when a file's reader
-    /// closes (at a chunk's end), at most every <see cref="CollectEveryMilliseconds"/>. What a chunk allocates for longer
-    /// than a few young collections (its footers, readers and batches) reached the oldest generation, where it waited as
-    /// garbage for a background collection that came rarely, and whose budget grew with it: over the bench's
-    /// 5,000,000-row Parquet file (6 chunks) that generation grew from 8 to 27 MB and the heap stayed 54 MB committed,
-    /// and more over 20,000,000 rows; with this collection the heap stays 22-29 MB committed at both sizes (<c>make
-    /// bench-ingest FORMAT=parquet</c>). A chunk reads for seconds; each collection of a heap that size paused the worker
-    /// for about 25 ms.
+    /// Collects the managed heap whole, compacted, and gives its free memory back to the system, when records that read
+    /// pages close (a chunk's or a slice's end: <see cref="ParquetRecords.DisposeAsync"/>), at most every
+    /// <see cref="CollectEveryMilliseconds"/> process-wide. What a chunk allocates for longer than a few young collections
+    /// (its footers, readers and batches) reached the oldest generation, where it waited as garbage for a background
+    /// collection that came rarely, and whose budget grew with it: over the bench's 5,000,000-row Parquet file (6 chunks)
+    /// that generation grew from 8 to 27 MB and the heap stayed 54 MB committed, and more over 20,000,000 rows; with this
+    /// collection the heap stays 22-29 MB committed after each (<c>make bench-ingest FORMAT=parquet</c>). The collection
+    /// is blocking: every job the worker runs pauses with it, about 25 ms for a heap that size, so at most about 1 % of
+    /// the time whatever the chunks' number (a larger heap pauses longer). <see cref="GCCollectionMode.Aggressive"/>
+    /// rather than a forced collection, which kept the freed memory committed (a forced gen2 collection at each chunk's
+    /// end did not lower the peak).
     /// </summary>
-    private static void CollectManagedHeap()
+    public static void CollectManagedHeap()
     {
         var now = Environment.TickCount64;
         var last = Interlocked.Read(ref _lastCollect);

@@ -666,8 +666,16 @@ internal sealed class ParquetRecords : IAsyncDisposable
             cell.Open(null);
         }
 
+        // Pages were read (a chunk, a slice, a re-read): what reading them left on the managed heap goes now. An open that
+        // only checked the footer leaves too little to be worth a collection.
+        var readPages = _groupReader is not null;
         _groupReader?.Dispose();
         _native.Dispose();
+        if (readPages)
+        {
+            NativeParquetFile.CollectManagedHeap();
+        }
+
         return ValueTask.CompletedTask;
     }
 }

@@ -96,7 +96,7 @@ internal sealed partial class NativeParquetFile : IDisposable
     /// collection that came rarely, and whose budget grew with it: over the bench's 5,000,000-row Parquet file (6 chunks)
     /// that generation grew from 8 to 27 MB and the heap stayed 54 MB committed, and more over 20,000,000 rows; with this
     /// collection the heap stays 22-29 MB committed after each (<c>make bench-ingest FORMAT=parquet</c>). The collection
-    /// is blocking: every job the worker runs pauses with it, about 25 ms for a heap that size, so at most about 1 % of
+    /// is blocking: every job the worker runs pauses with it, up to about 25 ms for a heap that size, so about 1 % of
     /// the time whatever the chunks' number (a larger heap pauses longer). <see cref="GCCollectionMode.Aggressive"/>
     /// rather than a forced collection, which kept the freed memory committed (a forced gen2 collection at each chunk's
     /// end did not lower the peak).

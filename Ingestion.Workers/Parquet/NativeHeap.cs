@@ -14,8 +14,10 @@ namespace Ingestion.Workers.Parquet;
 /// 5,000,000-row Parquet file, 25 MB after its 20,000,000-row one, for at most 277 KB in use at once.</item>
 /// <item>At most <see cref="Arenas"/> arenas. glibc gives each thread that allocates an arena of its own, up to eight
 /// per core, and keeps what is freed in an arena for its next allocations: over a long file, every pool thread that had
-/// read a chunk kept an arena the size of a row group's page headers and decoders. Their total grew from 31 MB to 53 MB
-/// between the two files, against 25 MB at both with two arenas.</item>
+/// read a chunk kept an arena the size of a row group's page headers and decoders. Their total (glibc's <c>mallinfo2</c>)
+/// grew from 32 MB to 53 MB between the two files; capped here, from 28 to 40 MB, the threads the runtime started before
+/// this keeping arenas of their own; capped by <c>MALLOC_ARENA_MAX=2</c> in the environment, from the process's first
+/// thread, 32 and 26 MB. The image and <c>make run</c> set that variable; this is for a worker started without it.</item>
 /// <item>Every block of <see cref="MmapThreshold"/> or more gets its own mapping, returned to the system when freed. By
 /// default glibc raises that threshold to the largest block freed so far, after which Arrow's page and read buffers
 /// (about 1 MiB each, freed at every column chunk) were carved from the arenas and stayed resident there: 18 MB more RSS

@@ -80,7 +80,7 @@ internal sealed partial class NativeParquetFile : IDisposable
         Reader.Dispose();
         _properties.Dispose();
         _file.Dispose();
-        ReturnFreedMemory(TrimEveryBytes);
+        NativeHeap.ReturnFreedMemory(NativeHeap.TrimEveryBytes);
     }
 
     /// <summary>How long after one collection of <see cref="CollectManagedHeap"/> another may run, process-wide.</summary>
@@ -112,54 +112,6 @@ internal sealed partial class NativeParquetFile : IDisposable
 
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
-
-    /// <summary>How much decoded column data is read, process-wide, between two trims (<see cref="ReturnFreedMemory"/>).</summary>
-    public const long TrimEveryBytes = 16L << 20;
-
-    private const long TrimEveryMilliseconds = 250;
-    private static long _freedSinceTrim;
-    private static long _lastTrim;
-    private static int _trimming;
-    private static volatile bool _canTrim = OperatingSystem.IsLinux();
-
-    /// <summary>
-    /// Gives the pages the C library holds free back to the system (<c>malloc_trim</c>, glibc only) once readers have freed
-    /// <see cref="TrimEveryBytes"/> of decoded column data (a row group's column readers, a file's reader), at most every
-    /// 250 ms and by one thread at a time. Below the mmap threshold Arrow's allocations (page headers, decoders, each
-    /// reader's copy of the footer) come from per-thread arenas, and the holes their frees leave between live blocks stay
-    /// resident: the worker's peak grew with the file, 250-266 MB at 5,000,000 rows and 309 MB at 20,000,000 (<c>make
-    /// bench-ingest FORMAT=parquet</c>, 100,000-row groups). A trim walks and locks every arena and the next reads fault the
-    /// pages in again, hence the spacing: a file of many tiny row groups trims as often as one of few large ones.
-    /// </summary>
-    /// <param name="freedBytes">The decoded column data of what was just freed.</param>
-    public static void ReturnFreedMemory(long freedBytes)
-    {
-        if (!_canTrim || Interlocked.Add(ref _freedSinceTrim, freedBytes) < TrimEveryBytes
-            || Environment.TickCount64 - Interlocked.Read(ref _lastTrim) < TrimEveryMilliseconds
-            || Interlocked.Exchange(ref _trimming, 1) == 1)
-        {
-            return;
-        }
-
-        try
-        {
-            _ = TrimMalloc(0);
-            Interlocked.Exchange(ref _freedSinceTrim, 0);
-            Interlocked.Exchange(ref _lastTrim, Environment.TickCount64);
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            // Another C library (musl), which has no such call: not asked again.
-            _canTrim = false;
-        }
-        finally
-        {
-            Interlocked.Exchange(ref _trimming, 0);
-        }
-    }
-
-    [LibraryImport("libc", EntryPoint = "malloc_trim")]
-    private static partial int TrimMalloc(nuint pad);
 
     /// <summary>The job's stream, remembering the first exception a read or seek of it threw (and throwing it on).</summary>
     private sealed class FailureRecordingStream(Stream inner) : Stream

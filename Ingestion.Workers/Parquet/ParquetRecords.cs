@@ -461,7 +461,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
         {
             _groupReader.Dispose();
             _groupReader = null;
-            NativeParquetFile.ReturnFreedMemory(_groupWork[_readerGroup]);
+            NativeHeap.ReturnFreedMemory(_groupWork[_readerGroup]);
         }
 
         var reader = _groupReader = Native(group, null, () => _native.Reader.RowGroup(group));

@@ -13,7 +13,7 @@ namespace Ingestion.Workers.Parquet;
 /// Parquet column names that fed the columns, in COPY order, as a CSV's keeps its header.
 /// </summary>
 internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, ObjectInfo source, DatasetDefinition dataset,
-    CsvDialect dialect, SourceCompression compression, UploadProcessingOptions options) : IRecordSource
+    CsvDialect dialect, SourceCompression compression, UploadProcessingOptions options, ILogger logger) : IRecordSource
 {
     // The first attempt's records, opened by StartAsync: their footer says where the file can be cut (its row counts and
     // sizes stay readable after the records are disposed).
@@ -52,6 +52,12 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
         if (problem is not null)
         {
             return RecordStart.Failed(problem);
+        }
+
+        if (NativeParquetFile.DefaultPoolOnce() is { } pool)
+        {
+            // Once per process, with Arrow loaded by now: a worker whose pool is not "system" was configured otherwise.
+            logger.LogInformation("Arrow's default memory pool is {Pool}", pool);
         }
 
         var map = records!.Map;

@@ -168,7 +168,7 @@ public sealed partial class UploadProcessor(
     {
         UploadFormat.Csv => new CsvRecordSource(store, job, source.ETag, dataset, dialect, text, _options),
         UploadFormat.JsonLines => new JsonLinesRecordSource(store, job, source.ETag, dataset, text, _options),
-        UploadFormat.Parquet => new ParquetRecordSource(store, job, source, dataset, dialect, text.Compression, _options),
+        UploadFormat.Parquet => new ParquetRecordSource(store, job, source, dataset, dialect, text.Compression, _options, logger),
         // A format whose reader this build lacks fails at once, saying so.
         _ => throw new UnsupportedFormatException(new FileProblem($"{format}_unsupported",
             $"Files declared '{format}' cannot be loaded by this version of the service yet; nothing was loaded.")),

@@ -82,6 +82,10 @@ public sealed class When_a_file_is_parquet
             "a row of the third row group, after the redo, with every type exact");
         Assert.That(await sandbox.ScalarAsync<long>($"select count(*) from {table} where booked_on is null and quantity > 0"),
             Is.EqualTo(Enumerable.Range(1, 1200).Count(n => n % 11 == 0 && n is not (150 or 700 or 1050))));
+        // What Arrow took, as the worker read it back from Arrow: its default pool (footer reads) is the C library's, set
+        // before Arrow's first use (mimalloc's per-thread heaps kept each chunk's footer resident).
+        Assert.That(TestRun.Shared.Workers.Select(w => w.Log()), Has.Some.Contains("Arrow's default memory pool is system"),
+            "the worker's Parquet reads allocate from the system pool");
     }
 
     [Test]

@@ -7,6 +7,7 @@ using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
 using Ingestion.Workers.Parquet;
 using Ingestion.Workers.Uploads;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Ingestion.Tests.EndToEnd.Formats;
@@ -107,5 +108,5 @@ public sealed class When_a_fleet_changes_its_parquet_settings
     }
 
     private ParquetRecordSource Source(UploadProcessingOptions options) =>
-        new(_store, _job, _info, Readings, CsvDialect.Default, SourceCompression.None, options);
+        new(_store, _job, _info, Readings, CsvDialect.Default, SourceCompression.None, options, NullLogger.Instance);
 }

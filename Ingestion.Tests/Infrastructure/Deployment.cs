@@ -31,7 +31,13 @@ public sealed class Deployment : IAsyncDisposable
         int workers = 1, int? postgresPort = null)
     {
         var ns = await Sandbox.CreateAsync(servers, name + "_" + Guid.NewGuid().ToString("N")[..8]);
-        var all = new Dictionary<string, string>(ns.Settings);
+        var all = new Dictionary<string, string>(ns.Settings)
+        {
+            // The same code compiled quickly first: a worker is built without tiered compilation (its hot loops optimized
+            // from the first row, see Ingestion.Workers.csproj), which costs each of the suite's many worker starts
+            // seconds of compiling what a small test file never makes hot. The benches and make run start workers as built.
+            ["DOTNET_TieredCompilation"] = "1",
+        };
         if (postgresPort is { } port)
         {
             all["ConnectionStrings__Postgres"] = new Npgsql.NpgsqlConnectionStringBuilder(ns.ConnectionString)

@@ -54,15 +54,29 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
             return RecordStart.Failed(problem);
         }
 
-        if (NativeParquetFile.DefaultPoolOnce() is { } pool)
-        {
-            // Once per process, with Arrow loaded by now: a worker whose pool is not "system" was configured otherwise.
-            logger.LogInformation("Arrow's default memory pool is {Pool}", pool);
-        }
-
         var map = records!.Map;
         _started = records;
+        LogArrowPoolOnce();
         return new RecordStart(map, map.Header, new RecordPosition(0, 0), records, RowsTotal: records.TotalRows);
+    }
+
+    /// <summary>
+    /// Once per process, with Arrow loaded by now: the pool Arrow took (a worker whose pool is not "system" was configured
+    /// otherwise). Only a diagnostic: a failure to read it is logged, never the job's.
+    /// </summary>
+    private void LogArrowPoolOnce()
+    {
+        try
+        {
+            if (NativeParquetFile.DefaultPoolOnce() is { } pool)
+            {
+                logger.LogInformation("Arrow's default memory pool is {Pool}", pool);
+            }
+        }
+        catch (ParquetSharp.ParquetException e)
+        {
+            logger.LogWarning(e, "Could not read Arrow's default memory pool");
+        }
     }
 
     public (HeaderMap? Map, FileProblem? Problem) Resume(IReadOnlyList<string> header) => HeaderMap.Build(dataset, header);

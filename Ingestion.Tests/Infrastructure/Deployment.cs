@@ -34,8 +34,10 @@ public sealed class Deployment : IAsyncDisposable
         var all = new Dictionary<string, string>(ns.Settings)
         {
             // The same code compiled quickly first: a worker is built without tiered compilation (its hot loops optimized
-            // from the first row, see Ingestion.Workers.csproj), which costs each of the suite's many worker starts
-            // seconds of compiling what a small test file never makes hot. The benches and make run start workers as built.
+            // from the first row, see Ingestion.Workers.csproj), so each of the suite's many workers compiled its start-up
+            // and its first jobs' code fully optimized, for small files that never make it hot. A test that measures a
+            // worker sets "0" (When_rejected_records_are_huge, make bench-rejects); the other benches, make run and the
+            // image start workers through HostProcess or as built, without this.
             ["DOTNET_TieredCompilation"] = "1",
         };
         if (postgresPort is { } port)

@@ -98,6 +98,7 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
             }
 
             records.Seek(from.Offset, endOffset);
+            LogArrowPoolOnce(); // a worker that only ever takes chunks or resumed slices
             return records;
         }
         catch

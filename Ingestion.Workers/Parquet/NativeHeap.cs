@@ -72,6 +72,17 @@ internal static partial class NativeHeap
         return applied;
     }
 
+    private static int _poolReported;
+
+    /// <summary>
+    /// The backend of Arrow's default pool (<c>system</c>, <c>mimalloc</c>, <c>jemalloc</c>) the first time this is asked in the
+    /// process, null after: what Arrow took, not what <see cref="Configure"/> meant (Arrow reads its variable once, at its
+    /// first use, so a setting made too late, or a library that ignores it, shows here), for the worker to log once. Asked
+    /// only once a Parquet file is open: asking loads Arrow's native library.
+    /// </summary>
+    public static string? ArrowPoolOnce() =>
+        Interlocked.Exchange(ref _poolReported, 1) == 0 ? ParquetSharp.MemoryPool.GetDefaultMemoryPool().BackendName : null;
+
     /// <summary>How much decoded column data is read, process-wide, between two trims (<see cref="ReturnFreedMemory"/>).</summary>
     public const long TrimEveryBytes = 16L << 20;
 

@@ -83,16 +83,6 @@ internal sealed partial class NativeParquetFile : IDisposable
         NativeHeap.ReturnFreedMemory(NativeHeap.TrimEveryBytes);
     }
 
-    private static int _poolReported;
-
-    /// <summary>
-    /// The backend of Arrow's default pool (<c>system</c>, <c>mimalloc</c>, <c>jemalloc</c>) the first time this is asked in the
-    /// process, null after: what Arrow took, not what <see cref="NativeHeap"/> meant (Arrow reads its variable once, at its
-    /// first use, so a setting made too late, or a library that ignores it, shows here), for the worker to log once.
-    /// </summary>
-    public static string? DefaultPoolOnce() =>
-        Interlocked.Exchange(ref _poolReported, 1) == 0 ? MemoryPool.GetDefaultMemoryPool().BackendName : null;
-
     /// <summary>How long after one collection of <see cref="CollectManagedHeap"/> another may run, process-wide.</summary>
     public const long CollectEveryMilliseconds = 2_000;
 

@@ -68,7 +68,7 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
     {
         try
         {
-            if (NativeParquetFile.DefaultPoolOnce() is { } pool)
+            if (NativeHeap.ArrowPoolOnce() is { } pool)
             {
                 logger.LogInformation("Arrow's default memory pool is {Pool}", pool);
             }

@@ -120,6 +120,17 @@ public sealed class When_a_parquet_file_is_loaded_in_chunks
         // ahead of their turn are staged (their rows as the file has them) and applied in file order.
         const int last = Rows - RowsPerGroup;
         var file = await TestParquet.ReadingsAsync(Groups, RowsPerGroup, id => id > last ? id - last : id);
+        // The first chunk's rows go in slowly (five of them wait a quarter of a second each), so the other worker's chunks
+        // are ahead of their turn whatever the two workers' timing: without it they sometimes ran in order, staging none.
+        await _deployment.Sandbox.ExecuteAsync($"""
+            create function tenant_acme.slow_latest() returns trigger language plpgsql as $$
+            begin
+                perform pg_sleep(0.25);
+                return new;
+            end $$;
+            create trigger slow before insert on tenant_acme.latest for each row when (new.id % 2000 = 0 and new.id <= {RowsPerGroup})
+                execute function tenant_acme.slow_latest();
+            """);
 
         var jobId = await acme.StartParquetUploadAsync("latest", file);
         var job = await acme.WaitForJobEndAsync(jobId, seconds: 180);

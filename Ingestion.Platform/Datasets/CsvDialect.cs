@@ -51,10 +51,11 @@ public sealed record CsvDialect(
 
     /// <summary>
     /// Whether record boundaries can be found by scanning for quotes and line breaks alone (RFC 4180 quoting or none, and a
-    /// header that ends before the first boundary), which cutting a file into chunks needs.
+    /// header that ends before the first boundary), which cutting a file into chunks needs. Whether the file's bytes can be
+    /// cut where its text is (its encoding and compression) is the worker's to say (<c>TextChunkScan.Cuts</c>).
     /// </summary>
     [JsonIgnore]
-    public bool Splittable => Escape is null && Header && Encoding == CsvDialectRules.Utf8;
+    public bool Splittable => Escape is null && Header;
 }
 
 /// <summary>

@@ -34,9 +34,9 @@ internal sealed record Checkpoint(
 
     private const string CreateSql = $"""
         insert into ingestion.upload_checkpoints (job_id, etag, header, bytes_total, byte_offset, line, chunk_bytes,
-            scanned_offset, scanned_line, rows_total, converted)
+            scanned_offset, scanned_line, rows_total, converted, compressed_read)
         values (@job, @etag, @header, @bytes_total, @byte_offset, @line, @chunk_bytes, @byte_offset, @line, @rows_total,
-            @converted)
+            @converted, case when @chunk_bytes::bigint is not null and @compressed then 0 end)
         returning {Columns}
         """;
 
@@ -57,13 +57,16 @@ internal sealed record Checkpoint(
         where job_id = @job returning {Columns}
         """;
 
-    // The join of a job loaded in chunks: its counts are its chunks' sums, and every byte was read.
+    // The join of a job loaded in chunks: its counts are its chunks' sums, and every byte was read. A compressed file's
+    // (compressed_read set) offset is its text's: to the end of its last record, as a one-chunk load ends.
     private static readonly string FinishChunksSql = $"""
         update ingestion.upload_checkpoints p
-        set finished_at = now(), rejects_key = @rejects_key, updated_at = now(), byte_offset = p.bytes_total,
+        set finished_at = now(), rejects_key = @rejects_key, updated_at = now(),
+            byte_offset = case when p.compressed_read is null then p.bytes_total else t.text_end end,
+            compressed_read = case when p.compressed_read is null then null else p.bytes_total end,
             line = t.line, rows_loaded = t.loaded, rows_rejected = t.rejected
         from (select coalesce(sum(rows_loaded), 0) as loaded, coalesce(sum(rows_rejected), 0) as rejected,
-                     coalesce(max(line), 0) as line
+                     coalesce(max(line), 0) as line, coalesce(max(byte_offset), 0) as text_end
               from ingestion.upload_chunks where job_id = @job) t
         where p.job_id = @job and p.finished_at is null
         returning p.{Columns.Replace(", ", ", p.", StringComparison.Ordinal)}
@@ -80,12 +83,17 @@ internal sealed record Checkpoint(
     /// <param name="chunkBytes">Set: the job is loaded in chunks of about this size, found from here on.</param>
     /// <param name="rowsTotal">Set for a file whose positions are rows (Parquet): its row count.</param>
     /// <param name="converted">An uncompressed file read in another encoding than UTF-8.</param>
+    /// <param name="compressed">
+    /// A compressed file: loaded in chunks, its compressed bytes read start at 0 (the sums of its chunks' parts), which is
+    /// also how its chunks know to decompress (<see cref="CompressedChunks"/>).
+    /// </param>
     public static async Task<Checkpoint> CreateAsync(NpgsqlConnection connection, Guid jobId, string? etag,
         IReadOnlyList<string> header, long bytesTotal, long offset, long line, long? chunkBytes, long? rowsTotal, bool converted,
-        CancellationToken cancellationToken)
+        bool compressed, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(CreateSql, connection);
         command.Parameters.AddWithValue("job", jobId);
+        command.Parameters.AddWithValue("compressed", compressed);
         command.Parameters.AddWithValue("etag", (object?)etag ?? DBNull.Value);
         command.Parameters.AddWithValue("header", header.ToArray());
         command.Parameters.AddWithValue("bytes_total", bytesTotal);
@@ -119,6 +127,12 @@ internal sealed record Checkpoint(
             ?? throw new InvalidOperationException(
                 $"The checkpoint of job {JobId} is no longer at byte {ByteOffset}: another attempt moved it. This batch is not committed.");
     }
+
+    /// <summary>
+    /// A compressed file loaded in chunks (as its checkpoint is stored, before <c>WithTotalsAsync</c>): its chunks are cut in
+    /// its decompressed text. A Parquet file's chunks keep no compressed count (their progress is told by rows).
+    /// </summary>
+    public bool CompressedChunks => ChunkBytes is not null && CompressedRead is not null && RowsTotal is null;
 
     /// <summary>
     /// The object's bytes read: for a compressed or converted object, the decompressor's or the converter's input, not the

@@ -16,8 +16,11 @@ internal static class ChunkPlan
 {
     private const string AddSql = """
         with added as (
-            insert into ingestion.upload_chunks (job_id, chunk, start_offset, end_offset, start_line, byte_offset, line)
-            select @job, coalesce(max(chunk) + 1, 0), @from_offset, @to_offset, @from_line, @from_offset, @from_line
+            insert into ingestion.upload_chunks (job_id, chunk, start_offset, end_offset, start_line, byte_offset, line,
+                object_start, object_end)
+            select @job, coalesce(max(chunk) + 1, 0), @from_offset, @to_offset, @from_line, @from_offset, @from_line,
+                case when @object_end::bigint is null then null else coalesce(max(object_end), 0) end,
+                greatest(@object_end, coalesce(max(object_end), 0))
             from ingestion.upload_chunks where job_id = @job
             returning chunk
         )
@@ -62,12 +65,16 @@ internal static class ChunkPlan
         """;
 
     // A chunk whose stage table exists keeps its rows there until it is applied: they are counted apart, as staged, not
-    // as loaded into the table (its stage's name as UploadChunk.StageTableOf makes it).
+    // as loaded into the table (its stage's name as UploadChunk.StageTableOf makes it). A compressed file's chunks know their
+    // part of the object (object_start, object_end): a chunk read to its end counts all of it, one part read its share.
     private const string TotalsSql = """
         select coalesce(sum(rows_loaded) filter (where not staged), 0)::bigint, coalesce(sum(rows_rejected), 0)::bigint,
                coalesce(min(start_offset) + sum(byte_offset - start_offset), 0)::bigint,
                coalesce(min(line) filter (where state <> 'done'), max(line), 0)::bigint,
-               coalesce(sum(rows_loaded) filter (where staged), 0)::bigint
+               coalesce(sum(rows_loaded) filter (where staged), 0)::bigint,
+               sum(case when state in ('loaded', 'done') then object_end - object_start
+                        else (object_end - object_start) * (byte_offset - start_offset) / greatest(end_offset - start_offset, 1)
+                   end)::bigint
         from (select *, to_regclass('ingestion.upload_stage_' || replace(job_id::text, '-', '') || '_' || chunk) is not null as staged
               from ingestion.upload_chunks where job_id = @job) c
         """;
@@ -227,10 +234,14 @@ internal static class ChunkPlan
     /// Records the chunk the scan found, from the last boundary to <paramref name="toOffset"/>, and
     /// moves the scan past it, fenced on where it was: a scan that resumes starts after it.
     /// </summary>
+    /// <param name="objectEnd">
+    /// A compressed file's: where in the object the chunk's text ends (its part starts where the previous chunk's ended).
+    /// </param>
     public static async Task AddAsync(NpgsqlConnection connection, Guid jobId, long fromOffset, long fromLine, long toOffset,
-        long toLine, bool scanDone, CancellationToken cancellationToken)
+        long toLine, bool scanDone, long? objectEnd, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(AddSql, connection);
+        command.Parameters.Add(new NpgsqlParameter<long?>("object_end", NpgsqlTypes.NpgsqlDbType.Bigint) { TypedValue = objectEnd });
         command.Parameters.AddWithValue("job", jobId);
         command.Parameters.AddWithValue("from_offset", fromOffset);
         command.Parameters.AddWithValue("from_line", fromLine);
@@ -272,18 +283,18 @@ internal static class ChunkPlan
         ChunksAsync(connection, ResendSql, jobId, cancellationToken, ("attempt", attempt), ("stale", staleAfter));
 
     /// <summary>
-    /// The job's counts as the sum of its chunks': rows, bytes read (from the end of the header), and
-    /// the line before which every chunk is done.
+    /// The sums of the job's chunks: rows in the table, rows rejected, bytes of text read (from the end of the header), the
+    /// first unfinished line, rows staged, and for a compressed file the object's bytes read (null for any other).
     /// </summary>
-    /// <summary>The sums of the job's chunks: rows in the table, rows rejected, bytes read, the first unfinished line, rows staged.</summary>
-    public static async Task<(long Loaded, long Rejected, long BytesRead, long Line, long Staged)> TotalsAsync(NpgsqlConnection connection,
-        Guid jobId, CancellationToken cancellationToken)
+    public static async Task<(long Loaded, long Rejected, long BytesRead, long Line, long Staged, long? ObjectRead)> TotalsAsync(
+        NpgsqlConnection connection, Guid jobId, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(TotalsSql, connection);
         command.Parameters.AddWithValue("job", jobId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4));
+        return (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4),
+            reader.IsDBNull(5) ? null : reader.GetInt64(5));
     }
 
     public static async Task<ChunkPlanState> StateAsync(NpgsqlConnection connection, Guid jobId, CancellationToken cancellationToken)

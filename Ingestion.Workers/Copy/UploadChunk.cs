@@ -46,10 +46,14 @@ internal sealed record UploadChunk(
         where job_id = @job and chunk = @chunk returning {Columns}
         """;
 
+    // This worker reads a compressed file's chunk through the decompressor: it says so to the trigger that refuses the
+    // batches of workers before migration 0037 on such a chunk (upload_chunks_compressed_reader), for its transaction.
     private const string AdvanceSql = $"""
+        with reader as (select set_config('ingestion.chunk_reader', 'decompresses', true))
         update ingestion.upload_chunks
         set byte_offset = @to_offset, line = @to_line, rows_loaded = rows_loaded + @loaded,
             rows_rejected = rows_rejected + @rejected, state = @state, updated_at = now()
+        from reader
         where job_id = @job and chunk = @chunk and byte_offset = @from_offset and state = 'sent' and evictions = @evictions
         returning {Columns}
         """;

@@ -76,8 +76,8 @@ internal interface IRecordSource
 
     /// <summary>
     /// Whether the file, once started (<see cref="StartAsync"/>), is loaded in chunks of about <paramref name="chunkBytes"/>
-    /// (fork/join): a plain UTF-8 text object larger than that whose record boundaries a scan finds without parsing (not a
-    /// dialect with escapes, nor a compressed object, which cannot be entered at a byte offset); a Parquet file whose row
+    /// (fork/join): a text object larger than that whose record boundaries a scan finds without parsing (not a dialect with
+    /// escapes), plain UTF-8 or compressed (<see cref="Csv.TextChunkScan.Cuts"/>); a Parquet file whose row
     /// groups before its last hold at least that much of mapped columns, decompressed. Otherwise the file is one chunk.
     /// </summary>
     bool LoadsInChunks(long objectBytes, long chunkBytes);
@@ -93,8 +93,11 @@ internal interface IRecordSource
 /// </summary>
 internal interface IChunkScan : IDisposable
 {
-    /// <summary>Where the chunk that starts where the scan stands ends, and whether it is the file's last.</summary>
-    ValueTask<(RecordPosition End, bool Last)> NextAsync(CancellationToken cancellationToken);
+    /// <summary>
+    /// Where the chunk that starts where the scan stands ends, whether it is the file's last, and for a compressed object
+    /// where in the object its text ends (else null).
+    /// </summary>
+    ValueTask<(RecordPosition End, bool Last, long? ObjectEnd)> NextAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>How a first attempt starts (<see cref="IRecordSource.StartAsync"/>): a map and a position, or a problem.</summary>

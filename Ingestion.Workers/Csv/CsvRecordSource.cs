@@ -11,12 +11,13 @@ namespace Ingestion.Workers.Csv;
 internal sealed class CsvRecordSource(ObjectStore store, ProcessUpload job, string? etag, DatasetDefinition dataset,
     CsvDialect dialect, SourceText text, UploadProcessingOptions options) : IRecordSource
 {
-    /// <summary>A dialect without escapes (an escape can hide a line break) and with a header, in plain UTF-8 text.</summary>
-    public bool LoadsInChunks(long objectBytes, long chunkBytes) => dialect.Splittable && TextChunkScan.Cuts(text, objectBytes, chunkBytes);
+    /// <summary>A dialect without escapes (an escape can hide a line break) and with a header, in text a scan can cut.</summary>
+    public bool LoadsInChunks(long objectBytes, long chunkBytes) =>
+        dialect.Splittable && TextChunkScan.Cuts(text, objectBytes, chunkBytes, options.ChunkCompressed);
 
     public Task<IChunkScan> ScanAsync(RecordPosition from, long chunkBytes, long objectBytes, CancellationToken cancellationToken) =>
-        TextChunkScan.OpenAsync(store, job, etag, from, chunkBytes, objectBytes, (byte)dialect.Delimiter, (byte?)dialect.Quote,
-            cancellationToken);
+        TextChunkScan.OpenAsync(store, job, etag, text, from, chunkBytes, objectBytes, (byte)dialect.Delimiter,
+            (byte?)dialect.Quote, cancellationToken);
 
     public async Task<RecordStart> StartAsync(CancellationToken cancellationToken)
     {

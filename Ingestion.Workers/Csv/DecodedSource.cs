@@ -109,8 +109,9 @@ internal static class DecodedSource
 
     /// <summary>
     /// The text from <paramref name="offset"/> on, as <see cref="OpenAsync"/> gives it, or for a chunk
-    /// (<paramref name="endOffset"/> set, a plain UTF-8 object only) its byte range; a chunk whose last batch ended on its
-    /// last record reads nothing.
+    /// (<paramref name="endOffset"/> set) its byte range: of a plain UTF-8 object, a ranged GET; of a compressed one, its
+    /// text from its start, skipped to the offset and cut at the end. A chunk whose last batch ended on its last record
+    /// reads nothing.
     /// </summary>
     public static async Task<(Stream Text, CountingStream? ObjectRead)> OpenRangeAsync(ObjectStore store, ProcessUpload job,
         string? etag, long offset, long? endOffset, SourceEncoding encoding, SourceCompression compression,
@@ -121,8 +122,18 @@ internal static class DecodedSource
             return await OpenAsync(store, job, etag, offset, encoding, compression, cancellationToken);
         }
 
-        return (offset < end ? await store.OpenReadAsync(job.Bucket, job.Key, offset, etag, cancellationToken, end) : Stream.Null,
-            null);
+        if (offset >= end)
+        {
+            return (Stream.Null, null);
+        }
+
+        if (encoding == SourceEncoding.Utf8 && compression == SourceCompression.None)
+        {
+            return (await store.OpenReadAsync(job.Bucket, job.Key, offset, etag, cancellationToken, end), null);
+        }
+
+        var (text, objectRead) = await OpenAsync(store, job, etag, offset, encoding, compression, cancellationToken);
+        return (new Streams.BoundedStream(text, end - offset), objectRead);
     }
 
     private static async Task SkipAsync(Stream text, long bytes, CancellationToken cancellationToken)

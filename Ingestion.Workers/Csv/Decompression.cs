@@ -147,7 +147,7 @@ internal sealed class GzipEndCheck : ReadOnlyStream
 /// Counts the bytes read through it: how much of a compressed object the decompressor has consumed, which is what progress
 /// against the object's size measures. Reset by each open of the object, as each open reads it from its start.
 /// </summary>
-internal sealed class CountingStream(Stream inner) : ReadOnlyStream
+internal sealed class CountingStream(Stream inner) : ReadOnlyWrapper(inner)
 {
     public long BytesRead { get; private set; }
 
@@ -157,28 +157,12 @@ internal sealed class CountingStream(Stream inner) : ReadOnlyStream
         set => throw new NotSupportedException();
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => Counted(inner.Read(buffer, offset, count));
+    public override int Read(byte[] buffer, int offset, int count) => Counted(Inner.Read(buffer, offset, count));
 
-    public override int Read(Span<byte> buffer) => Counted(inner.Read(buffer));
+    public override int Read(Span<byte> buffer) => Counted(Inner.Read(buffer));
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        Counted(await inner.ReadAsync(buffer, cancellationToken));
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            inner.Dispose();
-        }
-
-        base.Dispose(disposing);
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await inner.DisposeAsync();
-        await base.DisposeAsync();
-    }
+        Counted(await Inner.ReadAsync(buffer, cancellationToken));
 
     private int Counted(int read)
     {

@@ -35,6 +35,9 @@ internal sealed class RecordBoundaries(Stream source, long offset, long line, by
     // The source starts at a line break (the end of the header or of a previous chunk's last record).
     private byte _previous = (byte)'\n';
 
+    /// <summary>Where the scan stands in the text: once <see cref="NextAsync"/> has returned null, the text's length.</summary>
+    public long Offset => _bufferStart + _position;
+
     /// <summary>
     /// The next boundary at or after <paramref name="atLeast"/>, or null at the end of the object
     /// (an unclosed quote runs to the end: the chunk that holds it reports the record as too long).

@@ -11,7 +11,7 @@ namespace Ingestion.Workers.JsonLines;
 
 /// <summary>
 /// A JSON Lines upload: no header, every column of the dataset fed by a JSON path (<see cref="UploadFormat.JsonPathOf"/>:
-/// its source, or the top-level field of its name), and the records from the file's first byte. A plain object can be cut
+/// its source, or the top-level field of its name), and the records from the file's first byte. Its text can be cut
 /// into chunks at any line break, since a JSON string's line breaks are always escaped.
 /// </summary>
 internal sealed class JsonLinesRecordSource(ObjectStore store, ProcessUpload job, string? etag, DatasetDefinition dataset,
@@ -22,11 +22,12 @@ internal sealed class JsonLinesRecordSource(ObjectStore store, ProcessUpload job
             ?? throw new InvalidOperationException($"Column {c.Name} of dataset {dataset.Name} has no JSON path: {problem}"))
         .ToList();
 
-    /// <summary>Plain UTF-8 text: every line break byte is a record boundary (no quotes).</summary>
-    public bool LoadsInChunks(long objectBytes, long chunkBytes) => TextChunkScan.Cuts(text, objectBytes, chunkBytes);
+    /// <summary>UTF-8 text, plain or compressed: every line break byte is a record boundary (no quotes).</summary>
+    public bool LoadsInChunks(long objectBytes, long chunkBytes) =>
+        TextChunkScan.Cuts(text, objectBytes, chunkBytes, options.ChunkCompressed);
 
     public Task<IChunkScan> ScanAsync(RecordPosition from, long chunkBytes, long objectBytes, CancellationToken cancellationToken) =>
-        TextChunkScan.OpenAsync(store, job, etag, from, chunkBytes, objectBytes, (byte)'\n', null, cancellationToken);
+        TextChunkScan.OpenAsync(store, job, etag, text, from, chunkBytes, objectBytes, (byte)'\n', null, cancellationToken);
 
     public Task<RecordStart> StartAsync(CancellationToken cancellationToken)
     {

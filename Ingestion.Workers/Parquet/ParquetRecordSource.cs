@@ -151,11 +151,11 @@ internal sealed class ParquetChunkScan(ParquetUploadRecords footer, long from, l
 {
     private long _at = from;
 
-    public ValueTask<(RecordPosition End, bool Last)> NextAsync(CancellationToken cancellationToken)
+    public ValueTask<(RecordPosition End, bool Last, long? ObjectEnd)> NextAsync(CancellationToken cancellationToken)
     {
         var cut = footer.CutAfter(_at, chunkBytes);
         _at = cut ?? footer.TotalRows;
-        return ValueTask.FromResult((new RecordPosition(_at, _at), cut is null));
+        return ValueTask.FromResult<(RecordPosition, bool, long?)>((new RecordPosition(_at, _at), cut is null, null));
     }
 
     public void Dispose()

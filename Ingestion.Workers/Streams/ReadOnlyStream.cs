@@ -37,3 +37,25 @@ internal abstract class ReadOnlyStream : Stream
 
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
+
+/// <summary>A read-only stream over <paramref name="inner"/>, which it owns: disposed with it (counting, limits).</summary>
+internal abstract class ReadOnlyWrapper(Stream inner) : ReadOnlyStream
+{
+    protected Stream Inner { get; } = inner;
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Inner.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await Inner.DisposeAsync();
+        await base.DisposeAsync();
+    }
+}

@@ -98,6 +98,16 @@ public sealed class UploadProcessingOptions
     public bool ChunkParquet { get; set; } = true;
 
     /// <summary>
+    /// Whether a compressed text file (gzip, zstd) larger than <see cref="ChunkBytes"/> (compressed) is loaded in chunks cut in
+    /// its decompressed text, each chunk decompressing the object from its start and skipping to its own part; chunks after
+    /// the first are at least as long as the text before them, so the skipping costs less than decompressing the file twice
+    /// (<c>TextChunkScan</c>). On by default; off while a fleet upgraded from a version before migration 0037 still runs old
+    /// workers, which would read such a chunk's byte range of the compressed object as text (ARCHITECTURE.md, "Compressed
+    /// files").
+    /// </summary>
+    public bool ChunkCompressed { get; set; } = true;
+
+    /// <summary>
     /// A chunk sent whose row has not moved for this long (no batch committed, no attempt begun) has
     /// its message sent again by the job's next turn, in case it was lost; a chunk that is loading
     /// moves its row at every batch. Chunks sent for an earlier attempt are sent again at once.

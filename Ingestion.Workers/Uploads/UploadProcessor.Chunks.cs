@@ -105,10 +105,10 @@ public sealed partial class UploadProcessor
                 cancellationToken);
             while (true)
             {
-                var (to, last) = await scan.NextAsync(cancellationToken);
+                var (to, last, objectEnd) = await scan.NextAsync(cancellationToken);
                 await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
                 {
-                    await ChunkPlan.AddAsync(connection, job.JobId, offset, line, to.Offset, to.Line, last, cancellationToken);
+                    await ChunkPlan.AddAsync(connection, job.JobId, offset, line, to.Offset, to.Line, last, objectEnd, cancellationToken);
                     await SendChunksAsync(connection, job, cancellationToken);
                     await transaction.CommitAsync(cancellationToken);
                 }
@@ -176,11 +176,15 @@ public sealed partial class UploadProcessor
                 new FileProblem("unknown_dataset", $"Tenant '{job.TenantId}' has no dataset '{job.Dataset}'."), cancellationToken);
         }
 
-        // Only a plain object is planned in chunks (UTF-8 text, or Parquet, which compresses its own pages).
+        // A plain object (UTF-8 text, or Parquet, which compresses its own pages) is read at its chunks' byte ranges; a
+        // compressed one is sniffed again, as its first attempt found it (the object is pinned to its ETag), and decompressed.
         var dialect = await UploadDialect.ReadAsync(connection, job.JobId, dataset, cancellationToken);
         var format = await UploadDialect.ReadFormatAsync(connection, job.JobId, dataset, cancellationToken);
-        var file = SourceFor(format, job, new Platform.Storage.ObjectInfo(checkpoint.BytesTotal, checkpoint.ETag), dataset, dialect,
-            new SourceText(SourceEncoding.Utf8, SourceCompression.None));
+        var source = new Platform.Storage.ObjectInfo(checkpoint.BytesTotal, checkpoint.ETag);
+        var text = checkpoint.CompressedChunks
+            ? (await SniffAsync(job, source, format, dialect, cancellationToken)).Text
+            : new SourceText(SourceEncoding.Utf8, SourceCompression.None);
+        var file = SourceFor(format, job, source, dataset, dialect, text);
         var (map, problem) = file.Resume(checkpoint.Header);
         if (problem is not null)
         {
@@ -347,7 +351,7 @@ public sealed partial class UploadProcessor
                 if (sinceProgress.Elapsed >= _options.ProgressInterval)
                 {
                     await events.Publish(new UploadProgressed(job.JobId, totals.RowsLoaded, totals.RowsRejected, totals.ObjectBytesRead,
-                        totals.BytesTotal, DateTimeOffset.UtcNow, job.Attempt), cancellationToken);
+                        totals.BytesTotal, DateTimeOffset.UtcNow, job.Attempt, totals.UncompressedBytesRead), cancellationToken);
                     sinceProgress.Restart();
                 }
 
@@ -369,6 +373,11 @@ public sealed partial class UploadProcessor
         {
             return await FailAsync(connection, job, checkpoint, events,
                 ObjectChanged(job), cancellationToken);
+        }
+        catch (InvalidDataException e)
+        {
+            // Only a decompressor throws this (the scan, which reads the whole text first, most likely found it already).
+            return await FailAsync(connection, job, checkpoint, events, Corrupt(e, checkpoint), cancellationToken);
         }
         catch (CorruptParquetException e)
         {
@@ -597,12 +606,15 @@ public sealed partial class UploadProcessor
             return checkpoint;
         }
 
-        var (loaded, rejected, done, line, staged) = await ChunkPlan.TotalsAsync(connection, checkpoint.JobId, cancellationToken);
+        var (loaded, rejected, done, line, staged, objectRead) = await ChunkPlan.TotalsAsync(connection, checkpoint.JobId,
+            cancellationToken);
         return checkpoint with
         {
             RowsLoaded = loaded, RowsRejected = rejected, ByteOffset = done, Line = line, RowsStaged = staged,
             // A plan in rows (Parquet): the object's bytes read, as far as progress can tell them, are its share of the rows.
-            CompressedRead = checkpoint.RowsTotal is > 0 and var rows ? (long)((double)done / rows * checkpoint.BytesTotal) : null,
+            // A compressed file: its chunks' shares of their parts of the object (none before the scan records a chunk).
+            CompressedRead = checkpoint.RowsTotal is > 0 and var rows ? (long)((double)done / rows * checkpoint.BytesTotal)
+                : checkpoint.CompressedRead is not null ? objectRead ?? 0 : null,
         };
     }
 

@@ -95,12 +95,7 @@ public sealed partial class UploadProcessor(
         IUploadRecords? records = null;
         try
         {
-            // The object's own first bytes say whether it is compressed; the rest of what is sniffed is the text inside.
-            var compression = source.Size == 0 ? SourceCompression.None
-                : CompressionMagic.Of(await store.ReadHeadAsync(job.Bucket, job.Key, CompressionMagic.Length, source.ETag, cancellationToken));
-            var head = source.Size == 0 ? []
-                : await DecodedSource.ReadHeadAsync(store, job, source.ETag, compression, FileSniffer.SampleSize, cancellationToken);
-            var text = new SourceText(format == UploadFormat.Csv ? DecodedSource.Of(head, dialect) : SourceEncoding.Utf8, compression);
+            var (head, text) = await SniffAsync(job, source, format, dialect, cancellationToken);
 
             // Before a reader is chosen: a file that is not what it is declared as says what it is, whatever the format.
             if (checkpoint is null && FileSniffer.Check(head, format) is { } notLoadable)
@@ -159,6 +154,20 @@ public sealed partial class UploadProcessor(
     }
 
     /// <summary>
+    /// How the object's bytes become text: its own first bytes say whether it is compressed; the rest of what is sniffed (the
+    /// byte order mark, what the file is) is the text inside. Its first bytes of text come with it.
+    /// </summary>
+    private async Task<(byte[] Head, SourceText Text)> SniffAsync(ProcessUpload job, ObjectInfo source, string format, CsvDialect dialect,
+        CancellationToken cancellationToken)
+    {
+        var compression = source.Size == 0 ? SourceCompression.None
+            : CompressionMagic.Of(await store.ReadHeadAsync(job.Bucket, job.Key, CompressionMagic.Length, source.ETag, cancellationToken));
+        var head = source.Size == 0 ? []
+            : await DecodedSource.ReadHeadAsync(store, job, source.ETag, compression, FileSniffer.SampleSize, cancellationToken);
+        return (head, new SourceText(format == UploadFormat.Csv ? DecodedSource.Of(head, dialect) : SourceEncoding.Utf8, compression));
+    }
+
+    /// <summary>
     /// The one place an upload's format decides how its file is read: everything after (the batch loop, checkpoints,
     /// rejects, chunks) works on the <see cref="IRecordSource"/> and its <see cref="IUploadRecords"/>.
     /// </summary>
@@ -213,9 +222,9 @@ public sealed partial class UploadProcessor(
 
         // A large file is loaded in chunks (its format says whether it can be cut); a small one is one chunk, loaded by this
         // message as before. So is a file whose records a scan cannot find (an escape character can hide a line break), a
-        // compressed one, which cannot be entered at a byte range, and a Parquet file of one row group.
+        // compressed one while Processing:ChunkCompressed is off, and a Parquet file of one row group.
         var chunkBytes = Chunked(dataset) && file.LoadsInChunks(source.Size, _options.ChunkBytes) ? _options.ChunkBytes : (long?)null;
-        if (chunkBytes is null && source.Size > _options.ChunkBytes && text.Compression != SourceCompression.None)
+        if (chunkBytes is null && source.Size > _options.ChunkBytes && text.Compression != SourceCompression.None && Chunked(dataset))
         {
             LogCompressedOneChunk(job.JobId, Decompression.Name(text.Compression), source.Size);
         }
@@ -227,7 +236,8 @@ public sealed partial class UploadProcessor(
         try
         {
             var checkpoint = await Checkpoint.CreateAsync(connection, job.JobId, source.ETag, start.Header, source.Size,
-                start.From.Offset, start.From.Line, chunkBytes, start.RowsTotal, text.Converted, cancellationToken);
+                start.From.Offset, start.From.Line, chunkBytes, start.RowsTotal, text.Converted,
+                text.Compression != SourceCompression.None, cancellationToken);
             return (start.Records, checkpoint, start.Map, null);
         }
         catch
@@ -352,7 +362,9 @@ public sealed partial class UploadProcessor(
     private static FileProblem Corrupt(InvalidDataException e, Checkpoint? checkpoint) => new("corrupt_file",
         checkpoint is null
             ? $"The file's compressed data is corrupt or truncated ({e.Message}); nothing was loaded."
-            : $"The file's compressed data is corrupt or truncated after line {checkpoint.Line:N0} ({e.Message}). Rows up to that line are loaded, the rest are not.");
+            : checkpoint.ChunkBytes is not null
+                ? $"The file's compressed data is corrupt or truncated ({e.Message}). The rows its chunks loaded before it was found stay; the rest are not loaded."
+                : $"The file's compressed data is corrupt or truncated after line {checkpoint.Line:N0} ({e.Message}). Rows up to that line are loaded, the rest are not.");
 
     private FileProblem? RejectLimit(RejectLimits limits, Checkpoint checkpoint, bool endOfFile)
     {
@@ -454,7 +466,7 @@ public sealed partial class UploadProcessor(
     [LoggerMessage(LogLevel.Information, "Job {JobId}: keys collide with rows already loaded; batches after line {Line} go through a staging table")]
     private partial void LogStaging(Guid jobId, long line);
 
-    [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is {Compression}-compressed ({Bytes} bytes): loaded as one chunk, since a compressed stream cannot be split at byte ranges")]
+    [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is {Compression}-compressed ({Bytes} bytes): loaded as one chunk (a dialect with an escape character, or Processing:ChunkCompressed off)")]
     private partial void LogCompressedOneChunk(Guid jobId, string compression, long bytes);
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is a Parquet file ({Bytes} bytes) whose row groups do not make two chunks (one row group, less than a chunk of data, or Processing:ChunkParquet off): loaded as one chunk, a batch of rows at a time page by page")]

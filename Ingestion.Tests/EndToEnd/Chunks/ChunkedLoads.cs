@@ -25,6 +25,35 @@ internal static class ChunkedLoads
     public static async Task<List<RejectRow>> RejectsAsync(JsonNode job) =>
         job["rejects"]?["url"]?.GetValue<string>() is { } url ? await Rejects.DownloadAsync(url) : [];
 
+    /// <summary>Waits until a job's chunks have loaded at least <paramref name="atLeast"/> rows between them: when a kill test kills.</summary>
+    public static async Task WaitForChunkRowsAsync(Deployment deployment, Guid jobId, long atLeast)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        while (DateTime.UtcNow < deadline)
+        {
+            var loaded = await deployment.Sandbox.ScalarAsync<long?>(
+                "select sum(rows_loaded)::bigint from ingestion.upload_chunks where job_id = @id", ("id", jobId)) ?? 0;
+            if (loaded >= atLeast)
+            {
+                return;
+            }
+
+            await Task.Delay(5);
+        }
+
+        Assert.Fail($"fewer than {atLeast} rows were loaded within 120 s");
+    }
+
+    /// <summary>What a user counts to see nothing lost and nothing doubled: rows, distinct ids, the highest id.</summary>
+    public static async Task<(long Count, long Distinct, long Max)> IdCountsAsync(Deployment deployment, string dataset)
+    {
+        await using var command = deployment.Sandbox.Db.CreateCommand(
+            $"select count(*), count(distinct id), coalesce(max(id), 0) from tenant_acme.{dataset}");
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        return (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+    }
+
     public static Task<long> ChunksAsync(Deployment deployment, Guid jobId) =>
         deployment.Sandbox.ScalarAsync<long>("select count(*) from ingestion.upload_chunks where job_id = @id", ("id", jobId));
 }

@@ -42,7 +42,7 @@ public sealed class When_a_worker_dies_with_chunks_in_flight
         var inFlight = new List<long>();
         foreach (var fraction in new[] { 0.2, 0.45, 0.7 })
         {
-            await WaitForLoadedAsync(jobId, (long)(Rows * fraction));
+            await WaitForChunkRowsAsync(_deployment, jobId, (long)(Rows * fraction));
             inFlight.Add(await _deployment.Sandbox.ScalarAsync<long>(
                 "select count(*) from ingestion.upload_chunks where job_id = @id and state = 'sent' and byte_offset > start_offset",
                 ("id", jobId)));
@@ -62,7 +62,7 @@ public sealed class When_a_worker_dies_with_chunks_in_flight
         Assert.That(await _deployment.Sandbox.ScalarAsync<long>("select count(*) from ingestion.upload_chunk_batches where job_id = @id",
             ("id", jobId)), Is.Zero, "the join forgot the batches' transaction ids, needed only while chunks load");
         Assert.That(inFlight.Max(), Is.Positive, "chunks were part-loaded when the workers died");
-        var (count, distinct, max) = await CountsAsync();
+        var (count, distinct, max) = await IdCountsAsync(_deployment, "events");
         Assert.That(count, Is.EqualTo(Rows), "nothing lost, nothing doubled");
         Assert.That(distinct, Is.EqualTo(Rows));
         Assert.That(max, Is.EqualTo(Rows));
@@ -72,31 +72,5 @@ public sealed class When_a_worker_dies_with_chunks_in_flight
         Assert.That(await _deployment.Sandbox.ScalarAsync<long>(
             "select count(*) from ingestion.upload_chunks where job_id = @id and attempts > 1", ("id", jobId)), Is.Positive,
             "the chunks part-loaded at a kill were taken again");
-    }
-
-    private async Task WaitForLoadedAsync(Guid jobId, long atLeast)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(120);
-        while (DateTime.UtcNow < deadline)
-        {
-            var loaded = await _deployment.Sandbox.ScalarAsync<long?>(
-                "select sum(rows_loaded)::bigint from ingestion.upload_chunks where job_id = @id", ("id", jobId)) ?? 0;
-            if (loaded >= atLeast)
-            {
-                return;
-            }
-
-            await Task.Delay(5);
-        }
-
-        Assert.Fail($"fewer than {atLeast} rows were loaded within 120 s");
-    }
-
-    private async Task<(long Count, long Distinct, long Max)> CountsAsync()
-    {
-        await using var command = _deployment.Sandbox.Db.CreateCommand("select count(*), count(distinct id), max(id) from tenant_acme.events");
-        await using var reader = await command.ExecuteReaderAsync();
-        await reader.ReadAsync();
-        return (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
     }
 }

@@ -1,0 +1,33 @@
+-- A compressed file (gzip, zstd) is cut into chunks at offsets of its decompressed text: each chunk decompresses the object
+-- from its start and skips the text before its own. The scan records where in the object each chunk's text ends, as far as
+-- the decompressor had read when it found the chunk's last line break, so that the job's progress can count the object's
+-- (compressed) bytes as its chunks load: a chunk half loaded has read about half of its part of the object. Null for the
+-- chunks of a plain file (their offsets are the object's) and of a Parquet file (whose progress is told by rows).
+alter table ingestion.upload_chunks add column if not exists object_start bigint;
+alter table ingestion.upload_chunks add column if not exists object_end bigint;
+
+-- A worker of a version before this migration reads a chunk's byte range of the object itself, as plain text: given a
+-- compressed file's chunk, it would load the compressed bytes as rows (or reject them all). Current workers move a chunk's
+-- checkpoint with ingestion.chunk_reader set to 'decompresses' for their transaction (UploadChunk.AdvanceAsync); an older
+-- worker's batch on a compressed chunk (object_end set) is refused, and rolls back with its rows. The error faults its job,
+-- which fails with the message below, to be retried once every worker is new. Only a checkpoint that moves forward is
+-- looked at: an eviction moves one back to its start, a halt and an apply leave it where it is.
+create or replace function ingestion.upload_chunk_compressed_reader() returns trigger language plpgsql as $$
+begin
+    if current_setting('ingestion.chunk_reader', true) is distinct from 'decompresses' then
+        raise exception using
+            errcode = 'check_violation',
+            constraint = 'upload_chunks_compressed_reader',
+            message = format('Chunk %s of job %s is a part of a compressed file''s text, which a worker older than migration 0037 '
+                'cannot read: it reads the compressed bytes as text. Nothing of its batch is committed; retry the job once every '
+                'worker is upgraded, or set Processing:ChunkCompressed to false while old workers run.', new.chunk, new.job_id);
+    end if;
+
+    return new;
+end
+$$;
+
+drop trigger if exists upload_chunks_compressed_reader on ingestion.upload_chunks;
+create trigger upload_chunks_compressed_reader before update of byte_offset on ingestion.upload_chunks
+    for each row when (new.object_end is not null and new.byte_offset > old.byte_offset)
+    execute function ingestion.upload_chunk_compressed_reader();

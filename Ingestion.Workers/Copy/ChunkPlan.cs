@@ -20,7 +20,7 @@ internal static class ChunkPlan
                 object_start, object_end)
             select @job, coalesce(max(chunk) + 1, 0), @from_offset, @to_offset, @from_line, @from_offset, @from_line,
                 case when @object_end::bigint is null then null else coalesce(max(object_end), 0) end,
-                greatest(@object_end, coalesce(max(object_end), 0))
+                case when @object_end::bigint is null then null else greatest(@object_end, coalesce(max(object_end), 0)) end
             from ingestion.upload_chunks where job_id = @job
             returning chunk
         )
@@ -73,7 +73,7 @@ internal static class ChunkPlan
                coalesce(min(line) filter (where state <> 'done'), max(line), 0)::bigint,
                coalesce(sum(rows_loaded) filter (where staged), 0)::bigint,
                sum(case when state in ('loaded', 'done') then object_end - object_start
-                        else (object_end - object_start) * (byte_offset - start_offset) / greatest(end_offset - start_offset, 1)
+                        else (object_end - object_start)::numeric * (byte_offset - start_offset) / greatest(end_offset - start_offset, 1)
                    end)::bigint
         from (select *, to_regclass('ingestion.upload_stage_' || replace(job_id::text, '-', '') || '_' || chunk) is not null as staged
               from ingestion.upload_chunks where job_id = @job) c

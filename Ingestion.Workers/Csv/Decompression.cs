@@ -21,7 +21,7 @@ internal static class Decompression
     public static Stream Open(Stream compressed, SourceCompression compression) => compression switch
     {
         SourceCompression.Gzip => new GzipEndCheck(compressed),
-        SourceCompression.Zstd => new ZstdSharp.DecompressionStream(compressed, checkEndOfStream: true, leaveOpen: false),
+        SourceCompression.Zstd => new ZstdErrors(new ZstdSharp.DecompressionStream(compressed, checkEndOfStream: true, leaveOpen: false)),
         _ => compressed,
     };
 
@@ -141,6 +141,43 @@ internal sealed class GzipEndCheck : ReadOnlyStream
             return count;
         }
     }
+}
+
+/// <summary>
+/// ZstdSharp's decompressor says broken data with <see cref="ZstdSharp.ZstdException"/> ("Data corruption detected") and a
+/// stream cut inside a frame with <see cref="EndOfStreamException"/> ("Premature end of stream"): both are the file's fault,
+/// and become the <see cref="InvalidDataException"/> the BCL's decompressors throw, which fails a job as <c>corrupt_file</c>
+/// instead of retrying a file that will never decompress.
+/// </summary>
+internal sealed class ZstdErrors(Stream zstd) : ReadOnlyWrapper(zstd)
+{
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        try
+        {
+            return Inner.Read(buffer, offset, count);
+        }
+        catch (Exception e) when (e is ZstdSharp.ZstdException or EndOfStreamException)
+        {
+            throw Broken(e);
+        }
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await Inner.ReadAsync(buffer, cancellationToken);
+        }
+        catch (Exception e) when (e is ZstdSharp.ZstdException or EndOfStreamException)
+        {
+            throw Broken(e);
+        }
+    }
+
+    private static InvalidDataException Broken(Exception e) => new(e is EndOfStreamException
+        ? "the zstd data ends inside a frame: the file is truncated"
+        : $"zstd: {e.Message}", e);
 }
 
 /// <summary>

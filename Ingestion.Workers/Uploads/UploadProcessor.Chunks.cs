@@ -181,9 +181,23 @@ public sealed partial class UploadProcessor
         var dialect = await UploadDialect.ReadAsync(connection, job.JobId, dataset, cancellationToken);
         var format = await UploadDialect.ReadFormatAsync(connection, job.JobId, dataset, cancellationToken);
         var source = new Platform.Storage.ObjectInfo(checkpoint.BytesTotal, checkpoint.ETag);
-        var text = checkpoint.CompressedChunks
-            ? (await SniffAsync(job, source, format, dialect, cancellationToken)).Text
-            : new SourceText(SourceEncoding.Utf8, SourceCompression.None);
+        var text = new SourceText(SourceEncoding.Utf8, SourceCompression.None);
+        try
+        {
+            if (checkpoint.CompressedChunks)
+            {
+                (_, text) = await SniffAsync(job, source, format, dialect, cancellationToken);
+            }
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.PreconditionFailed)
+        {
+            return await FailAsync(connection, job, checkpoint, events, ObjectChanged(job), cancellationToken);
+        }
+        catch (InvalidDataException e)
+        {
+            return await FailAsync(connection, job, checkpoint, events, Corrupt(e, checkpoint), cancellationToken);
+        }
+
         var file = SourceFor(format, job, source, dataset, dialect, text);
         var (map, problem) = file.Resume(checkpoint.Header);
         if (problem is not null)

@@ -466,7 +466,7 @@ public sealed partial class UploadProcessor(
     [LoggerMessage(LogLevel.Information, "Job {JobId}: keys collide with rows already loaded; batches after line {Line} go through a staging table")]
     private partial void LogStaging(Guid jobId, long line);
 
-    [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is {Compression}-compressed ({Bytes} bytes): loaded as one chunk (a dialect with an escape character, or Processing:ChunkCompressed off)")]
+    [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is {Compression}-compressed ({Bytes} bytes): loaded as one chunk (a dialect with an escape character or without a header, or Processing:ChunkCompressed off)")]
     private partial void LogCompressedOneChunk(Guid jobId, string compression, long bytes);
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is a Parquet file ({Bytes} bytes) whose row groups do not make two chunks (one row group, less than a chunk of data, or Processing:ChunkParquet off): loaded as one chunk, a batch of rows at a time page by page")]

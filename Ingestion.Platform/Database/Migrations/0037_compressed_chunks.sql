@@ -7,14 +7,30 @@ alter table ingestion.upload_chunks add column if not exists object_start bigint
 alter table ingestion.upload_chunks add column if not exists object_end bigint;
 
 -- A worker of a version before this migration reads a chunk's byte range of the object itself, as plain text: given a
--- compressed file's chunk, it would load the compressed bytes as rows (or reject them all). Current workers move a chunk's
--- checkpoint with ingestion.chunk_reader set to 'decompresses' for their transaction (UploadChunk.AdvanceAsync); an older
--- worker's batch on a compressed chunk (object_end set) is refused, and rolls back with its rows. The error faults its job,
--- which fails with the message below, to be retried once every worker is new. Only a checkpoint that moves forward is
--- looked at: an eviction moves one back to its start, a halt and an apply leave it where it is.
+-- compressed file's chunk, it would load the compressed bytes as rows (or reject them all), or read keys from them to evict
+-- another chunk; and carrying on a compressed file's scan, it would cut the compressed bytes at arbitrary offsets. So:
+--
+-- * Current workers move a chunk's checkpoint forward, or evict a chunk, with ingestion.chunk_reader set to 'decompresses'
+--   for their transaction (UploadChunk.AdvanceAsync, ChunkEviction). An older worker's batch or eviction on a compressed
+--   file's chunk (object_end set) is refused and rolls back with its rows. An eviction moves a checkpoint back, a halt and
+--   an apply leave it where it is: only a move forward, or a new eviction, is looked at.
+-- * A chunk recorded without object_end for a plan whose compressed_read is set (a compressed file's, set at 0 when its plan
+--   is made) is an older worker's scan: refused, nothing of that scan turn is recorded.
+--
+-- The error faults the older worker's job, which fails with the message below, to be retried once every worker is new.
 create or replace function ingestion.upload_chunk_compressed_reader() returns trigger language plpgsql as $$
 begin
-    if current_setting('ingestion.chunk_reader', true) is distinct from 'decompresses' then
+    if tg_op = 'INSERT' then
+        if new.object_end is null
+           and exists (select from ingestion.upload_checkpoints where job_id = new.job_id and compressed_read is not null) then
+            raise exception using
+                errcode = 'check_violation',
+                constraint = 'upload_chunks_compressed_reader',
+                message = format('Job %s is a compressed file cut in its text, whose chunks a worker older than migration 0037 '
+                    'cannot find: it scans the compressed bytes as text. Nothing of its scan is recorded; retry the job once '
+                    'every worker is upgraded, or set Processing:ChunkCompressed to false while old workers run.', new.job_id);
+        end if;
+    elsif current_setting('ingestion.chunk_reader', true) is distinct from 'decompresses' then
         raise exception using
             errcode = 'check_violation',
             constraint = 'upload_chunks_compressed_reader',
@@ -28,6 +44,11 @@ end
 $$;
 
 drop trigger if exists upload_chunks_compressed_reader on ingestion.upload_chunks;
-create trigger upload_chunks_compressed_reader before update of byte_offset on ingestion.upload_chunks
-    for each row when (new.object_end is not null and new.byte_offset > old.byte_offset)
+create trigger upload_chunks_compressed_reader before update of byte_offset, evictions on ingestion.upload_chunks
+    for each row when (new.object_end is not null and (new.byte_offset > old.byte_offset or new.evictions <> old.evictions))
+    execute function ingestion.upload_chunk_compressed_reader();
+
+drop trigger if exists upload_chunks_compressed_scan on ingestion.upload_chunks;
+create trigger upload_chunks_compressed_scan before insert on ingestion.upload_chunks
+    for each row when (new.object_end is null)
     execute function ingestion.upload_chunk_compressed_reader();

@@ -200,15 +200,15 @@ public sealed class When_a_compressed_file_is_loaded_in_chunks
     }
 
     [Test]
-    public async Task Should_fail_a_chunked_gzip_whose_data_breaks_saying_so()
+    public async Task Should_fail_a_chunked_gzip_whose_checksum_breaks_saying_so()
     {
         var name = "events_broken_" + Guid.NewGuid().ToString("N")[..8];
         await CreateDatasetAsync(_acme, name, Columns);
+        // Its data decompresses to the end, but the checksum after it does not match: only a reader that reaches the end
+        // of the object can tell, which is the scan (a chunk stops at the end of its part), and the scan reaches it before
+        // it records the last chunk.
         var gzip = When_a_file_is_compressed.Gzip(Events(100_000));
-        for (var i = gzip.Length * 3 / 5; i < gzip.Length * 3 / 5 + 64; i++)
-        {
-            gzip[i] ^= 0x5A;
-        }
+        gzip[^8] ^= 0xFF;
 
         var job = await _acme.WaitForJobEndAsync(await _acme.StartUploadAsync(name, gzip), seconds: 120);
 

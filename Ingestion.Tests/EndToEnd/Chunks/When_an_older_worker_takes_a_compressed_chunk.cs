@@ -4,38 +4,65 @@ using Npgsql;
 namespace Ingestion.Tests.EndToEnd.Chunks;
 
 /// <summary>
-/// A worker of a version before migration 0037, still running in a fleet that is rolling out (or rolled back), takes a
-/// chunk of a compressed file. It would read the chunk's byte range of the compressed object as text. PostgreSQL refuses
-/// its batch (trigger <c>upload_chunks_compressed_reader</c>): the old worker moves a chunk's checkpoint with the statement
-/// it always had, and only a current worker's (<see cref="UploadChunk.AdvanceAsync"/>) says it decompresses. So the batch
-/// rolls back with its rows, and the error that faults the old worker's job says why. A plain file's chunk is not
-/// concerned: old workers read it right, and their batches commit as they always did.
+/// A worker of a version before migration 0037, still running in a fleet that is rolling out (or rolled back), meets a
+/// compressed file loaded in chunks. It would read a chunk's byte range of the compressed object as text, read keys from
+/// it to evict another chunk, or carry on the file's scan over the compressed bytes. PostgreSQL refuses each (triggers
+/// <c>upload_chunks_compressed_reader</c> and <c>upload_chunks_compressed_scan</c>): the old worker writes with the
+/// statements it always had, and only a current worker's (<see cref="UploadChunk.AdvanceAsync"/>, the eviction) say they
+/// decompress. So its transaction rolls back, and the error that faults its job says why. The plans are made and their
+/// chunks recorded as the worker makes them (<see cref="Checkpoint.CreateAsync"/>, <see cref="ChunkPlan.AddAsync"/>): a plain
+/// file's chunk is not concerned, and an old worker's batches on it commit as they always did.
 /// </summary>
 public sealed class When_an_older_worker_takes_a_compressed_chunk
 {
-    // How a worker before migration 0037 moved a chunk's checkpoint (UploadChunk.AdvanceSql as it was).
+    // How a worker before migration 0037 recorded a chunk (ChunkPlan.AddSql as it was, without the scan's fence).
+    private const string OldAddSql = """
+        insert into ingestion.upload_chunks (job_id, chunk, start_offset, end_offset, start_line, byte_offset, line)
+        values (@job, @chunk, @from_offset, @from_offset + 1000, 0, @from_offset, 0)
+        """;
+
+    // How it moved a chunk's checkpoint (UploadChunk.AdvanceSql as it was).
     private const string OldAdvanceSql = """
         update ingestion.upload_chunks
         set byte_offset = @to_offset, line = @to_offset, rows_loaded = rows_loaded + 100, state = 'sent', updated_at = now()
         where job_id = @job and chunk = @chunk and byte_offset = @from_offset and state = 'sent'
         """;
 
+    // How it evicted a chunk (ChunkEviction.ForgetSql's update as it was).
+    private const string OldEvictSql = """
+        update ingestion.upload_chunks
+        set byte_offset = start_offset, line = start_line, rows_loaded = 0, rows_rejected = 0, evictions = evictions + 1
+        where job_id = @job and chunk = @chunk
+        """;
+
     [Test]
-    public async Task Should_refuse_its_batch_on_a_compressed_chunk_and_let_a_current_worker_load_it()
+    public async Task Should_refuse_its_scan_batches_and_evictions_on_a_compressed_file_and_let_a_current_worker_load_it()
     {
-        var jobId = Guid.NewGuid();
+        var (compressed, plain) = (Guid.NewGuid(), Guid.NewGuid());
         await using var connection = await TestRun.Shared.Sandbox.Db.OpenConnectionAsync();
-        await ExecuteAsync(connection, """
-            insert into ingestion.upload_chunks (job_id, chunk, start_offset, end_offset, start_line, byte_offset, line, state,
-                object_start, object_end)
-            values (@job, 0, 0, 1000, 0, 0, 0, 'sent', 0, 150),
-                   (@job, 1, 1000, 2000, 0, 1000, 0, 'sent', null, null)
-            """, jobId);
+        var none = CancellationToken.None;
         try
         {
+            foreach (var (job, isCompressed, objectEnd) in new[] { (compressed, true, (long?)150), (plain, false, null) })
+            {
+                await Checkpoint.CreateAsync(connection, job, "\"etag\"", ["id"], 2000, 0, 0, chunkBytes: 1000, rowsTotal: null,
+                    converted: false, compressed: isCompressed, none);
+                await ChunkPlan.AddAsync(connection, job, 0, 0, 1000, 10, scanDone: false, objectEnd, none);
+                await ChunkPlan.SendAsync(connection, job, attempt: 1, inFlight: 10, none);
+            }
+
+            Assert.That(await ScalarAsync<long?>(connection, "select object_end from ingestion.upload_chunks where job_id = @job", plain),
+                Is.Null, "a plain file's chunk has no part of a compressed object");
+
+            // The old worker carries on the compressed file's scan: nothing of it is recorded.
+            var scan = Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(connection, OldAddSql, compressed, chunk: 1, from: 1000));
+            Assert.That((scan!.SqlState, scan.ConstraintName), Is.EqualTo((PostgresErrorCodes.CheckViolation, "upload_chunks_compressed_reader")));
+            Assert.That(scan.MessageText, Does.Contain("a worker older than migration 0037").And.Contain("Processing:ChunkCompressed"));
+
+            // Its batch on a compressed chunk, in the batch's transaction: refused, nothing of it stays.
             await using (var transaction = await connection.BeginTransactionAsync())
             {
-                var refused = Assert.ThrowsAsync<PostgresException>(() => OldAdvanceAsync(connection, jobId, 0, 0, 400));
+                var refused = Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(connection, OldAdvanceSql, compressed, 0, 0, 400));
                 Assert.That((refused!.SqlState, refused.ConstraintName),
                     Is.EqualTo((PostgresErrorCodes.CheckViolation, "upload_chunks_compressed_reader")));
                 Assert.That(refused.MessageText, Does.Contain("a worker older than migration 0037")
@@ -43,48 +70,68 @@ public sealed class When_an_older_worker_takes_a_compressed_chunk
                 await transaction.RollbackAsync();
             }
 
-            var chunk = await UploadChunk.FindAsync(connection, jobId, 0, CancellationToken.None);
+            var chunk = await UploadChunk.FindAsync(connection, compressed, 0, none);
             Assert.That(chunk!.ByteOffset, Is.Zero, "nothing of the old worker's batch stays");
 
-            // A current worker's batch on the same chunk commits, in a transaction as every batch is, and outside one.
+            // A current worker's batches on the same chunk commit, in a transaction as every batch is, and outside one.
             await using (var transaction = await connection.BeginTransactionAsync())
             {
-                chunk = await chunk.AdvanceAsync(connection, 400, 4, 4, 0, "sent", CancellationToken.None);
+                chunk = await chunk.AdvanceAsync(connection, 400, 4, 4, 0, "sent", none);
                 await transaction.CommitAsync();
             }
 
-            chunk = await chunk.AdvanceAsync(connection, 1000, 10, 6, 0, "done", CancellationToken.None);
-            Assert.That((chunk.ByteOffset, chunk.RowsLoaded, chunk.State), Is.EqualTo((1000L, 10L, "done")));
+            chunk = await chunk.AdvanceAsync(connection, 700, 7, 3, 0, "sent", none);
+            Assert.That((chunk.ByteOffset, chunk.RowsLoaded), Is.EqualTo((700L, 7L)));
 
-            // Moved back to 400 (as an eviction moves a chunk back to its start): allowed. After it, on the same connection,
-            // the current worker's setting is gone with its transaction: an old statement is refused again.
-            await ExecuteAsync(connection,
-                "update ingestion.upload_chunks set byte_offset = 400, state = 'sent' where job_id = @job and chunk = 0", jobId);
-            Assert.ThrowsAsync<PostgresException>(() => OldAdvanceAsync(connection, jobId, 0, 400, 1000));
+            // The old worker's eviction of it (keys it read from compressed bytes): refused. Then, on the same connection, the
+            // current worker's setting gone with its transaction, the old batch statement is refused again.
+            Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(connection, OldEvictSql, compressed, 0));
+            Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(connection, OldAdvanceSql, compressed, 0, 700, 1000));
+            Assert.That((await UploadChunk.FindAsync(connection, compressed, 0, none))!.ByteOffset, Is.EqualTo(700L));
 
-            // A plain file's chunk: the old statement commits.
-            Assert.That(await OldAdvanceAsync(connection, jobId, 1, 1000, 1500), Is.EqualTo(1));
+            // A plain file's chunk: the old statements commit, as before the migration.
+            Assert.That(await ExecuteAsync(connection, OldAdvanceSql, plain, 0, 0, 500), Is.EqualTo(1));
+            Assert.That(await ExecuteAsync(connection, OldEvictSql, plain, 0), Is.EqualTo(1));
+            Assert.That(await ExecuteAsync(connection, OldAddSql, plain, chunk: 1, from: 1000), Is.EqualTo(1));
         }
         finally
         {
-            await ExecuteAsync(connection, "delete from ingestion.upload_chunks where job_id = @job", jobId);
+            foreach (var job in new[] { compressed, plain })
+            {
+                await ExecuteAsync(connection, "delete from ingestion.upload_chunks where job_id = @job", job);
+                await ExecuteAsync(connection, "delete from ingestion.upload_checkpoints where job_id = @job", job);
+            }
         }
     }
 
-    private static async Task<int> OldAdvanceAsync(NpgsqlConnection connection, Guid jobId, int chunk, long from, long to)
-    {
-        await using var command = new NpgsqlCommand(OldAdvanceSql, connection);
-        command.Parameters.AddWithValue("job", jobId);
-        command.Parameters.AddWithValue("chunk", chunk);
-        command.Parameters.AddWithValue("from_offset", from);
-        command.Parameters.AddWithValue("to_offset", to);
-        return await command.ExecuteNonQueryAsync();
-    }
-
-    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, Guid jobId)
+    private static async Task<int> ExecuteAsync(NpgsqlConnection connection, string sql, Guid jobId, int chunk = 0, long from = 0,
+        long to = 0)
     {
         await using var command = new NpgsqlCommand(sql, connection);
         command.Parameters.AddWithValue("job", jobId);
-        await command.ExecuteNonQueryAsync();
+        if (sql.Contains("@chunk", StringComparison.Ordinal))
+        {
+            command.Parameters.AddWithValue("chunk", chunk);
+        }
+
+        if (sql.Contains("@from_offset", StringComparison.Ordinal))
+        {
+            command.Parameters.AddWithValue("from_offset", from);
+        }
+
+        if (sql.Contains("@to_offset", StringComparison.Ordinal))
+        {
+            command.Parameters.AddWithValue("to_offset", to);
+        }
+
+        return await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<T> ScalarAsync<T>(NpgsqlConnection connection, string sql, Guid jobId)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        command.Parameters.AddWithValue("job", jobId);
+        var value = await command.ExecuteScalarAsync();
+        return value is DBNull ? default! : (T)value!;
     }
 }

@@ -131,6 +131,30 @@ public sealed class When_a_file_is_compressed
         Assert.That(await CountAsync(6001, 6100), Is.Zero);
     }
 
+    [TestCase("truncated", "the zstd data ends inside a frame: the file is truncated")]
+    [TestCase("corrupt", "zstd: Data corruption detected")]
+    public async Task Should_fail_a_broken_zstd_file_as_corrupt_not_retry_it(string broken, string says)
+    {
+        var zstd = new ZstdSharp.Compressor(3).Wrap(Csv(7001, 8200)).ToArray();
+        if (broken == "truncated")
+        {
+            zstd = zstd[..(zstd.Length * 3 / 4)];
+        }
+        else
+        {
+            zstd[^1] ^= 0xFF;
+        }
+
+        var job = await UploadAsync(zstd, "text/csv", contentEncoding: "zstd");
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("failed"), job.ToJsonString());
+        Assert.That(job["error"]!["code"]!.GetValue<string>(), Is.EqualTo("corrupt_file"));
+        Assert.That(job["error"]!["message"]!.GetValue<string>(), Does.StartWith("The file's compressed data is corrupt or truncated")
+            .And.Contain(says));
+        Assert.That(await CountAsync(7001, 8200), Is.EqualTo(job["progress"]!["rowsLoaded"]!.GetValue<long>()),
+            "what the job says is loaded is what is in the table");
+    }
+
     [Test]
     public async Task Should_refuse_a_content_encoding_it_cannot_read()
     {

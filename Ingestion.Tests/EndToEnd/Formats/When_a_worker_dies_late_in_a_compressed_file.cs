@@ -8,7 +8,8 @@ namespace Ingestion.Tests.EndToEnd.Formats;
 /// A worker is killed with SIGKILL late in a gzip file. A compressed stream cannot be entered at an offset, so the next
 /// worker reads the object from its start, decompresses up to the checkpoint without parsing, and loads from there. The
 /// dataset has no key: a batch loaded twice would show as duplicate rows, a batch skipped as missing ones. Small batches
-/// and short slices make the kill land among many checkpoints.
+/// and short slices make the kill land among many checkpoints. The file is larger than a chunk, compressed, but this
+/// deployment has <c>Processing:ChunkCompressed</c> off (as during a rolling upgrade): it loads in one stream, and says so.
 /// </summary>
 public sealed class When_a_worker_dies_late_in_a_compressed_file
 {
@@ -20,6 +21,8 @@ public sealed class When_a_worker_dies_late_in_a_compressed_file
     {
         ["Processing__BatchRows"] = "1000",
         ["Processing__SliceDuration"] = "00:00:00.400",
+        ["Processing__ChunkBytes"] = "65536",
+        ["Processing__ChunkCompressed"] = "false",
     });
 
     [OneTimeTearDown]
@@ -42,6 +45,7 @@ public sealed class When_a_worker_dies_late_in_a_compressed_file
 
         var text = Encoding.UTF8.GetBytes(csv.ToString());
         var gzip = When_a_file_is_compressed.Gzip(text);
+        Assert.That(gzip.Length, Is.GreaterThan(65536), "larger than a chunk, compressed");
         var jobId = await acme.StartUploadAsync("events", gzip);
         var killedAt = await _deployment.WaitForRowsLoadedAsync(jobId, (long)(Rows * 0.85));
         _deployment.Workers[^1].Kill();
@@ -58,6 +62,10 @@ public sealed class When_a_worker_dies_late_in_a_compressed_file
         Assert.That(job["progress"]!["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(Rows));
         Assert.That(job["progress"]!["bytesRead"]!.GetValue<long>(), Is.EqualTo(gzip.Length));
         Assert.That(job["progress"]!["uncompressedBytesRead"]!.GetValue<long>(), Is.EqualTo(text.Length - 1), "to the end of the last record");
+        Assert.That(await _deployment.Sandbox.ScalarAsync<long>("select count(*) from ingestion.upload_chunks where job_id = @id",
+            ("id", jobId)), Is.Zero, "one stream, no chunks");
+        Assert.That(_deployment.Workers.Select(w => w.Log()), Has.Some.Contains(
+            $"Job {jobId}: the object is gzip-compressed ({gzip.Length} bytes): loaded as one chunk"));
     }
 
 

@@ -103,7 +103,7 @@ public sealed class UploadProcessingOptions
     /// the first are at least as long as the text before them, so the skipping costs less than decompressing the file twice
     /// (<c>TextChunkScan</c>). On by default; off while a fleet upgraded from a version before migration 0037 still runs old
     /// workers, which would read such a chunk's byte range of the compressed object as text (ARCHITECTURE.md, "Compressed
-    /// files").
+    /// files in chunks").
     /// </summary>
     public bool ChunkCompressed { get; set; } = true;
 

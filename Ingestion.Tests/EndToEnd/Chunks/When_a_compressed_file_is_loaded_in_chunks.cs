@@ -210,11 +210,14 @@ public sealed class When_a_compressed_file_is_loaded_in_chunks
         var gzip = When_a_file_is_compressed.Gzip(Events(100_000));
         gzip[^8] ^= 0xFF;
 
-        var job = await _acme.WaitForJobEndAsync(await _acme.StartUploadAsync(name, gzip), seconds: 120);
+        var jobId = await _acme.StartUploadAsync(name, gzip);
+        var job = await _acme.WaitForJobEndAsync(jobId, seconds: 120);
 
         Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("failed"), job.ToJsonString());
         Assert.That(job["error"]!["code"]!.GetValue<string>(), Is.EqualTo("corrupt_file"));
-        Assert.That(job["error"]!["message"]!.GetValue<string>(), Does.StartWith("The file's compressed data is corrupt or truncated"));
+        Assert.That(job["error"]!["message"]!.GetValue<string>(), Does.StartWith("The file's compressed data is corrupt or truncated")
+            .And.Contain("The rows its chunks loaded before it was found stay"));
+        Assert.That(await ChunksAsync(_deployment, jobId), Is.GreaterThan(1), "it was being loaded in chunks");
         var (count, _, _) = await IdCountsAsync(_deployment, name);
         Assert.That(count, Is.LessThan(100_000), "a broken file is not a success");
         Assert.That(job["progress"]!["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(count), "what the job says is loaded is what is in the table");

@@ -54,17 +54,13 @@ public sealed class Deployment : IAsyncDisposable
             all[key] = value;
         }
 
-        // The first worker declares the sandbox's quorum queues before any other starts: two workers declaring and consuming a
-        // new quorum queue at once can meet RabbitMQ 3.10 before it knows the queue's leader, which crashes the channel of one
-        // (basic.consume, "leader not known"), and that worker's RabbitMQ client did not recover in 90 s (CI, 2026-12-06).
+        // The API starts beside the workers; the first worker declares the queues before the others start.
         var stack = new Deployment(ns, all);
-        var first = new List<Task<HostProcess>> { HostProcess.StartAsync("Ingestion.Api", $"{name}-api", all) };
-        first.AddRange(Enumerable.Range(0, Math.Min(workers, 1)).Select(i => HostProcess.StartAsync("Ingestion.Workers", $"{name}-worker{i}", all)));
-        var started = await Task.WhenAll(first);
-        stack.Api = started[0];
-        stack._workers.AddRange(started.Skip(1));
-        stack._workers.AddRange(await Task.WhenAll(Enumerable.Range(1, Math.Max(workers - 1, 0))
-            .Select(i => HostProcess.StartAsync("Ingestion.Workers", $"{name}-worker{i}", all))));
+        var api = HostProcess.StartAsync("Ingestion.Api", $"{name}-api", all);
+        var started = HostProcess.StartWorkersAsync($"{name}-worker", workers, all);
+        await Task.WhenAll(api, started);
+        stack.Api = await api;
+        stack._workers.AddRange(await started);
         return stack;
     }
 

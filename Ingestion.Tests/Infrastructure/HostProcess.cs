@@ -40,6 +40,24 @@ public sealed class HostProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>
+    /// <paramref name="count"/> workers named <c>{prefix}0</c>, <c>{prefix}1</c>…, the first ready before the others start: it
+    /// declares the sandbox's quorum queues. Two workers declaring and consuming a new quorum queue at once can meet RabbitMQ
+    /// 3.10 before it knows the queue's leader, which crashes the channel of one (basic.consume, "leader not known"), and that
+    /// worker's RabbitMQ client did not become ready in 90 s (a CI run, 2026-12-06).
+    /// </summary>
+    public static async Task<HostProcess[]> StartWorkersAsync(string prefix, int count, IReadOnlyDictionary<string, string> settings)
+    {
+        if (count == 0)
+        {
+            return [];
+        }
+
+        var first = await StartAsync("Ingestion.Workers", $"{prefix}0", settings);
+        var rest = await Task.WhenAll(Enumerable.Range(1, count - 1).Select(i => StartAsync("Ingestion.Workers", $"{prefix}{i}", settings)));
+        return [first, .. rest];
+    }
+
     public static async Task<HostProcess> StartAsync(string project, string name, IReadOnlyDictionary<string, string> settings,
         bool waitUntilReady = true, string? logDirectory = null)
     {

@@ -40,8 +40,7 @@ internal static class IngestBench
             settings["Processing__ChunkBytes"] = size.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
-        var workers = await Task.WhenAll(Enumerable.Range(0, workerCount)
-            .Select(i => HostProcess.StartAsync("Ingestion.Workers", $"bench-worker{i}", settings)));
+        var workers = await HostProcess.StartWorkersAsync("bench-worker", workerCount, settings);
         await using var stop = new Workers(workers);
         var key = "bench/transactions." + format;
         var objectBytes = new FileInfo(objectPath).Length;

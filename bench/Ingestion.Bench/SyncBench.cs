@@ -47,8 +47,7 @@ internal static class SyncBench
 
         var settings = new Dictionary<string, string>(sandbox.Settings) { ["Sources__AllowedHosts__0"] = "127.0.0.1" };
         await using var api = await HostProcess.StartAsync("Ingestion.Api", "bench-sync-api", settings);
-        var workers = await Task.WhenAll(Enumerable.Range(0, workerCount)
-            .Select(i => HostProcess.StartAsync("Ingestion.Workers", $"bench-sync-worker{i}", settings)));
+        var workers = await HostProcess.StartWorkersAsync("bench-sync-worker", workerCount, settings);
         try
         {
             using var client = new HttpClient { BaseAddress = api.Url, Timeout = TimeSpan.FromMinutes(2) };

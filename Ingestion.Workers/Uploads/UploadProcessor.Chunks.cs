@@ -189,13 +189,9 @@ public sealed partial class UploadProcessor
                 (_, text) = await SniffAsync(job, source, format, dialect, cancellationToken);
             }
         }
-        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.PreconditionFailed)
+        catch (Exception e) when (FileFault(e, job, checkpoint) is { } fault)
         {
-            return await FailAsync(connection, job, checkpoint, events, ObjectChanged(job), cancellationToken);
-        }
-        catch (InvalidDataException e)
-        {
-            return await FailAsync(connection, job, checkpoint, events, Corrupt(e, checkpoint), cancellationToken);
+            return await FailAsync(connection, job, checkpoint, events, fault, cancellationToken);
         }
 
         var file = SourceFor(format, job, source, dataset, dialect, text);
@@ -383,15 +379,10 @@ public sealed partial class UploadProcessor
                     $"The record starting on line {e.Line:N0} is longer than {_options.MaxRecordBytes:N0} bytes{e.Hint}."),
                 cancellationToken);
         }
-        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.PreconditionFailed)
+        catch (Exception e) when (FileFault(e, job, checkpoint) is { } fault)
         {
-            return await FailAsync(connection, job, checkpoint, events,
-                ObjectChanged(job), cancellationToken);
-        }
-        catch (InvalidDataException e)
-        {
-            // Only a decompressor throws this (the scan, which reads the whole text first, most likely found it already).
-            return await FailAsync(connection, job, checkpoint, events, Corrupt(e, checkpoint), cancellationToken);
+            // Broken compressed data: the scan, which reads the whole text first, most likely found it already.
+            return await FailAsync(connection, job, checkpoint, events, fault, cancellationToken);
         }
         catch (CorruptParquetException e)
         {
@@ -628,7 +619,7 @@ public sealed partial class UploadProcessor
             // A plan in rows (Parquet): the object's bytes read, as far as progress can tell them, are its share of the rows.
             // A compressed file: its chunks' shares of their parts of the object (none before the scan records a chunk).
             CompressedRead = checkpoint.RowsTotal is > 0 and var rows ? (long)((double)done / rows * checkpoint.BytesTotal)
-                : checkpoint.CompressedRead is not null ? objectRead ?? 0 : null,
+                : checkpoint.CompressedChunks ? objectRead ?? 0 : null,
         };
     }
 

@@ -134,14 +134,9 @@ public sealed partial class UploadProcessor(
 
             return await LoadAsync(run, map!, file, checkpoint, records, cancellationToken);
         }
-        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.PreconditionFailed)
+        catch (Exception e) when (FileFault(e, job, checkpoint) is { } fault)
         {
-            return await FailAsync(connection, job, checkpoint, events, ObjectChanged(job), cancellationToken);
-        }
-        catch (InvalidDataException e)
-        {
-            // Only a decompressor throws this: the compressed data is broken before the header could be read.
-            return await FailAsync(connection, job, checkpoint, events, Corrupt(e, checkpoint), cancellationToken);
+            return await FailAsync(connection, job, checkpoint, events, fault, cancellationToken);
         }
         catch (UnsupportedFormatException e)
         {
@@ -358,6 +353,18 @@ public sealed partial class UploadProcessor(
             records?.Dispose();
         }
     }
+
+    /// <summary>
+    /// What reading the object throws that is the file's fault, not the attempt's, as the job's problem: the object replaced
+    /// since the job began (its ETag no longer matches), or compressed data that does not decompress (only a decompressor
+    /// throws <see cref="InvalidDataException"/>). Null for anything else, which fails the attempt to be retried.
+    /// </summary>
+    private static FileProblem? FileFault(Exception e, ProcessUpload job, Checkpoint? checkpoint) => e switch
+    {
+        AmazonS3Exception { StatusCode: HttpStatusCode.PreconditionFailed } => ObjectChanged(job),
+        InvalidDataException broken => Corrupt(broken, checkpoint),
+        _ => null,
+    };
 
     private static FileProblem Corrupt(InvalidDataException e, Checkpoint? checkpoint) => new("corrupt_file",
         checkpoint is null

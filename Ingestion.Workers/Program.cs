@@ -1,6 +1,6 @@
 using Ingestion.Platform.Hosting;
 using Ingestion.Workers.Extensions;
-using Ingestion.Workers.Parquet;
+using Ingestion.Workers.Limits;
 
 // Native memory (the C library's allocator, Arrow's) is set up before the host starts its threads.
 var nativeHeap = NativeHeap.Configure();

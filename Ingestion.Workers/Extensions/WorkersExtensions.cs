@@ -31,6 +31,7 @@ public static class WorkersExtensions
         builder.Services.AddSingleton<TenantSlots>();
         builder.Services.AddSingleton<JobWorker>();
         builder.Services.AddHostedService<SystemFontResolver.Installer>();
+        builder.Services.AddHostedService<NativeHeap.Trimmer>();
         builder.Services.AddSingleton<StatementBuilder>();
         builder.AddIngestionSyncs();
         builder.AddIngestionIndexBuilds();

@@ -1,5 +1,6 @@
 using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
+using Ingestion.Workers.Limits;
 using ParquetSharp;
 using ParquetSharp.IO;
 

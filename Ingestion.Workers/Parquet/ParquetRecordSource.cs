@@ -3,6 +3,7 @@ using Ingestion.Platform.Datasets;
 using Ingestion.Platform.Storage;
 using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
+using Ingestion.Workers.Limits;
 using Ingestion.Workers.Uploads;
 
 namespace Ingestion.Workers.Parquet;

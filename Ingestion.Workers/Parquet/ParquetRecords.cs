@@ -2,6 +2,7 @@ using System.Text.Json;
 using Ingestion.Platform.Datasets;
 using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
+using Ingestion.Workers.Limits;
 using Parquet;
 using Parquet.Meta;
 using Parquet.Meta.Proto;

@@ -169,31 +169,33 @@ public sealed class Json_lines
         Assert.That(FileSniffer.Check(Encoding.UTF8.GetBytes(head), format)?.Code, Is.EqualTo(code));
 
     [Test]
-    public void Should_refuse_a_utf16_json_lines_file_saying_what_it_is()
+    public void Should_take_a_utf16_json_lines_file_by_its_byte_order_mark_and_tell_what_else_it_is()
     {
         // As Windows PowerShell writes it: UTF-16 with its byte order mark, which the NUL check alone reported as a NUL byte.
         foreach (var encoding in new[] { Encoding.Unicode, Encoding.BigEndianUnicode })
         {
-            var problem = FileSniffer.Check([.. encoding.GetPreamble(), .. encoding.GetBytes("{\"id\":1}\r\n")], "jsonl");
-            Assert.That(problem?.Code, Is.EqualTo("not_text"));
-            Assert.That(problem?.Message, Does.Contain("it starts with a UTF-16 byte order mark").And.Contain("JSON Lines is UTF-8: convert it"));
+            foreach (var text in new[] { "{\"id\":1}\r\n", "[1,2]\r\n", " \r\n" })
+            {
+                Assert.That(FileSniffer.Check([.. encoding.GetPreamble(), .. encoding.GetBytes(text)], "jsonl"), Is.Null, text);
+            }
         }
 
-        // A UTF-16 CSV file declared jsonl: CSV loads in UTF-16, so it is told to declare csv, not to convert.
+        // A UTF-16 CSV file declared jsonl: told to declare csv.
         var csv = FileSniffer.Check([.. Encoding.Unicode.GetPreamble(), .. Encoding.Unicode.GetBytes("id,amount\r\n1,2\r\n")], "jsonl");
         Assert.That(csv?.Code, Is.EqualTo("format_mismatch"));
-        Assert.That(csv?.Message, Does.Contain("most likely CSV (which loads in UTF-16): declare format=csv"));
-        Assert.That(FileSniffer.Check([.. Encoding.Unicode.GetPreamble(), .. Encoding.Unicode.GetBytes(" \r\n")], "jsonl")?.Code,
-            Is.EqualTo("not_text"), "only blank lines: told it is UTF-16");
+        Assert.That(csv?.Message, Does.Contain("it is UTF-16 text whose first line does not start with a JSON value, most likely CSV: declare format=csv"));
 
-        // UTF-16 JSON Lines declared csv or parquet: told it is JSON Lines, and to convert it, not loaded as one column.
+        // UTF-16 JSON Lines declared csv or parquet: told it is JSON Lines, not loaded as one column.
         foreach (var format in new[] { "csv", "parquet" })
         {
             var json = FileSniffer.Check([.. Encoding.Unicode.GetPreamble(), .. Encoding.Unicode.GetBytes("{\"id\":1}\r\n")], format);
             Assert.That(json?.Code, Is.EqualTo("format_mismatch"), format);
-            Assert.That(json?.Message, Does.Contain("declare format=jsonl (in UTF-8: it is UTF-16, as Windows PowerShell writes files, so convert it first)"),
-                format);
+            Assert.That(json?.Message, Does.Contain("declare format=jsonl").And.Not.Contain("convert"), format);
         }
+
+        // UTF-16 CSV declared parquet: told it is text, most likely CSV.
+        Assert.That(FileSniffer.Check([.. Encoding.Unicode.GetPreamble(), .. Encoding.Unicode.GetBytes("id,amount\r\n")], "parquet")?.Message,
+            Does.Contain("it is text, most likely CSV: declare format=csv"));
     }
 
     [Test]

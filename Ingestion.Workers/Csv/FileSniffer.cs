@@ -26,31 +26,24 @@ internal static class FileSniffer
         }
 
         var isParquet = head.StartsWith(ParquetMagic);
-        // A UTF-16 file is judged by its text: its first byte is half of its byte order mark. Only CSV is read in UTF-16 (by
-        // that mark, as DecodedSource.Of decides), so only there are its NUL bytes text.
+        // A UTF-16 file is judged by its text: its first byte is half of its byte order mark. Text (CSV, JSON Lines) is read
+        // in UTF-16 by that mark, as DecodedSource.Of decides, so there its NUL bytes are text.
         var text = Utf16Text(head);
-        var utf16 = text is not null && format == UploadFormat.Csv;
+        var utf16 = text is not null && format != UploadFormat.Parquet;
         var first = FirstCharacter(text ?? head);
-        // JSON Lines is read in UTF-8 only: a UTF-16 one is told to convert as well as to declare its format.
-        var inUtf8 = text is null ? "" : " (in UTF-8: it is UTF-16, as Windows PowerShell writes files, so convert it first)";
         switch (format)
         {
             case UploadFormat.Parquet:
                 return isParquet ? null : Mismatch(format, first == '{'
-                    ? $"it is text that starts with '{{', most likely JSON Lines; declare {UploadFormat.Option}={UploadFormat.JsonLines}{inUtf8}"
-                    : $"it does not start with Parquet's magic bytes PAR1{(Check(head, utf16) is null ? $"; it is text, most likely CSV: declare {UploadFormat.Option}={UploadFormat.Csv}" : "")}");
+                    ? $"it is text that starts with '{{', most likely JSON Lines; declare {UploadFormat.Option}={UploadFormat.JsonLines}"
+                    : $"it does not start with Parquet's magic bytes PAR1{(Check(head, text is not null) is null ? $"; it is text, most likely CSV: declare {UploadFormat.Option}={UploadFormat.Csv}" : "")}");
             case UploadFormat.Csv or UploadFormat.JsonLines when isParquet:
                 return Mismatch(format, $"it is a Parquet file; declare {UploadFormat.Option}={UploadFormat.Parquet}");
-            case UploadFormat.JsonLines when text is not null:
-                // UTF-16 CSV loads as it is (by its byte order mark); UTF-16 JSON Lines does not.
-                var json = first is '{' or null || StartsWithJsonValue(text);
-                return json
-                    ? new FileProblem("not_text",
-                        "The file is not JSON Lines text in UTF-8: it starts with a UTF-16 byte order mark (as Windows PowerShell writes files). JSON Lines is UTF-8: convert it (in PowerShell, Out-File -Encoding utf8) and upload it again.")
-                    : Mismatch(format, $"it is UTF-16 text whose first line does not start with a JSON value, most likely CSV (which loads in UTF-16): declare {UploadFormat.Option}={UploadFormat.Csv}");
+            case UploadFormat.JsonLines when text is not null && first is not ('{' or null) && !StartsWithJsonValue(text):
+                return Mismatch(format, $"it is UTF-16 text whose first line does not start with a JSON value, most likely CSV: declare {UploadFormat.Option}={UploadFormat.Csv}");
             case UploadFormat.Csv when first == '{':
-                return Mismatch(format, $"it starts with '{{', so it is JSON (one object per line is JSON Lines); declare {UploadFormat.Option}={UploadFormat.JsonLines}{inUtf8}");
-            case UploadFormat.JsonLines when Check(head, utf16) is null && first is not ('{' or null) && !StartsWithJsonValue(head):
+                return Mismatch(format, $"it starts with '{{', so it is JSON (one object per line is JSON Lines); declare {UploadFormat.Option}={UploadFormat.JsonLines}");
+            case UploadFormat.JsonLines when text is null && Check(head) is null && first is not ('{' or null) && !StartsWithJsonValue(head):
                 return Mismatch(format, $"its first line does not start with '{{' but with '{Printable(first!.Value)}', so it is no JSON object per line; most likely it is CSV: declare {UploadFormat.Option}={UploadFormat.Csv}");
             default:
                 return Check(head, utf16, format == UploadFormat.JsonLines ? "JSON Lines" : "CSV");

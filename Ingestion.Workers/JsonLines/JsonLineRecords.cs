@@ -26,6 +26,7 @@ internal sealed class JsonLineRecords : IUploadRecords
     private readonly RecordMapper _mapper;
     private readonly IReadOnlyList<JsonPath> _paths;
     private readonly IReadOnlyList<string> _columns;
+    private readonly string _encoding;
     private byte[] _buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
     private long _bufferStart;
     private int _length;
@@ -36,15 +37,17 @@ internal sealed class JsonLineRecords : IUploadRecords
     private int _recordLength;
     private JsonDocument? _document;
 
-    /// <param name="source">The file's UTF-8 bytes from <paramref name="from"/> on.</param>
+    /// <param name="source">The file's text in UTF-8 from <paramref name="from"/> on.</param>
     /// <param name="from">
     /// Where <paramref name="source"/> starts: offset 0 is the file's start, on line 1; any other is the end of a record,
     /// just before its line break, on that record's line.
     /// </param>
     /// <param name="mapper">Checks and writes a record's values: one column per entry of <paramref name="paths"/>, in order.</param>
+    /// <param name="encoding">The encoding the file was read in (its text transcoded to UTF-8), for a line that is not valid in it.</param>
     public JsonLineRecords(Stream source, RecordPosition from, int maxRecordBytes, RecordMapper mapper,
-        IReadOnlyList<string> columns, IReadOnlyList<JsonPath> paths)
+        IReadOnlyList<string> columns, IReadOnlyList<JsonPath> paths, string encoding = "UTF-8")
     {
+        _encoding = encoding;
         _source = source;
         _maxRecordBytes = maxRecordBytes;
         _mapper = mapper;
@@ -95,7 +98,10 @@ internal sealed class JsonLineRecords : IUploadRecords
         if (!Utf8.IsValid(Raw))
         {
             var at = RowConverter.InvalidUtf8At(Raw);
-            return new RowProblem(null, $"is not valid UTF-8 (byte 0x{Raw[at]:X2} at byte {at + 1} of the line)");
+            return new RowProblem(null, _encoding == "UTF-8"
+                ? $"is not valid UTF-8 (byte 0x{Raw[at]:X2} at byte {at + 1} of the line)"
+                // A transcoded file marks what is no character of its encoding as 0xFF (Utf8Transcoder.Invalid).
+                : $"is not valid {_encoding}: it holds a byte that is no character of it (character {Utf8Fields.CountCharacters(Raw[..at]) + 1} of the line)");
         }
 
         try

@@ -22,7 +22,10 @@ internal sealed class JsonLinesRecordSource(ObjectStore store, ProcessUpload job
             ?? throw new InvalidOperationException($"Column {c.Name} of dataset {dataset.Name} has no JSON path: {problem}"))
         .ToList();
 
-    /// <summary>UTF-8 text, plain or compressed: every line break byte is a record boundary (no quotes).</summary>
+    /// <summary>
+    /// Text, plain or compressed, in UTF-8 or UTF-16 (by its byte order mark, as Windows PowerShell writes files) and read in
+    /// UTF-8: every line break byte is a record boundary (no quotes).
+    /// </summary>
     public bool LoadsInChunks(long objectBytes, long chunkBytes) =>
         TextChunkScan.Cuts(text, objectBytes, chunkBytes, options.ChunkCompressed);
 
@@ -55,7 +58,10 @@ internal sealed class JsonLinesRecordSource(ObjectStore store, ProcessUpload job
 
         var (stream, objectRead) = await DecodedSource.OpenRangeAsync(store, job, etag, from.Offset, endOffset, text.Encoding,
             text.Compression, cancellationToken);
-        return new JsonLineRecords(stream, from, options.MaxRecordBytes, mapper, names, _paths) { ObjectRead = objectRead };
+        return new JsonLineRecords(stream, from, options.MaxRecordBytes, mapper, names, _paths, DecodedSource.Name(text.Encoding))
+        {
+            ObjectRead = objectRead,
+        };
     }
 
     /// <summary>Every column of the dataset, in its order: a field missing from a record is NULL (or a reject, if required).</summary>

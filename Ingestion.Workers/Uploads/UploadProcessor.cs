@@ -159,7 +159,8 @@ public sealed partial class UploadProcessor(
             : CompressionMagic.Of(await store.ReadHeadAsync(job.Bucket, job.Key, CompressionMagic.Length, source.ETag, cancellationToken));
         var head = source.Size == 0 ? []
             : await DecodedSource.ReadHeadAsync(store, job, source.ETag, compression, FileSniffer.SampleSize, cancellationToken);
-        return (head, new SourceText(format == UploadFormat.Csv ? DecodedSource.Of(head, dialect) : SourceEncoding.Utf8, compression));
+        // Text (CSV, JSON Lines) is UTF-16 by its byte order mark, else in the dialect's encoding (only CSV declares one).
+        return (head, new SourceText(format == UploadFormat.Parquet ? SourceEncoding.Utf8 : DecodedSource.Of(head, dialect), compression));
     }
 
     /// <summary>

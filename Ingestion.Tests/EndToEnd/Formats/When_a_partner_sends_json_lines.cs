@@ -118,6 +118,59 @@ public sealed class When_a_partner_sends_json_lines
         Assert.That(await RowsAsync(400, 449), Is.EqualTo(Enumerable.Range(400, 50).Select(Row).Order(StringComparer.Ordinal).ToList()));
     }
 
+    [TestCase(false, TestName = "Should_load_a_utf16_file_as_windows_powershell_writes_it_and_reject_a_lone_surrogate")]
+    [TestCase(true, TestName = "Should_load_a_gzip_compressed_big_endian_utf16_file_and_reject_a_lone_surrogate")]
+    public async Task Should_load_a_utf16_file_by_its_byte_order_mark(bool gzipped)
+    {
+        // Out-File in Windows PowerShell writes UTF-16 little-endian with its byte order mark and CRLF line ends.
+        var utf16 = new UnicodeEncoding(bigEndian: gzipped, byteOrderMark: true);
+        static string Sku(int n) => $"Zürich €ß 😀 東京 {n}";
+        string Unicode(string text, int n) => text.Replace($"SKU-{n}\"", $"{Sku(n)}\"", StringComparison.Ordinal);
+        var first = gzipped ? 1900 : 900; // each case its own events
+        var text = new MemoryStream();
+        text.Write(utf16.GetPreamble());
+        for (var n = first; n < first + 40; n++)
+        {
+            var line = Unicode(Event(n), n);
+            if (n == first + 11)
+            {
+                // Half of a surrogate pair where the SKU starts: no character of UTF-16, so the line is a reject.
+                var at = line.IndexOf("Zürich", StringComparison.Ordinal);
+                text.Write(utf16.GetBytes(line[..at]));
+                text.Write(gzipped ? [0xD8, 0x3D] : [0x3D, 0xD8]);
+                line = line[at..];
+            }
+
+            text.Write(utf16.GetBytes(line + "\r\n"));
+        }
+
+        var body = text.ToArray();
+        if (gzipped)
+        {
+            var gzip = new MemoryStream();
+            using (var compressor = new GZipStream(gzip, CompressionLevel.Fastest, leaveOpen: true))
+            {
+                compressor.Write(body);
+            }
+
+            body = gzip.ToArray();
+        }
+
+        var job = await _acme.WaitForJobEndAsync(await UploadAsync(body, "", gzipped ? "application/gzip" : "application/x-ndjson"));
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("completed"), job.ToJsonString());
+        Assert.That(job["progress"]!["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(39), job.ToJsonString());
+        var rejects = await Rejects.DownloadAsync(job["rejects"]!["url"]!.GetValue<string>());
+        var bad = Event(first + 11);
+        Assert.That(rejects.Select(r => (r.Line, r.Reason)), Is.EqualTo(new[]
+        {
+            (12L, $"is not valid UTF-16: it holds a byte that is no character of it (character {bad.IndexOf($"SKU-{first + 11}", StringComparison.Ordinal) + 1} of the line)"),
+        }));
+        Assert.That(await RowsAsync(first, first + 39), Is.EqualTo(Enumerable.Range(first, 40).Where(n => n != first + 11)
+            .Select(n => n % 5 == 0 ? Row(n) : Row(n).Replace($"SKU-{n}|", $"{Sku(n)}|", StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal).ToList()));
+    }
+
     [Test]
     public async Task Should_refuse_a_csv_declared_as_json_lines_saying_what_it_is_and_keep_it_under_its_format()
     {

@@ -22,10 +22,17 @@ internal sealed class RangedObjectStream(ObjectStore store, string bucket, strin
     /// </summary>
     public static readonly TimeSpan BlockingGetTimeout = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// The streams' buffers: rented, because a chunk's stream lives for seconds, long enough for a buffer of its own to reach
+    /// the GC's oldest generation and wait there, one per chunk, for its next collection; from a pool of their own, because
+    /// the shared pool keeps an array per size in every thread that returned one and the native reader's reads block
+    /// thread-pool threads, so it held 8 MiB of read-ahead buffers of an idle worker after a Parquet load (a heap dump,
+    /// <c>make bench-ingest FORMAT=parquet</c>). This one keeps at most four of each size, for all threads.
+    /// </summary>
+    private static readonly ArrayPool<byte> Buffers = ArrayPool<byte>.Create(maxArrayLength: 16 << 20, maxArraysPerBucket: 4);
+
     private readonly int _directRead = Math.Min(directRead ?? readAhead, readAhead);
-    // Rented: a chunk's stream lives for seconds, long enough for a buffer of its own to reach the GC's oldest generation
-    // and wait there, one per chunk, for its next collection.
-    private byte[] _buffer = ArrayPool<byte>.Shared.Rent(readAhead);
+    private byte[] _buffer = Buffers.Rent(readAhead);
     private bool _disposed;
     private long _bufferStart;
     private int _bufferLength;
@@ -116,7 +123,7 @@ internal sealed class RangedObjectStream(ObjectStore store, string bucket, strin
             return count;
         }
 
-        var rented = ArrayPool<byte>.Shared.Rent(buffer.Length);
+        var rented = Buffers.Rent(buffer.Length);
         try
         {
             var read = ReadBlocking(rented.AsMemory(0, buffer.Length));
@@ -125,7 +132,7 @@ internal sealed class RangedObjectStream(ObjectStore store, string bucket, strin
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(rented);
+            Buffers.Return(rented);
         }
     }
 
@@ -167,7 +174,7 @@ internal sealed class RangedObjectStream(ObjectStore store, string bucket, strin
         {
             _disposed = true;
             (_bufferLength, _bufferStart) = (0, 0);
-            ArrayPool<byte>.Shared.Return(_buffer);
+            Buffers.Return(_buffer);
             _buffer = [];
         }
 

@@ -18,7 +18,7 @@ COPY --from=build /app .
 # 8080: the API (the workers serve nothing there but /health/live); 9090: health checks and
 # /metrics, for the orchestrator and Prometheus inside the network, never published.
 # MALLOC_ARENA_MAX: glibc's arenas capped from the process's first thread (a worker caps them itself at start, after
-# the runtime's own threads have theirs; see Ingestion.Workers/Parquet/NativeHeap.cs).
+# the runtime's own threads have theirs; see Ingestion.Workers/Limits/NativeHeap.cs).
 ENV PROJECT=${PROJECT} \
     MALLOC_ARENA_MAX=2 \
     ASPNETCORE_URLS=http://+:8080 \

@@ -11,7 +11,7 @@ public static class UploadFormat
 {
     public const string Csv = "csv";
 
-    /// <summary>JSON Lines: one JSON object per line, UTF-8; columns fed by JSON paths.</summary>
+    /// <summary>JSON Lines: one JSON object per line, UTF-8 (or UTF-16 by its byte order mark); columns fed by JSON paths.</summary>
     public const string JsonLines = "jsonl";
 
     public const string Parquet = "parquet";

@@ -56,7 +56,7 @@ internal sealed class RowConverter
             // A transcoded file marks a byte that is no character of its encoding as 0xFF (Utf8Transcoder.Invalid).
             return new RowProblem(null, _encoding == "UTF-8"
                 ? $"is not valid UTF-8 (byte 0x{raw[InvalidUtf8At(raw)]:X2} at position {InvalidUtf8At(raw) + 1} of the record)"
-                : $"is not valid {_encoding}: it holds a byte that is no character of it (character {Utf8Fields.CountCharacters(raw[..InvalidUtf8At(raw)]) + 1} of the record){Hint}");
+                : NotValidIn(_encoding, raw, "record") + Hint);
         }
 
         if (raw.IndexOf((byte)0) is var nul and >= 0)
@@ -108,6 +108,13 @@ internal sealed class RowConverter
             }
         }
     }
+
+    /// <summary>
+    /// What is said of a record (or line) of a transcoded file that holds a byte that is no character of its encoding, which
+    /// <see cref="Utf8Transcoder"/> marks as 0xFF: the encoding and the character, counted in the record.
+    /// </summary>
+    public static string NotValidIn(string encoding, ReadOnlySpan<byte> raw, string record) =>
+        $"is not valid {encoding}: it holds a byte that is no character of it (character {Utf8Fields.CountCharacters(raw[..InvalidUtf8At(raw)]) + 1} of the {record})";
 
     /// <summary>
     /// ISO-8859-1 leaves only 0x80-0x9F undefined, and those are the bytes Windows-1252 puts its euro sign and curly quotes

@@ -100,8 +100,7 @@ internal sealed class JsonLineRecords : IUploadRecords
             var at = RowConverter.InvalidUtf8At(Raw);
             return new RowProblem(null, _encoding == "UTF-8"
                 ? $"is not valid UTF-8 (byte 0x{Raw[at]:X2} at byte {at + 1} of the line)"
-                // A transcoded file marks what is no character of its encoding as 0xFF (Utf8Transcoder.Invalid).
-                : $"is not valid {_encoding}: it holds a byte that is no character of it (character {Utf8Fields.CountCharacters(Raw[..at]) + 1} of the line)");
+                : RowConverter.NotValidIn(_encoding, Raw, "line"));
         }
 
         try

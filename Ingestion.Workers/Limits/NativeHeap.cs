@@ -111,16 +111,16 @@ internal static partial class NativeHeap
         if (_canTrim && Interlocked.Add(ref _freedSinceTrim, freedBytes) >= TrimEveryBytes
             && Environment.TickCount64 - Interlocked.Read(ref _lastTrim) >= TrimEveryMilliseconds)
         {
-            Trim();
+            _ = Trim();
         }
     }
 
-    /// <summary>Trims, unless another thread is trimming or the C library cannot.</summary>
-    internal static void Trim()
+    /// <summary>Trims, unless another thread is trimming or the C library cannot; says whether it trimmed.</summary>
+    internal static bool Trim()
     {
         if (!_canTrim || Interlocked.Exchange(ref _trimming, 1) == 1)
         {
-            return;
+            return false;
         }
 
         try
@@ -128,11 +128,13 @@ internal static partial class NativeHeap
             _ = TrimMalloc(0);
             Interlocked.Exchange(ref _freedSinceTrim, 0);
             Interlocked.Exchange(ref _lastTrim, Environment.TickCount64);
+            return true;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
             // Another C library (musl), which has no such call: not asked again.
             _canTrim = false;
+            return false;
         }
         finally
         {
@@ -158,7 +160,7 @@ internal static partial class NativeHeap
             {
                 while (_canTrim && await timer.WaitForNextTickAsync(stoppingToken))
                 {
-                    Trim();
+                    _ = Trim();
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -27,7 +27,8 @@ internal sealed class RangedObjectStream(ObjectStore store, string bucket, strin
     /// the GC's oldest generation and wait there, one per chunk, for its next collection; from a pool of their own, because
     /// the shared pool keeps an array per size in every thread that returned one and the native reader's reads block
     /// thread-pool threads, so it held 8 MiB of read-ahead buffers of an idle worker after a Parquet load (a heap dump,
-    /// <c>make bench-ingest FORMAT=parquet</c>). This one keeps at most four of each size, for all threads.
+    /// <c>make bench-ingest FORMAT=parquet</c>). This one keeps at most four of each size, for all threads, and for good
+    /// (4 MiB at the default read-ahead): two chunks in flight use two; a fifth stream at once gets an array of its own.
     /// </summary>
     private static readonly ArrayPool<byte> Buffers = ArrayPool<byte>.Create(maxArrayLength: 16 << 20, maxArraysPerBucket: 4);
 

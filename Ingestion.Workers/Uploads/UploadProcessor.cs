@@ -159,8 +159,15 @@ public sealed partial class UploadProcessor(
             : CompressionMagic.Of(await store.ReadHeadAsync(job.Bucket, job.Key, CompressionMagic.Length, source.ETag, cancellationToken));
         var head = source.Size == 0 ? []
             : await DecodedSource.ReadHeadAsync(store, job, source.ETag, compression, FileSniffer.SampleSize, cancellationToken);
-        // Text (CSV, JSON Lines) is UTF-16 by its byte order mark, else in the dialect's encoding (only CSV declares one).
-        return (head, new SourceText(format == UploadFormat.Parquet ? SourceEncoding.Utf8 : DecodedSource.Of(head, dialect), compression));
+        // Text is UTF-16 by its byte order mark, else CSV is in its dialect's encoding and JSON Lines in UTF-8: a JSON Lines
+        // upload to a dataset whose CSV dialect declares Windows-1252 is still UTF-8.
+        var encoding = format switch
+        {
+            UploadFormat.Csv => DecodedSource.Of(head, dialect),
+            UploadFormat.JsonLines => DecodedSource.Of(head, CsvDialect.Default),
+            _ => SourceEncoding.Utf8,
+        };
+        return (head, new SourceText(encoding, compression));
     }
 
     /// <summary>

@@ -98,8 +98,9 @@ public sealed class When_a_compressed_file_is_loaded_in_chunks
         Assert.That(seen.Select(p => p.BytesRead), Is.Ordered, "progress never goes back");
     }
 
-    [Test]
-    public async Task Should_cut_a_zstd_json_lines_file_and_load_every_line()
+    [TestCase(false, TestName = "Should_cut_a_zstd_json_lines_file_and_load_every_line")]
+    [TestCase(true, TestName = "Should_cut_a_zstd_utf16_json_lines_file_in_its_utf8_text_and_load_every_line")]
+    public async Task Should_cut_a_zstd_json_lines_file(bool utf16)
     {
         const int lines = 60_000;
         var name = "events_jsonl_" + Guid.NewGuid().ToString("N")[..8];
@@ -116,18 +117,23 @@ public sealed class When_a_compressed_file_is_loaded_in_chunks
         var jsonl = new StringBuilder();
         for (var i = 1; i <= lines; i++)
         {
-            jsonl.Append("{\"id\":").Append(i).Append(",\"body\":{\"text\":\"line\\nbreak in ").Append(i).Append(" with some padding\"}}\n");
+            jsonl.Append("{\"id\":").Append(i).Append(",\"body\":{\"text\":\"line\\nbreak in ").Append(i).Append(" with some padding, Zürich €\"}}\n");
         }
 
-        var text = Encoding.UTF8.GetBytes(jsonl.ToString());
+        // As Windows PowerShell writes it: UTF-16 little-endian with its byte order mark, which the UTF-8 text does not keep.
+        var text = utf16 ? [.. Encoding.Unicode.GetPreamble(), .. Encoding.Unicode.GetBytes(jsonl.ToString())] : Encoding.UTF8.GetBytes(jsonl.ToString());
         var zstd = new ZstdSharp.Compressor(3).Wrap(text).ToArray();
         var job = await LoadAsync(_acme, name, zstd);
 
         Assert.That(await ChunksAsync(_deployment, job["jobId"]!.GetValue<Guid>()), Is.GreaterThan(2), "the file was cut into chunks");
         var (count, distinct, max) = await IdCountsAsync(_deployment, name);
         Assert.That((count, distinct, max), Is.EqualTo((lines, lines, lines)), "every line once");
+        Assert.That(await _deployment.Sandbox.ScalarAsync<long>(
+                $"select count(*) from tenant_acme.{name} where payload = E'line\\nbreak in ' || id || ' with some padding, Zürich €'"),
+            Is.EqualTo(lines), "every line's text as Unicode");
         Assert.That(job["progress"]!["bytesRead"]!.GetValue<long>(), Is.EqualTo(zstd.Length));
-        Assert.That(job["progress"]!["uncompressedBytesRead"]!.GetValue<long>(), Is.EqualTo(text.Length - 1));
+        Assert.That(job["progress"]!["uncompressedBytesRead"]!.GetValue<long>(),
+            Is.EqualTo(Encoding.UTF8.GetByteCount(jsonl.ToString()) - 1), "counted in UTF-8, to the end of the last line");
     }
 
     [Test]

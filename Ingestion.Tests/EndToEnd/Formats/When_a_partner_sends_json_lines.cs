@@ -172,6 +172,29 @@ public sealed class When_a_partner_sends_json_lines
     }
 
     [Test]
+    public async Task Should_read_utf8_json_lines_as_utf8_whatever_encoding_the_datasets_csv_dialect_declares()
+    {
+        // A dataset that also takes CSV exports from Windows declares its dialect once; its JSON Lines stay UTF-8.
+        var dataset = "events_latin1_" + Guid.NewGuid().ToString("N")[..8];
+        await _acme.CreateDatasetAsync(new
+        {
+            name = dataset,
+            format = "jsonl",
+            dialect = new { encoding = "iso-8859-1" },
+            columns = new object[] { new { name = "id", type = "uuid" }, new { name = "city", type = "text", source = "$.place.city" } },
+            key = new[] { "id" },
+        });
+        var file = Encoding.UTF8.GetBytes($$$"""{"id":"{{{Id(3000)}}}","place":{"city":"Zürich €"}}""" + "\n");
+
+        var job = await _acme.WaitForJobEndAsync(await _acme.StartUploadAsync(dataset, file));
+
+        Assert.That(job["status"]!.GetValue<string>(), Is.EqualTo("completed"), job.ToJsonString());
+        Assert.That(job["progress"]!["rowsLoaded"]!.GetValue<long>(), Is.EqualTo(1), job.ToJsonString());
+        Assert.That(await TestRun.Shared.Sandbox.ScalarAsync<string>($"select city from tenant_acme.{dataset} where id = @id",
+            ("id", _ids.Id(3000))), Is.EqualTo("Zürich €"));
+    }
+
+    [Test]
     public async Task Should_refuse_a_csv_declared_as_json_lines_saying_what_it_is_and_keep_it_under_its_format()
     {
         var job = await _acme.WaitForJobEndAsync(await UploadAsync("id,amount\n" + Id(500) + ",1\n", "?format=jsonl"));

@@ -34,16 +34,20 @@ internal sealed record Checkpoint(
 
     private const string CreateSql = $"""
         insert into ingestion.upload_checkpoints (job_id, etag, header, bytes_total, byte_offset, line, chunk_bytes,
-            scanned_offset, scanned_line, rows_total, converted, compressed_read)
+            scanned_offset, scanned_line, rows_total, converted, compressed_read, utf16_json)
         values (@job, @etag, @header, @bytes_total, @byte_offset, @line, @chunk_bytes, @byte_offset, @line, @rows_total,
-            @converted, case when @chunk_bytes::bigint is not null and @compressed then 0 end)
+            @converted, case when @chunk_bytes::bigint is not null and @compressed then 0 end, @utf16_json)
         returning {Columns}
         """;
 
+    // This worker reads JSON Lines in UTF-16: it says so to the trigger that refuses the batches of workers before migration
+    // 0038 on such a file (upload_utf16_json_reader), for its transaction.
     private const string AdvanceSql = $"""
+        with reader as (select set_config('ingestion.text_reader', 'utf16', true))
         update ingestion.upload_checkpoints
         set byte_offset = @to_offset, line = @to_line, rows_loaded = rows_loaded + @loaded,
             rows_rejected = rows_rejected + @rejected, compressed_read = @compressed_read, updated_at = now()
+        from reader
         where job_id = @job and byte_offset = @from_offset and finished_at is null
         returning {Columns}
         """;
@@ -87,13 +91,18 @@ internal sealed record Checkpoint(
     /// A compressed file: loaded in chunks, its compressed bytes read start at 0 (the sums of its chunks' parts), which is
     /// also how its chunks know to decompress (<see cref="CompressedChunks"/>).
     /// </param>
+    /// <param name="utf16Json">
+    /// A JSON Lines file in UTF-16, which workers before migration 0038 would read as UTF-8: their batches and chunk scans on
+    /// it are refused (<c>upload_utf16_json_reader</c>).
+    /// </param>
     public static async Task<Checkpoint> CreateAsync(NpgsqlConnection connection, Guid jobId, string? etag,
         IReadOnlyList<string> header, long bytesTotal, long offset, long line, long? chunkBytes, long? rowsTotal, bool converted,
-        bool compressed, CancellationToken cancellationToken)
+        bool compressed, CancellationToken cancellationToken, bool utf16Json = false)
     {
         await using var command = new NpgsqlCommand(CreateSql, connection);
         command.Parameters.AddWithValue("job", jobId);
         command.Parameters.AddWithValue("compressed", compressed);
+        command.Parameters.AddWithValue("utf16_json", utf16Json);
         command.Parameters.AddWithValue("etag", (object?)etag ?? DBNull.Value);
         command.Parameters.AddWithValue("header", header.ToArray());
         command.Parameters.AddWithValue("bytes_total", bytesTotal);

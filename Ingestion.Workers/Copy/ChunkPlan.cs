@@ -14,14 +14,17 @@ internal sealed record ChunkPlanState(int Applied, bool ScanDone, bool Finished,
 /// </summary>
 internal static class ChunkPlan
 {
+    // This worker scans JSON Lines in UTF-16 in its UTF-8 text: it says so to the trigger that refuses the chunks a worker
+    // before migration 0038 would record for such a file (upload_utf16_json_reader), for its transaction.
     private const string AddSql = """
-        with added as (
+        with reader as (select set_config('ingestion.text_reader', 'utf16', true)),
+        added as (
             insert into ingestion.upload_chunks (job_id, chunk, start_offset, end_offset, start_line, byte_offset, line,
                 object_start, object_end)
-            select @job, coalesce(max(chunk) + 1, 0), @from_offset, @to_offset, @from_line, @from_offset, @from_line,
-                case when @object_end::bigint is null then null else coalesce(max(object_end), 0) end,
-                case when @object_end::bigint is null then null else greatest(@object_end, coalesce(max(object_end), 0)) end
-            from ingestion.upload_chunks where job_id = @job
+            select @job, coalesce(max(c.chunk) + 1, 0), @from_offset, @to_offset, @from_line, @from_offset, @from_line,
+                case when @object_end::bigint is null then null else coalesce(max(c.object_end), 0) end,
+                case when @object_end::bigint is null then null else greatest(@object_end, coalesce(max(c.object_end), 0)) end
+            from reader left join ingestion.upload_chunks c on c.job_id = @job
             returning chunk
         )
         update ingestion.upload_checkpoints

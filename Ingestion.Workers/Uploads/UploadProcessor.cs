@@ -240,7 +240,8 @@ public sealed partial class UploadProcessor(
         {
             var checkpoint = await Checkpoint.CreateAsync(connection, job.JobId, source.ETag, start.Header, source.Size,
                 start.From.Offset, start.From.Line, chunkBytes, start.RowsTotal, text.Converted,
-                text.Compression != SourceCompression.None, cancellationToken);
+                text.Compression != SourceCompression.None, cancellationToken,
+                utf16Json: file is JsonLinesRecordSource && text.Encoding is SourceEncoding.Utf16LittleEndian or SourceEncoding.Utf16BigEndian);
             return (start.Records, checkpoint, start.Map, null);
         }
         catch

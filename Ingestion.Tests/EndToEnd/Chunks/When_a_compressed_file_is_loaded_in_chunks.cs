@@ -126,6 +126,8 @@ public sealed class When_a_compressed_file_is_loaded_in_chunks
         var job = await LoadAsync(_acme, name, zstd);
 
         Assert.That(await ChunksAsync(_deployment, job["jobId"]!.GetValue<Guid>()), Is.GreaterThan(2), "the file was cut into chunks");
+        Assert.That(await _deployment.Sandbox.ScalarAsync<bool>("select utf16_json from ingestion.upload_checkpoints where job_id = @id",
+            ("id", job["jobId"]!.GetValue<Guid>())), Is.EqualTo(utf16), "workers before migration 0038 are fenced out of it");
         var (count, distinct, max) = await IdCountsAsync(_deployment, name);
         Assert.That((count, distinct, max), Is.EqualTo((lines, lines, lines)), "every line once");
         Assert.That(await _deployment.Sandbox.ScalarAsync<long>(

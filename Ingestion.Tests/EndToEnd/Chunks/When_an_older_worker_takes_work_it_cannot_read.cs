@@ -144,10 +144,19 @@ public sealed class When_an_older_worker_takes_work_it_cannot_read
         where job_id = @job and chunk = @chunk and byte_offset = @from_offset and state = 'sent'
         """;
 
+    // How it evicted a compressed chunk (ChunkEviction.ForgetSql's update of migration 0037, which decompresses).
+    private const string OldCompressedEvictSql = """
+        with reader as (select set_config('ingestion.chunk_reader', 'decompresses', true))
+        update ingestion.upload_chunks
+        set byte_offset = start_offset, line = start_line, rows_loaded = 0, rows_rejected = 0, evictions = evictions + 1
+        from reader
+        where job_id = @job and chunk = @chunk
+        """;
+
     [Test]
-    public async Task Should_refuse_its_batches_and_scan_on_a_utf16_json_lines_file_and_let_a_current_worker_load_it()
+    public async Task Should_refuse_its_batches_evictions_and_scan_on_a_utf16_json_lines_file_and_let_a_current_worker_load_it()
     {
-        var (stream, chunked, other) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        var (stream, chunked, other, otherChunked) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
         await using var connection = await TestRun.Shared.Sandbox.Db.OpenConnectionAsync();
         var none = CancellationToken.None;
         try
@@ -158,6 +167,8 @@ public sealed class When_an_older_worker_takes_work_it_cannot_read
                 rowsTotal: null, converted: true, compressed: false, none);
             await Checkpoint.CreateAsync(connection, chunked, "\"etag\"", ["$.id"], 2000, 0, 0, chunkBytes: 1000, rowsTotal: null,
                 converted: false, compressed: true, none, utf16Json: true);
+            await Checkpoint.CreateAsync(connection, otherChunked, "\"etag\"", ["$.id"], 2000, 0, 0, chunkBytes: 1000, rowsTotal: null,
+                converted: false, compressed: true, none);
 
             // The old worker's batch on the file in one stream, in the batch's transaction: refused, nothing of it stays.
             await using (var transaction = await connection.BeginTransactionAsync())
@@ -194,12 +205,22 @@ public sealed class When_an_older_worker_takes_work_it_cannot_read
             var chunk = await (await UploadChunk.FindAsync(connection, chunked, 0, none))!.AdvanceAsync(connection, 400, 4, 4, 0, "sent", none);
             Assert.That(chunk.ByteOffset, Is.EqualTo(400L));
 
-            // Another file read in another encoding (a UTF-16 CSV, say): the old statement commits, as before the migration.
+            // Its eviction of the chunk (keys it would read as UTF-8): refused, the chunk stays where the current worker left it.
+            Assert.That(Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(connection, OldCompressedEvictSql, chunked, 0))!.ConstraintName,
+                Is.EqualTo("upload_utf16_json_reader"));
+            Assert.That((await UploadChunk.FindAsync(connection, chunked, 0, none))!.ByteOffset, Is.EqualTo(400L));
+
+            // Another file read in another encoding (a UTF-16 CSV, say), and another compressed file in chunks: the old
+            // statements commit, as before the migration.
             Assert.That(await ExecuteAsync(connection, OldCheckpointAdvanceSql, other, 0, 0, 500), Is.EqualTo(1));
+            Assert.That(await ExecuteAsync(connection, OldCompressedAddSql, otherChunked, chunk: 0, from: 0), Is.EqualTo(1));
+            await ChunkPlan.SendAsync(connection, otherChunked, attempt: 1, inFlight: 10, none);
+            Assert.That(await ExecuteAsync(connection, OldCompressedAdvanceSql, otherChunked, 0, 0, 400), Is.EqualTo(1));
+            Assert.That(await ExecuteAsync(connection, OldCompressedEvictSql, otherChunked, 0), Is.EqualTo(1));
         }
         finally
         {
-            foreach (var job in new[] { stream, chunked, other })
+            foreach (var job in new[] { stream, chunked, other, otherChunked })
             {
                 await ExecuteAsync(connection, "delete from ingestion.upload_chunks where job_id = @job", job);
                 await ExecuteAsync(connection, "delete from ingestion.upload_checkpoints where job_id = @job", job);

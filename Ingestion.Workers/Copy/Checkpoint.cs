@@ -40,10 +40,10 @@ internal sealed record Checkpoint(
         returning {Columns}
         """;
 
-    // This worker reads JSON Lines in UTF-16: it says so to the trigger that refuses the batches of workers before migration
-    // 0038 on such a file (upload_utf16_json_reader), for its transaction.
+    // Says what this worker reads (ReaderFence): the batches of workers before migration 0038 on a UTF-16 JSON Lines file
+    // are refused.
     private const string AdvanceSql = $"""
-        with reader as (select set_config('ingestion.text_reader', 'utf16', true))
+        with reader as ({ReaderFence.Settings})
         update ingestion.upload_checkpoints
         set byte_offset = @to_offset, line = @to_line, rows_loaded = rows_loaded + @loaded,
             rows_rejected = rows_rejected + @rejected, compressed_read = @compressed_read, updated_at = now()

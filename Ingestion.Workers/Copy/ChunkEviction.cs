@@ -46,13 +46,12 @@ internal sealed class ChunkEviction(Guid jobId, int chunk,
         select start_offset, start_line, byte_offset, line from ingestion.upload_chunks where job_id = @job and chunk = @chunk for update
         """;
 
-    // Set for the transaction, as a batch's advance sets them: this worker read the evicted chunk's keys through the
-    // decompressor when its file is compressed, and in UTF-16 when it is such JSON Lines (triggers
-    // upload_chunks_compressed_reader and upload_utf16_json_reader, migrations 0037 and 0038).
-    private const string ForgetSql = """
+    // Says what this worker reads (ReaderFence), for the transaction, as a batch's advance does: it read the evicted chunk's
+    // keys through the decompressor, and in UTF-16, where the file needs it.
+    private const string ForgetSql = $"""
         delete from ingestion.upload_rejects where job_id = @job and line > @start_line and line <= @line;
         delete from ingestion.upload_chunk_batches where job_id = @job and chunk = @chunk;
-        select from set_config('ingestion.chunk_reader', 'decompresses', true) chunk_reader, set_config('ingestion.text_reader', 'utf16', true) text_reader;
+        {ReaderFence.Settings};
         update ingestion.upload_chunks
         set byte_offset = start_offset, line = start_line, rows_loaded = 0, rows_rejected = 0, evictions = evictions + 1,
             state = case when state = 'done' then 'pending' else state end, updated_at = now()

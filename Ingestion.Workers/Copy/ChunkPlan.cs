@@ -14,10 +14,10 @@ internal sealed record ChunkPlanState(int Applied, bool ScanDone, bool Finished,
 /// </summary>
 internal static class ChunkPlan
 {
-    // This worker scans JSON Lines in UTF-16 in its UTF-8 text: it says so to the trigger that refuses the chunks a worker
-    // before migration 0038 would record for such a file (upload_utf16_json_reader), for its transaction.
-    private const string AddSql = """
-        with reader as (select set_config('ingestion.text_reader', 'utf16', true)),
+    // Says what this worker reads (ReaderFence): the chunks a worker before migration 0038 would record for a UTF-16 JSON
+    // Lines file are refused.
+    private const string AddSql = $"""
+        with reader as ({ReaderFence.Settings}),
         added as (
             insert into ingestion.upload_chunks (job_id, chunk, start_offset, end_offset, start_line, byte_offset, line,
                 object_start, object_end)

@@ -46,12 +46,10 @@ internal sealed record UploadChunk(
         where job_id = @job and chunk = @chunk returning {Columns}
         """;
 
-    // This worker reads a compressed file's chunk through the decompressor, and JSON Lines in UTF-16: it says so to the
-    // triggers that refuse the batches of workers before migrations 0037 and 0038 on such a chunk
-    // (upload_chunks_compressed_reader, upload_utf16_json_reader), for its transaction.
+    // Says what this worker reads (ReaderFence): the batches of workers before migrations 0037 and 0038 on a compressed
+    // file's chunk, or a UTF-16 JSON Lines file's, are refused.
     private const string AdvanceSql = $"""
-        with reader as (select set_config('ingestion.chunk_reader', 'decompresses', true) as chunk_reader,
-                               set_config('ingestion.text_reader', 'utf16', true) as text_reader)
+        with reader as ({ReaderFence.Settings})
         update ingestion.upload_chunks
         set byte_offset = @to_offset, line = @to_line, rows_loaded = rows_loaded + @loaded,
             rows_rejected = rows_rejected + @rejected, state = @state, updated_at = now()

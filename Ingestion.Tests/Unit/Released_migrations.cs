@@ -45,6 +45,7 @@ public sealed class Released_migrations
         ["0035_upload_chunk_range_fence"] = "db748a220deb81f3495a8b3e610be1353d4ad817a195190743f5ea66fb211c43",
         ["0036_converted_uploads"] = "e04cb1d96aeb8383cfbec8dfcd5bf173058670bd916e15d0461cc95bea3b896e",
         ["0037_compressed_chunks"] = "5ee9e6e9791afb0d9f09084170e52e803dbdf99438ac12a87f4a584dfa92dc47",
+        ["0038_utf16_json_lines"] = "04ef21fa985132cabbe98053233a9812abfc3321dbbc301fef82c6655325ef59",
     };
 
     [Test]

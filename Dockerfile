@@ -19,8 +19,12 @@ COPY --from=build /app .
 # /metrics, for the orchestrator and Prometheus inside the network, never published.
 # MALLOC_ARENA_MAX: glibc's arenas capped from the process's first thread (a worker caps them itself at start, after
 # the runtime's own threads have theirs; see Ingestion.Workers/Limits/NativeHeap.cs).
+# DOTNET_JitHostMaxSlabCache: the JIT's freed working memory the runtime keeps for its next compilations, 1 MiB
+# rather than its 16 MiB default, which a worker filled while it compiled its first jobs and kept (read by the runtime
+# at start: only the environment can set it; see NativeHeap.cs).
 ENV PROJECT=${PROJECT} \
     MALLOC_ARENA_MAX=2 \
+    DOTNET_JitHostMaxSlabCache=0x100000 \
     ASPNETCORE_URLS=http://+:8080 \
     Management__Urls=http://+:9090 \
     Logging__Json=true

@@ -13,4 +13,9 @@ builder.AddIngestionWorkers();
 var app = builder.Build();
 app.UseIngestionDefaults();
 app.Logger.LogInformation("Native memory: {Settings}", nativeHeap.Count > 0 ? string.Join(", ", nativeHeap) : "as the C library and the environment set it");
+if (NativeHeap.JitSlabCacheWarning() is { } unset)
+{
+    app.Logger.LogWarning("Native memory: {Warning}", unset);
+}
+
 app.Run();

@@ -37,7 +37,7 @@ start() {
     return
   fi
   log "starting $name on port $port, management on $management_port (log: $INGESTION_LOG_DIR/$name.log)"
-  MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" \
+  MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" DOTNET_JitHostMaxSlabCache="${DOTNET_JitHostMaxSlabCache:-0x100000}" \
   ASPNETCORE_ENVIRONMENT=Development Urls="http://127.0.0.1:$port" Management__Urls="http://127.0.0.1:$management_port" \
     nohup dotnet "$INGESTION_ROOT/$project/bin/$configuration/net10.0/$project.dll" \
     >>"$INGESTION_LOG_DIR/$name.log" 2>&1 &

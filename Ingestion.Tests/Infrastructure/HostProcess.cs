@@ -11,6 +11,15 @@ namespace Ingestion.Tests.Infrastructure;
 /// </summary>
 public sealed class HostProcess : IAsyncDisposable
 {
+    /// <summary>
+    /// The runtime setting the image (<c>Dockerfile</c>) and <c>make run</c> start every host with, so that tests and benches
+    /// measure the process that ships: the JIT's freed memory kept at most 1 MiB (the worker's <c>NativeHeap.JitSlabCache</c>;
+    /// <c>Unit/Native_heap.cs</c> checks the four agree).
+    /// </summary>
+    public const string JitSlabCacheVariable = "DOTNET_JitHostMaxSlabCache";
+
+    public const string JitSlabCache = "0x100000";
+
     private static readonly HttpClient Probe = new() { Timeout = TimeSpan.FromSeconds(5) };
     private readonly Process _process;
 
@@ -97,6 +106,7 @@ public sealed class HostProcess : IAsyncDisposable
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         start.Environment["Urls"] = $"http://127.0.0.1:{port}";
         start.Environment["Management__Urls"] = $"http://127.0.0.1:{managementPort}";
+        start.Environment[JitSlabCacheVariable] = JitSlabCache; // as the image and make run start a host
         foreach (var (key, value) in settings)
         {
             start.Environment[key] = value;

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Ingestion.Tests.Infrastructure;
 using Ingestion.Workers.Limits;
 
 namespace Ingestion.Tests.Unit;
@@ -70,6 +71,70 @@ public sealed class Native_heap
         Assert.That(trimmed, "glibc's malloc_trim was called");
 
         Assert.That(before - after, Is.GreaterThan(32), $"resident {before} MB before the trim, {after} MB after");
+    }
+
+    [Test]
+    public void Should_give_back_a_freed_block_of_a_pages_size_at_once()
+    {
+        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_") is not null)
+        {
+            Assert.Ignore("the mapping threshold is glibc's, and this environment sets its own");
+        }
+
+        NativeHeap.Configure();
+
+        // 32 MB in blocks of about 100 KB, the size of Arrow's level and value buffers of a page, and one small block after
+        // them that stays: below the threshold they would be carved from an arena, and their frees a hole kept resident
+        // until a trim; above it each has a mapping of its own, given back when it is freed.
+        var bytes = Enumerable.Repeat((byte)1, 100 * 1024).ToArray();
+        var blocks = new nint[320];
+        for (var i = 0; i < blocks.Length; i++)
+        {
+            blocks[i] = Marshal.AllocHGlobal(bytes.Length); // malloc
+            Marshal.Copy(bytes, 0, blocks[i], bytes.Length);
+        }
+
+        var kept = Marshal.AllocHGlobal(1024);
+        var before = ResidentMb();
+        foreach (var block in blocks)
+        {
+            Marshal.FreeHGlobal(block);
+        }
+
+        var after = ResidentMb();
+        Marshal.FreeHGlobal(kept);
+
+        Assert.That(before - after, Is.GreaterThan(24), $"resident {before} MB before the frees, {after} MB after, with no trim");
+    }
+
+    [Test]
+    public void Should_start_every_host_with_the_JITs_freed_memory_capped()
+    {
+        var setting = $"{NativeHeap.JitSlabCacheVariable}={NativeHeap.JitSlabCache}";
+        Assert.Multiple(() =>
+        {
+            Assert.That($"{HostProcess.JitSlabCacheVariable}={HostProcess.JitSlabCache}", Is.EqualTo(setting), "the tests' and benches' hosts");
+            Assert.That(File.ReadAllText(Path.Combine(Repository.Root, "Dockerfile")), Does.Contain(setting), "the image");
+            Assert.That(File.ReadAllText(Path.Combine(Repository.Root, "infra", "run.sh")),
+                Does.Contain($"{NativeHeap.JitSlabCacheVariable}=\"${{{NativeHeap.JitSlabCacheVariable}:-{NativeHeap.JitSlabCache}}}\""), "make run");
+        });
+    }
+
+    [Test]
+    public void Should_warn_when_the_worker_was_started_without_the_JITs_cap()
+    {
+        var was = Environment.GetEnvironmentVariable(NativeHeap.JitSlabCacheVariable);
+        try
+        {
+            Environment.SetEnvironmentVariable(NativeHeap.JitSlabCacheVariable, null);
+            Assert.That(NativeHeap.JitSlabCacheWarning(), Does.Contain($"{NativeHeap.JitSlabCacheVariable}={NativeHeap.JitSlabCache}"));
+            Environment.SetEnvironmentVariable(NativeHeap.JitSlabCacheVariable, NativeHeap.JitSlabCache);
+            Assert.That(NativeHeap.JitSlabCacheWarning(), Is.Null);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(NativeHeap.JitSlabCacheVariable, was);
+        }
     }
 
     private static double ResidentMb() =>

@@ -22,7 +22,11 @@ namespace Ingestion.Workers.Limits;
 /// <item>Every block of <see cref="MmapThreshold"/> or more gets its own mapping, returned to the system when freed. By
 /// default glibc raises that threshold to the largest block freed so far, after which Arrow's page and read buffers
 /// (about 1 MiB each, freed at every column chunk) were carved from the arenas and stayed resident there: 18 MB more RSS
-/// for the bench's 1,000,000-row file (218 MB peak with it, 236 without).</item>
+/// for the bench's 1,000,000-row file (218 MB peak with it, 236 without). The threshold is 64 KiB rather than glibc's
+/// 128 KiB: Arrow's level and value buffers of a page (about 100 KB each, a burst of them at every row group) filled
+/// the main arena's freed pages again within a second of each trim, 13 MB at once, which a load's peak met: the main
+/// heap stayed at 2-3 MB with 64 KiB, and the worker's peak of <c>make bench-ingest ROWS=5000000 FORMAT=parquet</c>
+/// went from 221-224 MB to 213 MB, for the same CPU.</item>
 /// </list>
 /// </summary>
 internal static partial class NativeHeap
@@ -31,10 +35,29 @@ internal static partial class NativeHeap
     public const int Arenas = 2;
 
     /// <summary>The size from which a block gets a mapping of its own.</summary>
-    public const int MmapThreshold = 128 << 10;
+    public const int MmapThreshold = 64 << 10;
 
     private const int ArenaMax = -8; // M_ARENA_MAX
     private const int MmapThresholdOption = -3; // M_MMAP_THRESHOLD
+
+    /// <summary>
+    /// The runtime's variable for how much of the JIT's freed working memory it keeps for its next compilations (64 KiB
+    /// slabs), and the value the image, <c>make run</c> and the tests' and benches' hosts start every process with: 1 MiB,
+    /// rather than the runtime's 16 MiB. A worker compiles most of its code in its first jobs, on several threads at once,
+    /// and the runtime kept what they freed: 165 slabs, 11 MB, in the heap dump of a worker loading the bench's Parquet
+    /// file, and the peak of its first Parquet job (the bench's warm-up) went from 213-216 to 206-207 MB without them.
+    /// The runtime reads it before any managed code runs, so only the environment can set it; a worker started without
+    /// it says so (<see cref="JitSlabCacheWarning"/>).
+    /// </summary>
+    public const string JitSlabCacheVariable = "DOTNET_JitHostMaxSlabCache";
+
+    /// <summary>The value of <see cref="JitSlabCacheVariable"/> (the runtime reads it as hexadecimal): 1 MiB.</summary>
+    public const string JitSlabCache = "0x100000";
+
+    /// <summary>What to warn of when the process was started without <see cref="JitSlabCacheVariable"/>, or null.</summary>
+    public static string? JitSlabCacheWarning() => Environment.GetEnvironmentVariable(JitSlabCacheVariable) is null
+        ? $"{JitSlabCacheVariable} is not set: the runtime keeps up to 16 MiB of the JIT's freed memory; start the worker with {JitSlabCacheVariable}={JitSlabCache}, as the image does"
+        : null;
 
     /// <summary>Applies the settings; returns those it applied (not those the environment sets, nor glibc's elsewhere).</summary>
     public static IReadOnlyList<string> Configure()

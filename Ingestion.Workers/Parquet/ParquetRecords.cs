@@ -42,6 +42,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
     private readonly long[] _groupWork;
     private RowGroupReader? _groupReader;
     private int _readerGroup;
+    private bool _collectAfterBatch; // a row group's first batch: its columns' first reads just made their garbage (NativeParquetFile.CollectManagedHeap)
     private int _group = -1;
     private long _groupRows;
     private long _batchFirst;
@@ -484,6 +485,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
         }
 
         (_group, _groupRows, _batchFirst, _batchRows) = (group, _groupStarts[group + 1] - _groupStarts[group], skip, 0);
+        _collectAfterBatch = true;
     }
 
     private void ReadBatch()
@@ -505,6 +507,11 @@ internal sealed class ParquetRecords : IAsyncDisposable
         }
 
         _batchRows = rows;
+        if (_collectAfterBatch)
+        {
+            _collectAfterBatch = false;
+            NativeParquetFile.CollectManagedHeap();
+        }
     }
 
     /// <summary>

@@ -12,9 +12,10 @@ namespace Ingestion.Tests.Infrastructure;
 public sealed class HostProcess : IAsyncDisposable
 {
     /// <summary>
-    /// The runtime setting the image (<c>Dockerfile</c>) and <c>make run</c> start every host with, so that tests and benches
-    /// measure the process that ships: the JIT's freed memory kept at most 1 MiB (the worker's <c>NativeHeap.JitSlabCache</c>;
-    /// <c>Unit/Native_heap.cs</c> checks the four agree).
+    /// A runtime setting of the image's (<c>Dockerfile</c>) and <c>make run</c>'s environment that every host started here
+    /// takes too, because a process cannot set it for itself: the JIT's freed memory the runtime keeps, about 1 MiB (the
+    /// worker's <c>NativeHeap.JitSlabCache</c>; <c>Unit/Native_heap.cs</c> checks the four agree). The image's other
+    /// one, <c>MALLOC_ARENA_MAX=2</c>, a worker applies to itself at start.
     /// </summary>
     public const string JitSlabCacheVariable = "DOTNET_JitHostMaxSlabCache";
 

@@ -72,7 +72,7 @@ public sealed class Parquet_files
         }
 
         // The row groups' first batches collected too: the close's own collection is told apart by waiting them out.
-        await Task.Delay(TimeSpan.FromMilliseconds(NativeParquetFile.CollectEveryMilliseconds + 100));
+        await CollectionsSpacedOutAsync();
         var before = GC.GetGCMemoryInfo(GCKind.FullBlocking).Index;
         await records.DisposeAsync();
         var collection = GC.GetGCMemoryInfo(GCKind.FullBlocking);
@@ -80,6 +80,26 @@ public sealed class Parquet_files
         Assert.That(collection.Index, Is.GreaterThan(before), "a full blocking collection ran when the file closed");
         Assert.That(collection.Generation, Is.EqualTo(GC.MaxGeneration));
         Assert.That(collection.Compacted, Is.True);
+    }
+
+    [Test]
+    public async Task Should_collect_a_closing_files_heap_later_when_another_collection_just_ran()
+    {
+        // Read at once after a wait: the first row group's first batch collects; the file's close, a moment later, comes
+        // too soon for its own collection, which runs once the spacing allows.
+        await using var file = await WriteAsync(groups: 2, rowsPerGroup: 3, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        var (records, problem) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, CancellationToken.None);
+        Assert.That(problem, Is.Null);
+        await CollectionsSpacedOutAsync();
+        while (records!.Read())
+        {
+        }
+
+        await records.DisposeAsync();
+        var closed = GC.GetGCMemoryInfo(GCKind.FullBlocking).Index;
+        await Task.Delay(TimeSpan.FromMilliseconds(NativeParquetFile.CollectEveryMilliseconds + 500));
+
+        Assert.That(GC.GetGCMemoryInfo(GCKind.FullBlocking).Index, Is.GreaterThan(closed), "the close's collection ran later");
     }
 
     [Test]
@@ -91,7 +111,7 @@ public sealed class Parquet_files
         var (records, problem) = await ParquetRecords.OpenAsync(file, Orders, CsvDialect.Default, CancellationToken.None);
         Assert.That(problem, Is.Null);
         await using var _ = records;
-        await Task.Delay(TimeSpan.FromMilliseconds(NativeParquetFile.CollectEveryMilliseconds + 100));
+        await CollectionsSpacedOutAsync();
         var before = GC.GetGCMemoryInfo(GCKind.FullBlocking).Index;
 
         Assert.That(records!.Read(), Is.True);
@@ -100,6 +120,12 @@ public sealed class Parquet_files
         Assert.That(collection.Index, Is.GreaterThan(before), "a full blocking collection ran after the first batch");
         Assert.That(collection.Compacted, Is.True);
     }
+
+    /// <summary>
+    /// Waits out the spacing of the collections an earlier test's file started, and a closing collection it owed, which
+    /// runs one spacing after that file closed.
+    /// </summary>
+    private static Task CollectionsSpacedOutAsync() => Task.Delay(TimeSpan.FromMilliseconds(2 * NativeParquetFile.CollectEveryMilliseconds + 200));
 
     [Test]
     public async Task Should_resume_at_the_position_a_row_count_names()

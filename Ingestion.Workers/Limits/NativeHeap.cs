@@ -42,7 +42,7 @@ internal static partial class NativeHeap
 
     /// <summary>
     /// The runtime's variable for how much of the JIT's freed working memory it keeps for its next compilations (64 KiB
-    /// slabs), and the value the image, <c>make run</c> and the tests' and benches' hosts start every process with: 1 MiB,
+    /// slabs; it stops caching once the total reaches the value), and the value the image, <c>make run</c> and the tests' and benches' hosts start every process with: 1 MiB,
     /// rather than the runtime's 16 MiB. A worker compiles most of its code in its first jobs, on several threads at once,
     /// and the runtime kept what they freed: 165 slabs, 11 MB, in the heap dump of a worker loading the bench's Parquet
     /// file, and the peak of its first Parquet job (the bench's warm-up) went from 213-216 to 206-207 MB without them.
@@ -54,8 +54,10 @@ internal static partial class NativeHeap
     /// <summary>The value of <see cref="JitSlabCacheVariable"/> (the runtime reads it as hexadecimal): 1 MiB.</summary>
     public const string JitSlabCache = "0x100000";
 
-    /// <summary>What to warn of when the process was started without <see cref="JitSlabCacheVariable"/>, or null.</summary>
-    public static string? JitSlabCacheWarning() => Environment.GetEnvironmentVariable(JitSlabCacheVariable) is null
+    /// <summary>What to warn of when the process was started without <see cref="JitSlabCacheVariable"/> (or with it empty, which the runtime ignores), or null.</summary>
+    public static string? JitSlabCacheWarning() =>
+        string.IsNullOrEmpty(Environment.GetEnvironmentVariable(JitSlabCacheVariable))
+        && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("COMPlus_JitHostMaxSlabCache")) // the runtime's older prefix
         ? $"{JitSlabCacheVariable} is not set: the runtime keeps up to 16 MiB of the JIT's freed memory; start the worker with {JitSlabCacheVariable}={JitSlabCache}, as the image does"
         : null;
 

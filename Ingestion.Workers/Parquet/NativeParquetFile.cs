@@ -103,18 +103,58 @@ internal sealed partial class NativeParquetFile : IDisposable
     /// The collection is blocking: every job the worker runs pauses with it, up to about 25 ms for a heap that size, so
     /// at most about 2.5 % of the time whatever the row groups' number (a larger heap pauses longer).
     /// <see cref="GCCollectionMode.Aggressive"/> rather than a forced collection, which kept the freed memory committed (a
-    /// forced gen2 collection at each chunk's end did not lower the peak).
+    /// forced gen2 collection at each chunk's end did not lower the peak). A chunk's closing collection
+    /// (<paramref name="owedIfTooSoon"/>) that comes too soon runs later (<see cref="Owe"/>).
     /// </summary>
-    public static void CollectManagedHeap()
+    public static void CollectManagedHeap(bool owedIfTooSoon = false)
     {
         var now = Environment.TickCount64;
         var last = Interlocked.Read(ref _lastCollect);
         if (now - last < CollectEveryMilliseconds || Interlocked.CompareExchange(ref _lastCollect, now, last) != last)
         {
+            if (owedIfTooSoon)
+            {
+                Owe(now);
+            }
+
             return;
         }
 
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+    }
+
+    private static int _owing;
+    private static long _owedSince;
+
+    /// <summary>
+    /// A chunk's closing collection that came too soon after another (a row group's, a moment before) runs once the
+    /// spacing allows, unless another collection has run since: otherwise what the chunk left would stay until the
+    /// runtime's next collection of its own, which on an idle worker may be long in coming. One at a time.
+    /// </summary>
+    private static void Owe(long at)
+    {
+        // The latest close owed is what the collection must come after.
+        for (var owed = Interlocked.Read(ref _owedSince); owed < at; owed = Interlocked.Read(ref _owedSince))
+        {
+            if (Interlocked.CompareExchange(ref _owedSince, at, owed) == owed)
+            {
+                break;
+            }
+        }
+
+        if (Interlocked.Exchange(ref _owing, 1) == 1)
+        {
+            return;
+        }
+
+        _ = Task.Delay(TimeSpan.FromMilliseconds(CollectEveryMilliseconds)).ContinueWith(_ =>
+        {
+            Volatile.Write(ref _owing, 0);
+            if (Interlocked.Read(ref _lastCollect) < Interlocked.Read(ref _owedSince))
+            {
+                CollectManagedHeap(owedIfTooSoon: true);
+            }
+        }, TaskScheduler.Default);
     }
 
     /// <summary>The job's stream, remembering the first exception a read or seek of it threw (and throwing it on).</summary>

@@ -681,7 +681,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
         _native.Dispose();
         if (readPages)
         {
-            NativeParquetFile.CollectManagedHeap();
+            NativeParquetFile.CollectManagedHeap(owedIfTooSoon: true);
         }
 
         return ValueTask.CompletedTask;

@@ -26,7 +26,7 @@ namespace Ingestion.Workers.Limits;
 /// 128 KiB: Arrow's level and value buffers of a page (about 100 KB each, a burst of them at every row group) filled
 /// the main arena's freed pages again within a second of each trim, 13 MB at once, which a load's peak met: the main
 /// heap stayed at 2-3 MB with 64 KiB, and the worker's peak of <c>make bench-ingest ROWS=5000000 FORMAT=parquet</c>
-/// went from 221-224 MB to 213 MB, for the same CPU.</item>
+/// went from 221-224 MB to 213-215 MB, for the same CPU.</item>
 /// </list>
 /// </summary>
 internal static partial class NativeHeap
@@ -42,10 +42,11 @@ internal static partial class NativeHeap
 
     /// <summary>
     /// The runtime's variable for how much of the JIT's freed working memory it keeps for its next compilations (64 KiB
-    /// slabs; it stops caching once the total reaches the value), and the value the image, <c>make run</c> and the tests' and benches' hosts start every process with: 1 MiB,
-    /// rather than the runtime's 16 MiB. A worker compiles most of its code in its first jobs, on several threads at once,
-    /// and the runtime kept what they freed: 165 slabs, 11 MB, in the heap dump of a worker loading the bench's Parquet
-    /// file, and the peak of its first Parquet job (the bench's warm-up) went from 213-216 to 206-207 MB without them.
+    /// slabs; it stops caching once the total reaches the value), and the value the image, <c>make run</c> and the tests'
+    /// and benches' hosts start every process with: 1 MiB, rather than the runtime's 16 MiB. A worker compiles most of its
+    /// code in its first jobs, on several threads at once, and the runtime kept what they freed: 165 slabs, 11 MB, in the
+    /// heap dump of a worker loading the bench's Parquet file, and the peak of its first Parquet job (the bench's warm-up)
+    /// went from 212.6-215.4 to 206.5-208.1 MB without them.
     /// The runtime reads it before any managed code runs, so only the environment can set it; a worker started without
     /// it says so (<see cref="JitSlabCacheWarning"/>).
     /// </summary>
@@ -54,7 +55,10 @@ internal static partial class NativeHeap
     /// <summary>The value of <see cref="JitSlabCacheVariable"/> (the runtime reads it as hexadecimal): 1 MiB.</summary>
     public const string JitSlabCache = "0x100000";
 
-    /// <summary>What to warn of when the process was started without <see cref="JitSlabCacheVariable"/> (or with it empty, which the runtime ignores), or null.</summary>
+    /// <summary>
+    /// What to warn of when the process was started without <see cref="JitSlabCacheVariable"/> (or with it empty, which
+    /// the runtime ignores), or null.
+    /// </summary>
     public static string? JitSlabCacheWarning() =>
         string.IsNullOrEmpty(Environment.GetEnvironmentVariable(JitSlabCacheVariable))
         && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("COMPlus_JitHostMaxSlabCache")) // the runtime's older prefix

@@ -99,7 +99,7 @@ internal sealed partial class NativeParquetFile : IDisposable
     /// that generation grew from 8 to 27 MB and the heap stayed 54 MB committed, and more over 20,000,000 rows. Collected
     /// at each chunk's end only, the heap still grew by about 16 MB over each chunk (20 to 36 MB resident, smaps every
     /// 0.15 s); collected at row groups too, it stays at 17-20 MB, and the worker's peak of <c>make bench-ingest
-    /// ROWS=5000000 FORMAT=parquet</c> went from 212 to 200-203 MB, its load as fast (same-day runs, one after the other).
+    /// ROWS=5000000 FORMAT=parquet</c> went from 212 to 200-204 MB, its load as fast (same-day runs, one after the other).
     /// The collection is blocking: every job the worker runs pauses with it, up to about 25 ms for a heap that size, so
     /// at most about 2.5 % of the time whatever the row groups' number (a larger heap pauses longer).
     /// <see cref="GCCollectionMode.Aggressive"/> rather than a forced collection, which kept the freed memory committed (a

@@ -42,7 +42,9 @@ internal sealed class ParquetRecords : IAsyncDisposable
     private readonly long[] _groupWork;
     private RowGroupReader? _groupReader;
     private int _readerGroup;
-    private bool _collectAfterBatch; // a row group's first batch: its columns' first reads just made their garbage (NativeParquetFile.CollectManagedHeap)
+    // Set by a row group's opening: its first batch, whose columns' first reads make their garbage at once, collects
+    // after it (NativeParquetFile.CollectManagedHeap).
+    private bool _collectAfterBatch;
     private int _group = -1;
     private long _groupRows;
     private long _batchFirst;

@@ -83,35 +83,64 @@ public sealed class Native_heap
         }
 
         NativeHeap.Configure();
+        const int size = 100 * 1024; // about the size of Arrow's level and value buffers of a page
+        var bytes = Enumerable.Repeat((byte)1, size).ToArray();
 
-        // 32 MB in blocks of about 100 KB, the size of Arrow's level and value buffers of a page, and one small block after
-        // them that stays: below the threshold they would be carved from an arena, and their frees a hole kept resident
-        // until a trim; above it each has a mapping of its own, given back when it is freed.
-        var bytes = Enumerable.Repeat((byte)1, 100 * 1024).ToArray();
-        var blocks = new nint[320];
-        var mappedBefore = MappedBlockBytes();
-        for (var i = 0; i < blocks.Length; i++)
+        // glibc serves a block from a free chunk of an arena that fits before it maps one of its own, and earlier tests
+        // leave such chunks (the trim's test, 64 MiB): those are held, untouched, until a block gets a mapping, as every
+        // block does once the arenas have nothing to serve it from, rather than grow them.
+        var fillers = new List<nint>();
+        while (true)
         {
-            blocks[i] = Marshal.AllocHGlobal(bytes.Length); // malloc
-            Marshal.Copy(bytes, 0, blocks[i], bytes.Length);
+            var mappedBefore = MappedBlockBytes();
+            var block = Marshal.AllocHGlobal(size);
+            if (MappedBlockBytes() > mappedBefore)
+            {
+                Marshal.FreeHGlobal(block);
+                break;
+            }
+
+            fillers.Add(block);
+            if (fillers.Count == 2_000)
+            {
+                fillers.ForEach(Marshal.FreeHGlobal);
+                Assert.Fail($"none of {fillers.Count} blocks of {size:N0} bytes got a mapping of its own");
+            }
         }
 
-        var kept = Marshal.AllocHGlobal(1024);
-        var mapped = MappedBlockBytes() - mappedBefore;
-        var before = ResidentMb();
-        foreach (var block in blocks)
+        try
         {
-            Marshal.FreeHGlobal(block);
+            // 32 MB in such blocks, and one small block after them that stays: carved from an arena, their frees would be
+            // a hole kept resident until a trim; each with a mapping of its own, they are given back when freed.
+            var blocks = new nint[320];
+            var mappedAtStart = MappedBlockBytes();
+            for (var i = 0; i < blocks.Length; i++)
+            {
+                blocks[i] = Marshal.AllocHGlobal(size); // malloc
+                Marshal.Copy(bytes, 0, blocks[i], size);
+            }
+
+            var kept = Marshal.AllocHGlobal(1024);
+            var mapped = MappedBlockBytes() - mappedAtStart;
+            var before = ResidentMb();
+            foreach (var block in blocks)
+            {
+                Marshal.FreeHGlobal(block);
+            }
+
+            var after = ResidentMb();
+            Marshal.FreeHGlobal(kept);
+
+            Assert.Multiple(() =>
+            {
+                Assert.That(mapped, Is.GreaterThanOrEqualTo(blocks.Length * (long)size), "glibc's mallinfo2: the blocks' own mappings");
+                Assert.That(before - after, Is.GreaterThan(24), $"resident {before} MB before the frees, {after} MB after, with no trim");
+            });
         }
-
-        var after = ResidentMb();
-        Marshal.FreeHGlobal(kept);
-
-        Assert.Multiple(() =>
+        finally
         {
-            Assert.That(mapped, Is.GreaterThanOrEqualTo(blocks.Length * (long)bytes.Length), "glibc's mallinfo2: the blocks' own mappings");
-            Assert.That(before - after, Is.GreaterThan(24), $"resident {before} MB before the frees, {after} MB after, with no trim");
-        });
+            fillers.ForEach(Marshal.FreeHGlobal);
+        }
     }
 
     [Test]
@@ -123,7 +152,7 @@ public sealed class Native_heap
             Assert.That($"{HostProcess.JitSlabCacheVariable}={HostProcess.JitSlabCache}", Is.EqualTo(setting), "the tests' and benches' hosts");
             var image = File.ReadAllText(Path.Combine(Repository.Root, "Dockerfile"));
             Assert.That(image[image.LastIndexOf("\nFROM ", StringComparison.Ordinal)..],
-                Does.Match($@"(?m)^ENV (.*\\\n)*\s+{setting} \\$"), "the image's runtime stage, in its ENV");
+                Does.Match($@"(?m)^ENV\s+(?:.*\\\n)*?\s*{setting}(?:\s+\\)?$"), "the image's runtime stage, in its ENV");
             Assert.That(File.ReadAllText(Path.Combine(Repository.Root, "infra", "run.sh")),
                 Does.Contain($"{NativeHeap.JitSlabCacheVariable}=\"${{{NativeHeap.JitSlabCacheVariable}:-{NativeHeap.JitSlabCache}}}\""), "make run");
         });
@@ -132,17 +161,24 @@ public sealed class Native_heap
     [Test]
     public void Should_warn_when_the_worker_was_started_without_the_JITs_cap()
     {
+        const string older = "COMPlus_JitHostMaxSlabCache"; // the runtime reads this name too
         var was = Environment.GetEnvironmentVariable(NativeHeap.JitSlabCacheVariable);
+        var olderWas = Environment.GetEnvironmentVariable(older);
         try
         {
+            Environment.SetEnvironmentVariable(older, null);
             Environment.SetEnvironmentVariable(NativeHeap.JitSlabCacheVariable, null);
             Assert.That(NativeHeap.JitSlabCacheWarning(), Does.Contain($"{NativeHeap.JitSlabCacheVariable}={NativeHeap.JitSlabCache}"));
             Environment.SetEnvironmentVariable(NativeHeap.JitSlabCacheVariable, NativeHeap.JitSlabCache);
             Assert.That(NativeHeap.JitSlabCacheWarning(), Is.Null);
+            Environment.SetEnvironmentVariable(NativeHeap.JitSlabCacheVariable, null);
+            Environment.SetEnvironmentVariable(older, NativeHeap.JitSlabCache);
+            Assert.That(NativeHeap.JitSlabCacheWarning(), Is.Null, "set under the runtime's older prefix");
         }
         finally
         {
             Environment.SetEnvironmentVariable(NativeHeap.JitSlabCacheVariable, was);
+            Environment.SetEnvironmentVariable(older, olderWas);
         }
     }
 

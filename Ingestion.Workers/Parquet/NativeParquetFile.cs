@@ -150,7 +150,8 @@ internal sealed partial class NativeParquetFile : IDisposable
         _ = Task.Delay(TimeSpan.FromMilliseconds(CollectEveryMilliseconds)).ContinueWith(_ =>
         {
             Volatile.Write(ref _owing, 0);
-            if (Interlocked.Read(ref _lastCollect) < Interlocked.Read(ref _owedSince))
+            // Equal: a collection that started in the close's clock tick, before the close (the clock is coarse).
+            if (Interlocked.Read(ref _lastCollect) <= Interlocked.Read(ref _owedSince))
             {
                 CollectManagedHeap(owedIfTooSoon: true);
             }

@@ -161,7 +161,7 @@ public sealed class Native_heap
     [Test]
     public void Should_warn_when_the_worker_was_started_without_the_JITs_cap()
     {
-        const string older = "COMPlus_JitHostMaxSlabCache"; // the runtime reads this name too
+        const string older = NativeHeap.JitSlabCacheOlderVariable;
         var was = Environment.GetEnvironmentVariable(NativeHeap.JitSlabCacheVariable);
         var olderWas = Environment.GetEnvironmentVariable(older);
         try

@@ -52,6 +52,9 @@ internal static partial class NativeHeap
     /// </summary>
     public const string JitSlabCacheVariable = "DOTNET_JitHostMaxSlabCache";
 
+    /// <summary>The same variable under the runtime's older prefix, which it still reads.</summary>
+    public const string JitSlabCacheOlderVariable = "COMPlus_JitHostMaxSlabCache";
+
     /// <summary>The value of <see cref="JitSlabCacheVariable"/> (the runtime reads it as hexadecimal): 1 MiB.</summary>
     public const string JitSlabCache = "0x100000";
 
@@ -61,7 +64,7 @@ internal static partial class NativeHeap
     /// </summary>
     public static string? JitSlabCacheWarning() =>
         string.IsNullOrEmpty(Environment.GetEnvironmentVariable(JitSlabCacheVariable))
-        && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("COMPlus_JitHostMaxSlabCache")) // the runtime's older prefix
+        && string.IsNullOrEmpty(Environment.GetEnvironmentVariable(JitSlabCacheOlderVariable))
         ? $"{JitSlabCacheVariable} is not set: the runtime keeps up to 16 MiB of the JIT's freed memory; start the worker with {JitSlabCacheVariable}={JitSlabCache}, as the image does"
         : null;
 

@@ -134,12 +134,9 @@ internal sealed partial class NativeParquetFile : IDisposable
     private static void Owe(long at)
     {
         // The latest close owed is what the collection must come after.
-        for (var owed = Interlocked.Read(ref _owedSince); owed < at; owed = Interlocked.Read(ref _owedSince))
+        long owed;
+        while ((owed = Interlocked.Read(ref _owedSince)) < at && Interlocked.CompareExchange(ref _owedSince, at, owed) != owed)
         {
-            if (Interlocked.CompareExchange(ref _owedSince, at, owed) == owed)
-            {
-                break;
-            }
         }
 
         if (Interlocked.Exchange(ref _owing, 1) == 1)

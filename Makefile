@@ -10,6 +10,8 @@ WORKERS ?= 1
 CHUNK_BYTES ?= 67108864
 FORMAT ?= csv
 ROW_GROUP_ROWS ?= 100000
+# The bench's workers run upload jobs only (Workers:Jobs), as the workers a deployment gives large files; all: every kind.
+WORKER_JOBS ?= upload
 LINES ?= 100000
 REJECTS ?= 10000
 MINUTES ?= 10
@@ -25,7 +27,7 @@ help:
 	@echo "make pack         Ingestion.Contracts as a NuGet package, into artifacts/"
 	@echo "make accept-contracts  rewrite the pinned contract snapshot after a deliberate, versioned change"
 	@echo "make bench-upload          stream a 2 GB file through the API"
-	@echo "make bench-ingest ROWS=N [WORKERS=N] [CHUNK_BYTES=N] [FORMAT=csv.gz|csv.zst|parquet [ROW_GROUP_ROWS=N]]  load an N-row CSV (or the same rows compressed, or as Parquet) from S3 (in chunks across N workers), compared with psql \\copy"
+	@echo "make bench-ingest ROWS=N [WORKERS=N] [CHUNK_BYTES=N] [FORMAT=csv.gz|csv.zst|parquet [ROW_GROUP_ROWS=N]] [WORKER_JOBS=upload|all]  load an N-row CSV (or the same rows compressed, or as Parquet) from S3 (in chunks across N workers), compared with psql \\copy"
 	@echo "make bench-statement LINES=N  render an N-line statement"
 	@echo "make bench-progress        50 jobs watched by 200 SSE clients: delivery delay percentiles"
 	@echo "make bench-rejects REJECTS=N  N rejected records of 1 MiB each: the worker's peak RSS"
@@ -65,7 +67,7 @@ bench-upload: infra-up build
 	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll upload --bytes 2147483648
 
 bench-ingest: infra-up build
-	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll ingest --rows $(ROWS) --workers $(WORKERS) --chunk-bytes $(CHUNK_BYTES) --format $(FORMAT) --row-group-rows $(ROW_GROUP_ROWS)
+	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll ingest --rows $(ROWS) --workers $(WORKERS) --chunk-bytes $(CHUNK_BYTES) --format $(FORMAT) --row-group-rows $(ROW_GROUP_ROWS) --worker-jobs $(WORKER_JOBS)
 
 bench-statement: infra-up build
 	@$(ENV) dotnet bench/Ingestion.Bench/bin/$(CONFIGURATION)/net10.0/Ingestion.Bench.dll statement --lines $(LINES)

@@ -20,42 +20,81 @@ namespace Ingestion.Workers.Extensions;
 
 public static class WorkersExtensions
 {
-    /// <summary>The job state machines, persisted in PostgreSQL, the consumers that do the work, and the webhook sender.</summary>
+    /// <summary>
+    /// The job state machines, persisted in PostgreSQL, and the consumers that do the work, of the kinds this worker runs
+    /// (<see cref="WorkerJobs"/>, <c>Workers:Jobs</c>); and what every worker runs: the webhook sender, the reaper and
+    /// retention.
+    /// </summary>
     public static WebApplicationBuilder AddIngestionWorkers(this WebApplicationBuilder builder)
     {
+        var jobs = WorkerJobs.Parse(builder.Configuration[WorkerJobs.Setting]);
+        builder.Services.AddSingleton(jobs);
         builder.Services.AddValidatedOptions<UploadProcessingOptions>(UploadProcessingOptions.Section)
             .Validate(o => o.SliceDuration > TimeSpan.Zero && o.SliceDuration < TimeSpan.FromMinutes(25),
                 "Processing:SliceDuration must be positive and well below RabbitMQ's 30-minute consumer timeout.");
-        builder.Services.AddSingleton<UploadProcessor>();
         builder.Services.AddSingleton<JobCancellation>();
         builder.Services.AddSingleton<TenantSlots>();
         builder.Services.AddSingleton<JobWorker>();
-        builder.Services.AddHostedService<SystemFontResolver.Installer>();
         builder.Services.AddHostedService<NativeHeap.Trimmer>();
-        builder.Services.AddSingleton<StatementBuilder>();
-        builder.AddIngestionSyncs();
-        builder.AddIngestionIndexBuilds();
+        if (jobs.Runs(UploadJob.Descriptor))
+        {
+            builder.Services.AddSingleton<UploadProcessor>();
+
+            // What a job submitted on the bus must pass before it exists (JobAcceptance).
+            builder.Services.AddSingleton<ISubmitCheck<SubmitUpload>, UploadSubmitCheck>();
+        }
+
+        if (jobs.Runs(StatementJob.Descriptor))
+        {
+            builder.Services.AddHostedService<SystemFontResolver.Installer>();
+            builder.Services.AddSingleton<StatementBuilder>();
+        }
+
+        if (jobs.Runs(SyncJob.Descriptor))
+        {
+            builder.AddIngestionSyncs();
+        }
+
+        if (jobs.Runs(IndexBuildJob.Descriptor))
+        {
+            builder.AddIngestionIndexBuilds();
+        }
+
         builder.AddIngestionWebhooks();
         builder.Services.AddSingleton<WebhookClient>();
         builder.Services.AddHostedService<WebhookSender>();
         builder.AddIngestionBus(bus =>
         {
-            bus.AddSagaStateMachine<UploadStateMachine, UploadJob>(typeof(UploadStateMachineDefinition)).JobRepository();
-            bus.AddConsumer<ProcessUploadConsumer>(typeof(ProcessUploadConsumerDefinition));
-            bus.AddSagaStateMachine<StatementStateMachine, StatementJob>(typeof(StatementStateMachineDefinition)).JobRepository();
-            bus.AddConsumer<RenderStatementConsumer>(typeof(RenderStatementConsumerDefinition));
-            bus.AddSagaStateMachine<SyncStateMachine, SyncJob>(typeof(SyncStateMachineDefinition)).JobRepository();
-            bus.AddConsumer<RunSyncConsumer>(typeof(RunSyncConsumerDefinition));
-            bus.AddSagaStateMachine<IndexBuildStateMachine, IndexBuildJob>(typeof(IndexBuildStateMachineDefinition)).JobRepository();
-            bus.AddConsumer<BuildIndexConsumer>(typeof(BuildIndexConsumerDefinition));
+            if (jobs.Runs(UploadJob.Descriptor))
+            {
+                bus.AddSagaStateMachine<UploadStateMachine, UploadJob>(typeof(UploadStateMachineDefinition)).JobRepository();
+                bus.AddConsumer<ProcessUploadConsumer>(typeof(ProcessUploadConsumerDefinition));
+            }
+
+            if (jobs.Runs(StatementJob.Descriptor))
+            {
+                bus.AddSagaStateMachine<StatementStateMachine, StatementJob>(typeof(StatementStateMachineDefinition)).JobRepository();
+                bus.AddConsumer<RenderStatementConsumer>(typeof(RenderStatementConsumerDefinition));
+            }
+
+            if (jobs.Runs(SyncJob.Descriptor))
+            {
+                bus.AddSagaStateMachine<SyncStateMachine, SyncJob>(typeof(SyncStateMachineDefinition)).JobRepository();
+                bus.AddConsumer<RunSyncConsumer>(typeof(RunSyncConsumerDefinition));
+            }
+
+            if (jobs.Runs(IndexBuildJob.Descriptor))
+            {
+                bus.AddSagaStateMachine<IndexBuildStateMachine, IndexBuildJob>(typeof(IndexBuildStateMachineDefinition)).JobRepository();
+                bus.AddConsumer<BuildIndexConsumer>(typeof(BuildIndexConsumerDefinition));
+            }
         });
+
+        // Every kind's, whatever this worker runs: the reaper sends any kind's work again, to that kind's workers.
         builder.Services.AddSingleton<JobWork>(UploadStateMachine.Work);
         builder.Services.AddSingleton<JobWork>(StatementStateMachine.Work);
         builder.Services.AddSingleton<JobWork>(SyncStateMachine.Work);
         builder.Services.AddSingleton<JobWork>(IndexBuildStateMachine.Work);
-
-        // What a job submitted on the bus must pass before it exists (JobAcceptance).
-        builder.Services.AddSingleton<ISubmitCheck<SubmitUpload>, UploadSubmitCheck>();
 
         builder.AddIngestionRetention();
         builder.AddIngestionReaper();

@@ -21,7 +21,12 @@ internal static class IngestBench
     /// <summary>The workers' <c>Processing:ChunkBytes</c> when the bench does not set it (their default, 64 MiB).</summary>
     private const long WorkersChunkBytes = 64L << 20;
 
-    public static async Task RunAsync(long rows, int workerCount, long? chunkBytes, string format, int rowGroupRows = 100_000)
+    /// <param name="workerJobs">
+    /// The workers' <c>Workers:Jobs</c>: <c>upload</c>, as a deployment runs the workers that take large files, or
+    /// <c>all</c> (every kind of job on every worker, the setting's default), or any list of kinds.
+    /// </param>
+    public static async Task RunAsync(long rows, int workerCount, long? chunkBytes, string format, int rowGroupRows = 100_000,
+        string workerJobs = "upload")
     {
         if (format is not ("csv" or "csv.gz" or "csv.zst" or "parquet"))
         {
@@ -38,6 +43,11 @@ internal static class IngestBench
         if (chunkBytes is { } size)
         {
             settings["Processing__ChunkBytes"] = size.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        if (workerJobs != "all")
+        {
+            settings["Workers__Jobs"] = workerJobs;
         }
 
         var workers = await HostProcess.StartWorkersAsync("bench-worker", workerCount, settings);
@@ -129,7 +139,7 @@ internal static class IngestBench
         }
 
         var groups = format == "parquet" ? $" row_group_rows={rowGroupRows}" : "";
-        Console.WriteLine($"ingest format={format}{groups} object_bytes={objectBytes} rows={rows} workers={workerCount} chunks={Math.Max(1, chunks)} seconds={Bench.F(ours)} rows_per_s={Bench.F(rows / ours, 0)} ratio_vs_psql_copy={Bench.F(psql / ours)} worker_peak_rss_mb={Bench.F(rss, 1)}");
+        Console.WriteLine($"ingest format={format}{groups} object_bytes={objectBytes} rows={rows} workers={workerCount} worker_jobs={workerJobs} chunks={Math.Max(1, chunks)} seconds={Bench.F(ours)} rows_per_s={Bench.F(rows / ours, 0)} ratio_vs_psql_copy={Bench.F(psql / ours)} worker_peak_rss_mb={Bench.F(rss, 1)}");
         Bench.Log($"reference: psql \\copy {Bench.F(psql)} s ({Bench.F(rows / psql, 0)} rows/s)");
     }
 

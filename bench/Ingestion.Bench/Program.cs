@@ -23,7 +23,7 @@ switch (command)
     case "ingest":
         await IngestBench.RunAsync(options.Long("rows", 5_000_000), (int)options.Long("workers", 1),
             options.Long("chunk-bytes", 0) is > 0 and var chunkBytes ? chunkBytes : null, options.String("format", "csv"),
-            (int)options.Long("row-group-rows", 100_000));
+            (int)options.Long("row-group-rows", 100_000), options.String("worker-jobs", "upload"));
         break;
     case "statement":
         await StatementBench.RunAsync(options.Long("lines", 100_000));

@@ -200,7 +200,9 @@ public sealed class When_an_index_build_outlives_its_message
         {
             jobId = await AddIndexAsync(acme, name, "price");
             await WaitUntilAsync(async () => await BuildingAsync(deployment, jobId), "the build runs on its recorded backend");
-            Assert.That(await IndexesAsync(deployment, name, index), Is.EqualTo((0L, 1L)), "the waiting build made its INVALID index");
+
+            // The backend shows its build (pg_stat_progress_create_index) before the transaction that makes the INVALID index commits.
+            await WaitUntilAsync(async () => await IndexesAsync(deployment, name, index) == (0L, 1L), "the waiting build made its INVALID index");
 
             using (var cancel = await acme.PostAsync($"/v1/jobs/{jobId}/cancel", null))
             {

@@ -133,6 +133,8 @@ public sealed class HostProcess : IAsyncDisposable
         {
             if (_process.HasExited)
             {
+                // Its last lines may still be in the pipes: waiting for the exit also waits for the output's end.
+                _process.WaitForExit();
                 throw new InvalidOperationException($"{Name} exited with {_process.ExitCode}:\n{Tail()}");
             }
 

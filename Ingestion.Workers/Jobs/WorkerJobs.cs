@@ -7,9 +7,11 @@ namespace Ingestion.Workers.Jobs;
 /// <c>statement,sync</c>), every kind when unset. A worker consumes only its kinds' queues and holds only their code
 /// and memory (a statement's fonts, a sync's HTTP clients), so that loads can run on workers of their own, sized and
 /// scaled for them. What keeps the job layer going runs on every worker whatever it names: the reaper (it sends any
-/// kind's work again), retention, webhooks and the outbox relay. A kind that no running worker names waits: its
-/// commands stay in the outbox (RabbitMQ refuses them until a worker of the kind declares its queues), its jobs stay
-/// queued, and both move once such a worker starts.
+/// kind's work again), retention, webhooks and the outbox relay. A kind that no running worker names waits, its jobs
+/// in the kind's waiting state, and moves once such a worker starts. Its commands wait in the outbox while no worker of
+/// the kind has ever declared its queues on the broker (RabbitMQ refuses them; the reaper leaves such a job alone), or
+/// in its queue when one has (the reaper then sends the work again every <c>Reaper:StaleAfter</c>, copies that a worker
+/// steps aside from). A sync schedule fires only while a worker runs syncs: a slot that passes with none is skipped.
 /// </summary>
 public sealed class WorkerJobs
 {

@@ -17,7 +17,10 @@ namespace Ingestion.Workers.Reaper;
 /// change or heartbeat for <c>Reaper:StaleAfter</c>, whose lock nobody holds, gets its work
 /// command in the outbox again, with an audit row (actor <c>reaper</c>) and a heartbeat so it is
 /// not sent again before another <c>StaleAfter</c>. A copy too many is harmless: the job's lock
-/// lets one worker at a time work, and a finished job's command does nothing.
+/// lets one worker at a time work, and a finished job's command does nothing. A job with a command
+/// still in the outbox is left alone: its work is on its way (RabbitMQ refuses a command to a kind
+/// no worker has declared queues for, see <see cref="Jobs.WorkerJobs"/>, and a sync may be parked
+/// until a time), and another copy would wait behind it.
 /// </summary>
 public sealed partial class JobReaper(
     NpgsqlDataSource dataSource,
@@ -32,6 +35,7 @@ public sealed partial class JobReaper(
         select {JobRows.Columns} from ingestion.jobs
         where kind = @kind and current_state = any(@states)
           and greatest(updated_at, heartbeat_at) < now() - @stale
+          and not exists (select 1 from ingestion.outbox o where o.destination is not null and o.body->>'jobId' = jobs.job_id::text)
         order by greatest(updated_at, heartbeat_at)
         limit @limit
         for update skip locked

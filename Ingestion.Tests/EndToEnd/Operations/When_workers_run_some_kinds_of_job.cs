@@ -7,7 +7,8 @@ namespace Ingestion.Tests.EndToEnd.Operations;
 /// <summary>
 /// A deployment that gives loads workers of their own (<c>Workers:Jobs=upload</c>) and statements others: each worker
 /// takes only its kinds' work; a kind no running worker takes waits, its command in the outbox and its job waiting for a worker, with
-/// nothing lost; and it runs once a worker of its kind starts.
+/// nothing lost (and the reaper, which would find it stale every 2 s here, adds no copies); and it runs once a worker of
+/// its kind starts.
 /// </summary>
 public sealed class When_workers_run_some_kinds_of_job
 {
@@ -19,6 +20,8 @@ public sealed class When_workers_run_some_kinds_of_job
         await using var stack = await Deployment.StartAsync(TestRun.Servers, "kinds", new Dictionary<string, string>
         {
             ["Workers__Jobs"] = "upload",
+            ["Reaper__Period"] = "00:00:01",
+            ["Reaper__StaleAfter"] = "00:00:02",
         });
         using var acme = stack.Client(Keys.Acme);
         var load = await acme.WaitForJobEndAsync(await acme.StartUploadAsync("transactions", new TestCsv().Transactions(300, _account)));
@@ -29,16 +32,21 @@ public sealed class When_workers_run_some_kinds_of_job
         // it stays in the outbox, to be sent again; the job stays where a statement waits for a worker.
         var statement = await When_a_statement_is_requested.RequestAsync(acme, new { accountId = _account, from = "2026-01-01", to = "2026-03-31" });
         var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (await stack.Sandbox.ScalarAsync<int?>("select max(returned) from ingestion.outbox where body->>'jobId' = @id",
-                   ("id", statement.ToString())) is not > 0)
+        while (await stack.Sandbox.ScalarAsync<int?>(
+                   "select max(returned) from ingestion.outbox where destination is not null and body->>'jobId' = @id",
+                   ("id", statement.ToString())) is not > 2)
         {
-            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the statement's command was not refused by RabbitMQ within 60 s");
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the statement's command was not refused by RabbitMQ three times within 60 s");
             await Task.Delay(100);
         }
 
         var waiting = await acme.GetJsonAsync($"/v1/jobs/{statement}");
         Assert.That(waiting["status"]!.GetValue<string>(), Is.EqualTo("requested"), waiting.ToJsonString());
         Assert.That(stack.Workers[0].Log(), Does.Contain("Jobs: runs upload (Workers:Jobs)"));
+        Assert.That(await stack.Sandbox.ScalarAsync<long>("select count(*) from ingestion.outbox where destination is not null and body->>'jobId' = @id",
+            ("id", statement.ToString())), Is.EqualTo(1), "one command waits; the reaper sent no other");
+        Assert.That(await stack.Sandbox.ScalarAsync<long>("select count(*) from ingestion.job_events where job_id = @id and actor = 'reaper'",
+            ("id", statement)), Is.Zero, "the reaper left the waiting job alone");
 
         await stack.StartWorkerAsync(new Dictionary<string, string> { ["Workers__Jobs"] = "statement" });
         var ready = await acme.WaitForJobEndAsync(statement, 120);
@@ -47,7 +55,7 @@ public sealed class When_workers_run_some_kinds_of_job
         var (pdf, _) = await Pdfs.DownloadAsync(acme, statement);
         Assert.That(string.Join('\n', Pdfs.Pages(pdf)), Does.Contain(_account.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         Assert.That(stack.Workers[1].Log(), Does.Contain("Jobs: runs statement (Workers:Jobs)"));
-        Assert.That(await stack.Sandbox.ScalarAsync<long>("select count(*) from ingestion.outbox where body->>'jobId' = @id",
+        Assert.That(await stack.Sandbox.ScalarAsync<long>("select count(*) from ingestion.outbox where destination is not null and body->>'jobId' = @id",
             ("id", statement.ToString())), Is.Zero, "the command left the outbox once it was sent");
     }
 

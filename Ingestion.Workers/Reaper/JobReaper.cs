@@ -18,9 +18,9 @@ namespace Ingestion.Workers.Reaper;
 /// command in the outbox again, with an audit row (actor <c>reaper</c>) and a heartbeat so it is
 /// not sent again before another <c>StaleAfter</c>. A copy too many is harmless: the job's lock
 /// lets one worker at a time work, and a finished job's command does nothing. A job with a command
-/// still in the outbox is left alone: its work is on its way (RabbitMQ refuses a command to a kind
-/// no worker has declared queues for, see <see cref="Jobs.WorkerJobs"/>, and a sync may be parked
-/// until a time), and another copy would wait behind it.
+/// still in the outbox is left alone (migration 0039 indexes the lookup): its work is already on its
+/// way, refused by RabbitMQ until a worker of its kind declares its queues (<see cref="Jobs.WorkerJobs"/>),
+/// or set for a time, as a parked sync's next turn; a copy would wait behind it, or start that turn early.
 /// </summary>
 public sealed partial class JobReaper(
     NpgsqlDataSource dataSource,

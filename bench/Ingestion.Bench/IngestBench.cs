@@ -45,7 +45,7 @@ internal static class IngestBench
             settings["Processing__ChunkBytes"] = size.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
-        if (workerJobs != "all")
+        if (!workerJobs.Equals("all", StringComparison.OrdinalIgnoreCase))
         {
             settings["Workers__Jobs"] = workerJobs;
         }

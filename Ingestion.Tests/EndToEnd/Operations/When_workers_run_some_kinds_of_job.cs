@@ -60,7 +60,7 @@ public sealed class When_workers_run_some_kinds_of_job
     }
 
     [Test]
-    public async Task Should_refuse_to_start_a_worker_that_names_no_kind_of_job()
+    public async Task Should_refuse_to_start_a_worker_that_names_a_kind_that_does_not_exist()
     {
         await using var stack = await Deployment.StartAsync(TestRun.Servers, "nokind", workers: 0);
 

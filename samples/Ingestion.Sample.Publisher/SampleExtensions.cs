@@ -55,7 +55,8 @@ public static class SampleExtensions
             bus.AddConsumer<JobOutcomeConsumer>();
 
             // Published: the service's queues are bound to the commands' exchanges, so the caller needs
-            // no queue names. The answer is JobAccepted, or a fault the client throws; not a timeout.
+            // no queue names. The answer is JobAccepted, or a fault the client throws; a timeout only on a broker
+            // where no worker of the job's kind has started yet (nothing is bound to the exchange, so RabbitMQ drops it).
             bus.AddRequestClient<SubmitUpload>(RequestTimeout.After(s: 30));
             bus.AddRequestClient<BuildStatement>(RequestTimeout.After(s: 30));
             bus.UsingRabbitMq((context, rabbit) =>

@@ -236,6 +236,33 @@ public sealed class Parquet_files
     }
 
     [Test]
+    public async Task Should_reject_a_decimal_with_more_places_or_more_whole_digits_than_its_numeric_column_takes()
+    {
+        // numeric(3,2) holds less than 10 in magnitude; the file's DECIMAL(12,3) values are n + 0.25 (row 2: 2.125), every fifth null.
+        var dataset = new DatasetDefinition("small", [
+            new DatasetColumn("order_id", ColumnType.Uuid, Required: true),
+            new DatasetColumn("total", ColumnType.Numeric(3, 2), Required: false),
+        ], []);
+        await using var file = await WriteAsync(groups: 2, rowsPerGroup: 6, new DataField<Guid>("order_id"), new DecimalDataField("total", 12, 3, isNullable: true));
+        var (records, _) = await ParquetRecords.OpenAsync(file, dataset, CsvDialect.Default, CancellationToken.None);
+        await using var _1 = records;
+
+        var problems = new List<(long, RowProblem?)>();
+        while (records!.Read())
+        {
+            problems.Add((records.RowNumber, records.Check()));
+        }
+
+        Assert.That(problems.Where(p => p.Item2 is not null), Is.EqualTo(new (long, RowProblem?)[]
+        {
+            (2, new RowProblem("total", "has more than 2 decimal places: 2.125 (row group 1, row 2)")),
+            (11, new RowProblem("total", "is too large for numeric(3,2): 11.250 (row group 2, row 5)")),
+            (12, new RowProblem("total", "is too large for numeric(3,2): 12.250 (row group 2, row 6)")),
+        }));
+        Assert.That(problems, Has.Count.EqualTo(12), "the other nine rows, 9.250 and the nulls among them, fit");
+    }
+
+    [Test]
     public async Task Should_reject_a_physical_value_its_parquet_type_does_not_hold_naming_the_row_and_load_the_others()
     {
         // Raw physical values, as a writer other than Arrow's may leave them: an INT_8 of 200 (was wrapped to -56), a DATE

@@ -193,13 +193,15 @@ internal abstract class ParquetCell(DatasetColumn column, DataField field)
     /// </summary>
     protected string? FitNumeric(decimal value)
     {
+        // Per value, so the cheap tests first (a profile of the bench's Parquet load had this at 3 % of the worker's
+        // samples): a value with no more places than the column's is what rounding to them gives back.
         var type = Column.Type;
-        if (type.Scale is { } scale && decimal.Round(value, scale) != value)
+        if (type.Scale is { } scale && value.Scale > scale && decimal.Round(value, scale) != value)
         {
             return $"has more than {scale} decimal place{(scale == 1 ? "" : "s")}: {value.ToString(CultureInfo.InvariantCulture)}";
         }
 
-        if (type.Precision is { } p && p - (type.Scale ?? 0) <= 28 && Math.Abs(value) >= Pow10(p - (type.Scale ?? 0)))
+        if (type.Precision is { } p && p - (type.Scale ?? 0) is var digits and >= 0 and <= 28 && Math.Abs(value) >= PowersOf10[digits])
         {
             return $"is too large for {type.ToSql()}: {value.ToString(CultureInfo.InvariantCulture)}";
         }
@@ -207,16 +209,9 @@ internal abstract class ParquetCell(DatasetColumn column, DataField field)
         return null;
     }
 
-    private static decimal Pow10(int exponent)
-    {
-        var result = 1m;
-        for (var i = 0; i < exponent; i++)
-        {
-            result *= 10;
-        }
-
-        return result;
-    }
+    /// <summary>10^0 to 10^28, the largest a decimal holds.</summary>
+    private static readonly decimal[] PowersOf10 = Enumerable.Range(0, 29)
+        .Select(e => Enumerable.Repeat(10m, e).Aggregate(1m, (power, ten) => power * ten)).ToArray();
 }
 
 /// <summary>

@@ -39,6 +39,23 @@ public sealed class Csv_dialects
             Does.StartWith("is not a number written with digits grouped by '.' with ',' before decimals"));
     }
 
+    [TestCase("1.5", null)]
+    [TestCase("-0.000000000000000000000000001", null)]
+    [TestCase("9999999999.5", null)]
+    [TestCase("12345678901.5", "is too large for numeric(40,30): \"12345678901.5\"")]
+    public void Should_check_a_numeric_column_with_more_places_than_a_decimal_holds_without_failing(string field, string? problem)
+    {
+        // numeric(40,30): PostgreSQL holds 30 places, a .NET decimal at most 28, and decimal.Round refuses more than 28.
+        var values = new RowValues(1);
+        var codec = DialectCodecs.For(new DatasetColumn("rate", ColumnType.Numeric(40, 30), false), CsvDialect.Default);
+
+        Assert.That(codec.Parse(Encoding.UTF8.GetBytes(field), values, 0), Is.EqualTo(problem));
+        if (problem is null)
+        {
+            Assert.That(values.Decimals[0], Is.EqualTo(decimal.Parse(field, System.Globalization.CultureInfo.InvariantCulture)));
+        }
+    }
+
     [Test]
     public void Should_leave_plain_columns_to_the_plain_codecs_in_the_default_dialect()
     {

@@ -150,7 +150,9 @@ internal sealed class NumericCodec(ColumnType type) : ColumnCodec(type)
             return $"is not a number: {Utf8Fields.Quote(field)}";
         }
 
-        if (Type.Scale is { } scale && decimal.Round(value, scale) != value)
+        // Only a value with more places than the column's can lose any to rounding (and decimal.Round takes at most 28:
+        // a numeric(40,30) column's values, which have fewer, are not rounded at all).
+        if (Type.Scale is { } scale && value.Scale > scale && decimal.Round(value, scale) != value)
         {
             return $"has more than {scale} decimal place{(scale == 1 ? "" : "s")}: {Utf8Fields.Quote(field)}";
         }

@@ -44,6 +44,9 @@ public static class JobKinds
     public static JobKind Of(JobState job) => Of(job.GetType());
 
     /// <summary>The kinds' names for a person: <c>upload or statement</c>.</summary>
-    public static string Names(string conjunction) =>
-        All.Count == 1 ? All[0].Name : $"{string.Join(", ", All.SkipLast(1).Select(k => k.Name))} {conjunction} {All[^1].Name}";
+    public static string Names(string conjunction) => Names(All, conjunction);
+
+    /// <summary>Some kinds' names for a person: <c>upload</c>, or <c>upload and statement</c>.</summary>
+    public static string Names(IReadOnlyList<JobKind> kinds, string conjunction) =>
+        kinds.Count == 1 ? kinds[0].Name : $"{string.Join(", ", kinds.SkipLast(1).Select(k => k.Name))} {conjunction} {kinds[^1].Name}";
 }

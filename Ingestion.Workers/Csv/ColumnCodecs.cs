@@ -135,13 +135,11 @@ internal sealed class IntegerCodec(ColumnType type, long min, long max) : Column
 
 /// <summary>
 /// numeric(p,s): a value with more decimals than s is refused rather than rounded, since
-/// silently rounding amounts is worse than asking for a corrected file.
+/// silently rounding amounts is worse than asking for a corrected file (<see cref="NumericFit"/>).
 /// </summary>
 internal sealed class NumericCodec(ColumnType type) : ColumnCodec(type)
 {
-    private readonly decimal? _limit = type.Precision is { } p && p - (type.Scale ?? 0) <= 28
-        ? Pow10(p - (type.Scale ?? 0))
-        : null;
+    private readonly NumericFit _fit = new(type);
 
     public override string? Parse(ReadOnlySpan<byte> field, RowValues values, int slot)
     {
@@ -150,16 +148,9 @@ internal sealed class NumericCodec(ColumnType type) : ColumnCodec(type)
             return $"is not a number: {Utf8Fields.Quote(field)}";
         }
 
-        // Only a value with more places than the column's can lose any to rounding (and decimal.Round takes at most 28:
-        // a numeric(40,30) column's values, which have fewer, are not rounded at all).
-        if (Type.Scale is { } scale && value.Scale > scale && decimal.Round(value, scale) != value)
+        if (!_fit.Fits(value))
         {
-            return $"has more than {scale} decimal place{(scale == 1 ? "" : "s")}: {Utf8Fields.Quote(field)}";
-        }
-
-        if (_limit is { } limit && Math.Abs(value) >= limit)
-        {
-            return $"is too large for {Type.ToSql()}: {Utf8Fields.Quote(field)}";
+            return _fit.Reason(value, Utf8Fields.Quote(field));
         }
 
         values.Decimals[slot] = value;
@@ -171,6 +162,30 @@ internal sealed class NumericCodec(ColumnType type) : ColumnCodec(type)
 
     public override void Write(NpgsqlBinaryImporter importer, ReadOnlySpan<byte> field, RowValues values, int slot) =>
         importer.Write(values.Decimals[slot], NpgsqlDbType.Numeric);
+}
+
+/// <summary>
+/// Whether an exact decimal fits numeric(p,s), for every format's reader (the text codecs, Parquet's cells): never
+/// rounded, never more than p - s whole digits. <see cref="Fits"/> runs per value, so its cheap test comes first: only
+/// a value with more places than the column's can lose any to rounding (and <c>decimal.Round</c> takes at most 28, so a
+/// numeric(40,30) column's values, which have fewer, are never rounded). The reason, with the value as the caller shows
+/// it, is written only for a reject.
+/// </summary>
+internal sealed class NumericFit(ColumnType type)
+{
+    private readonly decimal? _limit = type.Precision is { } p && p - (type.Scale ?? 0) is var digits and >= 0 and <= 28
+        ? Pow10(digits)
+        : null;
+
+    public bool Fits(decimal value) => !LosesPlaces(value) && !(_limit is { } limit && Math.Abs(value) >= limit);
+
+    /// <summary>Why a value that does not fit does not, naming it as <paramref name="shown"/>.</summary>
+    public string Reason(decimal value, string shown) =>
+        type.Scale is { } scale && LosesPlaces(value)
+            ? $"has more than {scale} decimal place{(scale == 1 ? "" : "s")}: {shown}"
+            : $"is too large for {type.ToSql()}: {shown}";
+
+    private bool LosesPlaces(decimal value) => type.Scale is { } scale && value.Scale > scale && decimal.Round(value, scale) != value;
 
     private static decimal Pow10(int exponent)
     {

@@ -15,6 +15,7 @@ using Ingestion.Workers.StateMachines;
 using Ingestion.Workers.Syncs;
 using Ingestion.Workers.Uploads;
 using Ingestion.Workers.Webhooks;
+using MassTransit;
 
 namespace Ingestion.Workers.Extensions;
 
@@ -65,29 +66,14 @@ public static class WorkersExtensions
         builder.Services.AddHostedService<WebhookSender>();
         builder.AddIngestionBus(bus =>
         {
-            if (jobs.Runs(UploadJob.Descriptor))
-            {
-                bus.AddSagaStateMachine<UploadStateMachine, UploadJob>(typeof(UploadStateMachineDefinition)).JobRepository();
-                bus.AddConsumer<ProcessUploadConsumer>(typeof(ProcessUploadConsumerDefinition));
-            }
-
-            if (jobs.Runs(StatementJob.Descriptor))
-            {
-                bus.AddSagaStateMachine<StatementStateMachine, StatementJob>(typeof(StatementStateMachineDefinition)).JobRepository();
-                bus.AddConsumer<RenderStatementConsumer>(typeof(RenderStatementConsumerDefinition));
-            }
-
-            if (jobs.Runs(SyncJob.Descriptor))
-            {
-                bus.AddSagaStateMachine<SyncStateMachine, SyncJob>(typeof(SyncStateMachineDefinition)).JobRepository();
-                bus.AddConsumer<RunSyncConsumer>(typeof(RunSyncConsumerDefinition));
-            }
-
-            if (jobs.Runs(IndexBuildJob.Descriptor))
-            {
-                bus.AddSagaStateMachine<IndexBuildStateMachine, IndexBuildJob>(typeof(IndexBuildStateMachineDefinition)).JobRepository();
-                bus.AddConsumer<BuildIndexConsumer>(typeof(BuildIndexConsumerDefinition));
-            }
+            bus.AddJobKind<UploadStateMachine, UploadJob, ProcessUploadConsumer>(jobs,
+                typeof(UploadStateMachineDefinition), typeof(ProcessUploadConsumerDefinition));
+            bus.AddJobKind<StatementStateMachine, StatementJob, RenderStatementConsumer>(jobs,
+                typeof(StatementStateMachineDefinition), typeof(RenderStatementConsumerDefinition));
+            bus.AddJobKind<SyncStateMachine, SyncJob, RunSyncConsumer>(jobs,
+                typeof(SyncStateMachineDefinition), typeof(RunSyncConsumerDefinition));
+            bus.AddJobKind<IndexBuildStateMachine, IndexBuildJob, BuildIndexConsumer>(jobs,
+                typeof(IndexBuildStateMachineDefinition), typeof(BuildIndexConsumerDefinition));
         });
 
         // Every kind's, whatever this worker runs: the reaper sends any kind's work again, to that kind's workers.
@@ -99,6 +85,25 @@ public static class WorkersExtensions
         builder.AddIngestionRetention();
         builder.AddIngestionReaper();
         return builder;
+    }
+
+    /// <summary>
+    /// A kind's state machine, persisted in <c>ingestion.jobs</c>, and the consumer that does its work, on a worker that
+    /// runs the kind (<see cref="WorkerJobs"/>); nothing on one that does not, so it neither declares nor consumes their queues.
+    /// </summary>
+    private static void AddJobKind<TStateMachine, TJob, TConsumer>(this IBusRegistrationConfigurator bus, WorkerJobs jobs,
+        Type stateMachineDefinition, Type consumerDefinition)
+        where TStateMachine : class, SagaStateMachine<TJob>
+        where TJob : JobState
+        where TConsumer : class, IConsumer
+    {
+        if (!jobs.Runs(JobKinds.Of(typeof(TJob))))
+        {
+            return;
+        }
+
+        bus.AddSagaStateMachine<TStateMachine, TJob>(stateMachineDefinition).JobRepository();
+        bus.AddConsumer<TConsumer>(consumerDefinition);
     }
 
     /// <summary>The recurring search for stranded jobs, whose work it sends again.</summary>

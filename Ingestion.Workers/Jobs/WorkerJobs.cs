@@ -54,8 +54,7 @@ public sealed class WorkerJobs
     public bool Runs(JobKind kind) => Kinds.Contains(kind);
 
     /// <summary>For the log: <c>upload</c>, or <c>upload and statement</c>.</summary>
-    public override string ToString() =>
-        Kinds.Count == 1 ? Kinds[0].Name : $"{string.Join(", ", Kinds.SkipLast(1).Select(k => k.Name))} and {Kinds[^1].Name}";
+    public override string ToString() => JobKinds.Names(Kinds, "and");
 
     private static bool Matches(JobKind kind, string name) => string.Equals(kind.Name, name, StringComparison.OrdinalIgnoreCase);
 }

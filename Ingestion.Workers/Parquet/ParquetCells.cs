@@ -30,6 +30,8 @@ internal abstract class ParquetCell(DatasetColumn column, DataField field)
     /// </summary>
     public const int BatchRows = 4096;
 
+    private readonly NumericFit _numeric = new(column.Type);
+
     public DatasetColumn Column { get; } = column;
 
     public DataField Field { get; } = field;
@@ -188,31 +190,11 @@ internal abstract class ParquetCell(DatasetColumn column, DataField field)
     };
 
     /// <summary>
-    /// Whether an exact decimal fits numeric(p,s): never rounded (as the CSV codec), never wider than p digits. The value
-    /// is written out only for the reason of a reject: a string per row would be most of a load's garbage.
+    /// Whether an exact decimal fits numeric(p,s), as the text codecs judge it (<see cref="NumericFit"/>). The value is
+    /// written out only for the reason of a reject: a string per row would be most of a load's garbage.
     /// </summary>
-    protected string? FitNumeric(decimal value)
-    {
-        // Per value, so the cheap tests first (a profile of the bench's Parquet load had this at 3 % of the worker's
-        // samples): a value with no more places than the column's is what rounding to them gives back (and
-        // decimal.Round takes at most 28: a numeric(40,30) column's values, which have fewer, are not rounded at all).
-        var type = Column.Type;
-        if (type.Scale is { } scale && value.Scale > scale && decimal.Round(value, scale) != value)
-        {
-            return $"has more than {scale} decimal place{(scale == 1 ? "" : "s")}: {value.ToString(CultureInfo.InvariantCulture)}";
-        }
-
-        if (type.Precision is { } p && p - (type.Scale ?? 0) is var digits and >= 0 and <= 28 && Math.Abs(value) >= PowersOf10[digits])
-        {
-            return $"is too large for {type.ToSql()}: {value.ToString(CultureInfo.InvariantCulture)}";
-        }
-
-        return null;
-    }
-
-    /// <summary>10^0 to 10^28, the largest a decimal holds.</summary>
-    private static readonly decimal[] PowersOf10 = Enumerable.Range(0, 29)
-        .Select(e => Enumerable.Repeat(10m, e).Aggregate(1m, (power, ten) => power * ten)).ToArray();
+    protected string? FitNumeric(decimal value) =>
+        _numeric.Fits(value) ? null : _numeric.Reason(value, value.ToString(CultureInfo.InvariantCulture));
 }
 
 /// <summary>

@@ -46,6 +46,7 @@ public sealed class Released_migrations
         ["0036_converted_uploads"] = "e04cb1d96aeb8383cfbec8dfcd5bf173058670bd916e15d0461cc95bea3b896e",
         ["0037_compressed_chunks"] = "5ee9e6e9791afb0d9f09084170e52e803dbdf99438ac12a87f4a584dfa92dc47",
         ["0038_utf16_json_lines"] = "04ef21fa985132cabbe98053233a9812abfc3321dbbc301fef82c6655325ef59",
+        ["0039_outbox_job_commands"] = "da1ac5cf86ea6f7ccee3d44d82ac26ea3c551c914f67cb889848bf5e25a19763",
     };
 
     [Test]

@@ -1,4 +1,5 @@
 using Ingestion.Platform.Datasets;
+using Ingestion.Workers.Copy;
 using Ingestion.Workers.Csv;
 using Ingestion.Workers.Parquet;
 using System.Reflection;
@@ -159,12 +160,26 @@ public sealed class Parquet_files
         await using var _1 = records;
         var group = records!.Work / 5; // the five groups are alike: 4 uuids and 4 integers each
 
-        Assert.That(records.CutAfter(0, 1), Is.EqualTo(4), "at least one whole row group per chunk");
-        Assert.That(records.CutAfter(0, group * 2), Is.EqualTo(8));
-        Assert.That(records.CutAfter(0, group * 2 + 1), Is.EqualTo(12), "a chunk ends only where a row group starts");
-        Assert.That(records.CutAfter(8, group * 2), Is.EqualTo(16));
-        Assert.That(records.CutAfter(12, group * 2), Is.Null, "the chunk that reaches the last row group runs to the end");
-        Assert.That(records.CutAfter(0, records.Work), Is.Null);
+        Assert.That(records.CutAfter(0, new ChunkSizing(1, 1)), Is.EqualTo(4), "at least one whole row group per chunk");
+
+        // Two groups' work a chunk: three chunks, cut at the row-group starts nearest a third and two thirds of the work.
+        var thirds = new ChunkSizing(group * 2, 1);
+        Assert.That(records.CutAfter(0, thirds), Is.EqualTo(8));
+        Assert.That(records.CutAfter(8, thirds), Is.EqualTo(12), "groups 2, 1, 2: not 2, 2 and a last chunk of 1");
+        Assert.That(records.CutAfter(12, thirds), Is.Null, "the chunk that reaches the last row group runs to the end");
+        Assert.That(records.CutAfter(0, new ChunkSizing(group * 2 + 1, 1)), Is.EqualTo(8), "a chunk ends only where a row group starts");
+        Assert.That(records.CutAfter(5, thirds), Is.EqualTo(8), "a scan resumed anywhere cuts where the first one did");
+
+        // Two in flight: the three chunks become four, so that the last two load side by side.
+        var pairs = new ChunkSizing(group * 2, 2);
+        var cuts = new List<long>();
+        for (long? at = 0; at is { } from && records.CutAfter(from, pairs) is { } cut; at = cut)
+        {
+            cuts.Add(cut);
+        }
+
+        Assert.That(cuts, Is.EqualTo(new long[] { 4, 8, 16 }), "groups 1, 1, 2, 1: the starts nearest each quarter of the work");
+        Assert.That(records.CutAfter(0, new ChunkSizing(records.Work, 2)), Is.Null, "a file within one chunk's work is one chunk");
     }
 
     [Test]
@@ -176,8 +191,8 @@ public sealed class Parquet_files
         await using var _1 = records;
 
         Assert.That(records!.RowGroupCount, Is.EqualTo(4));
-        Assert.That(records.CutAfter(0, 1), Is.EqualTo(4), "the second group starts a chunk");
-        Assert.That(records.CutAfter(4, 1), Is.Null, "after the second group only empty ones: no chunk of no rows");
+        Assert.That(records.CutAfter(0, new ChunkSizing(1, 1)), Is.EqualTo(4), "the second group starts a chunk");
+        Assert.That(records.CutAfter(4, new ChunkSizing(1, 1)), Is.Null, "after the second group only empty ones: no chunk of no rows");
     }
 
     [Test]
@@ -190,9 +205,10 @@ public sealed class Parquet_files
         await using var _1 = records;
 
         Assert.That(records!.RowGroupCount, Is.EqualTo(5));
-        Assert.That(records.CutAfter(0, 1), Is.EqualTo(4));
-        Assert.That(records.CutAfter(4, 1), Is.EqualTo(8), "the empty group is no chunk of its own");
-        Assert.That(records.CutAfter(8, 1), Is.Null, "the chunk that reaches the last row group runs to the end");
+        var everyGroup = new ChunkSizing(1, 1);
+        Assert.That(records.CutAfter(0, everyGroup), Is.EqualTo(4));
+        Assert.That(records.CutAfter(4, everyGroup), Is.EqualTo(8), "the empty group is no chunk of its own");
+        Assert.That(records.CutAfter(8, everyGroup), Is.Null, "the chunk that reaches the last row group runs to the end");
 
         // Each chunk starts after the rows before it, across the empty group, at its first row.
         var seen = new List<(long Row, long Id)>();

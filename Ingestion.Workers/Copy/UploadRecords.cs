@@ -83,7 +83,7 @@ internal interface IRecordSource
     bool LoadsInChunks(long objectBytes, long chunkBytes);
 
     /// <summary>The file's chunks from <paramref name="from"/> (where the fork's scan stands) on.</summary>
-    Task<IChunkScan> ScanAsync(RecordPosition from, long chunkBytes, long objectBytes, CancellationToken cancellationToken);
+    Task<IChunkScan> ScanAsync(RecordPosition from, ChunkSizing sizing, long objectBytes, CancellationToken cancellationToken);
 }
 
 /// <summary>

@@ -15,8 +15,8 @@ internal sealed class CsvRecordSource(ObjectStore store, ProcessUpload job, stri
     public bool LoadsInChunks(long objectBytes, long chunkBytes) =>
         dialect.Splittable && TextChunkScan.Cuts(text, objectBytes, chunkBytes, options.ChunkCompressed);
 
-    public Task<IChunkScan> ScanAsync(RecordPosition from, long chunkBytes, long objectBytes, CancellationToken cancellationToken) =>
-        TextChunkScan.OpenAsync(store, job, etag, text, from, chunkBytes, objectBytes, (byte)dialect.Delimiter,
+    public Task<IChunkScan> ScanAsync(RecordPosition from, ChunkSizing sizing, long objectBytes, CancellationToken cancellationToken) =>
+        TextChunkScan.OpenAsync(store, job, etag, text, from, sizing, objectBytes, (byte)dialect.Delimiter,
             (byte?)dialect.Quote, cancellationToken);
 
     public async Task<RecordStart> StartAsync(CancellationToken cancellationToken)

@@ -29,8 +29,8 @@ internal sealed class JsonLinesRecordSource(ObjectStore store, ProcessUpload job
     public bool LoadsInChunks(long objectBytes, long chunkBytes) =>
         TextChunkScan.Cuts(text, objectBytes, chunkBytes, options.ChunkCompressed);
 
-    public Task<IChunkScan> ScanAsync(RecordPosition from, long chunkBytes, long objectBytes, CancellationToken cancellationToken) =>
-        TextChunkScan.OpenAsync(store, job, etag, text, from, chunkBytes, objectBytes, (byte)'\n', null, cancellationToken);
+    public Task<IChunkScan> ScanAsync(RecordPosition from, ChunkSizing sizing, long objectBytes, CancellationToken cancellationToken) =>
+        TextChunkScan.OpenAsync(store, job, etag, text, from, sizing, objectBytes, (byte)'\n', null, cancellationToken);
 
     public Task<RecordStart> StartAsync(CancellationToken cancellationToken)
     {

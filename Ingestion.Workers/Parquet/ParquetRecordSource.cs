@@ -24,19 +24,19 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
     /// A file whose mapped columns (decompressed: the work, whatever the compression) fill more than one chunk of whole row
     /// groups loads in chunks of row groups: its positions are rows, and a chunk's range is the rows of its groups.
     /// </summary>
-    public bool LoadsInChunks(long objectBytes, long chunkBytes) => options.ChunkParquet && _started?.CutAfter(0, chunkBytes) is not null;
+    public bool LoadsInChunks(long objectBytes, long chunkBytes) => options.ChunkParquet && _started?.CutAfter(0, new ChunkSizing(chunkBytes, 1)) is not null;
 
-    public async Task<IChunkScan> ScanAsync(RecordPosition from, long chunkBytes, long objectBytes, CancellationToken cancellationToken)
+    public async Task<IChunkScan> ScanAsync(RecordPosition from, ChunkSizing sizing, long objectBytes, CancellationToken cancellationToken)
     {
         if (_started is { } footer)
         {
             // The first attempt forks with the footer it read: the scan does not open the file again.
-            return new ParquetChunkScan(footer, from.Offset, chunkBytes, owned: false);
+            return new ParquetChunkScan(footer, from.Offset, sizing, owned: false);
         }
 
         var (records, problem) = await OpenParquetAsync(AcceptedAtStart, cancellationToken);
         return problem is null
-            ? new ParquetChunkScan(records!, from.Offset, chunkBytes, owned: true)
+            ? new ParquetChunkScan(records!, from.Offset, sizing, owned: true)
             : throw new InvalidOperationException($"The Parquet file of job {job.JobId} no longer maps to its dataset: {problem.Message}");
     }
 
@@ -148,13 +148,13 @@ internal sealed class ParquetRecordSource(ObjectStore store, ProcessUpload job, 
 /// A Parquet file cut into chunks of whole row groups (<see cref="ParquetRecords.CutAfter"/>): ranges of rows, from the footer
 /// alone. Disposes the records it reads the footer of when it opened them (<paramref name="owned"/>).
 /// </summary>
-internal sealed class ParquetChunkScan(ParquetUploadRecords footer, long from, long chunkBytes, bool owned) : IChunkScan
+internal sealed class ParquetChunkScan(ParquetUploadRecords footer, long from, ChunkSizing sizing, bool owned) : IChunkScan
 {
     private long _at = from;
 
     public ValueTask<(RecordPosition End, bool Last, long? ObjectEnd)> NextAsync(CancellationToken cancellationToken)
     {
-        var cut = footer.CutAfter(_at, chunkBytes);
+        var cut = footer.CutAfter(_at, sizing);
         _at = cut ?? footer.TotalRows;
         return ValueTask.FromResult<(RecordPosition, bool, long?)>((new RecordPosition(_at, _at), cut is null, null));
     }

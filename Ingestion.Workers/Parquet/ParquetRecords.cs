@@ -140,23 +140,65 @@ internal sealed class ParquetRecords : IAsyncDisposable
 
     /// <summary>
     /// Where the chunk that starts after <paramref name="rows"/> rows ends, for a file loaded in chunks (fork/join): at the
-    /// start of the first row group by which the chunk holds at least <paramref name="chunkBytes"/> of decompressed mapped
-    /// columns, so a chunk is whole row groups, the unit a reader opens; null when the chunk runs to the end of the file.
+    /// start of a row group, so a chunk is whole row groups, the unit a reader opens; null when the chunk runs to the end of
+    /// the file. The file's decompressed mapped columns are shared out evenly (<see cref="ChunkSizing"/>): each cut is the
+    /// row-group start nearest an even share's end, so chunks differ by less than a row group, rather than each holding
+    /// at least <see cref="ChunkSizing.ChunkBytes"/> and the last what is left. A cut depends on the file and the sizing only,
+    /// so a scan resumed from any chunk's end cuts where the first one would have.
     /// </summary>
-    public long? CutAfter(long rows, long chunkBytes)
+    public long? CutAfter(long rows, ChunkSizing sizing)
     {
-        var work = 0L;
-        for (var g = PositionAfter(rows).RowGroup; g < RowGroupCount - 1; g++)
+        foreach (var start in CutGroups(sizing))
         {
-            work += _groupWork[g];
-            if (work >= chunkBytes)
+            if (_groupStarts[start] > rows)
             {
-                // Only empty row groups after it: this chunk runs to the end, rather than leave the next one no rows.
-                return _groupStarts[g + 1] < TotalRows ? _groupStarts[g + 1] : null;
+                return _groupStarts[start];
             }
         }
 
         return null;
+    }
+
+    /// <summary>The row groups that start a chunk after the first, in order (see <see cref="CutAfter"/>).</summary>
+    private IEnumerable<int> CutGroups(ChunkSizing sizing)
+    {
+        var total = Work;
+        var chunks = sizing.Count(total);
+        if (RowGroupCount < 2)
+        {
+            yield break;
+        }
+
+        // The candidate cut, never 0 (the first chunk's start), and the work before it.
+        var start = 1;
+        var before = _groupWork[0];
+        var previous = 0;
+        for (var k = 1L; k < chunks; k++)
+        {
+            var target = ChunkSizing.ShareEnd(total, k, chunks);
+            // The nearest start: move on while the next one is nearer (on a tie the earlier stays, so empty groups, which
+            // add no work, go with the chunk after them).
+            while (start + 1 < RowGroupCount && Math.Abs(before + _groupWork[start] - target) < Math.Abs(before - target))
+            {
+                before += _groupWork[start];
+                start++;
+            }
+
+            // A cut only where a group starts that holds rows: only empty groups after it would make a chunk of no rows.
+            if (start > previous && _groupStarts[start] < TotalRows)
+            {
+                yield return previous = start;
+            }
+
+            if (start + 1 >= RowGroupCount)
+            {
+                yield break;
+            }
+
+            // The shares that end at most halfway to the next start keep this one: skip them (many, for small chunks).
+            var halfway = (Int128)before * 2 + _groupWork[start];
+            k = Math.Max(k, (long)(halfway * chunks / (2 * (Int128)total)));
+        }
     }
 
     /// <summary>

@@ -55,7 +55,7 @@ internal sealed class ParquetUploadRecords(ParquetRecords records, RangedObjectS
     }
 
     /// <summary>See <see cref="ParquetRecords.CutAfter"/>.</summary>
-    public long? CutAfter(long rows, long chunkBytes) => records.CutAfter(rows, chunkBytes);
+    public long? CutAfter(long rows, ChunkSizing sizing) => records.CutAfter(rows, sizing);
 
     public long TotalRows => records.TotalRows;
 

@@ -101,7 +101,8 @@ public sealed partial class UploadProcessor
         {
             var slice = Stopwatch.StartNew();
             var (offset, line) = await ChunkPlan.ScannedAsync(connection, job.JobId, cancellationToken);
-            using var scan = await file.ScanAsync(new RecordPosition(offset, line), checkpoint.ChunkBytes!.Value, checkpoint.BytesTotal,
+            using var scan = await file.ScanAsync(new RecordPosition(offset, line),
+                new ChunkSizing(checkpoint.ChunkBytes!.Value, _options.ChunksInFlightPerJob), checkpoint.BytesTotal,
                 cancellationToken);
             while (true)
             {

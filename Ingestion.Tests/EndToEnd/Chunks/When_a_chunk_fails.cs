@@ -56,10 +56,13 @@ public sealed class When_a_chunk_fails
         Assert.That(failed["error"]!["message"]!.GetValue<string>(), Does.Contain($"entry {Rows} refused by the test"));
         var chunks = await ChunksAsync(_deployment, jobId);
         Assert.That(chunks, Is.GreaterThan(10));
-        var last = await _deployment.Sandbox.ScalarAsync<long>(
-            "select start_line from ingestion.upload_chunks where job_id = @id order by chunk desc limit 1", ("id", jobId));
+        // The last chunk's batches before the refused row committed with its checkpoint: the line its last one ended.
+        var committed = await _deployment.Sandbox.ScalarAsync<long>(
+            "select line from ingestion.upload_chunks where job_id = @id order by chunk desc limit 1", ("id", jobId));
         var loadedBefore = await _deployment.Sandbox.ScalarAsync<long>("select count(*) from tenant_acme.ledger");
-        Assert.That(loadedBefore, Is.EqualTo(last - 1), "every chunk before the last is loaded (line n holds entry n - 1)");
+        Assert.That(loadedBefore, Is.EqualTo(committed - 1),
+            "every chunk before the last is loaded, and the last up to its checkpoint (line n holds entry n - 1)");
+        Assert.That(await _deployment.Sandbox.ScalarAsync<long>("select max(entry)::bigint from tenant_acme.ledger"), Is.EqualTo(committed - 1));
         var before = await XminsAsync();
 
         await _deployment.Sandbox.ExecuteAsync("delete from tenant_acme.refusals");

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Ingestion.Tests.Infrastructure;
+using Ingestion.Workers.Copy;
 using Npgsql;
 using static Ingestion.Tests.EndToEnd.Chunks.ChunkedLoads;
 
@@ -16,11 +17,14 @@ namespace Ingestion.Tests.EndToEnd.Chunks;
 public sealed class When_a_large_file_is_loaded_in_chunks
 {
     // Every record is 15 bytes and holds a quoted line break 10 bytes after it starts; a chunk is
-    // cut at the first record end at least ChunkBytes after the previous cut, which always falls
-    // on a record end, so with ChunkBytes ≡ 11 (mod 15) every cut is first tried exactly on a
-    // quoted line break (after "id,body\n", whose break is byte 7).
+    // cut at the first record end at least a share after the previous cut, which always falls on a
+    // record end. The first test's file of 2,981 records is 44,723 bytes: 43 chunks of ChunkBytes,
+    // rounded up to 44 for the 4 in flight, shares of 1,016 bytes ≡ 11 (mod 15), so every cut is first
+    // tried exactly on a quoted line break (after "id,body\n", whose break is byte 7).
     private const int RecordBytes = 15;
     private const int ChunkBytes = RecordBytes * 70 + 11;
+    private const int QuotedRecords = 2981;
+    private const int InFlight = 4;
 
     private Deployment _chunked = null!;
     private HttpClient _client = null!;
@@ -32,7 +36,7 @@ public sealed class When_a_large_file_is_loaded_in_chunks
         _chunked = await Deployment.StartAsync(TestRun.Servers, "chunks", new Dictionary<string, string>
         {
             ["Processing__ChunkBytes"] = ChunkBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Processing__ChunksInFlightPerJob"] = "4",
+            ["Processing__ChunksInFlightPerJob"] = InFlight.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Processing__ChunkUpserts"] = "true",
             ["Processing__BatchRows"] = "7",
         }, workers: 2);
@@ -56,7 +60,7 @@ public sealed class When_a_large_file_is_loaded_in_chunks
         await CreateDatasetAsync(_client, name, columns);
         await CreateDatasetAsync(_reference, name, columns);
         var csv = new StringBuilder("id,body\n");
-        for (var i = 1; i <= 3000; i++)
+        for (var i = 1; i <= QuotedRecords; i++)
         {
             // LF and CRLF inside quotes, and now and then an id that is no number (a reject, by its line).
             var id = i % 97 == 0 ? $"{i:D5}x" : $"{i:D6}";
@@ -64,25 +68,33 @@ public sealed class When_a_large_file_is_loaded_in_chunks
         }
 
         var bytes = Encoding.UTF8.GetBytes(csv.ToString());
-        Assert.That(bytes.Length, Is.EqualTo(8 + 3000 * RecordBytes));
+        Assert.That(bytes.Length, Is.EqualTo(8 + QuotedRecords * RecordBytes));
+        var sizing = new ChunkSizing(ChunkBytes, InFlight);
+        Assert.That(ChunkSizing.ShareEnd(bytes.Length, 1, sizing.Count(bytes.Length)) % RecordBytes, Is.EqualTo(11),
+            "each cut is first tried on a quoted line break");
 
         var chunked = await LoadAsync(_client, name, bytes);
         var sequential = await LoadAsync(_reference, name, bytes);
 
         var chunks = await ChunksAsync(_chunked, chunked["jobId"]!.GetValue<Guid>());
-        Assert.That(chunks, Is.GreaterThan(30), "the file was cut into many chunks");
+        Assert.That(chunks, Is.EqualTo(sizing.Count(bytes.Length)), "the file was cut into 44 chunks, a multiple of the 4 in flight");
+        var share = ChunkSizing.ShareEnd(bytes.Length, 1, chunks);
+        var uneven = await _chunked.Sandbox.ScalarAsync<long>(
+            "select count(*) from ingestion.upload_chunks where job_id = @id and chunk < @last and end_offset - start_offset not between @share and @share + 14",
+            ("id", chunked["jobId"]!.GetValue<Guid>()), ("last", (int)chunks - 1), ("share", share));
+        Assert.That(uneven, Is.Zero, "every chunk but the last is its share, or longer by less than a record");
         var misplaced = await _chunked.Sandbox.ScalarAsync<long>(
             "select count(*) from ingestion.upload_chunks where job_id = @id and (start_offset - 7) % 15 <> 0",
             ("id", chunked["jobId"]!.GetValue<Guid>()));
         Assert.That(misplaced, Is.Zero, "every chunk starts at the end of a record, never at a quoted line break");
-        Assert.That(await RowsAsync(_chunked, name), Is.EqualTo(await RowsAsync(TestRun.Shared, name)).And.Exactly(3000 - 30).Items);
+        Assert.That(await RowsAsync(_chunked, name), Is.EqualTo(await RowsAsync(TestRun.Shared, name)).And.Exactly(QuotedRecords - 30).Items);
         foreach (var count in new[] { "rowsLoaded", "rowsRejected", "bytesRead" })
         {
             Assert.That(chunked["progress"]![count]!.GetValue<long>(), Is.EqualTo(sequential["progress"]![count]!.GetValue<long>()), count);
         }
 
         var rejects = await RejectsAsync(chunked);
-        Assert.That(rejects.Select(r => r.Line), Is.EqualTo(Enumerable.Range(1, 3000).Where(i => i % 97 == 0).Select(i => 2L * i)),
+        Assert.That(rejects.Select(r => r.Line), Is.EqualTo(Enumerable.Range(1, QuotedRecords).Where(i => i % 97 == 0).Select(i => 2L * i)),
             "a reject's line is the line it starts on in the file (each record spans two)");
         Assert.That(Describe(rejects), Is.EqualTo(Describe(await RejectsAsync(sequential))));
     }
@@ -209,9 +221,9 @@ public sealed class When_a_large_file_is_loaded_in_chunks
     }
 
     /// <remarks>
-    /// gzipped (stored, so that it is larger than a chunk compressed too), the file is cut in its text with the same first two
-    /// chunks, the third then running to the end (a compressed file's chunk is at least as long as the text before it); the
-    /// eviction reads chunk 1's keys back through the decompressor.
+    /// gzipped (stored, so that it is larger than a chunk compressed too), the file is cut in its text at a chunk's bytes
+    /// rather than in even shares, so chunk 1 is a little longer and the third runs to the end (a compressed file's chunk is
+    /// at least as long as the text before it); the eviction reads chunk 1's keys back through the decompressor.
     /// </remarks>
     [TestCase(false)]
     [TestCase(true)]
@@ -221,16 +233,17 @@ public sealed class When_a_large_file_is_loaded_in_chunks
         await CreateDatasetAsync(_client, name,
             [new { name = "sku", type = "varchar(20)" }, new { name = "price", type = "integer", required = true }], ["sku"], "reject");
 
-        // 13-byte records: chunks of records 1-82, 83-164, 165-246, 247-300. Record 100 (chunk 1) repeats the
-        // key of record 5 (chunk 0). Records 1 and 150 each wait for an advisory lock the test holds, so the order
-        // is the test's, not a race of sleeps: chunk 1 commits the key while chunk 0's first batch waits at record 1;
-        // chunk 1's batch with record 150 is still in flight (holding its chunk's row) when chunk 0 meets the key and
-        // evicts it. Once released, a lock no longer holds anyone (a redone batch passes through).
+        // 13-byte records, 3,910 bytes: four even shares of 977 bytes, chunks of records 1-76, 77-152, 153-228, 229-300
+        // (gzipped: 1-82, 83-165, 166-300). Record 100 (chunk 1) repeats the key of record 5 (chunk 0). Records 1 and
+        // 120 each wait for an advisory lock the test holds, so the order is the test's, not a race of sleeps: chunk 1
+        // commits the key while chunk 0's first batch waits at record 1; chunk 1's batch with record 120 (not its last) is
+        // still in flight (holding its chunk's row) when chunk 0 meets the key and evicts it. Once released, a lock no
+        // longer holds anyone (a redone batch passes through).
         var hold = Random.Shared.Next(1, int.MaxValue);
         await _chunked.Sandbox.ExecuteAsync($"""
             create function tenant_acme.{name}_hold() returns trigger language plpgsql as $$
             begin
-                if new.price in (1, 150) then
+                if new.price in (1, 120) then
                     perform pg_advisory_xact_lock_shared({hold}, new.price);
                 end if;
                 return new;
@@ -245,7 +258,7 @@ public sealed class When_a_large_file_is_loaded_in_chunks
 
         await using var holds = await _chunked.Sandbox.Db.OpenConnectionAsync();
         await HoldAsync(holds, "pg_advisory_lock", hold, 1);
-        await HoldAsync(holds, "pg_advisory_lock", hold, 150);
+        await HoldAsync(holds, "pg_advisory_lock", hold, 120);
         JsonNode job;
         try
         {
@@ -254,14 +267,14 @@ public sealed class When_a_large_file_is_loaded_in_chunks
             await WaitUntilAsync(load, "chunk 1 has committed K0005 and both held records wait", $"""
                 select exists (select from tenant_acme.{name} where sku = 'K0005' and price = 100)
                    and (select count(*) from pg_locks where locktype = 'advisory' and classid::bigint = @hold
-                        and objid::bigint in (1, 150) and not granted) = 2
+                        and objid::bigint in (1, 120) and not granted) = 2
                 """, ("hold", (long)hold));
             await HoldAsync(holds, "pg_advisory_unlock", hold, 1);
             await WaitUntilAsync(load, "chunk 0's eviction waits for chunk 1's batch in flight", """
                 select exists (select from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'
                                and query like 'select start_offset, start_line, byte_offset, line from ingestion.upload_chunks%')
                 """);
-            await HoldAsync(holds, "pg_advisory_unlock", hold, 150);
+            await HoldAsync(holds, "pg_advisory_unlock", hold, 120);
             job = await load;
         }
         finally

@@ -18,12 +18,14 @@ public sealed class When_a_parquet_file_is_loaded_in_chunks
     private const int Groups = 16;
     private const int RowsPerGroup = 10_000;
     private const int Rows = Groups * RowsPerGroup;
+    private static readonly long[] EvenChunkStarts = [.. Enumerable.Range(0, Groups / 2).Select(c => (long)c * 2 * RowsPerGroup)];
     private Deployment _deployment = null!;
 
     [OneTimeSetUp]
     public async Task StartAsync() => _deployment = await Deployment.StartAsync(TestRun.Servers, "parquetchunks", new Dictionary<string, string>
     {
-        // A row group's three columns hold about 0.3 MB decompressed: chunks of three row groups (the last of one).
+        // A row group's three columns hold about 0.3 MB decompressed: 16 of them fill 7 chunks, which become 8 even ones
+        // (a multiple of the two in flight) of two row groups each.
         ["Processing__ChunkBytes"] = "700000",
         ["Processing__BatchRows"] = "1700",
         ["Processing__ChunkUpserts"] = "true",
@@ -73,8 +75,7 @@ public sealed class When_a_parquet_file_is_loaded_in_chunks
         Assert.That(job["progress"]!["rowsRejected"]!.GetValue<long>(), Is.Zero);
         Assert.That(job["progress"]!["bytesRead"]!.GetValue<long>(), Is.EqualTo(file.Length));
         var starts = await ChunkStartsAsync(jobId);
-        Assert.That(starts, Has.Count.InRange(5, 8), "chunks of about three row groups");
-        Assert.That(starts, Is.All.Matches<long>(start => start % RowsPerGroup == 0), $"each chunk starts at a row group: {string.Join(", ", starts)}");
+        Assert.That(starts, Is.EqualTo(EvenChunkStarts), "eight even chunks of two row groups, each starting at a row group");
         Assert.That(await sandbox.ScalarAsync<long>("select count(*) from ingestion.upload_chunks where job_id = @id and attempts > 1",
             ("id", jobId)), Is.Positive, "the chunks part-loaded at the kill were taken again");
     }
@@ -84,11 +85,11 @@ public sealed class When_a_parquet_file_is_loaded_in_chunks
     {
         using var acme = _deployment.Client(Keys.Acme);
         await CreateReadingsAsync(acme, "repeats");
-        // The second chunk's first row repeats the id of row 29,990, in the first chunk's last batch: the two chunks load at
-        // once, so the second commits the key first, and the first chunk's batch evicts it (it loads again and rejects its
-        // row, as one stream would have).
-        const int repeated = 3 * RowsPerGroup + 1;
-        var file = await TestParquet.ReadingsAsync(Groups, RowsPerGroup, id => id == repeated ? 29_990 : id);
+        // The second chunk's first row (row 20,001, at the third row group) repeats the id of row 19,990, in the first
+        // chunk's last batch: the two chunks load at once, so the second commits the key first, and the first chunk's batch
+        // evicts it (it loads again and rejects its row, as one stream would have).
+        const int repeated = 2 * RowsPerGroup + 1;
+        var file = await TestParquet.ReadingsAsync(Groups, RowsPerGroup, id => id == repeated ? 19_990 : id);
 
         var jobId = await acme.StartParquetUploadAsync("repeats", file);
         var job = await acme.WaitForJobEndAsync(jobId, seconds: 180);
@@ -98,11 +99,12 @@ public sealed class When_a_parquet_file_is_loaded_in_chunks
         var rejects = await RejectsAsync(job);
         Assert.That(rejects.Select(r => (r.Line, r.Column, r.Reason)), Is.EqualTo(new[]
         {
-            ((long)repeated, "id", "has the key (id)=(29990), which is already in the table"),
+            ((long)repeated, "id", "has the key (id)=(19990), which is already in the table"),
         }));
         var sandbox = _deployment.Sandbox;
-        Assert.That(await sandbox.ScalarAsync<decimal>("select value from tenant_acme.repeats where id = 29990"),
-            Is.EqualTo(29.990m), "the first row with the key is the one kept");
+        Assert.That(await sandbox.ScalarAsync<decimal>("select value from tenant_acme.repeats where id = 19990"),
+            Is.EqualTo(19.990m), "the first row with the key is the one kept");
+        Assert.That(await ChunkStartsAsync(jobId), Is.EqualTo(EvenChunkStarts), "the repeat is the second chunk's first row");
         Assert.That(await sandbox.ScalarAsync<long>("select count(*) from tenant_acme.repeats"), Is.EqualTo(Rows - 1));
         Assert.That(await sandbox.ScalarAsync<long>("select sum(evictions)::bigint from ingestion.upload_chunks where job_id = @id",
             ("id", jobId)), Is.Positive, "the second chunk was evicted by the first and loaded again, row ranges and all");

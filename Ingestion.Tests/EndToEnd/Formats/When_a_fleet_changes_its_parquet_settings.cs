@@ -64,7 +64,7 @@ public sealed class When_a_fleet_changes_its_parquet_settings
 
         // Every column chunk of these row groups is larger than 100 bytes decompressed.
         var lowered = Source(new UploadProcessingOptions { ParquetMaxColumnChunkBytes = 100 });
-        using (var scan = await lowered.ScanAsync(new RecordPosition(0, 0), chunkBytes: 1, objectBytes: _info.Size, CancellationToken.None))
+        using (var scan = await lowered.ScanAsync(new RecordPosition(0, 0), new ChunkSizing(1, 1), objectBytes: _info.Size, CancellationToken.None))
         {
             Assert.That((await scan.NextAsync(CancellationToken.None)).End.Offset, Is.EqualTo(RowsPerGroup), "the fork cuts after the first row group");
         }

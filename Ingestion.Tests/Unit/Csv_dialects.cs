@@ -56,6 +56,20 @@ public sealed class Csv_dialects
         }
     }
 
+    [TestCase("9.999", null)]
+    [TestCase("-9.999", null)]
+    [TestCase("9.9990000", null)]
+    [TestCase("10.000", "is too large for numeric(4,3): \"10.000\"")]
+    [TestCase("-10", "is too large for numeric(4,3): \"-10\"")]
+    [TestCase("9.9995", "has more than 3 decimal places: \"9.9995\"")]
+    public void Should_take_a_numeric_column_s_largest_value_and_refuse_the_next_as_postgresql_does(string field, string? problem)
+    {
+        // numeric(4,3) holds values below 10 in absolute value: 10.000 is PostgreSQL's "numeric field overflow".
+        var codec = DialectCodecs.For(new DatasetColumn("rate", ColumnType.Numeric(4, 3), false), CsvDialect.Default);
+
+        Assert.That(codec.Parse(Encoding.UTF8.GetBytes(field), new RowValues(1), 0), Is.EqualTo(problem));
+    }
+
     [Test]
     public void Should_leave_plain_columns_to_the_plain_codecs_in_the_default_dialect()
     {

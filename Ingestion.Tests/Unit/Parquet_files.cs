@@ -481,6 +481,39 @@ public sealed class Parquet_files
             "The file is not a readable Parquet file: its footer gives row group 2 100 rows but its column 'quantity' 99 values.")));
     }
 
+    [TestCase(1, 0)]
+    [TestCase(0, 1)]
+    public async Task Should_refuse_a_footer_whose_sizes_or_row_counts_add_up_past_any_file(int hugeGroupBytes, int hugeRows)
+    {
+        // Each figure on its own is a long; their sums would overflow the chunk planner's arithmetic, or a checked sum.
+        await using var file = await WriteAsync(3, 10, new DataField<Guid>("order_id"), new DataField<int>("quantity"));
+        var crafted = await WithFooterAsync(file.ToArray(), meta =>
+        {
+            foreach (var group in meta.RowGroups)
+            {
+                if (hugeGroupBytes == 1)
+                {
+                    group.Columns[0].MetaData!.TotalUncompressedSize = long.MaxValue / 2;
+                    group.Columns[1].MetaData!.TotalUncompressedSize = long.MaxValue / 2;
+                }
+
+                if (hugeRows == 1)
+                {
+                    group.NumRows = long.MaxValue / 2;
+                    group.Columns[0].MetaData!.NumValues = long.MaxValue / 2;
+                    group.Columns[1].MetaData!.NumValues = long.MaxValue / 2;
+                }
+            }
+        });
+
+        var (records, problem) = await ParquetRecords.OpenAsync(new MemoryStream(crafted), Orders, CsvDialect.Default,
+            CancellationToken.None);
+
+        Assert.That(records, Is.Null);
+        Assert.That(problem, Is.EqualTo(new FileProblem("corrupt_file",
+            "The file is not a readable Parquet file: its footer's row counts or column sizes add up to more than any file holds.")));
+    }
+
     [Test]
     public async Task Should_say_a_file_truncated_in_the_middle_is_not_a_readable_parquet_file()
     {

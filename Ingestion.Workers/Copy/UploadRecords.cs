@@ -75,10 +75,11 @@ internal interface IRecordSource
     Task<IUploadRecords> OpenAsync(HeaderMap map, RecordPosition from, long? endOffset, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Whether the file, once started (<see cref="StartAsync"/>), is loaded in chunks of about <paramref name="chunkBytes"/>
-    /// (fork/join): a text object larger than that whose record boundaries a scan finds without parsing (not a dialect with
-    /// escapes), plain UTF-8 or compressed (<see cref="Csv.TextChunkScan.Cuts"/>); a Parquet file whose row
-    /// groups before its last hold at least that much of mapped columns, decompressed. Otherwise the file is one chunk.
+    /// Whether the file, once started (<see cref="StartAsync"/>), is loaded in chunks of at most about
+    /// <paramref name="chunkBytes"/> (fork/join, <see cref="ChunkSizing"/>): a text object larger than that whose record
+    /// boundaries a scan finds without parsing (not a dialect with escapes), plain UTF-8 or compressed
+    /// (<see cref="Csv.TextChunkScan.Cuts"/>); a Parquet file of more than one row group with rows whose mapped columns hold
+    /// more than that, decompressed. Otherwise the file is one chunk.
     /// </summary>
     bool LoadsInChunks(long objectBytes, long chunkBytes);
 

@@ -56,6 +56,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
         long objectLength, long[] groupWork)
     {
         _groupWork = groupWork;
+        Work = groupWork.Sum();
         _native = native;
         _cells = cells;
         _strings = [.. cells.OfType<StringCell>()];
@@ -136,69 +137,35 @@ internal sealed class ParquetRecords : IAsyncDisposable
     }
 
     /// <summary>The mapped columns' decompressed bytes in the whole file: the work of loading it.</summary>
-    public long Work => _groupWork.Sum();
+    public long Work { get; }
+
+    /// <summary>
+    /// The most work or rows a file's footer may add up to, so that sums of them (and twice them) never overflow: a footer is
+    /// the writer's word, and a crafted one could claim any sizes. No file comes near it.
+    /// </summary>
+    private const long MostWork = long.MaxValue / 4;
+
+    /// <summary>The cuts of the last sizing asked for: a scan asks for one chunk's end at a time.</summary>
+    private (ChunkSizing Sizing, long[] Rows)? _cuts;
 
     /// <summary>
     /// Where the chunk that starts after <paramref name="rows"/> rows ends, for a file loaded in chunks (fork/join): at the
     /// start of a row group, so a chunk is whole row groups, the unit a reader opens; null when the chunk runs to the end of
     /// the file. The file's decompressed mapped columns are shared out evenly (<see cref="ChunkSizing"/>): each cut is the
-    /// row-group start nearest an even share's end, so chunks differ by less than a row group, rather than each holding
-    /// at least <see cref="ChunkSizing.ChunkBytes"/> and the last what is left. A cut depends on the file and the sizing only,
-    /// so a scan resumed from any chunk's end cuts where the first one would have.
+    /// row-group start nearest an even share's end (within half a row group of it), rather than each chunk holding at least
+    /// <see cref="ChunkSizing.ChunkBytes"/> and the last what is left. A cut depends on the footer and the sizing only, so a
+    /// scan resumed from any chunk's end cuts where the first one would have.
     /// </summary>
     public long? CutAfter(long rows, ChunkSizing sizing)
     {
-        foreach (var start in CutGroups(sizing))
+        if (_cuts is not { } cuts || cuts.Sizing != sizing)
         {
-            if (_groupStarts[start] > rows)
-            {
-                return _groupStarts[start];
-            }
+            _cuts = cuts = (sizing, sizing.Cuts(_groupWork, _groupStarts));
         }
 
-        return null;
-    }
-
-    /// <summary>The row groups that start a chunk after the first, in order (see <see cref="CutAfter"/>).</summary>
-    private IEnumerable<int> CutGroups(ChunkSizing sizing)
-    {
-        var total = Work;
-        var chunks = sizing.Count(total);
-        if (RowGroupCount < 2)
-        {
-            yield break;
-        }
-
-        // The candidate cut, never 0 (the first chunk's start), and the work before it.
-        var start = 1;
-        var before = _groupWork[0];
-        var previous = 0;
-        for (var k = 1L; k < chunks; k++)
-        {
-            var target = ChunkSizing.ShareEnd(total, k, chunks);
-            // The nearest start: move on while the next one is nearer (on a tie the earlier stays, so empty groups, which
-            // add no work, go with the chunk after them).
-            while (start + 1 < RowGroupCount && Math.Abs(before + _groupWork[start] - target) < Math.Abs(before - target))
-            {
-                before += _groupWork[start];
-                start++;
-            }
-
-            // A cut only where a group starts that holds rows: only empty groups after it would make a chunk of no rows.
-            if (start > previous && _groupStarts[start] < TotalRows)
-            {
-                yield return previous = start;
-            }
-
-            if (start + 1 >= RowGroupCount)
-            {
-                yield break;
-            }
-
-            // The shares that end at most halfway to the next start keep this one: skip them (many, for small chunks).
-            var halfway = (Int128)before * 2 + _groupWork[start];
-            k = Math.Max(k, (long)(halfway * chunks / (2 * (Int128)total)));
-        }
+        var next = Array.BinarySearch(cuts.Rows, rows + 1);
+        next = next >= 0 ? next : ~next;
+        return next < cuts.Rows.Length ? cuts.Rows[next] : null;
     }
 
     /// <summary>
@@ -262,12 +229,22 @@ internal sealed class ParquetRecords : IAsyncDisposable
         }
 
         var work = new long[reader.RowGroupCount];
+        Int128 totalWork = 0, totalRows = 0;
         for (var g = 0; g < reader.RowGroupCount; g++)
         {
             if (RowGroupProblem(reader, g, cells!, maxColumnChunkBytes, out work[g]) is { } corrupt)
             {
                 return (null, corrupt);
             }
+
+            totalWork += work[g];
+            totalRows += reader.Metadata!.RowGroups[g].NumRows;
+        }
+
+        if (totalWork > MostWork || totalRows > MostWork)
+        {
+            return (null, new FileProblem("corrupt_file",
+                "The file is not a readable Parquet file: its footer's row counts or column sizes add up to more than any file holds."));
         }
 
         NativeParquetFile native;
@@ -418,7 +395,8 @@ internal sealed class ParquetRecords : IAsyncDisposable
     {
         var group = reader.OpenRowGroupReader(g);
         var chunks = cells.Select(c => group.GetMetadata(c.Field)?.MetaData).ToList();
-        work = chunks.Sum(m => Math.Max(0, m?.TotalUncompressedSize ?? 0));
+        var sum = chunks.Aggregate((Int128)0, (total, m) => total + Math.Max(0, m?.TotalUncompressedSize ?? 0));
+        work = (long)Int128.Min(sum, MostWork + 1);
         var rows = group.RowCount;
         if (rows < 0 || chunks.Any(m => m is { NumValues: < 0 } or { TotalUncompressedSize: < 0 }))
         {

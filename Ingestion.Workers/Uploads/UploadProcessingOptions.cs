@@ -58,8 +58,10 @@ public sealed class UploadProcessingOptions
     public int RatioMinimumRows { get; set; } = 1000;
 
     /// <summary>
-    /// An object larger than this is loaded in chunks of about this size, cut at record boundaries,
-    /// by as many workers as take them; a smaller one is one chunk, loaded exactly as before. Large
+    /// An object larger than this is loaded in chunks of at most about this size, cut at record boundaries,
+    /// by as many workers as take them; a smaller one is one chunk, loaded exactly as before. The chunks share the file
+    /// evenly, as many as a multiple of <see cref="ChunksInFlightPerJob"/> while that leaves each at least half this size
+    /// (<c>Copy.ChunkSizing</c>), so that a file's last chunks end together. Large
     /// enough that a chunk's fixed costs (a ranged GET, a few transactions, a join step) vanish
     /// beside its rows; small enough that a file has several chunks per worker to share out (64 MiB
     /// is a good size: a 40 GB file is 640 chunks). Keyless and <c>reject</c> chunks load straight into the

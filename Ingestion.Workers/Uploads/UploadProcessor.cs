@@ -485,7 +485,7 @@ public sealed partial class UploadProcessor(
     [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is {Compression}-compressed ({Bytes} bytes): loaded as one chunk (a dialect with an escape character or without a header, or Processing:ChunkCompressed off)")]
     private partial void LogCompressedOneChunk(Guid jobId, string compression, long bytes);
 
-    [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is a Parquet file ({Bytes} bytes) whose row groups do not make two chunks (one row group, less than a chunk of data, or Processing:ChunkParquet off): loaded as one chunk, a batch of rows at a time page by page")]
+    [LoggerMessage(LogLevel.Information, "Job {JobId}: the object is a Parquet file ({Bytes} bytes) whose row groups do not make two chunks (one row group, a chunk of data or less, or Processing:ChunkParquet off): loaded as one chunk, a batch of rows at a time page by page")]
     private partial void LogParquetOneChunk(Guid jobId, long bytes);
 
     [LoggerMessage(LogLevel.Information, "Job {JobId}: slice ends after line {Line} ({Rows} rows loaded); a new message carries on")]

@@ -59,6 +59,17 @@ public sealed class Chunk_sizing
         // An empty first unit starts no chunk of no rows; empty last units make no chunk of no rows.
         Assert.That(new ChunkSizing(1, 1).Cuts([0, 7, 7], [0, 0, 4, 8]), Is.EqualTo(new long[] { 4 }));
         Assert.That(new ChunkSizing(1, 1).Cuts([7, 7, 0, 0], [0, 4, 8, 8, 8]), Is.EqualTo(new long[] { 4 }));
+        // A unit with rows but no work (a crafted footer) is no chunk of its own, in the middle or at either end.
+        Assert.That(new ChunkSizing(7, 1).Cuts([10, 0, 10], [0, 5, 10, 15]), Is.EqualTo(new long[] { 5 }));
+        Assert.That(new ChunkSizing(1, 1).Cuts([0, 10, 10], [0, 5, 10, 15]), Is.EqualTo(new long[] { 10 }));
+        Assert.That(new ChunkSizing(1, 1).Cuts([10, 10, 0], [0, 5, 10, 15]), Is.EqualTo(new long[] { 5 }));
+    }
+
+    [Test]
+    public void Should_cut_at_the_earlier_start_when_a_share_ends_halfway_between_two()
+    {
+        // Thirty units in two shares: the share ends at 15, as far from the start at 10 as from the one at 20.
+        Assert.That(new ChunkSizing(15, 1).Cuts([10, 10, 10], [0, 1, 2, 3]), Is.EqualTo(new long[] { 1 }));
     }
 
     [Test]

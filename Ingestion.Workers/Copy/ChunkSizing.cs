@@ -34,8 +34,8 @@ internal readonly record struct ChunkSizing(long ChunkBytes, int InFlight)
     /// <summary>
     /// Where chunks after the first start in a file of units that cannot be cut (a Parquet file's row groups), in order: a
     /// unit's <paramref name="work"/> and the row it starts at (<paramref name="starts"/>, one more: the file's row count).
-    /// A candidate is a unit's start with rows before and after it (of starts with no work or no rows between them, the
-    /// first: an empty unit goes with the chunk after it); it is a cut when some share's end is nearer to it than to the
+    /// A candidate is a unit's start with rows and work before and after it (of starts with no work or no rows between them,
+    /// the first: an empty unit goes with the chunk after it); it is a cut when some share's end is nearer to it than to the
     /// candidates beside it (on a tie, the earlier), so each cut is within half a unit of a share's end. Found by walking
     /// the candidates, not the shares, so very many small chunks cost no more. The sums must not overflow a long (the
     /// caller bounds them).
@@ -51,7 +51,8 @@ internal readonly record struct ChunkSizing(long ChunkBytes, int InFlight)
         {
             before += work[unit - 1];
             var row = starts[unit];
-            if (row > 0 && row < rows && (candidates.Count == 0 || (before > candidates[^1].Before && row > candidates[^1].Row)))
+            if (row > 0 && row < rows && before > 0 && before < total
+                && (candidates.Count == 0 || (before > candidates[^1].Before && row > candidates[^1].Row)))
             {
                 candidates.Add((before, row));
             }
@@ -61,8 +62,8 @@ internal readonly record struct ChunkSizing(long ChunkBytes, int InFlight)
         for (var i = 0; chunks > 1 && i < candidates.Count; i++)
         {
             // The share ends this start is nearest: past halfway from the previous candidate, up to halfway to the next.
-            var after = i == 0 ? -1 : (candidates[i - 1].Before + candidates[i].Before) / 2;
-            var upTo = i == candidates.Count - 1 ? long.MaxValue : (candidates[i].Before + candidates[i + 1].Before) / 2;
+            var after = i == 0 ? -1 : Halfway(candidates[i - 1].Before, candidates[i].Before);
+            var upTo = i == candidates.Count - 1 ? long.MaxValue : Halfway(candidates[i].Before, candidates[i + 1].Before);
             // The first share's end past `after`: ShareEnd(k) > after from k = ceil((after + 1) * chunks / total).
             var k = (long)Int128.Max(1, (((Int128)after + 1) * chunks + total - 1) / total);
             if (k < chunks && ShareEnd(total, k, chunks) <= upTo)
@@ -73,4 +74,7 @@ internal readonly record struct ChunkSizing(long ChunkBytes, int InFlight)
 
         return [.. cuts];
     }
+
+    /// <summary>Halfway from <paramref name="low"/> to <paramref name="high"/> (0 ≤ low ≤ high), rounded down, never overflowing.</summary>
+    private static long Halfway(long low, long high) => low + (high - low) / 2;
 }

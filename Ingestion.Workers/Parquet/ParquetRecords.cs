@@ -53,10 +53,10 @@ internal sealed class ParquetRecords : IAsyncDisposable
     private ParquetPosition _next;
 
     private ParquetRecords(ParquetReader reader, NativeParquetFile native, ParquetCell[] cells, int[] columns, HeaderMap map,
-        long objectLength, long[] groupWork)
+        long objectLength, long[] groupWork, long work)
     {
         _groupWork = groupWork;
-        Work = groupWork.Sum();
+        Work = work;
         _native = native;
         _cells = cells;
         _strings = [.. cells.OfType<StringCell>()];
@@ -144,6 +144,9 @@ internal sealed class ParquetRecords : IAsyncDisposable
     /// the writer's word, and a crafted one could claim any sizes. No file comes near it.
     /// </summary>
     private const long MostWork = long.MaxValue / 4;
+
+    private static readonly FileProblem TooLarge = new("corrupt_file",
+        "The file is not a readable Parquet file: its footer's row counts or column sizes add up to more than any file holds.");
 
     /// <summary>The cuts of the last sizing asked for: a scan asks for one chunk's end at a time.</summary>
     private (ChunkSizing Sizing, long[] Rows)? _cuts;
@@ -243,8 +246,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
 
         if (totalWork > MostWork || totalRows > MostWork)
         {
-            return (null, new FileProblem("corrupt_file",
-                "The file is not a readable Parquet file: its footer's row counts or column sizes add up to more than any file holds."));
+            return (null, TooLarge);
         }
 
         NativeParquetFile native;
@@ -275,7 +277,7 @@ internal sealed class ParquetRecords : IAsyncDisposable
                 }
             }
 
-            return (new ParquetRecords(reader, native, [.. cells], columns, map!, stream.Length, work), null);
+            return (new ParquetRecords(reader, native, [.. cells], columns, map!, stream.Length, work, (long)totalWork), null);
         }
         catch
         {
@@ -395,14 +397,21 @@ internal sealed class ParquetRecords : IAsyncDisposable
     {
         var group = reader.OpenRowGroupReader(g);
         var chunks = cells.Select(c => group.GetMetadata(c.Field)?.MetaData).ToList();
-        var sum = chunks.Aggregate((Int128)0, (total, m) => total + Math.Max(0, m?.TotalUncompressedSize ?? 0));
-        work = (long)Int128.Min(sum, MostWork + 1);
+        work = 0;
         var rows = group.RowCount;
         if (rows < 0 || chunks.Any(m => m is { NumValues: < 0 } or { TotalUncompressedSize: < 0 }))
         {
             return new FileProblem("corrupt_file",
                 $"The file is not a readable Parquet file: its footer gives row group {g + 1} a negative row count or size.");
         }
+
+        var sum = chunks.Aggregate((Int128)0, (total, m) => total + (m?.TotalUncompressedSize ?? 0));
+        if (sum > MostWork)
+        {
+            return TooLarge;
+        }
+
+        work = (long)sum;
 
         // A backstop, from the footer before any page is read: Arrow sizes a page's buffers from its header and a
         // dictionary from its value count, so a column chunk's decompressed size is the most one mapped column may make it
